@@ -1,0 +1,121 @@
+# gatehouse: one plain Makefile. `make`, `make check`, `make check SANITIZE=1`, `make fuzz`,
+# `make demo`, `make bench`. Objects and binaries go to build/ (build/san/ under SANITIZE=1).
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PKGS     = libevent libcares ldns
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wsign-compare -Wformat=2
+CFLAGS  ?= -O2 -g
+# -Werror under CI (.ci/run sets WERROR=1), so a new warning fails the build there.
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
+             $(SANFLAGS) -MMD -MP -Icommon -Iresolver -Iforwarder \
+             $(shell pkg-config --cflags $(PKGS))
+LDLIBS_D = $(shell pkg-config --libs $(PKGS))
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
+           common/config.c common/audit.c common/daemon.c common/iface.c
+RESOLVER = resolver/main.c resolver/server.c resolver/query.c
+FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
+           forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
+           forwarder/http_host.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+BINS := $(BUILD)/gatehouse-resolver $(if $(wildcard forwarder/main.c),$(BUILD)/gatehouse-forwarder)
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+# ---- unit tests: one program per module, linking only that module and what it needs
+UNIT_test_dname     = common/dname.c
+UNIT_test_addr      = common/addr.c common/util.c
+UNIT_test_policy    = common/policy.c common/dname.c common/util.c
+UNIT_test_config    = common/config.c common/policy.c common/dname.c common/addr.c common/util.c
+UNIT_test_audit     = common/audit.c common/util.c
+UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
+UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
+UNIT_test_http_host = forwarder/http_host.c common/dname.c
+UNIT_test_cache     = forwarder/cache.c common/util.c
+UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $$(call obj,$$(UNIT_%))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D) $(shell pkg-config --libs cmocka)
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+# ---- fuzz targets (clang libFuzzer + ASan + UBSan), built in build/fuzz
+FUZZ_CC    ?= clang
+FUZZ_BUILD  = build/fuzz
+FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
+              $(shell pkg-config --cflags $(PKGS))
+FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
+FUZZ_fuzz_config    = common/config.c common/policy.c common/dname.c common/addr.c common/util.c
+FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
+FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
+FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK_RUNS ?= 20000
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_D)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+# `make fuzz`: each target for FUZZ_SECONDS on its corpus (new inputs land in build/fuzz/new-*).
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
+	  mkdir -p tests/fuzz/corpus/$$n $(FUZZ_BUILD)/new-$$n; echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/new-$$n tests/fuzz/corpus/$$n \
+	     2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	  test $${PIPESTATUS[0]} -eq 0; done
+
+# Short pass for `make check`: the corpus plus a bounded number of mutations per target.
+fuzz-quick: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_QUICK_RUNS) runs)"; \
+	  $$t -runs=$(FUZZ_QUICK_RUNS) -max_total_time=60 tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
+
+HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
+
+# ---- integration tests: the real daemons, real peers (pytest, run by /usr/bin/python3)
+integration: all
+	GATEHOUSE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+check: all unit $(if $(HAVE_CLANG),fuzz-quick) integration
+
+clean:
+	rm -rf build
+
+.PHONY: all unit fuzz fuzz-build fuzz-quick integration check clean
+
+-include $(shell find build -name '*.d' 2>/dev/null)

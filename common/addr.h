@@ -1,0 +1,51 @@
+/* addr.h: socket addresses: parse, format, compare, and classify special-purpose ranges. */
+#ifndef GATEHOUSE_ADDR_H
+#define GATEHOUSE_ADDR_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* "[ffff:...:ffff]:65535" plus NUL */
+#define ADDR_STRLEN 56
+
+/*
+ * Parse "1.2.3.4", "1.2.3.4:53", "::1", "[::1]", "[::1]:53". A bare IPv6 address
+ * (more than one ':') has no port. When no port is written, default_port is used; when
+ * default_port is -1 a port is required, and when it is -2 a port is refused. Fills ss
+ * (family, address, port). 0 on success, -1 with a message in err.
+ */
+int addr_parse(const char *s, int default_port, struct sockaddr_storage *ss, char *err,
+    size_t errlen);
+
+/* Length to pass to bind/connect for this address. */
+socklen_t addr_len(const struct sockaddr *sa);
+
+/* "1.2.3.4" / "::1" (with_port 0) or "1.2.3.4:53" / "[::1]:53" (with_port 1).
+ * IPv4-mapped IPv6 addresses are written as IPv4. Returns buf. */
+char *addr_format(const struct sockaddr *sa, int with_port, char *buf, size_t len);
+
+uint16_t addr_port(const struct sockaddr *sa);
+void addr_set_port(struct sockaddr *sa, uint16_t port);
+
+/* Same family and address (and port when with_port). */
+int addr_equal(const struct sockaddr *a, const struct sockaddr *b, int with_port);
+
+/* 1 for 0.0.0.0 and :: */
+int addr_is_any(const struct sockaddr *sa);
+
+/* A key for per-client tables: the address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+void addr_key(const struct sockaddr *sa, uint8_t key[16]);
+
+/*
+ * Special-purpose address check (IANA IPv4 and IPv6 special-purpose registries, plus
+ * everything outside IPv6 global unicast 2000::/3). Returns NULL for an ordinary
+ * global address, or a short static name of the range ("loopback", "private",
+ * "link-local", "documentation", "v4mapped", ...). Never NULL for an unknown family.
+ */
+const char *addr_special(const struct sockaddr *sa);
+const char *addr_special4(const struct in_addr *a);
+const char *addr_special6(const struct in6_addr *a);
+
+#endif

@@ -1,0 +1,506 @@
+/* audit.c: the audit writer: JSON Lines formatted into a batch buffer, a token bucket
+ * per client address (and one for all clients), counts for everything held back. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "util.h"
+
+#define BUF_CAP		(256 * 1024)	/* batch buffer */
+#define FLUSH_AT	(64 * 1024)	/* audit_end writes once this much is batched */
+#define LINE_ROOM	(16 * 1024)	/* audit_begin flushes first when less is free */
+#define SLOTS		4096		/* clients tracked by the flood bound */
+#define PROBE		8		/* slots looked at per client */
+#define BURST_FACTOR	10
+#define GLOBAL_FACTOR	20
+
+struct client_slot {
+	uint8_t key[16];
+	int used;
+	uint64_t last_ms;		/* last line, written or not */
+	uint64_t tokens;		/* in thousandths of a line */
+	uint64_t held;			/* suppressed since the last report */
+};
+
+struct audit {
+	char *target;
+	char daemon[32];
+	int fd;
+	int own_fd;			/* fd is ours to close */
+	unsigned rate;
+	char *buf;
+	size_t len;
+	size_t line_start;		/* offset of the line being built */
+	int in_line;
+	int overflow;			/* the line being built did not fit */
+	size_t pending_lines;		/* complete lines in buf */
+	uint64_t dropped_unreported;
+	uint64_t global_tokens, global_ms;
+	uint64_t seed;
+	time_t ts_sec;			/* cache for the timestamp's date part */
+	char ts_prefix[24];		/* "2026-11-28T12:00:00" */
+	struct client_slot *slots;
+	struct audit_stats stats;
+};
+
+static int
+open_target(const char *target, int *fd, int *own, char *err, size_t errlen)
+{
+	if (strcmp(target, "stdout") == 0) {
+		*fd = STDOUT_FILENO;
+		*own = 0;
+	} else if (strcmp(target, "stderr") == 0) {
+		*fd = STDERR_FILENO;
+		*own = 0;
+	} else {
+		*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (*fd == -1) {
+			snprintf(err, errlen, "audit %s: %s", target, strerror(errno));
+			return -1;
+		}
+		*own = 1;
+	}
+	return 0;
+}
+
+struct audit *
+audit_open(const char *target, const char *daemon, unsigned rate, char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+	struct timespec ts;
+
+	if (a == NULL || (a->buf = malloc(BUF_CAP)) == NULL ||
+	    (a->slots = calloc(SLOTS, sizeof(*a->slots))) == NULL ||
+	    (a->target = strdup(target)) == NULL) {
+		snprintf(err, errlen, "audit: out of memory");
+		goto fail;
+	}
+	if (open_target(target, &a->fd, &a->own_fd, err, errlen) == -1)
+		goto fail;
+	util_strlcpy(a->daemon, daemon, sizeof(a->daemon));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	a->seed = UTIL_HASH_INIT ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid();
+	audit_set_rate(a, rate);
+	return a;
+fail:
+	if (a != NULL) {
+		free(a->buf);
+		free(a->slots);
+		free(a->target);
+		free(a);
+	}
+	return NULL;
+}
+
+void
+audit_set_rate(struct audit *a, unsigned rate)
+{
+	a->rate = rate;
+	a->global_tokens = (uint64_t)rate * BURST_FACTOR * GLOBAL_FACTOR * 1000;
+	a->global_ms = util_now_ms();
+}
+
+const char *
+audit_target(const struct audit *a)
+{
+	return a->target;
+}
+
+const struct audit_stats *
+audit_stats(const struct audit *a)
+{
+	return &a->stats;
+}
+
+int
+audit_reopen(struct audit *a, char *err, size_t errlen)
+{
+	int fd, own;
+
+	if (!a->own_fd)
+		return 0;
+	audit_flush(a);
+	if (open_target(a->target, &fd, &own, err, errlen) == -1)
+		return -1;
+	close(a->fd);
+	a->fd = fd;
+	return 0;
+}
+
+/* ---- formatting ---- */
+
+size_t
+audit_escape(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			if (o + 1 > cap)
+				return (size_t)-1;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+			if (o + 2 > cap)
+				return (size_t)-1;
+			out[o++] = '\\';
+			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+			continue;
+		}
+		if (o + 6 > cap)
+			return (size_t)-1;
+		memcpy(out + o, "\\u00", 4);
+		out[o + 4] = hex[c >> 4];
+		out[o + 5] = hex[c & 15];
+		o += 6;
+	}
+	return o;
+}
+
+static void
+put(struct audit *a, const char *s, size_t n)
+{
+	if (a->overflow || a->len + n > BUF_CAP) {
+		a->overflow = 1;
+		return;
+	}
+	memcpy(a->buf + a->len, s, n);
+	a->len += n;
+}
+
+static void
+put_escaped(struct audit *a, const char *s, size_t n)
+{
+	size_t w;
+
+	if (a->overflow)
+		return;
+	w = audit_escape(a->buf + a->len, BUF_CAP - a->len, s, n);
+	if (w == (size_t)-1)
+		a->overflow = 1;
+	else
+		a->len += w;
+}
+
+static void
+put_key(struct audit *a, const char *key)
+{
+	put(a, ",\"", 2);
+	put(a, key, strlen(key));
+	put(a, "\":", 2);
+}
+
+static void
+put_ts(struct audit *a)
+{
+	struct timespec ts;
+	char tail[16];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != a->ts_sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->ts_prefix, sizeof(a->ts_prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->ts_sec = ts.tv_sec;
+	}
+	put(a, a->ts_prefix, strlen(a->ts_prefix));
+	n = snprintf(tail, sizeof(tail), ".%06ldZ", ts.tv_nsec / 1000);
+	put(a, tail, (size_t)n);
+}
+
+static void
+line_open(struct audit *a, const char *event)
+{
+	a->line_start = a->len;
+	a->in_line = 1;
+	a->overflow = 0;
+	put(a, "{\"ts\":\"", 7);
+	put_ts(a);
+	put(a, "\",\"daemon\":\"", 12);
+	put(a, a->daemon, strlen(a->daemon));
+	put(a, "\",\"event\":\"", 11);
+	put(a, event, strlen(event));
+	put(a, "\"", 1);
+}
+
+void
+audit_str(struct audit *a, const char *key, const char *val)
+{
+	audit_strn(a, key, val, strlen(val));
+}
+
+void
+audit_strn(struct audit *a, const char *key, const char *val, size_t len)
+{
+	if (!a->in_line)
+		return;
+	put_key(a, key);
+	put(a, "\"", 1);
+	put_escaped(a, val, len);
+	put(a, "\"", 1);
+}
+
+void
+audit_uint(struct audit *a, const char *key, uint64_t val)
+{
+	char num[24];
+	int n;
+
+	if (!a->in_line)
+		return;
+	n = snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
+	put_key(a, key);
+	put(a, num, (size_t)n);
+}
+
+void
+audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with_port)
+{
+	char buf[ADDR_STRLEN];
+
+	audit_str(a, key, addr_format(sa, with_port, buf, sizeof(buf)));
+}
+
+void
+audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t n)
+{
+	size_t i;
+
+	if (!a->in_line)
+		return;
+	put_key(a, key);
+	put(a, "[", 1);
+	for (i = 0; i < n; i++) {
+		put(a, i ? ",\"" : "\"", i ? 2 : 1);
+		put_escaped(a, vals[i], strlen(vals[i]));
+		put(a, "\"", 1);
+	}
+	put(a, "]", 1);
+}
+
+void
+audit_end(struct audit *a)
+{
+	if (!a->in_line)
+		return;
+	a->in_line = 0;
+	put(a, "}\n", 2);
+	if (a->overflow) {	/* cannot happen with bounded fields; count, never write half */
+		a->len = a->line_start;
+		a->overflow = 0;
+		a->stats.dropped++;
+		a->dropped_unreported++;
+		return;
+	}
+	a->pending_lines++;
+	if (a->len >= FLUSH_AT)
+		audit_flush(a);
+}
+
+/* ---- the flood bound ---- */
+
+static int
+bucket_take(uint64_t *tokens, uint64_t *last_ms, uint64_t now, uint64_t rate, uint64_t cap)
+{
+	if (now > *last_ms) {
+		uint64_t add = (now - *last_ms) * rate;	/* rate/s = rate thousandths/ms */
+
+		*tokens = (*tokens + add > cap) ? cap : *tokens + add;
+	}
+	*last_ms = now;
+	if (*tokens < 1000)
+		return 0;
+	*tokens -= 1000;
+	return 1;
+}
+
+static void report_held(struct audit *a, struct client_slot *s);
+
+static struct client_slot *
+slot_for(struct audit *a, const struct sockaddr *client, uint64_t now)
+{
+	uint8_t key[16];
+	uint64_t h;
+	struct client_slot *oldest = NULL;
+	size_t i;
+
+	addr_key(client, key);
+	h = util_hash(a->seed, key, sizeof(key));
+	for (i = 0; i < PROBE; i++) {
+		struct client_slot *s = &a->slots[(h + i) & (SLOTS - 1)];
+
+		if (s->used && memcmp(s->key, key, 16) == 0)
+			return s;
+		if (!s->used) {
+			oldest = s;
+			break;
+		}
+		if (oldest == NULL || s->last_ms < oldest->last_ms)
+			oldest = s;
+	}
+	if (oldest->used && oldest->held > 0)
+		report_held(a, oldest);	/* evicted: its count is written first */
+	memcpy(oldest->key, key, 16);
+	oldest->used = 1;
+	oldest->last_ms = now;
+	oldest->tokens = (uint64_t)a->rate * BURST_FACTOR * 1000;
+	oldest->held = 0;
+	return oldest;
+}
+
+int
+audit_begin(struct audit *a, const char *event, const struct sockaddr *client)
+{
+	if (a->len + LINE_ROOM > BUF_CAP)
+		audit_flush(a);
+	if (a->len + LINE_ROOM > BUF_CAP) {	/* writer stuck: count, do not block */
+		a->stats.dropped++;
+		a->dropped_unreported++;
+		return 0;
+	}
+	if (a->rate > 0 && client != NULL) {
+		uint64_t now = util_now_ms();
+		struct client_slot *s = slot_for(a, client, now);
+		uint64_t r = a->rate;
+
+		if (!bucket_take(&s->tokens, &s->last_ms, now, r, r * BURST_FACTOR * 1000) ||
+		    !bucket_take(&a->global_tokens, &a->global_ms, now, r * GLOBAL_FACTOR,
+		    r * BURST_FACTOR * GLOBAL_FACTOR * 1000)) {
+			s->held++;
+			a->stats.suppressed++;
+			return 0;
+		}
+	}
+	line_open(a, event);
+	return 1;
+}
+
+static void
+report_held(struct audit *a, struct client_slot *s)
+{
+	struct sockaddr_in6 sin6;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	memcpy(&sin6.sin6_addr, s->key, 16);
+	line_open(a, "suppressed");
+	audit_addr(a, "client", (struct sockaddr *)&sin6, 0);
+	audit_uint(a, "count", s->held);
+	audit_end(a);
+	s->held = 0;
+}
+
+void
+audit_tick(struct audit *a)
+{
+	uint64_t now = util_now_ms();
+	size_t i;
+
+	for (i = 0; i < SLOTS; i++) {
+		struct client_slot *s = &a->slots[i];
+
+		if (s->used && s->held > 0 && now - s->last_ms >= 1000)
+			report_held(a, s);
+		else if (s->used && s->held == 0 && now - s->last_ms > 60000)
+			s->used = 0;	/* idle: free the slot */
+	}
+	audit_flush(a);
+}
+
+/* ---- writing ---- */
+
+/* Write the batch; on a hard error the batch is dropped and counted. */
+static int
+write_batch(struct audit *a)
+{
+	size_t off = 0;
+
+	while (off < a->len) {
+		ssize_t w = write(a->fd, a->buf + off, a->len - off);
+		int saved;
+
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Keep the rest for the next flush. */
+			memmove(a->buf, a->buf + off, a->len - off);
+			a->len -= off;
+			return 0;
+		}
+		saved = (w == -1 && errno != 0) ? errno : EIO;
+		a->stats.write_errors++;
+		a->stats.dropped += a->pending_lines;
+		a->dropped_unreported += a->pending_lines;
+		a->pending_lines = 0;
+		a->len = 0;
+		errno = saved;
+		return -1;
+	}
+	a->stats.written += a->pending_lines;
+	a->pending_lines = 0;
+	a->len = 0;
+	return 0;
+}
+
+int
+audit_flush(struct audit *a)
+{
+	uint64_t n;
+
+	if (a->in_line)
+		return 0;
+	if (write_batch(a) == -1)
+		return -1;
+	if (a->dropped_unreported == 0 || a->len > 0)
+		return 0;
+	/* Writing works again: say how many lines were lost. */
+	n = a->dropped_unreported;
+	line_open(a, "dropped");
+	audit_uint(a, "count", n);
+	a->in_line = 0;
+	put(a, "}\n", 2);
+	a->pending_lines = 1;
+	if (write_batch(a) == -1) {
+		a->stats.dropped--;		/* the report itself is not a lost event */
+		a->dropped_unreported = n;
+		return -1;
+	}
+	a->dropped_unreported = 0;
+	return 0;
+}
+
+void
+audit_close(struct audit *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < SLOTS; i++)
+		if (a->slots[i].used && a->slots[i].held > 0)
+			report_held(a, &a->slots[i]);
+	audit_flush(a);
+	if (a->own_fd)
+		close(a->fd);
+	free(a->buf);
+	free(a->slots);
+	free(a->target);
+	free(a);
+}

@@ -1,0 +1,63 @@
+/* audit.h: the audit stream: one JSON object per line, batched, with a per-client flood bound. */
+#ifndef GATEHOUSE_AUDIT_H
+#define GATEHOUSE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct audit_stats {
+	uint64_t written;	/* lines handed to write(2) successfully */
+	uint64_t suppressed;	/* lines held back by the flood bound (reported in
+				 * "suppressed" lines) */
+	uint64_t dropped;	/* lines lost to a failing write (reported in a "dropped"
+				 * line once writing works again) */
+	uint64_t write_errors;	/* failed write(2) calls */
+};
+
+struct audit;
+
+/*
+ * target: "stdout", "stderr" or a file path (opened O_APPEND, created 0640). daemon
+ * names the writer in every line. rate: lines per second per client address (burst
+ * 10x), 0 for no limit; all clients together get 20x that. NULL with err on failure.
+ */
+struct audit *audit_open(const char *target, const char *daemon, unsigned rate, char *err,
+    size_t errlen);
+/* Flush, report what is still suppressed, close the file. */
+void audit_close(struct audit *a);
+/* Reopen a file target at its path (after rotation); stdout/stderr: no-op. */
+int audit_reopen(struct audit *a, char *err, size_t errlen);
+void audit_set_rate(struct audit *a, unsigned rate);
+const char *audit_target(const struct audit *a);
+
+/*
+ * Start a line: {"ts":"...","daemon":"...","event":"<event>". client is the address
+ * the flood bound is kept for (the port is ignored); NULL for no bound. Returns 1 when
+ * the caller should add fields and call audit_end, 0 when the line is suppressed (the
+ * caller adds nothing; the count is kept and reported later).
+ */
+int audit_begin(struct audit *a, const char *event, const struct sockaddr *client);
+/* Fields of the line begun. Strings are escaped: printable ASCII is kept, '"' and '\'
+ * are escaped, every other byte is written as \u00XX; the result is always valid JSON. */
+void audit_str(struct audit *a, const char *key, const char *val);
+void audit_strn(struct audit *a, const char *key, const char *val, size_t len);
+void audit_uint(struct audit *a, const char *key, uint64_t val);
+void audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with_port);
+/* A JSON array of strings. */
+void audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t n);
+void audit_end(struct audit *a);
+
+/* Write what is batched. 0, or -1 with errno when write(2) failed (those lines are
+ * counted as dropped). Call at the end of each event-loop callback. */
+int audit_flush(struct audit *a);
+/* Once a second: write "suppressed" lines for clients whose flood has paused. */
+void audit_tick(struct audit *a);
+
+const struct audit_stats *audit_stats(const struct audit *a);
+
+/* Escape s[0..len) into out (cap bytes) as JSON string contents, no quotes. Returns the
+ * length written, or (size_t)-1 if it did not fit. Exposed for tests. */
+size_t audit_escape(char *out, size_t cap, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,997 @@
+/* config.c: parse gatehouse.conf and GATEHOUSE_* variables into a struct config. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "dname.h"
+#include "util.h"
+
+#define MAX_ARGS 64			/* values on one line */
+#define MAX_FILE (64u << 20)		/* a config file larger than this is refused */
+#define ENV_PREFIX "GATEHOUSE_"
+
+struct parser {
+	struct config *c;
+	const char *src;		/* file name, or the variable's name */
+	unsigned line;			/* 0 for the environment */
+	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
+	char *err;
+	size_t errlen;
+};
+
+struct setting {
+	const char *name;
+	int (*set)(struct parser *ps, char **argv, int argc);
+	int many;			/* takes a list of values */
+};
+
+static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+perr(struct parser *ps, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ps->line > 0)
+		snprintf(ps->err, ps->errlen, "%s:%u: %s", ps->src, ps->line, msg);
+	else
+		snprintf(ps->err, ps->errlen, "%s: %s", ps->src, msg);
+	return -1;
+}
+
+/* "FILE:LINE" or the variable's name, for rule origins. */
+static void
+origin(const struct parser *ps, char *buf, size_t len)
+{
+	if (ps->line > 0)
+		snprintf(buf, len, "%s:%u", ps->src, ps->line);
+	else
+		snprintf(buf, len, "%s", ps->src);
+}
+
+/* ---- value parsers shared by the settings ---- */
+
+static int
+one_arg(struct parser *ps, const char *name, int argc)
+{
+	if (argc != 1)
+		return perr(ps, "'%s' takes exactly one value", name);
+	return 0;
+}
+
+static int
+set_u32(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
+    unsigned long max, uint32_t *out)
+{
+	unsigned long v = 0;
+
+	if (one_arg(ps, name, argc) == -1)
+		return -1;
+	if (util_parse_uint(argv[0], min, max, &v) == -1)
+		return perr(ps, "'%s %s': expected a whole number %lu-%lu", name, argv[0], min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+set_uint(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
+    unsigned long max, unsigned *out)
+{
+	uint32_t v = 0;
+
+	if (set_u32(ps, name, argv, argc, min, max, &v) == -1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+set_duration(struct parser *ps, const char *name, char **argv, int argc, uint64_t *out)
+{
+	uint64_t ms = 0;
+
+	if (one_arg(ps, name, argc) == -1)
+		return -1;
+	if (util_parse_duration(argv[0], 7 * 24 * 3600 * 1000ULL, &ms) == -1 || ms == 0)
+		return perr(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m (seconds "
+		    "unless marked; more than 0, at most 7 days)", name, argv[0]);
+	*out = ms;
+	return 0;
+}
+
+static int
+set_string(struct parser *ps, const char *name, char **argv, int argc, char **out)
+{
+	char *s;
+
+	if (one_arg(ps, name, argc) == -1)
+		return -1;
+	if ((s = strdup(argv[0])) == NULL)
+		return perr(ps, "out of memory");
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+/* A list of addresses; default_port as addr_parse takes it. */
+static int
+set_addrlist(struct parser *ps, const char *name, char **argv, int argc, int default_port,
+    struct addrlist *out)
+{
+	struct sockaddr_storage *v;
+	char msg[256];
+	int i;
+
+	if (argc < 1)
+		return perr(ps, "'%s' needs at least one address", name);
+	if ((v = calloc((size_t)argc, sizeof(*v))) == NULL)
+		return perr(ps, "out of memory");
+	for (i = 0; i < argc; i++) {
+		if (addr_parse(argv[i], default_port, &v[i], msg, sizeof(msg)) == -1) {
+			free(v);
+			return perr(ps, "%s: %s", name, msg);
+		}
+	}
+	free(out->v);
+	out->v = v;
+	out->n = (size_t)argc;
+	return 0;
+}
+
+/* ---- the settings ---- */
+
+static int
+s_dns_listen(struct parser *ps, char **argv, int argc)
+{
+	ps->c->dns_listen_default = 0;
+	return set_addrlist(ps, "dns-listen", argv, argc, 53, &ps->c->dns_listen);
+}
+
+static int
+s_forward_listen(struct parser *ps, char **argv, int argc)
+{
+	ps->c->forward_listen_default = 0;
+	return set_addrlist(ps, "forward-listen", argv, argc, -2, &ps->c->forward_listen);
+}
+
+static int
+s_answer(struct parser *ps, char **argv, int argc)
+{
+	struct config *c = ps->c;
+	int i;
+
+	free(c->answer4);
+	free(c->answer6);
+	c->answer4 = NULL;
+	c->answer6 = NULL;
+	c->nanswer4 = c->nanswer6 = 0;
+	if (argc == 1 && strcmp(argv[0], "auto") == 0) {
+		c->answer_auto = 1;
+		return 0;
+	}
+	if (argc < 1)
+		return perr(ps, "'answer' needs 'auto' or addresses");
+	c->answer_auto = 0;
+	c->answer4 = calloc((size_t)argc, sizeof(*c->answer4));
+	c->answer6 = calloc((size_t)argc, sizeof(*c->answer6));
+	if (c->answer4 == NULL || c->answer6 == NULL)
+		return perr(ps, "out of memory");
+	for (i = 0; i < argc; i++) {
+		if (inet_pton(AF_INET, argv[i], &c->answer4[c->nanswer4]) == 1)
+			c->nanswer4++;
+		else if (inet_pton(AF_INET6, argv[i], &c->answer6[c->nanswer6]) == 1)
+			c->nanswer6++;
+		else
+			return perr(ps, "answer: '%s' is neither 'auto' nor an IP address", argv[i]);
+	}
+	return 0;
+}
+
+static int
+s_blocked(struct parser *ps, char **argv, int argc)
+{
+	if (one_arg(ps, "blocked", argc) == -1)
+		return -1;
+	if (strcmp(argv[0], "nxdomain") == 0)
+		ps->c->blocked_refused = 0;
+	else if (strcmp(argv[0], "refused") == 0)
+		ps->c->blocked_refused = 1;
+	else
+		return perr(ps, "'blocked %s': expected nxdomain or refused", argv[0]);
+	return 0;
+}
+
+static int
+s_upstream(struct parser *ps, char **argv, int argc)
+{
+	if (argc == 1 && strcmp(argv[0], "system") == 0) {
+		ps->c->upstream_system = 1;
+		free(ps->c->upstream.v);
+		ps->c->upstream.v = NULL;
+		ps->c->upstream.n = 0;
+		return 0;
+	}
+	ps->c->upstream_system = 0;
+	return set_addrlist(ps, "upstream", argv, argc, 53, &ps->c->upstream);
+}
+
+static int
+s_metrics(struct parser *ps, char **argv, int argc)
+{
+	char msg[256];
+
+	if (one_arg(ps, "metrics", argc) == -1)
+		return -1;
+	if (strcmp(argv[0], "off") == 0) {
+		ps->c->metrics_on = 0;
+		return 0;
+	}
+	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
+		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
+	ps->c->metrics_on = 1;
+	return 0;
+}
+
+static int
+s_audit(struct parser *ps, char **argv, int argc)
+{
+	return set_string(ps, "audit", argv, argc, &ps->c->audit);
+}
+
+static int
+s_user(struct parser *ps, char **argv, int argc)
+{
+	return set_string(ps, "user", argv, argc, &ps->c->user);
+}
+
+#define U32_SETTING(fn, name, field, min, max)					\
+	static int fn(struct parser *ps, char **argv, int argc)			\
+	{									\
+		return set_u32(ps, name, argv, argc, min, max, &ps->c->field);	\
+	}
+#define UINT_SETTING(fn, name, field, min, max)					\
+	static int fn(struct parser *ps, char **argv, int argc)			\
+	{									\
+		return set_uint(ps, name, argv, argc, min, max, &ps->c->field);	\
+	}
+#define DURATION_SETTING(fn, name, field)					\
+	static int fn(struct parser *ps, char **argv, int argc)			\
+	{									\
+		return set_duration(ps, name, argv, argc, &ps->c->field);	\
+	}
+
+U32_SETTING(s_ttl, "ttl", ttl, 0, 2147483647)
+U32_SETTING(s_negative_ttl, "negative-ttl", negative_ttl, 0, 2147483647)
+U32_SETTING(s_cache_min_ttl, "cache-min-ttl", cache_min_ttl, 0, 86400)
+U32_SETTING(s_cache_max_ttl, "cache-max-ttl", cache_max_ttl, 1, 86400)
+U32_SETTING(s_negative_cache_ttl, "negative-cache-ttl", negative_cache_ttl, 0, 3600)
+UINT_SETTING(s_max_conns, "max-conns", max_conns, 1, 1000000)
+UINT_SETTING(s_max_conns_per_client, "max-conns-per-client", max_conns_per_client, 1, 1000000)
+UINT_SETTING(s_max_lookups, "max-lookups", max_lookups, 1, 100000)
+UINT_SETTING(s_dns_tcp_max, "dns-tcp-max", dns_tcp_max, 1, 100000)
+UINT_SETTING(s_audit_rate, "audit-rate", audit_rate, 0, 10000000)
+DURATION_SETTING(s_peek_timeout, "peek-timeout", peek_timeout_ms)
+DURATION_SETTING(s_connect_timeout, "connect-timeout", connect_timeout_ms)
+DURATION_SETTING(s_idle_timeout, "idle-timeout", idle_timeout_ms)
+DURATION_SETTING(s_half_close_timeout, "half-close-timeout", half_close_timeout_ms)
+DURATION_SETTING(s_lookup_timeout, "lookup-timeout", lookup_timeout_ms)
+DURATION_SETTING(s_dns_tcp_idle, "dns-tcp-idle", dns_tcp_idle_ms)
+
+static const struct setting settings[] = {
+	{ "dns-listen", s_dns_listen, 1 },
+	{ "forward-listen", s_forward_listen, 1 },
+	{ "answer", s_answer, 1 },
+	{ "blocked", s_blocked, 0 },
+	{ "ttl", s_ttl, 0 },
+	{ "negative-ttl", s_negative_ttl, 0 },
+	{ "upstream", s_upstream, 1 },
+	{ "audit", s_audit, 0 },
+	{ "audit-rate", s_audit_rate, 0 },
+	{ "metrics", s_metrics, 0 },
+	{ "peek-timeout", s_peek_timeout, 0 },
+	{ "connect-timeout", s_connect_timeout, 0 },
+	{ "idle-timeout", s_idle_timeout, 0 },
+	{ "half-close-timeout", s_half_close_timeout, 0 },
+	{ "lookup-timeout", s_lookup_timeout, 0 },
+	{ "max-conns", s_max_conns, 0 },
+	{ "max-conns-per-client", s_max_conns_per_client, 0 },
+	{ "max-lookups", s_max_lookups, 0 },
+	{ "cache-min-ttl", s_cache_min_ttl, 0 },
+	{ "cache-max-ttl", s_cache_max_ttl, 0 },
+	{ "negative-cache-ttl", s_negative_cache_ttl, 0 },
+	{ "dns-tcp-max", s_dns_tcp_max, 0 },
+	{ "dns-tcp-idle", s_dns_tcp_idle, 0 },
+	{ "user", s_user, 0 },
+};
+#define NSETTINGS NELEM(settings)
+
+static const struct setting *
+setting_find(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		if (strcmp(settings[i].name, name) == 0) {
+			*idx = i;
+			return &settings[i];
+		}
+	}
+	return NULL;
+}
+
+/* ---- allow and route ---- */
+
+/* allow NAME PORTS [private] */
+static int
+add_allow(struct parser *ps, const char *name, const char *ports, const char *flag)
+{
+	struct portrange *pr;
+	size_t npr;
+	char msg[512], where[300];
+	unsigned flags = 0;
+	int rc;
+
+	if (flag != NULL) {
+		if (strcmp(flag, "private") != 0)
+			return perr(ps, "allow %s: unknown option '%s' (the only one is 'private')",
+			    name, flag);
+		flags |= RULE_PRIVATE;
+	}
+	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
+		return perr(ps, "allow %s: %s", name, msg);
+	origin(ps, where, sizeof(where));
+	rc = policy_add(ps->c->policy, name, pr, npr, flags, where, msg, sizeof(msg));
+	free(pr);
+	if (rc == -1)
+		return perr(ps, "allow %s", msg);
+	return 0;
+}
+
+/* route PORT NAME[:PORT] [private] */
+static int
+add_route(struct parser *ps, const char *portstr, const char *target, const char *flag)
+{
+	struct config *c = ps->c;
+	char name[DNAME_MAX + 1], host[DNAME_MAX + 2], where[300], msg[512];
+	const char *colon = strrchr(target, ':');
+	unsigned long port, tport;
+	enum dname_status st;
+	struct portrange pr;
+	struct route *nr;
+	size_t hl, i;
+	unsigned flags = 0;
+
+	if (flag != NULL) {
+		if (strcmp(flag, "private") != 0)
+			return perr(ps, "route %s: unknown option '%s' (the only one is 'private')",
+			    portstr, flag);
+		flags |= RULE_PRIVATE;
+	}
+	if (util_parse_uint(portstr, 1, 65535, &port) == -1)
+		return perr(ps, "route '%s': the port must be 1-65535", portstr);
+	hl = colon ? (size_t)(colon - target) : strlen(target);
+	if (colon == NULL)
+		tport = port;
+	else if (util_parse_uint(colon + 1, 1, 65535, &tport) == -1)
+		return perr(ps, "route %s: '%s': the target port must be 1-65535", portstr, target);
+	if (hl >= sizeof(host))
+		return perr(ps, "route %s: target name too long", portstr);
+	memcpy(host, target, hl);
+	host[hl] = '\0';
+	if (host[0] == '*')
+		return perr(ps, "route %s: the target must be one name, not a wildcard", portstr);
+	if ((st = dname_normalize(host, hl, name, NULL)) != DNAME_OK)
+		return perr(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].port == port)
+			return perr(ps, "route %s: port %lu already has a route (%s)", portstr, port,
+			    c->routes[i].origin);
+	if ((nr = realloc(c->routes, (c->nroutes + 1) * sizeof(*nr))) == NULL)
+		return perr(ps, "out of memory");
+	c->routes = nr;
+	origin(ps, where, sizeof(where));
+	nr = &c->routes[c->nroutes];
+	memset(nr, 0, sizeof(*nr));
+	nr->port = (uint16_t)port;
+	nr->target_port = (uint16_t)tport;
+	nr->flags = flags;
+	nr->name = strdup(name);
+	nr->origin = strdup(where);
+	if (nr->name == NULL || nr->origin == NULL) {
+		free(nr->name);
+		free(nr->origin);
+		return perr(ps, "out of memory");
+	}
+	c->nroutes++;
+	/* A route allows its target on its listening port: the forwarder checks (name,
+	 * port) for routed connections like any other, and the resolver answers the name. */
+	pr.lo = pr.hi = (uint16_t)port;
+	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, where, msg, sizeof(msg)) == -1)
+		return perr(ps, "route %s: %s", portstr, msg);
+	return 0;
+}
+
+/* ---- lines ---- */
+
+/* Split line (modified in place) into argv at blanks; '#' ends it. Returns argc or -1. */
+static int
+tokenize(struct parser *ps, char *line, char **argv)
+{
+	int argc = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			return argc;
+		if (argc == MAX_ARGS)
+			return perr(ps, "more than %d values on one line", MAX_ARGS);
+		argv[argc++] = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '#')
+			p++;
+		if (*p == '#') {
+			*p = '\0';
+			return argc;
+		}
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
+static int
+apply_setting(struct parser *ps, const char *name, char **argv, int argc)
+{
+	const struct setting *s;
+	size_t idx;
+
+	if ((s = setting_find(name, &idx)) == NULL)
+		return perr(ps, "unknown directive '%s'", name);
+	if (ps->line > 0 && ps->seen[idx] != 0)
+		return perr(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
+	if (!s->many && argc > 1)
+		return perr(ps, "'%s' takes one value", name);
+	if (argc == 0)
+		return perr(ps, "'%s' needs a value", name);
+	if (s->set(ps, argv, argc) == -1)
+		return -1;
+	if (ps->line > 0)
+		ps->seen[idx] = ps->line;
+	return 0;
+}
+
+static int
+parse_line(struct parser *ps, char *line)
+{
+	char *argv[MAX_ARGS];
+	int argc;
+
+	for (argc = 0; line[argc] != '\0'; argc++) {
+		unsigned char ch = (unsigned char)line[argc];
+
+		if (ch < 0x20 && ch != '\t' && ch != '\r')
+			return perr(ps, "control character 0x%02x in the line", ch);
+		if (ch >= 0x80)
+			return perr(ps, "non-ASCII text; write names as A-labels (xn--...)");
+	}
+	if ((argc = tokenize(ps, line, argv)) <= 0)
+		return argc;
+	if (strcmp(argv[0], "allow") == 0) {
+		if (argc < 3 || argc > 4)
+			return perr(ps, "usage: allow NAME PORTS [private]");
+		return add_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
+	}
+	if (strcmp(argv[0], "route") == 0) {
+		if (argc < 3 || argc > 4)
+			return perr(ps, "usage: route PORT NAME[:PORT] [private]");
+		return add_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
+	}
+	return apply_setting(ps, argv[0], argv + 1, argc - 1);
+}
+
+static int
+parse_buffer(struct parser *ps, const char *buf, size_t len)
+{
+	size_t off = 0;
+	char *line = NULL;
+	size_t cap = 0;
+
+	ps->line = 0;
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - (buf + off)) : len - off;
+
+		ps->line++;
+		if (ll + 1 > cap) {
+			char *nlbuf = realloc(line, ll + 1);
+
+			if (nlbuf == NULL) {
+				free(line);
+				return perr(ps, "out of memory");
+			}
+			line = nlbuf;
+			cap = ll + 1;
+		}
+		memcpy(line, buf + off, ll);
+		line[ll] = '\0';
+		if (memchr(line, '\0', ll) != NULL) {
+			free(line);
+			return perr(ps, "NUL byte in the line");
+		}
+		if (parse_line(ps, line) == -1) {
+			free(line);
+			return -1;
+		}
+		off += ll + (nl ? 1 : 0);
+	}
+	free(line);
+	return 0;
+}
+
+/* ---- the environment ---- */
+
+static const char *
+env_get(char *const *env, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (; env != NULL && *env != NULL; env++)
+		if (strncmp(*env, name, nl) == 0 && (*env)[nl] == '=')
+			return *env + nl + 1;
+	return NULL;
+}
+
+/* Each blank- or ';'-separated item of value, in a writable copy. */
+static int
+env_items(struct parser *ps, const char *value, char ***items, int *n, char **copy)
+{
+	char *p, *tok, *save = NULL;
+	char **v = NULL;
+	int cnt = 0;
+
+	if ((*copy = strdup(value)) == NULL)
+		return perr(ps, "out of memory");
+	for (p = *copy; (tok = strtok_r(p, " \t\r\n;", &save)) != NULL; p = NULL) {
+		char **nv = realloc(v, (size_t)(cnt + 1) * sizeof(*v));
+
+		if (nv == NULL) {
+			free(v);
+			return perr(ps, "out of memory");
+		}
+		v = nv;
+		v[cnt++] = tok;
+	}
+	*items = v;
+	*n = cnt;
+	return 0;
+}
+
+/* GATEHOUSE_ALLOW="name:ports[:private] ..." */
+static int
+env_allow(struct parser *ps, const char *value)
+{
+	char **items = NULL, *copy = NULL;
+	int n = 0, i, rc = 0;
+
+	if (env_items(ps, value, &items, &n, &copy) == -1) {
+		free(copy);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		char *ports = strchr(items[i], ':'), *flag;
+
+		if (ports == NULL) {
+			rc = perr(ps, "'%s': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587",
+			    items[i]);
+			break;
+		}
+		*ports++ = '\0';
+		if ((flag = strchr(ports, ':')) != NULL)
+			*flag++ = '\0';
+		rc = add_allow(ps, items[i], ports, flag);
+	}
+	free(items);
+	free(copy);
+	return rc;
+}
+
+/* GATEHOUSE_ROUTE="587=smtp.gmail.com:587[:private] ..." */
+static int
+env_route(struct parser *ps, const char *value)
+{
+	char **items = NULL, *copy = NULL;
+	int n = 0, i, rc = 0;
+
+	if (env_items(ps, value, &items, &n, &copy) == -1) {
+		free(copy);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		char *target = strchr(items[i], '='), *flag = NULL, *c1;
+
+		if (target == NULL) {
+			rc = perr(ps, "'%s': write PORT=NAME[:PORT][:private], e.g. 587=smtp.gmail.com:587",
+			    items[i]);
+			break;
+		}
+		*target++ = '\0';
+		if ((c1 = strchr(target, ':')) != NULL && (flag = strchr(c1 + 1, ':')) != NULL)
+			*flag++ = '\0';
+		else if (c1 != NULL && strcmp(c1 + 1, "private") == 0) {
+			*c1 = '\0';
+			flag = c1 + 1;
+		}
+		rc = add_route(ps, items[i], target, flag);
+	}
+	free(items);
+	free(copy);
+	return rc;
+}
+
+static int
+env_setting(struct parser *ps, const char *var, const char *value)
+{
+	char name[64], **items = NULL, *copy = NULL;
+	const char *suffix = var + strlen(ENV_PREFIX);
+	size_t i, sl = strlen(suffix), idx;
+	int n = 0, rc;
+
+	if (sl == 0 || sl >= sizeof(name))
+		return perr(ps, "unknown setting");
+	for (i = 0; i < sl; i++) {
+		char ch = suffix[i];
+
+		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+	}
+	name[sl] = '\0';
+	if (setting_find(name, &idx) == NULL)
+		return perr(ps, "unknown setting (there is no '%s'; see gatehouse --help)", name);
+	if (env_items(ps, value, &items, &n, &copy) == -1) {
+		free(copy);
+		return -1;
+	}
+	rc = apply_setting(ps, name, items, n);
+	free(items);
+	free(copy);
+	return rc;
+}
+
+static int
+parse_env(struct parser *ps, char *const *env)
+{
+	char var[128];
+
+	for (; env != NULL && *env != NULL; env++) {
+		const char *eq = strchr(*env, '=');
+		size_t vl;
+
+		if (strncmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
+			continue;
+		vl = (size_t)(eq - *env);
+		if (vl >= sizeof(var))
+			vl = sizeof(var) - 1;
+		memcpy(var, *env, vl);
+		var[vl] = '\0';
+		ps->src = var;
+		ps->line = 0;
+		if (strcmp(var, "GATEHOUSE_CONFIG") == 0)
+			continue;
+		if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
+			if (env_allow(ps, eq + 1) == -1)
+				return -1;
+		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
+			if (env_route(ps, eq + 1) == -1)
+				return -1;
+		} else if (env_setting(ps, var, eq + 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the whole ---- */
+
+static struct config *
+config_new(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	char err[128];
+
+	if (c == NULL)
+		return NULL;
+	c->refs = 1;
+	if ((c->policy = policy_new()) == NULL)
+		goto fail;
+	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
+	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
+	if (c->dns_listen.v == NULL || c->forward_listen.v == NULL)
+		goto fail;
+	if (addr_parse("0.0.0.0", 53, &c->dns_listen.v[0], err, sizeof(err)) == -1 ||
+	    addr_parse("::", 53, &c->dns_listen.v[1], err, sizeof(err)) == -1 ||
+	    addr_parse("0.0.0.0", 0, &c->forward_listen.v[0], err, sizeof(err)) == -1 ||
+	    addr_parse("::", 0, &c->forward_listen.v[1], err, sizeof(err)) == -1)
+		goto fail;
+	c->dns_listen.n = c->forward_listen.n = 2;
+	c->dns_listen_default = c->forward_listen_default = 1;
+	c->answer_auto = 1;
+	c->ttl = 60;
+	c->negative_ttl = 60;
+	c->dns_tcp_max = 256;
+	c->dns_tcp_idle_ms = 10000;
+	c->upstream_system = 1;
+	c->peek_timeout_ms = 10000;
+	c->connect_timeout_ms = 10000;
+	c->idle_timeout_ms = 3600000;
+	c->half_close_timeout_ms = 60000;
+	c->lookup_timeout_ms = 5000;
+	c->max_conns = 4096;
+	c->max_conns_per_client = 512;
+	c->max_lookups = 256;
+	c->cache_min_ttl = 5;
+	c->cache_max_ttl = 300;
+	c->negative_cache_ttl = 5;
+	c->audit_rate = 100;
+	c->audit = strdup("stdout");
+	c->user = strdup("nobody");
+	if (c->audit == NULL || c->user == NULL)
+		goto fail;
+	return c;
+fail:
+	config_unref(c);
+	return NULL;
+}
+
+static int
+config_finish(struct parser *ps)
+{
+	struct config *c = ps->c;
+
+	ps->line = 0;
+	if (c->cache_min_ttl > c->cache_max_ttl) {
+		ps->src = "cache-min-ttl";
+		return perr(ps, "%u is above cache-max-ttl %u", c->cache_min_ttl, c->cache_max_ttl);
+	}
+	return 0;
+}
+
+int
+config_parse(const char *name, const char *buf, size_t len, char *const *env,
+    struct config **out, char *err, size_t errlen)
+{
+	unsigned seen[NSETTINGS];
+	struct parser ps;
+
+	*out = NULL;
+	memset(seen, 0, sizeof(seen));
+	memset(&ps, 0, sizeof(ps));
+	ps.err = err;
+	ps.errlen = errlen;
+	ps.seen = seen;
+	ps.src = name ? name : "config";
+	if ((ps.c = config_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (name != NULL && (ps.c->path = strdup(name)) == NULL) {
+		config_unref(ps.c);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((buf != NULL && parse_buffer(&ps, buf, len) == -1) || parse_env(&ps, env) == -1 ||
+	    config_finish(&ps) == -1) {
+		config_unref(ps.c);
+		return -1;
+	}
+	*out = ps.c;
+	return 0;
+}
+
+/* Read a whole file; *buf is NULL and 0 returned when path is missing and optional. */
+static int
+read_file(const char *path, int optional, char **buf, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+
+	*buf = NULL;
+	*len = 0;
+	if (f == NULL) {
+		if (optional && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 8192;
+			if (cap > MAX_FILE || (nb = realloc(b, cap)) == NULL) {
+				snprintf(err, errlen, "%s: too large or out of memory", path);
+				free(b);
+				fclose(f);
+				return -1;
+			}
+			b = nb;
+		}
+		r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		free(b);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int
+config_load(const char *path, char *const *env, struct config **out, char *err,
+    size_t errlen)
+{
+	const char *p = path;
+	int optional = 0, rc;
+	char *buf;
+	size_t len;
+
+	if (p == NULL)
+		p = env_get(env, "GATEHOUSE_CONFIG");
+	if (p == NULL || *p == '\0') {
+		p = CONFIG_DEFAULT_PATH;
+		optional = 1;
+	}
+	if (read_file(p, optional, &buf, &len, err, errlen) == -1)
+		return -1;
+	rc = config_parse(buf ? p : NULL, buf, len, env, out, err, errlen);
+	free(buf);
+	return rc;
+}
+
+struct config *
+config_ref(struct config *c)
+{
+	c->refs++;
+	return c;
+}
+
+void
+config_unref(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL || --c->refs > 0)
+		return;
+	policy_free(c->policy);
+	for (i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].name);
+		free(c->routes[i].origin);
+	}
+	free(c->routes);
+	free(c->dns_listen.v);
+	free(c->forward_listen.v);
+	free(c->upstream.v);
+	free(c->answer4);
+	free(c->answer6);
+	free(c->audit);
+	free(c->user);
+	free(c->path);
+	free(c);
+}
+
+const struct route *
+config_route(const struct config *c, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].port == port)
+			return &c->routes[i];
+	return NULL;
+}
+
+static void
+print_addrs(FILE *f, const char *name, const struct addrlist *l, int with_port)
+{
+	char buf[ADDR_STRLEN];
+	size_t i;
+
+	fprintf(f, "%s", name);
+	for (i = 0; i < l->n; i++)
+		fprintf(f, " %s", addr_format((const struct sockaddr *)&l->v[i], with_port, buf,
+		    sizeof(buf)));
+	fprintf(f, "\n");
+}
+
+static void
+print_ms(FILE *f, const char *name, uint64_t ms)
+{
+	if (ms % 1000 == 0)
+		fprintf(f, "%s %llu\n", name, (unsigned long long)(ms / 1000));
+	else
+		fprintf(f, "%s %llums\n", name, (unsigned long long)ms);
+}
+
+static void
+print_rules(const struct config *c, FILE *f)
+{
+	char ports[512];
+	size_t i;
+
+	for (i = 0; i < policy_count(c->policy); i++) {
+		const struct rule *r = policy_rule(c->policy, i);
+
+		if (r->flags & RULE_ROUTE)
+			continue;
+		rule_format_ports(r, ports, sizeof(ports));
+		fprintf(f, "allow %s %s%s\t# %s\n", r->pattern, ports,
+		    (r->flags & RULE_PRIVATE) ? " private" : "", r->origin);
+	}
+	for (i = 0; i < c->nroutes; i++) {
+		const struct route *rt = &c->routes[i];
+
+		fprintf(f, "route %u %s:%u%s\t# %s\n", rt->port, rt->name, rt->target_port,
+		    (rt->flags & RULE_PRIVATE) ? " private" : "", rt->origin);
+	}
+}
+
+void
+config_print(const struct config *c, FILE *f)
+{
+	char buf[INET6_ADDRSTRLEN], abuf[ADDR_STRLEN];
+	size_t i;
+
+	print_rules(c, f);
+	print_addrs(f, "dns-listen", &c->dns_listen, 1);
+	print_addrs(f, "forward-listen", &c->forward_listen, 0);
+	if (c->answer_auto)
+		fprintf(f, "answer auto\n");
+	else {
+		fprintf(f, "answer");
+		for (i = 0; i < c->nanswer4; i++)
+			fprintf(f, " %s", inet_ntop(AF_INET, &c->answer4[i], buf, sizeof(buf)));
+		for (i = 0; i < c->nanswer6; i++)
+			fprintf(f, " %s", inet_ntop(AF_INET6, &c->answer6[i], buf, sizeof(buf)));
+		fprintf(f, "\n");
+	}
+	fprintf(f, "blocked %s\n", c->blocked_refused ? "refused" : "nxdomain");
+	fprintf(f, "ttl %u\nnegative-ttl %u\n", c->ttl, c->negative_ttl);
+	if (c->upstream_system)
+		fprintf(f, "upstream system\n");
+	else
+		print_addrs(f, "upstream", &c->upstream, 1);
+	fprintf(f, "audit %s\naudit-rate %u\n", c->audit, c->audit_rate);
+	if (c->metrics_on)
+		fprintf(f, "metrics %s\n", addr_format((const struct sockaddr *)&c->metrics, 1,
+		    abuf, sizeof(abuf)));
+	else
+		fprintf(f, "metrics off\n");
+	print_ms(f, "peek-timeout", c->peek_timeout_ms);
+	print_ms(f, "connect-timeout", c->connect_timeout_ms);
+	print_ms(f, "idle-timeout", c->idle_timeout_ms);
+	print_ms(f, "half-close-timeout", c->half_close_timeout_ms);
+	print_ms(f, "lookup-timeout", c->lookup_timeout_ms);
+	fprintf(f, "max-conns %u\nmax-conns-per-client %u\nmax-lookups %u\n", c->max_conns,
+	    c->max_conns_per_client, c->max_lookups);
+	fprintf(f, "cache-min-ttl %u\ncache-max-ttl %u\nnegative-cache-ttl %u\n",
+	    c->cache_min_ttl, c->cache_max_ttl, c->negative_cache_ttl);
+	fprintf(f, "dns-tcp-max %u\n", c->dns_tcp_max);
+	print_ms(f, "dns-tcp-idle", c->dns_tcp_idle_ms);
+	fprintf(f, "user %s\n", c->user);
+}

@@ -1,0 +1,124 @@
+/* daemon.c: start-up shared by both daemons: the command line and the privilege drop. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef GATEHOUSE_VERSION
+#define GATEHOUSE_VERSION "unknown"
+#endif
+
+static void
+usage(FILE *f, const char *progname, const char *summary)
+{
+	fprintf(f,
+	    "usage: %s [-c FILE] [--check] [-v] [--help] [--version]\n"
+	    "%s\n\n"
+	    "  -c FILE     configuration file (default $GATEHOUSE_CONFIG, else\n"
+	    "              " CONFIG_DEFAULT_PATH ", which may be missing when\n"
+	    "              GATEHOUSE_* variables configure everything)\n"
+	    "  --check     validate the configuration, print it as it is understood, exit\n"
+	    "              (0: valid, 2: not)\n"
+	    "  -v          debug diagnostics on stderr (repeat for more)\n"
+	    "  --help      this text\n"
+	    "  --version   the version\n\n"
+	    "Signals: SIGHUP reloads the configuration (a bad one is refused and the old one\n"
+	    "kept), SIGUSR1 reopens an audit file, SIGTERM/SIGINT exit.\n"
+	    "Configuration directives and GATEHOUSE_* variables: see README.md.\n",
+	    progname, summary);
+}
+
+int
+daemon_parse_args(int argc, char **argv, const char *progname, const char *summary,
+    struct daemon_args *args)
+{
+	int i;
+
+	memset(args, 0, sizeof(*args));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout, progname, summary);
+			return 1;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("%s %s\n", progname, GATEHOUSE_VERSION);
+			return 1;
+		} else if (strcmp(a, "--check") == 0 || strcmp(a, "-t") == 0) {
+			args->check = 1;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			args->verbose++;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "%s: %s needs a file name\n", progname, a);
+				return -1;
+			}
+			args->config = argv[++i];
+		} else {
+			fprintf(stderr, "%s: unknown argument '%s'\n", progname, a);
+			usage(stderr, progname, summary);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+keep_net_bind(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[2];
+
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	data[0].permitted = data[0].effective = 1u << CAP_NET_BIND_SERVICE;
+	if (syscall(SYS_capset, &hdr, data) == -1) {
+		snprintf(err, errlen, "capset: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "user '%s': %s", user, errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;	/* `user root`: asked to keep root */
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1) {
+		snprintf(err, errlen, "dropping to group %u: %s", (unsigned)pw->pw_gid, strerror(errno));
+		return -1;
+	}
+	if (keep_bind && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+		return -1;
+	}
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(err, errlen, "dropping to user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (keep_bind && keep_net_bind(err, errlen) == -1)
+		return -1;
+	if (setuid(0) == 0) {
+		snprintf(err, errlen, "privileges could be regained after the drop");
+		return -1;
+	}
+	return 1;
+}

@@ -1,0 +1,34 @@
+/* daemon.h: what both daemons do at start-up: command line, loading the config, privilege drop. */
+#ifndef GATEHOUSE_DAEMON_H
+#define GATEHOUSE_DAEMON_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* Exit statuses shared by both daemons. */
+#define EXIT_CONFIG 2		/* bad configuration or usage */
+
+struct daemon_args {
+	const char *config;	/* -c FILE, or NULL */
+	int check;		/* --check: validate, print the effective config, exit */
+	int verbose;		/* -v (repeatable): debug diagnostics */
+};
+
+/*
+ * Parse the command line. --help and --version print to stdout and return 1 (the
+ * caller exits 0); a usage error prints to stderr and returns -1 (exit EXIT_CONFIG).
+ * summary is the daemon's one-line description for --help.
+ */
+int daemon_parse_args(int argc, char **argv, const char *progname, const char *summary,
+    struct daemon_args *args);
+
+/*
+ * Started as root: switch to user (its uid, gid and no supplementary groups). When
+ * keep_bind is set, keep CAP_NET_BIND_SERVICE (and nothing else) so ports under 1024
+ * can still be opened after a reload. Not root: nothing to do. 1 when it dropped, 0
+ * when there was nothing to do, -1 with err.
+ */
+int daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen);
+
+#endif

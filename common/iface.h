@@ -1,0 +1,38 @@
+/* iface.h: a snapshot of the gateway's interface addresses (getifaddrs), refreshed on demand. */
+#ifndef GATEHOUSE_IFACE_H
+#define GATEHOUSE_IFACE_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define IFACE_ADDRS 4		/* addresses kept per family per interface */
+
+struct iface {
+	unsigned index;
+	char name[IF_NAMESIZE];
+	struct in_addr v4[IFACE_ADDRS];
+	size_t n4;
+	struct in6_addr v6[IFACE_ADDRS];	/* global and ULA, never link-local */
+	size_t n6;
+};
+
+struct iface_table;
+
+struct iface_table *iface_new(void);
+void iface_free(struct iface_table *t);
+
+/* Re-read the addresses. 0, or -1 with errno (the old snapshot is kept). */
+int iface_refresh(struct iface_table *t);
+
+/* The interface with this index, or the one holding this address; NULL if none. Valid
+ * until the next iface_refresh. */
+const struct iface *iface_by_index(const struct iface_table *t, unsigned index);
+const struct iface *iface_by_addr(const struct iface_table *t, const struct sockaddr *sa);
+
+/* 1 if sa's address is assigned to one of the interfaces (IPv6 link-local included), or
+ * is in 127.0.0.0/8 or ::1. */
+int iface_is_local(const struct iface_table *t, const struct sockaddr *sa);
+
+#endif

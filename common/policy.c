@@ -1,0 +1,415 @@
+/* policy.c: the allowlist matcher: a hash of exact names and a hash of wildcard suffixes. */
+#include "policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dname.h"
+#include "util.h"
+
+/* One key (an exact name, or the suffix of a wildcard) and its rules. */
+struct slot {
+	uint64_t hash;
+	const char *key;	/* points into head->pattern */
+	size_t keylen;
+	struct rule *head;
+};
+
+struct table {
+	struct slot *slots;
+	size_t cap;		/* power of two, or 0 */
+	size_t used;
+};
+
+struct policy {
+	struct rule **rules;
+	size_t n, cap;
+	struct table exact, wild;
+};
+
+/*
+ * Second-level public suffixes under which a wildcard would cover unrelated owners.
+ * Not the whole Public Suffix List: single-label suffixes (TLDs) are refused by rule,
+ * and these are the common multi-label ones.
+ */
+static const char *const broad_suffixes[] = {
+	"co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk",
+	"com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "co.jp",
+	"ne.jp", "or.jp", "ac.jp", "com.br", "net.br", "org.br", "com.cn", "net.cn",
+	"org.cn", "co.in", "co.za", "com.mx", "com.tr", "com.tw", "co.kr", "com.sg",
+	"com.hk", "co.il", "com.ar", "com.ua", "com.pl", "co.id", "com.my", "com.vn",
+};
+
+/* Hash of s[0..len) read right to left, so that one pass over a name yields the hash
+ * of every suffix (policy_lookup). */
+static uint64_t
+hash_rev(const char *s, size_t len)
+{
+	uint64_t h = UTIL_HASH_INIT;
+
+	while (len-- > 0)
+		h = util_hash_step(h, (unsigned char)s[len]);
+	return h;
+}
+
+static struct slot *
+table_find(const struct table *t, uint64_t h, const char *key, size_t len)
+{
+	size_t i;
+
+	if (t->cap == 0)
+		return NULL;
+	for (i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		struct slot *s = &t->slots[i];
+
+		if (s->head == NULL)
+			return NULL;
+		if (s->hash == h && s->keylen == len && memcmp(s->key, key, len) == 0)
+			return s;
+	}
+}
+
+static int
+table_grow(struct table *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 16, i;
+	struct slot *ns = calloc(ncap, sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	for (i = 0; i < t->cap; i++) {
+		struct slot *s = &t->slots[i];
+		size_t j;
+
+		if (s->head == NULL)
+			continue;
+		for (j = s->hash & (ncap - 1); ns[j].head != NULL; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = *s;
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->cap = ncap;
+	return 0;
+}
+
+static int
+table_add(struct table *t, const char *key, size_t len, struct rule *r)
+{
+	uint64_t h = hash_rev(key, len);
+	struct slot *s = table_find(t, h, key, len);
+	size_t i;
+
+	if (s != NULL) {	/* same key: append, keeping the order written */
+		struct rule *q = s->head;
+
+		while (q->next != NULL)
+			q = q->next;
+		q->next = r;
+		return 0;
+	}
+	if ((t->used + 1) * 2 > t->cap && table_grow(t) == -1)
+		return -1;
+	for (i = h & (t->cap - 1); t->slots[i].head != NULL; i = (i + 1) & (t->cap - 1))
+		;
+	t->slots[i].hash = h;
+	t->slots[i].key = key;
+	t->slots[i].keylen = len;
+	t->slots[i].head = r;
+	t->used++;
+	return 0;
+}
+
+struct policy *
+policy_new(void)
+{
+	return calloc(1, sizeof(struct policy));
+}
+
+void
+policy_free(struct policy *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++) {
+		free(p->rules[i]->pattern);
+		free(p->rules[i]->ports);
+		free(p->rules[i]->origin);
+		free(p->rules[i]);
+	}
+	free(p->rules);
+	free(p->exact.slots);
+	free(p->wild.slots);
+	free(p);
+}
+
+static int
+is_broad(const char *suffix)
+{
+	size_t i;
+
+	if (strchr(suffix, '.') == NULL)
+		return 1;
+	for (i = 0; i < NELEM(broad_suffixes); i++)
+		if (strcmp(suffix, broad_suffixes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Validate pattern and write its normal form ("*." kept) to norm. */
+static int
+pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard, char *err,
+    size_t errlen)
+{
+	char name[DNAME_MAX + 1];
+	const char *body = pattern;
+	enum dname_status st;
+
+	*wildcard = 0;
+	if (strcmp(pattern, "*") == 0 || strcmp(pattern, "*.") == 0) {
+		snprintf(err, errlen, "'%s' matches every name; list the names to allow", pattern);
+		return -1;
+	}
+	if (strncmp(pattern, "*.", 2) == 0) {
+		*wildcard = 1;
+		body = pattern + 2;
+	}
+	if (strchr(body, '*') != NULL) {
+		snprintf(err, errlen, "'%s': '*' is only allowed as the whole first label (*.example.com)",
+		    pattern);
+		return -1;
+	}
+	st = dname_normalize(body, strlen(body), name, NULL);
+	if (st != DNAME_OK) {
+		snprintf(err, errlen, "'%s': %s", pattern, dname_status_str(st));
+		return -1;
+	}
+	if (*wildcard && is_broad(name)) {
+		snprintf(err, errlen, "'%s' is too broad: it covers a whole public suffix", pattern);
+		return -1;
+	}
+	snprintf(norm, normlen, "%s%s", *wildcard ? "*." : "", name);
+	return 0;
+}
+
+int
+policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
+    size_t nports, unsigned flags, const char *origin, char *err, size_t errlen)
+{
+	char norm[DNAME_MAX + 3];
+	struct rule *r;
+	int wildcard, rc;
+
+	if (pattern_normalize(pattern, norm, sizeof(norm), &wildcard, err, errlen) == -1)
+		return -1;
+	if (nports == 0) {
+		snprintf(err, errlen, "'%s': no ports given", pattern);
+		return -1;
+	}
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 16;
+		struct rule **nr = realloc(p->rules, ncap * sizeof(*nr));
+
+		if (nr == NULL)
+			goto nomem;
+		p->rules = nr;
+		p->cap = ncap;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto nomem;
+	r->pattern = strdup(norm);
+	r->origin = strdup(origin);
+	r->ports = malloc(nports * sizeof(*ports));
+	if (r->pattern == NULL || r->origin == NULL || r->ports == NULL) {
+		free(r->pattern);
+		free(r->origin);
+		free(r->ports);
+		free(r);
+		goto nomem;
+	}
+	memcpy(r->ports, ports, nports * sizeof(*ports));
+	r->nports = nports;
+	r->wildcard = wildcard;
+	r->flags = flags;
+	if (wildcard)
+		rc = table_add(&p->wild, r->pattern + 2, strlen(r->pattern + 2), r);
+	else
+		rc = table_add(&p->exact, r->pattern, strlen(r->pattern), r);
+	if (rc == -1) {
+		free(r->pattern);
+		free(r->origin);
+		free(r->ports);
+		free(r);
+		goto nomem;
+	}
+	p->rules[p->n++] = r;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+rule_has_port(const struct rule *r, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < r->nports; i++)
+		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
+			return 1;
+	return 0;
+}
+
+/* First rule in a chain that admits port (any port when port_any). */
+static const struct rule *
+chain_pick(const struct rule *r, int port_any, uint16_t port)
+{
+	for (; r != NULL; r = r->next)
+		if (port_any || rule_has_port(r, port))
+			return r;
+	return NULL;
+}
+
+static const struct rule *
+policy_lookup(const struct policy *p, const char *name, size_t len, int port_any,
+    uint16_t port)
+{
+	/* Suffix hashes collected right to left: at most one per label. */
+	uint64_t hashes[DNAME_MAX / 2 + 2];
+	size_t starts[DNAME_MAX / 2 + 2], nsuf = 0, i;
+	uint64_t h = UTIL_HASH_INIT;
+	const struct slot *s;
+	const struct rule *r;
+
+	if (len == 0 || len > DNAME_MAX)
+		return NULL;
+	for (i = len; i-- > 0;) {
+		if (name[i] == '.' && i + 1 < len && nsuf < NELEM(hashes)) {
+			hashes[nsuf] = h;
+			starts[nsuf++] = i + 1;
+		}
+		h = util_hash_step(h, (unsigned char)name[i]);
+	}
+	s = table_find(&p->exact, h, name, len);
+	if (s != NULL && (r = chain_pick(s->head, port_any, port)) != NULL)
+		return r;
+	/* Longest suffix first: the last one collected is the longest. */
+	while (nsuf-- > 0) {
+		s = table_find(&p->wild, hashes[nsuf], name + starts[nsuf], len - starts[nsuf]);
+		if (s != NULL && (r = chain_pick(s->head, port_any, port)) != NULL)
+			return r;
+	}
+	return NULL;
+}
+
+const struct rule *
+policy_match_name(const struct policy *p, const char *name, size_t len)
+{
+	return policy_lookup(p, name, len, 1, 0);
+}
+
+const struct rule *
+policy_match(const struct policy *p, const char *name, size_t len, uint16_t port)
+{
+	return policy_lookup(p, name, len, 0, port);
+}
+
+size_t
+policy_count(const struct policy *p)
+{
+	return p->n;
+}
+
+const struct rule *
+policy_rule(const struct policy *p, size_t i)
+{
+	return i < p->n ? p->rules[i] : NULL;
+}
+
+void
+rule_format_ports(const struct rule *r, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < r->nports && off < len; i++) {
+		int n;
+
+		if (r->ports[i].lo == r->ports[i].hi)
+			n = snprintf(buf + off, len - off, "%s%u", i ? "," : "", r->ports[i].lo);
+		else
+			n = snprintf(buf + off, len - off, "%s%u-%u", i ? "," : "",
+			    r->ports[i].lo, r->ports[i].hi);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+int
+policy_parse_ports(const char *s, struct portrange **out, size_t *n, char *err,
+    size_t errlen)
+{
+	struct portrange *pr = NULL;
+	size_t cnt = 0;
+	const char *p = s;
+
+	*out = NULL;
+	*n = 0;
+	while (*p != '\0') {
+		char item[32], *dash;
+		const char *comma = strchr(p, ',');
+		size_t il = comma ? (size_t)(comma - p) : strlen(p);
+		unsigned long lo, hi;
+		struct portrange *np;
+
+		if (il == 0 || il >= sizeof(item)) {
+			snprintf(err, errlen, "'%s': bad port list (write 443 or 465,587 or 8000-8099)", s);
+			goto fail;
+		}
+		memcpy(item, p, il);
+		item[il] = '\0';
+		if ((dash = strchr(item, '-')) != NULL)
+			*dash = '\0';
+		if (util_parse_uint(item, 1, 65535, &lo) == -1 ||
+		    (dash && util_parse_uint(dash + 1, 1, 65535, &hi) == -1)) {
+			snprintf(err, errlen, "'%s': ports are numbers 1-65535", s);
+			goto fail;
+		}
+		if (!dash)
+			hi = lo;
+		if (hi < lo) {
+			snprintf(err, errlen, "'%s': range %lu-%lu is backwards", s, lo, hi);
+			goto fail;
+		}
+		if ((np = realloc(pr, (cnt + 1) * sizeof(*pr))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		pr = np;
+		pr[cnt].lo = (uint16_t)lo;
+		pr[cnt].hi = (uint16_t)hi;
+		cnt++;
+		p += il;
+		if (*p == ',') {
+			p++;
+			if (*p == '\0') {
+				snprintf(err, errlen, "'%s': trailing comma", s);
+				goto fail;
+			}
+		}
+	}
+	if (cnt == 0) {
+		snprintf(err, errlen, "no ports given");
+		goto fail;
+	}
+	*out = pr;
+	*n = cnt;
+	return 0;
+fail:
+	free(pr);
+	return -1;
+}

@@ -1,0 +1,62 @@
+/* policy.h: the allowlist: rules of (name pattern, ports, flags) and the matcher. */
+#ifndef GATEHOUSE_POLICY_H
+#define GATEHOUSE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RULE_PRIVATE 0x01	/* may dial special-purpose addresses */
+#define RULE_ROUTE   0x02	/* implied by a `route` line */
+
+struct portrange {
+	uint16_t lo, hi;	/* inclusive */
+};
+
+struct rule {
+	char *pattern;		/* normal form: "smtp.gmail.com" or "*.github.com" */
+	int wildcard;		/* pattern starts with "*." */
+	struct portrange *ports;
+	size_t nports;
+	unsigned flags;		/* RULE_* */
+	char *origin;		/* where it was written: "FILE:LINE" or "GATEHOUSE_ALLOW" */
+	struct rule *next;	/* next rule with the same key (internal) */
+};
+
+/* Immutable once built; the owner (struct config) frees it. Lookups never allocate. */
+struct policy;
+
+struct policy *policy_new(void);
+void policy_free(struct policy *p);
+
+/*
+ * Add a rule. pattern is a host name or "*." followed by one (case-insensitive, a
+ * trailing dot allowed). Copies everything. Refuses invalid names, non-ASCII names,
+ * IP addresses, and over-broad wildcards ("*", "*.com", "*.co.uk"). 0 or -1 with err.
+ */
+int policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
+    size_t nports, unsigned flags, const char *origin, char *err, size_t errlen);
+
+/* name must be normalised (lowercase, no trailing dot: dname_normalize). The most
+ * specific rule whose pattern matches name: the exact rule first, then wildcards from
+ * the longest suffix; NULL when none. Cost grows with the labels of name, never with
+ * the number of rules. */
+const struct rule *policy_match_name(const struct policy *p, const char *name, size_t len);
+
+/* As policy_match_name, but only rules that include port. */
+const struct rule *policy_match(const struct policy *p, const char *name, size_t len,
+    uint16_t port);
+
+int rule_has_port(const struct rule *r, uint16_t port);
+
+/* Every rule in the order added, for printing and for the forwarder's port list. */
+size_t policy_count(const struct policy *p);
+const struct rule *policy_rule(const struct policy *p, size_t i);
+
+/* Ports as written: "465,587,8000-8099". */
+void rule_format_ports(const struct rule *r, char *buf, size_t len);
+
+/* Parse "465,587,8000-8099" into a new array (caller frees). 0 or -1 with err. */
+int policy_parse_ports(const char *s, struct portrange **out, size_t *n, char *err,
+    size_t errlen);
+
+#endif

@@ -1,0 +1,117 @@
+/* util.c: small stateless helpers (see util.h). */
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+size_t
+util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int
+util_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms)
+{
+	uint64_t whole = 0, frac = 0, fracdiv = 1, mult = 1000, ms;
+	const char *p = s;
+
+	if (p == NULL || *p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole > max_ms)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (fracdiv < 1000000) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				fracdiv *= 10;
+			}
+		}
+	}
+	if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "s") == 0 || *p == '\0')
+		mult = 1000;
+	else if (strcmp(p, "m") == 0)
+		mult = 60000;
+	else
+		return -1;
+	ms = whole * mult + frac * mult / fracdiv;
+	if (ms > max_ms)
+		return -1;
+	*out_ms = ms;
+	return 0;
+}
+
+uint64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+util_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+util_hash(uint64_t seed, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = seed;
+
+	while (len-- > 0)
+		h = util_hash_step(h, *p++);
+	return h;
+}
+
+void
+util_lower(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = src[i];
+
+		dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+}

@@ -1,0 +1,38 @@
+/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing. */
+#ifndef GATEHOUSE_UTIL_H
+#define GATEHOUSE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Copy with truncation; always NUL-terminates when size > 0. Returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Parse a whole decimal string into [min, max]. 0 on success, -1 otherwise. */
+int util_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Parse a duration: "10" or "1.5" (seconds) or "250ms" or "2s" or "5m". Result in ms,
+ * at most max_ms. 0 on success, -1 otherwise. */
+int util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t util_now_ms(void);
+
+/* Microseconds since the Unix epoch (wall clock), for audit timestamps. */
+uint64_t util_wall_us(void);
+
+/* FNV-1a over bytes, 64 bits, starting from `seed` (use UTIL_HASH_INIT when unseeded). */
+#define UTIL_HASH_INIT 0xcbf29ce484222325ULL
+static inline uint64_t
+util_hash_step(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
+}
+uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
+
+/* Lowercase ASCII copy of src[0..len) into dst (which holds len bytes). */
+void util_lower(char *dst, const char *src, size_t len);
+
+#endif

@@ -1,0 +1,566 @@
+/* query.c: turns a query buffer into an answer buffer under the allowlist (no I/O).
+ *
+ * The wire format is read and written here with bounded cursors, using ldns for the
+ * protocol's constants and names (types, classes, rcodes). ldns's object model
+ * (ldns_wire2pkt/ldns_pkt2wire) allocates dozens of objects per message, which the per-
+ * query path cannot afford; the tests use it as the independent parser that checks
+ * every answer this file writes. */
+#include "query.h"
+
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dname.h"
+#include "util.h"
+
+#define HDR 12
+#define FLAG_QR 0x8000
+#define FLAG_AA 0x0400
+#define FLAG_TC 0x0200
+#define FLAG_RD 0x0100
+#define FLAG_RA 0x0080
+#define FLAG_CD 0x0010
+#define OPCODE(f) (((f) >> 11) & 0xf)
+#define EDNS_DO 0x8000
+#define EDE_OPTION 15		/* RFC 8914 */
+#define EDE_BLOCKED 15
+static const char ede_text[] = "not on the allowlist";
+
+/* SOA in negative answers: we answer as if authoritative for the whole tree. */
+static const uint8_t soa_mname[] = "\011gatehouse\007invalid";	/* + root */
+static const uint8_t soa_rname[] = "\012hostmaster\011gatehouse\007invalid";
+
+/* What parsing found. Offsets are into the query. */
+struct msg {
+	uint16_t id, flags, qd, an, ns, ar;
+	size_t qname_off, qname_len;	/* wire name of the first question */
+	size_t question_end;		/* offset just past the first question */
+	const char *malformed;		/* where the walk stopped, or NULL */
+	int question_ok;		/* first question fully read */
+	unsigned nopt;
+	int opt_root;			/* every OPT had the root owner */
+	uint16_t opt_size;
+	uint8_t opt_version;
+	uint16_t opt_flags;
+};
+
+/* ---- reading ---- */
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Skip a name anywhere in the message: labels ending in root or a pointer. Returns the
+ * offset past it, or 0 when malformed. Pointers are not followed. */
+static size_t
+skip_name(const uint8_t *q, size_t len, size_t off)
+{
+	size_t total = 0;
+
+	while (off < len) {
+		uint8_t l = q[off];
+
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;		/* 0x40/0x80: no extended label types */
+		total += (size_t)l + 1;
+		if (total > 255 || off + 1 + l > len)
+			return 0;
+		off += 1 + (size_t)l;
+		if (l == 0)
+			return off;
+	}
+	return 0;
+}
+
+/* The question name: plain labels only (a pointer could only point into the header). */
+static size_t
+read_qname(const uint8_t *q, size_t len, size_t off)
+{
+	size_t start = off;
+
+	while (off < len) {
+		uint8_t l = q[off];
+
+		if (l & 0xc0)
+			return 0;
+		if (off + 1 + l > len || off + 1 + l - start > 255)
+			return 0;
+		off += 1 + (size_t)l;
+		if (l == 0)
+			return off;
+	}
+	return 0;
+}
+
+static void
+read_opt(struct msg *m, const uint8_t *q, size_t name_off, size_t fixed)
+{
+	m->nopt++;
+	if (q[name_off] != 0)
+		m->opt_root = 0;
+	if (m->nopt == 1) {
+		m->opt_size = rd16(q + fixed + 2);
+		m->opt_version = q[fixed + 5];
+		m->opt_flags = rd16(q + fixed + 6);
+	}
+}
+
+/* Walk the sections after the questions; records OPT and stops at the first fault. */
+static void
+walk_records(struct msg *m, const uint8_t *q, size_t len, size_t off)
+{
+	unsigned total = (unsigned)m->an + m->ns + m->ar, i;
+
+	for (i = 0; i < total; i++) {
+		size_t name_off = off, fixed;
+		uint16_t rdlen;
+
+		if ((off = skip_name(q, len, off)) == 0 || off + 10 > len) {
+			m->malformed = "malformed-record";
+			return;
+		}
+		fixed = off;
+		rdlen = rd16(q + fixed + 8);
+		if (fixed + 10 + rdlen > len) {
+			m->malformed = "malformed-record";
+			return;
+		}
+		if (i >= (unsigned)m->an + m->ns && rd16(q + fixed) == LDNS_RR_TYPE_OPT)
+			read_opt(m, q, name_off, fixed);
+		off = fixed + 10 + rdlen;
+	}
+}
+
+static void
+parse(struct msg *m, const uint8_t *q, size_t len)
+{
+	size_t off = HDR;
+	unsigned i;
+
+	memset(m, 0, sizeof(*m));
+	m->opt_root = 1;
+	m->id = rd16(q);
+	m->flags = rd16(q + 2);
+	m->qd = rd16(q + 4);
+	m->an = rd16(q + 6);
+	m->ns = rd16(q + 8);
+	m->ar = rd16(q + 10);
+	for (i = 0; i < m->qd; i++) {
+		size_t name_off = off;
+
+		off = (i == 0) ? read_qname(q, len, off) : skip_name(q, len, off);
+		if (off == 0 || off + 4 > len) {
+			m->malformed = "malformed-question";
+			return;
+		}
+		if (i == 0) {
+			m->qname_off = name_off;
+			m->qname_len = off - name_off;
+			m->question_end = off + 4;
+			m->question_ok = 1;
+		}
+		off += 4;
+	}
+	walk_records(m, q, len, off);
+}
+
+/* Presentation text of a wire name (case kept, \DDD escapes) into info->qname, and the
+ * lowercase form for matching into match (empty when the name holds bytes no allowed
+ * name can hold). */
+static void
+qname_text(const uint8_t *w, struct query_info *info, char *match, size_t *matchlen)
+{
+	size_t o = 0, mo = 0, off = 0;
+	int matchable = 1;
+
+	while (w[off] != 0) {
+		uint8_t l = w[off++], j;
+
+		for (j = 0; j < l; j++, off++) {
+			uint8_t c = w[off];
+
+			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_') {
+				info->qname[o++] = (char)c;
+				if (mo < DNAME_MAX + 1)
+					match[mo++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
+				continue;
+			}
+			matchable = 0;
+			if (c > 0x20 && c < 0x7f && c != '.' && c != '\\' && c != '"' &&
+			    c != ';' && c != '(' && c != ')' && c != '$' && c != '@') {
+				info->qname[o++] = (char)c;
+			} else if (c == '.' || c == '\\' || c == '"') {
+				info->qname[o++] = '\\';
+				info->qname[o++] = (char)c;
+			} else {
+				o += (size_t)snprintf(info->qname + o, 5, "\\%03u", c);
+			}
+		}
+		info->qname[o++] = '.';
+		if (mo < DNAME_MAX + 1)
+			match[mo++] = '.';
+	}
+	if (o == 0)
+		info->qname[o++] = '.';
+	else
+		o--;			/* no trailing dot in the audit line */
+	info->qname[o] = '\0';
+	if (mo > 0)
+		mo--;
+	if (!matchable || mo > DNAME_MAX)
+		mo = 0;
+	match[mo] = '\0';
+	*matchlen = mo;
+}
+
+/* ---- writing ---- */
+
+struct out {
+	uint8_t *p;
+	size_t len, cap;
+	int full;		/* something did not fit */
+};
+
+static void
+put(struct out *o, const void *d, size_t n)
+{
+	if (o->full || o->len + n > o->cap) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->len, d, n);
+	o->len += n;
+}
+
+static void
+put16(struct out *o, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	put(o, b, 2);
+}
+
+static void
+put32(struct out *o, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+
+	put(o, b, 4);
+}
+
+/* Type, class, TTL and rdlength of a record whose owner was just written. */
+static void
+put_rr_head(struct out *o, uint16_t type, uint16_t class, uint32_t ttl, uint16_t rdlen)
+{
+	put16(o, type);
+	put16(o, class);
+	put32(o, ttl);
+	put16(o, rdlen);
+}
+
+static void
+put_addr_rr(struct out *o, uint16_t type, const void *addr, uint16_t alen, uint32_t ttl)
+{
+	put16(o, 0xc000 | HDR);		/* owner: the question name, as sent */
+	put_rr_head(o, type, LDNS_RR_CLASS_IN, ttl, alen);
+	put(o, addr, alen);
+}
+
+static void
+put_soa(struct out *o, uint32_t negttl)
+{
+	uint16_t rdlen = (uint16_t)(sizeof(soa_mname) + sizeof(soa_rname) + 20);
+
+	put(o, "", 1);			/* owner: root */
+	put_rr_head(o, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, negttl, rdlen);
+	put(o, soa_mname, sizeof(soa_mname));	/* sizeof includes the root label */
+	put(o, soa_rname, sizeof(soa_rname));
+	put32(o, 1);			/* serial */
+	put32(o, 3600);			/* refresh */
+	put32(o, 600);			/* retry */
+	put32(o, 86400);		/* expire */
+	put32(o, negttl);		/* minimum: the negative TTL (RFC 2308) */
+}
+
+static void
+put_opt(struct out *o, int rcode, int dnssec_ok, int ede)
+{
+	uint16_t rdlen = ede ? (uint16_t)(4 + 2 + sizeof(ede_text) - 1) : 0;
+
+	put(o, "", 1);
+	put16(o, LDNS_RR_TYPE_OPT);
+	put16(o, QUERY_EDNS_PAYLOAD);
+	put32(o, (uint32_t)((rcode >> 4) & 0xff) << 24 | (dnssec_ok ? EDNS_DO : 0));
+	put16(o, rdlen);
+	if (ede) {
+		put16(o, EDE_OPTION);
+		put16(o, (uint16_t)(2 + sizeof(ede_text) - 1));
+		put16(o, EDE_BLOCKED);
+		put(o, ede_text, sizeof(ede_text) - 1);
+	}
+}
+
+/* What goes into the answer, decided before any byte is written. */
+struct plan {
+	int rcode;
+	int question;		/* echo the question */
+	int opt;		/* add an OPT record */
+	int ede;		/* with EDE 15 */
+	int soa;		/* SOA in authority */
+	int want4, want6;	/* A / AAAA records from env */
+};
+
+static void
+put_header(struct out *o, const struct msg *m, const struct plan *pl, uint16_t an,
+    uint16_t ns, uint16_t ar, int tc)
+{
+	uint16_t flags = FLAG_QR | FLAG_AA | FLAG_RA | (uint16_t)(OPCODE(m->flags) << 11) |
+	    (m->flags & (FLAG_RD | FLAG_CD)) | (uint16_t)(pl->rcode & 0xf);
+
+	if (tc)
+		flags |= FLAG_TC;
+	put16(o, m->id);
+	put16(o, flags);
+	put16(o, pl->question ? 1 : 0);
+	put16(o, an);
+	put16(o, ns);
+	put16(o, ar);
+}
+
+/* Write the whole answer; 0, or -1 when it does not fit in o->cap. */
+static int
+build(struct out *o, const uint8_t *q, const struct msg *m, const struct plan *pl,
+    const struct query_env *env, struct query_info *info, int tc)
+{
+	size_t n4 = tc || !pl->want4 ? 0 : env->na;
+	size_t n6 = tc || !pl->want6 ? 0 : env->naaaa;
+	size_t i;
+
+	o->len = 0;
+	o->full = 0;
+	if (n4 + n6 > 0xffff)
+		return -1;
+	put_header(o, m, pl, (uint16_t)(n4 + n6), (pl->soa && !tc) ? 1 : 0, pl->opt ? 1 : 0, tc);
+	if (pl->question)
+		put(o, q + m->qname_off, m->question_end - m->qname_off);
+	for (i = 0; i < n4; i++)
+		put_addr_rr(o, LDNS_RR_TYPE_A, &env->a[i], 4, env->ttl);
+	for (i = 0; i < n6; i++)
+		put_addr_rr(o, LDNS_RR_TYPE_AAAA, &env->aaaa[i], 16, env->ttl);
+	if (pl->soa && !tc)
+		put_soa(o, env->negative_ttl);
+	if (pl->opt)
+		put_opt(o, pl->rcode, info->dnssec_ok, pl->ede);
+	if (o->full)
+		return -1;
+	info->nanswer4 = (unsigned)n4;
+	info->nanswer6 = (unsigned)n6;
+	info->truncated = tc;
+	return 0;
+}
+
+/* ---- the policy ---- */
+
+/* Decide for a well-formed QUERY with one question in class IN. */
+static void
+plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
+    const char *match, size_t matchlen)
+{
+	uint16_t t = info->qtype;
+
+	info->rule = matchlen > 0 ? policy_match_name(env->policy, match, matchlen) : NULL;
+	if (info->rule == NULL) {
+		info->verdict = VERDICT_DENY;
+		pl->rcode = env->blocked_refused ? LDNS_RCODE_REFUSED : LDNS_RCODE_NXDOMAIN;
+		pl->soa = !env->blocked_refused;
+		pl->ede = info->edns;
+		return;
+	}
+	info->verdict = VERDICT_ALLOW;
+	pl->rcode = LDNS_RCODE_NOERROR;
+	pl->want4 = (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_ANY) && env->na > 0;
+	pl->want6 = (t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY) && env->naaaa > 0;
+	pl->soa = !pl->want4 && !pl->want6;	/* NODATA */
+}
+
+/* Why a query cannot be answered on its name: a reason and the rcode, or NULL. */
+static const char *
+refusal(const struct msg *m, const struct query_info *info, int *rcode)
+{
+	*rcode = LDNS_RCODE_FORMERR;
+	if (OPCODE(m->flags) != LDNS_PACKET_QUERY) {
+		*rcode = LDNS_RCODE_NOTIMPL;
+		return "opcode";
+	}
+	if (m->qd != 1)
+		return "qdcount";
+	if (!m->question_ok)
+		return m->malformed;
+	if (m->flags & FLAG_TC)
+		return "tc-set";
+	if (m->an != 0)
+		return "ancount";
+	if (m->ns != 0)
+		return "nscount";
+	if (m->malformed != NULL)
+		return m->malformed;
+	if (m->nopt > 1)
+		return "several-opt";
+	if (m->nopt == 1 && !m->opt_root)
+		return "opt-owner";
+	if (m->nopt == 1 && m->opt_version > 0) {
+		*rcode = 16;		/* BADVERS, RFC 6891 */
+		return "edns-version";
+	}
+	if (info->qtype == LDNS_RR_TYPE_OPT)
+		return "qtype-opt";
+	*rcode = LDNS_RCODE_REFUSED;
+	if (info->qclass != LDNS_RR_CLASS_IN)
+		return "class";
+	if (info->qtype == LDNS_RR_TYPE_AXFR || info->qtype == LDNS_RR_TYPE_IXFR)
+		return "zone-transfer";
+	return NULL;
+}
+
+static void
+decide(struct plan *pl, const struct msg *m, const struct query_env *env,
+    struct query_info *info, const char *match, size_t matchlen)
+{
+	const char *why;
+	int rcode;
+
+	pl->question = m->qd == 1 && m->question_ok;
+	pl->opt = m->nopt > 0 && m->malformed == NULL;
+	if ((why = refusal(m, info, &rcode)) != NULL) {
+		info->verdict = VERDICT_INVALID;
+		info->reason = why;
+		pl->rcode = rcode;
+		return;
+	}
+	plan_name(pl, env, info, match, matchlen);
+}
+
+enum query_result
+query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t *out,
+    size_t outcap, size_t *outlen, struct query_info *info)
+{
+	char match[DNAME_MAX + 2];
+	size_t matchlen = 0, limit;
+	struct plan pl;
+	struct msg m;
+	struct out o;
+
+	memset(info, 0, sizeof(*info));
+	*outlen = 0;
+	info->verdict = VERDICT_DROP;
+	if (qlen < HDR || outcap < QUERY_UDP_MIN) {
+		info->reason = "short";
+		return QUERY_DROP;
+	}
+	parse(&m, q, qlen);
+	info->id = m.id;
+	if (m.flags & FLAG_QR) {
+		info->reason = "response";
+		return QUERY_DROP;
+	}
+	if (m.question_ok) {
+		info->has_question = 1;
+		qname_text(q + m.qname_off, info, match, &matchlen);
+		info->qtype = rd16(q + m.question_end - 4);
+		info->qclass = rd16(q + m.question_end - 2);
+	}
+	info->edns = m.nopt > 0 && m.malformed == NULL;
+	if (info->edns) {
+		info->edns_size = m.opt_size;
+		info->dnssec_ok = (m.opt_flags & EDNS_DO) != 0;
+	}
+	memset(&pl, 0, sizeof(pl));
+	decide(&pl, &m, env, info, match, matchlen);
+	info->rcode = pl.rcode;
+
+	limit = outcap < 65535 ? outcap : 65535;
+	if (!env->tcp) {
+		size_t udp = QUERY_UDP_MIN;
+
+		if (info->edns && m.opt_size > udp)
+			udp = m.opt_size < QUERY_EDNS_PAYLOAD ? m.opt_size : QUERY_EDNS_PAYLOAD;
+		if (udp < limit)
+			limit = udp;
+	}
+	o.p = out;
+	o.cap = limit;
+	if (build(&o, q, &m, &pl, env, info, 0) == -1 && build(&o, q, &m, &pl, env, info, 1) == -1) {
+		/* Even header + question + OPT do not fit: header alone, TC set. */
+		pl.question = 0;
+		pl.opt = 0;
+		build(&o, q, &m, &pl, env, info, 1);
+	}
+	*outlen = o.len;
+	return QUERY_ANSWER;
+}
+
+/* ---- names for the audit line ---- */
+
+const char *
+query_type_name(uint16_t type, char *buf, size_t len)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+
+	if (d != NULL && d->_name != NULL && strncmp(d->_name, "TYPE", 4) != 0) {
+		util_strlcpy(buf, d->_name, len);
+		return buf;
+	}
+	switch (type) {	/* meta types ldns leaves unnamed */
+	case LDNS_RR_TYPE_ANY:
+		util_strlcpy(buf, "ANY", len);
+		return buf;
+	case LDNS_RR_TYPE_AXFR:
+		util_strlcpy(buf, "AXFR", len);
+		return buf;
+	case LDNS_RR_TYPE_IXFR:
+		util_strlcpy(buf, "IXFR", len);
+		return buf;
+	default:
+		snprintf(buf, len, "TYPE%u", type);
+		return buf;
+	}
+}
+
+const char *
+query_rcode_name(int rcode, char *buf, size_t len)
+{
+	const ldns_lookup_table *lt;
+
+	if (rcode == 16) {
+		util_strlcpy(buf, "BADVERS", len);
+		return buf;
+	}
+	lt = ldns_lookup_by_id(ldns_rcodes, rcode);
+	if (lt != NULL && lt->name != NULL)
+		util_strlcpy(buf, lt->name, len);
+	else
+		snprintf(buf, len, "RCODE%d", rcode);
+	return buf;
+}
+
+const char *
+query_verdict_name(enum query_verdict v)
+{
+	switch (v) {
+	case VERDICT_ALLOW:
+		return "allow";
+	case VERDICT_DENY:
+		return "deny";
+	case VERDICT_INVALID:
+		return "invalid";
+	case VERDICT_DROP:
+		return "drop";
+	}
+	return "?";
+}

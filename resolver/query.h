@@ -1,0 +1,76 @@
+/* query.h: one DNS query in, one answer out: the resolver's policy on the wire. Pure. */
+#ifndef GATEHOUSE_QUERY_H
+#define GATEHOUSE_QUERY_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/* A question name in presentation form with \DDD escapes: at most 4 characters per
+ * wire byte, plus the NUL. */
+#define QUERY_NAME_TEXT (255 * 4 + 1)
+/* What the answers say about their own size: EDNS payload advertised, and the most we
+ * send over UDP whatever the client offers (DNS Flag Day 2020). */
+#define QUERY_EDNS_PAYLOAD 1232
+#define QUERY_UDP_MIN 512
+
+enum query_result {
+	QUERY_ANSWER,	/* out[0..*outlen) is the answer to send */
+	QUERY_DROP	/* send nothing (a response, or under 12 bytes); info says why */
+};
+
+enum query_verdict {
+	VERDICT_ALLOW,	/* the name is on the allowlist */
+	VERDICT_DENY,	/* a well-formed query for a name that is not */
+	VERDICT_INVALID,/* refused on its form: FORMERR, NOTIMP, REFUSED (class, xfr), BADVERS */
+	VERDICT_DROP	/* not answered at all */
+};
+
+/* What the answer depends on besides the packet. */
+struct query_env {
+	const struct policy *policy;
+	const struct in_addr *a;	/* addresses for A answers (may be none) */
+	size_t na;
+	const struct in6_addr *aaaa;	/* addresses for AAAA answers (may be none) */
+	size_t naaaa;
+	uint32_t ttl;			/* of A/AAAA records */
+	uint32_t negative_ttl;		/* of the SOA in NXDOMAIN/NODATA answers */
+	int blocked_refused;		/* names not allowed: REFUSED instead of NXDOMAIN */
+	int tcp;			/* 1: no UDP size limit (TCP allows 65535) */
+};
+
+/* What was asked and decided, for the audit line and the counters. */
+struct query_info {
+	enum query_verdict verdict;
+	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...) */
+	uint16_t id;
+	int has_question;		/* qname/qtype/qclass are valid */
+	char qname[QUERY_NAME_TEXT];	/* as sent (0x20 case kept), escaped, "." for root */
+	uint16_t qtype, qclass;
+	int rcode;			/* 12-bit (BADVERS is 16) */
+	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
+	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
+	int truncated;			/* TC was set */
+	int edns;			/* the query had an OPT record */
+	uint16_t edns_size;		/* its payload size */
+	int dnssec_ok;
+};
+
+/*
+ * Decide the answer to the query q[0..qlen) and write it to out (outcap >= 512; for TCP
+ * the answer is bounded by min(outcap, 65535), for UDP by the client's size). Never
+ * reads outside q, never writes outside out, allocates nothing, does no I/O. info is
+ * always filled.
+ */
+enum query_result query_answer(const uint8_t *q, size_t qlen, const struct query_env *env,
+    uint8_t *out, size_t outcap, size_t *outlen, struct query_info *info);
+
+/* "A", "AAAA", "HTTPS", ... or "TYPE65280"; buf holds 16 bytes. */
+const char *query_type_name(uint16_t type, char *buf, size_t len);
+/* "NOERROR", "NXDOMAIN", ..., "BADVERS", or "RCODE23"; buf holds 16 bytes. */
+const char *query_rcode_name(int rcode, char *buf, size_t len);
+const char *query_verdict_name(enum query_verdict v);
+
+#endif

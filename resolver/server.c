@@ -1,0 +1,653 @@
+/* server.c: the resolver's UDP and TCP sockets, one answer per query, one audit line each. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "iface.h"
+#include "log.h"
+#include "util.h"
+
+#define BATCH		32		/* datagrams per recvmmsg/sendmmsg */
+#define ROUNDS		8		/* batches per readiness event, then yield to others */
+#define UDP_IN		4096		/* larger queries are cut (and then FORMERR) */
+#define UDP_OUT		QUERY_EDNS_PAYLOAD
+#define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
+#define MAX_SOCKS	64
+#define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+struct udp_sock {
+	struct resolver *r;
+	int fd;
+	int family;
+	struct event *ev;
+};
+
+struct tcp_conn {
+	struct resolver *r;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer, local;
+	unsigned ifindex;
+	int closing;			/* EOF seen: free once the answers are written */
+	struct tcp_conn *prev, *next;
+};
+
+/* Addresses an answer may carry, computed per query for `answer auto`. */
+struct answer_addrs {
+	struct in_addr a[IFACE_ADDRS];
+	struct in6_addr aaaa[IFACE_ADDRS];
+};
+
+struct resolver {
+	struct event_base *base;
+	struct config *cfg;
+	struct audit *audit;
+	struct iface_table *ifaces;
+	struct udp_sock udp[MAX_SOCKS];
+	size_t nudp;
+	struct evconnlistener *tcp[MAX_SOCKS];
+	size_t ntcp;
+	struct tcp_conn *conns;
+	struct resolver_stats stats;
+	/* UDP batch scratch */
+	struct mmsghdr in[BATCH], out[BATCH];
+	struct iovec in_iov[BATCH], out_iov[BATCH];
+	struct sockaddr_storage peer[BATCH];
+	uint8_t in_buf[BATCH][UDP_IN];
+	uint8_t out_buf[BATCH][UDP_OUT];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_ROOM];
+	} in_cmsg[BATCH], out_cmsg[BATCH];
+	uint8_t tcp_buf[65535];
+};
+
+static struct log_rate send_rl = LOG_RATE_INIT(5, 60);
+static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
+
+/* ---- answers ---- */
+
+/* Fill env's answer addresses for a query that arrived on dst (interface ifindex). */
+static void
+answer_env(struct resolver *r, const struct sockaddr *dst, unsigned ifindex,
+    struct query_env *env, struct answer_addrs *aa)
+{
+	const struct config *c = r->cfg;
+	const struct iface *ifc;
+
+	if (!c->answer_auto) {
+		env->a = c->answer4;
+		env->na = c->nanswer4;
+		env->aaaa = c->answer6;
+		env->naaaa = c->nanswer6;
+		return;
+	}
+	env->a = aa->a;
+	env->aaaa = aa->aaaa;
+	env->na = env->naaaa = 0;
+	ifc = ifindex ? iface_by_index(r->ifaces, ifindex) : NULL;
+	if (ifc == NULL)
+		ifc = iface_by_addr(r->ifaces, dst);
+	if (dst->sa_family == AF_INET) {
+		aa->a[0] = ((const struct sockaddr_in *)dst)->sin_addr;
+		env->na = 1;
+		if (ifc != NULL) {
+			memcpy(aa->aaaa, ifc->v6, ifc->n6 * sizeof(aa->aaaa[0]));
+			env->naaaa = ifc->n6;
+		}
+	} else if (dst->sa_family == AF_INET6) {
+		const struct in6_addr *d6 = &((const struct sockaddr_in6 *)dst)->sin6_addr;
+
+		if (!IN6_IS_ADDR_LINKLOCAL(d6)) {
+			aa->aaaa[0] = *d6;
+			env->naaaa = 1;
+		} else if (ifc != NULL) {
+			memcpy(aa->aaaa, ifc->v6, ifc->n6 * sizeof(aa->aaaa[0]));
+			env->naaaa = ifc->n6;
+		}
+		if (ifc != NULL) {
+			memcpy(aa->a, ifc->v4, ifc->n4 * sizeof(aa->a[0]));
+			env->na = ifc->n4;
+		}
+	}
+}
+
+/* Append ",addr" (or "addr" first) to buf when it fits; returns the new length. */
+static size_t
+append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
+{
+	if (off + INET6_ADDRSTRLEN + 2 > cap)
+		return off;
+	if (off > 0)
+		buf[off++] = ',';
+	inet_ntop(family, addr, buf + off, (socklen_t)(cap - off));
+	return off + strlen(buf + off);
+}
+
+static void
+audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
+    const struct query_info *qi, const struct query_env *env)
+{
+	char tbuf[16], rbuf[16], ans[512];
+	size_t i, off = 0;
+
+	if (!audit_begin(r->audit, "query", peer))
+		return;
+	audit_addr(r->audit, "client", peer, 0);
+	audit_uint(r->audit, "client_port", addr_port(peer));
+	audit_str(r->audit, "proto", tcp ? "tcp" : "udp");
+	if (qi->has_question) {
+		audit_str(r->audit, "qname", qi->qname);
+		audit_str(r->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
+		if (qi->qclass != 1)
+			audit_uint(r->audit, "qclass", qi->qclass);
+	}
+	audit_str(r->audit, "verdict", query_verdict_name(qi->verdict));
+	if (qi->rule != NULL)
+		audit_str(r->audit, "rule", qi->rule->pattern);
+	if (qi->reason != NULL)
+		audit_str(r->audit, "reason", qi->reason);
+	if (qi->verdict != VERDICT_DROP)
+		audit_str(r->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
+	for (i = 0; i < qi->nanswer4 && i < env->na; i++)
+		off = append_addr(ans, sizeof(ans), off, AF_INET, &env->a[i]);
+	for (i = 0; i < qi->nanswer6 && i < env->naaaa; i++)
+		off = append_addr(ans, sizeof(ans), off, AF_INET6, &env->aaaa[i]);
+	if (off > 0)
+		audit_str(r->audit, "answer", ans);
+	if (qi->truncated)
+		audit_uint(r->audit, "tc", 1);
+	audit_end(r->audit);
+}
+
+static void
+count(struct resolver *r, const struct query_info *qi, int tcp)
+{
+	r->stats.verdict[qi->verdict]++;
+	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < STAT_RCODES)
+		r->stats.rcode[qi->rcode]++;
+	if (tcp)
+		r->stats.tcp++;
+	else
+		r->stats.udp++;
+	if (qi->truncated)
+		r->stats.truncated++;
+}
+
+/* Answer one query; 1 with *outlen set when there is something to send. */
+static int
+answer_one(struct resolver *r, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+    const struct sockaddr *dst, unsigned ifindex, int tcp, uint8_t *out, size_t outcap,
+    size_t *outlen)
+{
+	struct answer_addrs aa;
+	struct query_env env;
+	struct query_info qi;
+	enum query_result res;
+
+	memset(&env, 0, sizeof(env));
+	env.policy = r->cfg->policy;
+	env.ttl = r->cfg->ttl;
+	env.negative_ttl = r->cfg->negative_ttl;
+	env.blocked_refused = r->cfg->blocked_refused;
+	env.tcp = tcp;
+	answer_env(r, dst, ifindex, &env, &aa);
+	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
+	count(r, &qi, tcp);
+	audit_query(r, peer, tcp, &qi, &env);
+	return res == QUERY_ANSWER;
+}
+
+/* ---- UDP ---- */
+
+/* Destination address and interface of a received datagram, from its PKTINFO. */
+static unsigned
+udp_dst(const struct msghdr *mh, int family, struct sockaddr_storage *dst)
+{
+	struct cmsghdr *cm;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->ss_family = (sa_family_t)family;
+	for (cm = CMSG_FIRSTHDR((struct msghdr *)mh); cm != NULL;
+	    cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in *)dst)->sin_addr = pi.ipi_addr;
+			return (unsigned)pi.ipi_ifindex;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in6 *)dst)->sin6_addr = pi.ipi6_addr;
+			return pi.ipi6_ifindex;
+		}
+	}
+	return 0;
+}
+
+/* Answer from the address the query was sent to (matters on a wildcard socket). */
+static void
+udp_src_cmsg(struct msghdr *mh, void *room, const struct sockaddr *dst, unsigned ifindex)
+{
+	struct cmsghdr *cm;
+
+	mh->msg_control = room;
+	if (dst->sa_family == AF_INET) {
+		struct in_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = ((const struct sockaddr_in *)dst)->sin_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm = CMSG_FIRSTHDR(mh);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = ((const struct sockaddr_in6 *)dst)->sin6_addr;
+		pi.ipi6_ifindex = ifindex;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm = CMSG_FIRSTHDR(mh);
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+static void
+udp_send(struct resolver *r, int fd, unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int s = sendmmsg(fd, r->out + done, n - done, MSG_DONTWAIT);
+
+		if (s > 0) {
+			done += (unsigned)s;
+			continue;
+		}
+		if (s == -1 && errno == EINTR)
+			continue;
+		/* This datagram cannot go (full buffer, unreachable peer): skip it. */
+		r->stats.send_errors++;
+		log_warn_rl(&send_rl, "udp send");
+		done++;
+	}
+}
+
+static void
+udp_prepare_in(struct resolver *r)
+{
+	unsigned i;
+
+	for (i = 0; i < BATCH; i++) {
+		struct msghdr *mh = &r->in[i].msg_hdr;
+
+		r->in_iov[i].iov_base = r->in_buf[i];
+		r->in_iov[i].iov_len = UDP_IN;
+		mh->msg_name = &r->peer[i];
+		mh->msg_namelen = sizeof(r->peer[i]);
+		mh->msg_iov = &r->in_iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = r->in_cmsg[i].buf;
+		mh->msg_controllen = CMSG_ROOM;
+		mh->msg_flags = 0;
+	}
+}
+
+static void
+udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *us = arg;
+	struct resolver *r = us->r;
+	int round;
+
+	(void)what;
+	for (round = 0; round < ROUNDS; round++) {
+		int got, i;
+		unsigned nout = 0;
+
+		udp_prepare_in(r);
+		got = recvmmsg(fd, r->in, BATCH, MSG_DONTWAIT, NULL);
+		if (got <= 0)
+			break;
+		for (i = 0; i < got; i++) {
+			struct msghdr *mh = &r->in[i].msg_hdr;
+			struct msghdr *oh = &r->out[nout].msg_hdr;
+			struct sockaddr_storage dst;
+			unsigned ifindex = udp_dst(mh, us->family, &dst);
+			size_t outlen;
+
+			if (!answer_one(r, r->in_buf[i], r->in[i].msg_len,
+			    (struct sockaddr *)&r->peer[i], (struct sockaddr *)&dst, ifindex, 0,
+			    r->out_buf[nout], UDP_OUT, &outlen))
+				continue;
+			memset(oh, 0, sizeof(*oh));
+			r->out_iov[nout].iov_base = r->out_buf[nout];
+			r->out_iov[nout].iov_len = outlen;
+			oh->msg_name = &r->peer[i];
+			oh->msg_namelen = mh->msg_namelen;
+			oh->msg_iov = &r->out_iov[nout];
+			oh->msg_iovlen = 1;
+			udp_src_cmsg(oh, r->out_cmsg[nout].buf, (struct sockaddr *)&dst, ifindex);
+			nout++;
+		}
+		if (nout > 0)
+			udp_send(r, fd, nout);
+		if (got < BATCH)
+			break;
+	}
+	audit_flush(r->audit);
+}
+
+/* ---- TCP (RFC 7766: 2-byte framing, pipelined queries, idle timeout) ---- */
+
+static void
+tcp_free(struct tcp_conn *tc)
+{
+	struct resolver *r = tc->r;
+
+	if (tc->prev != NULL)
+		tc->prev->next = tc->next;
+	else
+		r->conns = tc->next;
+	if (tc->next != NULL)
+		tc->next->prev = tc->prev;
+	bufferevent_free(tc->bev);
+	r->stats.tcp_open--;
+	free(tc);
+}
+
+static void
+tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *tc = arg;
+	struct resolver *r = tc->r;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	for (;;) {
+		uint8_t lenb[2], *q;
+		size_t mlen, outlen;
+
+		if (evbuffer_copyout(in, lenb, 2) < 2)
+			break;
+		mlen = (size_t)lenb[0] << 8 | lenb[1];
+		if (evbuffer_get_length(in) < 2 + mlen)
+			break;
+		if ((q = evbuffer_pullup(in, (ev_ssize_t)(2 + mlen))) == NULL)
+			break;
+		if (answer_one(r, q + 2, mlen, (struct sockaddr *)&tc->peer,
+		    (struct sockaddr *)&tc->local, tc->ifindex, 1, r->tcp_buf + 2,
+		    sizeof(r->tcp_buf) - 2, &outlen)) {
+			r->tcp_buf[0] = (uint8_t)(outlen >> 8);
+			r->tcp_buf[1] = (uint8_t)outlen;
+			evbuffer_add(out, r->tcp_buf, outlen + 2);
+		}
+		evbuffer_drain(in, 2 + mlen);
+		if (evbuffer_get_length(out) > TCP_OUT_MAX) {
+			bufferevent_disable(bev, EV_READ);	/* resumed in tcp_write_cb */
+			break;
+		}
+	}
+	audit_flush(r->audit);
+}
+
+static void
+tcp_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *tc = arg;
+
+	if (tc->closing) {
+		tcp_free(tc);
+		return;
+	}
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		tcp_read_cb(bev, tc);	/* queries may be waiting in the input already */
+	}
+}
+
+static void
+tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *tc = arg;
+
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		tc->closing = 1;		/* write what is answered, then close */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		tc->r->stats.tcp_idle_closed++;
+	tcp_free(tc);
+}
+
+static void
+tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	struct resolver *r = arg;
+	struct tcp_conn *tc;
+	struct timeval tv;
+	socklen_t sl = sizeof(tc->local);
+	const struct iface *ifc;
+
+	(void)l;
+	if (r->stats.tcp_open >= r->cfg->dns_tcp_max || (tc = calloc(1, sizeof(*tc))) == NULL) {
+		r->stats.tcp_refused++;
+		close(fd);
+		return;
+	}
+	tc->r = r;
+	memcpy(&tc->peer, sa, (size_t)salen < sizeof(tc->peer) ? (size_t)salen : sizeof(tc->peer));
+	if (getsockname(fd, (struct sockaddr *)&tc->local, &sl) == -1) {
+		close(fd);
+		free(tc);
+		return;
+	}
+	ifc = iface_by_addr(r->ifaces, (struct sockaddr *)&tc->local);
+	tc->ifindex = ifc ? ifc->index : 0;
+	tc->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tc->bev == NULL) {
+		close(fd);
+		free(tc);
+		return;
+	}
+	tv.tv_sec = (time_t)(r->cfg->dns_tcp_idle_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->cfg->dns_tcp_idle_ms % 1000) * 1000;
+	bufferevent_set_timeouts(tc->bev, &tv, &tv);
+	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + 65535 + 4096);
+	bufferevent_setcb(tc->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, tc);
+	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
+	tc->next = r->conns;
+	if (r->conns != NULL)
+		r->conns->prev = tc;
+	r->conns = tc;
+	r->stats.tcp_open++;
+	r->stats.tcp_accepted++;
+}
+
+static void
+tcp_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)arg;
+	(void)l;
+	/* EMFILE and friends: the listener retries on the next readiness. */
+	log_warn_rl(&accept_rl, "dns tcp accept");
+}
+
+/* ---- sockets ---- */
+
+static int
+udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
+{
+	char abuf[ADDR_STRLEN];
+	int fd, on = 1, rcv = 1 << 20;
+	struct udp_sock *us;
+
+	if (r->nudp == MAX_SOCKS) {
+		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+		return -1;
+	}
+	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (sa->sa_family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)) == -1)
+			goto fail;
+	} else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, sa, addr_len(sa)) == -1)
+		goto fail;
+	us = &r->udp[r->nudp];
+	us->r = r;
+	us->fd = fd;
+	us->family = sa->sa_family;
+	us->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, udp_read_cb, us);
+	if (us->ev == NULL || event_add(us->ev, NULL) == -1) {
+		snprintf(err, errlen, "event_new failed");
+		close(fd);
+		return -1;
+	}
+	r->nudp++;
+	return 0;
+fail:
+	snprintf(err, errlen, "udp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+static int
+tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
+{
+	char abuf[ADDR_STRLEN];
+	int fd, on = 1;
+	struct evconnlistener *l;
+
+	if (r->ntcp == MAX_SOCKS) {
+		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+		return -1;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, sa, addr_len(sa)) == -1 || listen(fd, 128) == -1)
+		goto fail;
+	l = evconnlistener_new(r->base, tcp_accept_cb, r, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l == NULL) {
+		snprintf(err, errlen, "evconnlistener_new failed");
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, tcp_error_cb);
+	r->tcp[r->ntcp++] = l;
+	return 0;
+fail:
+	snprintf(err, errlen, "tcp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+struct resolver *
+resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, char *err,
+    size_t errlen)
+{
+	struct resolver *r = calloc(1, sizeof(*r));
+	size_t i;
+
+	if (r == NULL || (r->ifaces = iface_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(r);
+		return NULL;
+	}
+	r->base = base;
+	r->cfg = config_ref(cfg);
+	r->audit = audit;
+	iface_refresh(r->ifaces);
+	for (i = 0; i < cfg->dns_listen.n; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
+
+		if (udp_open(r, sa, err, errlen) == 0 && tcp_open(r, sa, err, errlen) == 0)
+			continue;
+		if (cfg->dns_listen_default && sa->sa_family == AF_INET6 &&
+		    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+			log_warnx("%s; IPv6 skipped", err);
+			continue;
+		}
+		resolver_free(r);
+		return NULL;
+	}
+	if (r->nudp == 0) {
+		snprintf(err, errlen, "no DNS socket could be opened");
+		resolver_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+resolver_free(struct resolver *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	while (r->conns != NULL)
+		tcp_free(r->conns);
+	for (i = 0; i < r->nudp; i++) {
+		event_free(r->udp[i].ev);
+		close(r->udp[i].fd);
+	}
+	for (i = 0; i < r->ntcp; i++)
+		evconnlistener_free(r->tcp[i]);
+	iface_free(r->ifaces);
+	config_unref(r->cfg);
+	free(r);
+}
+
+void
+resolver_set_config(struct resolver *r, struct config *cfg)
+{
+	config_ref(cfg);
+	config_unref(r->cfg);
+	r->cfg = cfg;
+}
+
+void
+resolver_refresh_interfaces(struct resolver *r)
+{
+	if (iface_refresh(r->ifaces) == -1)
+		log_warn("getifaddrs");
+}
+
+const struct resolver_stats *
+resolver_stats(const struct resolver *r)
+{
+	return &r->stats;
+}
