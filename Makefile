@@ -28,11 +28,12 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS))
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
-           common/config.c common/audit.c common/daemon.c common/iface.c
-RESOLVER = resolver/main.c resolver/server.c resolver/query.c
+           common/config.c common/audit.c common/daemon.c common/iface.c \
+           common/prom.c common/httpd.c
+RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
-           forwarder/http_host.c
+           forwarder/http_host.c forwarder/clients.c forwarder/metrics.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -65,7 +66,7 @@ UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $$(call obj,$$(UNIT_%))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -84,9 +85,9 @@ FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuz
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D)
 
 fuzz-build: $(FUZZ_TARGETS)
 
@@ -94,15 +95,15 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
 	  mkdir -p tests/fuzz/corpus/$$n $(FUZZ_BUILD)/new-$$n; echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/new-$$n tests/fuzz/corpus/$$n \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/new-$$n tests/fuzz/corpus/$$n \
 	     2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
 	  test $${PIPESTATUS[0]} -eq 0; done
 
 # Short pass for `make check`: the corpus plus a bounded number of mutations per target.
 fuzz-quick: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
-	  echo "== $$n ($(FUZZ_QUICK_RUNS) runs)"; \
-	  $$t -runs=$(FUZZ_QUICK_RUNS) -max_total_time=60 tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 \
+	  echo "== $$n ($(FUZZ_QUICK_RUNS) runs)"; rm -rf $(FUZZ_BUILD)/quick-$$n; mkdir -p $(FUZZ_BUILD)/quick-$$n; \
+	  $$t -runs=$(FUZZ_QUICK_RUNS) -max_total_time=60 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/quick-$$n tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 \
 	    || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
 
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)

@@ -41,7 +41,7 @@ addr_parse(const char *s, int default_port, struct sockaddr_storage *ss, char *e
     size_t errlen)
 {
 	char host[64];
-	const char *portstr = NULL, *colon;
+	const char *portstr = NULL, *colon, *orig = s;
 	size_t hl;
 	uint16_t port = 0;
 
@@ -66,7 +66,7 @@ addr_parse(const char *s, int default_port, struct sockaddr_storage *ss, char *e
 	} else
 		hl = strlen(s);
 	if (hl == 0 || hl >= sizeof(host)) {
-		snprintf(err, errlen, "'%s': not an IP address", s);
+		snprintf(err, errlen, "'%s': not an IP address", orig);
 		return -1;
 	}
 	memcpy(host, s, hl);

@@ -2,6 +2,7 @@
 #include "dname.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static int
@@ -10,23 +11,56 @@ is_label_char(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* The last label, as URL parsers read it: all digits, or 0x and hex digits, means the
+ * whole host is an IPv4 address in some notation ("127.1", "0x7f000001"). */
+static int
+numeric_label(const char *s, size_t len)
+{
+	size_t i = 0;
+	int hex = 0;
+
+	if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		hex = 1;
+		i = 2;
+	}
+	if (i == len)
+		return hex;		/* "0x" alone is zero in those parsers */
+	for (; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (hex && ((c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F')))))
+			return 0;
+	}
+	return 1;
+}
+
 int
 dname_is_ip_literal(const char *s, size_t len)
 {
-	char tmp[64];
-	struct in_addr a4;
+	const char *last;
 
 	if (len == 0)
 		return 0;
-	if (memchr(s, ':', len) != NULL)
-		return 1;
-	if (len >= sizeof(tmp))
-		return 0;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	if (len > 1 && tmp[len - 1] == '.')
-		tmp[len - 1] = '\0';
-	return inet_pton(AF_INET, tmp, &a4) == 1;
+	if (memchr(s, ':', len) != NULL) {
+		char tmp[64];
+		struct in6_addr a6;
+
+		if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+			s++;
+			len -= 2;
+		}
+		if (len >= sizeof(tmp))
+			return 0;
+		memcpy(tmp, s, len);
+		tmp[len] = '\0';
+		return inet_pton(AF_INET6, tmp, &a6) == 1;
+	}
+	if (len > 1 && s[len - 1] == '.')
+		len--;
+	last = memrchr(s, '.', len);
+	last = last ? last + 1 : s;
+	return numeric_label(last, len - (size_t)(last - s));
 }
 
 enum dname_status

@@ -32,8 +32,9 @@ enum dname_status dname_normalize(const char *in, size_t len, char *out, size_t 
 /* A short English phrase for a status ("label longer than 63 characters"). Static. */
 const char *dname_status_str(enum dname_status status);
 
-/* 1 if s[0..len) is an IPv4 dotted quad or contains ':' (an IPv6 literal, possibly in
- * brackets); 0 otherwise. Used to refuse IP literals where a name is required. */
+/* 1 if s[0..len) is an IP address rather than a name: it is an IPv6 address (possibly
+ * in brackets), or its last label is numeric ("1.2.3.4", "127.1", "0x7f000001"), which
+ * URL parsers and inet_aton read as IPv4 (no top-level domain is numeric). */
 int dname_is_ip_literal(const char *s, size_t len);
 
 #endif

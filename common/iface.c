@@ -134,10 +134,20 @@ iface_by_addr(const struct iface_table *t, const struct sockaddr *sa)
 }
 
 int
+iface_is_assigned(const struct iface_table *t, const struct sockaddr *sa)
+{
+	size_t i;
+
+	for (i = 0; i < t->nlocal; i++)
+		if (addr_equal((const struct sockaddr *)&t->local[i], sa, 0))
+			return 1;
+	return 0;
+}
+
+int
 iface_is_local(const struct iface_table *t, const struct sockaddr *sa)
 {
 	const char *sp = addr_special(sa);
-	size_t i;
 
 	if (sp != NULL && strcmp(sp, "loopback") == 0)
 		return 1;
@@ -150,8 +160,5 @@ iface_is_local(const struct iface_table *t, const struct sockaddr *sa)
 		memcpy(&s4.sin_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], 4);
 		return iface_is_local(t, (struct sockaddr *)&s4);
 	}
-	for (i = 0; i < t->nlocal; i++)
-		if (addr_equal((const struct sockaddr *)&t->local[i], sa, 0))
-			return 1;
-	return 0;
+	return iface_is_assigned(t, sa);
 }

@@ -31,6 +31,10 @@ int iface_refresh(struct iface_table *t);
 const struct iface *iface_by_index(const struct iface_table *t, unsigned index);
 const struct iface *iface_by_addr(const struct iface_table *t, const struct sockaddr *sa);
 
+/* 1 if sa's address is exactly one assigned to an interface (127.0.0.11 is not, when lo
+ * holds 127.0.0.1/8). */
+int iface_is_assigned(const struct iface_table *t, const struct sockaddr *sa);
+
 /* 1 if sa's address is assigned to one of the interfaces (IPv6 link-local included), or
  * is in 127.0.0.0/8 or ::1. */
 int iface_is_local(const struct iface_table *t, const struct sockaddr *sa);

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "config.h"
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 #include "server.h"
 
@@ -25,6 +26,8 @@ struct state {
 	struct config *cfg;
 	struct audit *audit;
 	struct resolver *r;
+	struct httpd *httpd;
+	struct reload_stats reloads;
 	struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *tick, *iface_timer;
 };
 
@@ -51,6 +54,10 @@ warn_restart_only(const struct config *old, const struct config *nc)
 		log_warnx("reload: dns-listen changes take effect at the next start");
 	if (strcmp(old->audit, nc->audit) != 0)
 		log_warnx("reload: audit target changes take effect at the next start");
+	if (old->metrics_on != nc->metrics_on || (nc->metrics_on &&
+	    !addr_equal((const struct sockaddr *)&old->metrics,
+	    (const struct sockaddr *)&nc->metrics, 1)))
+		log_warnx("reload: metrics changes take effect at the next start");
 	if (strcmp(old->user, nc->user) != 0)
 		log_warnx("reload: user changes take effect at the next start");
 }
@@ -63,8 +70,10 @@ reload(struct state *st)
 
 	if (config_load(st->args.config, environ, &nc, err, sizeof(err)) == -1) {
 		log_warnx("reload refused, the running configuration stays: %s", err);
+		st->reloads.failed++;
 		return;
 	}
+	st->reloads.ok++;
 	warn_restart_only(st->cfg, nc);
 	if (policy_count(nc->policy) == 0)
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
@@ -119,6 +128,16 @@ iface_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	resolver_refresh_interfaces(st->r);
+}
+
+static void
+metrics_fill(struct prom *p, void *arg)
+{
+	struct state *st = arg;
+
+	httpd_common_metrics(p, "resolver", policy_count(st->cfg->policy), audit_stats(st->audit),
+	    &st->reloads);
+	resolver_metrics(p, resolver_stats(st->r));
 }
 
 static void
@@ -178,6 +197,9 @@ start(struct state *st)
 		fatalx("%s", err);
 	if ((st->r = resolver_new(st->base, st->cfg, st->audit, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (st->cfg->metrics_on && (st->httpd = httpd_start(st->base,
+	    (const struct sockaddr *)&st->cfg->metrics, metrics_fill, st, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	if ((dropped = daemon_drop_privileges(st->cfg->user, 0, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	st->sig_hup = add_signal(st, SIGHUP);
@@ -203,6 +225,7 @@ stop(struct state *st)
 	event_free(st->sig_int);
 	event_free(st->tick);
 	event_free(st->iface_timer);
+	httpd_stop(st->httpd);
 	resolver_free(st->r);
 	audit_close(st->audit);
 	config_unref(st->cfg);

@@ -169,10 +169,31 @@ audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
 	audit_end(r->audit);
 }
 
+static enum stat_qtype
+qtype_bucket(const struct query_info *qi)
+{
+	static const uint16_t types[QT_OTHER] = { 1, 28, 65, 64, 15, 16, 33, 5, 12, 2, 6, 255 };
+	size_t i;
+
+	for (i = 0; qi->has_question && i < QT_OTHER; i++)
+		if (types[i] == qi->qtype)
+			return (enum stat_qtype)i;
+	return QT_OTHER;
+}
+
+const char *
+stat_qtype_name(enum stat_qtype q)
+{
+	static const char *const names[QT_COUNT] = { "A", "AAAA", "HTTPS", "SVCB", "MX", "TXT",
+		"SRV", "CNAME", "PTR", "NS", "SOA", "ANY", "other" };
+
+	return q < QT_COUNT ? names[q] : "other";
+}
+
 static void
 count(struct resolver *r, const struct query_info *qi, int tcp)
 {
-	r->stats.verdict[qi->verdict]++;
+	r->stats.queries[qi->verdict][qtype_bucket(qi)]++;
 	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < STAT_RCODES)
 		r->stats.rcode[qi->rcode]++;
 	if (tcp)

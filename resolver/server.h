@@ -11,8 +11,14 @@
 
 #define STAT_RCODES 24		/* rcodes 0..23 counted one by one, BADVERS (16) included */
 
+/* Query types counted one by one; the rest are "other". */
+enum stat_qtype {
+	QT_A, QT_AAAA, QT_HTTPS, QT_SVCB, QT_MX, QT_TXT, QT_SRV, QT_CNAME, QT_PTR, QT_NS, QT_SOA,
+	QT_ANY, QT_OTHER, QT_COUNT
+};
+
 struct resolver_stats {
-	uint64_t verdict[4];		/* by enum query_verdict */
+	uint64_t queries[4][QT_COUNT];	/* by enum query_verdict, then qtype */
 	uint64_t rcode[STAT_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */
@@ -41,5 +47,10 @@ void resolver_set_config(struct resolver *r, struct config *cfg);
 void resolver_refresh_interfaces(struct resolver *r);
 
 const struct resolver_stats *resolver_stats(const struct resolver *r);
+const char *stat_qtype_name(enum stat_qtype q);
+
+/* The resolver's metric families (metrics.c). */
+struct prom;
+void resolver_metrics(struct prom *p, const struct resolver_stats *s);
 
 #endif

@@ -1,0 +1,107 @@
+/* httpd.c: the metrics endpoint on evhttp (no HTTP parsing of our own). */
+#include "httpd.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+struct httpd {
+	struct evhttp *http;
+	httpd_fill_fn *fill;
+	void *arg;
+};
+
+static void
+metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct httpd *h = arg;
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct prom p;
+
+	prom_init(&p);
+	h->fill(&p, h->arg);
+	if (p.oom) {
+		prom_free(&p);
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evbuffer_add(out, p.buf, p.len);
+	prom_free(&p);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+static void
+healthz_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evbuffer_add(evhttp_request_get_output_buffer(req), "ok\n", 3);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+struct httpd *
+httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *fill,
+    void *arg, char *err, size_t errlen)
+{
+	struct httpd *h = calloc(1, sizeof(*h));
+	char host[ADDR_STRLEN], full[ADDR_STRLEN];
+
+	if (h == NULL || (h->http = evhttp_new(base)) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		free(h);
+		return NULL;
+	}
+	h->fill = fill;
+	h->arg = arg;
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(h->http, 5);
+	evhttp_set_max_headers_size(h->http, 8192);
+	evhttp_set_max_body_size(h->http, 0);
+	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
+	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);
+	addr_format(sa, 0, host, sizeof(host));
+	if (evhttp_bind_socket_with_handle(h->http, host, addr_port(sa)) == NULL) {
+		snprintf(err, errlen, "metrics %s: cannot listen", addr_format(sa, 1, full,
+		    sizeof(full)));
+		httpd_stop(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+httpd_stop(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	evhttp_free(h->http);
+	free(h);
+}
+
+void
+httpd_common_metrics(struct prom *p, const char *daemon, size_t rules,
+    const struct audit_stats *as, const struct reload_stats *rs)
+{
+	prom_family(p, "gatehouse_build_info", "gauge", "Version of this daemon.");
+	prom_u64(p, "gatehouse_build_info", 1, "daemon", daemon, "version", GATEHOUSE_VERSION,
+	    (const char *)NULL);
+	prom_family(p, "gatehouse_rules", "gauge", "Allowlist rules in the running configuration.");
+	prom_u64(p, "gatehouse_rules", rules, (const char *)NULL);
+	prom_family(p, "gatehouse_audit_lines_total", "counter",
+	    "Audit lines by outcome: written, suppressed by the flood bound, dropped on write errors.");
+	prom_u64(p, "gatehouse_audit_lines_total", as->written, "result", "written", (const char *)NULL);
+	prom_u64(p, "gatehouse_audit_lines_total", as->suppressed, "result", "suppressed",
+	    (const char *)NULL);
+	prom_u64(p, "gatehouse_audit_lines_total", as->dropped, "result", "dropped", (const char *)NULL);
+	prom_family(p, "gatehouse_audit_write_errors_total", "counter", "Failed writes of the audit stream.");
+	prom_u64(p, "gatehouse_audit_write_errors_total", as->write_errors, (const char *)NULL);
+	prom_family(p, "gatehouse_reloads_total", "counter", "Configuration reloads (SIGHUP) by result.");
+	prom_u64(p, "gatehouse_reloads_total", rs->ok, "result", "ok", (const char *)NULL);
+	prom_u64(p, "gatehouse_reloads_total", rs->failed, "result", "failed", (const char *)NULL);
+}

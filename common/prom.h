@@ -1,0 +1,30 @@
+/* prom.h: Prometheus text exposition format (0.0.4), written into a growing buffer. Pure. */
+#ifndef GATEHOUSE_PROM_H
+#define GATEHOUSE_PROM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct prom {
+	char *buf;
+	size_t len, cap;
+	int oom;		/* a write did not fit in memory: the text is incomplete */
+};
+
+void prom_init(struct prom *p);
+void prom_free(struct prom *p);
+
+/* "# HELP name help" and "# TYPE name type" (counter, gauge, histogram). */
+void prom_family(struct prom *p, const char *name, const char *type, const char *help);
+
+/* name{k1="v1",k2="v2"} value. Labels are NULL-terminated key, value pairs; values
+ * are escaped (backslash, double quote, newline). */
+void prom_u64(struct prom *p, const char *name, uint64_t v, ...);
+void prom_double(struct prom *p, const char *name, double v, ...);
+
+/* A histogram: name_bucket{le=...} for each bound (cumulative), +Inf, _sum, _count.
+ * counts has nbounds + 1 entries (the last is above every bound). */
+void prom_histogram(struct prom *p, const char *name, const double *bounds,
+    const uint64_t *counts, size_t nbounds, double sum);
+
+#endif

@@ -1,0 +1,957 @@
+/* conn.c: one forwarded connection from accept to close: learn the name, check it, resolve,
+ * dial, relay, and write its audit line. One struct, one state, one destructor. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "clients.h"
+#include "dial.h"
+#include "fwd.h"
+#include "http_host.h"
+#include "log.h"
+#include "peek.h"
+#include "tls_sni.h"
+#include "util.h"
+
+#define PEEK_CHUNK 4096		/* first peek buffer; grows to PEEK_MAX */
+#define DRAIN_MS 2000		/* after a refusal: let the client read it before closing */
+#define DRAIN_BYTES 65536
+
+enum conn_state {
+	CONN_ACCEPTED,
+	CONN_PEEKING,		/* reading the first bytes for the name */
+	CONN_RESOLVING,
+	CONN_CONNECTING,
+	CONN_RELAYING,
+	CONN_DRAINING,		/* refused: the signal is written, reading what is left */
+	CONN_CLOSED
+};
+
+enum gate {
+	GATE_PEEK,		/* the name comes from the first bytes */
+	GATE_VERIFY,		/* routed: the first bytes must not name another host */
+	GATE_OPEN		/* client bytes flow to the upstream */
+};
+
+enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
+
+struct conn {
+	struct fwd *f;
+	struct config *cfg;		/* held for the connection's life (reload safety) */
+	struct conn *prev, *next;
+	enum conn_state state;
+	enum gate gate;
+	int cfd, ufd;
+	struct sockaddr_storage peer, up;
+	uint16_t port, target_port;
+	uint64_t t_start, t_last, t_first_byte;
+	struct event *ev_cr, *ev_cw, *ev_ur, *ev_uw, *timer;
+	/* the first bytes */
+	uint8_t *peek;
+	size_t peeklen, peekcap, need, http_lines, http_parsed;
+	enum proto proto;
+	unsigned peek_flags;
+	int client_eof;			/* FIN seen while the gate was closed */
+	/* the decision */
+	enum via via;
+	const struct rule *rule;	/* points into cfg->policy */
+	char name[DNAME_MAX + 1];
+	struct dns_wait *wait;
+	struct dial *dial;
+	/* the relay */
+	struct pump up_p, down_p;	/* client->upstream, upstream->client */
+	enum pump_state up_s, down_s;
+	int audited;
+	size_t drained;
+	enum deny deny;
+	char detail[128];
+};
+
+static const char *const deny_names[DENY_COUNT] = {
+	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
+	"resolve-failed", "no-address", "connect-failed", "limit"
+};
+static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route" };
+static const char *const state_names[] = {
+	"accepted", "peeking", "resolving", "connecting", "relaying", "draining", "closed"
+};
+
+const char *
+deny_name(enum deny d)
+{
+	return d < DENY_COUNT ? deny_names[d] : "?";
+}
+
+const char *
+via_name(enum via v)
+{
+	return v < VIA_COUNT ? via_names[v] : "?";
+}
+
+static const char *
+conn_state_name(enum conn_state s)
+{
+	return s <= CONN_CLOSED ? state_names[s] : "?";
+}
+
+static void conn_close(struct conn *c, const char *end);
+static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void relay_start(struct conn *c);
+static void resolve_start(struct conn *c);
+static void update_events(struct conn *c);
+
+static void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	log_debug("conn %d: %s -> %s", c->cfd, conn_state_name(c->state), conn_state_name(s));
+	c->state = s;
+}
+
+static void
+arm_timer(struct conn *c, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+ev_set(struct event *ev, int on)
+{
+	if (ev == NULL)
+		return;
+	if (on && !event_pending(ev, EV_READ | EV_WRITE, NULL))
+		event_add(ev, NULL);
+	else if (!on && event_pending(ev, EV_READ | EV_WRITE, NULL))
+		event_del(ev);
+}
+
+/* ---- audit ---- */
+
+static void
+audit_common(struct conn *c, const char *verdict)
+{
+	struct audit *a = c->f->audit;
+
+	audit_addr(a, "client", (struct sockaddr *)&c->peer, 1);
+	audit_uint(a, "port", c->port);
+	if (c->name[0] != '\0')
+		audit_str(a, "name", c->name);
+	if (c->via != VIA_NONE)
+		audit_str(a, "via", via_name(c->via));
+	audit_str(a, "verdict", verdict);
+	if (c->rule != NULL)
+		audit_str(a, "rule", c->rule->pattern);
+}
+
+static void
+audit_deny(struct conn *c)
+{
+	struct audit *a = c->f->audit;
+
+	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
+		return;
+	audit_common(c, "deny");
+	audit_str(a, "reason", deny_name(c->deny));
+	if (c->detail[0] != '\0')
+		audit_str(a, "detail", c->detail);
+	if (c->peek_flags & PEEK_F_ECH)
+		audit_str(a, "ech", "outer-sni");
+	audit_uint(a, "ms", util_now_ms() - c->t_start);
+	audit_end(a);
+}
+
+static void
+audit_done(struct conn *c, const char *end)
+{
+	struct audit *a = c->f->audit;
+
+	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
+		return;
+	audit_common(c, "allow");
+	audit_addr(a, "upstream", (struct sockaddr *)&c->up, 1);
+	audit_uint(a, "bytes_up", c->up_p.bytes);
+	audit_uint(a, "bytes_down", c->down_p.bytes);
+	audit_uint(a, "ms", util_now_ms() - c->t_start);
+	audit_str(a, "end", end);
+	if (c->peek_flags & PEEK_F_ECH)
+		audit_str(a, "ech", "outer-sni");
+	audit_end(a);
+}
+
+/* Closed before any decision (daemon shutdown, out of memory). */
+static void
+audit_aborted(struct conn *c, const char *end)
+{
+	struct audit *a = c->f->audit;
+
+	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
+		return;
+	audit_common(c, "abort");
+	audit_str(a, "state", conn_state_name(c->state));
+	audit_uint(a, "ms", util_now_ms() - c->t_start);
+	audit_str(a, "end", end);
+	audit_end(a);
+}
+
+/* ---- the one destructor ---- */
+
+static void
+free_event(struct event **ev)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+}
+
+static void
+conn_close(struct conn *c, const char *end)
+{
+	struct fwd *f = c->f;
+
+	if (!c->audited && c->state == CONN_RELAYING) {
+		audit_done(c, end);
+		f->stats.allowed[c->via]++;
+		f->stats.bytes_up += c->up_p.bytes;
+		f->stats.bytes_down += c->down_p.bytes;
+	} else if (!c->audited)
+		audit_aborted(c, end);
+	conn_set_state(c, CONN_CLOSED);
+	free_event(&c->ev_cr);
+	free_event(&c->ev_cw);
+	free_event(&c->ev_ur);
+	free_event(&c->ev_uw);
+	free_event(&c->timer);
+	if (c->wait != NULL) {
+		dns_cancel(c->wait);
+		c->wait = NULL;
+	}
+	if (c->dial != NULL) {
+		dial_cancel(c->dial);
+		c->dial = NULL;
+	}
+	pump_release(&c->up_p, f->pool);
+	pump_release(&c->down_p, f->pool);
+	if (c->cfd != -1) {
+		close(c->cfd);
+		c->cfd = -1;
+	}
+	if (c->ufd != -1) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	free(c->peek);
+	c->peek = NULL;
+	clients_dec(f->clients, (struct sockaddr *)&c->peer);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		f->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	f->stats.active--;
+	config_unref(c->cfg);
+	free(c);
+	listeners_conn_closed(f->ls);
+	audit_flush(f->audit);
+}
+
+void
+conn_close_all(struct fwd *f)
+{
+	while (f->conns != NULL)
+		conn_close(f->conns, "shutdown");
+}
+
+/* ---- refusing ---- */
+
+static const uint8_t *
+tls_alert(enum deny reason)
+{
+	/* A fatal alert record: content type 21, TLS 1.2 record version, length 2. */
+	static uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
+
+	switch (reason) {
+	case DENY_NO_NAME:
+		alert[6] = 112;		/* unrecognized_name */
+		break;
+	case DENY_MALFORMED:
+		alert[6] = 50;		/* decode_error */
+		break;
+	case DENY_RESOLVE_FAILED:
+	case DENY_CONNECT_FAILED:
+		alert[6] = 80;		/* internal_error */
+		break;
+	default:
+		alert[6] = 49;		/* access_denied */
+		break;
+	}
+	return alert;
+}
+
+static size_t
+http_refusal(struct conn *c, char *buf, size_t len)
+{
+	char body[512];
+	const char *status = "403 Forbidden";
+	int bl;
+
+	switch (c->deny) {
+	case DENY_NOT_ALLOWED:
+		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is not on the allowlist\n",
+		    c->name, c->port);
+		break;
+	case DENY_NAME_MISMATCH:
+		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed; %s is not allowed here\n",
+		    c->port, c->name);
+		break;
+	case DENY_NO_ADDRESS:
+		bl = snprintf(body, sizeof(body), "gatehouse: %s has no address it may connect to (%s)\n",
+		    c->name, c->detail);
+		break;
+	case DENY_RESOLVE_FAILED:
+		status = "502 Bad Gateway";
+		bl = snprintf(body, sizeof(body), "gatehouse: %s could not be resolved (%s)\n", c->name,
+		    c->detail);
+		break;
+	case DENY_CONNECT_FAILED:
+		status = "502 Bad Gateway";
+		bl = snprintf(body, sizeof(body), "gatehouse: could not connect to %s port %u (%s)\n",
+		    c->name, c->target_port, c->detail);
+		break;
+	default:
+		status = "400 Bad Request";
+		bl = snprintf(body, sizeof(body), "gatehouse: %s (%s)\n", deny_name(c->deny), c->detail);
+		break;
+	}
+	if (bl < 0 || (size_t)bl >= sizeof(body))
+		bl = (int)sizeof(body) - 1;
+	return (size_t)snprintf(buf, len, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+	    "Content-Length: %d\r\nConnection: close\r\n\r\n%.*s", status, bl, bl, body);
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	uint8_t buf[4096];
+	ssize_t r;
+
+	if (what & EV_TIMEOUT) {
+		conn_close(c, "drained");
+		return;
+	}
+	r = recv(fd, buf, sizeof(buf), 0);
+	if (r > 0 && (c->drained += (size_t)r) < DRAIN_BYTES)
+		return;
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	conn_close(c, "drained");
+}
+
+/* Refuse: one audit line, the protocol's signal, then a short drain so the client reads
+ * the signal instead of a reset. */
+static void
+conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
+{
+	struct fwd *f = c->f;
+	char resp[1024];
+	size_t rl = 0;
+	va_list ap;
+
+	c->deny = reason;
+	c->detail[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+		va_end(ap);
+	}
+	audit_deny(c);
+	c->audited = 1;
+	f->stats.denied[reason]++;
+	if (c->proto == PROTO_TLS && reason != DENY_PEEK_TIMEOUT) {
+		memcpy(resp, tls_alert(reason), 7);
+		rl = 7;
+	} else if (c->proto == PROTO_HTTP && reason != DENY_PEEK_TIMEOUT)
+		rl = http_refusal(c, resp, sizeof(resp));
+	if (rl == 0 || c->client_eof || send(c->cfd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		conn_close(c, "refused");
+		return;
+	}
+	shutdown(c->cfd, SHUT_WR);
+	/* Stop everything but reading the client. */
+	free_event(&c->ev_cw);
+	free_event(&c->ev_ur);
+	free_event(&c->ev_uw);
+	if (c->wait != NULL) {
+		dns_cancel(c->wait);
+		c->wait = NULL;
+	}
+	if (c->dial != NULL) {
+		dial_cancel(c->dial);
+		c->dial = NULL;
+	}
+	if (c->ufd != -1) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	free_event(&c->ev_cr);
+	conn_set_state(c, CONN_DRAINING);
+	c->ev_cr = event_new(f->base, c->cfd, EV_READ | EV_PERSIST, drain_cb, c);
+	if (c->ev_cr == NULL) {
+		conn_close(c, "refused");
+		return;
+	}
+	event_add(c->ev_cr, NULL);
+	event_del(c->timer);
+	event_assign(c->timer, f->base, -1, 0, drain_cb, c);
+	arm_timer(c, DRAIN_MS);
+}
+
+/* ---- the first bytes ---- */
+
+/* Read what the client sent into the peek buffer. 1 read something, 0 nothing yet,
+ * -1 the client is gone (closed or reset: c->client_eof set for a clean FIN). */
+static int
+peek_read(struct conn *c)
+{
+	ssize_t r;
+
+	if (c->peeklen == c->peekcap) {
+		size_t ncap = c->peekcap ? c->peekcap * 2 : PEEK_CHUNK;
+		uint8_t *np;
+
+		if (ncap > PEEK_MAX)
+			ncap = PEEK_MAX;
+		if (ncap == c->peekcap || (np = realloc(c->peek, ncap)) == NULL)
+			return 0;
+		c->peek = np;
+		c->peekcap = ncap;
+	}
+	do
+		r = recv(c->cfd, c->peek + c->peeklen, c->peekcap - c->peeklen, 0);
+	while (r == -1 && errno == EINTR);
+	if (r > 0) {
+		if (c->peeklen == 0)
+			c->t_first_byte = util_now_ms();
+		c->peeklen += (size_t)r;
+		c->t_last = util_now_ms();
+		return 1;
+	}
+	if (r == 0) {
+		c->client_eof = 1;
+		return -1;
+	}
+	return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+}
+
+/* Run the parser that fits the first bytes, no more often than it can change its answer
+ * (so a client sending a byte at a time costs linear work, not quadratic). */
+static enum peek_status
+classify(struct conn *c, struct peek_result *res)
+{
+	enum peek_status st;
+
+	memset(res, 0, sizeof(*res));
+	if (c->peeklen == 0)
+		return PEEK_NEED_MORE;
+	if (c->proto == PROTO_UNKNOWN)
+		c->proto = tls_looks_like(c->peek, c->peeklen) ? PROTO_TLS : PROTO_HTTP;
+	if (c->proto == PROTO_TLS) {
+		if (c->peeklen < c->need)
+			return PEEK_NEED_MORE;
+		st = tls_sni_parse(c->peek, c->peeklen, res);
+		if (st == PEEK_NEED_MORE)
+			c->need = res->need;
+	} else if (c->proto == PROTO_HTTP) {
+		size_t lines = 0, i;
+
+		for (i = c->http_parsed; i < c->peeklen; i++)
+			lines += c->peek[i] == '\n';
+		if (c->http_parsed > 0 && lines == 0 && c->peeklen < 2 * c->http_parsed &&
+		    c->peeklen < PEEK_MAX)
+			return PEEK_NEED_MORE;
+		c->http_parsed = c->peeklen;
+		st = http_host_parse(c->peek, c->peeklen, res);
+		if (st == PEEK_NO_NAME && (res->flags & PEEK_F_NOT_PROTOCOL))
+			c->proto = PROTO_OTHER;
+	} else
+		return PEEK_NO_NAME;
+	if (st == PEEK_NEED_MORE && c->peeklen >= PEEK_MAX) {
+		res->why = "first bytes exceed 64 KiB without a name";
+		return PEEK_MALFORMED;
+	}
+	c->peek_flags |= res->flags;
+	return st;
+}
+
+static const char *
+no_name_detail(const struct peek_result *res)
+{
+	if (res->flags & PEEK_F_IP_LITERAL)
+		return "an IP address was given, not a name";
+	if (res->flags & PEEK_F_NOT_PROTOCOL)
+		return "neither a TLS ClientHello nor an HTTP request";
+	return res->why ? res->why : "no name";
+}
+
+/* Non-routed port: the name decides everything. final: the client has closed, so
+ * nothing more will come. */
+static void
+peek_decide(struct conn *c, int final)
+{
+	struct peek_result res;
+	enum peek_status st = classify(c, &res);
+
+	switch (st) {
+	case PEEK_NEED_MORE:
+		if (final)
+			conn_deny(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
+			    "before naming a host" : "without sending anything");
+		return;
+	case PEEK_NO_NAME:
+		conn_deny(c, DENY_NO_NAME, "%s", no_name_detail(&res));
+		return;
+	case PEEK_MALFORMED:
+		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
+		return;
+	case PEEK_OK:
+		break;
+	}
+	util_strlcpy(c->name, res.name, sizeof(c->name));
+	c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
+	if (res.flags & PEEK_F_CONNECT) {
+		conn_deny(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
+		return;
+	}
+	c->rule = policy_match(c->cfg->policy, c->name, strlen(c->name), c->port);
+	if (c->rule == NULL) {
+		conn_deny(c, DENY_NOT_ALLOWED, "%s", "");
+		return;
+	}
+	c->target_port = c->port;
+	c->gate = GATE_OPEN;
+	ev_set(c->ev_cr, 0);		/* the rest waits in the kernel until we relay */
+	resolve_start(c);
+}
+
+/* Routed port: the first bytes may only confirm the routed name. Returns 1 when the
+ * gate opened, 0 when still undecided, -1 when the connection was refused. */
+static int
+verify_decide(struct conn *c)
+{
+	struct peek_result res;
+	enum peek_status st = classify(c, &res);
+
+	switch (st) {
+	case PEEK_NEED_MORE:
+		return 0;
+	case PEEK_MALFORMED:
+		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
+		return -1;
+	case PEEK_OK:
+		if (strcmp(res.name, c->name) != 0) {
+			conn_deny(c, DENY_NAME_MISMATCH, "client named %s", res.name);
+			return -1;
+		}
+		break;
+	case PEEK_NO_NAME:
+		break;		/* no name in it (SMTP, no SNI): the route decides */
+	}
+	c->gate = GATE_OPEN;
+	return 1;
+}
+
+static void
+client_peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int r;
+
+	(void)fd;
+	(void)what;
+	r = peek_read(c);
+	if (r == 0)
+		return;
+	if (r == -1 && !c->client_eof) {
+		if (c->gate == GATE_PEEK || c->state != CONN_RELAYING)
+			conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
+		else
+			conn_close(c, "client-reset");
+		return;
+	}
+	if (c->gate == GATE_PEEK) {
+		peek_decide(c, c->client_eof);
+		return;
+	}
+	/* GATE_VERIFY: a partial prefix followed by FIN cannot name anything: let it pass. */
+	r = verify_decide(c);
+	if (r == -1)
+		return;			/* refused: c may be gone */
+	if (r == 0 && !c->client_eof)
+		return;
+	c->gate = GATE_OPEN;
+	ev_set(c->ev_cr, 0);
+	if (c->state == CONN_RELAYING)
+		relay_start(c);
+}
+
+/* ---- resolving and dialling ---- */
+
+/* The addresses of res this connection may dial; *why names the first refused one. */
+static size_t
+filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_storage *out,
+    char *why, size_t whylen)
+{
+	int priv = c->rule != NULL && (c->rule->flags & RULE_PRIVATE);
+	char abuf[ADDR_STRLEN];
+	size_t i, n = 0;
+
+	why[0] = '\0';
+	for (i = 0; i < res->n && n < DIAL_MAX; i++) {
+		struct sockaddr_storage ss;
+		const char *sp;
+
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_family = (sa_family_t)res->addrs[i].family;
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_addr = res->addrs[i].u.v4;
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
+		addr_set_port((struct sockaddr *)&ss, c->target_port);
+		addr_format((struct sockaddr *)&ss, 0, abuf, sizeof(abuf));
+		if (listeners_would_accept(c->f->ls, (struct sockaddr *)&ss, c->f->ifaces)) {
+			if (why[0] == '\0')
+				snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf,
+				    c->target_port);
+			continue;
+		}
+		if (!priv && (sp = addr_special((struct sockaddr *)&ss)) != NULL) {
+			if (why[0] == '\0')
+				snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
+			continue;
+		}
+		if (!priv && iface_is_local(c->f->ifaces, (struct sockaddr *)&ss)) {
+			if (why[0] == '\0')
+				snprintf(why, whylen, "%s is the gateway's own address", abuf);
+			continue;
+		}
+		out[n++] = ss;
+	}
+	return n;
+}
+
+static void
+dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
+{
+	struct conn *c = arg;
+	int one = 1;
+
+	c->dial = NULL;
+	if (fd == -1) {
+		conn_deny(c, DENY_CONNECT_FAILED, "%s", strerror(err));
+		return;
+	}
+	c->ufd = fd;
+	c->up = *sa;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_set_state(c, CONN_RELAYING);
+	relay_start(c);
+}
+
+static void
+on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
+{
+	struct sockaddr_storage addrs[DIAL_MAX];
+	char why[160];
+	size_t n;
+
+	if (st != DNS_OK) {
+		conn_deny(c, DENY_RESOLVE_FAILED, "%s", st == DNS_NOADDR ? "no such name or no address" :
+		    st == DNS_TIMEOUT ? "lookup timed out" : st == DNS_LIMIT ?
+		    "too many lookups in flight" : "upstream DNS failure");
+		return;
+	}
+	if ((n = filter_addrs(c, res, addrs, why, sizeof(why))) == 0) {
+		conn_deny(c, DENY_NO_ADDRESS, "%s", why);
+		return;
+	}
+	conn_set_state(c, CONN_CONNECTING);
+	arm_timer(c, c->cfg->connect_timeout_ms);
+	c->dial = dial_start(c->f->base, addrs, n, DIAL_STAGGER_MS, dialled_cb, c);
+	if (c->dial == NULL)
+		conn_deny(c, DENY_CONNECT_FAILED, "out of memory");
+}
+
+static void
+resolved_cb(void *arg, enum dns_status st, const struct cache_result *res)
+{
+	struct conn *c = arg;
+
+	c->wait = NULL;
+	on_resolved(c, st, res);
+}
+
+static void
+resolve_start(struct conn *c)
+{
+	struct cache_result res;
+	enum dns_status st;
+
+	conn_set_state(c, CONN_RESOLVING);
+	arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
+	if (dns_lookup(c->f->dns, c->name, resolved_cb, c, &c->wait, &st, &res))
+		on_resolved(c, st, &res);
+}
+
+/* ---- relaying ---- */
+
+static void
+update_events(struct conn *c)
+{
+	int gate_open = c->gate == GATE_OPEN;
+
+	ev_set(c->ev_cr, gate_open ? c->up_s == PUMP_READ : c->gate == GATE_VERIFY &&
+	    !c->client_eof);
+	ev_set(c->ev_uw, gate_open && c->up_s == PUMP_WRITE);
+	ev_set(c->ev_ur, c->down_s == PUMP_READ);
+	ev_set(c->ev_cw, c->down_s == PUMP_WRITE);
+}
+
+/* A pump reported state s for direction up (client->upstream) or down. */
+static void
+pumped(struct conn *c, int up, enum pump_state s)
+{
+	c->t_last = util_now_ms();
+	if (s == PUMP_SRC_ERROR || s == PUMP_DST_ERROR) {
+		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
+		struct linger lg = { 1, 0 };
+
+		/* Pass a reset on as a reset. */
+		setsockopt(client_side ? c->ufd : c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		conn_close(c, client_side ? "client-reset" : "upstream-reset");
+		return;
+	}
+	if (up)
+		c->up_s = s;
+	else
+		c->down_s = s;
+	if (c->up_s == PUMP_DONE && c->down_s == PUMP_DONE) {
+		conn_close(c, "eof");
+		return;
+	}
+	update_events(c);
+}
+
+static void
+client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->gate != GATE_OPEN) {
+		client_peek_cb(fd, what, arg);
+		return;
+	}
+	pumped(c, 1, pump_on_readable(&c->up_p, c->f->pool));
+}
+
+static void
+upstream_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	pumped(c, 1, pump_on_writable(&c->up_p, c->f->pool));
+}
+
+static void
+upstream_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	pumped(c, 0, pump_on_readable(&c->down_p, c->f->pool));
+}
+
+static void
+client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	pumped(c, 0, pump_on_writable(&c->down_p, c->f->pool));
+}
+
+/* Called when the upstream connects, and again when a routed gate opens. */
+static void
+relay_start(struct conn *c)
+{
+	struct fwd *f = c->f;
+
+	if (c->ev_ur == NULL) {
+		c->ev_ur = event_new(f->base, c->ufd, EV_READ | EV_PERSIST, upstream_read_cb, c);
+		c->ev_uw = event_new(f->base, c->ufd, EV_WRITE | EV_PERSIST, upstream_write_cb, c);
+		c->ev_cw = event_new(f->base, c->cfd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+		if (c->ev_ur == NULL || c->ev_uw == NULL || c->ev_cw == NULL) {
+			conn_close(c, "error");
+			return;
+		}
+		pump_init(&c->down_p, c->ufd, c->cfd);
+		pump_init(&c->up_p, c->cfd, c->ufd);
+		c->up_s = c->down_s = PUMP_READ;
+		c->t_last = util_now_ms();
+		arm_timer(c, c->cfg->idle_timeout_ms);
+	}
+	if (c->gate == GATE_OPEN && c->peek != NULL) {
+		if (pump_preload(&c->up_p, f->pool, c->peek, c->peeklen) == -1) {
+			conn_close(c, "error");
+			return;
+		}
+		free(c->peek);
+		c->peek = NULL;
+		c->up_p.eof = c->client_eof;
+		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		return;
+	}
+	if (c->gate == GATE_OPEN && c->client_eof) {
+		c->up_p.eof = 1;
+		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		return;
+	}
+	update_events(c);
+}
+
+/* ---- timeouts ---- */
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	uint64_t now = util_now_ms(), limit, since;
+	int half;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_PEEKING:
+		conn_deny(c, DENY_PEEK_TIMEOUT, "%zu bytes in %llu ms", c->peeklen,
+		    (unsigned long long)(now - c->t_start));
+		return;
+	case CONN_RESOLVING:
+		conn_deny(c, DENY_RESOLVE_FAILED, "lookup timed out");
+		return;
+	case CONN_CONNECTING:
+		conn_deny(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
+		return;
+	case CONN_RELAYING:
+		break;
+	default:
+		conn_close(c, "timeout");
+		return;
+	}
+	if (c->gate == GATE_VERIFY && c->peeklen > 0 &&
+	    now - c->t_first_byte >= c->cfg->peek_timeout_ms) {
+		conn_deny(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
+		return;
+	}
+	half = c->up_s == PUMP_DONE || c->down_s == PUMP_DONE;
+	limit = half && c->cfg->half_close_timeout_ms < c->cfg->idle_timeout_ms ?
+	    c->cfg->half_close_timeout_ms : c->cfg->idle_timeout_ms;
+	since = now - c->t_last;
+	if (since >= limit) {
+		conn_close(c, half ? "half-close-timeout" : "idle-timeout");
+		return;
+	}
+	limit -= since;
+	if (c->gate == GATE_VERIFY && c->peeklen > 0 &&
+	    c->t_first_byte + c->cfg->peek_timeout_ms - now < limit)
+		limit = c->t_first_byte + c->cfg->peek_timeout_ms - now;
+	arm_timer(c, limit);
+}
+
+/* ---- accepting ---- */
+
+/* The rule that routes this port: a `route`, or the one exact rule alone on it. */
+static const struct rule *
+route_for(struct conn *c, uint16_t port, const char **name)
+{
+	const struct route *rt = config_route(c->cfg, port);
+	const struct rule *only;
+
+	if (rt != NULL) {
+		c->target_port = rt->target_port;
+		*name = rt->name;
+		return policy_match(c->cfg->policy, rt->name, strlen(rt->name), port);
+	}
+	if ((only = listeners_implicit_route(c->f->ls, port)) != NULL) {
+		c->target_port = port;
+		*name = only->pattern;
+	}
+	return only;
+}
+
+void
+conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	const struct rule *routed;
+	const char *rname = NULL;
+	int one = 1;
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->f = f;
+	c->cfg = config_ref(f->cfg);
+	c->cfd = fd;
+	c->ufd = -1;
+	c->port = port;
+	memcpy(&c->peer, peer, addr_len(peer));
+	c->t_start = c->t_last = util_now_ms();
+	c->next = f->conns;
+	if (f->conns != NULL)
+		f->conns->prev = c;
+	f->conns = c;
+	f->stats.active++;
+	f->stats.accepted++;
+	c->timer = evtimer_new(f->base, timer_cb, c);
+	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	if (clients_inc(f->clients, peer) > c->cfg->max_conns_per_client) {
+		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
+		return;
+	}
+	if (c->timer == NULL || c->ev_cr == NULL) {
+		conn_close(c, "error");
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	routed = route_for(c, port, &rname);
+	event_add(c->ev_cr, NULL);
+	if (routed != NULL) {
+		/* Dial at once: the server may speak first (SMTP). */
+		c->rule = routed;
+		c->via = VIA_ROUTE;
+		util_strlcpy(c->name, rname, sizeof(c->name));
+		c->gate = GATE_VERIFY;
+		resolve_start(c);
+		return;
+	}
+	conn_set_state(c, CONN_PEEKING);
+	arm_timer(c, c->cfg->peek_timeout_ms);
+}

@@ -1,0 +1,541 @@
+/* dns.c: c-ares on the libevent loop: sockets and timeouts, coalesced lookups, the cache. */
+#include "dns.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "dname.h"
+#include "log.h"
+#include "util.h"
+
+#define CACHE_ENTRIES 10000
+
+struct dns_wait {
+	struct pending *p;
+	dns_cb *cb;
+	void *arg;
+	struct dns_wait *prev, *next;
+};
+
+/* One name being looked up on the network; its waiters share the answer. */
+struct pending {
+	struct dns *d;
+	struct pending *prev, *next;	/* d->pending, while waiters may join */
+	int in_table;
+	int orphan;			/* timed out: c-ares still owns a query for it */
+	int completed;			/* c-ares answered; delivery is queued */
+	enum dns_status status;
+	struct cache_result res;
+	struct event *ev;		/* lookup timeout, then delivery */
+	uint64_t start_ms;
+	struct dns_wait *waiters;
+	char name[DNAME_MAX + 1];
+};
+
+struct sockev {
+	ares_socket_t fd;
+	struct event *ev;
+	short what;
+};
+
+struct dns {
+	struct event_base *base;
+	ares_channel ch;
+	struct event *timer;		/* c-ares's own timeouts */
+	struct sockev *socks;
+	size_t nsocks, capsocks;
+	struct cache *cache;
+	struct pending *pending;
+	unsigned max_lookups;
+	uint64_t lookup_timeout_ms;
+	uint32_t negative_ttl;
+	struct dns_stats stats;
+};
+
+static const double latency_bounds[DNS_LATENCY_BUCKETS] = {
+	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10
+};
+
+const char *
+dns_status_name(enum dns_status st)
+{
+	switch (st) {
+	case DNS_OK:
+		return "ok";
+	case DNS_NOADDR:
+		return "no-address";
+	case DNS_FAIL:
+		return "fail";
+	case DNS_TIMEOUT:
+		return "timeout";
+	case DNS_LIMIT:
+		return "limit";
+	}
+	return "?";
+}
+
+/* ---- c-ares sockets and timers on the loop ---- */
+
+static void rearm(struct dns *d);
+
+static void
+sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	ares_process_fd(d->ch, (what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+	    (what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
+	rearm(d);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	(void)fd;
+	(void)what;
+	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rearm(d);
+}
+
+static void
+rearm(struct dns *d)
+{
+	struct timeval tv, *t;
+
+	if (d->ch == NULL)
+		return;
+	t = ares_timeout(d->ch, NULL, &tv);
+	if (t != NULL)
+		event_add(d->timer, t);
+	else
+		event_del(d->timer);
+}
+
+static void
+sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns *d = data;
+	short what = (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
+	size_t i;
+
+	for (i = 0; i < d->nsocks && d->socks[i].fd != fd; i++)
+		;
+	if (i < d->nsocks) {
+		event_free(d->socks[i].ev);
+		if (what == 0) {
+			d->socks[i] = d->socks[--d->nsocks];
+			return;
+		}
+	} else {
+		if (what == 0)
+			return;
+		if (d->nsocks == d->capsocks) {
+			size_t nc = d->capsocks ? d->capsocks * 2 : 8;
+			struct sockev *ns = realloc(d->socks, nc * sizeof(*ns));
+
+			if (ns == NULL) {
+				log_warnx("dns: out of memory for a socket event");
+				return;
+			}
+			d->socks = ns;
+			d->capsocks = nc;
+		}
+		i = d->nsocks++;
+		d->socks[i].fd = fd;
+	}
+	d->socks[i].what = what;
+	d->socks[i].ev = event_new(d->base, fd, (short)(what | EV_PERSIST), sock_cb, d);
+	if (d->socks[i].ev == NULL || event_add(d->socks[i].ev, NULL) == -1)
+		log_warnx("dns: cannot watch a c-ares socket");
+}
+
+/* ---- lookups ---- */
+
+static void
+table_remove(struct pending *p)
+{
+	struct dns *d = p->d;
+
+	if (!p->in_table)
+		return;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		d->pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->in_table = 0;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	table_remove(p);
+	while (p->waiters != NULL)
+		dns_cancel(p->waiters);
+	event_free(p->ev);
+	p->d->stats.in_flight--;
+	free(p);
+}
+
+/* Hand the outcome to every waiter, one at a time (a callback may cancel others). */
+static void
+deliver(struct pending *p, enum dns_status st, const struct cache_result *res)
+{
+	struct dns_wait *w;
+
+	table_remove(p);
+	while ((w = p->waiters) != NULL) {
+		dns_cb *cb = w->cb;
+		void *arg = w->arg;
+
+		dns_cancel(w);
+		cb(arg, st, res);
+	}
+}
+
+static void
+pending_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->completed) {
+		deliver(p, p->status, &p->res);
+		pending_free(p);
+		return;
+	}
+	/* lookup-timeout: answer the waiters now; c-ares finishes (and fills the cache) later. */
+	p->orphan = 1;
+	p->d->stats.lookups[DNS_TIMEOUT]++;
+	deliver(p, DNS_TIMEOUT, NULL);
+}
+
+static void
+record_latency(struct dns *d, uint64_t start_ms)
+{
+	double s = (double)(util_now_ms() - start_ms) / 1000.0;
+	size_t i;
+
+	for (i = 0; i < DNS_LATENCY_BUCKETS && s > latency_bounds[i]; i++)
+		;
+	d->stats.latency[i]++;
+	d->stats.latency_sum += s;
+}
+
+static enum dns_status
+collect(struct ares_addrinfo *ai, struct cache_result *res, uint32_t *ttl)
+{
+	struct ares_addrinfo_node *n;
+
+	memset(res, 0, sizeof(*res));
+	*ttl = UINT32_MAX;
+	for (n = ai ? ai->nodes : NULL; n != NULL && res->n < CACHE_ADDRS; n = n->ai_next) {
+		struct cache_addr *ca = &res->addrs[res->n];
+
+		if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in)) {
+			ca->family = AF_INET;
+			ca->u.v4 = ((struct sockaddr_in *)n->ai_addr)->sin_addr;
+		} else if (n->ai_family == AF_INET6 &&
+		    n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+			ca->family = AF_INET6;
+			ca->u.v6 = ((struct sockaddr_in6 *)n->ai_addr)->sin6_addr;
+		} else
+			continue;
+		res->n++;
+		if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < *ttl)
+			*ttl = (uint32_t)n->ai_ttl;
+	}
+	if (*ttl == UINT32_MAX)
+		*ttl = 0;
+	return res->n > 0 ? DNS_OK : DNS_NOADDR;
+}
+
+static void
+addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct pending *p = arg;
+	struct dns *d = p->d;
+	uint64_t now = util_now_ms();
+	uint32_t ttl = 0;
+
+	(void)timeouts;
+	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
+		ares_freeaddrinfo(ai);
+		pending_free(p);
+		return;
+	}
+	if (status == ARES_SUCCESS)
+		p->status = collect(ai, &p->res, &ttl);
+	else if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
+		p->status = DNS_NOADDR;
+	else if (status == ARES_ETIMEOUT)
+		p->status = DNS_TIMEOUT;
+	else
+		p->status = DNS_FAIL;
+	ares_freeaddrinfo(ai);
+	if (p->status == DNS_OK)
+		cache_put(d->cache, p->name, p->res.addrs, p->res.n, ttl, now);
+	else if (p->status == DNS_NOADDR)
+		cache_put_negative(d->cache, p->name, d->negative_ttl, now);
+	record_latency(d, p->start_ms);
+	if (p->orphan) {		/* its waiters were told at the timeout */
+		pending_free(p);
+		return;
+	}
+	d->stats.lookups[p->status]++;
+	if (p->status != DNS_OK)
+		log_debug("dns: %s: %s (%s)", p->name, dns_status_name(p->status),
+		    ares_strerror(status));
+	p->completed = 1;
+	event_active(p->ev, EV_TIMEOUT, 0);	/* deliver from the loop, never from inside
+						 * the caller's dns_lookup */
+}
+
+static struct dns_wait *
+add_waiter(struct pending *p, dns_cb *cb, void *arg)
+{
+	struct dns_wait *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->p = p;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = p->waiters;
+	if (p->waiters != NULL)
+		p->waiters->prev = w;
+	p->waiters = w;
+	return w;
+}
+
+void
+dns_cancel(struct dns_wait *w)
+{
+	struct pending *p;
+
+	if (w == NULL)
+		return;
+	p = w->p;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		p->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static struct pending *
+start(struct dns *d, const char *name)
+{
+	struct ares_addrinfo_hints hints;
+	struct pending *p = calloc(1, sizeof(*p));
+	struct timeval tv;
+
+	if (p == NULL)
+		return NULL;
+	p->d = d;
+	util_strlcpy(p->name, name, sizeof(p->name));
+	p->start_ms = util_now_ms();
+	if ((p->ev = evtimer_new(d->base, pending_ev_cb, p)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	tv.tv_sec = (time_t)(d->lookup_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(d->lookup_timeout_ms % 1000) * 1000;
+	evtimer_add(p->ev, &tv);
+	p->next = d->pending;
+	if (d->pending != NULL)
+		d->pending->prev = p;
+	d->pending = p;
+	p->in_table = 1;
+	d->stats.in_flight++;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = ARES_AI_NOSORT;
+	ares_getaddrinfo(d->ch, name, NULL, &hints, addrinfo_cb, p);
+	rearm(d);
+	return p;
+}
+
+int
+dns_lookup(struct dns *d, const char *name, dns_cb *cb, void *arg, struct dns_wait **wait,
+    enum dns_status *st, struct cache_result *res)
+{
+	struct pending *p;
+
+	*wait = NULL;
+	if (cache_get(d->cache, name, util_now_ms(), res)) {
+		*st = res->negative ? DNS_NOADDR : DNS_OK;
+		if (res->negative)
+			d->stats.cache_negative_hits++;
+		else
+			d->stats.cache_hits++;
+		return 1;
+	}
+	for (p = d->pending; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			break;
+	if (p != NULL)
+		d->stats.coalesced++;
+	else if (d->stats.in_flight >= d->max_lookups) {
+		d->stats.lookups[DNS_LIMIT]++;
+		*st = DNS_LIMIT;
+		return 1;
+	} else if ((p = start(d, name)) == NULL) {
+		*st = DNS_FAIL;
+		return 1;
+	}
+	if ((*wait = add_waiter(p, cb, arg)) == NULL) {
+		*st = DNS_FAIL;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int
+set_servers(struct dns *d, const struct config *cfg, char *err, size_t errlen)
+{
+	char csv[2048], abuf[ADDR_STRLEN];
+	size_t i, off = 0;
+	int rc;
+
+	if (cfg->upstream_system)
+		return 0;
+	csv[0] = '\0';
+	for (i = 0; i < cfg->upstream.n && off < sizeof(csv) - ADDR_STRLEN - 2; i++) {
+		addr_format((const struct sockaddr *)&cfg->upstream.v[i], 1, abuf, sizeof(abuf));
+		off += (size_t)snprintf(csv + off, sizeof(csv) - off, "%s%s", i ? "," : "", abuf);
+	}
+	if ((rc = ares_set_servers_ports_csv(d->ch, csv)) != ARES_SUCCESS) {
+		snprintf(err, errlen, "upstream %s: %s", csv, ares_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_limits(struct dns *d, const struct config *cfg)
+{
+	d->max_lookups = cfg->max_lookups;
+	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
+	d->negative_ttl = cfg->negative_cache_ttl;
+	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
+}
+
+struct dns *
+dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
+{
+	struct dns *d = calloc(1, sizeof(*d));
+	struct ares_options o;
+	int rc, mask;
+	char lookups[] = "b";
+
+	if (d == NULL || (d->cache = cache_new(CACHE_ENTRIES, cfg->cache_min_ttl,
+	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, timer_cb, d)) == NULL) {
+		snprintf(err, errlen, "dns: out of memory");
+		goto fail;
+	}
+	d->base = base;
+	apply_limits(d, cfg);
+	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+		goto fail;
+	}
+	memset(&o, 0, sizeof(o));
+	/* Names are asked as written: no search domains, no HOSTALIASES, no hosts file. */
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	o.lookups = lookups;
+	o.sock_state_cb = sock_state_cb;
+	o.sock_state_cb_data = d;
+	o.timeout = (int)(cfg->lookup_timeout_ms / 2 > 2000 ? 2000 : cfg->lookup_timeout_ms / 2 + 1);
+	o.tries = 2;
+	mask = ARES_OPT_FLAGS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES;
+	if ((rc = ares_init_options(&d->ch, &o, mask)) != ARES_SUCCESS) {
+		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+		d->ch = NULL;
+		goto fail;
+	}
+	if (set_servers(d, cfg, err, errlen) == -1)
+		goto fail;
+	return d;
+fail:
+	dns_free(d);
+	return NULL;
+}
+
+int
+dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	apply_limits(d, cfg);
+	return 0;
+}
+
+int
+dns_servers(struct dns *d, struct sockaddr_storage *out, size_t max, size_t *n)
+{
+	struct ares_addr_port_node *list = NULL, *s;
+
+	*n = 0;
+	if (ares_get_servers_ports(d->ch, &list) != ARES_SUCCESS)
+		return -1;
+	for (s = list; s != NULL && *n < max; s = s->next) {
+		struct sockaddr_storage *ss = &out[*n];
+
+		memset(ss, 0, sizeof(*ss));
+		if (s->family == AF_INET) {
+			ss->ss_family = AF_INET;
+			memcpy(&((struct sockaddr_in *)ss)->sin_addr, &s->addr.addr4, 4);
+		} else if (s->family == AF_INET6) {
+			ss->ss_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, &s->addr.addr6, 16);
+		} else
+			continue;
+		addr_set_port((struct sockaddr *)ss, (uint16_t)(s->udp_port ? s->udp_port : 53));
+		(*n)++;
+	}
+	ares_free_data(list);
+	return 0;
+}
+
+void
+dns_free(struct dns *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	if (d->ch != NULL) {
+		ares_destroy(d->ch);	/* calls back every pending lookup with EDESTRUCTION */
+		d->ch = NULL;
+	}
+	while (d->pending != NULL)
+		pending_free(d->pending);
+	for (i = 0; i < d->nsocks; i++)
+		event_free(d->socks[i].ev);
+	free(d->socks);
+	if (d->timer != NULL)
+		event_free(d->timer);
+	cache_free(d->cache);
+	ares_library_cleanup();
+	free(d);
+}
+
+const struct dns_stats *
+dns_stats(const struct dns *d)
+{
+	return &d->stats;
+}

@@ -1,0 +1,58 @@
+/* dns.h: the forwarder's name resolution: c-ares driven by the libevent loop, with a cache. */
+#ifndef GATEHOUSE_DNS_H
+#define GATEHOUSE_DNS_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "config.h"
+
+enum dns_status {
+	DNS_OK,			/* addresses found */
+	DNS_NOADDR,		/* NXDOMAIN or no A/AAAA (cached as negative) */
+	DNS_FAIL,		/* SERVFAIL, refused, garbage, no server: nothing learned */
+	DNS_TIMEOUT,		/* no answer within lookup-timeout */
+	DNS_LIMIT		/* max-lookups names already in flight */
+};
+
+#define DNS_LATENCY_BUCKETS 10	/* upper bounds in dns.c: 1 ms ... 10 s, then +Inf */
+
+struct dns_stats {
+	uint64_t lookups[5];		/* by enum dns_status, answers from the network */
+	uint64_t cache_hits, cache_negative_hits, coalesced;
+	uint64_t latency[DNS_LATENCY_BUCKETS + 1];	/* network lookups, by bucket */
+	double latency_sum;		/* seconds */
+	unsigned in_flight;
+};
+
+typedef void dns_cb(void *arg, enum dns_status st, const struct cache_result *res);
+
+struct dns;
+struct dns_wait;
+
+/* Initialise c-ares on base from cfg's upstream (system: /etc/resolv.conf, no hosts
+ * file, no search domains). NULL with err on failure. */
+struct dns *dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
+void dns_free(struct dns *d);
+
+/* Apply a reloaded configuration (servers, timeouts, cache limits). 0 or -1 with err;
+ * on error the old servers stay. */
+int dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen);
+
+/* The servers in use, "a:53,[b]:53" (for messages and the loop check). */
+int dns_servers(struct dns *d, struct sockaddr_storage *out, size_t max, size_t *n);
+
+/*
+ * Resolve name (normalised, already allowed). A fresh cache entry answers at once:
+ * returns 1 with *st and *res filled and cb never called. Otherwise returns 0 and cb
+ * is called exactly once later (unless dns_cancel is called first); *wait is the handle.
+ */
+int dns_lookup(struct dns *d, const char *name, dns_cb *cb, void *arg, struct dns_wait **wait,
+    enum dns_status *st, struct cache_result *res);
+void dns_cancel(struct dns_wait *w);
+
+const struct dns_stats *dns_stats(const struct dns *d);
+const char *dns_status_name(enum dns_status st);
+
+#endif

@@ -1,0 +1,384 @@
+/* listen.c: the forwarder's listening sockets: one per (forward-listen address, allowed
+ * port), kept in step with the configuration, paused at max-conns, backed off on EMFILE. */
+#include <errno.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "fwd.h"
+#include "log.h"
+
+#define MAX_PORTS 1024		/* listening ports; a wider allowlist is a config error */
+#define BACKOFF_MS 250		/* accept pause after EMFILE/ENFILE */
+#define BACKLOG 1024
+
+struct lsock {
+	struct listeners *ls;
+	struct evconnlistener *l;
+	struct sockaddr_storage addr;	/* address and port */
+	int keep;
+};
+
+struct portinfo {
+	uint16_t port;
+	const struct rule *implicit;	/* the one exact rule on this port, or NULL */
+};
+
+struct listeners {
+	struct fwd *f;
+	struct lsock **v;
+	size_t n, cap;
+	struct portinfo *ports;		/* sorted by port */
+	size_t nports;
+	int paused;			/* at max-conns */
+	int backoff;			/* after an accept error */
+	struct event *resume;
+	int reserve_fd;			/* closed to make room for one accept on EMFILE */
+};
+
+static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
+
+static void
+set_enabled(struct listeners *ls, int on)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++) {
+		if (on)
+			evconnlistener_enable(ls->v[i]->l);
+		else
+			evconnlistener_disable(ls->v[i]->l);
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	struct lsock *s = arg;
+	struct listeners *ls = s->ls;
+	struct fwd *f = ls->f;
+
+	(void)l;
+	(void)salen;
+	conn_accept(f, fd, sa, addr_port((struct sockaddr *)&s->addr));
+	if (!ls->paused && f->stats.active >= f->cfg->max_conns) {
+		ls->paused = 1;
+		f->stats.accept_paused++;
+		set_enabled(ls, 0);
+		log_debug("max-conns %u reached: accepting paused", f->cfg->max_conns);
+	}
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listeners *ls = arg;
+
+	(void)fd;
+	(void)what;
+	ls->backoff = 0;
+	if (!ls->paused)
+		set_enabled(ls, 1);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct lsock *s = arg;
+	struct listeners *ls = s->ls;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+	ls->f->stats.accept_errors++;
+	errno = err;
+	log_warn_rl(&accept_rl, "accept on port %u", addr_port((struct sockaddr *)&s->addr));
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	/* Out of descriptors: take one waiting client off the queue with the reserve fd and
+	 * close it (it sees a reset, not a hang), then pause accepting briefly. */
+	if (ls->reserve_fd != -1) {
+		int fd;
+
+		close(ls->reserve_fd);
+		if ((fd = accept(evconnlistener_get_fd(l), NULL, NULL)) != -1)
+			close(fd);
+		ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ls->backoff = 1;
+	set_enabled(ls, 0);
+	evtimer_add(ls->resume, &tv);
+}
+
+void
+listeners_conn_closed(struct listeners *ls)
+{
+	if (ls == NULL || !ls->paused || ls->f->stats.active >= ls->f->cfg->max_conns)
+		return;
+	ls->paused = 0;
+	if (!ls->backoff)
+		set_enabled(ls, 1);
+}
+
+struct listeners *
+listeners_new(struct fwd *f)
+{
+	struct listeners *ls = calloc(1, sizeof(*ls));
+
+	if (ls == NULL)
+		return NULL;
+	ls->f = f;
+	ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((ls->resume = evtimer_new(f->base, resume_cb, ls)) == NULL) {
+		free(ls);
+		return NULL;
+	}
+	return ls;
+}
+
+void
+listeners_free(struct listeners *ls)
+{
+	size_t i;
+
+	if (ls == NULL)
+		return;
+	for (i = 0; i < ls->n; i++) {
+		evconnlistener_free(ls->v[i]->l);
+		free(ls->v[i]);
+	}
+	free(ls->v);
+	free(ls->ports);
+	event_free(ls->resume);
+	if (ls->reserve_fd != -1)
+		close(ls->reserve_fd);
+	free(ls);
+}
+
+/* Every port the configuration allows, sorted, with its implicit route. */
+static int
+collect_ports(const struct config *cfg, struct portinfo **out, size_t *nout, char *err,
+    size_t errlen)
+{
+	uint32_t *cover = calloc(65536, sizeof(*cover));	/* rules covering each port */
+	const struct rule **last = calloc(65536, sizeof(*last));
+	struct portinfo *pi = NULL;
+	size_t i, j, n = 0;
+	unsigned p;
+
+	if (cover == NULL || last == NULL)
+		goto nomem;
+	for (i = 0; i < policy_count(cfg->policy); i++) {
+		const struct rule *r = policy_rule(cfg->policy, i);
+
+		for (j = 0; j < r->nports; j++) {
+			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
+				if (cover[p]++ == 0)
+					n++;
+				/* A wildcard on the port rules out an implicit route. */
+				last[p] = (cover[p] == 1 && !r->wildcard) ? r : NULL;
+			}
+		}
+	}
+	if (n > MAX_PORTS) {
+		snprintf(err, errlen, "the allowlist names %zu ports; the forwarder listens on at most "
+		    "%d (narrow the port ranges)", n, MAX_PORTS);
+		free(cover);
+		free(last);
+		return -1;
+	}
+	if (n > 0 && (pi = calloc(n, sizeof(*pi))) == NULL)
+		goto nomem;
+	for (p = 1, i = 0; p < 65536; p++) {
+		if (cover[p] == 0)
+			continue;
+		pi[i].port = (uint16_t)p;
+		pi[i].implicit = last[p];
+		i++;
+	}
+	free(cover);
+	free(last);
+	*out = pi;
+	*nout = n;
+	return 0;
+nomem:
+	free(cover);
+	free(last);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static const struct portinfo *
+port_find(const struct listeners *ls, uint16_t port)
+{
+	size_t lo = 0, hi = ls->nports;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ls->ports[mid].port == port)
+			return &ls->ports[mid];
+		if (ls->ports[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int
+listeners_has_port(const struct listeners *ls, uint16_t port)
+{
+	return port_find(ls, port) != NULL;
+}
+
+const struct rule *
+listeners_implicit_route(const struct listeners *ls, uint16_t port)
+{
+	const struct portinfo *pi = port_find(ls, port);
+
+	return pi ? pi->implicit : NULL;
+}
+
+int
+listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa,
+    const struct iface_table *ifaces)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++) {
+		const struct sockaddr *l = (const struct sockaddr *)&ls->v[i]->addr;
+
+		if (addr_port(l) != addr_port(sa))
+			continue;
+		if (addr_equal(l, sa, 0))
+			return 1;
+		if (addr_is_any(l) && l->sa_family == sa->sa_family && iface_is_local(ifaces, sa))
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+listeners_count(const struct listeners *ls)
+{
+	return ls->n;
+}
+
+static int
+open_one(struct listeners *ls, const struct sockaddr *sa, char *err, size_t errlen)
+{
+	char abuf[ADDR_STRLEN];
+	struct lsock *s;
+	int fd, on = 1;
+
+	if (ls->n == ls->cap) {
+		size_t nc = ls->cap ? ls->cap * 2 : 16;
+		struct lsock **nv = realloc(ls->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			goto nomem;
+		ls->v = nv;
+		ls->cap = nc;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto nomem;
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, sa, addr_len(sa)) == -1 || listen(fd, BACKLOG) == -1) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
+		if (fd != -1)
+			close(fd);
+		free(s);
+		errno = e;
+		return -1;
+	}
+	s->ls = ls;
+	memcpy(&s->addr, sa, addr_len(sa));
+	s->keep = 1;
+	s->l = evconnlistener_new(ls->f->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (s->l == NULL) {
+		close(fd);
+		free(s);
+		goto nomem;
+	}
+	evconnlistener_set_error_cb(s->l, accept_error_cb);
+	if (ls->paused || ls->backoff)
+		evconnlistener_disable(s->l);
+	ls->v[ls->n++] = s;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static struct lsock *
+find_sock(struct listeners *ls, const struct sockaddr *sa)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		if (addr_equal((struct sockaddr *)&ls->v[i]->addr, sa, 1))
+			return ls->v[i];
+	return NULL;
+}
+
+int
+listeners_sync(struct listeners *ls, const struct config *cfg, int strict, char *err,
+    size_t errlen)
+{
+	struct portinfo *ports;
+	size_t nports, i, j, k;
+	int v6_skipped = 0;
+
+	if (collect_ports(cfg, &ports, &nports, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < ls->n; i++)
+		ls->v[i]->keep = 0;
+	for (i = 0; i < cfg->forward_listen.n; i++) {
+		for (j = 0; j < nports; j++) {
+			struct sockaddr_storage sa = cfg->forward_listen.v[i];
+			struct lsock *s;
+
+			addr_set_port((struct sockaddr *)&sa, ports[j].port);
+			if ((s = find_sock(ls, (struct sockaddr *)&sa)) != NULL) {
+				s->keep = 1;
+				continue;
+			}
+			if (open_one(ls, (struct sockaddr *)&sa, err, errlen) == 0)
+				continue;
+			if (cfg->forward_listen_default && sa.ss_family == AF_INET6 &&
+			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+				if (!v6_skipped++)
+					log_warnx("%s; IPv6 skipped", err);
+				continue;
+			}
+			if (strict) {
+				free(ports);
+				return -1;
+			}
+			log_warnx("reload: cannot listen on %s", err);
+		}
+	}
+	for (i = k = 0; i < ls->n; i++) {
+		if (ls->v[i]->keep) {
+			ls->v[k++] = ls->v[i];
+			continue;
+		}
+		evconnlistener_free(ls->v[i]->l);
+		free(ls->v[i]);
+	}
+	ls->n = k;
+	free(ls->ports);
+	ls->ports = ports;
+	ls->nports = nports;
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* metrics.c: the forwarder's Prometheus families. */
+#include <stdio.h>
+
+#include "fwd.h"
+#include "prom.h"
+
+static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
+	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10
+};
+
+static void
+conn_metrics(struct prom *p, const struct fwd_stats *s)
+{
+	int i;
+
+	prom_family(p, "gatehouse_connections_total", "counter",
+	    "Forwarded connections: allowed by how the name was learned, denied by reason.");
+	for (i = 1; i < VIA_COUNT; i++)
+		prom_u64(p, "gatehouse_connections_total", s->allowed[i], "verdict", "allow", "via",
+		    via_name((enum via)i), (const char *)NULL);
+	for (i = 1; i < DENY_COUNT; i++)
+		prom_u64(p, "gatehouse_connections_total", s->denied[i], "verdict", "deny", "reason",
+		    deny_name((enum deny)i), (const char *)NULL);
+	prom_family(p, "gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
+	prom_u64(p, "gatehouse_connections_accepted_total", s->accepted, (const char *)NULL);
+	prom_family(p, "gatehouse_connections_active", "gauge", "Client connections open now.");
+	prom_u64(p, "gatehouse_connections_active", s->active, (const char *)NULL);
+	prom_family(p, "gatehouse_relay_bytes_total", "counter",
+	    "Bytes relayed by finished connections: up (client to upstream) and down.");
+	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_up, "direction", "up", (const char *)NULL);
+	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_down, "direction", "down",
+	    (const char *)NULL);
+	prom_family(p, "gatehouse_accept_paused_total", "counter", "Times max-conns paused accepting.");
+	prom_u64(p, "gatehouse_accept_paused_total", s->accept_paused, (const char *)NULL);
+	prom_family(p, "gatehouse_accept_errors_total", "counter",
+	    "accept(2) failures (EMFILE and friends), each followed by a short back-off.");
+	prom_u64(p, "gatehouse_accept_errors_total", s->accept_errors, (const char *)NULL);
+}
+
+static void
+dns_metrics(struct prom *p, const struct dns_stats *d)
+{
+	int i;
+
+	prom_family(p, "gatehouse_upstream_lookups_total", "counter",
+	    "c-ares lookups sent to the upstream DNS servers, by result.");
+	for (i = DNS_OK; i <= DNS_LIMIT; i++)
+		prom_u64(p, "gatehouse_upstream_lookups_total", d->lookups[i], "result",
+		    dns_status_name((enum dns_status)i), (const char *)NULL);
+	prom_family(p, "gatehouse_upstream_lookup_duration_seconds", "histogram",
+	    "Time c-ares took to answer, per network lookup.");
+	prom_histogram(p, "gatehouse_upstream_lookup_duration_seconds", lookup_bounds, d->latency,
+	    DNS_LATENCY_BUCKETS, d->latency_sum);
+	prom_family(p, "gatehouse_upstream_cache_hits_total", "counter",
+	    "Lookups answered from the cache, positive or negative.");
+	prom_u64(p, "gatehouse_upstream_cache_hits_total", d->cache_hits, "kind", "positive",
+	    (const char *)NULL);
+	prom_u64(p, "gatehouse_upstream_cache_hits_total", d->cache_negative_hits, "kind", "negative",
+	    (const char *)NULL);
+	prom_family(p, "gatehouse_upstream_lookups_coalesced_total", "counter",
+	    "Lookups that joined one already in flight for the same name.");
+	prom_u64(p, "gatehouse_upstream_lookups_coalesced_total", d->coalesced, (const char *)NULL);
+	prom_family(p, "gatehouse_upstream_lookups_in_flight", "gauge", "Names being looked up now.");
+	prom_u64(p, "gatehouse_upstream_lookups_in_flight", d->in_flight, (const char *)NULL);
+}
+
+void
+fwd_metrics(struct prom *p, const struct fwd *f)
+{
+	conn_metrics(p, &f->stats);
+	dns_metrics(p, dns_stats(f->dns));
+}

@@ -1,0 +1,174 @@
+/* relay.c: moving bytes from one socket to another with bounded buffering and half-close. */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct freebuf {
+	struct freebuf *next;
+};
+
+struct bufpool {
+	struct freebuf *free;
+	size_t nfree, max_free, out;
+};
+
+struct bufpool *
+bufpool_new(size_t max_free)
+{
+	struct bufpool *p = calloc(1, sizeof(*p));
+
+	if (p != NULL)
+		p->max_free = max_free;
+	return p;
+}
+
+void
+bufpool_free(struct bufpool *p)
+{
+	if (p == NULL)
+		return;
+	while (p->free != NULL) {
+		struct freebuf *f = p->free;
+
+		p->free = f->next;
+		free(f);
+	}
+	free(p);
+}
+
+size_t
+bufpool_outstanding(const struct bufpool *p)
+{
+	return p->out;
+}
+
+static uint8_t *
+pool_get(struct bufpool *p)
+{
+	uint8_t *b;
+
+	if (p->free != NULL) {
+		b = (uint8_t *)p->free;
+		p->free = p->free->next;
+		p->nfree--;
+	} else if ((b = malloc(RELAY_BUF)) == NULL)
+		return NULL;
+	p->out++;
+	return b;
+}
+
+static void
+pool_put(struct bufpool *p, uint8_t *b)
+{
+	p->out--;
+	if (p->nfree >= p->max_free) {
+		free(b);
+		return;
+	}
+	((struct freebuf *)(void *)b)->next = p->free;
+	p->free = (struct freebuf *)(void *)b;
+	p->nfree++;
+}
+
+void
+pump_init(struct pump *p, int src, int dst)
+{
+	memset(p, 0, sizeof(*p));
+	p->src = src;
+	p->dst = dst;
+}
+
+void
+pump_release(struct pump *p, struct bufpool *pool)
+{
+	if (p->buf != NULL) {
+		pool_put(pool, p->buf);
+		p->buf = NULL;
+	}
+	p->off = p->len = 0;
+}
+
+int
+pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len > RELAY_BUF || p->buf != NULL || (p->buf = pool_get(pool)) == NULL)
+		return -1;
+	memcpy(p->buf, data, len);
+	p->off = 0;
+	p->len = len;
+	return 0;
+}
+
+/* Write pending bytes; shut dst down once src has ended and nothing is pending. */
+static enum pump_state
+flush(struct pump *p, struct bufpool *pool)
+{
+	while (p->off < p->len) {
+		ssize_t w = send(p->dst, p->buf + p->off, p->len - p->off, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			p->off += (size_t)w;
+			p->bytes += (uint64_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PUMP_WRITE;
+		p->err = errno;
+		return PUMP_DST_ERROR;
+	}
+	pump_release(p, pool);
+	if (p->eof) {
+		if (!p->shut) {
+			shutdown(p->dst, SHUT_WR);
+			p->shut = 1;
+		}
+		return PUMP_DONE;
+	}
+	return PUMP_READ;
+}
+
+enum pump_state
+pump_on_readable(struct pump *p, struct bufpool *pool)
+{
+	ssize_t r;
+
+	if (p->off < p->len)
+		return flush(p, pool);	/* still blocked on dst */
+	if (p->eof)
+		return flush(p, pool);
+	if (p->buf == NULL && (p->buf = pool_get(pool)) == NULL)
+		return PUMP_READ;	/* out of memory: try again on the next readiness */
+	do
+		r = recv(p->src, p->buf, RELAY_BUF, 0);
+	while (r == -1 && errno == EINTR);
+	if (r > 0) {
+		p->off = 0;
+		p->len = (size_t)r;
+		return flush(p, pool);
+	}
+	if (r == 0) {
+		p->eof = 1;
+		return flush(p, pool);
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		pump_release(p, pool);
+		return PUMP_READ;
+	}
+	p->err = errno;
+	pump_release(p, pool);
+	return PUMP_SRC_ERROR;
+}
+
+enum pump_state
+pump_on_writable(struct pump *p, struct bufpool *pool)
+{
+	return flush(p, pool);
+}

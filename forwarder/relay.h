@@ -1,0 +1,49 @@
+/* relay.h: one direction of a relayed connection (a pump from one fd to another), and the
+ * pool of buffers the pumps borrow only while bytes are in flight. */
+#ifndef GATEHOUSE_RELAY_H
+#define GATEHOUSE_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAY_BUF (64 * 1024)	/* bytes one read may move; also the most held per direction */
+
+struct bufpool;
+
+/* Keep up to max_free idle buffers for reuse. */
+struct bufpool *bufpool_new(size_t max_free);
+void bufpool_free(struct bufpool *p);
+size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
+
+struct pump {
+	int src, dst;
+	uint8_t *buf;		/* borrowed from the pool while len > off; NULL otherwise */
+	size_t off, len;	/* unwritten bytes: buf[off..len) */
+	uint64_t bytes;		/* written to dst */
+	int eof;		/* src sent FIN */
+	int shut;		/* dst has been shut down for writing */
+	int err;		/* errno of the failure, with PUMP_SRC_ERROR/PUMP_DST_ERROR */
+};
+
+enum pump_state {
+	PUMP_READ,		/* nothing pending: wait for src to be readable */
+	PUMP_WRITE,		/* bytes pending: wait for dst to be writable (src paused) */
+	PUMP_DONE,		/* src ended and dst was shut down for writing */
+	PUMP_SRC_ERROR,		/* reading src failed (reset) */
+	PUMP_DST_ERROR		/* writing dst failed (reset) */
+};
+
+void pump_init(struct pump *p, int src, int dst);
+
+/* Queue bytes to write first (the peeked ClientHello or request head). Copies them.
+ * 0, or -1 when no buffer could be had or len is over RELAY_BUF. */
+int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len);
+
+/* src is readable: read once, write what can be written. */
+enum pump_state pump_on_readable(struct pump *p, struct bufpool *pool);
+/* dst is writable: write what is pending (then shut dst down if src ended). */
+enum pump_state pump_on_writable(struct pump *p, struct bufpool *pool);
+/* Give back the buffer, if any. */
+void pump_release(struct pump *p, struct bufpool *pool);
+
+#endif

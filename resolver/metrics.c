@@ -1,0 +1,44 @@
+/* metrics.c: the resolver's Prometheus families. */
+#include <stdio.h>
+
+#include "prom.h"
+#include "server.h"
+
+void
+resolver_metrics(struct prom *p, const struct resolver_stats *s)
+{
+	char rname[16];
+	size_t v, q;
+	int rc;
+
+	prom_family(p, "gatehouse_dns_queries_total", "counter",
+	    "DNS queries by verdict (allow, deny, invalid, drop) and query type.");
+	for (v = 0; v < 4; v++)
+		for (q = 0; q < QT_COUNT; q++)
+			if (s->queries[v][q] > 0 || (v < 2 && q < 2))
+				prom_u64(p, "gatehouse_dns_queries_total", s->queries[v][q], "verdict",
+				    query_verdict_name((enum query_verdict)v), "qtype",
+				    stat_qtype_name((enum stat_qtype)q), (const char *)NULL);
+	prom_family(p, "gatehouse_dns_responses_total", "counter", "DNS answers sent, by rcode.");
+	for (rc = 0; rc < STAT_RCODES; rc++)
+		if (s->rcode[rc] > 0 || rc == 0 || rc == 3)
+			prom_u64(p, "gatehouse_dns_responses_total", s->rcode[rc], "rcode",
+			    query_rcode_name(rc, rname, sizeof(rname)), (const char *)NULL);
+	prom_family(p, "gatehouse_dns_transport_queries_total", "counter", "DNS queries by transport.");
+	prom_u64(p, "gatehouse_dns_transport_queries_total", s->udp, "proto", "udp", (const char *)NULL);
+	prom_u64(p, "gatehouse_dns_transport_queries_total", s->tcp, "proto", "tcp", (const char *)NULL);
+	prom_family(p, "gatehouse_dns_truncated_total", "counter", "UDP answers sent with TC=1.");
+	prom_u64(p, "gatehouse_dns_truncated_total", s->truncated, (const char *)NULL);
+	prom_family(p, "gatehouse_dns_send_errors_total", "counter", "UDP answers that could not be sent.");
+	prom_u64(p, "gatehouse_dns_send_errors_total", s->send_errors, (const char *)NULL);
+	prom_family(p, "gatehouse_dns_tcp_connections_total", "counter",
+	    "DNS-over-TCP connections: accepted, refused at dns-tcp-max, closed idle.");
+	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_accepted, "result", "accepted",
+	    (const char *)NULL);
+	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_refused, "result", "refused",
+	    (const char *)NULL);
+	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_idle_closed, "result", "idle-closed",
+	    (const char *)NULL);
+	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
+	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
+}

@@ -1,0 +1,798 @@
+/* test_http_host.c: unit tests for forwarder/http_host.c with annotated request heads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dname.h"
+#include "http_host.h"
+
+/* A string literal and its length, NULs included. */
+#define B(s) (const uint8_t *)(s), sizeof(s) - 1
+
+struct hcase {
+	const char	*label;
+	const uint8_t	*buf;
+	size_t		 len;
+	enum peek_status status;
+	const char	*name;		/* OK */
+	uint16_t	 port;
+	unsigned	 flags;
+	const char	*why;		/* NO_NAME/MALFORMED; NULL: dname_status_str(dst) */
+	enum dname_status dst;
+	size_t		 head_len;	/* OK/NO_NAME; 0: the whole input */
+};
+
+/* ---- heads recorded from real clients against a listener on 127.0.0.1 ---- */
+
+/* curl 7.88.1: curl --resolve www.example.com:18431:127.0.0.1 http://www.example.com:18431/index.html */
+static const char curl_get[] =
+	"GET /index.html HTTP/1.1\r\n"
+	"Host: www.example.com:18431\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"\r\n";
+
+/* curl 7.88.1: curl http://127.0.0.1:18431/ (an IP literal: no name) */
+static const char curl_ip[] =
+	"GET / HTTP/1.1\r\n"
+	"Host: 127.0.0.1:18431\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"\r\n";
+
+/* curl 7.88.1: curl --http1.0 --resolve ... http://www.example.com:18431/ */
+static const char curl_http10[] =
+	"GET / HTTP/1.0\r\n"
+	"Host: www.example.com:18431\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"\r\n";
+
+/* curl 7.88.1: curl -d 'a=1' http://api.example.com:18431/v1/x?q=1 (the body follows the head) */
+static const char curl_post[] =
+	"POST /v1/x?q=1 HTTP/1.1\r\n"
+	"Host: api.example.com:18431\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"Content-Length: 3\r\n"
+	"Content-Type: application/x-www-form-urlencoded\r\n"
+	"\r\n"
+	"a=1";
+
+/* curl 7.88.1 through an HTTP proxy: curl -x http://127.0.0.1:18431 http://www.example.com/path?x=1 */
+static const char curl_proxy[] =
+	"GET http://www.example.com/path?x=1 HTTP/1.1\r\n"
+	"Host: www.example.com\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"Proxy-Connection: Keep-Alive\r\n"
+	"\r\n";
+
+/* curl 7.88.1: curl -x http://127.0.0.1:18431 http://user:pw@www.example.com:8080/ */
+static const char curl_proxy_user[] =
+	"GET http://www.example.com:8080/ HTTP/1.1\r\n"
+	"Host: www.example.com:8080\r\n"
+	"Authorization: Basic dXNlcjpwdw==\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Accept: */*\r\n"
+	"Proxy-Connection: Keep-Alive\r\n"
+	"\r\n";
+
+/* curl 7.88.1 tunnelling: curl -p -x http://127.0.0.1:18431 https://www.example.com/ */
+static const char curl_connect[] =
+	"CONNECT www.example.com:443 HTTP/1.1\r\n"
+	"Host: www.example.com:443\r\n"
+	"User-Agent: curl/7.88.1\r\n"
+	"Proxy-Connection: Keep-Alive\r\n"
+	"\r\n";
+
+/* GNU Wget 1.21.3: http_proxy=http://127.0.0.1:18431 wget http://www.example.com/a/b */
+static const char wget_proxy[] =
+	"GET http://www.example.com/a/b HTTP/1.1\r\n"
+	"Host: www.example.com\r\n"
+	"User-Agent: Wget/1.21.3\r\n"
+	"Accept: */*\r\n"
+	"Accept-Encoding: identity\r\n"
+	"Connection: Keep-Alive\r\n"
+	"Proxy-Connection: Keep-Alive\r\n"
+	"\r\n";
+
+/* GNU Wget 1.21.3: wget http://localhost:18431/ */
+static const char wget_local[] =
+	"GET / HTTP/1.1\r\n"
+	"Host: localhost:18431\r\n"
+	"User-Agent: Wget/1.21.3\r\n"
+	"Accept: */*\r\n"
+	"Accept-Encoding: identity\r\n"
+	"Connection: Keep-Alive\r\n"
+	"\r\n";
+
+/* GNU Wget 1.21.3: https_proxy=http://127.0.0.1:18431 wget https://www.example.com/ (Host last) */
+static const char wget_connect[] =
+	"CONNECT www.example.com:443 HTTP/1.1\r\n"
+	"User-Agent: Wget/1.21.3\r\n"
+	"Host: www.example.com:443\r\n"
+	"\r\n";
+
+/* Python 3.11.7 urllib: urlopen("http://localhost:18431/x") (Host is not the first field) */
+static const char py_local[] =
+	"GET /x HTTP/1.1\r\n"
+	"Accept-Encoding: identity\r\n"
+	"Host: localhost:18431\r\n"
+	"User-Agent: Python-urllib/3.11\r\n"
+	"Connection: close\r\n"
+	"\r\n";
+
+/* Python 3.11.7 urllib with ProxyHandler({"http": "http://127.0.0.1:18431"}) */
+static const char py_proxy[] =
+	"GET http://www.example.com/y HTTP/1.1\r\n"
+	"Accept-Encoding: identity\r\n"
+	"Host: www.example.com\r\n"
+	"User-Agent: Python-urllib/3.11\r\n"
+	"Connection: close\r\n"
+	"\r\n";
+
+static const struct hcase real_cases[] = {
+	{ "curl GET", B(curl_get), PEEK_OK, "www.example.com", 18431, 0, NULL, 0, 0 },
+	{ "curl IP literal", B(curl_ip), PEEK_NO_NAME, NULL, 18431, PEEK_F_IP_LITERAL,
+	    "host is an IPv4 address, not a name", 0, 0 },
+	{ "curl HTTP/1.0", B(curl_http10), PEEK_OK, "www.example.com", 18431, 0, NULL, 0, 0 },
+	{ "curl POST, body after head", B(curl_post), PEEK_OK, "api.example.com", 18431, 0,
+	    NULL, 0, sizeof(curl_post) - 1 - 3 },
+	{ "curl via proxy", B(curl_proxy), PEEK_OK, "www.example.com", 0, PEEK_F_ABSOLUTE,
+	    NULL, 0, 0 },
+	{ "curl via proxy, userinfo", B(curl_proxy_user), PEEK_OK, "www.example.com", 8080,
+	    PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "curl CONNECT", B(curl_connect), PEEK_OK, "www.example.com", 443, PEEK_F_CONNECT,
+	    NULL, 0, 0 },
+	{ "wget via proxy", B(wget_proxy), PEEK_OK, "www.example.com", 0, PEEK_F_ABSOLUTE,
+	    NULL, 0, 0 },
+	{ "wget GET", B(wget_local), PEEK_OK, "localhost", 18431, 0, NULL, 0, 0 },
+	{ "wget CONNECT", B(wget_connect), PEEK_OK, "www.example.com", 443, PEEK_F_CONNECT,
+	    NULL, 0, 0 },
+	{ "python GET", B(py_local), PEEK_OK, "localhost", 18431, 0, NULL, 0, 0 },
+	{ "python via proxy", B(py_proxy), PEEK_OK, "www.example.com", 0, PEEK_F_ABSOLUTE,
+	    NULL, 0, 0 },
+};
+
+/* ---- written by hand: forms and spellings real clients may send ---- */
+
+#define REQ "GET / HTTP/1.1\r\n"
+
+static const struct hcase good_cases[] = {
+	{ "Host, no port", B(REQ "Host: example.com\r\n\r\n"), PEEK_OK, "example.com", 0, 0,
+	    NULL, 0, 0 },
+	{ "uppercase name and field", B(REQ "HOST: WWW.Example.COM\r\n\r\n"), PEEK_OK,
+	    "www.example.com", 0, 0, NULL, 0, 0 },
+	{ "trailing dot", B(REQ "Host: example.com.:8080\r\n\r\n"), PEEK_OK, "example.com",
+	    8080, 0, NULL, 0, 0 },
+	{ "OWS around the value", B(REQ "Host: \t example.com \t\r\n\r\n"), PEEK_OK,
+	    "example.com", 0, 0, NULL, 0, 0 },
+	{ "no space after colon", B(REQ "host:example.com\r\n\r\n"), PEEK_OK, "example.com", 0,
+	    0, NULL, 0, 0 },
+	{ "LF-only lines", B("GET / HTTP/1.1\nHost: example.com\nAccept: */*\n\n"), PEEK_OK,
+	    "example.com", 0, 0, NULL, 0, 0 },
+	{ "mixed line ends, \\n\\r\\n", B("GET / HTTP/1.1\r\nHost: example.com\n\r\n"), PEEK_OK,
+	    "example.com", 0, 0, NULL, 0, 0 },
+	{ "mixed line ends, \\r\\n\\n", B("GET / HTTP/1.1\nHost: example.com\r\n\n"), PEEK_OK,
+	    "example.com", 0, 0, NULL, 0, 0 },
+	{ "port 65535", B(REQ "Host: a.example:65535\r\n\r\n"), PEEK_OK,
+	    "a.example", 65535, 0, NULL, 0, 0 },
+	{ "port with a leading zero", B(REQ "Host: a.example:08080\r\n\r\n"), PEEK_OK,
+	    "a.example", 8080, 0, NULL, 0, 0 },
+	{ "service label", B(REQ "Host: _acme-challenge.example.com\r\n\r\n"), PEEK_OK,
+	    "_acme-challenge.example.com", 0, 0, NULL, 0, 0 },
+	{ "obs-text in another field", B(REQ "Host: a.example\r\nX-Y: caf\xc3\xa9\t!\r\n"
+	    "X-Empty:\r\n\r\n"), PEEK_OK, "a.example", 0, 0, NULL, 0, 0 },
+	{ "bytes after the head", B(REQ "Host: a.example\r\n\r\nHost: evil.example\r\n\r\n"),
+	    PEEK_OK, "a.example", 0, 0, NULL, 0, sizeof(REQ "Host: a.example\r\n\r\n") - 1 },
+	{ "OPTIONS *", B("OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n"), PEEK_OK, "a.example",
+	    0, 0, NULL, 0, 0 },
+	{ "absolute https, uppercase scheme", B("GET HTTPS://A.Example:8443?q HTTP/1.1\r\n"
+	    "Host: a.example:8443\r\n\r\n"), PEEK_OK, "a.example", 8443, PEEK_F_ABSOLUTE, NULL,
+	    0, 0 },
+	{ "absolute, default port spelled in Host", B("GET http://a.example/ HTTP/1.1\r\n"
+	    "Host: a.example:80\r\n\r\n"), PEEK_OK, "a.example", 0, PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "absolute https, Host :443", B("GET https://a.example:443/ HTTP/1.1\r\n"
+	    "Host: A.EXAMPLE.\r\n\r\n"), PEEK_OK, "a.example", 443, PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "absolute, fragment ends authority", B("GET http://a.example#x/y HTTP/1.1\r\n\r\n"),
+	    PEEK_OK, "a.example", 0, PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "absolute, HTTP/1.0, no Host", B("GET http://a.example/ HTTP/1.0\r\n\r\n"), PEEK_OK,
+	    "a.example", 0, PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "userinfo up to the last @", B("GET http://allowed.example@x@evil.example/ HTTP/1.1"
+	    "\r\n\r\n"), PEEK_OK, "evil.example", 0, PEEK_F_ABSOLUTE, NULL, 0, 0 },
+	{ "userinfo spoofing Host", B("GET http://allowed.example@evil.example/ HTTP/1.1\r\n"
+	    "Host: evil.example\r\n\r\n"), PEEK_OK, "evil.example", 0, PEEK_F_ABSOLUTE, NULL, 0,
+	    0 },
+	{ "CONNECT without Host", B("CONNECT a.example:443 HTTP/1.1\r\n\r\n"), PEEK_OK,
+	    "a.example", 443, PEEK_F_CONNECT, NULL, 0, 0 },
+	{ "CONNECT, Host without port", B("CONNECT a.example:8443 HTTP/1.1\r\n"
+	    "Host: a.example\r\n\r\n"), PEEK_OK, "a.example", 8443, PEEK_F_CONNECT, NULL, 0, 0 },
+	{ "CONNECT, ClientHello follows", B("CONNECT a.example:443 HTTP/1.1\r\n\r\n"
+	    "\x16\x03\x01\x02\x00\x01"), PEEK_OK, "a.example", 443, PEEK_F_CONNECT, NULL, 0,
+	    sizeof("CONNECT a.example:443 HTTP/1.1\r\n\r\n") - 1 },
+	{ "HTTP/1.0 without Host", B("GET / HTTP/1.0\r\n\r\n"), PEEK_NO_NAME, NULL, 0, 0,
+	    "no Host field", 0, 0 },
+	{ "HTTP/1.1 without Host", B(REQ "Accept: */*\r\n\r\n"), PEEK_NO_NAME, NULL, 0, 0,
+	    "no Host field", 0, 0 },
+	{ "empty Host", B(REQ "Host:\r\n\r\n"), PEEK_NO_NAME, NULL, 0, 0, "empty Host field",
+	    0, 0 },
+	{ "Host of blanks", B(REQ "Host:  \t \r\n\r\n"), PEEK_NO_NAME, NULL, 0, 0,
+	    "empty Host field", 0, 0 },
+	{ "IPv4 Host, trailing dot", B(REQ "Host: 10.0.0.1.\r\n\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_IP_LITERAL, "host is an IPv4 address, not a name", 0, 0 },
+	{ "short IPv4 127.1", B(REQ "Host: 127.1\r\n\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_IP_LITERAL, "host is an IPv4 address, not a name", 0, 0 },
+	{ "hex IPv4", B(REQ "Host: 0x7F000001:80\r\n\r\n"), PEEK_NO_NAME, NULL, 80,
+	    PEEK_F_IP_LITERAL, "host is an IPv4 address, not a name", 0, 0 },
+	{ "IPv6 Host", B(REQ "Host: [2001:db8::1]:8080\r\n\r\n"), PEEK_NO_NAME, NULL, 8080,
+	    PEEK_F_IP_LITERAL, "host is an IPv6 address, not a name", 0, 0 },
+	{ "absolute IPv6", B("GET http://[::1]/ HTTP/1.1\r\nHost: [::1]\r\n\r\n"),
+	    PEEK_NO_NAME, NULL, 0, PEEK_F_IP_LITERAL | PEEK_F_ABSOLUTE,
+	    "host is an IPv6 address, not a name", 0, 0 },
+	{ "CONNECT IPv4", B("CONNECT 192.0.2.1:443 HTTP/1.1\r\n\r\n"), PEEK_NO_NAME, NULL, 443,
+	    PEEK_F_IP_LITERAL | PEEK_F_CONNECT, "host is an IPv4 address, not a name", 0, 0 },
+	{ "0x label that is no number", B(REQ "Host: a.0xcafez\r\n\r\n"), PEEK_OK, "a.0xcafez",
+	    0, 0, NULL, 0, 0 },
+	{ "digits in a name are fine", B(REQ "Host: 1.2.3.4.example\r\n\r\n"), PEEK_OK,
+	    "1.2.3.4.example", 0, 0, NULL, 0, 0 },
+};
+
+/* ---- broken or ambiguous heads: MALFORMED, and why ---- */
+
+static const struct hcase bad_cases[] = {
+	{ "obs-fold, SP", B(REQ "Host: a.example\r\n evil.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "obs-fold (a line starting with whitespace)", 0, 0 },
+	{ "obs-fold, HTAB", B(REQ "X: 1\r\n\tHost: evil.example\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0, "obs-fold (a line starting with whitespace)", 0, 0 },
+	{ "space before colon", B(REQ "Host : evil.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "whitespace between field name and colon", 0, 0 },
+	{ "tab before colon", B(REQ "Host\t: evil.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "whitespace between field name and colon", 0, 0 },
+	{ "name not a token", B(REQ "Ho(st): x\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "field name is not a token", 0, 0 },
+	{ "non-ASCII name", B(REQ "H\xc3\xb6st: x\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "field name is not a token", 0, 0 },
+	{ "empty name", B(REQ ": x\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "field name is not a token", 0, 0 },
+	{ "no colon", B(REQ "Host a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "whitespace between field name and colon", 0, 0 },
+	{ "no colon, one token", B(REQ "Hostname\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "field line without a colon", 0, 0 },
+	{ "bare CR in value", B(REQ "Host: a.example\rX: y\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "bare CR not followed by LF", 0, 0 },
+	{ "bare CR in name", B(REQ "X\rHost: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "bare CR not followed by LF", 0, 0 },
+	{ "CR CR LF", B(REQ "Host: a.example\r\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "bare CR not followed by LF", 0, 0 },
+	{ "CR at start of a line", B(REQ "Host: a.example\r\n\rX: y\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "bare CR not followed by LF", 0, 0 },
+	{ "NUL in value", B(REQ "Host: a.example\0.evil\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "control byte in a field value", 0, 0 },
+	{ "control byte in other value", B(REQ "Host: a.example\r\nX: \x01\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0, "control byte in a field value", 0, 0 },
+	{ "DEL in value", B(REQ "X: \x7f\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "control byte in a field value", 0, 0 },
+	{ "two Host fields", B(REQ "Host: a.example\r\nhost: evil.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0, "two Host fields", 0, 0 },
+	{ "two equal Host fields", B(REQ "Host: a.example\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0, "two Host fields", 0, 0 },
+	{ "empty and full Host", B(REQ "Host:\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "two Host fields", 0, 0 },
+	{ "port 0", B(REQ "Host: a.example:0\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "port 65536", B(REQ "Host: a.example:65536\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "port of six digits", B(REQ "Host: a.example:000080\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, 0, "port is not a number from 1 to 65535", 0, 0 },
+	{ "empty port", B(REQ "Host: a.example:\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "port not digits", B(REQ "Host: a.example:8o\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "signed port", B(REQ "Host: a.example:+80\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "empty host, port", B(REQ "Host: :80\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "empty host", 0, 0 },
+	{ "IPv6 without brackets", B(REQ "Host: ::1\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "IPv6 literal without brackets", 0, 0 },
+	{ "unclosed bracket", B(REQ "Host: [::1\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "IPv6 literal without its closing bracket", 0, 0 },
+	{ "name in brackets", B(REQ "Host: [evil.example]\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "invalid IPv6 literal", 0, 0 },
+	{ "over-long bracket", B(REQ "Host: [0000:0000:0000:0000:0000:0000:0000:0000:0000:1]\r\n"
+	    "\r\n"), PEEK_MALFORMED, NULL, 0, 0, "invalid IPv6 literal", 0, 0 },
+	{ "junk after bracket", B(REQ "Host: [::1]x\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "space inside Host", B(REQ "Host: a.example evil.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, NULL, DNAME_BAD_CHAR, 0 },
+	{ "comma list in Host", B(REQ "Host: a.example,evil.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, NULL, DNAME_BAD_CHAR, 0 },
+	{ "percent-encoded Host", B(REQ "Host: %65vil.example\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, 0, NULL, DNAME_BAD_CHAR, 0 },
+	{ "empty label", B(REQ "Host: a..example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0, NULL,
+	    DNAME_LABEL_EMPTY, 0 },
+	{ "two trailing dots", B(REQ "Host: a.example..\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    NULL, DNAME_LABEL_EMPTY, 0 },
+	{ "Host of one dot", B(REQ "Host: .\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0, NULL,
+	    DNAME_EMPTY, 0 },
+	{ "label of 64", B(REQ "Host: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0, NULL, DNAME_LABEL_TOO_LONG, 0 },
+	{ "non-ASCII name", B(REQ "Host: b\xc3\xbc" "cher.example\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, 0, NULL, DNAME_NON_ASCII, 0 },
+	{ "Host differs from target", B("GET http://a.example/ HTTP/1.1\r\n"
+	    "Host: evil.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE,
+	    "Host differs from request target", 0, 0 },
+	{ "Host port differs", B("GET http://a.example/ HTTP/1.1\r\n"
+	    "Host: a.example:8080\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE,
+	    "Host differs from request target", 0, 0 },
+	{ "https target, Host :80", B("GET https://a.example/ HTTP/1.1\r\n"
+	    "Host: a.example:80\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE,
+	    "Host differs from request target", 0, 0 },
+	{ "empty Host with target", B("GET http://a.example/ HTTP/1.1\r\nHost:\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE, "Host differs from request target", 0, 0 },
+	{ "IP target, name Host", B("GET http://192.0.2.1/ HTTP/1.1\r\n"
+	    "Host: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE,
+	    "Host differs from request target", 0, 0 },
+	{ "bad Host with target", B("GET http://a.example/ HTTP/1.1\r\n"
+	    "Host: a.example:99999\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE,
+	    "port is not a number from 1 to 65535", 0, 0 },
+	{ "empty authority", B("GET http:///x HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, PEEK_F_ABSOLUTE, "empty host", 0, 0 },
+	{ "only userinfo", B("GET http://evil.example@/ HTTP/1.1\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, PEEK_F_ABSOLUTE, "empty host", 0, 0 },
+	{ "backslash in authority", B("GET http://evil.example\\@a.example/ HTTP/1.1\r\n"
+	    "Host: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "backslash in the request target's authority", 0, 0 },
+	{ "other scheme", B("GET ftp://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0,
+	    "request target is not origin-, absolute- or asterisk-form", 0, 0 },
+	{ "http: without //", B("GET http:a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0,
+	    "request target is not origin-, absolute- or asterisk-form", 0, 0 },
+	{ "authority-form without CONNECT", B("GET a.example:443 HTTP/1.1\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0,
+	    "request target is not origin-, absolute- or asterisk-form", 0, 0 },
+	{ "asterisk with GET", B("GET * HTTP/1.1\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "asterisk-form target with a method other than OPTIONS", 0, 0 },
+	{ "CONNECT without port", B("CONNECT a.example HTTP/1.1\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, PEEK_F_CONNECT, "CONNECT target without a port", 0, 0 },
+	{ "CONNECT, Host differs", B("CONNECT a.example:443 HTTP/1.1\r\n"
+	    "Host: evil.example:443\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_CONNECT,
+	    "Host differs from request target", 0, 0 },
+	{ "CONNECT, Host port differs", B("CONNECT a.example:443 HTTP/1.1\r\n"
+	    "Host: a.example:8443\r\n\r\n"), PEEK_MALFORMED, NULL, 0, PEEK_F_CONNECT,
+	    "Host differs from request target", 0, 0 },
+	{ "CONNECT, userinfo", B("CONNECT u@a.example:443 HTTP/1.1\r\n\r\n"), PEEK_MALFORMED,
+	    NULL, 0, PEEK_F_CONNECT, NULL, DNAME_BAD_CHAR, 0 },
+	{ "CONNECT, path", B("CONNECT http://a.example/ HTTP/1.1\r\n\r\n"), PEEK_MALFORMED, NULL,
+	    0, PEEK_F_CONNECT, "port is not a number from 1 to 65535", 0, 0 },
+};
+
+/* ---- other protocols: NO_NAME | NOT_PROTOCOL within their first line ---- */
+
+static const struct hcase other_cases[] = {
+	{ "SMTP EHLO", B("EHLO mail.example\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no request target followed by a space", 0, 18 },
+	{ "SMTP QUIT", B("QUIT\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no method token followed by a space", 0, 5 },
+	/* TLS 1.0 record, handshake, ClientHello: the first byte already tells */
+	{ "TLS ClientHello", B("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), PEEK_NO_NAME,
+	    NULL, 0, PEEK_F_NOT_PROTOCOL, "no method token followed by a space", 0, 1 },
+	{ "SSH banner", B("SSH-2.0-OpenSSH_9.2\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "no method token followed by a space", 0, 20 },
+	{ "binary blob", B("\x00\x00\x00\x2a\x7f\x45\x4c\x46"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "no method token followed by a space", 0, 1 },
+	{ "Redis RESP", B("*1\r\n$4\r\nPING\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no method token followed by a space", 0, 3 },
+	{ "HTTP/2 preface", B("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "HTTP/2 connection preface, not HTTP/1.x", 0, 12 },
+	{ "HTTP/2.0 request line", B("GET / HTTP/2.0\r\nHost: a.example\r\n\r\n"), PEEK_NO_NAME,
+	    NULL, 0, PEEK_F_NOT_PROTOCOL, "version is not HTTP/1.0 or HTTP/1.1", 0, 12 },
+	{ "HTTP/1.2", B("GET / HTTP/1.2\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "version is not HTTP/1.0 or HTTP/1.1", 0, 14 },
+	{ "lowercase version", B("GET / http/1.1\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "version is not HTTP/1.0 or HTTP/1.1", 0, 7 },
+	{ "HTTP/0.9 request", B("GET /\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no request target followed by a space", 0, 6 },
+	{ "two spaces", B("GET  / HTTP/1.1\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no request target followed by a space", 0, 5 },
+	{ "tab separator", B("GET\t/ HTTP/1.1\r\n"), PEEK_NO_NAME, NULL, 0, PEEK_F_NOT_PROTOCOL,
+	    "no method token followed by a space", 0, 4 },
+	{ "space after version", B("GET / HTTP/1.1 \r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "request line does not end in CRLF", 0, 15 },
+	{ "bare CR ends request line", B("GET / HTTP/1.1\rHost: a.example\r\n\r\n"), PEEK_NO_NAME,
+	    NULL, 0, PEEK_F_NOT_PROTOCOL, "request line does not end in CRLF", 0, 16 },
+	{ "leading CRLF", B("\r\nGET / HTTP/1.1\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "no method token followed by a space", 0, 1 },
+	{ "UTF-8 in target", B("GET /caf\xc3\xa9 HTTP/1.1\r\n"), PEEK_NO_NAME, NULL, 0,
+	    PEEK_F_NOT_PROTOCOL, "no request target followed by a space", 0, 9 },
+};
+
+/* ---- checking ---- */
+
+static void
+expect(const struct hcase *c, const uint8_t *buf, size_t len, const struct peek_result *r,
+    enum peek_status st)
+{
+	const char *why = c->why != NULL ? c->why : dname_status_str(c->dst);
+	size_t head_len = c->head_len != 0 ? c->head_len : c->len;
+	int ok = st == c->status && r->status == st && r->flags == c->flags;
+
+	if (ok && st == PEEK_OK)
+		ok = strcmp(r->name, c->name) == 0 && r->port == c->port &&
+		    r->head_len == head_len && r->why == NULL;
+	if (ok && st != PEEK_OK)
+		ok = r->name[0] == '\0' && r->why != NULL && strcmp(r->why, why) == 0;
+	if (ok && st == PEEK_NO_NAME)
+		ok = r->head_len == head_len &&
+		    ((c->flags & PEEK_F_NOT_PROTOCOL) != 0 || r->port == c->port);
+	if (!ok)
+		fail_msg("%s (%zu of %zu bytes): got %s name '%s' port %u flags %#x head_len %zu "
+		    "why '%s'", c->label, len, c->len, peek_status_name(st), r->name,
+		    (unsigned)r->port, r->flags, r->head_len, r->why ? r->why : "(null)");
+	(void)buf;
+}
+
+/* The whole input gives the expected verdict; with `prefixes`, every shorter prefix
+ * that ends inside the head gives NEED_MORE and every longer one the same verdict. */
+static void
+run_case(const struct hcase *c, int prefixes)
+{
+	struct peek_result r;
+	size_t head_len = c->head_len != 0 ? c->head_len : c->len;
+	size_t n;
+
+	expect(c, c->buf, c->len, &r, http_host_parse(c->buf, c->len, &r));
+	if (!prefixes)
+		return;
+	for (n = 0; n < head_len; n++) {
+		enum peek_status st = http_host_parse(c->buf, n, &r);
+
+		if (st != PEEK_NEED_MORE || r.status != st || r.need != n + 1)
+			fail_msg("%s: prefix of %zu bytes gave %s (%s), need %zu", c->label, n,
+			    peek_status_name(st), r.why ? r.why : "", r.need);
+	}
+	for (n = head_len; n <= c->len; n++)
+		expect(c, c->buf, n, &r, http_host_parse(c->buf, n, &r));
+}
+
+static void
+run_table(const struct hcase *cases, size_t n, int prefixes)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		run_case(&cases[i], prefixes);
+}
+
+#define RUN_TABLE(t, prefixes) run_table(t, sizeof(t) / sizeof(t[0]), prefixes)
+
+static void
+test_real_heads(void **state)
+{
+	(void)state;
+	RUN_TABLE(real_cases, 1);
+}
+
+static void
+test_good_heads(void **state)
+{
+	(void)state;
+	RUN_TABLE(good_cases, 1);
+}
+
+static void
+test_bad_heads(void **state)
+{
+	(void)state;
+	RUN_TABLE(bad_cases, 0);
+}
+
+/* Other protocols are recognised at the byte head_len says, and not before. */
+static void
+test_other_protocols(void **state)
+{
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(other_cases) / sizeof(other_cases[0]); i++) {
+		const struct hcase *c = &other_cases[i];
+		const uint8_t *lf = memchr(c->buf, '\n', c->len);
+		struct peek_result r;
+
+		run_case(c, 0);
+		assert_true(c->head_len <= (lf != NULL ? (size_t)(lf - c->buf) + 1 : c->len));
+		for (n = 0; n < c->head_len; n++)
+			if (http_host_parse(c->buf, n, &r) != PEEK_NEED_MORE)
+				fail_msg("%s: decided at %zu bytes, expected %zu", c->label, n,
+				    c->head_len);
+		for (n = c->head_len; n <= c->len; n++)
+			expect(c, c->buf, n, &r, http_host_parse(c->buf, n, &r));
+	}
+}
+
+/* Plausible request-line prefixes wait for more; the empty buffer too. */
+static void
+test_need_more(void **state)
+{
+	static const char *const prefixes[] = {
+		"", "G", "GET", "GET ", "GET /", "GET / ", "GET / H", "GET / HTTP/1.", "GET / HTTP/1.1",
+		"GET / HTTP/1.1\r", "GET / HTTP/1.1\r\n", "GET / HTTP/1.1\r\nHost: a.example\r\n",
+		"GET / HTTP/1.1\r\nHost: a.example\r\n\r", "GET / HTTP/1.1\r\nX: y\n\r",
+		"PRI * HTTP/", "CONNECT a.example:443 HTTP/1.1\r\n",
+	};
+	struct peek_result r;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		n = strlen(prefixes[i]);
+		assert_int_equal(http_host_parse((const uint8_t *)prefixes[i], n, &r),
+		    PEEK_NEED_MORE);
+		assert_int_equal(r.need, n + 1);
+		assert_int_equal(r.flags & PEEK_F_NOT_PROTOCOL, 0);
+	}
+}
+
+/* A buffer of `len` bytes: request line, then `fields` lines of filler, then the blank
+ * line if `blank`, padding the first filler field so the whole is exactly len bytes. */
+static uint8_t *
+build_head(size_t len, size_t fields, int blank)
+{
+	static const char line[] = "GET / HTTP/1.1\r\nHost: a.example\r\n";
+	uint8_t *b = malloc(len);
+	size_t p = sizeof(line) - 1, tail = blank ? 2 : 0, i, pad;
+
+	assert_non_null(b);
+	assert_true(len >= p + fields * 6 + tail);
+	memcpy(b, line, p);
+	pad = len - p - fields * 6 - tail;
+	for (i = 0; i < fields; i++) {
+		memcpy(b + p, "X: ", 3);
+		p += 3;
+		if (i == 0) {
+			memset(b + p, 'x', pad);
+			p += pad;
+		}
+		memcpy(b + p, "y\r\n", 3);
+		p += 3;
+	}
+	if (blank)
+		memcpy(b + p, "\r\n", 2);
+	return b;
+}
+
+static void
+test_limits_head(void **state)
+{
+	struct peek_result r;
+	uint8_t *b;
+
+	(void)state;
+	b = build_head(HTTP_HEAD_MAX, 1, 1);
+	assert_int_equal(http_host_parse(b, HTTP_HEAD_MAX, &r), PEEK_OK);
+	assert_int_equal(r.head_len, HTTP_HEAD_MAX);
+	assert_string_equal(r.name, "a.example");
+	free(b);
+	b = build_head(HTTP_HEAD_MAX + 1, 1, 1);
+	assert_int_equal(http_host_parse(b, HTTP_HEAD_MAX, &r), PEEK_MALFORMED);
+	assert_string_equal(r.why, "head longer than 16384 bytes");
+	assert_int_equal(http_host_parse(b, HTTP_HEAD_MAX - 1, &r), PEEK_NEED_MORE);
+	assert_int_equal(http_host_parse(b, HTTP_HEAD_MAX + 1, &r), PEEK_MALFORMED);
+	free(b);
+	b = build_head(PEEK_MAX, 1, 0);
+	assert_int_equal(http_host_parse(b, PEEK_MAX, &r), PEEK_MALFORMED);
+	assert_string_equal(r.why, "head longer than 16384 bytes");
+	free(b);
+}
+
+static void
+test_limits_fields(void **state)
+{
+	struct peek_result r;
+	uint8_t *b;
+	size_t len = 33 + (HTTP_FIELDS_MAX - 1) * 6 + 2;	/* Host plus 99 fillers */
+
+	(void)state;
+	b = build_head(len, HTTP_FIELDS_MAX - 1, 1);
+	assert_int_equal(http_host_parse(b, len, &r), PEEK_OK);
+	free(b);
+	b = build_head(len + 6, HTTP_FIELDS_MAX, 1);
+	assert_int_equal(http_host_parse(b, len + 6, &r), PEEK_MALFORMED);
+	assert_string_equal(r.why, "more than 100 header fields");
+	free(b);
+}
+
+/* "M...M / HTTP/1.1": 32 method bytes wait for more, 33 are not HTTP. */
+static void
+test_limits_method(void **state)
+{
+	uint8_t b[64];
+	struct peek_result r;
+
+	(void)state;
+	memset(b, 'M', sizeof(b));
+	assert_int_equal(http_host_parse(b, HTTP_METHOD_MAX, &r), PEEK_NEED_MORE);
+	b[HTTP_METHOD_MAX] = ' ';
+	assert_int_equal(http_host_parse(b, HTTP_METHOD_MAX + 1, &r), PEEK_NEED_MORE);
+	b[HTTP_METHOD_MAX] = 'M';
+	assert_int_equal(http_host_parse(b, HTTP_METHOD_MAX + 1, &r), PEEK_NO_NAME);
+	assert_int_equal(r.flags, PEEK_F_NOT_PROTOCOL);
+	assert_int_equal(r.head_len, HTTP_METHOD_MAX + 1);
+	assert_string_equal(r.why, "method longer than 32 bytes");
+}
+
+/* "GET /xxx HTTP/1.1": a target of 8192 bytes is accepted, 8193 is not HTTP. */
+static void
+test_limits_target(void **state)
+{
+	static const char tail[] = " HTTP/1.1\r\nHost: a.example\r\n\r\n";
+	size_t tlen, len;
+	struct peek_result r;
+	uint8_t *b = malloc(4 + HTTP_TARGET_MAX + 1 + sizeof(tail));
+
+	(void)state;
+	assert_non_null(b);
+	for (tlen = HTTP_TARGET_MAX; tlen <= HTTP_TARGET_MAX + 1; tlen++) {
+		memcpy(b, "GET /", 5);
+		memset(b + 5, 'x', tlen - 1);
+		memcpy(b + 4 + tlen, tail, sizeof(tail) - 1);
+		len = 4 + tlen + sizeof(tail) - 1;
+		if (tlen == HTTP_TARGET_MAX) {
+			assert_int_equal(http_host_parse(b, len, &r), PEEK_OK);
+			assert_int_equal(http_host_parse(b, 4 + tlen, &r), PEEK_NEED_MORE);
+		} else {
+			assert_int_equal(http_host_parse(b, len, &r), PEEK_NO_NAME);
+			assert_int_equal(r.flags, PEEK_F_NOT_PROTOCOL);
+			assert_int_equal(r.head_len, 4 + tlen);
+			assert_string_equal(r.why, "request target longer than 8192 bytes");
+		}
+	}
+	free(b);
+}
+
+/* Names of 253 characters pass, 254 do not (dname_normalize decides). */
+static void
+test_limits_name(void **state)
+{
+	static const char head[] = "GET / HTTP/1.1\r\nHost: ";
+	uint8_t b[512];
+	struct peek_result r;
+	size_t n, i, len;
+
+	(void)state;
+	for (n = DNAME_MAX; n <= DNAME_MAX + 1; n++) {
+		memcpy(b, head, sizeof(head) - 1);
+		len = sizeof(head) - 1;
+		for (i = 0; i < n; i++)		/* labels of 49 letters */
+			b[len++] = (i % 50 == 49) ? '.' : 'a';
+		memcpy(b + len, "\r\n\r\n", 4);
+		len += 4;
+		if (n == DNAME_MAX) {
+			assert_int_equal(http_host_parse(b, len, &r), PEEK_OK);
+			assert_int_equal(strlen(r.name), DNAME_MAX);
+		} else {
+			assert_int_equal(http_host_parse(b, len, &r), PEEK_MALFORMED);
+			assert_string_equal(r.why, dname_status_str(DNAME_TOO_LONG));
+		}
+	}
+}
+
+/* ---- http_head_end ---- */
+
+struct endcase {
+	const uint8_t	*buf;
+	size_t		 len;
+	size_t		 end;
+};
+
+static const struct endcase end_cases[] = {
+	{ B(""), 0 },
+	{ B("\r\n\r\n"), 4 },
+	{ B("\n\n"), 2 },
+	{ B("\n\r\n"), 3 },
+	{ B("\r\n\n"), 3 },
+	{ B("GET / HTTP/1.1\r\nHost: a\r\n\r\nbody\r\n\r\n"), 27 },
+	{ B("GET / HTTP/1.1\nHost: a\n\nbody"), 24 },
+	{ B("GET / HTTP/1.1\r\nHost: a\r\n\r"), 0 },
+	{ B("a\r\r\n\r\r\n"), 0 },		/* CR CR LF is no blank line */
+	{ B("a\n\rb\n\r\n"), 7 },
+	{ B("a\r\nb\r\n\r\r\n\n"), 10 },	/* "\r\r\n" is not blank, its LF + LF is */
+	{ B("\r\n\r\r\n\r\n"), 7 },
+	{ B("x\n"), 0 },
+};
+
+/* From 0, and in every split: the first part, then the rest searched with from = cut. */
+static void
+test_head_end(void **state)
+{
+	size_t i, cut, got;
+
+	(void)state;
+	for (i = 0; i < sizeof(end_cases) / sizeof(end_cases[0]); i++) {
+		const struct endcase *c = &end_cases[i];
+
+		assert_int_equal(http_head_end(c->buf, c->len, 0), c->end);
+		for (cut = 0; cut <= c->len; cut++) {
+			got = http_head_end(c->buf, cut, 0);
+			if (got == 0)
+				got = http_head_end(c->buf, c->len, cut);
+			if (got != c->end)
+				fail_msg("case %zu split at %zu: %zu, expected %zu", i, cut, got,
+				    c->end);
+		}
+	}
+}
+
+/* Byte by byte and in every chunk size over the real heads, as a reader would. */
+static void
+test_head_end_chunks(void **state)
+{
+	size_t i, step, seen, got, want;
+
+	(void)state;
+	for (i = 0; i < sizeof(real_cases) / sizeof(real_cases[0]); i++) {
+		const struct hcase *c = &real_cases[i];
+
+		want = http_head_end(c->buf, c->len, 0);
+		assert_int_equal(want, c->head_len != 0 ? c->head_len : c->len);
+		for (step = 1; step <= c->len; step++) {
+			for (seen = 0, got = 0; got == 0 && seen < c->len; ) {
+				size_t from = seen;
+
+				seen = seen + step < c->len ? seen + step : c->len;
+				got = http_head_end(c->buf, seen, from);
+			}
+			assert_int_equal(got, want);
+		}
+	}
+	assert_int_equal(http_head_end(B("\r\n\r\n"), 9), 0);	/* from past len */
+}
+
+/* Every field of the result is written, whatever the caller left in it. */
+static void
+test_result_reset(void **state)
+{
+	struct peek_result r;
+
+	(void)state;
+	memset(&r, 0xa5, sizeof(r));
+	assert_int_equal(http_host_parse(B("GET"), &r), PEEK_NEED_MORE);
+	assert_int_equal(r.status, PEEK_NEED_MORE);
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.port, 0);
+	assert_int_equal(r.head_len, 0);
+	assert_null(r.why);
+	assert_string_equal(r.name, "");
+	memset(&r, 0xa5, sizeof(r));
+	assert_int_equal(http_host_parse(B(REQ "Host: 192.0.2.1\r\n\r\n"), &r), PEEK_NO_NAME);
+	assert_string_equal(r.name, "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_heads),
+		cmocka_unit_test(test_good_heads),
+		cmocka_unit_test(test_bad_heads),
+		cmocka_unit_test(test_other_protocols),
+		cmocka_unit_test(test_need_more),
+		cmocka_unit_test(test_limits_head),
+		cmocka_unit_test(test_limits_fields),
+		cmocka_unit_test(test_limits_method),
+		cmocka_unit_test(test_limits_target),
+		cmocka_unit_test(test_limits_name),
+		cmocka_unit_test(test_head_end),
+		cmocka_unit_test(test_head_end_chunks),
+		cmocka_unit_test(test_result_reset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
