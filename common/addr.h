@@ -32,6 +32,10 @@ void addr_set_port(struct sockaddr *sa, uint16_t port);
 /* Same family and address (and port when with_port). */
 int addr_equal(const struct sockaddr *a, const struct sockaddr *b, int with_port);
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 address, port kept;
+ * anything else is left alone. */
+void addr_unmap(struct sockaddr_storage *ss);
+
 /* 1 for 0.0.0.0 and :: */
 int addr_is_any(const struct sockaddr *sa);
 

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,8 @@ struct audit {
 	char daemon[32];
 	int fd;
 	int own_fd;			/* fd is ours to close */
+	int is_pipe;			/* writes are cut at PIPE_BUF on line boundaries */
+	int partial;			/* buf starts inside a line already half written */
 	unsigned rate;
 	char *buf;
 	size_t len;
@@ -70,6 +74,14 @@ open_target(const char *target, int *fd, int *own, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+is_fifo(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 struct audit *
 audit_open(const char *target, const char *daemon, unsigned rate, char *err, size_t errlen)
 {
@@ -84,6 +96,7 @@ audit_open(const char *target, const char *daemon, unsigned rate, char *err, siz
 	}
 	if (open_target(target, &a->fd, &a->own_fd, err, errlen) == -1)
 		goto fail;
+	a->is_pipe = is_fifo(a->fd);
 	util_strlcpy(a->daemon, daemon, sizeof(a->daemon));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	a->seed = UTIL_HASH_INIT ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid();
@@ -129,8 +142,20 @@ audit_reopen(struct audit *a, char *err, size_t errlen)
 	audit_flush(a);
 	if (open_target(a->target, &fd, &own, err, errlen) == -1)
 		return -1;
+	if (a->partial && a->len > 0) {	/* its start is in the old file: drop the rest */
+		const char *nl = memchr(a->buf, '\n', a->len);
+		size_t cut = nl ? (size_t)(nl - a->buf) + 1 : a->len;
+
+		memmove(a->buf, a->buf + cut, a->len - cut);
+		a->len -= cut;
+		a->pending_lines--;
+		a->stats.dropped++;
+		a->dropped_unreported++;
+	}
+	a->partial = 0;
 	close(a->fd);
 	a->fd = fd;
+	a->is_pipe = is_fifo(fd);
 	return 0;
 }
 
@@ -412,8 +437,8 @@ audit_tick(struct audit *a)
 	for (i = 0; i < SLOTS; i++) {
 		struct client_slot *s = &a->slots[i];
 
-		if (s->used && s->held > 0 && now - s->last_ms >= 1000)
-			report_held(a, s);
+		if (s->used && s->held > 0)
+			report_held(a, s);	/* once a second while a flood lasts */
 		else if (s->used && s->held == 0 && now - s->last_ms > 60000)
 			s->used = 0;	/* idle: free the slot */
 	}
@@ -422,15 +447,51 @@ audit_tick(struct audit *a)
 
 /* ---- writing ---- */
 
-/* Write the batch; on a hard error the batch is dropped and counted. */
+/* How much of buf[off..len) one write may take: everything for a file; for a pipe
+ * (docker logs, shared by both daemons) at most PIPE_BUF bytes ending on a line boundary,
+ * so the kernel never interleaves another writer inside a line. */
+static size_t
+chunk_len(const struct audit *a, size_t off)
+{
+	size_t left = a->len - off;
+	const char *nl;
+
+	if (!a->is_pipe || left <= PIPE_BUF)
+		return left;
+	nl = memrchr(a->buf + off, '\n', PIPE_BUF);
+	if (nl != NULL)
+		return (size_t)(nl - (a->buf + off)) + 1;
+	/* One line longer than PIPE_BUF (cannot happen with bounded fields): whole line. */
+	nl = memchr(a->buf + off, '\n', left);
+	return nl ? (size_t)(nl - (a->buf + off)) + 1 : left;
+}
+
+/* After a failed write: count the whole lines not written as dropped and forget them,
+ * but keep the rest of a line the failed write cut in two, so the next write finishes
+ * it and the file never holds half a line glued to the next one. */
+static void
+drop_unwritten(struct audit *a)
+{
+	const char *nl = memchr(a->buf, '\n', a->len);
+	size_t keep = a->partial && nl != NULL ? (size_t)(nl - a->buf) + 1 : 0;
+
+	a->stats.dropped += a->pending_lines - (keep ? 1 : 0);
+	a->dropped_unreported += a->pending_lines - (keep ? 1 : 0);
+	a->pending_lines = keep ? 1 : 0;
+	a->len = keep;
+}
+
+/* Write the batch. Pending bytes that hit EAGAIN stay for the next flush; on a hard
+ * error see drop_unwritten. */
 static int
 write_batch(struct audit *a)
 {
-	size_t off = 0;
+	size_t off = 0, whole = 0;
+	const char *p, *end;
+	int rc = 0, saved = 0;
 
 	while (off < a->len) {
-		ssize_t w = write(a->fd, a->buf + off, a->len - off);
-		int saved;
+		ssize_t w = write(a->fd, a->buf + off, chunk_len(a, off));
 
 		if (w > 0) {
 			off += (size_t)w;
@@ -438,25 +499,26 @@ write_batch(struct audit *a)
 		}
 		if (w == -1 && errno == EINTR)
 			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* Keep the rest for the next flush. */
-			memmove(a->buf, a->buf + off, a->len - off);
-			a->len -= off;
-			return 0;
-		}
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		saved = (w == -1 && errno != 0) ? errno : EIO;
 		a->stats.write_errors++;
-		a->stats.dropped += a->pending_lines;
-		a->dropped_unreported += a->pending_lines;
-		a->pending_lines = 0;
-		a->len = 0;
-		errno = saved;
-		return -1;
+		rc = -1;
+		break;
 	}
-	a->stats.written += a->pending_lines;
-	a->pending_lines = 0;
-	a->len = 0;
-	return 0;
+	for (p = a->buf, end = a->buf + off; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		whole++;
+	if (off > 0)
+		a->partial = a->buf[off - 1] != '\n';
+	a->stats.written += whole;
+	a->pending_lines -= whole < a->pending_lines ? whole : a->pending_lines;
+	memmove(a->buf, a->buf + off, a->len - off);
+	a->len -= off;
+	if (rc == -1) {
+		drop_unwritten(a);
+		errno = saved;
+	}
+	return rc;
 }
 
 int
@@ -472,18 +534,19 @@ audit_flush(struct audit *a)
 		return 0;
 	/* Writing works again: say how many lines were lost. */
 	n = a->dropped_unreported;
+	a->dropped_unreported = 0;
 	line_open(a, "dropped");
 	audit_uint(a, "count", n);
 	a->in_line = 0;
 	put(a, "}\n", 2);
-	a->pending_lines = 1;
-	if (write_batch(a) == -1) {
-		a->stats.dropped--;		/* the report itself is not a lost event */
+	a->pending_lines++;
+	if (write_batch(a) == 0)
+		return 0;
+	if (a->len == 0) {		/* the report itself is not a lost event */
+		a->stats.dropped--;
 		a->dropped_unreported = n;
-		return -1;
 	}
-	a->dropped_unreported = 0;
-	return 0;
+	return -1;
 }
 
 void

@@ -11,7 +11,7 @@
 #include "dname.h"
 #include "util.h"
 
-#define MAX_ARGS 64			/* values on one line */
+#define MAX_ARGS 256			/* values on one line */
 #define MAX_FILE (64u << 20)		/* a config file larger than this is refused */
 #define ENV_PREFIX "GATEHOUSE_"
 
@@ -20,6 +20,8 @@ struct parser {
 	const char *src;		/* file name, or the variable's name */
 	unsigned line;			/* 0 for the environment */
 	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
+	unsigned char *by_env;		/* per setting: set (last) by a variable */
+	const char *file;		/* the file's name, for messages after the file */
 	char *err;
 	size_t errlen;
 };
@@ -466,6 +468,8 @@ apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 		return -1;
 	if (ps->line > 0)
 		ps->seen[idx] = ps->line;
+	else
+		ps->by_env[idx] = 1;
 	return 0;
 }
 
@@ -475,7 +479,7 @@ parse_line(struct parser *ps, char *line)
 	char *argv[MAX_ARGS];
 	int argc;
 
-	for (argc = 0; line[argc] != '\0'; argc++) {
+	for (argc = 0; line[argc] != '\0' && line[argc] != '#'; argc++) {
 		unsigned char ch = (unsigned char)line[argc];
 
 		if (ch < 0x20 && ch != '\t' && ch != '\r')
@@ -538,6 +542,30 @@ parse_buffer(struct parser *ps, const char *buf, size_t len)
 }
 
 /* ---- the environment ---- */
+
+static int add_warning(struct parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Something worth saying that is not an error (the daemons log it at start). */
+static int
+add_warning(struct parser *ps, const char *fmt, ...)
+{
+	struct config *c = ps->c;
+	size_t old = c->warnings ? strlen(c->warnings) : 0;
+	char msg[512], *nw;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((nw = realloc(c->warnings, old + strlen(msg) + 2)) == NULL)
+		return perr(ps, "out of memory");
+	memcpy(nw + old, msg, strlen(msg));
+	nw[old + strlen(msg)] = '\n';
+	nw[old + strlen(msg) + 1] = '\0';
+	c->warnings = nw;
+	return 0;
+}
 
 static const char *
 env_get(char *const *env, const char *name)
@@ -654,7 +682,8 @@ env_setting(struct parser *ps, const char *var, const char *value)
 	}
 	name[sl] = '\0';
 	if (setting_find(name, &idx) == NULL)
-		return perr(ps, "unknown setting (there is no '%s'; see gatehouse --help)", name);
+		return add_warning(ps, "%s: not a gatehouse setting (there is no '%s'), ignored",
+		    var, name);
 	if (env_items(ps, value, &items, &n, &copy) == -1) {
 		free(copy);
 		return -1;
@@ -749,17 +778,46 @@ fail:
 	return NULL;
 }
 
+/* Point messages at where a setting was written: its variable, or its file line. */
+static void
+blame(struct parser *ps, size_t idx, char *var, size_t varlen)
+{
+	const char *n = settings[idx].name;
+	size_t i, o;
+
+	if (ps->by_env[idx]) {
+		o = (size_t)snprintf(var, varlen, "%s", ENV_PREFIX);
+		for (i = 0; n[i] != '\0' && o + 1 < varlen; i++)
+			var[o++] = n[i] == '-' ? '_' : (char)(n[i] - (n[i] >= 'a' && n[i] <= 'z' ? 32 : 0));
+		var[o] = '\0';
+		ps->src = var;
+		ps->line = 0;
+	} else {
+		ps->src = ps->file;
+		ps->line = ps->seen[idx];
+	}
+}
+
 static int
 config_finish(struct parser *ps)
 {
 	struct config *c = ps->c;
+	size_t lo = 0, hi = 0;
+	char var[64];
 
-	ps->line = 0;
-	if (c->cache_min_ttl > c->cache_max_ttl) {
-		ps->src = "cache-min-ttl";
-		return perr(ps, "%u is above cache-max-ttl %u", c->cache_min_ttl, c->cache_max_ttl);
+	if (c->cache_min_ttl <= c->cache_max_ttl)
+		return 0;
+	setting_find("cache-min-ttl", &lo);
+	setting_find("cache-max-ttl", &hi);
+	/* Blame the setting written last (the environment comes after the file). */
+	if (ps->by_env[hi] || (!ps->by_env[lo] && ps->seen[hi] > ps->seen[lo])) {
+		blame(ps, hi, var, sizeof(var));
+		return perr(ps, "cache-max-ttl %u is below cache-min-ttl %u", c->cache_max_ttl,
+		    c->cache_min_ttl);
 	}
-	return 0;
+	blame(ps, lo, var, sizeof(var));
+	return perr(ps, "cache-min-ttl %u is above cache-max-ttl %u", c->cache_min_ttl,
+	    c->cache_max_ttl);
 }
 
 int
@@ -767,15 +825,18 @@ config_parse(const char *name, const char *buf, size_t len, char *const *env,
     struct config **out, char *err, size_t errlen)
 {
 	unsigned seen[NSETTINGS];
+	unsigned char by_env[NSETTINGS];
 	struct parser ps;
 
 	*out = NULL;
 	memset(seen, 0, sizeof(seen));
+	memset(by_env, 0, sizeof(by_env));
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;
 	ps.seen = seen;
-	ps.src = name ? name : "config";
+	ps.by_env = by_env;
+	ps.src = ps.file = name ? name : "config";
 	if ((ps.c = config_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -892,6 +953,7 @@ config_unref(struct config *c)
 	free(c->audit);
 	free(c->user);
 	free(c->path);
+	free(c->warnings);
 	free(c);
 }
 
@@ -931,17 +993,21 @@ print_ms(FILE *f, const char *name, uint64_t ms)
 static void
 print_rules(const struct config *c, FILE *f)
 {
-	char ports[512];
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < policy_count(c->policy); i++) {
 		const struct rule *r = policy_rule(c->policy, i);
 
 		if (r->flags & RULE_ROUTE)
 			continue;
-		rule_format_ports(r, ports, sizeof(ports));
-		fprintf(f, "allow %s %s%s\t# %s\n", r->pattern, ports,
-		    (r->flags & RULE_PRIVATE) ? " private" : "", r->origin);
+		fprintf(f, "allow %s ", r->pattern);
+		for (j = 0; j < r->nports; j++) {
+			if (r->ports[j].lo == r->ports[j].hi)
+				fprintf(f, "%s%u", j ? "," : "", r->ports[j].lo);
+			else
+				fprintf(f, "%s%u-%u", j ? "," : "", r->ports[j].lo, r->ports[j].hi);
+		}
+		fprintf(f, "%s\t# %s\n", (r->flags & RULE_PRIVATE) ? " private" : "", r->origin);
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *rt = &c->routes[i];

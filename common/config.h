@@ -59,6 +59,7 @@ struct config {
 	struct sockaddr_storage metrics;
 	char *user;			/* drop to this user when started as root */
 	int dns_listen_default, forward_listen_default;	/* not written by the user */
+	char *warnings;			/* lines worth logging (unknown GATEHOUSE_ variables), or NULL */
 };
 
 /*

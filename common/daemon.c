@@ -1,6 +1,8 @@
 /* daemon.c: start-up shared by both daemons: the command line and the privilege drop. */
 #include "daemon.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -29,8 +31,9 @@ usage(FILE *f, const char *progname, const char *summary)
 	    "  -v          debug diagnostics on stderr (repeat for more)\n"
 	    "  --help      this text\n"
 	    "  --version   the version\n\n"
-	    "Signals: SIGHUP reloads the configuration (a bad one is refused and the old one\n"
-	    "kept), SIGUSR1 reopens an audit file, SIGTERM/SIGINT exit.\n"
+	    "Signals: SIGHUP reopens an audit file and reloads the configuration (a bad one\n"
+	    "is refused and the old one kept), SIGUSR1 only reopens the audit file,\n"
+	    "SIGTERM/SIGINT exit.\n"
 	    "Configuration directives and GATEHOUSE_* variables: see README.md.\n",
 	    progname, summary);
 }
@@ -121,4 +124,15 @@ daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen
 		return -1;
 	}
 	return 1;
+}
+
+void
+daemon_log_warnings(const struct config *cfg)
+{
+	const char *p = cfg->warnings, *nl;
+
+	while (p != NULL && (nl = strchr(p, '\n')) != NULL) {
+		log_warnx("%.*s", (int)(nl - p), p);
+		p = nl + 1;
+	}
 }

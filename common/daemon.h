@@ -31,4 +31,7 @@ int daemon_parse_args(int argc, char **argv, const char *progname, const char *s
  */
 int daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen);
 
+/* Log each line of cfg->warnings (no-op when none). */
+void daemon_log_warnings(const struct config *cfg);
+
 #endif

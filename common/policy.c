@@ -195,6 +195,46 @@ pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard
 	return 0;
 }
 
+/* The first port both range lists include, or 0. */
+static unsigned
+ports_overlap(const struct portrange *a, size_t na, const struct portrange *b, size_t nb)
+{
+	size_t i, j;
+
+	for (i = 0; i < na; i++)
+		for (j = 0; j < nb; j++)
+			if (a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
+				return a[i].lo > b[j].lo ? a[i].lo : b[j].lo;
+	return 0;
+}
+
+/*
+ * Two rules for the same pattern and port must agree on 'private': otherwise which one
+ * applies would depend on the order of the lines. 0, or -1 with err.
+ */
+static int
+check_conflict(const struct policy *p, const char *norm, int wildcard,
+    const struct portrange *ports, size_t nports, unsigned flags, char *err, size_t errlen)
+{
+	const char *key = wildcard ? norm + 2 : norm;
+	const struct table *t = wildcard ? &p->wild : &p->exact;
+	const struct slot *s = table_find(t, hash_rev(key, strlen(key)), key, strlen(key));
+	const struct rule *r;
+	unsigned port;
+
+	for (r = s ? s->head : NULL; r != NULL; r = r->next) {
+		if ((r->flags & RULE_PRIVATE) == (flags & RULE_PRIVATE))
+			continue;
+		if ((port = ports_overlap(r->ports, r->nports, ports, nports)) == 0)
+			continue;
+		snprintf(err, errlen, "'%s' port %u is also allowed by %s %s 'private': which "
+		    "applies must not depend on the order of lines; write the same on both",
+		    norm, port, r->origin, (r->flags & RULE_PRIVATE) ? "with" : "without");
+		return -1;
+	}
+	return 0;
+}
+
 int
 policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
     size_t nports, unsigned flags, const char *origin, char *err, size_t errlen)
@@ -209,6 +249,8 @@ policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
 		snprintf(err, errlen, "'%s': no ports given", pattern);
 		return -1;
 	}
+	if (check_conflict(p, norm, wildcard, ports, nports, flags, err, errlen) == -1)
+		return -1;
 	if (p->n == p->cap) {
 		size_t ncap = p->cap ? p->cap * 2 : 16;
 		struct rule **nr = realloc(p->rules, ncap * sizeof(*nr));

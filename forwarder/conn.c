@@ -104,6 +104,7 @@ static void conn_close(struct conn *c, const char *end);
 static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void relay_start(struct conn *c);
+static int relay_check_time(struct conn *c, uint64_t now);
 static void resolve_start(struct conn *c);
 static void update_events(struct conn *c);
 
@@ -598,8 +599,11 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	r = verify_decide(c);
 	if (r == -1)
 		return;			/* refused: c may be gone */
-	if (r == 0 && !c->client_eof)
+	if (r == 0 && !c->client_eof) {
+		if (c->state == CONN_RELAYING)	/* first bytes started: peek-timeout runs */
+			(void)relay_check_time(c, util_now_ms());
 		return;
+	}
 	c->gate = GATE_OPEN;
 	ev_set(c->ev_cr, 0);
 	if (c->state == CONN_RELAYING)
@@ -630,15 +634,16 @@ filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_sto
 			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
 		addr_set_port((struct sockaddr *)&ss, c->target_port);
 		addr_format((struct sockaddr *)&ss, 0, abuf, sizeof(abuf));
+		if (!priv && (sp = addr_special((struct sockaddr *)&ss)) != NULL) {
+			if (why[0] == '\0')
+				snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
+			continue;
+		}
+		addr_unmap(&ss);	/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
 		if (listeners_would_accept(c->f->ls, (struct sockaddr *)&ss, c->f->ifaces)) {
 			if (why[0] == '\0')
 				snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf,
 				    c->target_port);
-			continue;
-		}
-		if (!priv && (sp = addr_special((struct sockaddr *)&ss)) != NULL) {
-			if (why[0] == '\0')
-				snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
 			continue;
 		}
 		if (!priv && iface_is_local(c->f->ifaces, (struct sockaddr *)&ss)) {
@@ -732,6 +737,8 @@ update_events(struct conn *c)
 static void
 pumped(struct conn *c, int up, enum pump_state s)
 {
+	int half_closed = 0;
+
 	c->t_last = util_now_ms();
 	if (s == PUMP_SRC_ERROR || s == PUMP_DST_ERROR) {
 		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
@@ -742,6 +749,8 @@ pumped(struct conn *c, int up, enum pump_state s)
 		conn_close(c, client_side ? "client-reset" : "upstream-reset");
 		return;
 	}
+	if ((up ? c->up_s : c->down_s) != PUMP_DONE && s == PUMP_DONE)
+		half_closed = 1;
 	if (up)
 		c->up_s = s;
 	else
@@ -751,6 +760,8 @@ pumped(struct conn *c, int up, enum pump_state s)
 		return;
 	}
 	update_events(c);
+	if (half_closed)		/* the shorter half-close limit starts now */
+		(void)relay_check_time(c, c->t_last);
 }
 
 static void
@@ -815,7 +826,8 @@ relay_start(struct conn *c)
 		pump_init(&c->up_p, c->cfd, c->ufd);
 		c->up_s = c->down_s = PUMP_READ;
 		c->t_last = util_now_ms();
-		arm_timer(c, c->cfg->idle_timeout_ms);
+		if (relay_check_time(c, c->t_last) == -1)
+			return;
 	}
 	if (c->gate == GATE_OPEN && c->peek != NULL) {
 		if (pump_preload(&c->up_p, f->pool, c->peek, c->peeklen) == -1) {
@@ -838,12 +850,42 @@ relay_start(struct conn *c)
 
 /* ---- timeouts ---- */
 
+/* A relayed connection's limits: idle-timeout since the last byte, the shorter
+ * half-close-timeout once one direction has finished, and on a routed port the
+ * peek-timeout for first bytes that started but did not yet decide anything. Closes the
+ * connection when one has passed, else arms the timer for the nearest. */
+static int
+relay_check_time(struct conn *c, uint64_t now)
+{
+	int half = c->up_s == PUMP_DONE || c->down_s == PUMP_DONE;
+	uint64_t limit = c->cfg->idle_timeout_ms, deadline;
+
+	if (half && c->cfg->half_close_timeout_ms < limit)
+		limit = c->cfg->half_close_timeout_ms;
+	deadline = c->t_last + limit;
+	if (c->gate == GATE_VERIFY && c->peeklen > 0) {
+		uint64_t peek_deadline = c->t_first_byte + c->cfg->peek_timeout_ms;
+
+		if (now >= peek_deadline) {
+			conn_deny(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
+			return -1;
+		}
+		if (peek_deadline < deadline)
+			deadline = peek_deadline;
+	}
+	if (now >= deadline) {
+		conn_close(c, half ? "half-close-timeout" : "idle-timeout");
+		return -1;
+	}
+	arm_timer(c, deadline - now);
+	return 0;
+}
+
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	uint64_t now = util_now_ms(), limit, since;
-	int half;
+	uint64_t now = util_now_ms();
 
 	(void)fd;
 	(void)what;
@@ -864,24 +906,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, "timeout");
 		return;
 	}
-	if (c->gate == GATE_VERIFY && c->peeklen > 0 &&
-	    now - c->t_first_byte >= c->cfg->peek_timeout_ms) {
-		conn_deny(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
-		return;
-	}
-	half = c->up_s == PUMP_DONE || c->down_s == PUMP_DONE;
-	limit = half && c->cfg->half_close_timeout_ms < c->cfg->idle_timeout_ms ?
-	    c->cfg->half_close_timeout_ms : c->cfg->idle_timeout_ms;
-	since = now - c->t_last;
-	if (since >= limit) {
-		conn_close(c, half ? "half-close-timeout" : "idle-timeout");
-		return;
-	}
-	limit -= since;
-	if (c->gate == GATE_VERIFY && c->peeklen > 0 &&
-	    c->t_first_byte + c->cfg->peek_timeout_ms - now < limit)
-		limit = c->t_first_byte + c->cfg->peek_timeout_ms - now;
-	arm_timer(c, limit);
+	(void)relay_check_time(c, now);
 }
 
 /* ---- accepting ---- */

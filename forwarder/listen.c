@@ -86,6 +86,24 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 		set_enabled(ls, 1);
 }
 
+/* The client taken off the queue when out of descriptors: denied, like any other. */
+static void
+audit_shed(struct listeners *ls, const struct sockaddr *peer, uint16_t port)
+{
+	struct fwd *f = ls->f;
+
+	f->stats.denied[DENY_LIMIT]++;
+	if (!audit_begin(f->audit, "conn", peer))
+		return;
+	audit_addr(f->audit, "client", peer, 1);
+	audit_uint(f->audit, "port", port);
+	audit_str(f->audit, "verdict", "deny");
+	audit_str(f->audit, "reason", deny_name(DENY_LIMIT));
+	audit_str(f->audit, "detail", "out of file descriptors");
+	audit_end(f->audit);
+	audit_flush(f->audit);
+}
+
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
@@ -102,11 +120,15 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	/* Out of descriptors: take one waiting client off the queue with the reserve fd and
 	 * close it (it sees a reset, not a hang), then pause accepting briefly. */
 	if (ls->reserve_fd != -1) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
 		int fd;
 
 		close(ls->reserve_fd);
-		if ((fd = accept(evconnlistener_get_fd(l), NULL, NULL)) != -1)
+		if ((fd = accept(evconnlistener_get_fd(l), (struct sockaddr *)&peer, &pl)) != -1) {
 			close(fd);
+			audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
+		}
 		ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	ls->backoff = 1;
@@ -245,10 +267,15 @@ listeners_implicit_route(const struct listeners *ls, uint16_t port)
 }
 
 int
-listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa,
+listeners_would_accept(const struct listeners *ls, const struct sockaddr *target,
     const struct iface_table *ifaces)
 {
+	struct sockaddr_storage ss;
+	const struct sockaddr *sa = (const struct sockaddr *)&ss;
 	size_t i;
+
+	memcpy(&ss, target, addr_len(target));
+	addr_unmap(&ss);
 
 	for (i = 0; i < ls->n; i++) {
 		const struct sockaddr *l = (const struct sockaddr *)&ls->v[i]->addr;

@@ -81,6 +81,7 @@ reload(struct state *st)
 		return;
 	}
 	st->reloads.ok++;
+	daemon_log_warnings(nc);
 	if (strcmp(f->cfg->audit, nc->audit) != 0 || strcmp(f->cfg->user, nc->user) != 0)
 		log_warnx("reload: audit and user changes take effect at the next start");
 	if (nc->upstream_system != f->cfg->upstream_system || nc->upstream.n != f->cfg->upstream.n)
@@ -102,7 +103,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	char err[512];
 
 	(void)what;
-	if (sig == SIGHUP) {
+	if (sig == SIGHUP) {	/* logrotate's usual postrotate: reopen and reload */
+		if (audit_reopen(st->f.audit, err, sizeof(err)) == -1)
+			log_warnx("reopen: %s; still writing to the old file", err);
 		reload(st);
 	} else if (sig == SIGUSR1) {
 		if (audit_reopen(st->f.audit, err, sizeof(err)) == -1)
@@ -265,6 +268,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
+	daemon_log_warnings(st.f.cfg);
 	if (st.args.check) {
 		config_print(st.f.cfg, stdout);
 		fprintf(stderr, "%s: configuration ok (%s, %zu rules)\n", PROGNAME,

@@ -74,6 +74,7 @@ reload(struct state *st)
 		return;
 	}
 	st->reloads.ok++;
+	daemon_log_warnings(nc);
 	warn_restart_only(st->cfg, nc);
 	if (policy_count(nc->policy) == 0)
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
@@ -93,7 +94,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	switch (sig) {
-	case SIGHUP:
+	case SIGHUP:		/* logrotate's usual postrotate: reopen and reload */
+		if (audit_reopen(st->audit, err, sizeof(err)) == -1)
+			log_warnx("reopen: %s; still writing to the old file", err);
 		reload(st);
 		break;
 	case SIGUSR1:
@@ -149,6 +152,7 @@ load_or_exit(struct state *st)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		exit(EXIT_CONFIG);
 	}
+	daemon_log_warnings(st->cfg);
 	if (st->args.check) {
 		config_print(st->cfg, stdout);
 		fprintf(stderr, "%s: configuration ok (%s, %zu rules)\n", PROGNAME,

@@ -32,12 +32,14 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 	prom_family(p, "gatehouse_dns_send_errors_total", "counter", "UDP answers that could not be sent.");
 	prom_u64(p, "gatehouse_dns_send_errors_total", s->send_errors, (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_connections_total", "counter",
-	    "DNS-over-TCP connections: accepted, refused at dns-tcp-max, closed idle.");
+	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room.");
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_accepted, "result", "accepted",
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_refused, "result", "refused",
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_idle_closed, "result", "idle-closed",
+	    (const char *)NULL);
+	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_evicted, "result", "evicted",
 	    (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
 	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);

@@ -495,12 +495,10 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	}
 	o.p = out;
 	o.cap = limit;
-	if (build(&o, q, &m, &pl, env, info, 0) == -1 && build(&o, q, &m, &pl, env, info, 1) == -1) {
-		/* Even header + question + OPT do not fit: header alone, TC set. */
-		pl.question = 0;
-		pl.opt = 0;
+	/* Too big: TC set, records dropped. Header, question (at most 259 bytes) and OPT
+	 * with EDE (at most 37) always fit in the 512 bytes every limit allows. */
+	if (build(&o, q, &m, &pl, env, info, 0) == -1)
 		build(&o, q, &m, &pl, env, info, 1);
-	}
 	*outlen = o.len;
 	return QUERY_ANSWER;
 }
@@ -539,6 +537,10 @@ query_rcode_name(int rcode, char *buf, size_t len)
 
 	if (rcode == 16) {
 		util_strlcpy(buf, "BADVERS", len);
+		return buf;
+	}
+	if (rcode == LDNS_RCODE_NOTIMPL) {	/* ldns says NOTIMPL; RFC 1035 and dig NOTIMP */
+		util_strlcpy(buf, "NOTIMP", len);
 		return buf;
 	}
 	lt = ldns_lookup_by_id(ldns_rcodes, rcode);

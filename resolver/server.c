@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clients.h"
 #include "iface.h"
 #include "log.h"
 #include "util.h"
@@ -24,6 +25,8 @@
 #define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
 #define MAX_SOCKS	64
 #define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
+#define TCP_EVICT_MS	1000		/* at dns-tcp-max, a connection that answered nothing
+					 * for this long gives its place to a new one */
 
 struct udp_sock {
 	struct resolver *r;
@@ -38,6 +41,7 @@ struct tcp_conn {
 	struct sockaddr_storage peer, local;
 	unsigned ifindex;
 	int closing;			/* EOF seen: free once the answers are written */
+	uint64_t last_answer_ms;	/* accept time, then the last answer */
 	struct tcp_conn *prev, *next;
 };
 
@@ -57,6 +61,7 @@ struct resolver {
 	struct evconnlistener *tcp[MAX_SOCKS];
 	size_t ntcp;
 	struct tcp_conn *conns;
+	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct resolver_stats stats;
 	/* UDP batch scratch */
 	struct mmsghdr in[BATCH], out[BATCH];
@@ -391,6 +396,7 @@ tcp_free(struct tcp_conn *tc)
 	if (tc->next != NULL)
 		tc->next->prev = tc->prev;
 	bufferevent_free(tc->bev);
+	clients_dec(r->tcp_clients, (struct sockaddr *)&tc->peer);
 	r->stats.tcp_open--;
 	free(tc);
 }
@@ -414,6 +420,7 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		if ((q = evbuffer_pullup(in, (ev_ssize_t)(2 + mlen))) == NULL)
 			break;
+		tc->last_answer_ms = util_now_ms();
 		if (answer_one(r, q + 2, mlen, (struct sockaddr *)&tc->peer,
 		    (struct sockaddr *)&tc->local, tc->ifindex, 1, r->tcp_buf + 2,
 		    sizeof(r->tcp_buf) - 2, &outlen)) {
@@ -461,6 +468,32 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	tcp_free(tc);
 }
 
+/* At dns-tcp-max: close the connection that has gone longest without an answer, if
+ * that is over TCP_EVICT_MS (RFC 7766 6.2.3 lets a server close connections to make
+ * room; a client trickling bytes never completes a query, so it goes first). */
+static int
+tcp_make_room(struct resolver *r)
+{
+	struct tcp_conn *tc, *oldest = NULL;
+	uint64_t now = util_now_ms();
+
+	for (tc = r->conns; tc != NULL; tc = tc->next)
+		if (oldest == NULL || tc->last_answer_ms < oldest->last_answer_ms)
+			oldest = tc;
+	if (oldest == NULL || now - oldest->last_answer_ms < TCP_EVICT_MS)
+		return -1;
+	r->stats.tcp_evicted++;
+	tcp_free(oldest);
+	return 0;
+}
+
+/* One client may hold an eighth of the TCP places (at least 4). */
+static unsigned
+tcp_per_client(const struct config *c)
+{
+	return c->dns_tcp_max / 8 > 4 ? c->dns_tcp_max / 8 : 4;
+}
+
 static void
 tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
@@ -472,14 +505,24 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	const struct iface *ifc;
 
 	(void)l;
-	if (r->stats.tcp_open >= r->cfg->dns_tcp_max || (tc = calloc(1, sizeof(*tc))) == NULL) {
+	if ((r->stats.tcp_open >= r->cfg->dns_tcp_max && tcp_make_room(r) == -1) ||
+	    (tc = calloc(1, sizeof(*tc))) == NULL) {
 		r->stats.tcp_refused++;
 		close(fd);
 		return;
 	}
+	if (clients_inc(r->tcp_clients, sa) > tcp_per_client(r->cfg)) {
+		clients_dec(r->tcp_clients, sa);
+		r->stats.tcp_refused++;
+		free(tc);
+		close(fd);
+		return;
+	}
 	tc->r = r;
+	tc->last_answer_ms = util_now_ms();
 	memcpy(&tc->peer, sa, (size_t)salen < sizeof(tc->peer) ? (size_t)salen : sizeof(tc->peer));
 	if (getsockname(fd, (struct sockaddr *)&tc->local, &sl) == -1) {
+		clients_dec(r->tcp_clients, sa);
 		close(fd);
 		free(tc);
 		return;
@@ -488,6 +531,7 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	tc->ifindex = ifc ? ifc->index : 0;
 	tc->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (tc->bev == NULL) {
+		clients_dec(r->tcp_clients, sa);
 		close(fd);
 		free(tc);
 		return;
@@ -602,7 +646,10 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 	struct resolver *r = calloc(1, sizeof(*r));
 	size_t i;
 
-	if (r == NULL || (r->ifaces = iface_new()) == NULL) {
+	if (r == NULL || (r->ifaces = iface_new()) == NULL ||
+	    (r->tcp_clients = clients_new()) == NULL) {
+		if (r != NULL)
+			iface_free(r->ifaces);
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
@@ -648,6 +695,7 @@ resolver_free(struct resolver *r)
 	for (i = 0; i < r->ntcp; i++)
 		evconnlistener_free(r->tcp[i]);
 	iface_free(r->ifaces);
+	clients_free(r->tcp_clients);
 	config_unref(r->cfg);
 	free(r);
 }

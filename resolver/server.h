@@ -25,6 +25,7 @@ struct resolver_stats {
 	uint64_t send_errors;		/* sendmsg failures */
 	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: over dns-tcp-max) */
 	uint64_t tcp_idle_closed;
+	uint64_t tcp_evicted;		/* closed at dns-tcp-max to make room */
 	unsigned tcp_open;
 };
 
