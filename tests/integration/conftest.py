@@ -1,0 +1,429 @@
+"""Shared fixtures for the integration tests: start the real gatehouse daemons from
+$GATEHOUSE_BUILD (default /work/main/build), hand the test a handle, and clean up.
+
+    def test_x(gatehouse):
+        port = free_port()
+        d = gatehouse.start("gatehouse-resolver", f"allow a.example 443\\ndns-listen 127.0.0.1:{port}\\n",
+                            ready=dns_ready("127.0.0.1", port))
+        ...
+        d.audit()            # the audit lines as parsed JSON (every line must be valid)
+
+Every daemon started through the fixture is killed by PID at teardown, even when the test
+fails; the test fails at teardown when a daemon died without being asked to, or wrote an
+AddressSanitizer/UndefinedBehaviorSanitizer/LeakSanitizer report to stderr.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
+START_TIMEOUT = 5.0
+STOP_TIMEOUT = 5.0
+# A query name the readiness probe uses; Daemon.audit() leaves its lines out.
+PROBE_NAME = "gatehouse-ready.probe.invalid"
+# The probe is sent from this loopback address so it never shares a per-client audit
+# bucket with the test's own queries (which come from 127.0.0.1).
+PROBE_SOURCE4 = "127.0.0.254"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
+                   "ERROR: ThreadSanitizer", "SUMMARY: AddressSanitizer",
+                   "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: LeakSanitizer",
+                   "Sanitizer has encountered a fatal error")
+
+
+# ---- ports and addresses ------------------------------------------------------------------
+
+def _can_bind(family, kind, addr, port):
+    s = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def have_ipv6():
+    """True when ::1 can be bound here."""
+    return _can_bind(socket.AF_INET6, socket.SOCK_DGRAM, "::1", 0)
+
+
+def free_port(addrs=("127.0.0.1", "::1"), kinds=("udp", "tcp")):
+    """A port that is free for every kind (udp, tcp) on every loopback address given
+    (addresses the host lacks, such as ::1 without IPv6, are skipped). Races with other
+    processes are possible but unlikely: ports come from the kernel's ephemeral range."""
+    socktypes = {"udp": socket.SOCK_DGRAM, "tcp": socket.SOCK_STREAM}
+    addrs = [a for a in addrs if ":" not in a or have_ipv6()]
+    for _ in range(200):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if all(_can_bind(socket.AF_INET6 if ":" in a else socket.AF_INET, socktypes[k], a, port)
+               for a in addrs for k in kinds):
+            return port
+    raise RuntimeError("no free port found")
+
+
+def free_ports(n, **kw):
+    """n distinct free ports."""
+    out = []
+    while len(out) < n:
+        p = free_port(**kw)
+        if p not in out:
+            out.append(p)
+    return out
+
+
+# ---- readiness probes ---------------------------------------------------------------------
+
+def _probe_query(qid):
+    # header: ID, flags RD, QDCOUNT 1; question PROBE_NAME A IN
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in PROBE_NAME.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", 1, 1)
+
+
+def dns_ready(addr, port, timeout=START_TIMEOUT):
+    """A readiness check: the daemon answers a UDP query at addr:port (sent from
+    PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client)."""
+    def check(daemon):
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if family == socket.AF_INET:
+                s.bind((PROBE_SOURCE4, 0))
+            s.settimeout(0.1)
+            deadline = time.monotonic() + timeout
+            qid = 0x5eed
+            while time.monotonic() < deadline:
+                daemon.assert_running()
+                try:
+                    s.sendto(_probe_query(qid), (addr, port))
+                    data = s.recv(4096)
+                    if len(data) >= 2 and data[:2] == struct.pack(">H", qid):
+                        return
+                except (socket.timeout, ConnectionRefusedError):
+                    pass
+                time.sleep(0.02)
+            raise AssertionError(f"{daemon.name} did not answer on {addr}:{port} "
+                                 f"within {timeout}s; stderr:\n{daemon.stderr()}")
+        finally:
+            s.close()
+    return check
+
+
+def tcp_ready(addr, port, timeout=START_TIMEOUT):
+    """A readiness check: a TCP connect to addr:port succeeds (then closes at once)."""
+    def check(daemon):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            daemon.assert_running()
+            try:
+                socket.create_connection((addr, port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError(f"{daemon.name} did not accept on {addr}:{port} within "
+                             f"{timeout}s; stderr:\n{daemon.stderr()}")
+    return check
+
+
+# ---- the daemon handle --------------------------------------------------------------------
+
+class Daemon:
+    """One running daemon: its process, files and helpers."""
+
+    def __init__(self, name, proc, workdir, config_path, audit_path, stdout_path, stderr_path):
+        self.name = name
+        self.proc = proc
+        self.pid = proc.pid
+        self.workdir = workdir
+        self.config_path = config_path
+        self.audit_path = audit_path
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+        self.expect_exit = False    # set by stop(); an exit is then not a failure
+
+    # -- process
+    def running(self):
+        return self.proc.poll() is None
+
+    def assert_running(self):
+        if not self.running():
+            raise AssertionError(f"{self.name} (pid {self.pid}) exited with "
+                                 f"{self.proc.returncode}; stderr:\n{self.stderr()}")
+
+    def send_signal(self, sig):
+        self.assert_running()
+        os.kill(self.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Ask it to exit; returns the exit status (KILLs it and fails after timeout)."""
+        self.expect_exit = True
+        if self.running():
+            os.kill(self.pid, sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=timeout)
+            raise AssertionError(f"{self.name} did not exit within {timeout}s of signal {sig}")
+
+    def rss_kb(self):
+        """VmRSS from /proc/PID/status, in kB."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    # -- output
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stdout(self):
+        try:
+            with open(self.stdout_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_stderr(self, text, timeout=3.0):
+        """Wait until stderr contains text; returns all of stderr."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            err = self.stderr()
+            if text in err:
+                return err
+            time.sleep(0.02)
+        raise AssertionError(f"stderr of {self.name} never said {text!r}:\n{self.stderr()}")
+
+    # -- the audit stream
+    def audit_raw(self, path=None):
+        """The audit file's bytes ('' when it does not exist yet)."""
+        try:
+            with open(path or self.audit_path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def audit(self, path=None, probe=False, complete=True):
+        """Every audit line as parsed JSON (a line that is not valid JSON fails the test).
+        The readiness probe's lines are left out unless probe=True. With complete=True
+        the file must end with a newline (no half-written line)."""
+        raw = self.audit_raw(path)
+        if complete and raw and not raw.endswith(b"\n"):
+            raise AssertionError(f"audit file ends in a partial line: {raw[-200:]!r}")
+        out = []
+        for line in raw.split(b"\n"):
+            if not line:
+                continue
+            try:
+                obj = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise AssertionError(f"audit line is not valid JSON ({e}): {line!r}")
+            if not isinstance(obj, dict):
+                raise AssertionError(f"audit line is not an object: {line!r}")
+            if not probe and obj.get("qname") == PROBE_NAME:
+                continue
+            out.append(obj)
+        return out
+
+    def wait_audit(self, pred, count=1, timeout=3.0, path=None):
+        """Wait until at least count audit lines satisfy pred; returns those lines. The
+        daemons flush at the end of each event callback or once a second."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [l for l in self.audit(path=path, complete=False) if pred(l)]
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"wanted {count} audit lines matching, have {len(got)}; "
+                                     f"last lines: {self.audit(path=path, complete=False)[-5:]}")
+            time.sleep(0.02)
+
+
+class Gatehouse:
+    """Starts daemons for one test and cleans up after it."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.daemons = []
+        self.n = 0
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def write(self, name, text, mode=0o644):
+        """Write a file in the test's directory (readable by the unprivileged user)."""
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    @staticmethod
+    def binary(name):
+        p = os.path.join(BUILD, name)
+        if not os.access(p, os.X_OK):
+            pytest.skip(f"{p} is not built")
+        return p
+
+    @staticmethod
+    def user():
+        """The `user` setting the tests use: nobody when root (the daemon drops to it),
+        else the current user (no drop happens)."""
+        if os.geteuid() == 0:
+            return "nobody"
+        return pwd.getpwuid(os.geteuid()).pw_name
+
+    @staticmethod
+    def clean_env(extra=None):
+        """The environment without any GATEHOUSE_* variable of the caller, plus extra and
+        sanitizer options that make reports land on stderr."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        if extra:
+            env.update(extra)
+        return env
+
+    def start(self, binary, config=None, ready=None, env=None, args=(), audit=True, user=True):
+        """Start BUILD/binary. config: the text of the configuration file (written to the
+        test's directory and passed as -c FILE), or None for no -c (environment only).
+        audit=True adds `audit DIR/NAME.audit` when config has no audit line; user=True
+        adds the `user` line (see user()). ready(daemon) is called until it returns;
+        it raises on timeout. Returns a Daemon."""
+        self.n += 1
+        tag = f"{os.path.basename(binary)}-{self.n}"
+        audit_path = None
+        argv = [self.binary(binary)]
+        config_path = None
+        if config is not None:
+            lines = config.splitlines()
+            has = lambda kw: any(l.split()[:1] == [kw] for l in lines if l.strip())
+            if audit and not has("audit"):
+                audit_path = self.path(f"{tag}.audit")
+                config += f"\naudit {audit_path}\n"
+            elif has("audit"):
+                audit_path = [l.split()[1] for l in lines if l.split()[:1] == ["audit"]][0]
+            if user and not has("user"):
+                config += f"\nuser {self.user()}\n"
+            config_path = self.write(f"{tag}.conf", config)
+            argv += ["-c", config_path]
+        else:
+            env = dict(env or {})
+            if audit and "GATEHOUSE_AUDIT" not in env:
+                audit_path = self.path(f"{tag}.audit")
+                env["GATEHOUSE_AUDIT"] = audit_path
+            elif "GATEHOUSE_AUDIT" in env:
+                audit_path = env["GATEHOUSE_AUDIT"]
+            if user and "GATEHOUSE_USER" not in env:
+                env["GATEHOUSE_USER"] = self.user()
+        argv += list(args)
+        out_path = self.path(f"{tag}.stdout")
+        err_path = self.path(f"{tag}.stderr")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    env=self.clean_env(env), cwd=self.workdir)
+        d = Daemon(tag, proc, self.workdir, config_path, audit_path, out_path, err_path)
+        self.daemons.append(d)
+        if ready is not None:
+            ready(d)
+        return d
+
+    def run(self, binary, args=(), env=None, timeout=10):
+        """Run BUILD/binary to completion (e.g. --check); a CompletedProcess with text."""
+        return subprocess.run([self.binary(binary)] + list(args), env=self.clean_env(env),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", timeout=timeout, cwd=self.workdir)
+
+    def cleanup(self):
+        """Kill every daemon by PID; the list of problems found."""
+        problems = []
+        for d in self.daemons:
+            if d.running():
+                try:
+                    os.kill(d.pid, signal.SIGTERM)
+                    d.proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.kill(d.pid, signal.SIGKILL)
+                    d.proc.wait(timeout=STOP_TIMEOUT)
+                    problems.append(f"{d.name} (pid {d.pid}) ignored SIGTERM for "
+                                    f"{STOP_TIMEOUT}s and was killed")
+                except ProcessLookupError:
+                    d.proc.wait(timeout=STOP_TIMEOUT)
+                else:
+                    if d.proc.returncode != 0:
+                        problems.append(f"{d.name} (pid {d.pid}) exited with "
+                                        f"{d.proc.returncode} on SIGTERM")
+            elif not d.expect_exit:
+                problems.append(f"{d.name} (pid {d.pid}) died during the test with status "
+                                f"{d.proc.returncode}")
+            err = d.stderr()
+            marks = [m for m in SANITIZER_MARKS if m in err]
+            if marks:
+                problems.append(f"{d.name} (pid {d.pid}) wrote a sanitizer report "
+                                f"({', '.join(marks)}):\n{err[-6000:]}")
+            elif problems and problems[-1].startswith(d.name):
+                problems[-1] += f"\nstderr:\n{err[-3000:]}"
+        return problems
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the item (the fixture keeps files of failed tests)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def gatehouse(request):
+    """A Gatehouse for this test, in a fresh directory that the daemons' unprivileged
+    user can write (audit files are reopened after the privilege drop)."""
+    workdir = tempfile.mkdtemp(prefix="gatehouse-it-", dir="/tmp")
+    os.chmod(workdir, 0o1777)
+    g = Gatehouse(workdir)
+    yield g
+    problems = g.cleanup()
+    failed = getattr(request.node, "rep_call", None)
+    if problems or (failed is not None and failed.failed):
+        print(f"files of {request.node.name} kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def udp_sink():
+    """A UDP socket on 127.0.0.1 that should receive nothing: (port, socket). Closed at
+    teardown."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    yield s.getsockname()[1], s
+    s.close()

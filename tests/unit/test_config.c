@@ -1,0 +1,1168 @@
+/* test_config.c: common/config.c: every directive and setting, FILE:LINE errors, the
+ * environment, config_load's file rules, and config_print -> config_parse round trips. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "config.h"
+#include "policy.h"
+
+#define NAME "t.conf"
+
+static char err[1024];
+
+/* Parse a string (NUL-free unless len given) with an explicit env. */
+static int
+parse_env(const char *text, char *const *env, struct config **c)
+{
+	memset(err, 0, sizeof(err));
+	return config_parse(NAME, text, strlen(text), env, c, err, sizeof(err));
+}
+
+static struct config *
+must_parse(const char *text, char *const *env)
+{
+	struct config *c = NULL;
+
+	if (parse_env(text, env, &c) != 0)
+		fail_msg("parse failed: %s\n--- input:\n%s", err, text);
+	assert_non_null(c);
+	return c;
+}
+
+/* config_print into a malloc'd string. */
+static char *
+print_str(const struct config *c)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	assert_non_null(f);
+	config_print(c, f);
+	fclose(f);
+	return s;
+}
+
+/* 1 if the printed config holds exactly this line. */
+static int
+has_line(const char *printed, const char *line)
+{
+	size_t ll = strlen(line);
+	const char *p = printed;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == printed || p[-1] == '\n') && (p[ll] == '\n' || p[ll] == '\t'))
+			return 1;
+		p += ll;
+	}
+	return 0;
+}
+
+/* The rule matched for (name, port) by origin, "-" for none. */
+static const char *
+match_origin(const struct config *c, const char *name, uint16_t port)
+{
+	const struct rule *r = policy_match(c->policy, name, strlen(name), port);
+
+	return r ? r->origin : "-";
+}
+
+static char *
+addr_str(const struct sockaddr_storage *ss, int with_port, char *buf)
+{
+	return addr_format((const struct sockaddr *)ss, with_port, buf, ADDR_STRLEN);
+}
+
+/* ---- every setting: a good value ---- */
+
+static void
+test_settings_good(void **state)
+{
+	static const struct {
+		const char *line;	/* written in the file */
+		const char *printed;	/* the line config_print writes for it */
+	} cases[] = {
+		{ "dns-listen 127.0.0.1:5353 [::1]", "dns-listen 127.0.0.1:5353 [::1]:53" },
+		{ "dns-listen 172.19.0.120", "dns-listen 172.19.0.120:53" },
+		{ "forward-listen 172.19.0.120 fd00::1", "forward-listen 172.19.0.120 fd00::1" },
+		{ "answer 172.19.0.120 fd00::120", "answer 172.19.0.120 fd00::120" },
+		{ "answer fd00::120 172.19.0.120 10.0.0.1", "answer 172.19.0.120 10.0.0.1 fd00::120" },
+		{ "answer auto", "answer auto" },
+		{ "blocked refused", "blocked refused" },
+		{ "blocked nxdomain", "blocked nxdomain" },
+		{ "ttl 300", "ttl 300" },
+		{ "ttl 2147483647", "ttl 2147483647" },
+		{ "negative-ttl 0", "negative-ttl 0" },
+		{ "upstream 9.9.9.9 [2620:fe::fe]:5353", "upstream 9.9.9.9:53 [2620:fe::fe]:5353" },
+		{ "upstream system", "upstream system" },
+		{ "audit /var/log/gatehouse.jsonl", "audit /var/log/gatehouse.jsonl" },
+		{ "audit stderr", "audit stderr" },
+		{ "audit-rate 0", "audit-rate 0" },
+		{ "audit-rate 10000000", "audit-rate 10000000" },
+		{ "metrics 127.0.0.1:9100", "metrics 127.0.0.1:9100" },
+		{ "metrics [::1]:9100", "metrics [::1]:9100" },
+		{ "metrics off", "metrics off" },
+		{ "peek-timeout 1.5", "peek-timeout 1500ms" },
+		{ "connect-timeout 250ms", "connect-timeout 250ms" },
+		{ "idle-timeout 5m", "idle-timeout 300" },
+		{ "idle-timeout 604800", "idle-timeout 604800" },
+		{ "half-close-timeout 2s", "half-close-timeout 2" },
+		{ "lookup-timeout 7", "lookup-timeout 7" },
+		{ "max-conns 100", "max-conns 100" },
+		{ "max-conns-per-client 10", "max-conns-per-client 10" },
+		{ "max-lookups 32", "max-lookups 32" },
+		{ "cache-min-ttl 0", "cache-min-ttl 0" },
+		{ "cache-max-ttl 3600", "cache-max-ttl 3600" },
+		{ "negative-cache-ttl 30", "negative-cache-ttl 30" },
+		{ "dns-tcp-max 16", "dns-tcp-max 16" },
+		{ "dns-tcp-idle 500ms", "dns-tcp-idle 500ms" },
+		{ "user gatehouse", "user gatehouse" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = NULL;
+		char *out;
+
+		if (parse_env(cases[i].line, NULL, &c) != 0) {
+			print_error("'%s' refused: %s\n", cases[i].line, err);
+			bad++;
+			continue;
+		}
+		out = print_str(c);
+		if (!has_line(out, cases[i].printed)) {
+			print_error("'%s': no line '%s' in:\n%s\n", cases[i].line, cases[i].printed, out);
+			bad++;
+		}
+		free(out);
+		config_unref(c);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* The values land in the right fields. */
+static void
+test_settings_fields(void **state)
+{
+	struct config *c;
+	char b[ADDR_STRLEN];
+
+	(void)state;
+	c = must_parse("dns-listen 127.0.0.1:5353 [::1]\n"
+	    "forward-listen 172.19.0.120\n"
+	    "answer 172.19.0.120 fd00::120\n"
+	    "blocked refused\n"
+	    "ttl 30\nnegative-ttl 20\n"
+	    "upstream 9.9.9.9\n"
+	    "audit /tmp/a.log\naudit-rate 7\n"
+	    "metrics 127.0.0.1:9100\n"
+	    "peek-timeout 1.5\nconnect-timeout 250ms\nidle-timeout 5m\n"
+	    "half-close-timeout 2s\nlookup-timeout 3\n"
+	    "max-conns 100\nmax-conns-per-client 10\nmax-lookups 32\n"
+	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
+	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n", NULL);
+	assert_int_equal(c->dns_listen.n, 2);
+	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
+	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:53");
+	assert_int_equal(c->dns_listen_default, 0);
+	assert_int_equal(c->forward_listen.n, 1);
+	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "172.19.0.120");
+	assert_int_equal(addr_port((struct sockaddr *)&c->forward_listen.v[0]), 0);
+	assert_int_equal(c->forward_listen_default, 0);
+	assert_int_equal(c->answer_auto, 0);
+	assert_int_equal(c->nanswer4, 1);
+	assert_int_equal(c->nanswer6, 1);
+	assert_int_equal(c->answer4[0].s_addr, inet_addr("172.19.0.120"));
+	assert_int_equal(c->blocked_refused, 1);
+	assert_int_equal(c->ttl, 30);
+	assert_int_equal(c->negative_ttl, 20);
+	assert_int_equal(c->upstream_system, 0);
+	assert_int_equal(c->upstream.n, 1);
+	assert_string_equal(addr_str(&c->upstream.v[0], 1, b), "9.9.9.9:53");
+	assert_string_equal(c->audit, "/tmp/a.log");
+	assert_int_equal(c->audit_rate, 7);
+	assert_int_equal(c->metrics_on, 1);
+	assert_string_equal(addr_str(&c->metrics, 1, b), "127.0.0.1:9100");
+	assert_int_equal(c->peek_timeout_ms, 1500);
+	assert_int_equal(c->connect_timeout_ms, 250);
+	assert_int_equal(c->idle_timeout_ms, 300000);
+	assert_int_equal(c->half_close_timeout_ms, 2000);
+	assert_int_equal(c->lookup_timeout_ms, 3000);
+	assert_int_equal(c->max_conns, 100);
+	assert_int_equal(c->max_conns_per_client, 10);
+	assert_int_equal(c->max_lookups, 32);
+	assert_int_equal(c->cache_min_ttl, 1);
+	assert_int_equal(c->cache_max_ttl, 60);
+	assert_int_equal(c->negative_cache_ttl, 2);
+	assert_int_equal(c->dns_tcp_max, 16);
+	assert_int_equal(c->dns_tcp_idle_ms, 500);
+	assert_string_equal(c->user, "gh");
+	assert_string_equal(c->path, NAME);
+	config_unref(c);
+}
+
+/* An empty config is legal: no rules, the documented defaults (DESIGN.md table). */
+static void
+test_empty_and_defaults(void **state)
+{
+	static const char *const empties[] = { "", "\n", "# only a comment\n", "  \t \r\n\n",
+	    "   # indented comment\n\n# another" };
+	struct config *c;
+	char b[ADDR_STRLEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+		c = must_parse(empties[i], NULL);
+		assert_int_equal(policy_count(c->policy), 0);
+		assert_int_equal(c->nroutes, 0);
+		config_unref(c);
+	}
+	/* no buffer at all (config_load with a missing default file) */
+	assert_int_equal(config_parse(NULL, NULL, 0, NULL, &c, err, sizeof(err)), 0);
+	assert_null(c->path);
+	assert_int_equal(policy_count(c->policy), 0);
+	assert_int_equal(c->dns_listen.n, 2);
+	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "0.0.0.0:53");
+	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::]:53");
+	assert_int_equal(c->dns_listen_default, 1);
+	assert_int_equal(c->forward_listen.n, 2);
+	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "0.0.0.0");
+	assert_string_equal(addr_str(&c->forward_listen.v[1], 0, b), "::");
+	assert_int_equal(c->forward_listen_default, 1);
+	assert_int_equal(c->answer_auto, 1);
+	assert_int_equal(c->blocked_refused, 0);
+	assert_int_equal(c->ttl, 60);
+	assert_int_equal(c->negative_ttl, 60);
+	assert_int_equal(c->upstream_system, 1);
+	assert_string_equal(c->audit, "stdout");
+	assert_int_equal(c->metrics_on, 0);
+	assert_int_equal(c->peek_timeout_ms, 10000);
+	assert_int_equal(c->connect_timeout_ms, 10000);
+	assert_int_equal(c->idle_timeout_ms, 3600000);
+	assert_int_equal(c->max_conns, 4096);
+	assert_int_equal(c->max_conns_per_client, 512);
+	assert_true(c->cache_min_ttl <= c->cache_max_ttl);
+	config_unref(c);
+}
+
+/* ---- every setting: a bad value, with the exact "FILE:LINE: ..." message ---- */
+
+static void
+test_settings_bad(void **state)
+{
+	static const struct {
+		const char *line;	/* written on line 3, after a comment and a blank line */
+		const char *err;	/* after "t.conf:3: " */
+	} cases[] = {
+		{ "dns-listen", "'dns-listen' needs a value" },
+		{ "dns-listen 1.2.3.4:0", "dns-listen: '0': port must be 1-65535" },
+		{ "dns-listen 127.0.0.1:53 dns.google", "dns-listen: 'dns.google': not an IP address" },
+		{ "forward-listen 1.2.3.4:443", "forward-listen: '1.2.3.4': no port expected here" },
+		{ "forward-listen [::]:443", "forward-listen: '::': no port expected here" },
+		{ "answer 1.2.3.4 bogus", "answer: 'bogus' is neither 'auto' nor an IP address" },
+		{ "answer 1.2.3.4:53", "answer: '1.2.3.4:53' is neither 'auto' nor an IP address" },
+		{ "blocked servfail", "'blocked servfail': expected nxdomain or refused" },
+		{ "blocked nxdomain refused", "'blocked' takes one value" },
+		{ "ttl", "'ttl' needs a value" },
+		{ "ttl -1", "'ttl -1': expected a whole number 0-2147483647" },
+		{ "ttl 2147483648", "'ttl 2147483648': expected a whole number 0-2147483647" },
+		{ "ttl 1 2", "'ttl' takes one value" },
+		{ "negative-ttl x", "'negative-ttl x': expected a whole number 0-2147483647" },
+		{ "upstream dns.google", "upstream: 'dns.google': not an IP address" },
+		{ "upstream 9.9.9.9:0", "upstream: '0': port must be 1-65535" },
+		{ "audit", "'audit' needs a value" },
+		{ "audit a b", "'audit' takes one value" },
+		{ "audit-rate 10000001", "'audit-rate 10000001': expected a whole number 0-10000000" },
+		{ "audit-rate -5", "'audit-rate -5': expected a whole number 0-10000000" },
+		{ "metrics 127.0.0.1",
+		  "metrics: '127.0.0.1': a port is required (ADDR:PORT) (write off or ADDR:PORT)" },
+		{ "metrics on", "metrics: 'on': not an IP address (write off or ADDR:PORT)" },
+		{ "peek-timeout 0", "'peek-timeout 0': expected a duration such as 10, 1.5, 250ms or "
+		  "5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "connect-timeout 10h", "'connect-timeout 10h': expected a duration such as 10, 1.5, "
+		  "250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "idle-timeout 604801", "'idle-timeout 604801': expected a duration such as 10, 1.5, "
+		  "250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "half-close-timeout -1", "'half-close-timeout -1': expected a duration such as 10, "
+		  "1.5, 250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "lookup-timeout 1.x", "'lookup-timeout 1.x': expected a duration such as 10, 1.5, "
+		  "250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "max-conns 0", "'max-conns 0': expected a whole number 1-1000000" },
+		{ "max-conns-per-client 1000001",
+		  "'max-conns-per-client 1000001': expected a whole number 1-1000000" },
+		{ "max-lookups 100001", "'max-lookups 100001': expected a whole number 1-100000" },
+		{ "cache-min-ttl 86401", "'cache-min-ttl 86401': expected a whole number 0-86400" },
+		{ "cache-max-ttl 0", "'cache-max-ttl 0': expected a whole number 1-86400" },
+		{ "negative-cache-ttl 3601", "'negative-cache-ttl 3601': expected a whole number 0-3600" },
+		{ "dns-tcp-max 0", "'dns-tcp-max 0': expected a whole number 1-100000" },
+		{ "dns-tcp-idle 0ms", "'dns-tcp-idle 0ms': expected a duration such as 10, 1.5, 250ms "
+		  "or 5m (seconds unless marked; more than 0, at most 7 days)" },
+		{ "user a b", "'user' takes one value" },
+		{ "user", "'user' needs a value" },
+		{ "bogus 1", "unknown directive 'bogus'" },
+		{ "Allow a.com 443", "unknown directive 'Allow'" },
+		{ "ttl\x01 5", "control character 0x01 in the line" },
+		{ "ttl 5\x1b", "control character 0x1b in the line" },
+		{ "allow b\xc3\xbc" "cher.de 443", "non-ASCII text; write names as A-labels (xn--...)" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], want[1024];
+		struct config *c = (struct config *)1;
+		int rc;
+
+		snprintf(text, sizeof(text), "# settings\n\n%s\nttl 5\n", cases[i].line);
+		snprintf(want, sizeof(want), NAME ":3: %s", cases[i].err);
+		rc = parse_env(text, NULL, &c);
+		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
+			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Settings that depend on each other: the message must still name the file and line
+ * (DESIGN.md: "Bad configuration is a startup error with FILE:LINE: what is wrong"). */
+static void
+test_cross_setting_error(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(parse_env("# ttl\ncache-min-ttl 600\n", NULL, &c), -1);
+	assert_non_null(strstr(err, "600 is above cache-max-ttl 300"));
+	if (strncmp(err, NAME ":2: ", strlen(NAME ":2: ")) != 0)
+		fail_msg("\"%s\" does not start with \"" NAME ":2: \" (the cache-min-ttl line)", err);
+	assert_int_equal(parse_env("cache-max-ttl 50\ncache-min-ttl 100\n", NULL, &c), -1);
+	assert_non_null(strstr(err, "100 is above cache-max-ttl 50"));
+	if (strncmp(err, NAME ":", strlen(NAME ":")) != 0)
+		fail_msg("\"%s\" does not name the file " NAME, err);
+	/* equal is fine */
+	c = must_parse("cache-max-ttl 50\ncache-min-ttl 50\n", NULL);
+	config_unref(c);
+}
+
+/* A setting written twice names the first line; env entries replace without error. */
+static void
+test_set_twice(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(parse_env("ttl 1\n# comment\n\nttl 2\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":4: 'ttl' is set twice (first on line 1)");
+	assert_int_equal(parse_env("allow a.example 443\ndns-listen 1.2.3.4\n\ndns-listen 1.2.3.4\n",
+	    NULL, &c), -1);
+	assert_string_equal(err, NAME ":4: 'dns-listen' is set twice (first on line 2)");
+	/* a bad value on the first line is reported there, not as "set twice" */
+	assert_int_equal(parse_env("ttl x\nttl 2\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":1: 'ttl x': expected a whole number 0-2147483647");
+	/* allow and route lines accumulate */
+	c = must_parse("allow a.example 443\nallow a.example 80\n", NULL);
+	assert_int_equal(policy_count(c->policy), 2);
+	config_unref(c);
+}
+
+/* Comments, blanks, CRLF, no final newline; line numbers count every line. */
+static void
+test_lines(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	c = must_parse("# head\r\n"
+	    "allow a.example 443 # trailing comment\r\n"
+	    "\r\n"
+	    "allow b.example 443#comment glued to a value\r\n"
+	    "\tallow\tc.example\t80,8080\t\r\n"
+	    "   \r\n"
+	    "allow d.example 22 private", NULL);		/* no final newline */
+	assert_int_equal(policy_count(c->policy), 4);
+	assert_string_equal(match_origin(c, "a.example", 443), NAME ":2");
+	assert_string_equal(match_origin(c, "b.example", 443), NAME ":4");
+	assert_string_equal(match_origin(c, "c.example", 8080), NAME ":5");
+	assert_string_equal(match_origin(c, "d.example", 22), NAME ":7");
+	assert_int_equal(policy_match(c->policy, "d.example", 9, 22)->flags, RULE_PRIVATE);
+	config_unref(c);
+	/* CRLF: the error line is still right */
+	assert_int_equal(parse_env("ttl 5\r\n\r\nbogus\r\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":3: unknown directive 'bogus'");
+	/* a NUL byte, with its line */
+	{
+		static const char text[] = "allow a.example 443\nttl 5\0x\nttl 6\n";
+		struct config *c2 = (struct config *)1;
+
+		assert_int_equal(config_parse(NAME, text, sizeof(text) - 1, NULL, &c2, err,
+		    sizeof(err)), -1);
+		assert_null(c2);
+		assert_string_equal(err, NAME ":2: NUL byte in the line");
+		/* a NUL at the very start of the buffer */
+		assert_int_equal(config_parse(NAME, "\0", 1, NULL, &c2, err, sizeof(err)), -1);
+		assert_string_equal(err, NAME ":1: NUL byte in the line");
+	}
+	/* len is honoured: bytes past it are not read */
+	assert_int_equal(config_parse(NAME, "ttl 5\nbogus", 6, NULL, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->ttl, 5);
+	config_unref(c);
+	/* a non-ASCII line far down: its line number */
+	assert_int_equal(parse_env("\n\n\n\n\n\n\n\n\nallow \xe4\xbe\x8b.com 443\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":10: non-ASCII text; write names as A-labels (xn--...)");
+	/* no name: "config" */
+	assert_int_equal(config_parse(NULL, "bogus\n", 6, NULL, &c, err, sizeof(err)), -1);
+	assert_string_equal(err, "config:1: unknown directive 'bogus'");
+}
+
+/* 64 values on a line are the limit. */
+static void
+test_max_args(void **state)
+{
+	char text[8192] = "answer";
+	struct config *c;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 255; i++) {
+		char a[24];
+
+		snprintf(a, sizeof(a), " 10.0.%d.%d", i / 200, i % 200 + 1);
+		strcat(text, a);
+	}
+	c = must_parse(text, NULL);	/* "answer" + 255 values = 256 */
+	assert_int_equal(c->nanswer4, 255);
+	config_unref(c);
+	strcat(text, " 10.0.9.1");
+	assert_int_equal(parse_env(text, NULL, &c), -1);
+	assert_string_equal(err, NAME ":1: more than 256 values on one line");
+}
+
+/* ---- allow ---- */
+
+static void
+test_allow(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *err;	/* NULL: accepted; else after "t.conf:2: " */
+	} cases[] = {
+		{ "allow smtp.gmail.com 465,587", NULL },
+		{ "allow *.githubusercontent.com 443", NULL },
+		{ "allow db.internal.example 5432 private", NULL },
+		{ "allow Upper.Example. 8000-8099", NULL },
+		{ "allow", "usage: allow NAME PORTS [private]" },
+		{ "allow a.example", "usage: allow NAME PORTS [private]" },
+		{ "allow a.example 443 private extra", "usage: allow NAME PORTS [private]" },
+		{ "allow a.example 443 public",
+		  "allow a.example: unknown option 'public' (the only one is 'private')" },
+		{ "allow a.example 443 PRIVATE",
+		  "allow a.example: unknown option 'PRIVATE' (the only one is 'private')" },
+		{ "allow a.example 0", "allow a.example: '0': ports are numbers 1-65535" },
+		{ "allow a.example 443,", "allow a.example: '443,': trailing comma" },
+		{ "allow a.example 10-5", "allow a.example: '10-5': range 10-5 is backwards" },
+		{ "allow a.example https", "allow a.example: 'https': ports are numbers 1-65535" },
+		{ "allow * 443", "allow '*' matches every name; list the names to allow" },
+		{ "allow *.com 443", "allow '*.com' is too broad: it covers a whole public suffix" },
+		{ "allow *.co.uk 443", "allow '*.co.uk' is too broad: it covers a whole public suffix" },
+		{ "allow a*.b.com 443",
+		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com)" },
+		{ "allow 10.0.0.1 443", "allow '10.0.0.1': an IP address, not a name" },
+		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': character not allowed in a "
+		  "host name (letters, digits, '-', '_')" },
+		{ "allow fd00::1 465", "allow 'fd00::1': an IP address, not a name" },
+		{ "allow a..b 443", "allow 'a..b': empty label (two dots in a row, or a leading dot)" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], want[1024];
+		struct config *c = NULL;
+		int rc;
+
+		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
+		rc = parse_env(text, NULL, &c);
+		if (cases[i].err == NULL) {
+			if (rc != 0 || policy_count(c->policy) != 1) {
+				print_error("'%s' refused: %s\n", cases[i].line, err);
+				bad++;
+			}
+			config_unref(c);
+			continue;
+		}
+		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
+		if (rc != -1 || strcmp(err, want) != 0) {
+			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* What the accepted allow lines match. */
+static void
+test_allow_matches(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	c = must_parse("allow smtp.gmail.com 465,587\n"
+	    "allow *.githubusercontent.com 443\n"
+	    "allow db.internal.example 5432 private\n"
+	    "allow Upper.Example. 8000-8099\n", NULL);
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), NAME ":1");
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), NAME ":1");
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 25), "-");
+	assert_string_equal(match_origin(c, "raw.githubusercontent.com", 443), NAME ":2");
+	assert_string_equal(match_origin(c, "githubusercontent.com", 443), "-");
+	assert_string_equal(match_origin(c, "upper.example", 8050), NAME ":4");
+	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
+	    RULE_PRIVATE);
+	assert_int_equal(policy_match(c->policy, "smtp.gmail.com", 14, 465)->flags, 0);
+	config_unref(c);
+}
+
+/* ---- route ---- */
+
+static void
+test_route(void **state)
+{
+	struct config *c;
+	const struct route *r;
+	const struct rule *rule;
+
+	(void)state;
+	c = must_parse("route 587 smtp.gmail.com:587\n"
+	    "route 2525 SMTP.X.com.\n"
+	    "route 15432 db.internal.example:5432 private\n", NULL);
+	assert_int_equal(c->nroutes, 3);
+	r = config_route(c, 587);
+	assert_non_null(r);
+	assert_string_equal(r->name, "smtp.gmail.com");
+	assert_int_equal(r->target_port, 587);
+	assert_int_equal(r->flags, 0);
+	assert_string_equal(r->origin, NAME ":1");
+	r = config_route(c, 2525);
+	assert_non_null(r);
+	assert_string_equal(r->name, "smtp.x.com");		/* normalised */
+	assert_int_equal(r->target_port, 2525);			/* no target port: the same */
+	r = config_route(c, 15432);
+	assert_non_null(r);
+	assert_string_equal(r->name, "db.internal.example");
+	assert_int_equal(r->target_port, 5432);
+	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_null(config_route(c, 25));
+	/* each route implies an allow rule for (target, listening port) */
+	assert_int_equal(policy_count(c->policy), 3);
+	rule = policy_match(c->policy, "smtp.gmail.com", 14, 587);
+	assert_non_null(rule);
+	assert_int_equal(rule->flags, RULE_ROUTE);
+	assert_string_equal(rule->origin, NAME ":1");
+	assert_string_equal(match_origin(c, "smtp.x.com", 2525), NAME ":2");
+	rule = policy_match(c->policy, "db.internal.example", 19, 15432);
+	assert_non_null(rule);
+	assert_int_equal(rule->flags, RULE_ROUTE | RULE_PRIVATE);
+	/* ... for the listening port only */
+	assert_string_equal(match_origin(c, "db.internal.example", 5432), "-");
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), "-");
+	config_unref(c);
+}
+
+static void
+test_route_bad(void **state)
+{
+	static const struct {
+		const char *lines;	/* the error is on the last line */
+		const char *err;
+	} cases[] = {
+		{ "route 587", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
+		{ "route 587 a.example 1 private", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
+		{ "route 587 a.example public",
+		  NAME ":1: route 587: unknown option 'public' (the only one is 'private')" },
+		{ "route 0 a.example", NAME ":1: route '0': the port must be 1-65535" },
+		{ "route 65536 a.example", NAME ":1: route '65536': the port must be 1-65535" },
+		{ "route smtp a.example", NAME ":1: route 'smtp': the port must be 1-65535" },
+		{ "route 587 a.example:0",
+		  NAME ":1: route 587: 'a.example:0': the target port must be 1-65535" },
+		{ "route 587 a.example:",
+		  NAME ":1: route 587: 'a.example:': the target port must be 1-65535" },
+		{ "route 587 *.gmail.com:587",
+		  NAME ":1: route 587: the target must be one name, not a wildcard" },
+		{ "route 587 *.gmail.com",
+		  NAME ":1: route 587: the target must be one name, not a wildcard" },
+		{ "route 587 10.0.0.1:25", NAME ":1: route 587: '10.0.0.1': an IP address, not a name" },
+		{ "route 587 :25", NAME ":1: route 587: '': empty name" },
+		{ "route 587 a..b:25",
+		  NAME ":1: route 587: 'a..b': empty label (two dots in a row, or a leading dot)" },
+		{ "route 587 smtp.gmail.com:587\n# x\nroute 587 smtp.other.com:587",
+		  NAME ":3: route 587: port 587 already has a route (" NAME ":1)" },
+		{ "route 587 smtp.gmail.com\nroute 587 smtp.gmail.com private",
+		  NAME ":2: route 587: port 587 already has a route (" NAME ":1)" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = NULL;
+		int rc = parse_env(cases[i].lines, NULL, &c);
+
+		if (rc != -1 || strcmp(err, cases[i].err) != 0) {
+			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].lines, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* ---- the environment ---- */
+
+static void
+test_env_allow_route(void **state)
+{
+	char *env[] = {
+		"PATH=/usr/bin:/bin",
+		"GATEHOUSE_ALLOW=smtp.gmail.com:465,587 *.github.com:443;db.internal.example:5432:private"
+		    "\t\tx.example:1",
+		"HOME=/root",
+		"GATEHOUSE_ROUTE=587=smtp.gmail.com:587 2525=smtp.x.com;5432=db.x:5432:private "
+		    "2526=smtp.y.com:private",
+		NULL,
+	};
+	struct config *c;
+	const struct route *r;
+
+	(void)state;
+	c = must_parse("allow file.example 443\n", env);
+	/* 1 file rule + 4 env rules + 4 implied by routes */
+	assert_int_equal(policy_count(c->policy), 9);
+	assert_string_equal(match_origin(c, "file.example", 443), NAME ":1");
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), "GATEHOUSE_ALLOW");
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), "GATEHOUSE_ALLOW");
+	assert_string_equal(match_origin(c, "api.github.com", 443), "GATEHOUSE_ALLOW");
+	assert_string_equal(match_origin(c, "github.com", 443), "-");
+	assert_string_equal(match_origin(c, "x.example", 1), "GATEHOUSE_ALLOW");
+	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
+	    RULE_PRIVATE);
+	assert_int_equal(c->nroutes, 4);
+	r = config_route(c, 587);
+	assert_non_null(r);
+	assert_string_equal(r->name, "smtp.gmail.com");
+	assert_int_equal(r->target_port, 587);
+	assert_int_equal(r->flags, 0);
+	assert_string_equal(r->origin, "GATEHOUSE_ROUTE");
+	r = config_route(c, 2525);
+	assert_non_null(r);
+	assert_string_equal(r->name, "smtp.x.com");
+	assert_int_equal(r->target_port, 2525);
+	assert_int_equal(r->flags, 0);
+	r = config_route(c, 5432);
+	assert_non_null(r);
+	assert_string_equal(r->name, "db.x");
+	assert_int_equal(r->target_port, 5432);
+	assert_int_equal(r->flags, RULE_PRIVATE);
+	r = config_route(c, 2526);
+	assert_non_null(r);
+	assert_string_equal(r->name, "smtp.y.com");
+	assert_int_equal(r->target_port, 2526);
+	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_string_equal(match_origin(c, "db.x", 5432), "GATEHOUSE_ROUTE");
+	assert_int_equal(policy_match(c->policy, "db.x", 4, 5432)->flags,
+	    RULE_PRIVATE | RULE_ROUTE);
+	config_unref(c);
+}
+
+/* Env settings replace the file's; unknown GATEHOUSE_ names are errors; others ignored. */
+static void
+test_env_settings(void **state)
+{
+	char *env1[] = { "GATEHOUSE_DNS_LISTEN=127.0.0.1:5353 [::1]:5353", "GATEHOUSE_TTL=7",
+	    "GATEHOUSE_MAX_CONNS_PER_CLIENT=9", "GATEHOUSE_PEEK_TIMEOUT=250ms",
+	    "GATEHOUSE_BLOCKED=refused", "GATEHOUSE_CONFIG=/nonexistent/ignored.conf",
+	    "GATEHOUSEX=1", "GATEHOUSE_ALLOW", "NOT_GATEHOUSE_TTL=x", "gatehouse_ttl=x",
+	    "GATEHOUSE_UPSTREAM=1.1.1.1;9.9.9.9:5353", NULL };
+	char b[ADDR_STRLEN];
+	struct config *c;
+
+	(void)state;
+	c = must_parse("dns-listen 0.0.0.0:53\nttl 300\nmax-conns-per-client 100\n", env1);
+	assert_int_equal(c->dns_listen.n, 2);
+	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
+	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:5353");
+	assert_int_equal(c->ttl, 7);
+	assert_int_equal(c->max_conns_per_client, 9);
+	assert_int_equal(c->peek_timeout_ms, 250);
+	assert_int_equal(c->blocked_refused, 1);
+	assert_int_equal(c->upstream_system, 0);
+	assert_int_equal(c->upstream.n, 2);
+	assert_string_equal(addr_str(&c->upstream.v[1], 1, b), "9.9.9.9:5353");
+	config_unref(c);
+}
+
+static void
+test_env_errors(void **state)
+{
+	static const struct {
+		const char *var;
+		const char *file;
+		const char *err;
+	} cases[] = {
+		{ "GATEHOUSE_TTL=abc", "",
+		  "GATEHOUSE_TTL: 'ttl abc': expected a whole number 0-2147483647" },
+		{ "GATEHOUSE_TTL=", "", "GATEHOUSE_TTL: 'ttl' needs a value" },
+		{ "GATEHOUSE_TTL=1 2", "", "GATEHOUSE_TTL: 'ttl' takes one value" },
+		{ "GATEHOUSE_=1", "", "GATEHOUSE_: unknown setting" },
+		{ "GATEHOUSE_DNS_LISTEN=1.2.3.4:0", "", "GATEHOUSE_DNS_LISTEN: dns-listen: '0': port must be 1-65535" },
+		{ "GATEHOUSE_ALLOW=a.example", "",
+		  "GATEHOUSE_ALLOW: 'a.example': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587" },
+		{ "GATEHOUSE_ALLOW=a.example:443 b.example:0", "",
+		  "GATEHOUSE_ALLOW: allow b.example: '0': ports are numbers 1-65535" },
+		{ "GATEHOUSE_ALLOW=a.example:443:public", "",
+		  "GATEHOUSE_ALLOW: allow a.example: unknown option 'public' (the only one is 'private')" },
+		{ "GATEHOUSE_ALLOW=*.com:443", "",
+		  "GATEHOUSE_ALLOW: allow '*.com' is too broad: it covers a whole public suffix" },
+		{ "GATEHOUSE_ALLOW=b\xc3\xbc" "cher.de:443", "",
+		  "GATEHOUSE_ALLOW: allow 'b\xc3\xbc" "cher.de': non-ASCII name: write it as an A-label (xn--...)" },
+		{ "GATEHOUSE_ROUTE=587", "",
+		  "GATEHOUSE_ROUTE: '587': write PORT=NAME[:PORT][:private], e.g. 587=smtp.gmail.com:587" },
+		{ "GATEHOUSE_ROUTE=587=*.gmail.com:587", "",
+		  "GATEHOUSE_ROUTE: route 587: the target must be one name, not a wildcard" },
+		{ "GATEHOUSE_ROUTE=587=smtp.gmail.com:587", "route 587 smtp.gmail.com\n",
+		  "GATEHOUSE_ROUTE: route 587: port 587 already has a route (" NAME ":1)" },
+		{ "GATEHOUSE_ROUTE=587=a.example 587=b.example", "",
+		  "GATEHOUSE_ROUTE: route 587: port 587 already has a route (GATEHOUSE_ROUTE)" },
+		{ "GATEHOUSE_ROUTE=587=a.example:25:public", "",
+		  "GATEHOUSE_ROUTE: route 587: unknown option 'public' (the only one is 'private')" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *env[] = { "HOME=/", (char *)cases[i].var, NULL };
+		struct config *c = (struct config *)1;
+		int rc = parse_env(cases[i].file, env, &c);
+
+		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
+			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* An empty GATEHOUSE_ALLOW adds nothing; only blanks and ';' too. */
+static void
+test_env_empty_lists(void **state)
+{
+	char *env[] = { "GATEHOUSE_ALLOW=", "GATEHOUSE_ROUTE= ; ;", NULL };
+	struct config *c = must_parse("", env);
+
+	(void)state;
+	assert_int_equal(policy_count(c->policy), 0);
+	assert_int_equal(c->nroutes, 0);
+	config_unref(c);
+}
+
+/* ---- config_load: files ---- */
+
+static char tmpdir[64];
+
+static char *
+tmp_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+	return buf;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+setup_tmp(void **state)
+{
+	(void)state;
+	strcpy(tmpdir, "/tmp/gh-test-config.XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown_tmp(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_load(void **state)
+{
+	char path[256], want[512], missing[256];
+	char *env_allow[] = { "GATEHOUSE_ALLOW=env.example:443", NULL };
+	struct config *c = (struct config *)1;
+
+	(void)state;
+	tmp_path("gatehouse.conf", path, sizeof(path));
+	write_file(path, "# test\nallow smtp.gmail.com 465,587\nroute 587 smtp.gmail.com:587\n");
+	assert_int_equal(config_load(path, env_allow, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->path, path);
+	assert_int_equal(policy_count(c->policy), 3);
+	snprintf(want, sizeof(want), "%s:2", path);
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), want);
+	assert_string_equal(match_origin(c, "env.example", 443), "GATEHOUSE_ALLOW");
+	config_unref(c);
+
+	/* an error names the file's path and line */
+	write_file(path, "allow a.example 443\nttl soon\n");
+	assert_int_equal(config_load(path, NULL, &c, err, sizeof(err)), -1);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:2: 'ttl soon': expected a whole number 0-2147483647", path);
+	assert_string_equal(err, want);
+
+	/* a missing explicit path is an error */
+	tmp_path("missing.conf", missing, sizeof(missing));
+	assert_int_equal(config_load(missing, env_allow, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
+	assert_string_equal(err, want);
+
+	/* GATEHOUSE_CONFIG names the file when no path is given; missing is an error too */
+	write_file(path, "allow via-env.example 443\n");
+	{
+		char var[300], *env[] = { var, NULL };
+
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=%s", path);
+		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), 0);
+		assert_string_equal(c->path, path);
+		snprintf(want, sizeof(want), "%s:1", path);
+		assert_string_equal(match_origin(c, "via-env.example", 443), want);
+		config_unref(c);
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=%s", missing);
+		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
+		assert_string_equal(err, want);
+		/* an explicit path wins over GATEHOUSE_CONFIG */
+		assert_int_equal(config_load(path, env, &c, err, sizeof(err)), 0);
+		assert_string_equal(c->path, path);
+		config_unref(c);
+	}
+
+	/* a directory is not a config file */
+	assert_int_equal(config_load(tmpdir, NULL, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: read error: Is a directory", tmpdir);
+	assert_string_equal(err, want);
+
+	/* a file with a non-ASCII line through config_load */
+	write_file(path, "allow a.example 443\n\nallow \xc3\xa9t\xc3\xa9.fr 443\n");
+	assert_int_equal(config_load(path, NULL, &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: non-ASCII text; write names as A-labels (xn--...)", path);
+	assert_string_equal(err, want);
+}
+
+/* The default path may be missing when the environment configures everything. */
+static void
+test_load_default_missing(void **state)
+{
+	char *env[] = { "GATEHOUSE_ALLOW=smtp.gmail.com:465", "GATEHOUSE_TTL=9", NULL };
+	char *env_empty_cfg[] = { "GATEHOUSE_CONFIG=", "GATEHOUSE_ALLOW=a.example:1", NULL };
+	struct config *c = NULL;
+
+	(void)state;
+	if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		skip();		/* this machine has a real config there */
+	assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), 0);
+	assert_null(c->path);
+	assert_int_equal(policy_count(c->policy), 1);
+	assert_int_equal(c->ttl, 9);
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), "GATEHOUSE_ALLOW");
+	config_unref(c);
+	/* nothing at all: legal, 0 rules */
+	assert_int_equal(config_load(NULL, NULL, &c, err, sizeof(err)), 0);
+	assert_int_equal(policy_count(c->policy), 0);
+	config_unref(c);
+	/* an empty GATEHOUSE_CONFIG means the default */
+	assert_int_equal(config_load(NULL, env_empty_cfg, &c, err, sizeof(err)), 0);
+	assert_int_equal(policy_count(c->policy), 1);
+	config_unref(c);
+	/* an unknown GATEHOUSE_ variable (compose .env files hold such) is a warning that
+	 * names it, not an error; a bad value of a real setting is still an error */
+	{
+		char *unknown[] = { "GATEHOUSE_FOO=1", NULL };
+		char *bad[] = { "GATEHOUSE_TTL=x", NULL };
+
+		assert_int_equal(config_load(NULL, unknown, &c, err, sizeof(err)), 0);
+		assert_string_equal(c->warnings,
+		    "GATEHOUSE_FOO: not a gatehouse setting (there is no 'foo'), ignored\n");
+		config_unref(c);
+		assert_int_equal(config_load(NULL, bad, &c, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "GATEHOUSE_TTL: "));
+	}
+}
+
+/* ---- references ---- */
+
+static void
+test_refs(void **state)
+{
+	struct config *c = must_parse("allow a.example 443\n", NULL);
+
+	(void)state;
+	assert_int_equal(c->refs, 1);
+	assert_ptr_equal(config_ref(c), c);
+	assert_int_equal(c->refs, 2);
+	config_unref(c);
+	assert_int_equal(c->refs, 1);
+	assert_string_equal(match_origin(c, "a.example", 443), NAME ":1");	/* still alive */
+	config_unref(c);
+	config_unref(NULL);
+}
+
+/* ---- config_print -> config_parse round trip ---- */
+
+/* Lines of the printout with the "\t# origin" comments cut. */
+static char *
+strip_origins(const char *printed)
+{
+	char *s = strdup(printed), *r = s, *w = s;
+
+	assert_non_null(s);
+	while (*r != '\0') {
+		if (r[0] == '\t' && r[1] == '#') {
+			while (*r != '\0' && *r != '\n')
+				r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return s;
+}
+
+/* The same decision for (name, port) in both configs: allowed or not, private or not. */
+static int
+same_decisions(const struct config *a, const struct config *b, const char *const *names,
+    size_t nnames, const uint16_t *ports, size_t nports)
+{
+	size_t i, j;
+	int bad = 0;
+
+	for (i = 0; i < nnames; i++) {
+		for (j = 0; j < nports; j++) {
+			const struct rule *ra = policy_match(a->policy, names[i], strlen(names[i]),
+			    ports[j]);
+			const struct rule *rb = policy_match(b->policy, names[i], strlen(names[i]),
+			    ports[j]);
+
+			if ((ra == NULL) != (rb == NULL) || (ra != NULL &&
+			    (ra->flags & RULE_PRIVATE) != (rb->flags & RULE_PRIVATE))) {
+				print_error("%s port %u: original %s%s, reparsed %s%s\n", names[i],
+				    ports[j], ra ? "allow" : "deny",
+				    ra && (ra->flags & RULE_PRIVATE) ? " private" : "",
+				    rb ? "allow" : "deny",
+				    rb && (rb->flags & RULE_PRIVATE) ? " private" : "");
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+static void
+roundtrip(const char *text, char *const *env, const char *const *names, size_t nnames,
+    const uint16_t *ports, size_t nports)
+{
+	struct config *a = must_parse(text, env), *b = NULL;
+	char *pa = print_str(a), *pb, *sa, *sb;
+	int bad = 0;
+	size_t i;
+
+	if (config_parse("printed", pa, strlen(pa), NULL, &b, err, sizeof(err)) != 0) {
+		print_error("the printout does not parse: %s\n%s", err, pa);
+		free(pa);
+		config_unref(a);
+		fail();
+	}
+	pb = print_str(b);
+	sa = strip_origins(pa);
+	sb = strip_origins(pb);
+	if (strcmp(sa, sb) != 0) {
+		print_error("printouts differ:\n%s---\n%s", sa, sb);
+		bad++;
+	}
+	if (policy_count(a->policy) != policy_count(b->policy) || a->nroutes != b->nroutes) {
+		print_error("%zu rules / %zu routes, reparsed %zu / %zu\n", policy_count(a->policy),
+		    a->nroutes, policy_count(b->policy), b->nroutes);
+		bad++;
+	}
+	for (i = 0; i < a->nroutes; i++) {
+		const struct route *rb = config_route(b, a->routes[i].port);
+
+		if (rb == NULL || strcmp(rb->name, a->routes[i].name) != 0 ||
+		    rb->target_port != a->routes[i].target_port || rb->flags != a->routes[i].flags) {
+			print_error("route %u differs after the round trip\n", a->routes[i].port);
+			bad++;
+		}
+	}
+	bad += same_decisions(a, b, names, nnames, ports, nports);
+	free(pa);
+	free(pb);
+	free(sa);
+	free(sb);
+	config_unref(a);
+	config_unref(b);
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	static const char text[] =
+	    "allow smtp.gmail.com 465,587\n"
+	    "allow *.githubusercontent.com 443\n"
+	    "allow db.internal.example 5432 private\n"
+	    "allow *.b.example 8000-8099,9000\n"
+	    "route 2587 smtp.gmail.com:587\n"
+	    "route 15432 db.internal.example:5432 private\n"
+	    "dns-listen 172.19.0.120:53 [fd00::120]:5353\n"
+	    "forward-listen 172.19.0.120 fd00::120\n"
+	    "answer 172.19.0.120 fd00::120\n"
+	    "blocked refused\n"
+	    "ttl 30\nnegative-ttl 15\n"
+	    "upstream 9.9.9.9 [2620:fe::fe]:5353\n"
+	    "audit /var/log/gatehouse.jsonl\naudit-rate 0\n"
+	    "metrics [::1]:9100\n"
+	    "peek-timeout 1.5\nconnect-timeout 250ms\nidle-timeout 5m\n"
+	    "half-close-timeout 2s\nlookup-timeout 3\n"
+	    "max-conns 100\nmax-conns-per-client 10\nmax-lookups 32\n"
+	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
+	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n";
+	char *env[] = { "GATEHOUSE_ALLOW=env.example:443:private *.env.example:80",
+	    "GATEHOUSE_ROUTE=25=mx.env.example:2525", NULL };
+	static const char *const names[] = { "smtp.gmail.com", "raw.githubusercontent.com",
+	    "githubusercontent.com", "db.internal.example", "x.b.example", "b.example",
+	    "env.example", "a.env.example", "mx.env.example", "other.example" };
+	static const uint16_t ports[] = { 25, 80, 443, 465, 587, 2525, 2587, 5432, 8000, 8099,
+	    8100, 9000, 15432 };
+
+	(void)state;
+	roundtrip(text, env, names, sizeof(names) / sizeof(names[0]), ports,
+	    sizeof(ports) / sizeof(ports[0]));
+	/* defaults only */
+	roundtrip("", NULL, names, 1, ports, 1);
+}
+
+/* A route and an allow line for the same (name, port) with different `private` flags:
+ * config_print writes every allow line before every route line, so the order the
+ * matcher sees (first rule written wins) changes when the printout is read back. */
+static void
+test_roundtrip_route_then_allow(void **state)
+{
+	static const char *const names[] = { "db.example" };
+	static const uint16_t ports[] = { 5432 };
+	struct config *c;
+
+	(void)state;
+	/* Rules that disagree on 'private' for one name and port are refused, whatever the
+	 * order, so which applies can never depend on the order of lines. */
+	assert_int_equal(parse_env("route 5432 db.example:5432 private\nallow db.example 5432\n",
+	    NULL, &c), -1);
+	assert_string_equal(err, NAME ":2: allow 'db.example' port 5432 is also allowed by "
+	    NAME ":1 with 'private': which applies must not depend on the order of lines; "
+	    "write the same on both");
+	assert_int_equal(parse_env("allow db.example 5432,25\nroute 5432 db.example private\n",
+	    NULL, &c), -1);
+	assert_non_null(strstr(err, NAME ":2: route 5432: 'db.example' port 5432 is also "
+	    "allowed by " NAME ":1 without 'private'"));
+	/* agreeing rules round-trip */
+	roundtrip("route 5432 db.example:5432 private\nallow db.example 5432 private\n", NULL,
+	    names, 1, ports, 1);
+}
+
+/* A rule with a long port list: config_print must write every port, never a list cut
+ * in the middle of a number (which would name a different port). */
+static void
+test_roundtrip_many_ports(void **state)
+{
+	static const char *const names[] = { "many.example" };
+	char text[4096] = "allow many.example ", want[4096] = "allow many.example ", *out;
+	uint16_t ports[1300];
+	struct config *c;
+	size_t i, n = 0;
+	int whole;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "%s%zu", i ? "," : "", 1000 + 2 * i);
+		strcat(text, p);
+		strcat(want, p);
+	}
+	strcat(text, "\n");
+	c = must_parse(text, NULL);
+	out = print_str(c);
+	whole = has_line(out, want);
+	if (!whole)
+		print_error("the allow line is not printed whole:\n%.*s\n", (int)strcspn(out, "\n"),
+		    out);
+	free(out);
+	config_unref(c);
+	for (i = 1; i < 1300; i++)
+		ports[n++] = (uint16_t)i;
+	roundtrip(text, NULL, names, 1, ports, n);
+	assert_true(whole);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_settings_good),
+		cmocka_unit_test(test_settings_fields),
+		cmocka_unit_test(test_empty_and_defaults),
+		cmocka_unit_test(test_settings_bad),
+		cmocka_unit_test(test_cross_setting_error),
+		cmocka_unit_test(test_set_twice),
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_max_args),
+		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_allow_matches),
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_route_bad),
+		cmocka_unit_test(test_env_allow_route),
+		cmocka_unit_test(test_env_settings),
+		cmocka_unit_test(test_env_errors),
+		cmocka_unit_test(test_env_empty_lists),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_default_missing),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_roundtrip_route_then_allow),
+		cmocka_unit_test(test_roundtrip_many_ports),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
