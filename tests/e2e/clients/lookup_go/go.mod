@@ -1,0 +1,3 @@
+module gatehouse.test/lookup_go
+
+go 1.19

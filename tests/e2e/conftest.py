@@ -1,0 +1,118 @@
+"""End-to-end tests in network namespaces: fixtures and run order.
+
+One topology (tests/e2e/topology.py) is built for the whole session and torn down at its
+end, also on failure or Ctrl-C. Tests record what they did in topo.ledger; the tests marked
+end_of_run run last and check the run as a whole (no DNS leak, no direct route out, every
+lookup and connection audited, clean daemon exit with no sanitizer report).
+
+Environment: GATEHOUSE_BUILD (directory with the daemons, default build/),
+GATEHOUSE_E2E_KEEP=1 keeps the work directory (audit files, server logs) for a look after
+the run, GATEHOUSE_E2E_TIMEOUT bounds each test (seconds, default 90).
+
+Skips (with the reason) when not root or when `ip netns` cannot be used.
+"""
+
+import json
+import os
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import helpers  # noqa: E402
+import topology as T  # noqa: E402
+
+BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(T.REPO, "build"))
+TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT", "90"))
+CLIENT_BIN_DIR = os.path.join(T.REPO, "build", "e2e-clients")
+
+_topo = None      # the session's topology, for failure reports
+
+
+class TestTimeout(BaseException):
+    __test__ = False
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "end_of_run(order): runs after every other e2e test, "
+                            "in order, to check the run as a whole")
+
+
+def _is_ours(item):
+    return str(item.fspath).startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep)
+
+
+def pytest_collection_modifyitems(config, items):
+    ours = [it for it in items if _is_ours(it)]
+    if not ours:
+        return
+    reason = T.unavailable_reason()
+    if reason:
+        for it in ours:
+            it.add_marker(pytest.mark.skip(reason=f"e2e: {reason}"))
+
+    def key(it):
+        if not _is_ours(it):
+            return (0, 0)
+        m = it.get_closest_marker("end_of_run")
+        return (2, m.kwargs.get("order", 0)) if m else (1, 0)
+    items.sort(key=key)     # stable: file order is kept inside each group
+
+
+@pytest.fixture(scope="session")
+def topo():
+    global _topo
+    t = T.Topology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP")))
+    try:
+        _topo = t
+        t.up()
+        yield t
+    finally:
+        _topo = None
+        if t.keep and t.workdir:
+            sys.stderr.write(f"\ne2e: work directory kept: {t.workdir}\n")
+        t.down()
+
+
+@pytest.fixture(scope="session")
+def lookup_bins():
+    return helpers.build_clients(CLIENT_BIN_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _bounded_and_healthy(request):
+    """Each test is bounded in time, and fails when a daemon died or printed a sanitizer
+    report during it."""
+    def on_alarm(signum, frame):
+        # Not an OSError (as TimeoutError is), so no `except OSError` in a test swallows it.
+        raise TestTimeout(f"test exceeded {TEST_TIMEOUT}s (GATEHOUSE_E2E_TIMEOUT)")
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    if "topo" in request.fixturenames and _topo is not None:
+        problems = _topo.daemon_problems()
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed and _topo is not None and _is_ours(item):
+        for d in T.DAEMONS:
+            try:
+                lines = _topo.audit(d)[-12:]
+                rep.sections.append((f"{d} audit (last lines)",
+                                     "\n".join(json.dumps(e) for e in lines)))
+            except AssertionError as e:
+                rep.sections.append((f"{d} audit", str(e)))
+            p = _topo.procs.get(d)
+            if p is not None:
+                rep.sections.append((f"{d} stderr", p.stderr()[-3000:]))
