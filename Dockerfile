@@ -1,0 +1,61 @@
+# gatehouse image: gatehouse-resolver and gatehouse-forwarder in one gateway container.
+#
+#   docker build -t gatehouse .
+#
+# Configure with GATEHOUSE_* variables (GATEHOUSE_ALLOW, GATEHOUSE_ROUTE, GATEHOUSE_DNS_LISTEN,
+# GATEHOUSE_FORWARD_LISTEN, ...) and/or a file mounted at /etc/gatehouse/gatehouse.conf.
+# Runs as the non-root user `gatehouse` (uid 10001); works with `read_only: true` and
+# `security_opt: [no-new-privileges:true]`. See docker-compose.yml for a complete example.
+
+# ---- build stage: compiler, -dev packages, `make`
+FROM debian:bookworm-slim AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        build-essential pkg-config libevent-dev libc-ares-dev libldns-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile VERSION ./
+COPY common/ common/
+COPY resolver/ resolver/
+COPY forwarder/ forwarder/
+# Debian's hardening flags on top of the Makefile's own warnings (CI builds with -Werror;
+# a user's image build does not fail on a new warning).
+RUN make -j"$(nproc)" \
+        CFLAGS="-O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2" \
+        LDFLAGS="-Wl,-z,relro,-z,now" \
+ && install -d /out \
+ && install -s -m 0755 build/gatehouse-resolver build/gatehouse-forwarder /out/
+
+# ---- runtime stage: the runtime libraries and the two binaries
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libevent-2.1-7 libc-ares2 libldns3 \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 gatehouse \
+ && useradd --system --uid 10001 --gid gatehouse --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin gatehouse \
+ && install -d -m 0755 /etc/gatehouse
+COPY --from=build /out/gatehouse-resolver /out/gatehouse-forwarder /usr/local/bin/
+COPY docker/entrypoint.sh /usr/local/bin/gatehouse-entrypoint
+COPY docker/healthcheck.sh /usr/local/bin/gatehouse-healthcheck
+RUN chmod 0755 /usr/local/bin/gatehouse-entrypoint /usr/local/bin/gatehouse-healthcheck \
+ && gatehouse-resolver --version && gatehouse-forwarder --version
+
+# Audit lines (JSON) on stdout, diagnostics on stderr: `docker logs` shows both.
+# The resolver serves /metrics and /healthz on GATEHOUSE_METRICS, the forwarder one port
+# above (9101); the HEALTHCHECK asks both. Loopback only: publish nothing by default.
+ENV GATEHOUSE_AUDIT=stdout \
+    GATEHOUSE_METRICS=127.0.0.1:9100
+
+# Non-root from the start, so the daemons never start as root and never drop privileges.
+# Ports below 1024 (53, 443, 465, ...) bind because Docker sets
+# net.ipv4.ip_unprivileged_port_start=0 in the container's network namespace; where an
+# engine does not, set that sysctl in compose (see docker-compose.yml).
+USER gatehouse:gatehouse
+
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/gatehouse-healthcheck"]
+
+ENTRYPOINT ["/usr/local/bin/gatehouse-entrypoint"]

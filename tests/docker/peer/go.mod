@@ -1,0 +1,3 @@
+module gatehouse/tests/docker/peer
+
+go 1.19
