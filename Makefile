@@ -24,13 +24,13 @@ endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
              $(SANFLAGS) -MMD -MP -Icommon -Iresolver -Iforwarder \
              $(shell pkg-config --cflags $(PKGS))
-LDLIBS_D = $(shell pkg-config --libs $(PKGS))
+LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c
-RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c
+RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
            forwarder/http_host.c forwarder/metrics.c
@@ -61,6 +61,7 @@ UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/uti
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
+UNIT_test_burst     = resolver/burst.c common/addr.c common/util.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:

@@ -8,6 +8,7 @@
 #include "query.h"
 
 #include <ldns/ldns.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -217,6 +218,68 @@ qname_text(const uint8_t *w, struct query_info *info, char *match, size_t *match
 		mo = 0;
 	match[mo] = '\0';
 	*matchlen = mo;
+}
+
+/* Shannon entropy of a label in bits per character, over its lowercased bytes. Only
+ * computed for labels of 20 bytes or more, which ordinary names rarely have. */
+static double
+label_entropy(const uint8_t *l, size_t n)
+{
+	unsigned counts[256] = { 0 };
+	double h = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		counts[(l[i] >= 'A' && l[i] <= 'Z') ? l[i] + 32 : l[i]]++;
+	for (i = 0; i < 256; i++) {
+		if (counts[i] > 0) {
+			double p = (double)counts[i] / (double)n;
+
+			h -= p * log2(p);
+		}
+	}
+	return h;
+}
+
+unsigned
+query_name_flags(const uint8_t *w)
+{
+	unsigned flags = 0, labels = 0;
+	size_t off = 0;
+
+	while (w[off] != 0 && off < 255) {
+		uint8_t l = w[off];
+
+		labels++;
+		if (l >= QFLAG_LABEL_LEN)
+			flags |= QFLAG_LONG_LABEL;
+		/* Base32/64/hex-encoded data: long and close to uniformly spread. A random
+		 * 20-character base32 string measures about 3.9 bits; words stay under 3.5. */
+		if (l >= 20 && label_entropy(w + off + 1, l) >= 3.5)
+			flags |= QFLAG_HIGH_ENTROPY;
+		off += 1 + (size_t)l;
+	}
+	if (off + 1 >= QFLAG_NAME_LEN)
+		flags |= QFLAG_LONG_NAME;
+	if (labels >= QFLAG_LABELS)
+		flags |= QFLAG_MANY_LABELS;
+	return flags;
+}
+
+size_t
+query_flag_names(unsigned flags, const char **names)
+{
+	size_t n = 0;
+
+	if (flags & QFLAG_LONG_LABEL)
+		names[n++] = "long-label";
+	if (flags & QFLAG_LONG_NAME)
+		names[n++] = "long-name";
+	if (flags & QFLAG_MANY_LABELS)
+		names[n++] = "many-labels";
+	if (flags & QFLAG_HIGH_ENTROPY)
+		names[n++] = "high-entropy";
+	return n;
 }
 
 /* ---- writing ---- */
@@ -472,6 +535,7 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	if (m.question_ok) {
 		info->has_question = 1;
 		qname_text(q + m.qname_off, info, match, &matchlen);
+		info->flags = query_name_flags(q + m.qname_off);
 		info->qtype = rd16(q + m.question_end - 4);
 		info->qclass = rd16(q + m.question_end - 2);
 	}

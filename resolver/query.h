@@ -21,6 +21,15 @@ enum query_result {
 	QUERY_DROP	/* send nothing (a response, or under 12 bytes); info says why */
 };
 
+/* Signs of data smuggled in a name, for the audit line (flagged, allowed or not). */
+#define QFLAG_LONG_LABEL	0x01	/* a label of QFLAG_LABEL_LEN bytes or more */
+#define QFLAG_LONG_NAME		0x02	/* QFLAG_NAME_LEN bytes or more on the wire */
+#define QFLAG_MANY_LABELS	0x04	/* QFLAG_LABELS labels or more */
+#define QFLAG_HIGH_ENTROPY	0x08	/* a long label that reads like encoded data */
+#define QFLAG_LABEL_LEN		40
+#define QFLAG_NAME_LEN		100
+#define QFLAG_LABELS		8
+
 enum query_verdict {
 	VERDICT_ALLOW,	/* the name is on the allowlist */
 	VERDICT_DENY,	/* a well-formed query for a name that is not */
@@ -52,6 +61,7 @@ struct query_info {
 	int rcode;			/* 12-bit (BADVERS is 16) */
 	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
 	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
+	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */
 	int truncated;			/* TC was set */
 	int edns;			/* the query had an OPT record */
 	uint16_t edns_size;		/* its payload size */
@@ -72,5 +82,10 @@ const char *query_type_name(uint16_t type, char *buf, size_t len);
 /* "NOERROR", "NXDOMAIN", ..., "BADVERS", or "RCODE23"; buf holds 16 bytes. */
 const char *query_rcode_name(int rcode, char *buf, size_t len);
 const char *query_verdict_name(enum query_verdict v);
+
+/* The QFLAG_* of a wire name (labels up to the root; bounded by the caller). Pure. */
+unsigned query_name_flags(const uint8_t *wire);
+/* The names of the flags set, into names[] (at most 4); returns how many. */
+size_t query_flag_names(unsigned flags, const char **names);
 
 #endif

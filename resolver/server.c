@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "burst.h"
 #include "clients.h"
 #include "iface.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct resolver {
 	size_t ntcp;
 	struct tcp_conn *conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
+	struct burst *burst;			/* distinct blocked names per client */
 	struct resolver_stats stats;
 	/* UDP batch scratch */
 	struct mmsghdr in[BATCH], out[BATCH];
@@ -142,6 +144,11 @@ static void
 audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
     const struct query_info *qi, const struct query_env *env)
 {
+	const char *flags[5];
+	size_t nflags;
+	int burst = qi->verdict == VERDICT_DENY && r->burst != NULL &&
+	    burst_note(r->burst, peer, qi->qname, strlen(qi->qname), util_now_ms());
+
 	char tbuf[16], rbuf[16], ans[512];
 	size_t i, off = 0;
 
@@ -171,6 +178,11 @@ audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
 		audit_str(r->audit, "answer", ans);
 	if (qi->truncated)
 		audit_uint(r->audit, "tc", 1);
+	nflags = query_flag_names(qi->flags, flags);
+	if (burst)
+		flags[nflags++] = "blocked-burst";
+	if (nflags > 0)
+		audit_strarray(r->audit, "flags", flags, nflags);
 	audit_end(r->audit);
 }
 
@@ -647,9 +659,11 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 	size_t i;
 
 	if (r == NULL || (r->ifaces = iface_new()) == NULL ||
-	    (r->tcp_clients = clients_new()) == NULL) {
-		if (r != NULL)
+	    (r->tcp_clients = clients_new()) == NULL || (r->burst = burst_new()) == NULL) {
+		if (r != NULL) {
 			iface_free(r->ifaces);
+			clients_free(r->tcp_clients);
+		}
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
@@ -696,6 +710,7 @@ resolver_free(struct resolver *r)
 		evconnlistener_free(r->tcp[i]);
 	iface_free(r->ifaces);
 	clients_free(r->tcp_clients);
+	burst_free(r->burst);
 	config_unref(r->cfg);
 	free(r);
 }

@@ -852,3 +852,29 @@ def test_environment_only(gatehouse):
     assert udp(d, dns.message.make_query("x.envwild.example", "A")).rcode() == 0
     assert udp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == dns.rcode.NXDOMAIN
     d.wait_audit(lambda l: l.get("qname") == "envonly.example")
+
+
+def test_exfiltration_signs_are_flagged(gatehouse):
+    """Long, high-entropy or many-label names are flagged on their audit line, allowed or
+    not; a client asking for many distinct blocked names in a short time is flagged
+    blocked-burst (a DNS tunnel's signature); ordinary names carry no flags."""
+    d = start(gatehouse, "audit-rate 0\n")
+    udp(d, dns.message.make_query("smtp.gmail.com", "A"))
+    udp(d, dns.message.make_query("mfrggzdfmztwq2lknnwg23tpob.evil.example", "TXT"))
+    udp(d, dns.message.make_query("a" * 45 + ".raw.githubusercontent.com", "A"))
+    udp(d, dns.message.make_query("a.b.c.d.e.f.g.h.evil.example", "A"))
+    for i in range(25):
+        udp(d, dns.message.make_query("chunk%02d.tunnel.example" % i, "A"))
+    lines = d.wait_audit(lambda l: l.get("qname") == "chunk24.tunnel.example")
+    lines = [l for l in d.audit() if l.get("event") == "query"]
+    by = {l["qname"]: l for l in lines}
+    assert "flags" not in by["smtp.gmail.com"]
+    assert by["mfrggzdfmztwq2lknnwg23tpob.evil.example"]["flags"] == ["high-entropy"]
+    allowed_long = by["a" * 45 + ".raw.githubusercontent.com"]
+    assert allowed_long["verdict"] == "allow" and "long-label" in allowed_long["flags"]
+    assert by["a.b.c.d.e.f.g.h.evil.example"]["flags"] == ["many-labels"]
+    # the client's earlier denied names count too: the burst starts at its 20th
+    chunks = [l for l in lines if l["qname"].startswith("chunk")]
+    flagged = [l for l in chunks if "blocked-burst" in l.get("flags", [])]
+    assert flagged and flagged[-1]["qname"] == "chunk24.tunnel.example"
+    assert "blocked-burst" not in chunks[0].get("flags", [])

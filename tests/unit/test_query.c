@@ -1637,6 +1637,54 @@ test_names(void **state)
 	assert_string_equal(query_verdict_name(VERDICT_DROP), "drop");
 }
 
+/* Exfiltration signs read from the wire name, whatever the verdict. */
+static void
+test_name_flags(void **state)
+{
+	static const struct {
+		const char *wire;	/* length-prefixed labels, NUL-terminated */
+		unsigned flags;
+	} cases[] = {
+		{ "\003www\007example\003com", 0 },
+		/* a 20-byte English-looking label stays low in entropy */
+		{ "\024aaaabbbbccccddddeeee\007example", 0 },
+		/* base32 of random bytes: high entropy */
+		{ "\032mfrggzdfmztwq2lknnwg23tpob\004evil\007example", QFLAG_HIGH_ENTROPY },
+		/* 40 bytes: long (and of low entropy) */
+		{ "\050aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\007example", QFLAG_LONG_LABEL },
+		/* 8 labels */
+		{ "\001a\001b\001c\001d\001e\001f\001g\001h", QFLAG_MANY_LABELS },
+		/* 7 labels */
+		{ "\001a\001b\001c\001d\001e\001f\001g", 0 },
+	};
+	uint8_t wire[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t l = strlen(cases[i].wire);
+
+		memcpy(wire, cases[i].wire, l + 1);	/* + the root label */
+		if (query_name_flags(wire) != cases[i].flags)
+			fail_msg("case %zu: flags 0x%x, want 0x%x", i, query_name_flags(wire),
+			    cases[i].flags);
+	}
+	/* 100 bytes on the wire: long name (5 labels of 19 + lengths + root = 101) */
+	memset(wire, 0, sizeof(wire));
+	for (i = 0; i < 5; i++) {
+		wire[i * 20] = 19;
+		memset(wire + i * 20 + 1, 'a', 19);
+	}
+	assert_int_equal(query_name_flags(wire), QFLAG_LONG_NAME);
+	{
+		const char *names[4];
+
+		assert_int_equal(query_flag_names(QFLAG_LONG_LABEL | QFLAG_HIGH_ENTROPY, names), 2);
+		assert_string_equal(names[0], "long-label");
+		assert_string_equal(names[1], "high-entropy");
+	}
+}
+
 int
 main(void)
 {
@@ -1674,6 +1722,7 @@ main(void)
 		cmocka_unit_test(test_root_name),
 		cmocka_unit_test(test_qname_text_longest),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_name_flags),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
