@@ -100,6 +100,28 @@ addr_len(const struct sockaddr *sa)
 	    sizeof(struct sockaddr_in);
 }
 
+size_t
+addr_fmt_ipv4(char *buf, const void *addr)
+{
+	const uint8_t *b = addr;
+	size_t o = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i > 0)
+			buf[o++] = '.';
+		if (v >= 100)
+			buf[o++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[o++] = (char)('0' + v / 10 % 10);
+		buf[o++] = (char)('0' + v % 10);
+	}
+	buf[o] = '\0';
+	return o;
+}
+
 uint16_t
 addr_port(const struct sockaddr *sa)
 {

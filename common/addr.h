@@ -26,6 +26,10 @@ socklen_t addr_len(const struct sockaddr *sa);
  * IPv4-mapped IPv6 addresses are written as IPv4. Returns buf. */
 char *addr_format(const struct sockaddr *sa, int with_port, char *buf, size_t len);
 
+/* "a.b.c.d" for the 4 bytes at addr into buf (holds 16: NUL-terminated); returns the
+ * length. Hand-rolled: inet_ntop goes through sprintf, too slow per query. */
+size_t addr_fmt_ipv4(char *buf, const void *addr);
+
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr *sa, uint16_t port);
 

@@ -18,7 +18,8 @@ struct audit_stats {
 struct audit;
 
 /*
- * target: "stdout", "stderr" or a file path (opened O_APPEND, created 0640). daemon
+ * target: "stdout", "stderr", a file path (opened O_APPEND, created 0640), or "off"
+ * (nothing is written or counted: decisions show only in the metrics). daemon
  * names the writer in every line. rate: lines per second per client address (burst
  * 10x), 0 for no limit; all clients together get 20x that. NULL with err on failure.
  */
@@ -42,6 +43,9 @@ int audit_begin(struct audit *a, const char *event, const struct sockaddr *clien
  * are escaped, every other byte is written as \u00XX; the result is always valid JSON. */
 void audit_str(struct audit *a, const char *key, const char *val);
 void audit_strn(struct audit *a, const char *key, const char *val, size_t len);
+/* A string the caller knows needs no escaping (a constant, a validated host name, an
+ * address): written as it is. Never for bytes a client chose freely. */
+void audit_safe(struct audit *a, const char *key, const char *val);
 void audit_uint(struct audit *a, const char *key, uint64_t val);
 void audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with_port);
 /* A JSON array of strings. */

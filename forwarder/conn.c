@@ -146,12 +146,12 @@ audit_common(struct conn *c, const char *verdict)
 	audit_addr(a, "client", (struct sockaddr *)&c->peer, 1);
 	audit_uint(a, "port", c->port);
 	if (c->name[0] != '\0')
-		audit_str(a, "name", c->name);
+		audit_safe(a, "name", c->name);
 	if (c->via != VIA_NONE)
-		audit_str(a, "via", via_name(c->via));
-	audit_str(a, "verdict", verdict);
+		audit_safe(a, "via", via_name(c->via));
+	audit_safe(a, "verdict", verdict);
 	if (c->rule != NULL)
-		audit_str(a, "rule", c->rule->pattern);
+		audit_safe(a, "rule", c->rule->pattern);
 }
 
 static void
@@ -162,11 +162,11 @@ audit_deny(struct conn *c)
 	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
 		return;
 	audit_common(c, "deny");
-	audit_str(a, "reason", deny_name(c->deny));
+	audit_safe(a, "reason", deny_name(c->deny));
 	if (c->detail[0] != '\0')
 		audit_str(a, "detail", c->detail);
 	if (c->peek_flags & PEEK_F_ECH)
-		audit_str(a, "ech", "outer-sni");
+		audit_safe(a, "ech", "outer-sni");
 	audit_uint(a, "ms", util_now_ms() - c->t_start);
 	audit_end(a);
 }
@@ -183,9 +183,9 @@ audit_done(struct conn *c, const char *end)
 	audit_uint(a, "bytes_up", c->up_p.bytes);
 	audit_uint(a, "bytes_down", c->down_p.bytes);
 	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_str(a, "end", end);
+	audit_safe(a, "end", end);
 	if (c->peek_flags & PEEK_F_ECH)
-		audit_str(a, "ech", "outer-sni");
+		audit_safe(a, "ech", "outer-sni");
 	audit_end(a);
 }
 
@@ -198,9 +198,9 @@ audit_aborted(struct conn *c, const char *end)
 	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
 		return;
 	audit_common(c, "abort");
-	audit_str(a, "state", conn_state_name(c->state));
+	audit_safe(a, "state", conn_state_name(c->state));
 	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_str(a, "end", end);
+	audit_safe(a, "end", end);
 	audit_end(a);
 }
 

@@ -9,6 +9,7 @@
 
 #include <ldns/ldns.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -519,7 +520,8 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	struct msg m;
 	struct out o;
 
-	memset(info, 0, sizeof(*info));
+	memset(info, 0, offsetof(struct query_info, qname));
+	info->qname[0] = '\0';
 	*outlen = 0;
 	info->verdict = VERDICT_DROP;
 	if (qlen < HDR || outcap < QUERY_UDP_MIN) {
@@ -572,7 +574,19 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 const char *
 query_type_name(uint16_t type, char *buf, size_t len)
 {
-	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	const ldns_rr_descriptor *d;
+
+	switch (type) {		/* the common ones without a copy (per-query path) */
+	case LDNS_RR_TYPE_A:
+		return "A";
+	case LDNS_RR_TYPE_AAAA:
+		return "AAAA";
+	case LDNS_RR_TYPE_HTTPS:
+		return "HTTPS";
+	default:
+		break;
+	}
+	d = ldns_rr_descript(type);
 
 	if (d != NULL && d->_name != NULL && strncmp(d->_name, "TYPE", 4) != 0) {
 		util_strlcpy(buf, d->_name, len);
@@ -598,6 +612,11 @@ const char *
 query_rcode_name(int rcode, char *buf, size_t len)
 {
 	const ldns_lookup_table *lt;
+
+	if (rcode == LDNS_RCODE_NOERROR)	/* the common ones without a lookup */
+		return "NOERROR";
+	if (rcode == LDNS_RCODE_NXDOMAIN)
+		return "NXDOMAIN";
 
 	if (rcode == 16) {
 		util_strlcpy(buf, "BADVERS", len);

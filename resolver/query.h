@@ -56,7 +56,6 @@ struct query_info {
 	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...) */
 	uint16_t id;
 	int has_question;		/* qname/qtype/qclass are valid */
-	char qname[QUERY_NAME_TEXT];	/* as sent (0x20 case kept), escaped, "." for root */
 	uint16_t qtype, qclass;
 	int rcode;			/* 12-bit (BADVERS is 16) */
 	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
@@ -66,6 +65,8 @@ struct query_info {
 	int edns;			/* the query had an OPT record */
 	uint16_t edns_size;		/* its payload size */
 	int dnssec_ok;
+	char qname[QUERY_NAME_TEXT];	/* as sent (0x20 case kept), escaped, "." for root;
+					 * last, so clearing the rest stays cheap */
 };
 
 /*

@@ -136,6 +136,8 @@ append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
 		return off;
 	if (off > 0)
 		buf[off++] = ',';
+	if (family == AF_INET)
+		return off + addr_fmt_ipv4(buf + off, addr);
 	inet_ntop(family, addr, buf + off, (socklen_t)(cap - off));
 	return off + strlen(buf + off);
 }
@@ -156,26 +158,26 @@ audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
 		return;
 	audit_addr(r->audit, "client", peer, 0);
 	audit_uint(r->audit, "client_port", addr_port(peer));
-	audit_str(r->audit, "proto", tcp ? "tcp" : "udp");
+	audit_safe(r->audit, "proto", tcp ? "tcp" : "udp");
 	if (qi->has_question) {
 		audit_str(r->audit, "qname", qi->qname);
-		audit_str(r->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
+		audit_safe(r->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
 		if (qi->qclass != 1)
 			audit_uint(r->audit, "qclass", qi->qclass);
 	}
-	audit_str(r->audit, "verdict", query_verdict_name(qi->verdict));
+	audit_safe(r->audit, "verdict", query_verdict_name(qi->verdict));
 	if (qi->rule != NULL)
-		audit_str(r->audit, "rule", qi->rule->pattern);
+		audit_safe(r->audit, "rule", qi->rule->pattern);
 	if (qi->reason != NULL)
-		audit_str(r->audit, "reason", qi->reason);
+		audit_safe(r->audit, "reason", qi->reason);
 	if (qi->verdict != VERDICT_DROP)
-		audit_str(r->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
+		audit_safe(r->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
 	for (i = 0; i < qi->nanswer4 && i < env->na; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET, &env->a[i]);
 	for (i = 0; i < qi->nanswer6 && i < env->naaaa; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET6, &env->aaaa[i]);
 	if (off > 0)
-		audit_str(r->audit, "answer", ans);
+		audit_safe(r->audit, "answer", ans);
 	if (qi->truncated)
 		audit_uint(r->audit, "tc", 1);
 	nflags = query_flag_names(qi->flags, flags);
@@ -329,12 +331,14 @@ udp_send(struct resolver *r, int fd, unsigned n)
 	}
 }
 
+/* Point the receive headers at their buffers: all of them once, then after each
+ * recvmmsg only the n it filled (the kernel changed their lengths and flags). */
 static void
-udp_prepare_in(struct resolver *r)
+udp_prepare_in(struct resolver *r, unsigned n)
 {
 	unsigned i;
 
-	for (i = 0; i < BATCH; i++) {
+	for (i = 0; i < n; i++) {
 		struct msghdr *mh = &r->in[i].msg_hdr;
 
 		r->in_iov[i].iov_base = r->in_buf[i];
@@ -361,7 +365,6 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		int got, i;
 		unsigned nout = 0;
 
-		udp_prepare_in(r);
 		got = recvmmsg(fd, r->in, BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			break;
@@ -388,6 +391,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (nout > 0)
 			udp_send(r, fd, nout);
+		udp_prepare_in(r, (unsigned)got);
 		if (got < BATCH)
 			break;
 	}
@@ -672,6 +676,7 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 	r->cfg = config_ref(cfg);
 	r->audit = audit;
 	iface_refresh(r->ifaces);
+	udp_prepare_in(r, BATCH);
 	for (i = 0; i < cfg->dns_listen.n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
 
