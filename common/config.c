@@ -338,7 +338,7 @@ add_allow(struct parser *ps, const char *name, const char *ports, const char *fl
 {
 	struct portrange *pr;
 	size_t npr;
-	char msg[512], where[300];
+	char msg[512];
 	unsigned flags = 0;
 	int rc;
 
@@ -350,8 +350,7 @@ add_allow(struct parser *ps, const char *name, const char *ports, const char *fl
 	}
 	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
 		return perr(ps, "allow %s: %s", name, msg);
-	origin(ps, where, sizeof(where));
-	rc = policy_add(ps->c->policy, name, pr, npr, flags, where, msg, sizeof(msg));
+	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
 	free(pr);
 	if (rc == -1)
 		return perr(ps, "allow %s", msg);
@@ -417,7 +416,8 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 	/* A route allows its target on its listening port: the forwarder checks (name,
 	 * port) for routed connections like any other, and the resolver answers the name. */
 	pr.lo = pr.hi = (uint16_t)port;
-	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, where, msg, sizeof(msg)) == -1)
+	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, ps->src, ps->line, msg,
+	    sizeof(msg)) == -1)
 		return perr(ps, "route %s: %s", portstr, msg);
 	return 0;
 }
@@ -502,43 +502,70 @@ parse_line(struct parser *ps, char *line)
 	return apply_setting(ps, argv[0], argv + 1, argc - 1);
 }
 
+/* Where lines come from: a buffer (tests, fuzzing) or a file read line by line, so a
+ * large allowlist is never held twice in memory. */
+struct source {
+	const char *buf;
+	size_t len, off;
+	FILE *f;
+	size_t total;
+	char *line;
+	size_t cap;
+};
+
+/* The next line, without its newline, NUL-terminated in s->line; *ll its length (which
+ * a NUL byte inside makes longer than strlen). 1, 0 at the end, -1 on error (err). */
 static int
-parse_buffer(struct parser *ps, const char *buf, size_t len)
+next_line(struct parser *ps, struct source *s, size_t *ll)
 {
-	size_t off = 0;
-	char *line = NULL;
-	size_t cap = 0;
+	if (s->f != NULL) {
+		ssize_t n = getline(&s->line, &s->cap, s->f);
+
+		if (n < 0) {
+			if (ferror(s->f))
+				return perr(ps, "read error: %s", strerror(errno));
+			return 0;
+		}
+		if ((s->total += (size_t)n) > MAX_FILE)
+			return perr(ps, "file larger than %u MiB", MAX_FILE >> 20);
+		*ll = (size_t)n - (n > 0 && s->line[n - 1] == '\n');
+	} else {
+		const char *nl;
+
+		if (s->off >= s->len)
+			return 0;
+		nl = memchr(s->buf + s->off, '\n', s->len - s->off);
+		*ll = nl ? (size_t)(nl - (s->buf + s->off)) : s->len - s->off;
+		if (*ll + 1 > s->cap) {
+			char *nb = realloc(s->line, *ll + 1);
+
+			if (nb == NULL)
+				return perr(ps, "out of memory");
+			s->line = nb;
+			s->cap = *ll + 1;
+		}
+		memcpy(s->line, s->buf + s->off, *ll);
+		s->off += *ll + (nl ? 1 : 0);
+	}
+	s->line[*ll] = '\0';
+	return 1;
+}
+
+static int
+parse_lines(struct parser *ps, struct source *s)
+{
+	size_t ll = 0;
+	int rc;
 
 	ps->line = 0;
-	while (off < len) {
-		const char *nl = memchr(buf + off, '\n', len - off);
-		size_t ll = nl ? (size_t)(nl - (buf + off)) : len - off;
-
+	while ((rc = next_line(ps, s, &ll)) == 1) {
 		ps->line++;
-		if (ll + 1 > cap) {
-			char *nlbuf = realloc(line, ll + 1);
-
-			if (nlbuf == NULL) {
-				free(line);
-				return perr(ps, "out of memory");
-			}
-			line = nlbuf;
-			cap = ll + 1;
-		}
-		memcpy(line, buf + off, ll);
-		line[ll] = '\0';
-		if (memchr(line, '\0', ll) != NULL) {
-			free(line);
+		if (memchr(s->line, '\0', ll) != NULL)
 			return perr(ps, "NUL byte in the line");
-		}
-		if (parse_line(ps, line) == -1) {
-			free(line);
+		if (parse_line(ps, s->line) == -1)
 			return -1;
-		}
-		off += ll + (nl ? 1 : 0);
 	}
-	free(line);
-	return 0;
+	return rc;
 }
 
 /* ---- the environment ---- */
@@ -820,9 +847,10 @@ config_finish(struct parser *ps)
 	    c->cache_max_ttl);
 }
 
-int
-config_parse(const char *name, const char *buf, size_t len, char *const *env,
-    struct config **out, char *err, size_t errlen)
+/* Parse lines from src (NULL: no file), then the environment. */
+static int
+build(const char *name, struct source *src, char *const *env, struct config **out,
+    char *err, size_t errlen)
 {
 	unsigned seen[NSETTINGS];
 	unsigned char by_env[NSETTINGS];
@@ -846,7 +874,7 @@ config_parse(const char *name, const char *buf, size_t len, char *const *env,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((buf != NULL && parse_buffer(&ps, buf, len) == -1) || parse_env(&ps, env) == -1 ||
+	if ((src != NULL && parse_lines(&ps, src) == -1) || parse_env(&ps, env) == -1 ||
 	    config_finish(&ps) == -1) {
 		config_unref(ps.c);
 		return -1;
@@ -855,52 +883,19 @@ config_parse(const char *name, const char *buf, size_t len, char *const *env,
 	return 0;
 }
 
-/* Read a whole file; *buf is NULL and 0 returned when path is missing and optional. */
-static int
-read_file(const char *path, int optional, char **buf, size_t *len, char *err, size_t errlen)
+int
+config_parse(const char *name, const char *buf, size_t len, char *const *env,
+    struct config **out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	size_t cap = 0, n = 0;
-	char *b = NULL;
+	struct source src;
+	int rc;
 
-	*buf = NULL;
-	*len = 0;
-	if (f == NULL) {
-		if (optional && errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t r;
-
-		if (n == cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 8192;
-			if (cap > MAX_FILE || (nb = realloc(b, cap)) == NULL) {
-				snprintf(err, errlen, "%s: too large or out of memory", path);
-				free(b);
-				fclose(f);
-				return -1;
-			}
-			b = nb;
-		}
-		r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		free(b);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	*buf = b;
-	*len = n;
-	return 0;
+	memset(&src, 0, sizeof(src));
+	src.buf = buf;
+	src.len = len;
+	rc = build(name, buf != NULL ? &src : NULL, env, out, err, errlen);
+	free(src.line);
+	return rc;
 }
 
 int
@@ -908,20 +903,27 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
     size_t errlen)
 {
 	const char *p = path;
+	struct source src;
 	int optional = 0, rc;
-	char *buf;
-	size_t len;
 
+	*out = NULL;
 	if (p == NULL)
 		p = env_get(env, "GATEHOUSE_CONFIG");
 	if (p == NULL || *p == '\0') {
 		p = CONFIG_DEFAULT_PATH;
 		optional = 1;
 	}
-	if (read_file(p, optional, &buf, &len, err, errlen) == -1)
-		return -1;
-	rc = config_parse(buf ? p : NULL, buf, len, env, out, err, errlen);
-	free(buf);
+	memset(&src, 0, sizeof(src));
+	if ((src.f = fopen(p, "r")) == NULL) {
+		if (!(optional && errno == ENOENT)) {
+			snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
+			return -1;
+		}
+		return build(NULL, NULL, env, out, err, errlen);
+	}
+	rc = build(p, &src, env, out, err, errlen);
+	free(src.line);
+	fclose(src.f);
 	return rc;
 }
 
@@ -993,6 +995,7 @@ print_ms(FILE *f, const char *name, uint64_t ms)
 static void
 print_rules(const struct config *c, FILE *f)
 {
+	char where[300];
 	size_t i, j;
 
 	for (i = 0; i < policy_count(c->policy); i++) {
@@ -1007,7 +1010,8 @@ print_rules(const struct config *c, FILE *f)
 			else
 				fprintf(f, "%s%u-%u", j ? "," : "", r->ports[j].lo, r->ports[j].hi);
 		}
-		fprintf(f, "%s\t# %s\n", (r->flags & RULE_PRIVATE) ? " private" : "", r->origin);
+		fprintf(f, "%s\t# %s\n", (r->flags & RULE_PRIVATE) ? " private" : "",
+		    rule_origin(r, where, sizeof(where)));
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *rt = &c->routes[i];

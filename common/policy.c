@@ -8,12 +8,21 @@
 #include "dname.h"
 #include "util.h"
 
-/* One key (an exact name, or the suffix of a wildcard) and its rules. */
+/* One key (an exact name, or the suffix of a wildcard): 8 bytes, the low half of its hash
+ * and the index of its first rule (+1; 0 is an empty slot). The key itself is that
+ * rule's pattern (past "*." for a wildcard). */
 struct slot {
-	uint64_t hash;
-	const char *key;	/* points into head->pattern */
-	size_t keylen;
-	struct rule *head;
+	uint32_t hash;
+	uint32_t head;
+};
+
+#define ARENA_BLOCK (64 * 1024)
+
+/* Rules are carved from big blocks: no per-rule malloc overhead, one free per block. */
+struct block {
+	struct block *next;
+	size_t used, cap;
+	char data[];
 };
 
 struct table {
@@ -26,7 +35,66 @@ struct policy {
 	struct rule **rules;
 	size_t n, cap;
 	struct table exact, wild;
+	struct block *blocks;
+	char **srcs;		/* distinct source names, shared by the rules */
+	size_t nsrcs;
 };
+
+static struct rule *
+slot_rule(const struct policy *p, const struct slot *s)
+{
+	return p->rules[s->head - 1];
+}
+
+static void *
+arena_alloc(struct policy *p, size_t n)
+{
+	struct block *b = p->blocks;
+
+	n = (n + 7) & ~(size_t)7;
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		b->next = p->blocks;
+		p->blocks = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+static const char *
+intern_src(struct policy *p, const char *src)
+{
+	char **ns, *copy;
+	size_t i;
+
+	for (i = 0; i < p->nsrcs; i++)
+		if (strcmp(p->srcs[i], src) == 0)
+			return p->srcs[i];
+	if ((copy = strdup(src)) == NULL)
+		return NULL;
+	if ((ns = realloc(p->srcs, (p->nsrcs + 1) * sizeof(*ns))) == NULL) {
+		free(copy);
+		return NULL;
+	}
+	p->srcs = ns;
+	p->srcs[p->nsrcs++] = copy;
+	return copy;
+}
+
+const char *
+rule_origin(const struct rule *r, char *buf, size_t len)
+{
+	if (r->line > 0)
+		snprintf(buf, len, "%s:%u", r->src, r->line);
+	else
+		snprintf(buf, len, "%s", r->src);
+	return buf;
+}
 
 /*
  * Second-level public suffixes under which a wildcard would cover unrelated owners.
@@ -54,7 +122,8 @@ hash_rev(const char *s, size_t len)
 }
 
 static struct slot *
-table_find(const struct table *t, uint64_t h, const char *key, size_t len)
+table_find(const struct policy *p, const struct table *t, uint64_t h, const char *key,
+    size_t len)
 {
 	size_t i;
 
@@ -62,10 +131,14 @@ table_find(const struct table *t, uint64_t h, const char *key, size_t len)
 		return NULL;
 	for (i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
 		struct slot *s = &t->slots[i];
+		const struct rule *r;
 
-		if (s->head == NULL)
+		if (s->head == 0)
 			return NULL;
-		if (s->hash == h && s->keylen == len && memcmp(s->key, key, len) == 0)
+		if (s->hash != (uint32_t)h)
+			continue;
+		r = slot_rule(p, s);
+		if (r->keylen == len && memcmp(r->pattern + (r->wildcard ? 2 : 0), key, len) == 0)
 			return s;
 	}
 }
@@ -82,9 +155,10 @@ table_grow(struct table *t)
 		struct slot *s = &t->slots[i];
 		size_t j;
 
-		if (s->head == NULL)
+		if (s->head == 0)
 			continue;
-		for (j = s->hash & (ncap - 1); ns[j].head != NULL; j = (j + 1) & (ncap - 1))
+		/* The low 32 bits are all a slot keeps: tables stay under 2^32 slots. */
+		for (j = s->hash & (ncap - 1); ns[j].head != 0; j = (j + 1) & (ncap - 1))
 			;
 		ns[j] = *s;
 	}
@@ -94,29 +168,30 @@ table_grow(struct table *t)
 	return 0;
 }
 
+/* Add rule number idx (p->rules[idx], already stored) under key. */
 static int
-table_add(struct table *t, const char *key, size_t len, struct rule *r)
+table_add(struct policy *p, struct table *t, const char *key, size_t len, size_t idx)
 {
 	uint64_t h = hash_rev(key, len);
-	struct slot *s = table_find(t, h, key, len);
+	struct slot *s = table_find(p, t, h, key, len);
 	size_t i;
 
 	if (s != NULL) {	/* same key: append, keeping the order written */
-		struct rule *q = s->head;
+		struct rule *q = slot_rule(p, s);
 
 		while (q->next != NULL)
 			q = q->next;
-		q->next = r;
+		q->next = p->rules[idx];
 		return 0;
 	}
+	/* Load at most 1/2: most lookups are misses (names not allowed, and every label
+	 * of a name is tried against the wildcards), and misses pay for a full table. */
 	if ((t->used + 1) * 2 > t->cap && table_grow(t) == -1)
 		return -1;
-	for (i = h & (t->cap - 1); t->slots[i].head != NULL; i = (i + 1) & (t->cap - 1))
+	for (i = (uint32_t)h & (t->cap - 1); t->slots[i].head != 0; i = (i + 1) & (t->cap - 1))
 		;
-	t->slots[i].hash = h;
-	t->slots[i].key = key;
-	t->slots[i].keylen = len;
-	t->slots[i].head = r;
+	t->slots[i].hash = (uint32_t)h;
+	t->slots[i].head = (uint32_t)idx + 1;
 	t->used++;
 	return 0;
 }
@@ -134,12 +209,15 @@ policy_free(struct policy *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n; i++) {
-		free(p->rules[i]->pattern);
-		free(p->rules[i]->ports);
-		free(p->rules[i]->origin);
-		free(p->rules[i]);
+	while (p->blocks != NULL) {
+		struct block *b = p->blocks;
+
+		p->blocks = b->next;
+		free(b);
 	}
+	for (i = 0; i < p->nsrcs; i++)
+		free(p->srcs[i]);
+	free(p->srcs);
 	free(p->rules);
 	free(p->exact.slots);
 	free(p->wild.slots);
@@ -218,18 +296,20 @@ check_conflict(const struct policy *p, const char *norm, int wildcard,
 {
 	const char *key = wildcard ? norm + 2 : norm;
 	const struct table *t = wildcard ? &p->wild : &p->exact;
-	const struct slot *s = table_find(t, hash_rev(key, strlen(key)), key, strlen(key));
+	const struct slot *s = table_find(p, t, hash_rev(key, strlen(key)), key, strlen(key));
 	const struct rule *r;
+	char where[300];
 	unsigned port;
 
-	for (r = s ? s->head : NULL; r != NULL; r = r->next) {
+	for (r = s ? slot_rule(p, s) : NULL; r != NULL; r = r->next) {
 		if ((r->flags & RULE_PRIVATE) == (flags & RULE_PRIVATE))
 			continue;
 		if ((port = ports_overlap(r->ports, r->nports, ports, nports)) == 0)
 			continue;
 		snprintf(err, errlen, "'%s' port %u is also allowed by %s %s 'private': which "
 		    "applies must not depend on the order of lines; write the same on both",
-		    norm, port, r->origin, (r->flags & RULE_PRIVATE) ? "with" : "without");
+		    norm, port, rule_origin(r, where, sizeof(where)),
+		    (r->flags & RULE_PRIVATE) ? "with" : "without");
 		return -1;
 	}
 	return 0;
@@ -237,22 +317,24 @@ check_conflict(const struct policy *p, const char *norm, int wildcard,
 
 int
 policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
-    size_t nports, unsigned flags, const char *origin, char *err, size_t errlen)
+    size_t nports, unsigned flags, const char *src, unsigned line, char *err, size_t errlen)
 {
 	char norm[DNAME_MAX + 3];
+	struct portrange *pr;
 	struct rule *r;
+	size_t plen;
 	int wildcard, rc;
 
 	if (pattern_normalize(pattern, norm, sizeof(norm), &wildcard, err, errlen) == -1)
 		return -1;
-	if (nports == 0) {
-		snprintf(err, errlen, "'%s': no ports given", pattern);
+	if (nports == 0 || nports > UINT16_MAX) {
+		snprintf(err, errlen, "'%s': %s ports given", pattern, nports ? "too many" : "no");
 		return -1;
 	}
 	if (check_conflict(p, norm, wildcard, ports, nports, flags, err, errlen) == -1)
 		return -1;
 	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 16;
+		size_t ncap = p->cap ? p->cap + p->cap / 2 : 16;
 		struct rule **nr = realloc(p->rules, ncap * sizeof(*nr));
 
 		if (nr == NULL)
@@ -260,34 +342,29 @@ policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
 		p->rules = nr;
 		p->cap = ncap;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	plen = strlen(norm);
+	/* [struct rule][pattern\0][pad][ports] in one arena piece */
+	r = arena_alloc(p, ((sizeof(*r) + plen + 1 + 3) & ~(size_t)3) + nports * sizeof(*ports));
+	if (r == NULL || (r->src = intern_src(p, src)) == NULL)
 		goto nomem;
-	r->pattern = strdup(norm);
-	r->origin = strdup(origin);
-	r->ports = malloc(nports * sizeof(*ports));
-	if (r->pattern == NULL || r->origin == NULL || r->ports == NULL) {
-		free(r->pattern);
-		free(r->origin);
-		free(r->ports);
-		free(r);
-		goto nomem;
-	}
-	memcpy(r->ports, ports, nports * sizeof(*ports));
-	r->nports = nports;
-	r->wildcard = wildcard;
-	r->flags = flags;
+	memcpy(r->pattern, norm, plen + 1);
+	pr = (struct portrange *)(void *)((char *)r + ((sizeof(*r) + plen + 1 + 3) & ~(size_t)3));
+	memcpy(pr, ports, nports * sizeof(*ports));
+	r->ports = pr;
+	r->nports = (uint16_t)nports;
+	r->next = NULL;
+	r->line = line;
+	r->wildcard = (uint8_t)wildcard;
+	r->flags = (uint8_t)flags;
+	r->keylen = (uint16_t)(wildcard ? plen - 2 : plen);
+	p->rules[p->n] = r;
 	if (wildcard)
-		rc = table_add(&p->wild, r->pattern + 2, strlen(r->pattern + 2), r);
+		rc = table_add(p, &p->wild, r->pattern + 2, r->keylen, p->n);
 	else
-		rc = table_add(&p->exact, r->pattern, strlen(r->pattern), r);
-	if (rc == -1) {
-		free(r->pattern);
-		free(r->origin);
-		free(r->ports);
-		free(r);
-		goto nomem;
-	}
-	p->rules[p->n++] = r;
+		rc = table_add(p, &p->exact, r->pattern, r->keylen, p->n);
+	if (rc == -1)
+		goto nomem;	/* the arena piece is freed with the policy */
+	p->n++;
 	return 0;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -335,13 +412,13 @@ policy_lookup(const struct policy *p, const char *name, size_t len, int port_any
 		}
 		h = util_hash_step(h, (unsigned char)name[i]);
 	}
-	s = table_find(&p->exact, h, name, len);
-	if (s != NULL && (r = chain_pick(s->head, port_any, port)) != NULL)
+	s = table_find(p, &p->exact, h, name, len);
+	if (s != NULL && (r = chain_pick(slot_rule(p, s), port_any, port)) != NULL)
 		return r;
 	/* Longest suffix first: the last one collected is the longest. */
 	while (nsuf-- > 0) {
-		s = table_find(&p->wild, hashes[nsuf], name + starts[nsuf], len - starts[nsuf]);
-		if (s != NULL && (r = chain_pick(s->head, port_any, port)) != NULL)
+		s = table_find(p, &p->wild, hashes[nsuf], name + starts[nsuf], len - starts[nsuf]);
+		if (s != NULL && (r = chain_pick(slot_rule(p, s), port_any, port)) != NULL)
 			return r;
 	}
 	return NULL;

@@ -12,14 +12,18 @@ struct portrange {
 	uint16_t lo, hi;	/* inclusive */
 };
 
+/* One allocation in the policy's arena: kept small, because an allowlist may hold
+ * 100,000 of them (the resolver's RSS budget is 16 MiB there). */
 struct rule {
-	char *pattern;		/* normal form: "smtp.gmail.com" or "*.github.com" */
-	int wildcard;		/* pattern starts with "*." */
-	struct portrange *ports;
-	size_t nports;
-	unsigned flags;		/* RULE_* */
-	char *origin;		/* where it was written: "FILE:LINE" or "GATEHOUSE_ALLOW" */
 	struct rule *next;	/* next rule with the same key (internal) */
+	const struct portrange *ports;
+	const char *src;	/* where it was written: a file name or a variable's name */
+	uint32_t line;		/* its line in src, 0 for a variable */
+	uint16_t nports;
+	uint8_t flags;		/* RULE_* */
+	uint8_t wildcard;	/* pattern starts with "*." */
+	uint16_t keylen;	/* strlen of the hashed key (the name, or the suffix) */
+	char pattern[];		/* normal form: "smtp.gmail.com" or "*.github.com" */
 };
 
 /* Immutable once built; the owner (struct config) frees it. Lookups never allocate. */
@@ -30,11 +34,16 @@ void policy_free(struct policy *p);
 
 /*
  * Add a rule. pattern is a host name or "*." followed by one (case-insensitive, a
- * trailing dot allowed). Copies everything. Refuses invalid names, non-ASCII names,
- * IP addresses, and over-broad wildcards ("*", "*.com", "*.co.uk"). 0 or -1 with err.
+ * trailing dot allowed). src and line say where it was written (line 0: an environment
+ * variable named src). Copies everything. Refuses invalid names, non-ASCII names, IP
+ * addresses, over-broad wildcards ("*", "*.com", "*.co.uk"), and a rule that disagrees
+ * on 'private' with an earlier one for the same pattern and port. 0 or -1 with err.
  */
 int policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
-    size_t nports, unsigned flags, const char *origin, char *err, size_t errlen);
+    size_t nports, unsigned flags, const char *src, unsigned line, char *err, size_t errlen);
+
+/* "FILE:LINE", or the variable's name: where r was written. Returns buf. */
+const char *rule_origin(const struct rule *r, char *buf, size_t len);
 
 /* name must be normalised (lowercase, no trailing dot: dname_normalize). The most
  * specific rule whose pattern matches name: the exact rule first, then wildcards from

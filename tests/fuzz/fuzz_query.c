@@ -47,7 +47,7 @@ init(void)
 	pol = policy_new();
 	CHECK(pol != NULL);
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		CHECK(policy_add(pol, rules[i], &pr, 1, 0, "fuzz", err, sizeof(err)) == 0);
+		CHECK(policy_add(pol, rules[i], &pr, 1, 0, "fuzz", 0, err, sizeof(err)) == 0);
 	for (i = 0; i < 100; i++)
 		v4[i].s_addr = htonl(0xc0000200u + (uint32_t)i);	/* 192.0.2.0 + i */
 	for (i = 0; i < 4; i++) {

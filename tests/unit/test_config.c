@@ -76,7 +76,9 @@ match_origin(const struct config *c, const char *name, uint16_t port)
 {
 	const struct rule *r = policy_match(c->policy, name, strlen(name), port);
 
-	return r ? r->origin : "-";
+	static char where[300];
+
+	return r ? rule_origin(r, where, sizeof(where)) : "-";
 }
 
 static char *
@@ -572,7 +574,7 @@ test_route(void **state)
 	rule = policy_match(c->policy, "smtp.gmail.com", 14, 587);
 	assert_non_null(rule);
 	assert_int_equal(rule->flags, RULE_ROUTE);
-	assert_string_equal(rule->origin, NAME ":1");
+	{ char w[300]; assert_string_equal(rule_origin(rule, w, sizeof(w)), NAME ":1"); }
 	assert_string_equal(match_origin(c, "smtp.x.com", 2525), NAME ":2");
 	rule = policy_match(c->policy, "db.internal.example", 19, 15432);
 	assert_non_null(rule);

@@ -21,7 +21,7 @@ add(struct policy *p, const char *pattern, const char *ports, unsigned flags, co
 
 	if (policy_parse_ports(ports, &pr, &n, err, sizeof(err)) != 0)
 		fail_msg("ports '%s': %s", ports, err);
-	if (policy_add(p, pattern, pr, n, flags, origin, err, sizeof(err)) != 0)
+	if (policy_add(p, pattern, pr, n, flags, origin, 0, err, sizeof(err)) != 0)
 		fail_msg("policy_add '%s': %s", pattern, err);
 	free(pr);
 }
@@ -33,7 +33,9 @@ who(const struct policy *p, const char *name, unsigned port)
 	const struct rule *r = port ? policy_match(p, name, strlen(name), (uint16_t)port) :
 	    policy_match_name(p, name, strlen(name));
 
-	return r ? r->origin : "-";
+	static char where[300];
+
+	return r ? rule_origin(r, where, sizeof(where)) : "-";
 }
 
 struct mcase {
@@ -189,8 +191,8 @@ test_same_name_rules(void **state)
 	assert_int_equal(r->flags, 0);
 	/* policy_rule: the order added, NULL past the end */
 	assert_int_equal(policy_count(p), 6);
-	assert_string_equal(policy_rule(p, 0)->origin, "pg-private");
-	assert_string_equal(policy_rule(p, 5)->origin, "w23");
+	assert_string_equal(policy_rule(p, 0)->src, "pg-private");
+	assert_string_equal(policy_rule(p, 5)->src, "w23");
 	assert_null(policy_rule(p, 6));
 	policy_free(p);
 }
@@ -261,7 +263,7 @@ test_refused_patterns(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "";
-		int rc = policy_add(p, cases[i].pattern, &pr, 1, 0, "t", err, sizeof(err));
+		int rc = policy_add(p, cases[i].pattern, &pr, 1, 0, "t", 0, err, sizeof(err));
 
 		if (rc != -1 || strcmp(err, cases[i].err) != 0) {
 			print_error("case %zu (%s): rc %d err \"%s\"\n   want \"%s\"\n", i,
@@ -289,7 +291,7 @@ test_accepted_wildcards(void **state)
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char err[256] = "";
 
-		if (policy_add(p, ok[i], &pr, 1, 0, ok[i], err, sizeof(err)) != 0)
+		if (policy_add(p, ok[i], &pr, 1, 0, ok[i], 0, err, sizeof(err)) != 0)
 			fail_msg("'%s' refused: %s", ok[i], err);
 	}
 	assert_string_equal(who(p, "x.example.co.uk", 443), "*.example.co.uk");
@@ -303,19 +305,20 @@ test_add_copies(void **state)
 {
 	struct policy *p = policy_new();
 	struct portrange pr[2] = { { 1, 2 }, { 5, 5 } };
-	char origin[] = "f.conf:7", err[128] = "";
+	char origin[] = "f.conf", err[128] = "", where[64];
 	const struct rule *r;
 
 	(void)state;
-	assert_int_equal(policy_add(p, "a.example", pr, 0, 0, "x", err, sizeof(err)), -1);
+	assert_int_equal(policy_add(p, "a.example", pr, 0, 0, "x", 0, err, sizeof(err)), -1);
 	assert_string_equal(err, "'a.example': no ports given");
-	assert_int_equal(policy_add(p, "a.example", pr, 2, RULE_PRIVATE | RULE_ROUTE, origin, err,
+	assert_int_equal(policy_add(p, "a.example", pr, 2, RULE_PRIVATE | RULE_ROUTE, origin, 7, err,
 	    sizeof(err)), 0);
 	origin[0] = 'X';		/* the caller's buffers are not kept */
 	pr[0].lo = 9;
 	r = policy_match(p, "a.example", 9, 1);
 	assert_non_null(r);
-	assert_string_equal(r->origin, "f.conf:7");
+	assert_string_equal(rule_origin(r, where, sizeof(where)), "f.conf:7");
+	assert_int_equal(r->line, 7);
 	assert_int_equal(r->nports, 2);
 	assert_int_equal(r->ports[0].lo, 1);
 	assert_int_equal(r->flags, RULE_PRIVATE | RULE_ROUTE);
@@ -440,10 +443,11 @@ test_scale(void **state)
 	char name[128], want[64];
 	size_t i, bad = 0;
 	const struct rule *r;
+	char where[300];
 
 	(void)state;
 	for (i = 0; i < NSCALE; i++) {
-		char pat[64], origin[32];
+		char pat[64];
 		struct portrange pr = { (uint16_t)(1000 + i % 1000), (uint16_t)(1000 + i % 1000) };
 		char err[128];
 
@@ -451,25 +455,25 @@ test_scale(void **state)
 			snprintf(pat, sizeof(pat), "host%zu.exact.example", i);
 		else
 			snprintf(pat, sizeof(pat), "*.zone%zu.wild.example", i);
-		snprintf(origin, sizeof(origin), "r%zu", i);
-		if (policy_add(p, pat, &pr, 1, i % 3 == 0 ? RULE_PRIVATE : 0, origin, err,
-		    sizeof(err)) != 0)
+		if (policy_add(p, pat, &pr, 1, i % 3 == 0 ? RULE_PRIVATE : 0, "scale",
+		    (unsigned)i + 1, err, sizeof(err)) != 0)
 			fail_msg("rule %zu: %s", i, err);
 	}
 	assert_int_equal(policy_count(p), NSCALE);
 	for (i = 0; i < NSCALE; i++) {
 		unsigned port = 1000 + i % 1000;
 
-		snprintf(want, sizeof(want), "r%zu", i);
+		snprintf(want, sizeof(want), "scale:%zu", i + 1);
 		if (i % 2 == 0)
 			snprintf(name, sizeof(name), "host%zu.exact.example", i);
 		else
 			snprintf(name, sizeof(name), "a.b.zone%zu.wild.example", i);
 		r = policy_match(p, name, strlen(name), (uint16_t)port);
-		if (r == NULL || strcmp(r->origin, want) != 0 ||
+		if (r == NULL || strcmp(rule_origin(r, where, sizeof(where)), want) != 0 ||
 		    r->flags != (i % 3 == 0 ? RULE_PRIVATE : 0u)) {
 			if (bad++ < 10)
-				print_error("member %s port %u -> %s\n", name, port, r ? r->origin : "-");
+				print_error("member %s port %u -> %s\n", name, port,
+				    r ? rule_origin(r, where, sizeof(where)) : "-");
 			continue;
 		}
 		/* wrong port, the apex of a wildcard, and a near-miss name: no rule */

@@ -187,7 +187,7 @@ add_rule(const char *pattern)
 	struct portrange pr = { 443, 443 };
 	char err[256];
 
-	if (policy_add(pol, pattern, &pr, 1, 0, "test", err, sizeof(err)) == -1)
+	if (policy_add(pol, pattern, &pr, 1, 0, "test", 0, err, sizeof(err)) == -1)
 		fail_msg("policy_add %s: %s", pattern, err);
 }
 
