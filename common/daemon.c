@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -88,6 +89,23 @@ keep_net_bind(char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+void
+daemon_stdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			int n = open("/dev/null", O_RDWR);
+
+			if (n != -1 && n != fd) {	/* cannot happen: the lowest free is fd */
+				dup2(n, fd);
+				close(n);
+			}
+		}
+	}
 }
 
 int

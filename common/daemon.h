@@ -31,6 +31,10 @@ int daemon_parse_args(int argc, char **argv, const char *progname, const char *s
  */
 int daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen);
 
+/* Make sure descriptors 0, 1 and 2 are open (on /dev/null when they were closed), so no
+ * socket or file the daemon opens lands on one of them and gets written to as stdout. */
+void daemon_stdio(void);
+
 /* Log each line of cfg->warnings (no-op when none). */
 void daemon_log_warnings(const struct config *cfg);
 

@@ -946,6 +946,8 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	c->cfg = config_ref(f->cfg);
 	c->cfd = fd;
 	c->ufd = -1;
+	pump_init(&c->up_p, -1, -1);	/* no pipes yet: conn_close releases them */
+	pump_init(&c->down_p, -1, -1);
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->t_start = c->t_last = util_now_ms();

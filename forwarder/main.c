@@ -255,6 +255,7 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	daemon_stdio();
 	rc = daemon_parse_args(argc, argv, PROGNAME,
 	    "gatehouse-forwarder: accepts the connections the resolver sent to the gateway,\n"
 	    "learns the name (TLS SNI, HTTP Host, or a route), checks it against the allowlist,\n"

@@ -1,7 +1,9 @@
-/* relay.c: moving bytes from one socket to another with bounded buffering and half-close. */
+/* relay.c: moving bytes from one socket to another with bounded buffering and half-close:
+ * copied through a pooled buffer, or spliced through a pipe once a transfer is bulk. */
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,16 +82,101 @@ pump_init(struct pump *p, int src, int dst)
 	memset(p, 0, sizeof(*p));
 	p->src = src;
 	p->dst = dst;
+	p->pipe_r = p->pipe_w = -1;
 }
 
-void
-pump_release(struct pump *p, struct bufpool *pool)
+/* The copy buffer goes back to the pool once it is empty. */
+static void
+buf_release(struct pump *p, struct bufpool *pool)
 {
 	if (p->buf != NULL) {
 		pool_put(pool, p->buf);
 		p->buf = NULL;
 	}
 	p->off = p->len = 0;
+}
+
+void
+pump_release(struct pump *p, struct bufpool *pool)
+{
+	buf_release(p, pool);
+	if (p->pipe_r != -1) {
+		close(p->pipe_r);
+		close(p->pipe_w);
+		p->pipe_r = p->pipe_w = -1;
+	}
+	p->in_pipe = 0;
+}
+
+/* Switch to splice once the direction is a bulk transfer and the copy buffer is empty.
+ * Without a pipe (EMFILE and the like) the copying path simply goes on. */
+static void
+maybe_splice(struct pump *p)
+{
+	int fds[2];
+
+	if (p->pipe_r != -1 || p->bytes < RELAY_SPLICE_AFTER || p->off < p->len)
+		return;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+		return;
+	p->pipe_r = fds[0];
+	p->pipe_w = fds[1];
+}
+
+/* Splice mode: move what the pipe holds to dst. */
+static enum pump_state
+splice_flush(struct pump *p)
+{
+	while (p->in_pipe > 0) {
+		ssize_t w = splice(p->pipe_r, NULL, p->dst, NULL, p->in_pipe,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (w > 0) {
+			p->in_pipe -= (size_t)w;
+			p->bytes += (uint64_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return PUMP_WRITE;
+		p->err = w == 0 ? EPIPE : errno;
+		return PUMP_DST_ERROR;
+	}
+	if (p->eof) {
+		if (!p->shut) {
+			shutdown(p->dst, SHUT_WR);
+			p->shut = 1;
+		}
+		return PUMP_DONE;
+	}
+	return PUMP_READ;
+}
+
+/* Splice mode: src is readable, so fill the (empty) pipe from it, then flush. */
+static enum pump_state
+splice_read(struct pump *p)
+{
+	ssize_t r;
+
+	if (p->in_pipe > 0 || p->eof)
+		return splice_flush(p);
+	do
+		r = splice(p->src, NULL, p->pipe_w, NULL, RELAY_BUF,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	while (r == -1 && errno == EINTR);
+	if (r > 0) {
+		p->in_pipe = (size_t)r;
+		return splice_flush(p);
+	}
+	if (r == 0) {
+		p->eof = 1;
+		return splice_flush(p);
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return PUMP_READ;
+	p->err = errno;
+	return PUMP_SRC_ERROR;
 }
 
 int
@@ -124,7 +211,8 @@ flush(struct pump *p, struct bufpool *pool)
 		p->err = errno;
 		return PUMP_DST_ERROR;
 	}
-	pump_release(p, pool);
+	buf_release(p, pool);
+	maybe_splice(p);
 	if (p->eof) {
 		if (!p->shut) {
 			shutdown(p->dst, SHUT_WR);
@@ -140,6 +228,8 @@ pump_on_readable(struct pump *p, struct bufpool *pool)
 {
 	ssize_t r;
 
+	if (p->pipe_r != -1)
+		return splice_read(p);
 	if (p->off < p->len)
 		return flush(p, pool);	/* still blocked on dst */
 	if (p->eof)
@@ -159,16 +249,18 @@ pump_on_readable(struct pump *p, struct bufpool *pool)
 		return flush(p, pool);
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		pump_release(p, pool);
+		buf_release(p, pool);
 		return PUMP_READ;
 	}
 	p->err = errno;
-	pump_release(p, pool);
+	buf_release(p, pool);
 	return PUMP_SRC_ERROR;
 }
 
 enum pump_state
 pump_on_writable(struct pump *p, struct bufpool *pool)
 {
+	if (p->pipe_r != -1)
+		return splice_flush(p);
 	return flush(p, pool);
 }

@@ -15,8 +15,15 @@ struct bufpool *bufpool_new(size_t max_free);
 void bufpool_free(struct bufpool *p);
 size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
 
+/* After this many bytes in one direction, that direction moves by splice(2) through a
+ * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
+ * (no pipe, no extra descriptors for the many small connections). */
+#define RELAY_SPLICE_AFTER (256 * 1024)
+
 struct pump {
 	int src, dst;
+	int pipe_r, pipe_w;	/* splice mode: the pipe, -1 otherwise */
+	size_t in_pipe;		/* splice mode: bytes in the pipe not yet written to dst */
 	uint8_t *buf;		/* borrowed from the pool while len > off; NULL otherwise */
 	size_t off, len;	/* unwritten bytes: buf[off..len) */
 	uint64_t bytes;		/* written to dst */
@@ -43,7 +50,7 @@ int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size
 enum pump_state pump_on_readable(struct pump *p, struct bufpool *pool);
 /* dst is writable: write what is pending (then shut dst down if src ended). */
 enum pump_state pump_on_writable(struct pump *p, struct bufpool *pool);
-/* Give back the buffer, if any. */
+/* Give back the buffer and close the pipe, if any (the connection is ending). */
 void pump_release(struct pump *p, struct bufpool *pool);
 
 #endif

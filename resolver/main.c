@@ -243,6 +243,7 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	daemon_stdio();
 	rc = daemon_parse_args(argc, argv, PROGNAME,
 	    "gatehouse-resolver: answers allowlisted names with the gateway's address and\n"
 	    "NXDOMAIN for every other name; forwards nothing; audits every lookup.", &st.args);
