@@ -119,6 +119,12 @@ maybe_splice(struct pump *p)
 		return;
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
 		return;
+	/* A larger pipe moves a bulk transfer in fewer system calls; it is kernel memory
+	 * and still bounds what one direction holds. Refused (pipe-max-size, the user's pipe
+	 * quota): the default 64 KiB does. */
+	p->pipe_size = fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE);
+	if (p->pipe_size <= 0)
+		p->pipe_size = RELAY_BUF;
 	p->pipe_r = fds[0];
 	p->pipe_w = fds[1];
 }
@@ -162,7 +168,7 @@ splice_read(struct pump *p)
 	if (p->in_pipe > 0 || p->eof)
 		return splice_flush(p);
 	do
-		r = splice(p->src, NULL, p->pipe_w, NULL, RELAY_BUF,
+		r = splice(p->src, NULL, p->pipe_w, NULL, (size_t)p->pipe_size,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	while (r == -1 && errno == EINTR);
 	if (r > 0) {

@@ -19,11 +19,13 @@ size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
  * (no pipe, no extra descriptors for the many small connections). */
 #define RELAY_SPLICE_AFTER (256 * 1024)
+#define RELAY_PIPE (512 * 1024)	/* pipe size asked for in splice mode */
 
 struct pump {
 	int src, dst;
 	int pipe_r, pipe_w;	/* splice mode: the pipe, -1 otherwise */
 	size_t in_pipe;		/* splice mode: bytes in the pipe not yet written to dst */
+	int pipe_size;		/* splice mode: the pipe's capacity */
 	uint8_t *buf;		/* borrowed from the pool while len > off; NULL otherwise */
 	size_t off, len;	/* unwritten bytes: buf[off..len) */
 	uint64_t bytes;		/* written to dst */
