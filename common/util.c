@@ -2,9 +2,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 size_t
 util_strlcpy(char *dst, const char *src, size_t size)
@@ -114,4 +117,26 @@ util_lower(char *dst, const char *src, size_t len)
 
 		dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
+}
+
+int
+util_reserve_fd(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int
+util_shed_accept(int lfd, int *reserve_fd, struct sockaddr_storage *peer)
+{
+	socklen_t pl = sizeof(*peer);
+	int fd;
+
+	if (*reserve_fd == -1)
+		return -1;
+	close(*reserve_fd);
+	fd = accept4(lfd, (struct sockaddr *)peer, &pl, SOCK_CLOEXEC);
+	if (fd != -1)
+		close(fd);
+	*reserve_fd = util_reserve_fd();
+	return fd == -1 ? -1 : 0;
 }

@@ -35,4 +35,16 @@ uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
 /* Lowercase ASCII copy of src[0..len) into dst (which holds len bytes). */
 void util_lower(char *dst, const char *src, size_t len);
 
+/*
+ * Out of descriptors with clients waiting on listening socket lfd: close *reserve_fd (an
+ * fd held for this moment), accept one waiting client into it and close that at once, so
+ * the client sees a reset instead of a hang, then take the reserve again. Returns 0 and
+ * the client's address in *peer when one was shed, -1 otherwise.
+ */
+struct sockaddr_storage;
+int util_shed_accept(int lfd, int *reserve_fd, struct sockaddr_storage *peer);
+
+/* A descriptor to hold in reserve for util_shed_accept (-1 when none can be had). */
+int util_reserve_fd(void);
+
 #endif

@@ -2,7 +2,6 @@
  * port), kept in step with the configuration, paused at max-conns, backed off on EMFILE. */
 #include <errno.h>
 #include <event2/listener.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "addr.h"
 #include "fwd.h"
 #include "log.h"
+#include "util.h"
 
 #define MAX_PORTS 1024		/* listening ports; a wider allowlist is a config error */
 #define BACKOFF_MS 250		/* accept pause after EMFILE/ENFILE */
@@ -119,17 +119,11 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 		return;
 	/* Out of descriptors: take one waiting client off the queue with the reserve fd and
 	 * close it (it sees a reset, not a hang), then pause accepting briefly. */
-	if (ls->reserve_fd != -1) {
+	{
 		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int fd;
 
-		close(ls->reserve_fd);
-		if ((fd = accept(evconnlistener_get_fd(l), (struct sockaddr *)&peer, &pl)) != -1) {
-			close(fd);
+		if (util_shed_accept(evconnlistener_get_fd(l), &ls->reserve_fd, &peer) == 0)
 			audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
-		}
-		ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	ls->backoff = 1;
 	set_enabled(ls, 0);
@@ -154,7 +148,7 @@ listeners_new(struct fwd *f)
 	if (ls == NULL)
 		return NULL;
 	ls->f = f;
-	ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ls->reserve_fd = util_reserve_fd();
 	if ((ls->resume = evtimer_new(f->base, resume_cb, ls)) == NULL) {
 		free(ls);
 		return NULL;

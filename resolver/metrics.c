@@ -32,7 +32,7 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 	prom_family(p, "gatehouse_dns_send_errors_total", "counter", "UDP answers that could not be sent.");
 	prom_u64(p, "gatehouse_dns_send_errors_total", s->send_errors, (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_connections_total", "counter",
-	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room.");
+	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room, shed (out of descriptors).");
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_accepted, "result", "accepted",
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_refused, "result", "refused",
@@ -41,6 +41,11 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_evicted, "result", "evicted",
 	    (const char *)NULL);
+	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_shed, "result", "shed",
+	    (const char *)NULL);
+	prom_family(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
+	    "accept(2) failures (EMFILE and friends), each followed by a 250 ms pause in accepting.");
+	prom_u64(p, "gatehouse_dns_tcp_accept_errors_total", s->tcp_accept_errors, (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
 	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
 }

@@ -25,6 +25,7 @@
 #define UDP_OUT		QUERY_EDNS_PAYLOAD
 #define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
 #define MAX_SOCKS	64
+#define TCP_BACKOFF_MS	250		/* accepting paused after EMFILE and friends */
 #define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
 #define TCP_EVICT_MS	1000		/* at dns-tcp-max, a connection that answered nothing
 					 * for this long gives its place to a new one */
@@ -61,6 +62,8 @@ struct resolver {
 	size_t nudp;
 	struct evconnlistener *tcp[MAX_SOCKS];
 	size_t ntcp;
+	struct event *tcp_resume;		/* accepting again after EMFILE back-off */
+	int reserve_fd;				/* for shedding one client on EMFILE */
 	struct tcp_conn *conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
@@ -567,12 +570,46 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 static void
+tcp_listeners_enable(struct resolver *r, int on)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntcp; i++) {
+		if (on)
+			evconnlistener_enable(r->tcp[i]);
+		else
+			evconnlistener_disable(r->tcp[i]);
+	}
+}
+
+static void
+tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tcp_listeners_enable(arg, 1);
+}
+
+static void
 tcp_error_cb(struct evconnlistener *l, void *arg)
 {
-	(void)arg;
-	(void)l;
-	/* EMFILE and friends: the listener retries on the next readiness. */
+	struct resolver *r = arg;
+	struct sockaddr_storage peer;
+	struct timeval tv = { 0, TCP_BACKOFF_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	r->stats.tcp_accept_errors++;
+	errno = err;
 	log_warn_rl(&accept_rl, "dns tcp accept");
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	/* Out of descriptors: the waiting client would make the listener ready again at
+	 * once (a busy loop) and then hang. Shed one with the reserve descriptor so it sees
+	 * a reset, and stop accepting for a moment; UDP goes on meanwhile. */
+	if (util_shed_accept(evconnlistener_get_fd(l), &r->reserve_fd, &peer) == 0)
+		r->stats.tcp_shed++;
+	tcp_listeners_enable(r, 0);
+	evtimer_add(r->tcp_resume, &tv);
 }
 
 /* ---- sockets ---- */
@@ -663,16 +700,19 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 	size_t i;
 
 	if (r == NULL || (r->ifaces = iface_new()) == NULL ||
-	    (r->tcp_clients = clients_new()) == NULL || (r->burst = burst_new()) == NULL) {
+	    (r->tcp_clients = clients_new()) == NULL || (r->burst = burst_new()) == NULL ||
+	    (r->tcp_resume = evtimer_new(base, tcp_resume_cb, r)) == NULL) {
 		if (r != NULL) {
 			iface_free(r->ifaces);
 			clients_free(r->tcp_clients);
+			burst_free(r->burst);
 		}
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
 	}
 	r->base = base;
+	r->reserve_fd = util_reserve_fd();
 	r->cfg = config_ref(cfg);
 	r->audit = audit;
 	iface_refresh(r->ifaces);
@@ -713,6 +753,9 @@ resolver_free(struct resolver *r)
 	}
 	for (i = 0; i < r->ntcp; i++)
 		evconnlistener_free(r->tcp[i]);
+	event_free(r->tcp_resume);
+	if (r->reserve_fd != -1)
+		close(r->reserve_fd);
 	iface_free(r->ifaces);
 	clients_free(r->tcp_clients);
 	burst_free(r->burst);

@@ -26,6 +26,8 @@ struct resolver_stats {
 	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: over dns-tcp-max) */
 	uint64_t tcp_idle_closed;
 	uint64_t tcp_evicted;		/* closed at dns-tcp-max to make room */
+	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
+	uint64_t tcp_shed;		/* accepted and closed at once when out of descriptors */
 	unsigned tcp_open;
 };
 
