@@ -107,6 +107,12 @@ fuzz-quick: $(FUZZ_TARGETS)
 	  $$t -runs=$(FUZZ_QUICK_RUNS) -max_total_time=60 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/quick-$$n tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 \
 	    || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
 
+# `make fuzz-long`: every target for FUZZ_LONG_SECONDS (600), new coverage merged into the
+# corpus; executions reached in build/fuzz/long-report.txt.
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: $(FUZZ_TARGETS)
+	FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) bash tests/fuzz/long.sh $(FUZZ_TARGETS)
+
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 # ---- integration tests: the real daemons, real peers (pytest, run by /usr/bin/python3)
@@ -132,6 +138,6 @@ docker-check:
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz fuzz-build fuzz-quick integration e2e check demo docker-check clean
+.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check demo docker-check clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
