@@ -135,9 +135,14 @@ demo: all
 docker-check:
 	bash tests/docker/run.sh
 
+# `make bench` (root, ~9 min): gatehouse beside NSD, Unbound, dnsmasq, nginx and HAProxy;
+# writes bench/RESULTS.md. BENCH_ARGS=--quick for a short pass.
+bench: all
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check demo docker-check clean
+.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check demo bench docker-check clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
