@@ -276,7 +276,7 @@ def method_section(m):
   redirect and dnsmasq answer the wildcard's apex: the query file asks neither, so the answers
   are the same.
 - **Query logging**: gatehouse `audit FILE` with `audit-rate 0` (one JSON line per query; "off"
-  is `audit /dev/null`: gatehouse cannot turn auditing off, so it still formats every line).
+  is `audit off`: no line is formatted, the metrics still count every query).
   NSD has no text query log: `dnstap-log-auth-query-messages` to `fstrm_capture` writing a
   file; the CPU of NSD's dnstap collector process and of `fstrm_capture` is counted as NSD's.
   Unbound `log-queries: yes` with `logfile:`. dnsmasq `log-queries` + `log-facility=FILE`

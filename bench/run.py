@@ -275,7 +275,7 @@ class Bench:
         logfile = self.path(f"{tag}.querylog") if logon else None
         if kind == "gatehouse":
             conf = self.write(f"{tag}.conf", configs.gatehouse_resolver(
-                rules, addr, logfile or "/dev/null"))
+                rules, addr, logfile or "off"))
             srv = self.procs.start(tag, list(prefix) + [GH_RESOLVER, "-c", conf], SUT_CPU)
         elif kind == "nsd":
             sock = self.path(f"{tag}.dnstap.sock") if logon else None
