@@ -310,12 +310,14 @@ class Gatehouse:
             env.update(extra)
         return env
 
-    def start(self, binary, config=None, ready=None, env=None, args=(), audit=True, user=True):
+    def start(self, binary, config=None, ready=None, env=None, args=(), audit=True, user=True,
+              preexec_fn=None):
         """Start BUILD/binary. config: the text of the configuration file (written to the
         test's directory and passed as -c FILE), or None for no -c (environment only).
         audit=True adds `audit DIR/NAME.audit` when config has no audit line; user=True
-        adds the `user` line (see user()). ready(daemon) is called until it returns;
-        it raises on timeout. Returns a Daemon."""
+        adds the `user` line (see user()). preexec_fn runs in the child before exec (e.g.
+        resource.setrlimit). ready(daemon) is called until it returns; it raises on
+        timeout. Returns a Daemon."""
         self.n += 1
         tag = f"{os.path.basename(binary)}-{self.n}"
         audit_path = None
@@ -347,7 +349,8 @@ class Gatehouse:
         err_path = self.path(f"{tag}.stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=self.clean_env(env), cwd=self.workdir)
+                                    env=self.clean_env(env), cwd=self.workdir,
+                                    preexec_fn=preexec_fn)
         d = Daemon(tag, proc, self.workdir, config_path, audit_path, out_path, err_path)
         self.daemons.append(d)
         if ready is not None:
