@@ -1,19 +1,70 @@
 /* httpd.c: the metrics endpoint on evhttp (no HTTP parsing of our own). */
 #include "httpd.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
+#include "util.h"
+
+#define BACKOFF_MS 250		/* accepting paused after EMFILE and friends */
 
 struct httpd {
 	struct evhttp *http;
+	struct evconnlistener *l;	/* evhttp's own; we only watch its errors */
+	struct event *resume;
+	int reserve_fd;
 	httpd_fill_fn *fill;
 	void *arg;
+	struct httpd *next;
 };
+
+static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
+/* The listener's callback argument is evhttp's, so its error callback finds its httpd
+ * here (one per daemon in practice). */
+static struct httpd *live;
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(h->l);
+}
+
+/* Out of descriptors, a waiting scraper (the healthcheck) would keep the listener ready
+ * and libevent would retry accept(2) in a loop: shed it and pause, as the daemons'
+ * own listeners do. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct httpd *h = live;
+	struct sockaddr_storage peer;
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	while (h != NULL && h->l != l)
+		h = h->next;
+	if (h == NULL)
+		return;
+	errno = err;
+	log_warn_rl(&accept_rl, "metrics accept");
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	util_shed_accept(evconnlistener_get_fd(l), &h->reserve_fd, &peer);
+	evconnlistener_disable(l);
+	evtimer_add(h->resume, &tv);
+}
 
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
@@ -51,12 +102,17 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 {
 	struct httpd *h = calloc(1, sizeof(*h));
 	char host[ADDR_STRLEN], full[ADDR_STRLEN];
+	struct evhttp_bound_socket *bound;
 
-	if (h == NULL || (h->http = evhttp_new(base)) == NULL) {
+	if (h == NULL || (h->http = evhttp_new(base)) == NULL ||
+	    (h->resume = evtimer_new(base, resume_cb, h)) == NULL) {
 		snprintf(err, errlen, "metrics: out of memory");
+		if (h != NULL && h->http != NULL)
+			evhttp_free(h->http);
 		free(h);
 		return NULL;
 	}
+	h->reserve_fd = util_reserve_fd();
 	h->fill = fill;
 	h->arg = arg;
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
@@ -66,21 +122,35 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
 	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);
 	addr_format(sa, 0, host, sizeof(host));
-	if (evhttp_bind_socket_with_handle(h->http, host, addr_port(sa)) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(h->http, host, addr_port(sa))) == NULL) {
 		snprintf(err, errlen, "metrics %s: cannot listen", addr_format(sa, 1, full,
 		    sizeof(full)));
 		httpd_stop(h);
 		return NULL;
 	}
+	h->l = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(h->l, accept_error_cb);
+	h->next = live;
+	live = h;
 	return h;
 }
 
 void
 httpd_stop(struct httpd *h)
 {
+	struct httpd **pp;
+
 	if (h == NULL)
 		return;
+	for (pp = &live; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
 	evhttp_free(h->http);
+	event_free(h->resume);
+	if (h->reserve_fd != -1)
+		close(h->reserve_fd);
 	free(h);
 }
 

@@ -897,15 +897,6 @@ def test_fd_exhaustion(gatehouse):
     d.assert_running()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG in common/httpd.c httpd_start(): the metrics listener is evhttp's own "
-    "evconnlistener with no error callback, so out of descriptors a waiting /metrics or "
-    "/healthz client makes libevent's listener_read_cb fail accept() with EMFILE, log "
-    "'[warn] Error from accept() call: Too many open files' to stderr and return with "
-    "the socket still readable: a busy loop (~95% of a core) and ~750,000 stderr lines "
-    "a second until a descriptor frees up. The DNS listener sheds and backs off "
-    "(commit 27eb30d); the metrics listener needs the same (evhttp_bound_socket_get_"
-    "listener + evconnlistener_set_error_cb). The forwarder's metrics (PORT+1) share it."))
 def test_metrics_client_at_fd_limit(gatehouse):
     """Out of descriptors with a metrics client waiting (a Docker healthcheck): the
     resolver must not spin on the metrics listener, nor log a line per accept()."""
