@@ -325,7 +325,9 @@ open_one(struct listeners *ls, const struct sockaddr *sa, char *err, size_t errl
 	s->ls = ls;
 	memcpy(&s->addr, sa, addr_len(sa));
 	s->keep = 1;
-	s->l = evconnlistener_new(ls->f->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	/* Backlog 0: the socket listens already. -1 would make libevent listen(fd, 128) again,
+	 * cutting BACKLOG to 128 (a flood of new connections then overflows the queue). */
+	s->l = evconnlistener_new(ls->f->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (s->l == NULL) {
 		close(fd);
 		free(s);
