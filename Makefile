@@ -126,6 +126,12 @@ e2e: all
 
 check: all unit $(if $(HAVE_CLANG),fuzz-quick) integration e2e
 
+# `make soak` (not part of `make check`): both daemons from the ASan+UBSan build under a
+# bounded mixed load for SOAK_SECONDS: no sanitizer report or leak, RSS growth bounded.
+SOAK_SECONDS ?= 600
+soak:
+	$(MAKE) all SANITIZE=1 && $(PYTHON) tests/soak/soak.py --build $(abspath build/san) --seconds $(SOAK_SECONDS)
+
 # `sudo make demo`: the e2e topology and a narrated scenario (demo/sample-output.txt)
 demo: all
 	$(PYTHON) demo/demo.py --build $(abspath $(BUILD))
@@ -143,6 +149,6 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check demo bench docker-check clean
+.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
