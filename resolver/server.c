@@ -34,6 +34,7 @@ struct udp_sock {
 	struct resolver *r;
 	int fd;
 	int family;
+	int wildcard;		/* bound to 0.0.0.0 or ::, so answers name their source */
 	struct event *ev;
 };
 
@@ -389,7 +390,11 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			oh->msg_namelen = mh->msg_namelen;
 			oh->msg_iov = &r->out_iov[nout];
 			oh->msg_iovlen = 1;
-			udp_src_cmsg(oh, r->out_cmsg[nout].buf, (struct sockaddr *)&dst, ifindex);
+			/* Bound to one address, the kernel picks it as the source anyway;
+			 * a control message per datagram would only cost a lookup. */
+			if (us->wildcard)
+				udp_src_cmsg(oh, r->out_cmsg[nout].buf, (struct sockaddr *)&dst,
+				    ifindex);
 			nout++;
 		}
 		if (nout > 0)
@@ -641,6 +646,7 @@ udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen
 	us->r = r;
 	us->fd = fd;
 	us->family = sa->sa_family;
+	us->wildcard = addr_is_any(sa);
 	us->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, udp_read_cb, us);
 	if (us->ev == NULL || event_add(us->ev, NULL) == -1) {
 		snprintf(err, errlen, "event_new failed");
