@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define SPLICE_ROUNDS 4		/* pipefuls moved per readiness before yielding */
+
 struct freebuf {
 	struct freebuf *next;
 };
@@ -159,30 +161,36 @@ splice_flush(struct pump *p)
 	return PUMP_READ;
 }
 
-/* Splice mode: src is readable, so fill the (empty) pipe from it, then flush. */
+/* Splice mode: src is readable, so fill the (empty) pipe from it, then flush; while dst
+ * takes everything and src has more, go round again (a few times, then let others run)
+ * rather than back through the event loop for each pipeful. */
 static enum pump_state
 splice_read(struct pump *p)
 {
+	enum pump_state st = PUMP_READ;
+	int round;
 	ssize_t r;
 
 	if (p->in_pipe > 0 || p->eof)
 		return splice_flush(p);
-	do
-		r = splice(p->src, NULL, p->pipe_w, NULL, (size_t)p->pipe_size,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-	while (r == -1 && errno == EINTR);
-	if (r > 0) {
-		p->in_pipe = (size_t)r;
-		return splice_flush(p);
+	for (round = 0; round < SPLICE_ROUNDS && st == PUMP_READ; round++) {
+		do
+			r = splice(p->src, NULL, p->pipe_w, NULL, (size_t)p->pipe_size,
+			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		while (r == -1 && errno == EINTR);
+		if (r > 0)
+			p->in_pipe = (size_t)r;
+		else if (r == 0)
+			p->eof = 1;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return PUMP_READ;
+		else {
+			p->err = errno;
+			return PUMP_SRC_ERROR;
+		}
+		st = splice_flush(p);
 	}
-	if (r == 0) {
-		p->eof = 1;
-		return splice_flush(p);
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return PUMP_READ;
-	p->err = errno;
-	return PUMP_SRC_ERROR;
+	return st;
 }
 
 int
@@ -266,7 +274,12 @@ pump_on_readable(struct pump *p, struct bufpool *pool)
 enum pump_state
 pump_on_writable(struct pump *p, struct bufpool *pool)
 {
-	if (p->pipe_r != -1)
-		return splice_flush(p);
-	return flush(p, pool);
+	enum pump_state st;
+
+	if (p->pipe_r == -1)
+		return flush(p, pool);
+	/* The pipe drained: src most likely has more waiting already. */
+	if ((st = splice_flush(p)) == PUMP_READ)
+		return splice_read(p);
+	return st;
 }
