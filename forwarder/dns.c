@@ -14,6 +14,8 @@
 
 #define CACHE_ENTRIES 10000
 
+static struct log_rate upstream_rl = LOG_RATE_INIT(5, 60);
+
 struct dns_wait {
 	struct pending *p;
 	dns_cb *cb;
@@ -215,6 +217,7 @@ pending_ev_cb(evutil_socket_t fd, short what, void *arg)
 	/* lookup-timeout: answer the waiters now; c-ares finishes (and fills the cache) later. */
 	p->orphan = 1;
 	p->d->stats.lookups[DNS_TIMEOUT]++;
+	log_warnx_rl(&upstream_rl, "upstream dns: %s: no answer within lookup-timeout", p->name);
 	deliver(p, DNS_TIMEOUT, NULL);
 }
 
@@ -291,7 +294,12 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 		return;
 	}
 	d->stats.lookups[p->status]++;
-	if (p->status != DNS_OK)
+	/* The upstream failing (not a name that does not exist) is the operator's business:
+	 * say so on stderr, a few lines a minute at most. */
+	if (p->status == DNS_FAIL || p->status == DNS_TIMEOUT)
+		log_warnx_rl(&upstream_rl, "upstream dns: %s: %s (%s)", p->name,
+		    dns_status_name(p->status), ares_strerror(status));
+	else if (p->status != DNS_OK)
 		log_debug("dns: %s: %s (%s)", p->name, dns_status_name(p->status),
 		    ares_strerror(status));
 	p->completed = 1;

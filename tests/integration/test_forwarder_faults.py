@@ -678,6 +678,10 @@ def test_upstream_dns_fault_denies_within_lookup_timeout_then_recovers(env, fwd,
         # an answer that says "failure" or cannot be parsed ends the lookup at once
         assert elapsed < LOOKUP_TIMEOUT, "%s took the whole timeout (%.2fs)" % (mode, elapsed)
         assert line["detail"] == "upstream DNS failure", line
+    # the operator hears of a failing upstream on stderr (a name that does not exist
+    # would only be in the audit log)
+    wait_for(lambda: "upstream dns: flaky.test" in f.proc.stderr(), timeout=2,
+             what="the upstream failure on stderr")
     # a forged answer (right question, wrong ID) was not believed: nothing dialled the trap
     assert not env.trap.accepts, env.trap.accepts
     assert not env.web.accepts
