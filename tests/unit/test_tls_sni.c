@@ -15,6 +15,7 @@
 #include "fixtures/clienthello_gnutls.h"
 #include "fixtures/clienthello_go.h"
 #include "fixtures/clienthello_openssl.h"
+#include "fixtures/clienthello_openssl11.h"
 #include "fixtures/clienthello_python.h"
 
 #define REC_HDR	5
@@ -163,6 +164,7 @@ struct fixture {
 static const struct fixture fixtures[] = {
 	FIXTURE(curl, CURL),
 	FIXTURE(openssl, OPENSSL),
+	FIXTURE(openssl11, OPENSSL11),
 	FIXTURE(gnutls, GNUTLS),
 	FIXTURE(go, GO),
 	FIXTURE(python, PYTHON),
