@@ -542,7 +542,9 @@ peek_decide(struct conn *c, int final)
 	}
 	c->target_port = c->port;
 	c->gate = GATE_OPEN;
-	ev_set(c->ev_cr, 0);		/* the rest waits in the kernel until we relay */
+	/* The client's read event stays registered: a TLS client sends nothing more until
+	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
+	 * before we relay, client_read_cb parks the event and the bytes wait in the kernel. */
 	resolve_start(c);
 }
 
@@ -773,6 +775,10 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->gate != GATE_OPEN) {
 		client_peek_cb(fd, what, arg);
+		return;
+	}
+	if (c->state != CONN_RELAYING) {	/* resolving or connecting: later */
+		ev_set(c->ev_cr, 0);
 		return;
 	}
 	pumped(c, 1, pump_on_readable(&c->up_p, c->f->pool));
