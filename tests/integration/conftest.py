@@ -41,6 +41,22 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "Sanitizer has encountered a fatal error")
 
 
+# ---- DNS over TCP framing
+
+def tcp_frame(msg):
+    return struct.pack(">H", len(msg)) + msg
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
+
+
 # ---- ports and addresses ------------------------------------------------------------------
 
 def _can_bind(family, kind, addr, port):

@@ -894,3 +894,21 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
+
+
+def keepalive_get(s, host, path="/"):
+    """One request on a kept-alive HTTP connection; the body."""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        assert chunk, "connection closed mid-response: %r" % head
+        head += chunk
+    head, body = head.split(b"\r\n\r\n", 1)
+    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < n:
+        chunk = s.recv(4096)
+        assert chunk, "connection closed mid-body"
+        body += chunk
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return body

@@ -28,8 +28,8 @@ import pytest
 
 import peers
 from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
-                   SilentUdp, TestCA, client_hello_bytes, free_port, make_workdir,
-                   payload_sha256, wait_for)
+                   SilentUdp, TestCA, client_hello_bytes, free_port, keepalive_get,
+                   make_workdir, payload_sha256, wait_for)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -232,24 +232,6 @@ def tls_get(env, port, name, path="/"):
             path, name, port)).encode())
         resp = recv_until_eof(s)
         return resp, cport, s.version()
-
-
-def keepalive_get(s, host, path="/"):
-    """One request on a kept-alive HTTP connection; the body."""
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        assert chunk, "connection closed mid-response: %r" % head
-        head += chunk
-    head, body = head.split(b"\r\n\r\n", 1)
-    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-    while len(body) < n:
-        chunk = s.recv(4096)
-        assert chunk, "connection closed mid-body"
-        body += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return body
 
 
 def assert_no_upstream_contact(env, also=()):

@@ -32,7 +32,7 @@ import pytest
 
 import peers
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
-                   client_hello_bytes, make_workdir, wait_for)
+                   client_hello_bytes, keepalive_get, make_workdir, wait_for)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -445,24 +445,6 @@ def http_get(port, host, path="/", src=None):
     m = re.match(rb"HTTP/1\.[01] (\d{3})", resp)
     assert m, "not an HTTP response from the forwarder: %r" % resp[:200]
     return int(m.group(1)), resp.split(b"\r\n\r\n", 1)[-1], cport
-
-
-def keepalive_get(s, host, path="/"):
-    """One request on a kept-alive connection; the body (asserts a 200)."""
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        assert chunk, "connection closed mid-response: %r" % head
-        head += chunk
-    head, body = head.split(b"\r\n\r\n", 1)
-    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-    while len(body) < n:
-        chunk = s.recv(4096)
-        assert chunk, "connection closed mid-body"
-        body += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return body
 
 
 def tls_get(env, port, name, path="/", src=None):

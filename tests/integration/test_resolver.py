@@ -25,7 +25,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import dns_ready, free_port, have_ipv6
+from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
 
 RESOLVER = "gatehouse-resolver"
 T = 2.0                         # timeout of every socket operation, seconds
@@ -79,20 +79,6 @@ def wire_name(name):
 
 def question(name, qtype=1, qclass=1):
     return wire_name(name) + struct.pack(">HH", qtype, qclass)
-
-
-def tcp_frame(msg):
-    return struct.pack(">H", len(msg)) + msg
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return buf
 
 
 def recv_msg(s):

@@ -23,7 +23,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, dns_ready, free_port
+from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
 
 RESOLVER = "gatehouse-resolver"
 T = 2.0                                 # timeout of every blocking socket operation, s
@@ -48,20 +48,6 @@ def question(name, qtype=1):
     for label in name.split("."):
         out += bytes([len(label)]) + label.encode()
     return out + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
-def tcp_frame(msg):
-    return struct.pack(">H", len(msg)) + msg
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return buf
 
 
 def tcp_query(s, qid, name):
