@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "log.h"
 #include "util.h"
 
 #define BACKOFF_MS 250		/* accepting paused after EMFILE and friends */
@@ -23,10 +22,9 @@ struct httpd {
 	int reserve_fd;
 	httpd_fill_fn *fill;
 	void *arg;
+	uint64_t accept_errors;		/* exported, not logged: common/ never logs */
 	struct httpd *next;
 };
-
-static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
 /* The listener's callback argument is evhttp's, so its error callback finds its httpd
  * here (one per daemon in practice). */
 static struct httpd *live;
@@ -57,8 +55,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 		h = h->next;
 	if (h == NULL)
 		return;
-	errno = err;
-	log_warn_rl(&accept_rl, "metrics accept");
+	h->accept_errors++;
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
 		return;
 	util_shed_accept(evconnlistener_get_fd(l), &h->reserve_fd, &peer);
@@ -75,6 +72,9 @@ metrics_cb(struct evhttp_request *req, void *arg)
 
 	prom_init(&p);
 	h->fill(&p, h->arg);
+	prom_family(&p, "gatehouse_metrics_accept_errors_total", "counter",
+	    "accept(2) failures on this endpoint (out of descriptors: a scraper was shed).");
+	prom_u64(&p, "gatehouse_metrics_accept_errors_total", h->accept_errors, (const char *)NULL);
 	if (p.oom) {
 		prom_free(&p);
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");

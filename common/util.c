@@ -131,8 +131,8 @@ util_shed_accept(int lfd, int *reserve_fd, struct sockaddr_storage *peer)
 	socklen_t pl = sizeof(*peer);
 	int fd;
 
-	if (*reserve_fd == -1)
-		return -1;
+	if (*reserve_fd == -1 && (*reserve_fd = util_reserve_fd()) == -1)
+		return -1;	/* lost it earlier (ENFILE): try again next time */
 	close(*reserve_fd);
 	fd = accept4(lfd, (struct sockaddr *)peer, &pl, SOCK_CLOEXEC);
 	if (fd != -1)

@@ -48,9 +48,11 @@ void pump_init(struct pump *p, int src, int dst);
  * 0, or -1 when no buffer could be had or len is over RELAY_BUF. */
 int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len);
 
-/* src is readable: read once, write what can be written. */
+/* src is readable: read once (spliced: up to a few pipefuls while dst takes them), write
+ * what can be written. */
 enum pump_state pump_on_readable(struct pump *p, struct bufpool *pool);
-/* dst is writable: write what is pending (then shut dst down if src ended). */
+/* dst is writable: write what is pending (then shut dst down if src ended); spliced, a
+ * drained pipe also reads src again, so PUMP_SRC_ERROR can come back from here too. */
 enum pump_state pump_on_writable(struct pump *p, struct bufpool *pool);
 /* Give back the buffer and close the pipe, if any (the connection is ending). */
 void pump_release(struct pump *p, struct bufpool *pool);

@@ -682,7 +682,8 @@ tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen
 		goto fail;
 	if (bind(fd, sa, addr_len(sa)) == -1 || listen(fd, 128) == -1)
 		goto fail;
-	l = evconnlistener_new(r->base, tcp_accept_cb, r, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	/* Backlog 0: listening already (-1 would make libevent listen again). */
+	l = evconnlistener_new(r->base, tcp_accept_cb, r, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (l == NULL) {
 		snprintf(err, errlen, "evconnlistener_new failed");
 		close(fd);

@@ -908,3 +908,6 @@ def test_metrics_client_at_fd_limit(gatehouse):
         for s in conns:
             s.close()
     d.assert_running()
+    # once descriptors are free again the scraper is served, and it counts what it shed
+    m = {name: v for name, labels, v in metrics(d) if not labels}
+    assert m["gatehouse_metrics_accept_errors_total"] >= 1, m
