@@ -13,19 +13,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def session_pids(sid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2:].split()
-        if int(fields[3]) == sid:
-            pids.append(int(d))
-    return pids
+    return [pid for pid, st in _stat_all().items() if st[1] == sid]
 
 
 def proc_cpu(pid):

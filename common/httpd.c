@@ -1,7 +1,6 @@
 /* httpd.c: the metrics endpoint on evhttp (no HTTP parsing of our own). */
 #include "httpd.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -12,8 +11,6 @@
 
 #include "addr.h"
 #include "util.h"
-
-#define BACKOFF_MS 250		/* accepting paused after EMFILE and friends */
 
 struct httpd {
 	struct evhttp *http;
@@ -47,7 +44,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct httpd *h = live;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 
 	(void)arg;
@@ -56,9 +53,8 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	if (h == NULL)
 		return;
 	h->accept_errors++;
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+	if (util_shed_accept(evconnlistener_get_fd(l), err, &h->reserve_fd, &peer) == -1)
 		return;
-	util_shed_accept(evconnlistener_get_fd(l), &h->reserve_fd, &peer);
 	evconnlistener_disable(l);
 	evtimer_add(h->resume, &tv);
 }

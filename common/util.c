@@ -126,17 +126,19 @@ util_reserve_fd(void)
 }
 
 int
-util_shed_accept(int lfd, int *reserve_fd, struct sockaddr_storage *peer)
+util_shed_accept(int lfd, int err, int *reserve_fd, struct sockaddr_storage *peer)
 {
 	socklen_t pl = sizeof(*peer);
 	int fd;
 
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return -1;
 	if (*reserve_fd == -1 && (*reserve_fd = util_reserve_fd()) == -1)
-		return -1;	/* lost it earlier (ENFILE): try again next time */
+		return 0;	/* lost it earlier (ENFILE): try again next time */
 	close(*reserve_fd);
 	fd = accept4(lfd, (struct sockaddr *)peer, &pl, SOCK_CLOEXEC);
 	if (fd != -1)
 		close(fd);
 	*reserve_fd = util_reserve_fd();
-	return fd == -1 ? -1 : 0;
+	return fd != -1;
 }

@@ -36,13 +36,16 @@ uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
 void util_lower(char *dst, const char *src, size_t len);
 
 /*
- * Out of descriptors with clients waiting on listening socket lfd: close *reserve_fd (an
- * fd held for this moment), accept one waiting client into it and close that at once, so
- * the client sees a reset instead of a hang, then take the reserve again. Returns 0 and
- * the client's address in *peer when one was shed, -1 otherwise.
+ * accept(2) on listening socket lfd failed with err. Out of descriptors (or memory), a
+ * waiting client keeps the socket readable: close *reserve_fd (an fd held for this
+ * moment), accept one waiting client into it and close that at once, so the client sees
+ * a reset instead of a hang, then take the reserve again; the caller should then pause
+ * accepting. Returns 1 with the client's address in *peer when one was shed, 0 when out
+ * of descriptors but none was shed, -1 when err is something else (nothing to do).
  */
+#define UTIL_ACCEPT_BACKOFF_MS 250	/* how long a listener pauses after shedding */
 struct sockaddr_storage;
-int util_shed_accept(int lfd, int *reserve_fd, struct sockaddr_storage *peer);
+int util_shed_accept(int lfd, int err, int *reserve_fd, struct sockaddr_storage *peer);
 
 /* A descriptor to hold in reserve for util_shed_accept (-1 when none can be had). */
 int util_reserve_fd(void);

@@ -13,7 +13,6 @@
 #include "util.h"
 
 #define MAX_PORTS 1024		/* listening ports; a wider allowlist is a config error */
-#define BACKOFF_MS 250		/* accept pause after EMFILE/ENFILE */
 #define BACKLOG 1024
 
 struct lsock {
@@ -109,22 +108,19 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct lsock *s = arg;
 	struct listeners *ls = s->ls;
-	int err = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+	struct sockaddr_storage peer;
+	int err = EVUTIL_SOCKET_ERROR(), shed;
+	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
 
 	ls->f->stats.accept_errors++;
 	errno = err;
 	log_warn_rl(&accept_rl, "accept on port %u", addr_port((struct sockaddr *)&s->addr));
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+	/* Out of descriptors: one waiting client is closed (it sees a reset, not a hang)
+	 * and audited, then accepting pauses briefly. */
+	if ((shed = util_shed_accept(evconnlistener_get_fd(l), err, &ls->reserve_fd, &peer)) == -1)
 		return;
-	/* Out of descriptors: take one waiting client off the queue with the reserve fd and
-	 * close it (it sees a reset, not a hang), then pause accepting briefly. */
-	{
-		struct sockaddr_storage peer;
-
-		if (util_shed_accept(evconnlistener_get_fd(l), &ls->reserve_fd, &peer) == 0)
-			audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
-	}
+	if (shed == 1)
+		audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
 	ls->backoff = 1;
 	set_enabled(ls, 0);
 	evtimer_add(ls->resume, &tv);

@@ -25,7 +25,6 @@
 #define UDP_OUT		QUERY_EDNS_PAYLOAD
 #define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
 #define MAX_SOCKS	64
-#define TCP_BACKOFF_MS	250		/* accepting paused after EMFILE and friends */
 #define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
 #define TCP_EVICT_MS	1000		/* at dns-tcp-max, a connection that answered nothing
 					 * for this long gives its place to a new one */
@@ -600,19 +599,18 @@ tcp_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct resolver *r = arg;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, TCP_BACKOFF_MS * 1000 };
-	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR(), shed;
 
 	r->stats.tcp_accept_errors++;
 	errno = err;
 	log_warn_rl(&accept_rl, "dns tcp accept");
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
-		return;
 	/* Out of descriptors: the waiting client would make the listener ready again at
 	 * once (a busy loop) and then hang. Shed one with the reserve descriptor so it sees
 	 * a reset, and stop accepting for a moment; UDP goes on meanwhile. */
-	if (util_shed_accept(evconnlistener_get_fd(l), &r->reserve_fd, &peer) == 0)
-		r->stats.tcp_shed++;
+	if ((shed = util_shed_accept(evconnlistener_get_fd(l), err, &r->reserve_fd, &peer)) == -1)
+		return;
+	r->stats.tcp_shed += (uint64_t)shed;
 	tcp_listeners_enable(r, 0);
 	evtimer_add(r->tcp_resume, &tv);
 }

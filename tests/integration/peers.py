@@ -912,3 +912,67 @@ def keepalive_get(s, host, path="/"):
         body += chunk
     assert head.startswith(b"HTTP/1.1 200"), head
     return body
+
+
+class ForwarderFactory:
+    """Starts forwarders for one test: `rules` plus the suite's `defaults` (overridden by
+    keyword settings, `lookup_timeout="1"` for `lookup-timeout 1`; None drops a line),
+    an audit file per forwarder, optionally a metrics address (True: a free one). finish() stops them all and
+    returns the problems (unexpected exits, sanitizer reports); with check_audit every
+    line of every audit file must also be valid JSON."""
+
+    def __init__(self, env, request, listen, dns_addr, defaults, check_audit=True):
+        self.env = env
+        self.listen = listen
+        self.dns_addr = dns_addr
+        self.defaults = defaults
+        self.check_audit = check_audit
+        self.fwds = []
+        self.n = 0
+        self.test = re.sub(r"\W", "_", request.node.name)[:60]
+
+    def lines(self, rules, **settings):
+        s = {"forward-listen": self.listen, "upstream": "%s:%d" % (self.dns_addr, self.env.p_dns)}
+        s.update(self.defaults)
+        s.update({k.replace("_", "-"): v for k, v in settings.items()})
+        return list(rules) + ["%s %s" % kv for kv in s.items() if kv[1] is not None]
+
+    def __call__(self, rules, start=True, env_vars=None, nofile=None, metrics=False,
+                 audit=None, **settings):
+        self.n += 1
+        name = "%s-%d" % (self.test, self.n)
+        if metrics is True:     # any free address; a string is used as given
+            settings["metrics"] = "%s:%d" % (self.listen, free_metrics_port(self.listen))
+        elif metrics:
+            settings["metrics"] = metrics
+        lines = self.lines(rules, **settings)
+        lines.append("audit " + (audit or os.path.join(self.env.dir, name + "-audit.log")))
+        f = Forwarder(self.env.procs, self.env.dir, lines, name=name)
+        if audit:
+            f.audit_path = audit
+        f.settings = settings
+        self.fwds.append(f)
+        if start:
+            f.start(env=env_vars, nofile=nofile)
+        return f
+
+    def finish(self):
+        problems = []
+        for f in self.fwds:
+            rc, p = f.stop()
+            if p:
+                problems.append("%s: %s\n--- stderr ---\n%s" % (f.name, "; ".join(p),
+                                                                f.stderr()[-6000:]))
+            if self.check_audit:
+                # invariant 4 and the audit format: every line of every run is a JSON object
+                f.audit()
+        return problems
+
+
+def free_metrics_port(addr):
+    """A port P with P+1 free on addr too (the forwarder serves metrics on P+1)."""
+    for _ in range(50):
+        p = free_port((addr,))
+        if port_is_free(addr, p + 1):
+            return p
+    raise RuntimeError("no metrics port")

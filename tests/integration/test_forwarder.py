@@ -122,47 +122,11 @@ def clean_servers(env):
     yield
 
 
-class FwdFactory:
-    def __init__(self, env, request):
-        self.env = env
-        self.fwds = []
-        self.n = 0
-        self.test = re.sub(r"\W", "_", request.node.name)[:60]
-
-    def lines(self, rules, **settings):
-        e = self.env
-        s = {"forward-listen": FWD, "upstream": "%s:%d" % (DNS_ADDR, e.p_dns),
-             "peek-timeout": "1", "connect-timeout": "2", "idle-timeout": "5",
-             "half-close-timeout": "2", "lookup-timeout": "2"}
-        s.update({k.replace("_", "-"): v for k, v in settings.items()})
-        return list(rules) + ["%s %s" % kv for kv in s.items() if kv[1] is not None]
-
-    def __call__(self, rules, start=True, env_vars=None, nofile=None, **settings):
-        self.n += 1
-        name = "%s-%d" % (self.test, self.n)
-        lines = self.lines(rules, **settings)
-        lines.append("audit " + os.path.join(self.env.dir, name + "-audit.log"))
-        f = Forwarder(self.env.procs, self.env.dir, lines, name=name)
-        self.fwds.append(f)
-        if start:
-            f.start(env=env_vars, nofile=nofile)
-        return f
-
-    def finish(self):
-        problems = []
-        for f in self.fwds:
-            rc, p = f.stop()
-            if p:
-                problems.append("%s: %s\n--- stderr ---\n%s" % (f.name, "; ".join(p),
-                                                                f.stderr()[-6000:]))
-            # invariant 4 and the audit format: every line of every run is a JSON object
-            f.audit()
-        return problems
-
-
 @pytest.fixture
 def fwd(env, request):
-    fac = FwdFactory(env, request)
+    fac = peers.ForwarderFactory(env, request, FWD, DNS_ADDR, {
+        "peek-timeout": "1", "connect-timeout": "2", "idle-timeout": "5",
+        "half-close-timeout": "2", "lookup-timeout": "2"})
     yield fac
     problems = fac.finish()
     if problems:

@@ -340,58 +340,11 @@ def clean(env):
     env.dns.set_mode("ok")
 
 
-def free_metrics_port():
-    """A port P with P+1 free on FWD too (the forwarder serves metrics on P+1)."""
-    for _ in range(50):
-        p = peers.free_port((FWD,))
-        if peers.port_is_free(FWD, p + 1):
-            return p
-    raise RuntimeError("no metrics port")
-
-
-class FwdFactory:
-    def __init__(self, env, request):
-        self.env = env
-        self.fwds = []
-        self.n = 0
-        self.test = re.sub(r"\W", "_", request.node.name)[:60]
-
-    def lines(self, rules, **settings):
-        e = self.env
-        s = {"forward-listen": FWD, "upstream": "%s:%d" % (DNS_ADDR, e.p_dns),
-             "peek-timeout": "1", "connect-timeout": "1", "lookup-timeout": "1",
-             "idle-timeout": "5", "half-close-timeout": "2"}
-        s.update({k.replace("_", "-"): v for k, v in settings.items()})
-        return list(rules) + ["%s %s" % kv for kv in s.items() if kv[1] is not None]
-
-    def __call__(self, rules, metrics=False, audit=None, **settings):
-        self.n += 1
-        name = "%s-%d" % (self.test, self.n)
-        if metrics:
-            settings["metrics"] = "%s:%d" % (FWD, free_metrics_port())
-        lines = self.lines(rules, **settings)
-        lines.append("audit " + (audit or os.path.join(self.env.dir, name + "-audit.log")))
-        f = Forwarder(self.env.procs, self.env.dir, lines, name=name)
-        if audit:
-            f.audit_path = audit
-        f.settings = settings
-        self.fwds.append(f)
-        f.start()
-        return f
-
-    def finish(self):
-        problems = []
-        for f in self.fwds:
-            rc, p = f.stop()
-            if p:
-                problems.append("%s: %s\n--- stderr ---\n%s" % (f.name, "; ".join(p),
-                                                                f.stderr()[-6000:]))
-        return problems
-
-
 @pytest.fixture
 def fwd(env, request):
-    fac = FwdFactory(env, request)
+    fac = peers.ForwarderFactory(env, request, FWD, DNS_ADDR, {
+        "peek-timeout": "1", "connect-timeout": "1", "lookup-timeout": "1",
+        "idle-timeout": "5", "half-close-timeout": "2"}, check_audit=False)
     yield fac
     problems = fac.finish()
     if problems:
