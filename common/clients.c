@@ -94,3 +94,14 @@ clients_dec(struct client_table *t, const struct sockaddr *sa)
 		free(e);
 	}
 }
+
+unsigned
+clients_count(struct client_table *t, const struct sockaddr *sa)
+{
+	uint8_t key[16];
+	struct centry **pp;
+
+	addr_key(sa, key);
+	pp = find(t, key);
+	return *pp != NULL ? (*pp)->count : 0;
+}

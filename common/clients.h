@@ -1,4 +1,5 @@
-/* clients.h: open connections per client address, for max-conns-per-client. */
+/* clients.h: a count per client address (open connections for max-conns-per-client,
+ * lookups in flight for max-lookups-per-client). */
 #ifndef GATEHOUSE_CLIENTS_H
 #define GATEHOUSE_CLIENTS_H
 
@@ -13,5 +14,7 @@ void clients_free(struct client_table *t);
 unsigned clients_inc(struct client_table *t, const struct sockaddr *sa);
 /* Count one fewer; the entry goes away at zero. */
 void clients_dec(struct client_table *t, const struct sockaddr *sa);
+/* The count for sa's address now (0 when it has none). */
+unsigned clients_count(struct client_table *t, const struct sockaddr *sa);
 
 #endif

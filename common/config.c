@@ -279,6 +279,8 @@ U32_SETTING(s_negative_cache_ttl, "negative-cache-ttl", negative_cache_ttl, 0, 3
 UINT_SETTING(s_max_conns, "max-conns", max_conns, 1, 1000000)
 UINT_SETTING(s_max_conns_per_client, "max-conns-per-client", max_conns_per_client, 1, 1000000)
 UINT_SETTING(s_max_lookups, "max-lookups", max_lookups, 1, 100000)
+UINT_SETTING(s_max_lookups_per_client, "max-lookups-per-client", max_lookups_per_client, 1,
+    100000)
 UINT_SETTING(s_dns_tcp_max, "dns-tcp-max", dns_tcp_max, 1, 100000)
 UINT_SETTING(s_audit_rate, "audit-rate", audit_rate, 0, 10000000)
 DURATION_SETTING(s_peek_timeout, "peek-timeout", peek_timeout_ms)
@@ -307,6 +309,7 @@ static const struct setting settings[] = {
 	{ "max-conns", s_max_conns, 0 },
 	{ "max-conns-per-client", s_max_conns_per_client, 0 },
 	{ "max-lookups", s_max_lookups, 0 },
+	{ "max-lookups-per-client", s_max_lookups_per_client, 0 },
 	{ "cache-min-ttl", s_cache_min_ttl, 0 },
 	{ "cache-max-ttl", s_cache_max_ttl, 0 },
 	{ "negative-cache-ttl", s_negative_cache_ttl, 0 },
@@ -791,6 +794,9 @@ config_new(void)
 	c->max_conns = 4096;
 	c->max_conns_per_client = 512;
 	c->max_lookups = 256;
+	/* A client may start an eighth of the lookups in flight: one that floods the
+	 * gateway with fresh names then leaves the rest to the others (invariant 9). */
+	c->max_lookups_per_client = 32;
 	c->cache_min_ttl = 5;
 	c->cache_max_ttl = 300;
 	c->negative_cache_ttl = 5;
@@ -1057,8 +1063,9 @@ config_print(const struct config *c, FILE *f)
 	print_ms(f, "idle-timeout", c->idle_timeout_ms);
 	print_ms(f, "half-close-timeout", c->half_close_timeout_ms);
 	print_ms(f, "lookup-timeout", c->lookup_timeout_ms);
-	fprintf(f, "max-conns %u\nmax-conns-per-client %u\nmax-lookups %u\n", c->max_conns,
-	    c->max_conns_per_client, c->max_lookups);
+	fprintf(f, "max-conns %u\nmax-conns-per-client %u\nmax-lookups %u\n"
+	    "max-lookups-per-client %u\n", c->max_conns, c->max_conns_per_client, c->max_lookups,
+	    c->max_lookups_per_client);
 	fprintf(f, "cache-min-ttl %u\ncache-max-ttl %u\nnegative-cache-ttl %u\n",
 	    c->cache_min_ttl, c->cache_max_ttl, c->negative_cache_ttl);
 	fprintf(f, "dns-tcp-max %u\n", c->dns_tcp_max);

@@ -49,7 +49,7 @@ struct config {
 	struct addrlist upstream;	/* ADDR:PORT (default port 53) */
 	uint64_t peek_timeout_ms, connect_timeout_ms, idle_timeout_ms;
 	uint64_t half_close_timeout_ms, lookup_timeout_ms;
-	unsigned max_conns, max_conns_per_client, max_lookups;
+	unsigned max_conns, max_conns_per_client, max_lookups, max_lookups_per_client;
 	uint32_t cache_min_ttl, cache_max_ttl, negative_cache_ttl;
 
 	/* both */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,13 @@ util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms)
 		return -1;
 	*out_ms = ms;
 	return 0;
+}
+
+void
+util_ms_to_tv(uint64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }
 
 uint64_t

@@ -17,6 +17,10 @@ int util_parse_uint(const char *s, unsigned long min, unsigned long max, unsigne
  * at most max_ms. 0 on success, -1 otherwise. */
 int util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
+/* ms as a struct timeval (for libevent timers). */
+struct timeval;
+void util_ms_to_tv(uint64_t ms, struct timeval *tv);
+
 /* Milliseconds on the monotonic clock. */
 uint64_t util_now_ms(void);
 

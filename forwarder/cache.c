@@ -21,6 +21,7 @@ struct cache {
 	struct entry **buckets;
 	size_t nbuckets;		/* power of two */
 	size_t count, max;
+	size_t naddrs;			/* addresses held by every entry together */
 	uint32_t min_ttl, max_ttl;
 	struct entry *oldest, *newest;
 };
@@ -82,6 +83,7 @@ remove_entry(struct cache *c, struct entry **pp)
 
 	*pp = e->hnext;
 	unlink_order(c, e);
+	c->naddrs -= e->n;
 	free(e->addrs);
 	free(e);
 	c->count--;
@@ -111,7 +113,7 @@ store(struct cache *c, const char *name, const struct cache_addr *addrs, size_t 
 
 	if (*pp != NULL)
 		remove_entry(c, pp);
-	while (c->count >= c->max && c->oldest != NULL)
+	while ((c->count >= c->max || c->naddrs + n > CACHE_ADDR_BUDGET) && c->oldest != NULL)
 		remove_entry(c, slot(c, c->oldest->name, c->oldest->hash));
 	if ((e = calloc(1, sizeof(*e) + nl + 1)) == NULL)
 		return;
@@ -123,6 +125,7 @@ store(struct cache *c, const char *name, const struct cache_addr *addrs, size_t 
 	if (n > 0)
 		memcpy(e->addrs, addrs, n * sizeof(*addrs));
 	e->n = n;
+	c->naddrs += n;
 	e->hash = h;
 	e->negative = negative;
 	e->expires_ms = expires_ms;
@@ -145,9 +148,7 @@ cache_put(struct cache *c, const char *name, const struct cache_addr *addrs, siz
 		ttl = c->min_ttl;
 	if (ttl > c->max_ttl)
 		ttl = c->max_ttl;
-	if (n > CACHE_ADDRS)
-		n = CACHE_ADDRS;
-	if (ttl == 0 || n == 0)
+	if (ttl == 0 || n == 0 || n > CACHE_ADDR_BUDGET)
 		return;
 	store(c, name, addrs, n, 0, now_ms + (uint64_t)ttl * 1000);
 }
@@ -174,8 +175,7 @@ cache_get(struct cache *c, const char *name, uint64_t now_ms, struct cache_resul
 	}
 	out->negative = e->negative;
 	out->n = e->n;
-	if (e->n > 0)
-		memcpy(out->addrs, e->addrs, e->n * sizeof(*e->addrs));
+	out->addrs = e->addrs;
 	out->expires_ms = e->expires_ms;
 	return 1;
 }

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CACHE_ADDRS 16		/* addresses kept per name (more are dropped) */
+/* Every address of an answer is kept (the forwarder filters them per rule, so dropping
+ * some before filtering could drop the only usable one). Memory stays bounded by a budget
+ * of addresses over the whole cache: past it the oldest names go first. */
+#define CACHE_ADDR_BUDGET 65536
 
 struct cache_addr {
 	int family;		/* AF_INET or AF_INET6 */
@@ -16,10 +19,12 @@ struct cache_addr {
 	} u;
 };
 
+/* An answer, borrowed: addrs points into the cache (or the lookup that produced it) and
+ * stays valid only until the next call into the cache; copy what you keep. */
 struct cache_result {
 	int negative;		/* 1: the name has no address (NXDOMAIN/NODATA) */
 	size_t n;
-	struct cache_addr addrs[CACHE_ADDRS];
+	const struct cache_addr *addrs;
 	uint64_t expires_ms;
 };
 
@@ -31,14 +36,15 @@ void cache_free(struct cache *c);
 void cache_set_limits(struct cache *c, uint32_t min_ttl, uint32_t max_ttl);
 
 /* Store (replacing) the addresses of name (normalised), valid for the clamped ttl from
- * now_ms. Copies everything. When full, the oldest entry goes first. */
+ * now_ms. Copies everything. When full (entries, or the address budget), the oldest
+ * entries go first; an answer larger than the whole budget is not cached. */
 void cache_put(struct cache *c, const char *name, const struct cache_addr *addrs, size_t n,
     uint32_t ttl, uint64_t now_ms);
 /* Store that name has no address, for ttl seconds exactly (no clamping; 0: nothing). */
 void cache_put_negative(struct cache *c, const char *name, uint32_t ttl, uint64_t now_ms);
 
-/* 1 and *out filled while the entry is fresh; 0 when absent or expired (an expired entry
- * is removed). */
+/* 1 and *out filled while the entry is fresh (out->addrs borrowed, see struct
+ * cache_result); 0 when absent or expired (an expired entry is removed). */
 int cache_get(struct cache *c, const char *name, uint64_t now_ms, struct cache_result *out);
 
 size_t cache_count(const struct cache *c);

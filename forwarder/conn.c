@@ -676,6 +676,25 @@ dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 	relay_start(c);
 }
 
+static const char *
+resolve_failure(enum dns_status st)
+{
+	switch (st) {
+	case DNS_NOADDR:
+		return "no such name or no address";
+	case DNS_TIMEOUT:
+		return "lookup timed out";
+	case DNS_LIMIT:
+		return "too many lookups in flight (max-lookups)";
+	case DNS_CLIENT_LIMIT:
+		return "too many lookups in flight from this client (max-lookups-per-client)";
+	case DNS_OK:
+	case DNS_FAIL:
+		break;
+	}
+	return "upstream DNS failure";
+}
+
 static void
 on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 {
@@ -684,9 +703,7 @@ on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 	size_t n;
 
 	if (st != DNS_OK) {
-		conn_deny(c, DENY_RESOLVE_FAILED, "%s", st == DNS_NOADDR ? "no such name or no address" :
-		    st == DNS_TIMEOUT ? "lookup timed out" : st == DNS_LIMIT ?
-		    "too many lookups in flight" : "upstream DNS failure");
+		conn_deny(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
 		return;
 	}
 	if ((n = filter_addrs(c, res, addrs, why, sizeof(why))) == 0) {
@@ -717,7 +734,8 @@ resolve_start(struct conn *c)
 
 	conn_set_state(c, CONN_RESOLVING);
 	arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
-	if (dns_lookup(c->f->dns, c->name, resolved_cb, c, &c->wait, &st, &res))
+	if (dns_lookup(c->f->dns, c->name, (struct sockaddr *)&c->peer, resolved_cb, c, &c->wait,
+	    &st, &res))
 		on_resolved(c, st, &res);
 }
 

@@ -3,11 +3,13 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "clients.h"
 #include "dname.h"
 #include "log.h"
 #include "util.h"
@@ -30,8 +32,14 @@ struct pending {
 	int in_table;
 	int orphan;			/* timed out: c-ares still owns a query for it */
 	int completed;			/* c-ares answered; delivery is queued */
+	int outstanding;		/* queries c-ares still holds (A, AAAA) */
+	int destroyed;			/* the channel is being destroyed */
+	int rc[2];			/* ares status of the A and AAAA answers */
 	enum dns_status status;
-	struct cache_result res;
+	struct cache_addr *addrs;	/* every address of both answers */
+	size_t naddrs;
+	uint32_t ttl;			/* the smallest TTL seen */
+	struct sockaddr_storage client;	/* who started it: counted in per_client */
 	struct event *ev;		/* lookup timeout, then delivery */
 	uint64_t start_ms;
 	struct dns_wait *waiters;
@@ -52,7 +60,8 @@ struct dns {
 	size_t nsocks, capsocks;
 	struct cache *cache;
 	struct pending *pending;
-	unsigned max_lookups;
+	struct client_table *per_client;	/* lookups in flight each client started */
+	unsigned max_lookups, max_lookups_per_client;
 	uint64_t lookup_timeout_ms;
 	uint32_t negative_ttl;
 	struct dns_stats stats;
@@ -76,6 +85,8 @@ dns_status_name(enum dns_status st)
 		return "timeout";
 	case DNS_LIMIT:
 		return "limit";
+	case DNS_CLIENT_LIMIT:
+		return "client-limit";
 	}
 	return "?";
 }
@@ -175,6 +186,7 @@ table_remove(struct pending *p)
 	p->in_table = 0;
 }
 
+/* Free p once c-ares holds no query for it any more (its callbacks have all run). */
 static void
 pending_free(struct pending *p)
 {
@@ -183,6 +195,8 @@ pending_free(struct pending *p)
 		dns_cancel(p->waiters);
 	event_free(p->ev);
 	p->d->stats.in_flight--;
+	clients_dec(p->d->per_client, (struct sockaddr *)&p->client);
+	free(p->addrs);
 	free(p);
 }
 
@@ -203,14 +217,24 @@ deliver(struct pending *p, enum dns_status st, const struct cache_result *res)
 }
 
 static void
+result_of(const struct pending *p, struct cache_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->n = p->naddrs;
+	res->addrs = p->addrs;
+}
+
+static void
 pending_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pending *p = arg;
+	struct cache_result res;
 
 	(void)fd;
 	(void)what;
 	if (p->completed) {
-		deliver(p, p->status, &p->res);
+		result_of(p, &res);
+		deliver(p, p->status, &res);
 		pending_free(p);
 		return;
 	}
@@ -233,59 +257,95 @@ record_latency(struct dns *d, uint64_t start_ms)
 	d->stats.latency_sum += s;
 }
 
-static enum dns_status
-collect(struct ares_addrinfo *ai, struct cache_result *res, uint32_t *ttl)
+/* Append n addresses of one family to p (every one: the forwarder filters them later). */
+static int
+add_addrs(struct pending *p, int family, const void *v, int n)
 {
-	struct ares_addrinfo_node *n;
+	struct cache_addr *na;
+	int i;
 
-	memset(res, 0, sizeof(*res));
-	*ttl = UINT32_MAX;
-	for (n = ai ? ai->nodes : NULL; n != NULL && res->n < CACHE_ADDRS; n = n->ai_next) {
-		struct cache_addr *ca = &res->addrs[res->n];
+	if (n <= 0)
+		return 0;
+	if ((na = realloc(p->addrs, (p->naddrs + (size_t)n) * sizeof(*na))) == NULL)
+		return -1;
+	p->addrs = na;
+	for (i = 0; i < n; i++) {
+		struct cache_addr *ca = &p->addrs[p->naddrs++];
+		int ttl;
 
-		if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in)) {
-			ca->family = AF_INET;
-			ca->u.v4 = ((struct sockaddr_in *)n->ai_addr)->sin_addr;
-		} else if (n->ai_family == AF_INET6 &&
-		    n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-			ca->family = AF_INET6;
-			ca->u.v6 = ((struct sockaddr_in6 *)n->ai_addr)->sin6_addr;
-		} else
-			continue;
-		res->n++;
-		if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < *ttl)
-			*ttl = (uint32_t)n->ai_ttl;
+		memset(ca, 0, sizeof(*ca));
+		ca->family = family;
+		if (family == AF_INET) {
+			ca->u.v4 = ((const struct ares_addrttl *)v)[i].ipaddr;
+			ttl = ((const struct ares_addrttl *)v)[i].ttl;
+		} else {
+			ca->u.v6 = *(const struct in6_addr *)
+			    &((const struct ares_addr6ttl *)v)[i].ip6addr;
+			ttl = ((const struct ares_addr6ttl *)v)[i].ttl;
+		}
+		if (ttl >= 0 && (uint32_t)ttl < p->ttl)
+			p->ttl = (uint32_t)ttl;
 	}
-	if (*ttl == UINT32_MAX)
-		*ttl = 0;
-	return res->n > 0 ? DNS_OK : DNS_NOADDR;
+	return 0;
 }
 
-static void
-addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+/*
+ * The addresses in one answer, whatever their number (an A record takes at least 16 bytes
+ * of the message, an AAAA 28, so alen bounds the count). c-ares keeps only records owned by
+ * the name asked or by the CNAME chain from it. ARES_SUCCESS, ARES_ENODATA or an error.
+ */
+static int
+parse_answer(struct pending *p, int family, const unsigned char *abuf, int alen)
 {
-	struct pending *p = arg;
+	int cap = alen / (family == AF_INET ? 16 : 28) + 1, n = cap, rc;
+	void *v = calloc((size_t)cap, family == AF_INET ? sizeof(struct ares_addrttl) :
+	    sizeof(struct ares_addr6ttl));
+
+	if (v == NULL)
+		return ARES_ENOMEM;
+	if (family == AF_INET)
+		rc = ares_parse_a_reply(abuf, alen, NULL, v, &n);
+	else
+		rc = ares_parse_aaaa_reply(abuf, alen, NULL, v, &n);
+	if (rc == ARES_SUCCESS && n == 0)
+		rc = ARES_ENODATA;
+	if (rc == ARES_SUCCESS && add_addrs(p, family, v, n) == -1)
+		rc = ARES_ENOMEM;
+	free(v);
+	return rc;
+}
+
+/* What the two answers (A and AAAA) say together. */
+static enum dns_status
+combine(const struct pending *p)
+{
+	int i, nodata = 0, timeout = 0;
+
+	if (p->naddrs > 0)
+		return DNS_OK;		/* one family answered: dial it */
+	for (i = 0; i < 2; i++) {
+		if (p->rc[i] == ARES_ENOTFOUND || p->rc[i] == ARES_ENODATA || p->rc[i] == ARES_SUCCESS)
+			nodata++;
+		else if (p->rc[i] == ARES_ETIMEOUT)
+			timeout++;
+	}
+	if (nodata == 2)
+		return DNS_NOADDR;	/* cached as negative */
+	return timeout > 0 ? DNS_TIMEOUT : DNS_FAIL;
+}
+
+/* Both answers are in (or the channel is going away). */
+static void
+lookup_done(struct pending *p)
+{
 	struct dns *d = p->d;
 	uint64_t now = util_now_ms();
-	uint32_t ttl = 0;
+	int bad = p->rc[0] != ARES_SUCCESS ? p->rc[0] : p->rc[1];
 
-	(void)timeouts;
-	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-		ares_freeaddrinfo(ai);
-		pending_free(p);
-		return;
-	}
-	if (status == ARES_SUCCESS)
-		p->status = collect(ai, &p->res, &ttl);
-	else if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
-		p->status = DNS_NOADDR;
-	else if (status == ARES_ETIMEOUT)
-		p->status = DNS_TIMEOUT;
-	else
-		p->status = DNS_FAIL;
-	ares_freeaddrinfo(ai);
+	p->status = combine(p);
 	if (p->status == DNS_OK)
-		cache_put(d->cache, p->name, p->res.addrs, p->res.n, ttl, now);
+		cache_put(d->cache, p->name, p->addrs, p->naddrs, p->ttl == UINT32_MAX ? 0 : p->ttl,
+		    now);
 	else if (p->status == DNS_NOADDR)
 		cache_put_negative(d->cache, p->name, d->negative_ttl, now);
 	record_latency(d, p->start_ms);
@@ -298,13 +358,45 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	 * say so on stderr, a few lines a minute at most. */
 	if (p->status == DNS_FAIL || p->status == DNS_TIMEOUT)
 		log_warnx_rl(&upstream_rl, "upstream dns: %s: %s (%s)", p->name,
-		    dns_status_name(p->status), ares_strerror(status));
+		    dns_status_name(p->status), ares_strerror(bad));
 	else if (p->status != DNS_OK)
 		log_debug("dns: %s: %s (%s)", p->name, dns_status_name(p->status),
-		    ares_strerror(status));
+		    ares_strerror(bad));
 	p->completed = 1;
 	event_active(p->ev, EV_TIMEOUT, 0);	/* deliver from the loop, never from inside
 						 * the caller's dns_lookup */
+}
+
+/* One answer (A: slot 0, AAAA: slot 1) from c-ares. */
+static void
+answer_cb(struct pending *p, int slot, int status, const unsigned char *abuf, int alen)
+{
+	if (status == ARES_SUCCESS)
+		status = parse_answer(p, slot == 0 ? AF_INET : AF_INET6, abuf, alen);
+	p->rc[slot] = status;
+	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
+		p->destroyed = 1;
+	if (--p->outstanding > 0)
+		return;
+	if (p->destroyed) {		/* dns_free: nobody is told anything */
+		pending_free(p);
+		return;
+	}
+	lookup_done(p);
+}
+
+static void
+a_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	answer_cb(arg, 0, status, abuf, alen);
+}
+
+static void
+aaaa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	answer_cb(arg, 1, status, abuf, alen);
 }
 
 static struct dns_wait *
@@ -341,10 +433,16 @@ dns_cancel(struct dns_wait *w)
 	free(w);
 }
 
+/*
+ * Ask the upstream for exactly this name: one A and one AAAA query (ares_query sends the
+ * name as given, as an absolute name). Not ares_getaddrinfo: in c-ares 1.18 it applies the
+ * search list of resolv.conf, LOCALDOMAIN and ndots even with ARES_FLAG_NOSEARCH, so an
+ * allowed name could be relayed to NAME.searchdomain's address and a client's labels
+ * would reach whoever serves the search domain.
+ */
 static struct pending *
-start(struct dns *d, const char *name)
+start(struct dns *d, const char *name, const struct sockaddr *client)
 {
-	struct ares_addrinfo_hints hints;
 	struct pending *p = calloc(1, sizeof(*p));
 	struct timeval tv;
 
@@ -353,12 +451,14 @@ start(struct dns *d, const char *name)
 	p->d = d;
 	util_strlcpy(p->name, name, sizeof(p->name));
 	p->start_ms = util_now_ms();
+	p->ttl = UINT32_MAX;
 	if ((p->ev = evtimer_new(d->base, pending_ev_cb, p)) == NULL) {
 		free(p);
 		return NULL;
 	}
-	tv.tv_sec = (time_t)(d->lookup_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(d->lookup_timeout_ms % 1000) * 1000;
+	memcpy(&p->client, client, addr_len(client));
+	clients_inc(d->per_client, client);
+	util_ms_to_tv(d->lookup_timeout_ms, &tv);
 	evtimer_add(p->ev, &tv);
 	p->next = d->pending;
 	if (d->pending != NULL)
@@ -366,21 +466,21 @@ start(struct dns *d, const char *name)
 	d->pending = p;
 	p->in_table = 1;
 	d->stats.in_flight++;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_flags = ARES_AI_NOSORT;
-	ares_getaddrinfo(d->ch, name, NULL, &hints, addrinfo_cb, p);
+	p->outstanding = 2;
+	ares_query(d->ch, name, ns_c_in, ns_t_a, a_cb, p);
+	ares_query(d->ch, name, ns_c_in, ns_t_aaaa, aaaa_cb, p);
 	rearm(d);
 	return p;
 }
 
 int
-dns_lookup(struct dns *d, const char *name, dns_cb *cb, void *arg, struct dns_wait **wait,
-    enum dns_status *st, struct cache_result *res)
+dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_cb *cb,
+    void *arg, struct dns_wait **wait, enum dns_status *st, struct cache_result *res)
 {
 	struct pending *p;
 
 	*wait = NULL;
+	memset(res, 0, sizeof(*res));
 	if (cache_get(d->cache, name, util_now_ms(), res)) {
 		*st = res->negative ? DNS_NOADDR : DNS_OK;
 		if (res->negative)
@@ -398,7 +498,11 @@ dns_lookup(struct dns *d, const char *name, dns_cb *cb, void *arg, struct dns_wa
 		d->stats.lookups[DNS_LIMIT]++;
 		*st = DNS_LIMIT;
 		return 1;
-	} else if ((p = start(d, name)) == NULL) {
+	} else if (clients_count(d->per_client, client) >= d->max_lookups_per_client) {
+		d->stats.lookups[DNS_CLIENT_LIMIT]++;
+		*st = DNS_CLIENT_LIMIT;
+		return 1;
+	} else if ((p = start(d, name, client)) == NULL) {
 		*st = DNS_FAIL;
 		return 1;
 	}
@@ -436,6 +540,7 @@ static void
 apply_limits(struct dns *d, const struct config *cfg)
 {
 	d->max_lookups = cfg->max_lookups;
+	d->max_lookups_per_client = cfg->max_lookups_per_client;
 	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
 	d->negative_ttl = cfg->negative_cache_ttl;
 	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
@@ -450,7 +555,8 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 	char lookups[] = "b";
 
 	if (d == NULL || (d->cache = cache_new(CACHE_ENTRIES, cfg->cache_min_ttl,
-	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, timer_cb, d)) == NULL) {
+	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, timer_cb, d)) == NULL ||
+	    (d->per_client = clients_new()) == NULL) {
 		snprintf(err, errlen, "dns: out of memory");
 		goto fail;
 	}
@@ -461,15 +567,20 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 		goto fail;
 	}
 	memset(&o, 0, sizeof(o));
-	/* Names are asked as written: no search domains, no HOSTALIASES, no hosts file. */
+	/* Names are asked as written (ares_query, see start()). Belt and braces for any path
+	 * that would still consult them: no search domains (an empty list given here is not
+	 * replaced by resolv.conf's or LOCALDOMAIN's), ndots 1, no HOSTALIASES, no hosts file. */
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
 	o.lookups = lookups;
+	o.domains = NULL;
+	o.ndomains = 0;
+	o.ndots = 1;
 	o.sock_state_cb = sock_state_cb;
 	o.sock_state_cb_data = d;
 	o.timeout = (int)(cfg->lookup_timeout_ms / 2 > 2000 ? 2000 : cfg->lookup_timeout_ms / 2 + 1);
 	o.tries = 2;
 	mask = ARES_OPT_FLAGS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES;
+	    ARES_OPT_TRIES | ARES_OPT_DOMAINS | ARES_OPT_NDOTS;
 	if ((rc = ares_init_options(&d->ch, &o, mask)) != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		d->ch = NULL;
@@ -538,6 +649,7 @@ dns_free(struct dns *d)
 	if (d->timer != NULL)
 		event_free(d->timer);
 	cache_free(d->cache);
+	clients_free(d->per_client);
 	ares_library_cleanup();
 	free(d);
 }

@@ -44,7 +44,7 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 
 	prom_family(p, "gatehouse_upstream_lookups_total", "counter",
 	    "c-ares lookups sent to the upstream DNS servers, by result.");
-	for (i = DNS_OK; i <= DNS_LIMIT; i++)
+	for (i = DNS_OK; i < DNS_STATUS_COUNT; i++)
 		prom_u64(p, "gatehouse_upstream_lookups_total", d->lookups[i], "result",
 		    dns_status_name((enum dns_status)i), (const char *)NULL);
 	prom_family(p, "gatehouse_upstream_lookup_duration_seconds", "histogram",

@@ -55,7 +55,9 @@ WWW_ADDR = "11.1.0.80"
 SMTP_ADDR = "11.2.0.25"
 EVIL_ADDR = "11.6.6.6"         # what the blocked names really resolve to (and a web server)
 METADATA_ADDR = "169.254.169.254"
-INET_ADDRS = [UPSTREAM_DNS, WEB_ADDR, WWW_ADDR, SMTP_ADDR, EVIL_ADDR, METADATA_ADDR]
+TRAP_ADDR = "11.7.7.7"         # every name under the search domain corp.test: never dialled
+INET_ADDRS = [UPSTREAM_DNS, WEB_ADDR, WWW_ADDR, SMTP_ADDR, EVIL_ADDR, METADATA_ADDR, TRAP_ADDR]
+SEARCH_DOMAIN = "corp.test"    # in the client's resolv.conf (and the gateway's, in a test)
 
 # The upstream zone: what dnsmasq in the internet namespace answers.
 UPSTREAM_HOSTS = {
@@ -69,7 +71,9 @@ UPSTREAM_HOSTS = {
     "down.example.test": WEB_ADDR,          # allowed on 8080, where nothing listens
     "late.example.test": WEB_ADDR,          # allowed only by test_reload's SIGHUP
 }                                           # gone.example.test: allowed, but NXDOMAIN upstream
-UPSTREAM_WILDCARDS = {"evil.test": EVIL_ADDR}     # evil.test and every name below it
+# evil.test and every name below it; every name below the search domain (so a lookup
+# that wrongly appends it finds an address: the trap)
+UPSTREAM_WILDCARDS = {"evil.test": EVIL_ADDR, SEARCH_DOMAIN: TRAP_ADDR}
 
 # Certificate names (one server certificate for every name, as a CDN would have).
 CERT_NAMES = sorted(set(UPSTREAM_HOSTS) | {"evil.test", "*.evil.test", "*.cdn.example.test"})
@@ -84,6 +88,9 @@ allow metadata.cloud.test 80
 allow imds.cloud.test 80 private
 allow down.example.test 8080
 allow gone.example.test 80
+allow *.ok.test 9443
+allow intranet 9443
+allow api.example.test 9443
 """
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
@@ -419,9 +426,8 @@ class Topology:
         # Resolvers: the client asks the gateway (default options: no timeout tweaks, and a
         # search domain, as a container often has); the gateway asks the internet's DNS.
         with open(f"/etc/netns/{c}/resolv.conf", "w") as f:
-            f.write(f"nameserver {GW_IN4}\nsearch corp.test\n")
-        with open(f"/etc/netns/{g}/resolv.conf", "w") as f:
-            f.write(f"nameserver {UPSTREAM_DNS}\n")
+            f.write(f"nameserver {GW_IN4}\nsearch {SEARCH_DOMAIN}\n")
+        self.set_gateway_resolv()
         with open(f"/etc/netns/{i}/resolv.conf", "w") as f:
             f.write("nameserver 127.0.0.1\n")
         for ns in self.namespaces:
@@ -458,6 +464,12 @@ class Topology:
             self.sh("ip", "-n", i, "addr", "add", f"{a}/32", "dev", "lo")
         self.sh("ip", "-n", i, "link", "set", self.if_inet, "up")
         self._wait_links_up()
+
+    def set_gateway_resolv(self, extra=""):
+        """The gateway's resolv.conf (what `upstream system` reads): the internet's DNS
+        server, plus extra lines (search, options)."""
+        with open(f"/etc/netns/{self.gw_ns}/resolv.conf", "w") as f:
+            f.write(f"nameserver {UPSTREAM_DNS}\n{extra}")
 
     def _wait_links_up(self, timeout=5.0):
         """Wait until every veth has carrier and is operationally up. Until the kernel's
@@ -562,25 +574,42 @@ class Topology:
                 ports.add(int(f[1]))
         return sorted(ports)
 
+    def _start_daemon(self, d, extra_env=None):
+        # The daemons treat every GATEHOUSE_* variable as configuration and refuse
+        # unknown ones, so the test runner's own (GATEHOUSE_BUILD, ...) stay out.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        env["GATEHOUSE_AUDIT"] = self.audit_path(d)
+        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        env.update(extra_env or {})
+        p = self._start(d, self.gw_ns, [os.path.join(self.build_dir, d), "-c",
+                                        self.config_path], env=env)
+        if d == "gatehouse-resolver":
+            self._wait_listening(p, self.gw_ns, "udp", GW_IN4, 53)
+            self._wait_listening(p, self.gw_ns, "tcp", GW_IN4, 53)
+        else:
+            for port in self.forward_ports():
+                self._wait_listening(p, self.gw_ns, "tcp", GW_IN4, port)
+        return p
+
     def _start_gatehouse(self):
         self.config_path = self.path("gatehouse.conf")
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
         os.chmod(self.config_path, 0o644)
         for d in DAEMONS:
-            # The daemons treat every GATEHOUSE_* variable as configuration and refuse
-            # unknown ones, so the test runner's own (GATEHOUSE_BUILD, ...) stay out.
-            env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-            env["GATEHOUSE_AUDIT"] = self.audit_path(d)
-            env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-            self._start(d, self.gw_ns, [os.path.join(self.build_dir, d), "-c",
-                                        self.config_path], env=env)
-        self._wait_listening(self.procs["gatehouse-resolver"], self.gw_ns, "udp", GW_IN4, 53)
-        self._wait_listening(self.procs["gatehouse-resolver"], self.gw_ns, "tcp", GW_IN4, 53)
-        for port in self.forward_ports():
-            self._wait_listening(self.procs["gatehouse-forwarder"], self.gw_ns, "tcp", GW_IN4,
-                                 port)
+            self._start_daemon(d)
+
+    def restart_daemon(self, d, extra_env=None):
+        """Stop daemon d (it must exit 0 with no sanitizer report) and start it again with
+        extra environment variables; its audit file is appended to."""
+        old = self.procs[d]
+        status = old.stop(timeout=10)
+        if status != 0 or old.sanitizer_report():
+            raise TopologyError(f"{d} exited with {status}:\n{old.stderr()[-4000:]}")
+        # keep the old stderr for the record: the new process writes a file of its own
+        os.replace(old.stderr_path, old.stderr_path + f".{old.pid}")
+        return self._start_daemon(d, extra_env)
 
     # -- health
     def daemon(self, name):

@@ -1229,7 +1229,8 @@ def test_lookups_in_flight_are_capped(env, fwd):
         assert time.monotonic() - t0 < 1.0
         assert status_of(resp) == 502
         line = f.wait_conn(cport)
-        assert (line["reason"], line["detail"]) == ("resolve-failed", "too many lookups in flight")
+        assert (line["reason"], line["detail"]) == ("resolve-failed",
+                                                  "too many lookups in flight (max-lookups)")
         resp = recv_until_eof(first)
         first.close()
         assert status_of(resp) == 502

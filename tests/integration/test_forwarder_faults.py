@@ -94,7 +94,8 @@ class FaultyDns:
     truncated  the right ID and question, the answer cut in the middle of its record
     silent     nothing
 
-    Every query is recorded with the mode it met."""
+    Every query is recorded with the mode it met. `silent_for` (a predicate on the name,
+    None by default) makes the server silent for those names whatever the mode."""
 
     MODES = ("ok", "slow", "servfail", "nxdomain", "random", "wrong-id", "truncated", "silent")
 
@@ -103,6 +104,7 @@ class FaultyDns:
         self.records = records
         self.slow_delay = slow_delay
         self.mode = "ok"
+        self.silent_for = None
         self.lock = threading.Lock()
         self.queries = []           # (monotonic time, name, qtype, mode)
         self.timers = []
@@ -142,7 +144,7 @@ class FaultyDns:
         known = name in self.records
         addrs = self.records.get(name, []) if qtype == 1 else []
         rcode = 0 if known else 3
-        if mode == "silent":
+        if mode == "silent" or (self.silent_for is not None and self.silent_for(name)):
             return None, 0
         if mode == "servfail":
             return self._answer(q, question, rcode=2), 0
@@ -334,6 +336,7 @@ def env():
 @pytest.fixture(autouse=True)
 def clean(env):
     env.dns.set_mode("ok")
+    env.dns.silent_for = None
     for s in env.servers:
         s.reset()
     yield
@@ -924,6 +927,39 @@ def test_connection_flood_from_one_client(env, fwd):
     assert all(a["verdict"] == "allow" for a in good_lines)
     wait_for(lambda: len(conn_lines_from(f, GOOD_SRC)) + suppressed_for(f, GOOD_SRC) ==
              len(results) + 1, 3, interval=0.1, what="every good request audited or counted")
+
+
+def test_one_client_cannot_take_every_lookup_slot(env, fwd):
+    """260 connections from FLOOD_SRC, each naming a different host under an allowed
+    wildcard whose lookups never finish (the upstream is silent for them), with the default
+    limits (max-lookups 256, max-lookups-per-client 32, max-conns-per-client 512): the
+    flooder starts 32 lookups and the other 228 connections are refused as its share runs
+    out, so a client at GOOD_SRC still gets its lookup and is relayed."""
+    n_flood, share = 260, 32
+    env.dns.silent_for = lambda name: name.endswith(".slow.test")
+    f = fwd(http_rules(env, "web.test") + ["allow *.slow.test %d private" % env.p_http],
+            metrics=True, lookup_timeout="30", peek_timeout="30", audit_rate="0")
+    flood = []
+    try:
+        flood, _, _ = open_many(env.p_http, FLOOD_SRC, n_flood, 10)
+        for i, s in enumerate(flood):
+            s.sendall(b"GET / HTTP/1.1\r\nHost: n%d.slow.test\r\n\r\n" % i)
+        m = wait_for(lambda: (lambda m: m if m.get(
+            'gatehouse_upstream_lookups_total{result="client-limit"}') == n_flood - share
+            else None)(metrics(f)), 10, interval=0.1,
+            what="the flooder's lookups past its share to be refused")
+        assert m["gatehouse_upstream_lookups_in_flight"] == share, m
+        assert m.get('gatehouse_upstream_lookups_total{result="limit"}', 0) == 0, m
+        status, body, _ = http_get(env.p_http, "web.test", src=GOOD_SRC)
+        assert status == 200 and b"hello from web" in body, (status, body)
+        refused = [a for a in conn_lines_from(f, FLOOD_SRC) if a.get("reason") ==
+                   "resolve-failed"]
+        assert len(refused) == n_flood - share, len(refused)
+        assert {a["detail"] for a in refused} == {
+            "too many lookups in flight from this client (max-lookups-per-client)"}
+    finally:
+        for s in flood:
+            s.close()
 
 
 def test_slowloris_client_hellos_cut_at_peek_timeout(env, fwd):

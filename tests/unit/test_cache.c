@@ -143,25 +143,54 @@ test_eviction(void **state)
 	cache_free(c);
 }
 
-/* More than CACHE_ADDRS addresses: the first CACHE_ADDRS are kept. */
+/* Every address of an answer is kept (a DNS message holds at most ~4,000): the one
+ * public address after many private ones must survive until the forwarder filters. */
 static void
 test_many_addresses(void **state)
 {
 	struct cache *c = cache_new(10, 5, 300);
-	struct cache_addr a[CACHE_ADDRS + 4];
+	static struct cache_addr a[4000];
 	struct cache_result r;
 	char s[32];
 	int i;
 
 	(void)state;
-	for (i = 0; i < CACHE_ADDRS + 4; i++) {
-		snprintf(s, sizeof(s), "8.8.8.%d", i + 1);
+	for (i = 0; i < 4000; i++) {
+		snprintf(s, sizeof(s), "10.0.%d.%d", i / 250, i % 250 + 1);
 		a[i] = v4(s);
 	}
-	cache_put(c, "many.example", a, CACHE_ADDRS + 4, 60, 0);
+	cache_put(c, "many.example", a, 4000, 60, 0);
 	assert_int_equal(cache_get(c, "many.example", 0, &r), 1);
-	assert_int_equal(r.n, CACHE_ADDRS);
-	assert_memory_equal(&r.addrs[CACHE_ADDRS - 1].u.v4, &a[CACHE_ADDRS - 1].u.v4, 4);
+	assert_int_equal(r.n, 4000);
+	assert_memory_equal(&r.addrs[3999].u.v4, &a[3999].u.v4, 4);
+	cache_free(c);
+}
+
+/* The address budget bounds memory: big answers push the oldest names out, and one answer
+ * larger than the whole budget is not cached at all. */
+static void
+test_address_budget(void **state)
+{
+	struct cache *c = cache_new(100, 5, 300);
+	static struct cache_addr a[CACHE_ADDR_BUDGET + 1];
+	struct cache_result r;
+	char name[32];
+	size_t i, per = CACHE_ADDR_BUDGET / 4;
+
+	(void)state;
+	for (i = 0; i <= CACHE_ADDR_BUDGET; i++)
+		a[i] = v4("93.184.216.34");
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "big%zu.example", i);
+		cache_put(c, name, a, per, 60, 0);
+	}
+	assert_int_equal(cache_count(c), 4);		/* 5 x 1/4 of the budget: one went */
+	assert_int_equal(cache_get(c, "big0.example", 0, &r), 0);
+	assert_int_equal(cache_get(c, "big4.example", 0, &r), 1);
+	assert_int_equal(r.n, per);
+	cache_put(c, "huge.example", a, CACHE_ADDR_BUDGET + 1, 60, 0);
+	assert_int_equal(cache_get(c, "huge.example", 0, &r), 0);
+	assert_int_equal(cache_get(c, "big4.example", 0, &r), 1);	/* nothing evicted for it */
 	cache_free(c);
 }
 
@@ -192,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_many_addresses),
+		cmocka_unit_test(test_address_budget),
 		cmocka_unit_test(test_keys),
 	};
 
