@@ -320,3 +320,31 @@ addr_special(const struct sockaddr *sa)
 		return addr_special6(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 	return "unknown-family";
 }
+
+const char *
+addr_never(const struct sockaddr *sa)
+{
+	const uint8_t *b;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(a6))
+			return "unspecified";
+		if (IN6_IS_ADDR_MULTICAST(a6))
+			return "multicast";
+		if (!IN6_IS_ADDR_V4MAPPED(a6))
+			return NULL;
+		b = &a6->s6_addr[12];
+	} else if (sa->sa_family == AF_INET)
+		b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+	else
+		return "unknown-family";
+	if (b[0] == 0)
+		return "this-network";
+	if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255)
+		return "broadcast";
+	if ((b[0] & 0xf0) == 224)
+		return "multicast";
+	return NULL;
+}

@@ -56,4 +56,12 @@ const char *addr_special(const struct sockaddr *sa);
 const char *addr_special4(const struct in_addr *a);
 const char *addr_special6(const struct in6_addr *a);
 
+/*
+ * Addresses no connection may go to, `private` or not: "this-network" (0.0.0.0/8, which
+ * Linux dials as the local host), "unspecified" (::), "broadcast" (255.255.255.255) and
+ * "multicast" (224.0.0.0/4, ff00::/8), also written IPv4-mapped (::ffff:0.0.0.0).
+ * The short static name of the range, or NULL.
+ */
+const char *addr_never(const struct sockaddr *sa);
+
 #endif

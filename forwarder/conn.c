@@ -614,19 +614,58 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- resolving and dialling ---- */
 
-/* The addresses of res this connection may dial; *why names the first refused one. */
+/*
+ * Why the address ss (port set) may not be dialled by this connection, into why; 0 when it
+ * may. Refused whatever the rule: addresses that are never a destination (0.0.0.0, ::,
+ * broadcast, multicast: Linux dials 0.0.0.0 and :: as this host), and any destination
+ * that would land on one of the forwarder's own listeners (a loop). Refused without
+ * `private`: special-purpose addresses and every address the gateway keeps for itself
+ * (its own, loopback, local routes, broadcast).
+ */
+static int
+refuse_addr(struct conn *c, const struct sockaddr_storage *ss, int priv, char *why,
+    size_t whylen)
+{
+	struct sockaddr_storage u = *ss;
+	const struct sockaddr *sa = (const struct sockaddr *)&u;
+	char abuf[ADDR_STRLEN];
+	const char *sp, *local;
+
+	addr_format((const struct sockaddr *)ss, 0, abuf, sizeof(abuf));
+	addr_unmap(&u);		/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
+	if ((sp = addr_never(sa)) != NULL) {
+		snprintf(why, whylen, "%s is %s: never a destination", abuf, sp);
+		return 1;
+	}
+	if (!priv && (sp = addr_special((const struct sockaddr *)ss)) != NULL) {
+		snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
+		return 1;
+	}
+	local = iface_local_kind(c->f->ifaces, sa);
+	if (listeners_would_accept(c->f->ls, sa, c->f->ifaces)) {
+		snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf, c->target_port);
+		return 1;
+	}
+	if (!priv && local != NULL) {
+		snprintf(why, whylen, "%s is the gateway's own address (%s)", abuf, local);
+		return 1;
+	}
+	return 0;
+}
+
+/* The addresses of res this connection may dial (every one is checked, the first
+ * DIAL_MAX that pass are kept); *why names the first refused one. */
 static size_t
 filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_storage *out,
     char *why, size_t whylen)
 {
 	int priv = c->rule != NULL && (c->rule->flags & RULE_PRIVATE);
-	char abuf[ADDR_STRLEN];
+	char one[160];
 	size_t i, n = 0;
 
 	why[0] = '\0';
 	for (i = 0; i < res->n && n < DIAL_MAX; i++) {
 		struct sockaddr_storage ss;
-		const char *sp;
 
 		memset(&ss, 0, sizeof(ss));
 		ss.ss_family = (sa_family_t)res->addrs[i].family;
@@ -635,24 +674,12 @@ filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_sto
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
 		addr_set_port((struct sockaddr *)&ss, c->target_port);
-		addr_format((struct sockaddr *)&ss, 0, abuf, sizeof(abuf));
-		if (!priv && (sp = addr_special((struct sockaddr *)&ss)) != NULL) {
+		if (refuse_addr(c, &ss, priv, one, sizeof(one))) {
 			if (why[0] == '\0')
-				snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
+				util_strlcpy(why, one, whylen);
 			continue;
 		}
-		addr_unmap(&ss);	/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
-		if (listeners_would_accept(c->f->ls, (struct sockaddr *)&ss, c->f->ifaces)) {
-			if (why[0] == '\0')
-				snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf,
-				    c->target_port);
-			continue;
-		}
-		if (!priv && iface_is_local(c->f->ifaces, (struct sockaddr *)&ss)) {
-			if (why[0] == '\0')
-				snprintf(why, whylen, "%s is the gateway's own address", abuf);
-			continue;
-		}
+		addr_unmap(&ss);
 		out[n++] = ss;
 	}
 	return n;

@@ -85,7 +85,9 @@ int listeners_sync(struct listeners *ls, const struct config *cfg, int strict, c
     size_t errlen);
 /* 1 if the forwarder listens on this port (on any address). */
 int listeners_has_port(const struct listeners *ls, uint16_t port);
-/* 1 if a connection to sa (address and port) would land on one of our own listeners. */
+/* 1 if a connection to sa (address and port) would land on one of our own listeners:
+ * the address of one, or any address the gateway takes for itself (iface_is_local) on
+ * the port of a wildcard one. */
 int listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa,
     const struct iface_table *ifaces);
 /* Called when a connection ends: accepting resumes if max-conns had paused it. */

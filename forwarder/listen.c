@@ -266,15 +266,16 @@ listeners_would_accept(const struct listeners *ls, const struct sockaddr *target
 
 	memcpy(&ss, target, addr_len(target));
 	addr_unmap(&ss);
-
 	for (i = 0; i < ls->n; i++) {
 		const struct sockaddr *l = (const struct sockaddr *)&ls->v[i]->addr;
 
-		if (addr_port(l) != addr_port(sa))
+		if (addr_port(l) != addr_port(sa) || l->sa_family != sa->sa_family)
 			continue;
 		if (addr_equal(l, sa, 0))
 			return 1;
-		if (addr_is_any(l) && l->sa_family == sa->sa_family && iface_is_local(ifaces, sa))
+		/* A wildcard listener takes whatever the kernel delivers here: assigned
+		 * addresses, 127/8, and every address of a local (AnyIP) route. */
+		if (addr_is_any(l) && iface_is_local(ifaces, sa))
 			return 1;
 	}
 	return 0;

@@ -780,7 +780,7 @@ void
 resolver_refresh_interfaces(struct resolver *r)
 {
 	if (iface_refresh(r->ifaces) == -1)
-		log_warn("getifaddrs");
+		log_warn("reading interface addresses and local routes");
 }
 
 const struct resolver_stats *

@@ -70,6 +70,8 @@ UPSTREAM_HOSTS = {
     "imds.cloud.test": METADATA_ADDR,
     "down.example.test": WEB_ADDR,          # allowed on 8080, where nothing listens
     "late.example.test": WEB_ADDR,          # allowed only by test_reload's SIGHUP
+    "anyip.example.test": "10.99.0.5",      # test_loop_guard: in a local route it adds
+    "gw.example.test": GW_OUT4,             # the gateway's own bridge-side address
 }                                           # gone.example.test: allowed, but NXDOMAIN upstream
 # evil.test and every name below it; every name below the search domain (so a lookup
 # that wrongly appends it finds an address: the trap)
@@ -91,6 +93,8 @@ allow gone.example.test 80
 allow *.ok.test 9443
 allow intranet 9443
 allow api.example.test 9443
+allow anyip.example.test 80 private
+allow gw.example.test 80 private
 """
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")

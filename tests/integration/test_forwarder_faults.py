@@ -56,6 +56,16 @@ RECORDS = {
     "gone.test": [WEB_ADDR], "new.test": [WEB_ADDR], "api.test": [API_ADDR],
     "refuse.test": list(REFUSE_ADDRS), "hole.test": list(HOLE_ADDRS),
     "reset.test": list(RESET_ADDRS),
+    # addresses no connection may go to, private or not
+    "zero.priv.test": ["0.0.0.0"], "unspec.priv.test": ["::"],
+    "zeromapped.priv.test": ["::ffff:0.0.0.0"], "bcast.priv.test": ["255.255.255.255"],
+    "mcast.priv.test": ["224.0.0.1"], "mcast6.priv.test": ["ff02::1"],
+    # this host, where the forwarder listens (on the port dialled): a loop
+    "lo1.priv.test": ["127.0.0.1"], "lo9.priv.test": ["127.0.0.9"], "lo6.priv.test": ["::1"],
+    "lomapped.priv.test": ["::ffff:127.0.0.1"],
+    # 19 addresses the loop guard refuses, then the web server: every address is kept
+    # until the filter has seen it (only the first 16 were, and this was no-address)
+    "many.test": [FWD] * 19 + [WEB_ADDR],
 }
 
 
@@ -82,8 +92,9 @@ def _dns_question(q):
 
 
 class FaultyDns:
-    """A UDP DNS server on addr:port answering A queries from records (AAAA: NODATA,
-    unknown names: NXDOMAIN), or misbehaving as `mode` says:
+    """A UDP DNS server on addr:port answering A and AAAA queries from records (the
+    IPv4 and IPv6 addresses listed for a name, in the order listed; a family with none:
+    NODATA; unknown names: NXDOMAIN), or misbehaving as `mode` says:
 
     ok         answers at once
     slow       the right answer, `slow_delay` seconds late
@@ -128,7 +139,11 @@ class FaultyDns:
     def _answer(q, question, rcode=0, addrs=(), qid=None):
         rrs = b""
         for a in addrs:
-            rrs += struct.pack(">HHHIH", 0xC00C, 1, 1, 30, 4) + socket.inet_aton(a)
+            if ":" in a:
+                rrs += struct.pack(">HHHIH", 0xC00C, 28, 1, 30, 16) + \
+                    socket.inet_pton(socket.AF_INET6, a)
+            else:
+                rrs += struct.pack(">HHHIH", 0xC00C, 1, 1, 30, 4) + socket.inet_aton(a)
         qid = struct.unpack(">H", q[:2])[0] if qid is None else qid
         flags = 0x8000 | 0x0400 | (q[2] << 8 & 0x0100) | 0x0080 | rcode   # QR AA RD RA
         return struct.pack(">HHHHHH", qid, flags, 1, len(addrs), 0, 0) + question + rrs
@@ -142,7 +157,8 @@ class FaultyDns:
             mode = self.mode
             self.queries.append((time.monotonic(), name, qtype, mode))
         known = name in self.records
-        addrs = self.records.get(name, []) if qtype == 1 else []
+        addrs = [a for a in self.records.get(name, []) if
+                 (qtype == 1 and ":" not in a) or (qtype == 28 and ":" in a)]
         rcode = 0 if known else 3
         if mode == "silent" or (self.silent_for is not None and self.silent_for(name)):
             return None, 0
@@ -952,14 +968,99 @@ def test_one_client_cannot_take_every_lookup_slot(env, fwd):
         assert m.get('gatehouse_upstream_lookups_total{result="limit"}', 0) == 0, m
         status, body, _ = http_get(env.p_http, "web.test", src=GOOD_SRC)
         assert status == 200 and b"hello from web" in body, (status, body)
-        refused = [a for a in conn_lines_from(f, FLOOD_SRC) if a.get("reason") ==
-                   "resolve-failed"]
+        refused = wait_for(lambda: (lambda r: r if len(r) >= n_flood - share else None)(
+            [a for a in conn_lines_from(f, FLOOD_SRC) if a.get("reason") == "resolve-failed"]),
+            5, interval=0.1, what="an audit line for every refused connection")
         assert len(refused) == n_flood - share, len(refused)
         assert {a["detail"] for a in refused} == {
             "too many lookups in flight from this client (max-lookups-per-client)"}
     finally:
         for s in flood:
             s.close()
+
+
+NEVER = "%s is %s: never a destination"
+LOOP = "%s port {port} is this forwarder (loop)"
+CONNECT_FAILED = None       # not a listener of ours: dialled (private), refused by the host
+NEVER_CASES = {
+    "zero.priv.test": NEVER % ("0.0.0.0", "this-network"),
+    "unspec.priv.test": NEVER % ("::", "unspecified"),
+    "zeromapped.priv.test": NEVER % ("0.0.0.0", "this-network"),
+    "bcast.priv.test": NEVER % ("255.255.255.255", "broadcast"),
+    "mcast.priv.test": NEVER % ("224.0.0.1", "multicast"),
+    "mcast6.priv.test": NEVER % ("ff02::1", "multicast"),
+}
+LOOP_CASES = {      # by listen layout: which of this host's addresses reach a listener
+    "wildcard": {"lo1.priv.test": LOOP % "127.0.0.1", "lo9.priv.test": LOOP % "127.0.0.9",
+                 "lo6.priv.test": LOOP % "::1", "lomapped.priv.test": LOOP % "127.0.0.1"},
+    "loopback": {"lo1.priv.test": LOOP % "127.0.0.1", "lo9.priv.test": CONNECT_FAILED,
+                 "lo6.priv.test": LOOP % "::1", "lomapped.priv.test": LOOP % "127.0.0.1"},
+    "one-address": {"lo1.priv.test": CONNECT_FAILED, "lo9.priv.test": LOOP % "127.0.0.9",
+                    "lo6.priv.test": CONNECT_FAILED, "lomapped.priv.test": CONNECT_FAILED},
+}
+
+
+def _port_free_everywhere():
+    """A port free for TCP on 0.0.0.0 and :: (the wildcard layout binds both)."""
+    for _ in range(200):
+        p = peers.free_port(("0.0.0.0", "127.0.0.9"))
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no port free on 0.0.0.0 and ::")
+
+
+@pytest.mark.parametrize("layout,listen,dial", [
+    ("wildcard", "0.0.0.0 ::", FWD), ("loopback", "127.0.0.1 ::1", FWD),
+    ("one-address", "127.0.0.9", "127.0.0.9")])
+def test_private_rule_never_dials_itself_or_nowhere(env, fwd, layout, listen, dial):
+    """`allow *.priv.test PORT private`: names answering 0.0.0.0, ::, ::ffff:0.0.0.0,
+    broadcast or multicast are refused whatever the rule; names answering an address of
+    this host are refused as a loop on a port the forwarder listens on, in every listen
+    layout. One client connection is one accepted connection (the forwarder once dialled
+    itself until 512 relays and 1,035 descriptors were used)."""
+    port = _port_free_everywhere()
+    f = fwd(["allow *.priv.test %d private" % port], metrics=True, forward_listen=listen,
+            max_conns_per_client="16")
+    cases = dict(NEVER_CASES, **LOOP_CASES[layout])
+    for name, want in cases.items():
+        s = connect(port, addr=dial)
+        try:
+            cport = s.getsockname()[1]
+            s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % name).encode())
+            resp = recv_until_eof(s)
+        finally:
+            s.close()
+        line = f.wait_conn(cport)
+        if want is CONNECT_FAILED:
+            assert resp.startswith(b"HTTP/1.1 502"), (name, resp[:300])
+            assert (line["verdict"], line["reason"]) == ("deny", "connect-failed"), line
+            continue
+        assert resp.startswith(b"HTTP/1.1 403"), (name, resp[:300])
+        assert (line["verdict"], line["reason"], line["detail"]) == (
+            "deny", "no-address", want.format(port=port)), (layout, name, line)
+    m = wait_for(lambda: (lambda m: m if m["gatehouse_connections_active"] == 0 else None)(
+        metrics(f)), 5, what="every connection closed")
+    assert m["gatehouse_connections_accepted_total"] == len(cases), m
+    refused = [n for n, w in cases.items() if w is not CONNECT_FAILED]
+    assert m['gatehouse_connections_total{verdict="deny",reason="no-address"}'] == \
+        len(refused), m
+
+
+def test_every_address_is_kept_until_filtered(env, fwd):
+    """An answer of 20 addresses: 19 that the loop guard refuses (this forwarder), then
+    the web server. The 20th is dialled."""
+    f = fwd(["allow many.test %d private" % env.p_http])
+    status, body, cport = http_get(env.p_http, "many.test")
+    assert status == 200 and b"hello from web" in body, (status, body)
+    line = f.wait_conn(cport)
+    assert line["upstream"] == "%s:%d" % (WEB_ADDR, env.p_http), line
 
 
 def test_slowloris_client_hellos_cut_at_peek_timeout(env, fwd):

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "util.h"
 
 /* A sockaddr from an address literal (no port). */
 static struct sockaddr_storage
@@ -363,6 +364,56 @@ test_special_unknown_family(void **state)
 	assert_non_null(addr_special((struct sockaddr *)&ss));
 }
 
+/* ---- addr_never: refused even for a `private` rule ---- */
+
+static void
+test_never(void **state)
+{
+	static const struct {
+		const char *addr;
+		const char *want;	/* NULL: may be dialled (when the rule allows it) */
+	} cases[] = {
+		{ "0.0.0.0", "this-network" },		/* Linux dials it as the local host */
+		{ "0.1.2.3", "this-network" },
+		{ "::", "unspecified" },
+		{ "::ffff:0.0.0.0", "this-network" },	/* the mapped form of 0.0.0.0 */
+		{ "255.255.255.255", "broadcast" },
+		{ "::ffff:255.255.255.255", "broadcast" },
+		{ "224.0.0.1", "multicast" },
+		{ "239.255.255.250", "multicast" },
+		{ "::ffff:224.0.0.251", "multicast" },
+		{ "ff02::1", "multicast" },
+		{ "ff05::1:3", "multicast" },
+		{ "127.0.0.1", NULL },			/* loopback: special, the loop guard's */
+		{ "10.0.0.255", NULL },			/* subnet broadcast: a local route says */
+		{ "192.168.1.1", NULL },
+		{ "1.0.0.0", NULL },
+		{ "223.255.255.255", NULL },
+		{ "240.0.0.1", NULL },			/* reserved: special, not never */
+		{ "::1", NULL },
+		{ "::ffff:127.0.0.1", NULL },
+		{ "2001:db8::1", NULL },
+		{ "fe80::1", NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		struct sockaddr_storage ss;
+		char err[128];
+		const char *got;
+
+		assert_int_equal(addr_parse(cases[i].addr, 443, &ss, err, sizeof(err)), 0);
+		got = addr_never((struct sockaddr *)&ss);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got, cases[i].want) != 0)) {
+			print_error("%s: got %s, want %s\n", cases[i].addr, got ? got : "NULL",
+			    cases[i].want ? cases[i].want : "NULL");
+			fail();
+		}
+	}
+}
+
 /* ---- addr_equal, addr_is_any, addr_key ---- */
 
 static void
@@ -465,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_parse_format_roundtrip),
 		cmocka_unit_test(test_special),
 		cmocka_unit_test(test_special_unknown_family),
+		cmocka_unit_test(test_never),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_is_any),
 		cmocka_unit_test(test_key),
