@@ -379,6 +379,13 @@ audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with
 }
 
 void
+audit_client(struct audit *a, const struct sockaddr *sa)
+{
+	audit_addr(a, "client", sa, 0);
+	audit_uint(a, "client_port", addr_port(sa));
+}
+
+void
 audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t n)
 {
 	size_t i;

@@ -48,6 +48,8 @@ void audit_strn(struct audit *a, const char *key, const char *val, size_t len);
 void audit_safe(struct audit *a, const char *key, const char *val);
 void audit_uint(struct audit *a, const char *key, uint64_t val);
 void audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with_port);
+/* "client":"ADDRESS","client_port":PORT: one shape in both daemons' lines. */
+void audit_client(struct audit *a, const struct sockaddr *sa);
 /* A JSON array of strings. */
 void audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t n);
 void audit_end(struct audit *a);

@@ -61,7 +61,9 @@ struct conn {
 	/* the decision */
 	enum via via;
 	const struct rule *rule;	/* points into cfg->policy */
-	char name[DNAME_MAX + 1];
+	const char *route;		/* routed port: the target name (in cfg), else NULL */
+	char name[DNAME_MAX + 1];	/* the name the connection is for: what the client
+					 * named, else the route's target */
 	struct dns_wait *wait;
 	struct dial *dial;
 	/* the relay */
@@ -143,12 +145,18 @@ audit_common(struct conn *c, const char *verdict)
 {
 	struct audit *a = c->f->audit;
 
-	audit_addr(a, "client", (struct sockaddr *)&c->peer, 1);
+	audit_client(a, (struct sockaddr *)&c->peer);
 	audit_uint(a, "port", c->port);
 	if (c->name[0] != '\0')
 		audit_safe(a, "name", c->name);
 	if (c->via != VIA_NONE)
 		audit_safe(a, "via", via_name(c->via));
+	if (c->route != NULL) {		/* a routed port: where it goes, whatever was named */
+		char rt[DNAME_MAX + 8];
+
+		snprintf(rt, sizeof(rt), "%s:%u", c->route, c->target_port);
+		audit_safe(a, "route", rt);
+	}
 	audit_safe(a, "verdict", verdict);
 	if (c->rule != NULL)
 		audit_safe(a, "rule", c->rule->pattern);
@@ -313,8 +321,8 @@ http_refusal(struct conn *c, char *buf, size_t len)
 		    c->name, c->port);
 		break;
 	case DENY_NAME_MISMATCH:
-		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed; %s is not allowed here\n",
-		    c->port, c->name);
+		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
+		    "allowed here\n", c->port, c->route ? c->route : "another host", c->name);
 		break;
 	case DENY_NO_ADDRESS:
 		bl = snprintf(body, sizeof(body), "gatehouse: %s has no address it may connect to (%s)\n",
@@ -564,7 +572,11 @@ verify_decide(struct conn *c)
 		return -1;
 	case PEEK_OK:
 		if (strcmp(res.name, c->name) != 0) {
-			conn_deny(c, DENY_NAME_MISMATCH, "client named %s", res.name);
+			/* The audit line and the refusal name what the client asked for; the
+			 * route's target is in the line's "route" field. */
+			util_strlcpy(c->name, res.name, sizeof(c->name));
+			c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
+			conn_deny(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port, c->route);
 			return -1;
 		}
 		break;
@@ -1025,6 +1037,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		/* Dial at once: the server may speak first (SMTP). */
 		c->rule = routed;
 		c->via = VIA_ROUTE;
+		c->route = rname;
 		util_strlcpy(c->name, rname, sizeof(c->name));
 		c->gate = GATE_VERIFY;
 		resolve_start(c);

@@ -94,7 +94,7 @@ audit_shed(struct listeners *ls, const struct sockaddr *peer, uint16_t port)
 	f->stats.denied[DENY_LIMIT]++;
 	if (!audit_begin(f->audit, "conn", peer))
 		return;
-	audit_addr(f->audit, "client", peer, 1);
+	audit_client(f->audit, peer);
 	audit_uint(f->audit, "port", port);
 	audit_str(f->audit, "verdict", "deny");
 	audit_str(f->audit, "reason", deny_name(DENY_LIMIT));

@@ -159,8 +159,7 @@ audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
 
 	if (!audit_begin(r->audit, "query", peer))
 		return;
-	audit_addr(r->audit, "client", peer, 0);
-	audit_uint(r->audit, "client_port", addr_port(peer));
+	audit_client(r->audit, peer);
 	audit_safe(r->audit, "proto", tcp ? "tcp" : "udp");
 	if (qi->has_question) {
 		audit_str(r->audit, "qname", qi->qname);

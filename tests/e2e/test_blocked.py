@@ -94,12 +94,14 @@ def test_sni_mismatch_on_routed_port_is_refused(topo):
     n_mails = len(topo.mails())
     r = topo.client(["openssl", "s_client", "-connect", f"{T.GW_IN4}:465", "-servername",
                      "evil.test", "-CAfile", topo.ca_path], input="")
-    topo.expect_conn(465, "deny", None, (T.CLIENT4,), reason="name-mismatch")
+    topo.expect_conn(465, "deny", "evil.test", (T.CLIENT4,), reason="name-mismatch")
     assert r.returncode != 0
     assert helpers.tls_alert(r.stderr) == "access denied", r.stderr
     e = topo.wait_audit("gatehouse-forwarder", lambda e: e.get("port") == 465 and
                         e.get("verdict") == "deny", since=mark)[-1]
-    assert e["reason"] == "name-mismatch" and "evil.test" in e.get("detail", ""), e
+    assert (e["reason"], e["name"], e["via"], e["route"]) == (
+        "name-mismatch", "evil.test", "sni", "smtp.mail.test:465"), e
+    assert e["detail"] == "port 465 is routed to smtp.mail.test", e
     assert len(topo.mails()) == n_mails
 
 

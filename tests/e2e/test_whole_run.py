@@ -28,11 +28,7 @@ TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 def _addr_of(client):
-    """'10.77.0.2:4000' / '[fd00:77::2]:4000' / '10.77.0.2' -> the address."""
-    if client.startswith("["):
-        return client[1:client.index("]")]
-    if client.count(":") == 1:
-        return client.split(":")[0]
+    """The client field: an address, with the port in client_port (both daemons)."""
     return client
 
 

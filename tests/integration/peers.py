@@ -866,7 +866,7 @@ class Forwarder:
     def conn_lines(self, client_port=None):
         out = [a for a in self.audit() if a.get("event") == "conn"]
         if client_port is not None:
-            out = [a for a in out if a.get("client", "").rsplit(":", 1)[-1] == str(client_port)]
+            out = [a for a in out if a.get("client_port") == int(client_port)]
         return out
 
     def wait_conn(self, client_port, timeout=6.0):

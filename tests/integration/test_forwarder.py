@@ -229,7 +229,7 @@ def test_sni_allowed_reaches_right_upstream_and_verifies(env, fwd):
     assert len(env.dns.queried("api.test")) > before, "api.test was not resolved upstream"
     line = f.wait_conn(cport)
     assert line["daemon"] == "forwarder"
-    assert line["client"] == "127.0.0.1:%d" % cport
+    assert (line["client"], line["client_port"]) == ("127.0.0.1", cport)
     assert line["port"] == env.p_tls
     assert line["name"] == "api.test" and line["via"] == "sni"
     assert line["verdict"] == "allow" and line["rule"] == "api.test"
@@ -440,8 +440,10 @@ def test_routed_port_refuses_client_hello_naming_another_host(env, fwd):
     # the banner may or may not have been relayed first; the refusal is an access_denied alert
     assert got.endswith(ALERT_ACCESS_DENIED), got
     line = f.wait_conn(cport)
-    assert (line["verdict"], line["reason"], line["via"]) == ("deny", "name-mismatch", "route")
-    assert "evil.test" in line["detail"]
+    # the line names what the client asked for; the route's target has a field of its own
+    assert (line["verdict"], line["reason"], line["via"], line["name"], line["route"]) == (
+        "deny", "name-mismatch", "sni", "evil.test", "smtp.test:%d" % env.p_smtp), line
+    assert line["detail"] == "port %d is routed to smtp.test" % env.p_smtp, line
     # the upstream may have been dialled (routed ports dial at once) but got no client byte
     conns = env.smtp.snapshot()
     assert len(conns) <= 1
@@ -451,8 +453,12 @@ def test_routed_port_refuses_client_hello_naming_another_host(env, fwd):
     # an HTTP request naming another host on the routed port: 403, nothing relayed
     env.smtp.reset()
     resp, cport = http_raw(env.p_smtp, b"GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n")
-    assert b"HTTP/1.1 403" in resp and b"routed" in resp, resp
-    assert f.wait_conn(cport)["reason"] == "name-mismatch"
+    assert b"HTTP/1.1 403" in resp, resp
+    assert resp.endswith(b"gatehouse: port %d is routed to smtp.test; evil.test is not allowed "
+                         b"here\n" % env.p_smtp), resp
+    line = f.wait_conn(cport)
+    assert (line["reason"], line["via"], line["name"], line["route"]) == (
+        "name-mismatch", "host", "evil.test", "smtp.test:%d" % env.p_smtp), line
     for c in env.smtp.snapshot():
         assert c["closed"].wait(3)
         assert bytes(c["received"]) == b""
@@ -893,7 +899,7 @@ def test_audit_one_json_line_per_connection(env, fwd):
         if via:
             assert line["via"] == via
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$", line["ts"]), line["ts"]
-        assert line["client"] == "127.0.0.1:%d" % p
+        assert (line["client"], line["client_port"]) == ("127.0.0.1", p)
         assert isinstance(line["port"], int) and isinstance(line["ms"], int)
         if verdict == "allow":
             for k in ("name", "rule", "upstream", "bytes_up", "bytes_down", "end"):

@@ -1024,7 +1024,8 @@ class AuditTally:
             if ev != "conn":
                 self.problem("unexpected forwarder event: %r" % line[:200])
                 return
-            client = obj.get("client", "")
+            # "client" and "client_port", as the resolver writes them: keyed as ADDR:PORT
+            client = "%s:%s" % (obj.get("client", ""), obj.get("client_port"))
             self.keys[client] += 1
             outcome = "%s/%s" % (obj.get("verdict"), obj.get("reason") or obj.get("via"))
             if obj.get("end"):
