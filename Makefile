@@ -74,7 +74,7 @@ unit: $(UNIT_TESTS)
 
 # ---- fuzz targets (clang libFuzzer + ASan + UBSan), built in build/fuzz
 FUZZ_CC    ?= clang
-FUZZ_BUILD  = build/fuzz
+FUZZ_BUILD ?= build/fuzz
 FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
               -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
               $(shell pkg-config --cflags $(PKGS))
@@ -96,9 +96,10 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
 	  mkdir -p tests/fuzz/corpus/$$n $(FUZZ_BUILD)/new-$$n; echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/new-$$n tests/fuzz/corpus/$$n \
-	     2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
-	  test $${PIPESTATUS[0]} -eq 0; done
+	  rc=0; $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/new-$$n tests/fuzz/corpus/$$n \
+	     >$(FUZZ_BUILD)/$$n.fuzz.log 2>&1 || rc=$$?; \
+	  grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' $(FUZZ_BUILD)/$$n.fuzz.log || true; \
+	  test $$rc -eq 0; done
 
 # Short pass for `make check`: the corpus plus a bounded number of mutations per target.
 fuzz-quick: $(FUZZ_TARGETS)

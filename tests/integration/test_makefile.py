@@ -1,0 +1,48 @@
+"""The Makefile's own recipes, run by make with its default shell (/bin/sh: dash on
+Debian). `make fuzz` once used bash's PIPESTATUS, which dash rejects, so it failed on every
+run whatever the fuzzers did. Here the recipe runs two stand-in targets (the recipe's exit
+status is under test, not a fuzzer): one that succeeds, one that reports a crash."""
+
+import os
+import stat
+import subprocess
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _target(d, name, text, rc):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\nprintf '%s\\n'\nexit %d\n" % (text, rc))
+    os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR)
+    return p
+
+
+def _make_fuzz(targets, d):
+    return subprocess.run(["make", "-s", "-C", REPO, "fuzz", "FUZZ_SECONDS=1",
+                           "FUZZ_BUILD=" + d, "FUZZ_TARGETS=" + " ".join(targets)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="gatehouse-make-") as d:
+        yield d
+
+
+def test_make_fuzz_passes_when_the_fuzzers_pass(workdir):
+    ok = _target(workdir, "fuzz_ok", "stat::number_of_executed_units: 7", 0)
+    r = _make_fuzz([ok], workdir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "stat::number_of_executed_units: 7" in r.stdout
+
+
+def test_make_fuzz_fails_when_a_fuzzer_fails(workdir):
+    ok = _target(workdir, "fuzz_ok", "Done 3 runs", 0)
+    bad = _target(workdir, "fuzz_bad", "==1==ERROR: libFuzzer: deadly signal", 1)
+    r = _make_fuzz([ok, bad], workdir)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "ERROR: libFuzzer: deadly signal" in r.stdout
