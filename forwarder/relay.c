@@ -111,22 +111,28 @@ pump_release(struct pump *p, struct bufpool *pool)
 }
 
 /* Switch to splice once the direction is a bulk transfer and the copy buffer is empty.
- * Without a pipe (EMFILE and the like) the copying path simply goes on. */
+ * Without a pipe of at least RELAY_BUF (EMFILE, the user's pipe quota used up: the kernel
+ * then makes 8 KiB pipes) this direction keeps the copying path for good. */
 static void
 maybe_splice(struct pump *p)
 {
-	int fds[2];
+	int fds[2], size;
 
-	if (p->pipe_r != -1 || p->bytes < RELAY_SPLICE_AFTER || p->off < p->len)
+	if (p->pipe_r != -1 || p->copy_only || p->bytes < RELAY_SPLICE_AFTER || p->off < p->len)
 		return;
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
+		p->copy_only = 1;
 		return;
-	/* A larger pipe moves a bulk transfer in fewer system calls; it is kernel memory
-	 * and still bounds what one direction holds. Refused (pipe-max-size, the user's pipe
-	 * quota): the default 64 KiB does. */
-	p->pipe_size = fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE);
-	if (p->pipe_size <= 0)
-		p->pipe_size = RELAY_BUF;
+	}
+	/* Refused (pipe-max-size, the quota): the pipe keeps what it got, if enough. */
+	(void)fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE);
+	if ((size = fcntl(fds[1], F_GETPIPE_SZ)) < RELAY_BUF) {
+		close(fds[0]);
+		close(fds[1]);
+		p->copy_only = 1;
+		return;
+	}
+	p->pipe_size = size;
 	p->pipe_r = fds[0];
 	p->pipe_w = fds[1];
 }

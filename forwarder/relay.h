@@ -17,15 +17,27 @@ size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
 
 /* After this many bytes in one direction, that direction moves by splice(2) through a
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
- * (no pipe, no extra descriptors for the many small connections). */
+ * (no pipe, no extra descriptors for the many small connections).
+ *
+ * RELAY_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, 1 GiB download,
+ * forwarder as nobody; README "Splice"): a 64 KiB pipe relayed 211-295 MiB/s, 128 KiB
+ * 931-961, 256 KiB 755-1009, 512 KiB 900-1081, at about the same CPU per GiB. A spliced
+ * direction holds at most one pipe of kernel memory, and an unprivileged user's pipes
+ * share fs.pipe-user-pages-soft (64 MiB): 512 KiB pipes used it up after 128 directions
+ * (the next got 8 KiB pipes), 128 KiB ones after 512. 128 KiB keeps nearly all the
+ * throughput at a quarter of the memory of 512 KiB. A pipe the kernel will not make at
+ * least RELAY_BUF long (over the quota) is not used: that direction keeps copying. */
 #define RELAY_SPLICE_AFTER (256 * 1024)
-#define RELAY_PIPE (512 * 1024)	/* pipe size asked for in splice mode */
+#ifndef RELAY_PIPE
+#define RELAY_PIPE (128 * 1024)
+#endif
 
 struct pump {
 	int src, dst;
 	int pipe_r, pipe_w;	/* splice mode: the pipe, -1 otherwise */
 	size_t in_pipe;		/* splice mode: bytes in the pipe not yet written to dst */
 	int pipe_size;		/* splice mode: the pipe's capacity */
+	int copy_only;		/* no usable pipe could be had: never splice */
 	uint8_t *buf;		/* borrowed from the pool while len > off; NULL otherwise */
 	size_t off, len;	/* unwritten bytes: buf[off..len) */
 	uint64_t bytes;		/* written to dst */

@@ -588,6 +588,71 @@ def test_slow_reader_backpressure_bounds_memory(env, fwd):
     assert line["end"] == "eof" and line["bytes_down"] > total
 
 
+def _pipes(pid):
+    """{pipe inode: (capacity, bytes held)} of every pipe pid has open."""
+    import fcntl
+    import struct
+    import termios
+    out, d = {}, "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, fd))
+        except OSError:
+            continue
+        if not target.startswith("pipe:") or target in out:
+            continue
+        pfd = os.open(os.path.join(d, fd), os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            held = struct.unpack("i", fcntl.ioctl(pfd, termios.FIONREAD, b"\0" * 4))[0]
+            out[target] = (fcntl.fcntl(pfd, 1032), held)        # F_GETPIPE_SZ
+        finally:
+            os.close(pfd)
+    return out
+
+
+def test_spliced_direction_holds_at_most_one_128k_pipe(env, fwd):
+    """A bulk download goes into splice mode after 256 KiB; when the client then stops
+    reading, the forwarder holds at most one 128 KiB pipe of it in kernel memory (README:
+    Splice), and every byte still arrives intact once it reads again."""
+    total = 16 << 20
+    f = fwd(allow_common(env), idle_timeout="20")
+    before = _pipes(f.pid)                     # libevent's own
+    s = connect(env.p_http, rcvbuf=65536)
+    cport = s.getsockname()[1]
+    s.settimeout(20)
+    s.sendall(("GET /big?n=%d HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n" %
+               total).encode())
+    got = b""
+    while len(got) < 1 << 20:                  # past RELAY_SPLICE_AFTER, then stop reading
+        chunk = s.recv((1 << 20) - len(got))
+        assert chunk
+        got += chunk
+    # the upstream stops getting rid of bytes once every buffer on the way is full
+    last = [None]
+
+    def stalled():
+        now = env.web.srv.big_sent
+        same, last[0] = now == last[0], now
+        return same
+    wait_for(stalled, 10, interval=0.3, what="the download to stall")
+    pipes = [v for k, v in _pipes(f.pid).items() if k not in before]
+    assert pipes, "no pipe: the download never went into splice mode"
+    assert all(cap == 128 * 1024 and held <= cap for cap, held in pipes), pipes
+    head, body = got.split(b"\r\n\r\n", 1)
+    h = hashlib.sha256(body)
+    n = len(body)
+    buf = bytearray(1 << 20)
+    while True:
+        k = s.recv_into(buf)
+        if k == 0:
+            break
+        h.update(memoryview(buf)[:k])
+        n += k
+    s.close()
+    assert n == total and h.hexdigest() == payload_sha256(total)
+    assert f.wait_conn(cport)["end"] == "eof"
+
+
 # ---------------------------------------------------------------------------------------
 # the peek phase
 
