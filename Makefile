@@ -29,7 +29,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
-           common/prom.c common/httpd.c common/clients.c
+           common/prom.c common/httpd.c common/clients.c common/route.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \

@@ -1,37 +1,20 @@
-/* iface.c: the gateway's interface addresses (getifaddrs(3)) and local routes (netlink). */
+/* iface.c: the gateway's interface addresses, from getifaddrs(3). */
 #include "iface.h"
 
-#include <errno.h>
 #include <ifaddrs.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "util.h"
 
 #define MAX_LOCAL 256		/* every local address, for iface_is_local */
 
-#define NL_BUF 32768		/* one recv of a netlink dump */
-
-/* A route that delivers to the gateway itself (type local, broadcast or anycast). */
-struct local_route {
-	int family;
-	uint8_t prefix[16];	/* network byte order; IPv4 in the first 4 bytes */
-	unsigned bits;
-	const char *kind;	/* "local-route", "broadcast", "anycast" */
-};
-
 struct iface_table {
 	struct iface *v;
 	size_t n;
 	struct sockaddr_storage local[MAX_LOCAL];
 	size_t nlocal;
-	struct local_route *routes;
-	size_t nroutes;
 };
 
 struct iface_table *
@@ -46,7 +29,6 @@ iface_free(struct iface_table *t)
 	if (t == NULL)
 		return;
 	free(t->v);
-	free(t->routes);
 	free(t);
 }
 
@@ -73,122 +55,6 @@ add_local(struct iface_table *t, const struct sockaddr *sa)
 		memcpy(&t->local[t->nlocal++], sa, addr_len(sa));
 }
 
-/* One route message of a dump: append it to *v when it delivers locally. 0, or -1. */
-static int
-route_add(const struct nlmsghdr *nh, struct local_route **v, size_t *n, size_t *cap)
-{
-	const struct rtmsg *rt = NLMSG_DATA(nh);
-	const struct rtattr *ra;
-	struct local_route r;
-	int len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rt));
-	size_t alen;
-
-	if (len < 0)
-		return 0;		/* too short to be a route: ignored */
-	memset(&r, 0, sizeof(r));
-	switch (rt->rtm_type) {
-	case RTN_LOCAL:
-		r.kind = "local-route";
-		break;
-	case RTN_BROADCAST:
-		r.kind = "broadcast";
-		break;
-	case RTN_ANYCAST:
-		r.kind = "anycast";
-		break;
-	default:
-		return 0;
-	}
-	if (rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6)
-		return 0;
-	alen = rt->rtm_family == AF_INET ? 4 : 16;
-	if (rt->rtm_dst_len > alen * 8)
-		return 0;
-	r.family = rt->rtm_family;
-	r.bits = rt->rtm_dst_len;
-	for (ra = RTM_RTA(rt); RTA_OK(ra, len); ra = RTA_NEXT(ra, len))
-		if (ra->rta_type == RTA_DST && RTA_PAYLOAD(ra) == alen)
-			memcpy(r.prefix, RTA_DATA(ra), alen);
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 32;
-		struct local_route *nv = realloc(*v, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = r;
-	return 0;
-}
-
-/* Every route of every table that delivers to this host, from one RTM_GETROUTE dump. */
-static int
-dump_local_routes(struct local_route **out, size_t *nout)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct rtmsg rt;
-	} req;
-	struct local_route *v = NULL;
-	size_t n = 0, cap = 0;
-	uint8_t *buf = malloc(NL_BUF);
-	int fd, done = 0, e = EIO;
-
-	if (buf == NULL)
-		return -1;
-	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) == -1) {
-		free(buf);
-		return -1;
-	}
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
-	req.nh.nlmsg_type = RTM_GETROUTE;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nh.nlmsg_seq = 1;
-	req.rt.rtm_family = AF_UNSPEC;
-	if (send(fd, &req, req.nh.nlmsg_len, 0) == -1)
-		goto fail;
-	while (!done) {
-		ssize_t r = recv(fd, buf, NL_BUF, 0);
-		const struct nlmsghdr *nh;
-		int left;
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			e = r == 0 ? EIO : errno;
-			goto fail;
-		}
-		left = (int)r;
-		for (nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
-			if (nh->nlmsg_seq != req.nh.nlmsg_seq)
-				continue;
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = 1;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR)
-				goto fail;
-			if (nh->nlmsg_type == RTM_NEWROUTE && route_add(nh, &v, &n, &cap) == -1) {
-				e = ENOMEM;
-				goto fail;
-			}
-		}
-	}
-	close(fd);
-	free(buf);
-	*out = v;
-	*nout = n;
-	return 0;
-fail:
-	close(fd);
-	free(buf);
-	free(v);
-	errno = e;
-	return -1;
-}
-
 int
 iface_refresh(struct iface_table *t)
 {
@@ -196,20 +62,12 @@ iface_refresh(struct iface_table *t)
 	struct iface *v;
 	size_t n = 0, cap = 0;
 
-	struct local_route *routes;
-	size_t nroutes;
-
-	if (dump_local_routes(&routes, &nroutes) == -1)
+	if (getifaddrs(&ifa) == -1)
 		return -1;
-	if (getifaddrs(&ifa) == -1) {
-		free(routes);
-		return -1;
-	}
 	for (p = ifa; p != NULL; p = p->ifa_next)
 		cap++;
 	if ((v = calloc(cap ? cap : 1, sizeof(*v))) == NULL) {
 		freeifaddrs(ifa);
-		free(routes);
 		return -1;
 	}
 	t->nlocal = 0;
@@ -236,9 +94,6 @@ iface_refresh(struct iface_table *t)
 	free(t->v);
 	t->v = v;
 	t->n = n;
-	free(t->routes);
-	t->routes = routes;
-	t->nroutes = nroutes;
 	return 0;
 }
 
@@ -289,23 +144,13 @@ iface_is_assigned(const struct iface_table *t, const struct sockaddr *sa)
 	return 0;
 }
 
-static int
-prefix_covers(const uint8_t *a, const uint8_t *prefix, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, prefix, full) != 0)
-		return 0;
-	return rest == 0 || ((a[full] ^ prefix[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-const char *
-iface_local_kind(const struct iface_table *t, const struct sockaddr *sa)
+int
+iface_is_local(const struct iface_table *t, const struct sockaddr *sa)
 {
 	const char *sp = addr_special(sa);
-	const uint8_t *a;
-	size_t i;
 
+	if (sp != NULL && strcmp(sp, "loopback") == 0)
+		return 1;
 	if (sa->sa_family == AF_INET6 &&
 	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
 		struct sockaddr_in s4;
@@ -313,72 +158,7 @@ iface_local_kind(const struct iface_table *t, const struct sockaddr *sa)
 		memset(&s4, 0, sizeof(s4));
 		s4.sin_family = AF_INET;
 		memcpy(&s4.sin_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], 4);
-		return iface_local_kind(t, (struct sockaddr *)&s4);
+		return iface_is_local(t, (struct sockaddr *)&s4);
 	}
-	if (sp != NULL && strcmp(sp, "loopback") == 0)
-		return "loopback";
-	if (iface_is_assigned(t, sa))
-		return "own-address";
-	if (sa->sa_family == AF_INET)
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-	else
-		return NULL;
-	for (i = 0; i < t->nroutes; i++)
-		if (t->routes[i].family == sa->sa_family &&
-		    prefix_covers(a, t->routes[i].prefix, t->routes[i].bits))
-			return t->routes[i].kind;
-	return NULL;
-}
-
-int
-iface_is_local(const struct iface_table *t, const struct sockaddr *sa)
-{
-	return iface_local_kind(t, sa) != NULL;
-}
-
-int
-iface_monitor_open(void)
-{
-	struct sockaddr_nl sn;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd == -1)
-		return -1;
-	memset(&sn, 0, sizeof(sn));
-	sn.nl_family = AF_NETLINK;
-	sn.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-	    RTMGRP_IPV6_ROUTE;
-	if (bind(fd, (struct sockaddr *)&sn, sizeof(sn)) == -1) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-int
-iface_monitor_drain(int fd)
-{
-	uint8_t buf[8192];
-	int changed = 0, i;
-
-	for (i = 0; i < 1024; i++) {	/* bounded: whatever is left wakes the loop again */
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
-
-		if (r > 0) {
-			changed = 1;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == ENOBUFS)	/* notices were lost: refresh anyway */
-			changed = 1;
-		else
-			break;		/* EAGAIN: drained */
-	}
-	return changed;
+	return iface_is_assigned(t, sa);
 }

@@ -626,53 +626,83 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- resolving and dialling ---- */
 
+#define ROUTE_QUERIES_MAX 64	/* kernel route queries one connection may make */
+
+static struct log_rate route_rl = LOG_RATE_INIT(5, 60);
+
 /*
- * Why the address ss (port set) may not be dialled by this connection, into why; 0 when it
- * may. Refused whatever the rule: addresses that are never a destination (0.0.0.0, ::,
+ * Where the gateway's kernel would deliver sa: NULL when it routes it out, else "loopback",
+ * "own-address" (assigned to an interface) or what the kernel says ("local": AnyIP and
+ * `ip route add local` routes, "broadcast", "anycast"), asked with the routing rules in
+ * force now. When the kernel cannot be asked, the interface snapshot alone answers.
+ */
+static const char *
+local_kind(struct conn *c, const struct sockaddr *sa, unsigned *queries)
+{
+	const char *kind, *sp = addr_special(sa);
+
+	if (sp != NULL && strcmp(sp, "loopback") == 0)
+		return "loopback";
+	if (iface_is_assigned(c->f->ifaces, sa))
+		return "own-address";
+	if (++*queries > ROUTE_QUERIES_MAX)
+		return NULL;
+	if (route_probe_kind(c->f->routes, sa, &kind) == -1) {
+		log_warn_rl(&route_rl, "route query");
+		return NULL;
+	}
+	return kind;
+}
+
+/*
+ * Why the address ss (port set) may not be dialled by this connection, into why (only
+ * when why is still empty: the first refusal is the one reported); 0 when it may.
+ * Refused whatever the rule: addresses that are never a destination (0.0.0.0, ::,
  * broadcast, multicast: Linux dials 0.0.0.0 and :: as this host), and any destination
  * that would land on one of the forwarder's own listeners (a loop). Refused without
- * `private`: special-purpose addresses and every address the gateway keeps for itself
- * (its own, loopback, local routes, broadcast).
+ * `private`: special-purpose addresses and every address the gateway keeps for itself.
  */
 static int
-refuse_addr(struct conn *c, const struct sockaddr_storage *ss, int priv, char *why,
-    size_t whylen)
+refuse_addr(struct conn *c, const struct sockaddr_storage *ss, int priv, unsigned *queries,
+    char *why, size_t whylen)
 {
 	struct sockaddr_storage u = *ss;
 	const struct sockaddr *sa = (const struct sockaddr *)&u;
 	char abuf[ADDR_STRLEN];
-	const char *sp, *local;
+	const char *never, *sp = NULL, *local = NULL;
+	int loop = 0;
 
-	addr_format((const struct sockaddr *)ss, 0, abuf, sizeof(abuf));
 	addr_unmap(&u);		/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
-	if ((sp = addr_never(sa)) != NULL) {
-		snprintf(why, whylen, "%s is %s: never a destination", abuf, sp);
-		return 1;
+	if ((never = addr_never(sa)) == NULL &&
+	    (priv || (sp = addr_special((const struct sockaddr *)ss)) == NULL)) {
+		local = local_kind(c, sa, queries);
+		loop = listeners_would_accept(c->f->ls, sa, local != NULL);
+		if (!loop && (priv || local == NULL))
+			return 0;
 	}
-	if (!priv && (sp = addr_special((const struct sockaddr *)ss)) != NULL) {
+	if (why[0] != '\0')
+		return 1;
+	addr_format((const struct sockaddr *)ss, 0, abuf, sizeof(abuf));
+	if (never != NULL)
+		snprintf(why, whylen, "%s is %s: never a destination", abuf, never);
+	else if (sp != NULL)
 		snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
-		return 1;
-	}
-	local = iface_local_kind(c->f->ifaces, sa);
-	if (listeners_would_accept(c->f->ls, sa, c->f->ifaces)) {
+	else if (loop)
 		snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf, c->target_port);
-		return 1;
-	}
-	if (!priv && local != NULL) {
+	else
 		snprintf(why, whylen, "%s is the gateway's own address (%s)", abuf, local);
-		return 1;
-	}
-	return 0;
+	return 1;
 }
 
-/* The addresses of res this connection may dial (every one is checked, the first
- * DIAL_MAX that pass are kept); *why names the first refused one. */
+/* The addresses of res this connection may dial: the first DIAL_MAX that pass (an answer
+ * may hold thousands; at most ROUTE_QUERIES_MAX of them cost a kernel route query);
+ * *why names the first refused one. */
 static size_t
 filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_storage *out,
     char *why, size_t whylen)
 {
 	int priv = c->rule != NULL && (c->rule->flags & RULE_PRIVATE);
-	char one[160];
+	unsigned queries = 0;
 	size_t i, n = 0;
 
 	why[0] = '\0';
@@ -686,14 +716,13 @@ filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_sto
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
 		addr_set_port((struct sockaddr *)&ss, c->target_port);
-		if (refuse_addr(c, &ss, priv, one, sizeof(one))) {
-			if (why[0] == '\0')
-				util_strlcpy(why, one, whylen);
+		if (refuse_addr(c, &ss, priv, &queries, why, whylen))
 			continue;
-		}
 		addr_unmap(&ss);
 		out[n++] = ss;
 	}
+	if (n == 0 && why[0] == '\0')
+		snprintf(why, whylen, "no address could be checked");
 	return n;
 }
 

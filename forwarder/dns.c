@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define CACHE_ENTRIES 10000
+#define RESOLUTION_DELAY_MS 50	/* RFC 8305 3: after one family answers, wait for the other */
 
 static struct log_rate upstream_rl = LOG_RATE_INIT(5, 60);
 
@@ -40,6 +41,7 @@ struct pending {
 	size_t naddrs;
 	uint32_t ttl;			/* the smallest TTL seen */
 	struct sockaddr_storage client;	/* who started it: counted in per_client */
+	int counted;			/* ... when the count could be kept */
 	struct event *ev;		/* lookup timeout, then delivery */
 	uint64_t start_ms;
 	struct dns_wait *waiters;
@@ -195,7 +197,8 @@ pending_free(struct pending *p)
 		dns_cancel(p->waiters);
 	event_free(p->ev);
 	p->d->stats.in_flight--;
-	clients_dec(p->d->per_client, (struct sockaddr *)&p->client);
+	if (p->counted)
+		clients_dec(p->d->per_client, (struct sockaddr *)&p->client);
 	free(p->addrs);
 	free(p);
 }
@@ -238,8 +241,16 @@ pending_ev_cb(evutil_socket_t fd, short what, void *arg)
 		pending_free(p);
 		return;
 	}
-	/* lookup-timeout: answer the waiters now; c-ares finishes (and fills the cache) later. */
+	/* The other family is late (the resolution delay ran out), or lookup-timeout: answer
+	 * the waiters now with what has come; c-ares finishes (and fills the cache) later. */
 	p->orphan = 1;
+	if (p->naddrs > 0) {
+		p->d->stats.lookups[DNS_OK]++;
+		log_debug("dns: %s: one family answered, the other is late", p->name);
+		result_of(p, &res);
+		deliver(p, DNS_OK, &res);
+		return;
+	}
 	p->d->stats.lookups[DNS_TIMEOUT]++;
 	log_warnx_rl(&upstream_rl, "upstream dns: %s: no answer within lookup-timeout", p->name);
 	deliver(p, DNS_TIMEOUT, NULL);
@@ -290,14 +301,16 @@ add_addrs(struct pending *p, int family, const void *v, int n)
 }
 
 /*
- * The addresses in one answer, whatever their number (an A record takes at least 16 bytes
- * of the message, an AAAA 28, so alen bounds the count). c-ares keeps only records owned by
- * the name asked or by the CNAME chain from it. ARES_SUCCESS, ARES_ENODATA or an error.
+ * The addresses in one answer, whatever their number: after the 12-byte header an A record
+ * takes at least 15 bytes (a one-byte owner name, the root, reached through a CNAME), an
+ * AAAA 27, so alen bounds the count. c-ares 1.18 takes A/AAAA records owned by the name
+ * asked or by a name a CNAME in the answer points to. ARES_SUCCESS, ARES_ENODATA or an
+ * error.
  */
 static int
 parse_answer(struct pending *p, int family, const unsigned char *abuf, int alen)
 {
-	int cap = alen / (family == AF_INET ? 16 : 28) + 1, n = cap, rc;
+	int cap = (alen > 12 ? alen - 12 : 0) / (family == AF_INET ? 15 : 27) + 1, n = cap, rc;
 	void *v = calloc((size_t)cap, family == AF_INET ? sizeof(struct ares_addrttl) :
 	    sizeof(struct ares_addr6ttl));
 
@@ -376,8 +389,21 @@ answer_cb(struct pending *p, int slot, int status, const unsigned char *abuf, in
 	p->rc[slot] = status;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		p->destroyed = 1;
-	if (--p->outstanding > 0)
+	if (--p->outstanding > 0) {
+		/* RFC 8305 3: addresses of one family are in; give the other RESOLUTION_DELAY_MS
+		 * more rather than the rest of lookup-timeout (an upstream that drops AAAA
+		 * queries would otherwise fail every connection). */
+		uint64_t now = util_now_ms();
+
+		if (p->naddrs > 0 && !p->orphan && !p->destroyed &&
+		    now + RESOLUTION_DELAY_MS < p->start_ms + p->d->lookup_timeout_ms) {
+			struct timeval tv;
+
+			util_ms_to_tv(RESOLUTION_DELAY_MS, &tv);
+			evtimer_add(p->ev, &tv);
+		}
 		return;
+	}
 	if (p->destroyed) {		/* dns_free: nobody is told anything */
 		pending_free(p);
 		return;
@@ -457,7 +483,7 @@ start(struct dns *d, const char *name, const struct sockaddr *client)
 		return NULL;
 	}
 	memcpy(&p->client, client, addr_len(client));
-	clients_inc(d->per_client, client);
+	p->counted = clients_inc(d->per_client, client) > 0;	/* 0: out of memory */
 	util_ms_to_tv(d->lookup_timeout_ms, &tv);
 	evtimer_add(p->ev, &tv);
 	p->next = d->pending;

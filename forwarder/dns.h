@@ -52,8 +52,10 @@ int dns_servers(struct dns *d, struct sockaddr_storage *out, size_t max, size_t 
  * answers at once: returns 1 with *st and *res filled and cb never called. Otherwise
  * returns 0 and cb is called exactly once later (unless dns_cancel is called first);
  * *wait is the handle. A lookup that must go to the network counts against client's
- * share (max-lookups-per-client) until it ends; joining one in flight is free. res (here
- * and in cb) is borrowed: valid until control returns to the event loop.
+ * share (max-lookups-per-client) until it ends; joining one in flight is free. When one
+ * family has answered, the other gets 50 ms more (RFC 8305), then the addresses in hand
+ * are delivered. res is borrowed: when returned, valid until the next dns_* call; in cb,
+ * until cb returns.
  */
 int dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_cb *cb,
     void *arg, struct dns_wait **wait, enum dns_status *st, struct cache_result *res);

@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "iface.h"
 #include "relay.h"
+#include "route.h"
 
 /* Why a connection was refused; the names go into the audit line. */
 enum deny {
@@ -58,6 +59,7 @@ struct fwd {
 	struct dns *dns;
 	struct listeners *ls;
 	struct iface_table *ifaces;
+	struct route_probe *routes;	/* asks the kernel whether an address is this host */
 	struct bufpool *pool;
 	struct client_table *clients;
 	struct conn *conns;		/* every live connection */
@@ -86,10 +88,9 @@ int listeners_sync(struct listeners *ls, const struct config *cfg, int strict, c
 /* 1 if the forwarder listens on this port (on any address). */
 int listeners_has_port(const struct listeners *ls, uint16_t port);
 /* 1 if a connection to sa (address and port) would land on one of our own listeners:
- * the address of one, or any address the gateway takes for itself (iface_is_local) on
- * the port of a wildcard one. */
-int listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa,
-    const struct iface_table *ifaces);
+ * the address of one, or, when local (the caller found the kernel delivers sa's address
+ * to this host), the port of a wildcard one. */
+int listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa, int local);
 /* Called when a connection ends: accepting resumes if max-conns had paused it. */
 void listeners_conn_closed(struct listeners *ls);
 size_t listeners_count(const struct listeners *ls);

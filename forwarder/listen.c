@@ -257,8 +257,7 @@ listeners_implicit_route(const struct listeners *ls, uint16_t port)
 }
 
 int
-listeners_would_accept(const struct listeners *ls, const struct sockaddr *target,
-    const struct iface_table *ifaces)
+listeners_would_accept(const struct listeners *ls, const struct sockaddr *target, int local)
 {
 	struct sockaddr_storage ss;
 	const struct sockaddr *sa = (const struct sockaddr *)&ss;
@@ -275,7 +274,7 @@ listeners_would_accept(const struct listeners *ls, const struct sockaddr *target
 			return 1;
 		/* A wildcard listener takes whatever the kernel delivers here: assigned
 		 * addresses, 127/8, and every address of a local (AnyIP) route. */
-		if (addr_is_any(l) && iface_is_local(ifaces, sa))
+		if (addr_is_any(l) && local)
 			return 1;
 	}
 	return 0;

@@ -23,8 +23,7 @@ extern char **environ;
 struct state {
 	struct daemon_args args;
 	struct fwd f;
-	struct event *sig[4], *tick, *iface_timer, *iface_watch;
-	int iface_fd;			/* netlink: addresses and routes changed */
+	struct event *sig[4], *tick, *iface_timer;
 	struct httpd *httpd;
 	struct reload_stats reloads;
 };
@@ -92,7 +91,7 @@ reload(struct state *st)
 	config_unref(f->cfg);
 	f->cfg = nc;		/* new connections use it; live ones keep theirs */
 	if (iface_refresh(f->ifaces) == -1)
-		log_warn("reading interface addresses and local routes");
+		log_warn("getifaddrs");
 	log_info("configuration reloaded: %zu rules, %zu listening sockets",
 	    policy_count(nc->policy), listeners_count(f->ls));
 }
@@ -140,18 +139,7 @@ iface_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (iface_refresh(st->f.ifaces) == -1)
-		log_warn("reading interface addresses and local routes");
-}
-
-/* An address or route changed: the loop guard must see it before the next dial. */
-static void
-iface_watch_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct state *st = arg;
-
-	(void)what;
-	if (iface_monitor_drain(fd) && iface_refresh(st->f.ifaces) == -1)
-		log_warn("refreshing interface addresses and local routes");
+		log_warn("getifaddrs");
 }
 
 static void
@@ -208,9 +196,10 @@ start(struct state *st)
 	if ((f->ifaces = iface_new()) == NULL || (f->pool = bufpool_new(POOL_FREE)) == NULL ||
 	    (f->clients = clients_new()) == NULL)
 		fatalx("out of memory");
-	st->iface_fd = -1;
 	if (iface_refresh(f->ifaces) == -1)
-		fatal("reading interface addresses and local routes");
+		fatal("getifaddrs");
+	if ((f->routes = route_probe_open()) == NULL)
+		fatal("netlink socket for route queries");
 	if ((f->dns = dns_new(f->base, f->cfg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (upstream_loops(f, err, sizeof(err))) {
@@ -233,13 +222,6 @@ start(struct state *st)
 	st->sig[3] = add_event(st, SIGINT, 0, signal_cb);
 	st->tick = add_event(st, -1, 1, tick_cb);
 	st->iface_timer = add_event(st, -1, IFACE_REFRESH_SEC, iface_cb);
-	/* Changes are seen at once through netlink; the timer stays as the backstop. */
-	if ((st->iface_fd = iface_monitor_open()) == -1)
-		log_warn("cannot watch address and route changes (refreshed every %d s)",
-		    IFACE_REFRESH_SEC);
-	else if ((st->iface_watch = event_new(f->base, st->iface_fd, EV_READ | EV_PERSIST,
-	    iface_watch_cb, st)) == NULL || event_add(st->iface_watch, NULL) == -1)
-		fatalx("cannot add an event");
 	log_info("%s %s: %zu rules, %zu listening sockets, audit to %s%s%s", PROGNAME,
 	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls),
 	    f->cfg->audit, dropped == 1 ? ", running as " : "", dropped == 1 ? f->cfg->user : "");
@@ -256,10 +238,6 @@ stop(struct state *st)
 		event_free(st->sig[i]);
 	event_free(st->tick);
 	event_free(st->iface_timer);
-	if (st->iface_watch != NULL)
-		event_free(st->iface_watch);
-	if (st->iface_fd != -1)
-		close(st->iface_fd);
 	httpd_stop(st->httpd);
 	listeners_free(f->ls);
 	dns_free(f->dns);
@@ -267,6 +245,7 @@ stop(struct state *st)
 	clients_free(f->clients);
 	bufpool_free(f->pool);
 	iface_free(f->ifaces);
+	route_probe_close(f->routes);
 	config_unref(f->cfg);
 	event_base_free(f->base);
 }

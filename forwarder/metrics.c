@@ -43,7 +43,8 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 	int i;
 
 	prom_family(p, "gatehouse_upstream_lookups_total", "counter",
-	    "c-ares lookups sent to the upstream DNS servers, by result.");
+	    "Lookups the cache could not answer, by result: sent to the upstream DNS servers (ok, "
+	    "no-address, fail, timeout) or refused before (limit, client-limit).");
 	for (i = DNS_OK; i < DNS_STATUS_COUNT; i++)
 		prom_u64(p, "gatehouse_upstream_lookups_total", d->lookups[i], "result",
 		    dns_status_name((enum dns_status)i), (const char *)NULL);

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RELAY_BUF (64 * 1024)	/* bytes one read may move; also the most held per direction */
+#define RELAY_BUF (64 * 1024)	/* bytes one read may move; the most a copying direction
+				 * holds (a spliced one: one pipe, RELAY_PIPE) */
 
 struct bufpool;
 

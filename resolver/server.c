@@ -779,7 +779,7 @@ void
 resolver_refresh_interfaces(struct resolver *r)
 {
 	if (iface_refresh(r->ifaces) == -1)
-		log_warn("reading interface addresses and local routes");
+		log_warn("getifaddrs");
 }
 
 const struct resolver_stats *

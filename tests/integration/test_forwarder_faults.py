@@ -105,8 +105,9 @@ class FaultyDns:
     truncated  the right ID and question, the answer cut in the middle of its record
     silent     nothing
 
-    Every query is recorded with the mode it met. `silent_for` (a predicate on the name,
-    None by default) makes the server silent for those names whatever the mode."""
+    Every query is recorded with the mode it met. `silent_for` (a predicate on the name
+    and the qtype, None by default) makes the server silent for those queries whatever
+    the mode."""
 
     MODES = ("ok", "slow", "servfail", "nxdomain", "random", "wrong-id", "truncated", "silent")
 
@@ -160,7 +161,7 @@ class FaultyDns:
         addrs = [a for a in self.records.get(name, []) if
                  (qtype == 1 and ":" not in a) or (qtype == 28 and ":" in a)]
         rcode = 0 if known else 3
-        if mode == "silent" or (self.silent_for is not None and self.silent_for(name)):
+        if mode == "silent" or (self.silent_for is not None and self.silent_for(name, qtype)):
             return None, 0
         if mode == "servfail":
             return self._answer(q, question, rcode=2), 0
@@ -952,7 +953,7 @@ def test_one_client_cannot_take_every_lookup_slot(env, fwd):
     flooder starts 32 lookups and the other 228 connections are refused as its share runs
     out, so a client at GOOD_SRC still gets its lookup and is relayed."""
     n_flood, share = 260, 32
-    env.dns.silent_for = lambda name: name.endswith(".slow.test")
+    env.dns.silent_for = lambda name, qtype: name.endswith(".slow.test")
     f = fwd(http_rules(env, "web.test") + ["allow *.slow.test %d private" % env.p_http],
             metrics=True, lookup_timeout="30", peek_timeout="30", audit_rate="0")
     flood = []
@@ -1051,6 +1052,19 @@ def test_private_rule_never_dials_itself_or_nowhere(env, fwd, layout, listen, di
     refused = [n for n, w in cases.items() if w is not CONNECT_FAILED]
     assert m['gatehouse_connections_total{verdict="deny",reason="no-address"}'] == \
         len(refused), m
+
+
+def test_an_upstream_that_drops_aaaa_queries_delays_by_50ms_not_lookup_timeout(env, fwd):
+    """The A answer comes, the AAAA query is never answered (broken middleboxes do this):
+    the forwarder waits 50 ms for the other family (RFC 8305), not lookup-timeout, and
+    dials the IPv4 addresses. With lookup-timeout 30 the client's 5 s socket timeout would
+    expire first if it waited for the AAAA."""
+    env.dns.silent_for = lambda name, qtype: qtype == 28
+    f = fwd(http_rules(env, "web.test"), lookup_timeout="30")
+    status, body, cport = http_get(env.p_http, "web.test")
+    assert status == 200 and b"hello from web" in body, (status, body)
+    assert f.wait_conn(cport)["upstream"] == "%s:%d" % (WEB_ADDR, env.p_http)
+    assert [q for q in env.dns.asked("web.test") if q[2] == 28], "no AAAA query was sent"
 
 
 def test_every_address_is_kept_until_filtered(env, fwd):
