@@ -243,6 +243,9 @@ s_metrics(struct parser *ps, char **argv, int argc)
 	}
 	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
 		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
+	if (addr_port((struct sockaddr *)&ps->c->metrics) == 65535)
+		return perr(ps, "metrics %s: the forwarder serves its metrics one port up (PORT+1), "
+		    "and there is no port above 65535: use a port up to 65534", argv[0]);
 	ps->c->metrics_on = 1;
 	return 0;
 }
@@ -984,7 +987,9 @@ config_new(void)
 	if (c == NULL)
 		return NULL;
 	c->refs = 1;
-	if ((c->policy = policy_new()) == NULL)
+	if ((c->policy = policy_new()) == NULL ||
+	    (c->set_line = calloc(NSETTINGS, sizeof(*c->set_line))) == NULL ||
+	    (c->set_env = calloc(NSETTINGS, sizeof(*c->set_env))) == NULL)
 		goto fail;
 	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
 	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
@@ -1066,7 +1071,9 @@ static int
 config_finish(struct parser *ps)
 {
 	policy_finish(ps->c->policy);
-	return check_ttls(ps);
+	if (check_ttls(ps) == -1)
+		return -1;
+	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
 
 /* Parse lines from src (NULL: no file), then the environment. */
@@ -1074,23 +1081,19 @@ static int
 build(const char *name, struct source *src, char *const *env, struct config **out,
     char *err, size_t errlen)
 {
-	unsigned seen[NSETTINGS];
-	unsigned char by_env[NSETTINGS];
 	struct parser ps;
 
 	*out = NULL;
-	memset(seen, 0, sizeof(seen));
-	memset(by_env, 0, sizeof(by_env));
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;
-	ps.seen = seen;
-	ps.by_env = by_env;
 	ps.src = ps.file = name ? name : "config";
 	if ((ps.c = config_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	ps.seen = ps.c->set_line;
+	ps.by_env = ps.c->set_env;
 	if (name != NULL && (ps.c->path = strdup(name)) == NULL) {
 		config_unref(ps.c);
 		snprintf(err, errlen, "out of memory");
@@ -1169,6 +1172,9 @@ config_unref(struct config *c)
 		free(c->routes[i].origin);
 	}
 	free(c->routes);
+	free(c->ports);
+	free(c->set_line);
+	free(c->set_env);
 	free(c->dns_listen.v);
 	free(c->forward_listen.v);
 	free(c->upstream.v);
@@ -1179,6 +1185,22 @@ config_unref(struct config *c)
 	free(c->path);
 	free(c->warnings);
 	free(c);
+}
+
+int
+config_origin(const struct config *c, const char *setting, char *buf, size_t len)
+{
+	size_t idx;
+
+	if (setting_find(setting, &idx) == NULL)
+		return 0;
+	if (c->set_env[idx])
+		env_name(setting, buf, len);
+	else if (c->set_line[idx] > 0)
+		snprintf(buf, len, "%s:%u", c->path ? c->path : "config", c->set_line[idx]);
+	else
+		return 0;
+	return 1;
 }
 
 const struct route *
@@ -1257,6 +1279,7 @@ config_print(const struct config *c, FILE *f)
 	size_t i;
 
 	print_rules(c, f);
+	config_ports_print(c, f);
 	print_addrs(f, "dns-listen", &c->dns_listen, 1);
 	print_addrs(f, "forward-listen", &c->forward_listen, 0);
 	if (c->answer_auto)

@@ -67,7 +67,7 @@ reload(struct state *st)
 {
 	struct fwd *f = &st->f;
 	struct config *nc;
-	char err[1024];
+	char err[1024], ports[600];
 
 	if (config_load(st->args.config, environ, &nc, err, sizeof(err)) == -1) {
 		log_warnx("reload refused, the running configuration stays: %s", err);
@@ -92,8 +92,9 @@ reload(struct state *st)
 	f->cfg = nc;		/* new connections use it; live ones keep theirs */
 	if (iface_refresh(f->ifaces) == -1)
 		log_warn("getifaddrs");
-	log_info("configuration reloaded: %zu rules, %zu listening sockets",
-	    policy_count(nc->policy), listeners_count(f->ls));
+	config_ports_summary(nc, ports, sizeof(ports));
+	log_info("configuration reloaded: %zu rules, %zu listening sockets, %s",
+	    policy_count(nc->policy), listeners_count(f->ls), ports);
 }
 
 static void
@@ -187,7 +188,7 @@ static void
 start(struct state *st)
 {
 	struct fwd *f = &st->f;
-	char err[1024];
+	char err[1024], ports[600];
 	int dropped;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -220,8 +221,9 @@ start(struct state *st)
 	st->sig[3] = add_event(st, SIGINT, 0, signal_cb);
 	st->tick = add_event(st, -1, 1, tick_cb);
 	st->iface_timer = add_event(st, -1, IFACE_REFRESH_SEC, iface_cb);
-	log_info("%s %s: %zu rules, %zu listening sockets, audit to %s%s%s", PROGNAME,
-	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls),
+	config_ports_summary(f->cfg, ports, sizeof(ports));
+	log_info("%s %s: %zu rules, %zu listening sockets, %s; audit to %s%s%s", PROGNAME,
+	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls), ports,
 	    f->cfg->audit, dropped == 1 ? ", running as " : "", dropped == 1 ? f->cfg->user : "");
 }
 

@@ -1088,6 +1088,170 @@ test_duplicate_warning(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* ---- ports: the list, implicit routes, the limit ---- */
+
+/* Which ports the forwarder listens on and how each learns the name. */
+static void
+test_ports(void **state)
+{
+	struct config *c;
+	const struct config_port *cp;
+	char sum[512], *out;
+
+	(void)state;
+	c = must_parse("allow smtp.gmail.com 465,587\n"
+	    "allow api.example 443\n"
+	    "allow *.cdn.example 443\n"		/* a wildcard on 443: no implicit route */
+	    "allow a.example 8000-8002\n"
+	    "allow b.example 8002\n"		/* two names on 8002 */
+	    "allow twice.example 9000\n"
+	    "allow twice.example 9000\n"	/* one name written twice: still implicit */
+	    "allow *.only.example 9100\n"	/* only a wildcard */
+	    "route 2525 smtp.gmail.com:587\n", NULL);
+	assert_int_equal(c->nports, 9);
+	assert_null(config_port(c, 25));
+	assert_null(config_port(c, 0));
+	assert_null(config_port(c, 65535));
+	cp = config_port(c, 465);
+	assert_non_null(cp);
+	assert_null(cp->route);
+	assert_non_null(cp->implicit);
+	assert_string_equal(cp->implicit->pattern, "smtp.gmail.com");
+	assert_ptr_equal(config_implicit_route(c, 587), config_implicit_route(c, 465));
+	assert_null(config_implicit_route(c, 443));
+	assert_non_null(config_implicit_route(c, 8000));
+	assert_non_null(config_implicit_route(c, 8001));
+	assert_null(config_implicit_route(c, 8002));
+	assert_string_equal(config_implicit_route(c, 9000)->pattern, "twice.example");
+	assert_null(config_implicit_route(c, 9100));
+	cp = config_port(c, 2525);
+	assert_non_null(cp);
+	assert_ptr_equal(cp->route, config_route(c, 2525));
+	assert_null(cp->implicit);
+	out = print_str(c);
+	assert_true(has_line(out, "# port 443: the name from the client's TLS SNI or HTTP Host"));
+	assert_true(has_line(out, "# port 465: routed to smtp.gmail.com on the same port (the "
+	    "only name allowed there, " NAME ":1)"));
+	assert_true(has_line(out, "# port 2525: routed to smtp.gmail.com:587 (the route at "
+	    NAME ":9)"));
+	assert_true(has_line(out, "# ports 8000-8001: routed to a.example on the same port (the "
+	    "only name allowed there, " NAME ":4)"));
+	assert_true(has_line(out, "# port 8002: the name from the client's TLS SNI or HTTP Host"));
+	free(out);
+	config_ports_summary(c, sum, sizeof(sum));
+	assert_string_equal(sum, "ports 443,465,587,2525,8000-8002,9000,9100; routed: "
+	    "465 -> smtp.gmail.com, 587 -> smtp.gmail.com, 2525 -> smtp.gmail.com:587, "
+	    "8000 -> a.example, 8001 -> a.example, 9000 -> twice.example");
+	/* cut, never past the buffer */
+	config_ports_summary(c, sum, 40);
+	assert_string_equal(sum, "ports 443,465,587,2525,8000-8002...");
+	config_unref(c);
+	c = must_parse("", NULL);
+	assert_int_equal(c->nports, 0);
+	config_ports_summary(c, sum, sizeof(sum));
+	assert_string_equal(sum, "no ports");
+	config_unref(c);
+	/* the environment's rules count too; a reloaded config computes its own */
+	{
+		char *env[] = { "GATEHOUSE_ALLOW=env.example:25", NULL };
+
+		c = must_parse("allow smtp.gmail.com 465\n", env);
+		assert_int_equal(c->nports, 2);
+		assert_string_equal(config_implicit_route(c, 25)->pattern, "env.example");
+		config_unref(c);
+	}
+}
+
+/* More than CONFIG_MAX_PORTS listening ports is a config error naming the rule that took
+ * the count past it (issue 11: `allow x 1-65535` passed --check and failed at start). */
+static void
+test_ports_limit(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *var;
+		const char *err;	/* NULL: accepted */
+	} cases[] = {
+		{ "allow x.example 1-65535\n", NULL, NAME ":1: allow x.example 1-65535: with this "
+		  "rule the allowlist names more than 1024 ports, the most the forwarder listens on: "
+		  "narrow the port ranges" },
+		{ "allow a.example 1-1000\n\nallow b.example 1001-1024\nallow c.example 1-1024\n"
+		  "allow d.example 22,1025\n", NULL, NAME ":5: allow d.example 22,1025: with this rule "
+		  "the allowlist names more than 1024 ports, the most the forwarder listens on: narrow "
+		  "the port ranges" },
+		{ "allow a.example 1-1024\n", NULL, NULL },
+		{ "allow a.example 1-1023\nroute 2000 b.example:25\nroute 2001 b.example:25\n", NULL,
+		  NAME ":3: route 2001 b.example: with this rule the allowlist names more than 1024 "
+		  "ports, the most the forwarder listens on: narrow the port ranges" },
+		{ "allow a.example 1-1024\n", "GATEHOUSE_ALLOW=b.example:443 c.example:2000",
+		  "GATEHOUSE_ALLOW: allow c.example 2000: with this rule the allowlist names more than "
+		  "1024 ports, the most the forwarder listens on: narrow the port ranges" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { (char *)cases[i].var, NULL };
+		struct config *c = (struct config *)1;
+		int rc = parse_env(cases[i].text, env, &c);
+
+		if (cases[i].err == NULL) {
+			if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
+				print_error("case %zu: rc %d err %s\n", i, rc, err);
+				bad++;
+			}
+			if (rc == 0)
+				config_unref(c);
+			continue;
+		}
+		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
+			print_error("case %zu: rc %d err \"%s\"\n   want \"%s\"\n", i, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* metrics ADDR:65535 would put the forwarder's endpoint on port 65536 (wrapping to 0, a
+ * random port): an error naming the line. */
+static void
+test_metrics_top_port(void **state)
+{
+	char *env[] = { "GATEHOUSE_METRICS=[::1]:65535", NULL };
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(parse_env("ttl 5\nmetrics 127.0.0.1:65535\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":2: metrics 127.0.0.1:65535: the forwarder serves its "
+	    "metrics one port up (PORT+1), and there is no port above 65535: use a port up to "
+	    "65534");
+	assert_int_equal(parse_env("", env, &c), -1);
+	assert_string_equal(err, "GATEHOUSE_METRICS: metrics [::1]:65535: the forwarder serves "
+	    "its metrics one port up (PORT+1), and there is no port above 65535: use a port up to "
+	    "65534");
+	config_unref(must_parse("metrics 127.0.0.1:65534\n", NULL));
+}
+
+/* config_origin: the line or variable that set a setting; 0 for a default. */
+static void
+test_origin(void **state)
+{
+	char *env[] = { "GATEHOUSE_USER=envuser", NULL };
+	struct config *c = must_parse("ttl 5\n\naudit /tmp/a.log\nuser fileuser\n", env);
+	char buf[300] = "untouched";
+
+	(void)state;
+	assert_int_equal(config_origin(c, "audit", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, NAME ":3");
+	assert_int_equal(config_origin(c, "user", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "GATEHOUSE_USER");
+	assert_int_equal(config_origin(c, "dns-tcp-max", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "GATEHOUSE_USER");
+	assert_int_equal(config_origin(c, "no-such-setting", buf, sizeof(buf)), 0);
+	config_unref(c);
+}
+
 /* ---- config_load: files ---- */
 
 static char tmpdir[64];
@@ -1251,7 +1415,8 @@ test_refs(void **state)
 
 /* ---- config_print -> config_parse round trip ---- */
 
-/* Lines of the printout with the "\t# origin" comments cut. */
+/* Lines of the printout with the "\t# origin" comments and the "# port" lines (which
+ * name origins too) cut; same_ports compares what those lines say. */
 static char *
 strip_origins(const char *printed)
 {
@@ -1259,15 +1424,41 @@ strip_origins(const char *printed)
 
 	assert_non_null(s);
 	while (*r != '\0') {
-		if (r[0] == '\t' && r[1] == '#') {
+		if ((r[0] == '\t' && r[1] == '#') || ((r == s || r[-1] == '\n') && r[0] == '#')) {
 			while (*r != '\0' && *r != '\n')
 				r++;
+			if (r[0] == '\n' && (w == s || w[-1] == '\n'))
+				r++;	/* a whole comment line: its newline too */
 			continue;
 		}
 		*w++ = *r++;
 	}
 	*w = '\0';
 	return s;
+}
+
+/* The same listening ports, each with the same route or implicit route. */
+static int
+same_ports(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->nports != b->nports) {
+		print_error("%zu ports, reparsed %zu\n", a->nports, b->nports);
+		return 1;
+	}
+	for (i = 0; i < a->nports; i++) {
+		const struct config_port *pa = &a->ports[i], *pb = &b->ports[i];
+
+		if (pa->port != pb->port || (pa->route == NULL) != (pb->route == NULL) ||
+		    (pa->route && strcmp(pa->route->name, pb->route->name) != 0) ||
+		    (pa->implicit == NULL) != (pb->implicit == NULL) ||
+		    (pa->implicit && strcmp(pa->implicit->pattern, pb->implicit->pattern) != 0)) {
+			print_error("port %u differs after the round trip\n", pa->port);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* The same decision for (name, port) in both configs: allowed or not, private or not. */
@@ -1336,6 +1527,7 @@ roundtrip(const char *text, char *const *env, const char *const *names, size_t n
 		}
 	}
 	bad += same_decisions(a, b, names, nnames, ports, nports);
+	bad += same_ports(a, b);
 	free(pa);
 	free(pb);
 	free(sa);
@@ -1554,6 +1746,10 @@ main(void)
 		cmocka_unit_test(test_mistakes_env),
 		cmocka_unit_test(test_unknown_variables),
 		cmocka_unit_test(test_duplicate_warning),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_ports_limit),
+		cmocka_unit_test(test_metrics_top_port),
+		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_default_missing),
 		cmocka_unit_test(test_refs),
