@@ -887,37 +887,6 @@ env_unknown(struct parser *ps, const char *var)
 	    "GATEHOUSE_DNS_LISTEN)");
 }
 
-static int
-env_setting(struct parser *ps, const char *var, const char *value)
-{
-	char name[64], **items = NULL, *copy = NULL;
-	const char *suffix = var + strlen(ENV_PREFIX);
-	size_t i, sl = strlen(suffix), idx;
-	int n = 0, rc;
-
-	if (sl == 0 || sl >= sizeof(name))
-		return env_unknown(ps, var);
-	for (i = 0; i < sl; i++) {
-		char ch = suffix[i];
-
-		/* lower case letters or '-' are no spelling of a setting: GATEHOUSE_Ttl */
-		if ((ch >= 'a' && ch <= 'z') || ch == '-')
-			return env_unknown(ps, var);
-		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-	}
-	name[sl] = '\0';
-	if (setting_find(name, &idx) == NULL)
-		return env_unknown(ps, var);
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
-		return -1;
-	}
-	rc = apply_setting(ps, name, items, n);
-	free(items);
-	free(copy);
-	return rc;
-}
-
 /* Mistakes in any variable's value: quotes an env_file kept, look-alike characters. */
 static int
 env_value_mistake(struct parser *ps, const char *var, const char *value)
@@ -940,6 +909,39 @@ env_value_mistake(struct parser *ps, const char *var, const char *value)
 }
 
 static int
+env_setting(struct parser *ps, const char *var, const char *value)
+{
+	char name[64], **items = NULL, *copy = NULL;
+	const char *suffix = var + strlen(ENV_PREFIX);
+	size_t i, sl = strlen(suffix), idx;
+	int n = 0, rc;
+
+	if (sl == 0 || sl >= sizeof(name))
+		return env_unknown(ps, var);
+	for (i = 0; i < sl; i++) {
+		char ch = suffix[i];
+
+		/* lower case letters or '-' are no spelling of a setting: GATEHOUSE_Ttl */
+		if ((ch >= 'a' && ch <= 'z') || ch == '-')
+			return env_unknown(ps, var);
+		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+	}
+	name[sl] = '\0';
+	if (setting_find(name, &idx) == NULL)
+		return env_unknown(ps, var);
+	if (env_value_mistake(ps, var, value) == -1)
+		return -1;
+	if (env_items(ps, value, &items, &n, &copy) == -1) {
+		free(copy);
+		return -1;
+	}
+	rc = apply_setting(ps, name, items, n);
+	free(items);
+	free(copy);
+	return rc;
+}
+
+static int
 parse_env(struct parser *ps, char *const *env)
 {
 	char var[128];
@@ -957,18 +959,17 @@ parse_env(struct parser *ps, char *const *env)
 		var[vl] = '\0';
 		ps->src = var;
 		ps->line = 0;
-		if (strncmp(var, ENV_PREFIX, strlen(ENV_PREFIX)) != 0) {
-			if (env_unknown(ps, var) == -1)
+		/* The name first (an unknown one is the mistake to report), then the value. */
+		if (strncmp(var, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
+			return env_unknown(ps, var);
+		if (strcmp(var, "GATEHOUSE_CONFIG") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
 				return -1;
-		} else if (env_value_mistake(ps, var, eq + 1) == -1)
-			return -1;
-		else if (strcmp(var, "GATEHOUSE_CONFIG") == 0)
-			continue;
-		else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
-			if (env_allow(ps, eq + 1) == -1)
+		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
-			if (env_route(ps, eq + 1) == -1)
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)
 				return -1;
 		} else if (env_setting(ps, var, eq + 1) == -1)
 			return -1;
@@ -1132,8 +1133,12 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 	int optional = 0, rc;
 
 	*out = NULL;
-	if (p == NULL)
-		p = env_get(env, "GATEHOUSE_CONFIG");
+	if (p == NULL && (p = env_get(env, "GATEHOUSE_CONFIG")) != NULL && *p != '\0' &&
+	    (p[0] == '"' || p[0] == '\'' || p[strlen(p) - 1] == '"' || p[strlen(p) - 1] == '\'')) {
+		snprintf(err, errlen, "GATEHOUSE_CONFIG: the value is in quotes, which an env_file "
+		    "(docker run --env-file) keeps as part of it: write it without them");
+		return -1;
+	}
 	if (p == NULL || *p == '\0') {
 		p = CONFIG_DEFAULT_PATH;
 		optional = 1;

@@ -6,7 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NPORTS 65536
+/* The ports seen while building: an open-addressing table that never holds more than
+ * CONFIG_MAX_PORTS + 1 of them (the build stops there), so it stays small (a 65536-entry
+ * array per build cost more than the parse itself for small configurations). */
+#define SLOTS 2048			/* a power of two, over twice CONFIG_MAX_PORTS */
+
+struct slot {
+	const struct rule *first;	/* the first rule naming the port; NULL: empty */
+	uint16_t port;
+	uint8_t shared;			/* more than one name on it, or a wildcard */
+};
 
 /* "allow NAME PORTS" or "route PORT NAME" for messages about rule r. */
 static void
@@ -22,12 +31,30 @@ rule_text(const struct rule *r, char *buf, size_t len)
 	snprintf(buf, len, "allow %s %s", r->pattern, ports);
 }
 
+static struct slot *
+slot_for(struct slot *t, unsigned port)
+{
+	size_t i;
+
+	for (i = (port * 40503u) & (SLOTS - 1); t[i].first != NULL && t[i].port != port;
+	    i = (i + 1) & (SLOTS - 1))
+		;
+	return &t[i];
+}
+
+static int
+by_port(const void *a, const void *b)
+{
+	const struct config_port *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
 int
 config_ports_build(struct config *c, char *err, size_t errlen)
 {
-	const struct rule **first = NULL;	/* per port: the first rule naming it */
-	unsigned char *shared = NULL;		/* per port: more than one name, or a wildcard */
-	size_t i, j, n = 0, k;
+	struct slot *t;
+	size_t i, j, n = 0;
 	unsigned p;
 
 	free(c->ports);
@@ -35,58 +62,58 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 	c->nports = 0;
 	if (policy_count(c->policy) == 0)
 		return 0;
-	if ((first = calloc(NPORTS, sizeof(*first))) == NULL ||
-	    (shared = calloc(NPORTS, 1)) == NULL)
+	if ((t = calloc(SLOTS, sizeof(*t))) == NULL)
 		goto nomem;
 	for (i = 0; i < policy_count(c->policy); i++) {
 		const struct rule *r = policy_rule(c->policy, i);
 
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
-				if (first[p] == NULL) {
-					first[p] = r;
-					shared[p] = r->wildcard;
-					if (++n <= CONFIG_MAX_PORTS)
-						continue;
-					{
-						char where[300], what[512];
+				struct slot *sl = slot_for(t, p);
 
-						rule_text(r, what, sizeof(what));
-						snprintf(err, errlen, "%s: %s: with this rule the allowlist names "
-						    "more than %d ports, the most the forwarder listens on: narrow "
-						    "the port ranges", rule_origin(r, where, sizeof(where)), what,
-						    CONFIG_MAX_PORTS);
-					}
-					free(first);
-					free(shared);
+				if (sl->first != NULL) {
+					if (r->wildcard || strcmp(sl->first->pattern, r->pattern) != 0)
+						sl->shared = 1;
+					continue;
+				}
+				if (++n > CONFIG_MAX_PORTS) {
+					char where[300], what[512];
+
+					rule_text(r, what, sizeof(what));
+					snprintf(err, errlen, "%s: %s: with this rule the allowlist names more "
+					    "than %d ports, the most the forwarder listens on: narrow the port "
+					    "ranges", rule_origin(r, where, sizeof(where)), what,
+					    CONFIG_MAX_PORTS);
+					free(t);
 					return -1;
 				}
-				if (r->wildcard || strcmp(first[p]->pattern, r->pattern) != 0)
-					shared[p] = 1;
+				sl->first = r;
+				sl->port = (uint16_t)p;
+				sl->shared = r->wildcard;
 			}
 		}
 	}
-	if ((c->ports = calloc(n, sizeof(*c->ports))) == NULL)
+	if ((c->ports = calloc(n, sizeof(*c->ports))) == NULL) {
+		free(t);
 		goto nomem;
-	for (p = 1, k = 0; p < NPORTS; p++) {
-		struct config_port *cp;
+	}
+	for (i = j = 0; i < SLOTS; i++)
+		if (t[i].first != NULL)
+			c->ports[j++].port = t[i].port;
+	qsort(c->ports, n, sizeof(*c->ports), by_port);
+	for (i = 0; i < n; i++) {
+		struct config_port *cp = &c->ports[i];
+		const struct slot *sl = slot_for(t, cp->port);
 
-		if (first[p] == NULL)
-			continue;
-		cp = &c->ports[k++];
-		cp->port = (uint16_t)p;
-		cp->route = config_route(c, (uint16_t)p);
-		if (cp->route == NULL && !shared[p])
-			cp->implicit = policy_match(c->policy, first[p]->pattern,
-			    strlen(first[p]->pattern), (uint16_t)p);
+		cp->route = config_route(c, cp->port);
+		if (cp->route == NULL && !sl->shared)
+			cp->implicit = policy_match(c->policy, sl->first->pattern,
+			    strlen(sl->first->pattern), cp->port);
 	}
 	c->nports = n;
-	free(first);
-	free(shared);
+	free(t);
 	return 0;
 nomem:
-	free(first);
-	free(shared);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }

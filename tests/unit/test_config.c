@@ -1005,9 +1005,11 @@ test_unknown_variables(void **state)
 		{ "gatehouse_alow=a.example:443",
 		  "gatehouse_alow: not a gatehouse setting; did you mean GATEHOUSE_ALLOW?" },
 		{ "gatehouse_=1", "gatehouse_: " NOT_A_SETTING },
-		/* even with an empty value: the name is the mistake */
+		/* even with an empty or quoted value: the name is the mistake */
 		{ "GATEHOUSE_ALOW=", "GATEHOUSE_ALOW: not a gatehouse setting; did you mean "
 		  "GATEHOUSE_ALLOW?" },
+		{ "GATEHOUSE_ALOW=\"a.example:443\"", "GATEHOUSE_ALOW: not a gatehouse setting; did "
+		  "you mean GATEHOUSE_ALLOW?" },
 		{ "GATEHOUSEALLOW=a.example:443", NULL },
 		{ "MY_GATEHOUSE_ALLOW=a.example:443", NULL },
 		{ "GATEHOUSE=1", NULL },
@@ -1337,6 +1339,12 @@ test_load(void **state)
 		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), -1);
 		snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
 		assert_string_equal(err, want);
+		/* quotes an env_file kept */
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=\"%s\"", path);
+		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), -1);
+		assert_string_equal(err, "GATEHOUSE_CONFIG: the value is in quotes, which an env_file "
+		    "(docker run --env-file) keeps as part of it: write it without them");
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=%s", missing);
 		/* an explicit path wins over GATEHOUSE_CONFIG */
 		assert_int_equal(config_load(path, env, &c, err, sizeof(err)), 0);
 		assert_string_equal(c->path, path);
