@@ -739,7 +739,7 @@ env_allow_mistake(struct parser *ps, const char *item, const char *next)
 			return perr(ps, "allow %s", msg);
 	}
 	if (il > 0 && next != NULL && (item[il - 1] == ',' || next[0] == ',') &&
-	    hint_is_port_list(next))
+	    hint_is_port_list(next + (next[0] == ',')))
 		return perr(ps, "'%s %s': a blank splits the port list (blanks separate items): "
 		    "write %s%s", item, next, item, next);
 	/* "a.x:443,b.x:443": a comma before something that looks like a name begins an item */

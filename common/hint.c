@@ -148,15 +148,23 @@ hint_nonascii(const char *s, size_t len, char *msg, size_t msglen)
 int
 hint_is_port_list(const char *s)
 {
-	int digits = 0;
+	/* items of digits, or digits '-' digits, separated by single commas */
+	for (;;) {
+		size_t d = strspn(s, "0123456789");
 
-	for (; *s != '\0'; s++) {
-		if (*s >= '0' && *s <= '9')
-			digits = 1;
-		else if (*s != ',' && *s != '-')
+		if (d == 0)
+			return 0;
+		s += d;
+		if (*s == '-') {
+			if ((d = strspn(s + 1, "0123456789")) == 0)
+				return 0;
+			s += 1 + d;
+		}
+		if (*s == '\0')
+			return 1;
+		if (*s++ != ',')
 			return 0;
 	}
-	return digits;
 }
 
 int
@@ -259,10 +267,6 @@ hint_name(const char *s, char *msg, size_t msglen)
 	}
 	if (is_address(s, len) || (all_numeric_labels(s) && dname_is_ip_literal(s, len))) {
 		snprintf(msg, msglen, "'%s' is an IP address, not a name: %s", s, ADDR_ADVICE);
-		return 1;
-	}
-	if (hint_is_port_list(s)) {
-		snprintf(msg, msglen, "'%s' is a port, not a name: the name comes first", s);
 		return 1;
 	}
 	if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':') == NULL &&

@@ -32,12 +32,13 @@ int hint_url(const char *s, char *host, size_t hostlen, char *port, size_t portl
  * not one. If it is a recognisable mistake, write what is wrong and what to write
  * instead to msg and return 1: a URL ("https://example.com/x": write the host only), an
  * address or a prefix ("10.0.0.0/8"), a name whose last label is numeric
- * ("example.123"), a port list ("443": the name comes first), quotes, "host:port". 0
- * when s is none of those (the caller reports dname_normalize's status).
+ * ("example.123"), quotes, "host:port". 0 when s is none of those (the caller reports
+ * dname_normalize's status). Only strings dname_normalize refuses are ever flagged, so a
+ * name that is accepted is accepted again in its normal form (config_print).
  */
 int hint_name(const char *s, char *msg, size_t msglen);
 
-/* 1 if s is written like a port list ("443", "465,587", "8000-8099"). */
+/* 1 if s is written as a port list: "443", "465,587", "8000-8099,9000". */
 int hint_is_port_list(const char *s);
 
 #endif

@@ -497,6 +497,10 @@ test_allow(void **state)
 		  "list, not after the name: write smtp.gmail.com 465" },
 		{ "allow fd00::1 465", "allow 'fd00::1' is an IP address, not a name: " ADDR_ADVICE },
 		{ "allow a_b.c 443", NULL },
+		/* names that look a little like ports are still names (fuzz_config found that
+		 * "5-." was refused once printed as "5-") */
+		{ "allow 8000-8099 443", NULL },
+		{ "allow 5-. 443", NULL },
 		{ "allow a..b 443", "allow 'a..b': empty label (two dots in a row, or a leading dot)" },
 	};
 	size_t i, bad = 0;
@@ -1545,6 +1549,18 @@ roundtrip(const char *text, char *const *env, const char *const *names, size_t n
 	assert_int_equal(bad, 0);
 }
 
+/* Names that are accepted are accepted again in their printed (normal) form. */
+static void
+test_roundtrip_odd_names(void **state)
+{
+	static const char *const names[] = { "5-", "8000-8099", "a_b.c" };
+	static const uint16_t ports[] = { 2, 443 };
+
+	(void)state;
+	roundtrip("route 2 5-.\nallow 8000-8099. 443\nallow A_B.c. 443\n", NULL, names,
+	    NELEM(names), ports, NELEM(ports));
+}
+
 static void
 test_roundtrip(void **state)
 {
@@ -1762,6 +1778,7 @@ main(void)
 		cmocka_unit_test(test_load_default_missing),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_roundtrip_odd_names),
 		cmocka_unit_test(test_route_private_inherited),
 		cmocka_unit_test(test_allow_private_conflict),
 		cmocka_unit_test(test_roundtrip_route_private),
