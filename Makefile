@@ -29,7 +29,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
-           common/prom.c common/httpd.c common/clients.c common/route.c
+           common/prom.c common/httpd.c common/clients.c common/hint.c common/config_ports.c \
+           common/preflight.c common/route.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
@@ -55,13 +56,15 @@ $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
-UNIT_test_config    = common/config.c common/policy.c common/dname.c common/addr.c common/util.c
+UNIT_test_config    = common/config.c common/config_ports.c common/hint.c common/policy.c common/dname.c common/addr.c common/util.c
 UNIT_test_audit     = common/audit.c common/addr.c common/util.c
 UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/addr.c common/util.c
+UNIT_test_preflight = common/preflight.c common/config.c common/config_ports.c common/hint.c \
+                      common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:
@@ -79,7 +82,7 @@ FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
               -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
               $(shell pkg-config --cflags $(PKGS))
 FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
-FUZZ_fuzz_config    = common/config.c common/policy.c common/dname.c common/addr.c common/util.c
+FUZZ_fuzz_config    = common/config.c common/config_ports.c common/hint.c common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))

@@ -6,9 +6,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "dname.h"
+#include "hint.h"
 #include "util.h"
 
 #define MAX_ARGS 256			/* values on one line */
@@ -33,6 +35,8 @@ struct setting {
 };
 
 static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_warning(struct parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 perr(struct parser *ps, const char *fmt, ...)
@@ -239,6 +243,9 @@ s_metrics(struct parser *ps, char **argv, int argc)
 	}
 	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
 		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
+	if (addr_port((struct sockaddr *)&ps->c->metrics) == 65535)
+		return perr(ps, "metrics %s: the forwarder serves its metrics one port up (PORT+1), "
+		    "and there is no port above 65535: use a port up to 65534", argv[0]);
 	ps->c->metrics_on = 1;
 	return 0;
 }
@@ -335,16 +342,42 @@ setting_find(const char *name, size_t *idx)
 
 /* ---- allow and route ---- */
 
+/*
+ * name is not a host name in a way worth explaining (hint.h): a port list where the name
+ * belongs (the two swapped), a URL, an address or prefix, quotes, a numeric last label.
+ * -1 with the message, or 0 to let the name's own check speak.
+ */
+static int
+name_mistake(struct parser *ps, const char *what, const char *name, const char *ports)
+{
+	char msg[512];
+	const char *body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+
+	if (ports != NULL && hint_is_port_list(name) && !hint_is_port_list(ports)) {
+		if (ps->line == 0)
+			return perr(ps, "'%s:%s': the name comes first: write %s:%s", name, ports, ports,
+			    name);
+		return perr(ps, "%s %s %s: the name comes first: write %s %s %s", what, name, ports,
+		    what, ports, name);
+	}
+	if (hint_name(body, msg, sizeof(msg)))
+		return perr(ps, "%s %s", what, msg);
+	return 0;
+}
+
 /* allow NAME PORTS [private] */
 static int
 add_allow(struct parser *ps, const char *name, const char *ports, const char *flag)
 {
 	struct portrange *pr;
+	const struct rule *dup;
 	size_t npr;
-	char msg[512];
-	unsigned flags = 0;
+	char msg[512], where[300], here[300];
+	unsigned flags = 0, port = 0;
 	int rc;
 
+	if (name_mistake(ps, "allow", name, ports) == -1)
+		return -1;
 	if (flag != NULL) {
 		if (strcmp(flag, "private") != 0)
 			return perr(ps, "allow %s: unknown option '%s' (the only one is 'private')",
@@ -353,10 +386,18 @@ add_allow(struct parser *ps, const char *name, const char *ports, const char *fl
 	}
 	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
 		return perr(ps, "allow %s: %s", name, msg);
+	dup = policy_find(ps->c->policy, name, pr, npr, RULE_ROUTE, &port);
 	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
 	free(pr);
 	if (rc == -1)
 		return perr(ps, "allow %s", msg);
+	/* The same rule twice is harmless but usually a slip (a line copied, the environment
+	 * repeating the file): said, not refused. */
+	if (dup != NULL) {
+		origin(ps, here, sizeof(here));
+		return add_warning(ps, "%s: allow %s: port %u is already allowed by %s (the same "
+		    "rule written twice?)", here, name, port, rule_origin(dup, where, sizeof(where)));
+	}
 	return 0;
 }
 
@@ -393,6 +434,8 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 	host[hl] = '\0';
 	if (host[0] == '*')
 		return perr(ps, "route %s: the target must be one name, not a wildcard", portstr);
+	if (hint_name(host, msg, sizeof(msg)))
+		return perr(ps, "route %s: %s", portstr, msg);
 	if ((st = dname_normalize(host, hl, name, NULL)) != DNAME_OK)
 		return perr(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
 	for (i = 0; i < c->nroutes; i++)
@@ -459,8 +502,18 @@ apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 	const struct setting *s;
 	size_t idx;
 
-	if ((s = setting_find(name, &idx)) == NULL)
+	if ((s = setting_find(name, &idx)) == NULL) {
+		const char *words[NSETTINGS + 2], *best;
+		size_t i;
+
+		words[0] = "allow";
+		words[1] = "route";
+		for (i = 0; i < NSETTINGS; i++)
+			words[i + 2] = settings[i].name;
+		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
+			return perr(ps, "unknown directive '%s'; did you mean '%s'?", name, best);
 		return perr(ps, "unknown directive '%s'", name);
+	}
 	if (ps->line > 0 && ps->seen[idx] != 0)
 		return perr(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
 	if (!s->many && argc > 1)
@@ -476,23 +529,60 @@ apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 	return 0;
 }
 
+/* `allow a.x 443, 80`: a blank inside the port list. 0 when there is none, else -1
+ * naming the column of the blank and the list as it should be written. */
+static int
+blank_in_ports(struct parser *ps, const char *line, char **argv, int argc)
+{
+	char joined[256];
+	size_t col, off = 0;
+	int i = 2;
+
+	if (argv[2][strlen(argv[2]) - 1] == ',')
+		col = (size_t)(argv[2] - line) + strlen(argv[2]) + 1;
+	else if (argv[3][0] == ',')
+		col = (size_t)(argv[3] - line);
+	else
+		return 0;
+	joined[0] = '\0';
+	do {
+		off += (size_t)snprintf(joined + off, sizeof(joined) - off, "%s", argv[i]);
+		if (off >= sizeof(joined))
+			off = sizeof(joined) - 1;
+		i++;
+	} while (i < argc && (argv[i - 1][strlen(argv[i - 1]) - 1] == ',' || argv[i][0] == ','));
+	return perr(ps, "allow %s: a blank at column %zu splits the port list: write it as %s",
+	    argv[1], col, joined);
+}
+
 static int
 parse_line(struct parser *ps, char *line)
 {
-	char *argv[MAX_ARGS];
-	int argc;
+	char *argv[MAX_ARGS], msg[256];
+	int argc, i;
 
 	for (argc = 0; line[argc] != '\0' && line[argc] != '#'; argc++) {
 		unsigned char ch = (unsigned char)line[argc];
 
 		if (ch < 0x20 && ch != '\t' && ch != '\r')
 			return perr(ps, "control character 0x%02x in the line", ch);
-		if (ch >= 0x80)
-			return perr(ps, "non-ASCII text; write names as A-labels (xn--...)");
 	}
+	/* Non-ASCII before a comment: named (a BOM, a no-break space, ...) with its column. */
+	if (hint_nonascii(line, (size_t)argc, msg, sizeof(msg)))
+		return perr(ps, "%s", msg);
 	if ((argc = tokenize(ps, line, argv)) <= 0)
 		return argc;
+	for (i = 0; i < argc; i++) {
+		size_t tl = strlen(argv[i]);
+
+		if (argv[i][0] == '"' || argv[i][0] == '\'' || argv[i][tl - 1] == '"' ||
+		    argv[i][tl - 1] == '\'')
+			return perr(ps, "%s: quotes are not part of the syntax; write the values "
+			    "without them", argv[i]);
+	}
 	if (strcmp(argv[0], "allow") == 0) {
+		if (argc >= 4 && blank_in_ports(ps, line, argv, argc) == -1)
+			return -1;
 		if (argc < 3 || argc > 4)
 			return perr(ps, "usage: allow NAME PORTS [private]");
 		return add_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
@@ -573,9 +663,6 @@ parse_lines(struct parser *ps, struct source *s)
 
 /* ---- the environment ---- */
 
-static int add_warning(struct parser *ps, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Something worth saying that is not an error (the daemons log it at start). */
 static int
 add_warning(struct parser *ps, const char *fmt, ...)
@@ -633,6 +720,52 @@ env_items(struct parser *ps, const char *value, char ***items, int *n, char **co
 	return 0;
 }
 
+/* An item of GATEHOUSE_ALLOW (next: the one after it, or NULL) written in a way worth
+ * explaining before it is split at ':', which would garble a URL or an IPv6 address and
+ * turn commas between items into "unknown option". 0, or -1 with the message. */
+static int
+env_allow_mistake(struct parser *ps, const char *item, const char *next)
+{
+	char host[DNAME_MAX + 8], port[16], fix[1024], msg[512];
+	const char *colon = strchr(item, ':'), *p;
+	size_t il = strlen(item), o = 0;
+	int split = 0;
+
+	if (hint_url(item, host, sizeof(host), port, sizeof(port)))
+		return perr(ps, "'%s' is a URL: write the host only: %s:%s", item, host,
+		    port[0] ? port : "PORTS");
+	if (item[0] == '[' || strstr(item, "::") != NULL) {
+		size_t al = item[0] == '[' ? strcspn(item, "]") + 1 : il;
+
+		snprintf(host, sizeof(host), "%.*s", (int)(al < il ? al : il), item);
+		if (hint_name(host, msg, sizeof(msg)))
+			return perr(ps, "allow %s", msg);
+	}
+	if (il > 0 && next != NULL && (item[il - 1] == ',' || next[0] == ',') &&
+	    hint_is_port_list(next + (next[0] == ',')))
+		return perr(ps, "'%s %s': a blank splits the port list (blanks separate items): "
+		    "write %s%s", item, next, item, next);
+	/* "a.x:443,b.x:443": a comma before something that looks like a name begins an item */
+	for (p = item; colon != NULL && *p != '\0' && o + 2 < sizeof(fix); p++) {
+		size_t nl = strcspn(p + 1, ",:");	/* the piece's part before any ':' */
+		int letter = 0;
+		const char *q;
+
+		for (q = p + 1; q < p + 1 + nl; q++)
+			letter |= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z');
+		if (p > colon && *p == ',' && letter && strncmp(p + 1, "private", nl) != 0 &&
+		    (p[1 + nl] == ':' || memchr(p + 1, '.', nl) != NULL)) {
+			fix[o++] = ' ';
+			split = 1;
+		} else
+			fix[o++] = *p;
+	}
+	fix[o] = '\0';
+	if (split)
+		return perr(ps, "'%s': separate items with blanks, not commas: %s", item, fix);
+	return 0;
+}
+
 /* GATEHOUSE_ALLOW="name:ports[:private] ..." */
 static int
 env_allow(struct parser *ps, const char *value)
@@ -647,6 +780,8 @@ env_allow(struct parser *ps, const char *value)
 	for (i = 0; i < n && rc == 0; i++) {
 		char *ports = strchr(items[i], ':'), *flag;
 
+		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
+			break;
 		if (ports == NULL) {
 			rc = perr(ps, "'%s': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587",
 			    items[i]);
@@ -666,7 +801,7 @@ env_allow(struct parser *ps, const char *value)
 static int
 env_route(struct parser *ps, const char *value)
 {
-	char **items = NULL, *copy = NULL;
+	char **items = NULL, *copy = NULL, host[DNAME_MAX + 8], port[16];
 	int n = 0, i, rc = 0;
 
 	if (env_items(ps, value, &items, &n, &copy) == -1) {
@@ -682,6 +817,11 @@ env_route(struct parser *ps, const char *value)
 			break;
 		}
 		*target++ = '\0';
+		if (hint_url(target, host, sizeof(host), port, sizeof(port))) {
+			rc = perr(ps, "route %s: '%s' is a URL: write the host only: %s=%s%s%s", items[i],
+			    target, items[i], host, port[0] ? ":" : "", port);
+			break;
+		}
 		if ((c1 = strchr(target, ':')) != NULL && (flag = strchr(c1 + 1, ':')) != NULL)
 			*flag++ = '\0';
 		else if (c1 != NULL && strcmp(c1 + 1, "private") == 0) {
@@ -695,6 +835,82 @@ env_route(struct parser *ps, const char *value)
 	return rc;
 }
 
+/* The variable for setting (or directive) name: "GATEHOUSE_DNS_LISTEN". */
+static void
+env_name(const char *name, char *var, size_t varlen)
+{
+	size_t i, o = (size_t)snprintf(var, varlen, "%s", ENV_PREFIX);
+
+	for (i = 0; name[i] != '\0' && o + 1 < varlen; i++)
+		var[o++] = name[i] == '-' ? '_' : (char)(name[i] - (name[i] >= 'a' && name[i] <= 'z' ? 32 : 0));
+	var[o] = '\0';
+}
+
+/*
+ * var starts with "gatehouse_" in some case but is no variable gatehouse reads. Decided:
+ * an error, never ignored: a misspelt GATEHOUSE_FORWARD_LISTEN left the forwarder
+ * listening on the bridge side too, a misspelt GATEHOUSE_ALLOW a gateway that denies
+ * everything. Names are upper case (Docker passes them as written, and the daemons
+ * compare them as written), so "gatehouse_allow" is a mistake too, not an alias.
+ */
+static int
+env_unknown(struct parser *ps, const char *var)
+{
+	static const char *const extra[] = { "allow", "route", "config" };
+	char names[NSETTINGS + NELEM(extra)][48], upper[128];
+	const char *cands[NSETTINGS + NELEM(extra)], *best;
+	size_t i, n = 0, vl = strlen(var);
+
+	for (i = 0; i < NELEM(extra); i++)
+		env_name(extra[i], names[n++], sizeof(names[0]));
+	for (i = 0; i < NSETTINGS; i++)
+		env_name(settings[i].name, names[n++], sizeof(names[0]));
+	for (i = 0; i < n; i++)
+		cands[i] = names[i];
+	for (i = 0; i < vl && i + 1 < sizeof(upper); i++)
+		upper[i] = (var[i] >= 'a' && var[i] <= 'z') ? (char)(var[i] - 32) : var[i];
+	upper[i] = '\0';
+	if (strcmp(var, upper) != 0) {		/* lower-case letters in it */
+		for (i = 0; i < n; i++)
+			if (strcmp(upper, cands[i]) == 0)
+				return perr(ps, "gatehouse variables are upper case: write %s", cands[i]);
+	}
+	/* Compared without the prefix, so that "GATEHOUSE_" does not make every name close. */
+	for (i = 0; i < n; i++)
+		cands[i] = names[i] + strlen(ENV_PREFIX);
+	best = strlen(upper) >= strlen(ENV_PREFIX) ?
+	    hint_closest(upper + strlen(ENV_PREFIX), cands, n) : NULL;
+	if (strcmp(upper, "GATEHOUSE_IP") == 0 || strcmp(upper, "GATEHOUSE_SUBNET") == 0)
+		return perr(ps, "not a gatehouse setting: it is for docker-compose.yml's "
+		    "substitutions (.env); do not pass it to the gatehouse container");
+	if (best != NULL)
+		return perr(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?", best);
+	return perr(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
+	    "GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
+	    "GATEHOUSE_DNS_LISTEN)");
+}
+
+/* Mistakes in any variable's value: quotes an env_file kept, look-alike characters. */
+static int
+env_value_mistake(struct parser *ps, const char *var, const char *value)
+{
+	char msg[256];
+	size_t b = strspn(value, " \t"), e = strlen(value);
+
+	while (e > b && (value[e - 1] == ' ' || value[e - 1] == '\t'))
+		e--;
+	if (e > b && (value[b] == '"' || value[b] == '\'' || value[e - 1] == '"' ||
+	    value[e - 1] == '\'')) {
+		b += (value[b] == '"' || value[b] == '\'');
+		e -= (e > b && (value[e - 1] == '"' || value[e - 1] == '\''));
+		return perr(ps, "the value is in quotes, which an env_file (docker run --env-file) "
+		    "keeps as part of it: write %s=%.*s", var, (int)(e - b), value + b);
+	}
+	if (hint_nonascii(value, strlen(value), msg, sizeof(msg)))
+		return perr(ps, "in the value, %s", msg);
+	return 0;
+}
+
 static int
 env_setting(struct parser *ps, const char *var, const char *value)
 {
@@ -704,16 +920,20 @@ env_setting(struct parser *ps, const char *var, const char *value)
 	int n = 0, rc;
 
 	if (sl == 0 || sl >= sizeof(name))
-		return perr(ps, "unknown setting");
+		return env_unknown(ps, var);
 	for (i = 0; i < sl; i++) {
 		char ch = suffix[i];
 
+		/* lower case letters or '-' are no spelling of a setting: GATEHOUSE_Ttl */
+		if ((ch >= 'a' && ch <= 'z') || ch == '-')
+			return env_unknown(ps, var);
 		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
 	}
 	name[sl] = '\0';
 	if (setting_find(name, &idx) == NULL)
-		return add_warning(ps, "%s: not a gatehouse setting (there is no '%s'), ignored",
-		    var, name);
+		return env_unknown(ps, var);
+	if (env_value_mistake(ps, var, value) == -1)
+		return -1;
 	if (env_items(ps, value, &items, &n, &copy) == -1) {
 		free(copy);
 		return -1;
@@ -733,7 +953,7 @@ parse_env(struct parser *ps, char *const *env)
 		const char *eq = strchr(*env, '=');
 		size_t vl;
 
-		if (strncmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
+		if (strncasecmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
 			continue;
 		vl = (size_t)(eq - *env);
 		if (vl >= sizeof(var))
@@ -742,13 +962,17 @@ parse_env(struct parser *ps, char *const *env)
 		var[vl] = '\0';
 		ps->src = var;
 		ps->line = 0;
-		if (strcmp(var, "GATEHOUSE_CONFIG") == 0)
-			continue;
-		if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
-			if (env_allow(ps, eq + 1) == -1)
+		/* The name first (an unknown one is the mistake to report), then the value. */
+		if (strncmp(var, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
+			return env_unknown(ps, var);
+		if (strcmp(var, "GATEHOUSE_CONFIG") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
+				return -1;
+		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
-			if (env_route(ps, eq + 1) == -1)
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)
 				return -1;
 		} else if (env_setting(ps, var, eq + 1) == -1)
 			return -1;
@@ -767,7 +991,9 @@ config_new(void)
 	if (c == NULL)
 		return NULL;
 	c->refs = 1;
-	if ((c->policy = policy_new()) == NULL)
+	if ((c->policy = policy_new()) == NULL ||
+	    (c->set_line = calloc(NSETTINGS, sizeof(*c->set_line))) == NULL ||
+	    (c->set_env = calloc(NSETTINGS, sizeof(*c->set_env))) == NULL)
 		goto fail;
 	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
 	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
@@ -815,14 +1041,8 @@ fail:
 static void
 blame(struct parser *ps, size_t idx, char *var, size_t varlen)
 {
-	const char *n = settings[idx].name;
-	size_t i, o;
-
 	if (ps->by_env[idx]) {
-		o = (size_t)snprintf(var, varlen, "%s", ENV_PREFIX);
-		for (i = 0; n[i] != '\0' && o + 1 < varlen; i++)
-			var[o++] = n[i] == '-' ? '_' : (char)(n[i] - (n[i] >= 'a' && n[i] <= 'z' ? 32 : 0));
-		var[o] = '\0';
+		env_name(settings[idx].name, var, varlen);
 		ps->src = var;
 		ps->line = 0;
 	} else {
@@ -832,7 +1052,7 @@ blame(struct parser *ps, size_t idx, char *var, size_t varlen)
 }
 
 static int
-config_finish(struct parser *ps)
+check_ttls(struct parser *ps)
 {
 	struct config *c = ps->c;
 	size_t lo = 0, hi = 0;
@@ -853,28 +1073,41 @@ config_finish(struct parser *ps)
 	    c->cache_max_ttl);
 }
 
+/* What needs every line and variable read: routes' 'private', cross-setting checks. */
+static int
+config_finish(struct parser *ps)
+{
+	struct config *c = ps->c;
+
+	policy_finish(c->policy);
+	if (check_ttls(ps) == -1)
+		return -1;
+	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
+	    add_warning(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "
+	    "can take every lookup in flight (a share of max-lookups/8 or less keeps the others "
+	    "served)", c->max_lookups_per_client, c->max_lookups) == -1)
+		return -1;
+	return config_ports_build(ps->c, ps->err, ps->errlen);
+}
+
 /* Parse lines from src (NULL: no file), then the environment. */
 static int
 build(const char *name, struct source *src, char *const *env, struct config **out,
     char *err, size_t errlen)
 {
-	unsigned seen[NSETTINGS];
-	unsigned char by_env[NSETTINGS];
 	struct parser ps;
 
 	*out = NULL;
-	memset(seen, 0, sizeof(seen));
-	memset(by_env, 0, sizeof(by_env));
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;
-	ps.seen = seen;
-	ps.by_env = by_env;
 	ps.src = ps.file = name ? name : "config";
 	if ((ps.c = config_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	ps.seen = ps.c->set_line;
+	ps.by_env = ps.c->set_env;
 	if (name != NULL && (ps.c->path = strdup(name)) == NULL) {
 		config_unref(ps.c);
 		snprintf(err, errlen, "out of memory");
@@ -913,8 +1146,12 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 	int optional = 0, rc;
 
 	*out = NULL;
-	if (p == NULL)
-		p = env_get(env, "GATEHOUSE_CONFIG");
+	if (p == NULL && (p = env_get(env, "GATEHOUSE_CONFIG")) != NULL && *p != '\0' &&
+	    (p[0] == '"' || p[0] == '\'' || p[strlen(p) - 1] == '"' || p[strlen(p) - 1] == '\'')) {
+		snprintf(err, errlen, "GATEHOUSE_CONFIG: the value is in quotes, which an env_file "
+		    "(docker run --env-file) keeps as part of it: write it without them");
+		return -1;
+	}
 	if (p == NULL || *p == '\0') {
 		p = CONFIG_DEFAULT_PATH;
 		optional = 1;
@@ -953,6 +1190,9 @@ config_unref(struct config *c)
 		free(c->routes[i].origin);
 	}
 	free(c->routes);
+	free(c->ports);
+	free(c->set_line);
+	free(c->set_env);
 	free(c->dns_listen.v);
 	free(c->forward_listen.v);
 	free(c->upstream.v);
@@ -963,6 +1203,22 @@ config_unref(struct config *c)
 	free(c->path);
 	free(c->warnings);
 	free(c);
+}
+
+int
+config_origin(const struct config *c, const char *setting, char *buf, size_t len)
+{
+	size_t idx;
+
+	if (setting_find(setting, &idx) == NULL)
+		return 0;
+	if (c->set_env[idx])
+		env_name(setting, buf, len);
+	else if (c->set_line[idx] > 0)
+		snprintf(buf, len, "%s:%u", c->path ? c->path : "config", c->set_line[idx]);
+	else
+		return 0;
+	return 1;
 }
 
 const struct route *
@@ -1021,9 +1277,16 @@ print_rules(const struct config *c, FILE *f)
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *rt = &c->routes[i];
+		const struct rule *r = policy_match(c->policy, rt->name, strlen(rt->name), rt->port);
+		struct portrange pr = { rt->port, rt->port };
+		const struct rule *from = NULL;
 
-		fprintf(f, "route %u %s:%u%s\t# %s\n", rt->port, rt->name, rt->target_port,
-		    (rt->flags & RULE_PRIVATE) ? " private" : "", rt->origin);
+		if (r != NULL && (r->flags & RULE_INHERITED))
+			from = policy_find(c->policy, rt->name, &pr, 1, RULE_ROUTE, NULL);
+		fprintf(f, "route %u %s:%u%s\t# %s%s%s\n", rt->port, rt->name, rt->target_port,
+		    (rt->flags & RULE_PRIVATE) ? " private" : "", rt->origin,
+		    from ? "; private from the allow rule at " : "",
+		    from ? rule_origin(from, where, sizeof(where)) : "");
 	}
 }
 
@@ -1034,6 +1297,7 @@ config_print(const struct config *c, FILE *f)
 	size_t i;
 
 	print_rules(c, f);
+	config_ports_print(c, f);
 	print_addrs(f, "dns-listen", &c->dns_listen, 1);
 	print_addrs(f, "forward-listen", &c->forward_listen, 0);
 	if (c->answer_auto)

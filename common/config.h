@@ -19,6 +19,20 @@ struct route {
 	char *origin;		/* "FILE:LINE" or "GATEHOUSE_ROUTE" */
 };
 
+/* Listening ports the forwarder opens at most; an allowlist naming more is a config error
+ * (blamed on the rule that crossed it). */
+#define CONFIG_MAX_PORTS 1024
+
+/* A port the forwarder listens on (named by `allow` or `route`), and how it learns the
+ * name there. */
+struct config_port {
+	uint16_t port;
+	const struct route *route;	/* the `route` on this port, or NULL */
+	const struct rule *implicit;	/* no route, and exactly one name allowed on the port,
+					 * exact (no wildcard): the rule that matches it there
+					 * (an implicit route); else NULL */
+};
+
 struct addrlist {
 	struct sockaddr_storage *v;
 	size_t n;
@@ -30,6 +44,8 @@ struct config {
 	struct policy *policy;		/* allow lines, plus one implied rule per route */
 	struct route *routes;
 	size_t nroutes;
+	struct config_port *ports;	/* ascending; computed once when built (config_ports.c) */
+	size_t nports;
 
 	/* resolver */
 	struct addrlist dns_listen;	/* ADDR:PORT */
@@ -59,7 +75,9 @@ struct config {
 	struct sockaddr_storage metrics;
 	char *user;			/* drop to this user when started as root */
 	int dns_listen_default, forward_listen_default;	/* not written by the user */
-	char *warnings;			/* lines worth logging (unknown GATEHOUSE_ variables), or NULL */
+	char *warnings;			/* lines worth logging (a rule written twice), or NULL */
+	unsigned *set_line;		/* per setting: the file line that set it, 0 if none */
+	unsigned char *set_env;		/* per setting: set (last) by its GATEHOUSE_ variable */
 };
 
 /*
@@ -81,6 +99,31 @@ void config_unref(struct config *c);
 
 /* The route for a listening port, or NULL. */
 const struct route *config_route(const struct config *c, uint16_t port);
+
+/* Where setting (a directive name: "audit") was written: "FILE:LINE" or its variable
+ * ("GATEHOUSE_AUDIT") in buf, and 1; 0 when it has its default (buf untouched). */
+int config_origin(const struct config *c, const char *setting, char *buf, size_t len);
+
+/* ---- ports (config_ports.c) ---- */
+
+/* Compute c->ports from the rules and routes (config.c calls it once, when every line
+ * and variable is read). -1 with err ("ORIGIN: ...", naming the rule that took the
+ * count past CONFIG_MAX_PORTS) or out of memory. */
+int config_ports_build(struct config *c, char *err, size_t errlen);
+
+/* The entry for port, or NULL when the forwarder does not listen on it. */
+const struct config_port *config_port(const struct config *c, uint16_t port);
+
+/* The rule that routes port implicitly (see struct config_port), or NULL. */
+const struct rule *config_implicit_route(const struct config *c, uint16_t port);
+
+/* How each port learns its name, as comment lines ("# port 465: routed to ..."), for
+ * config_print. */
+void config_ports_print(const struct config *c, FILE *f);
+
+/* One line for the start-up message: "ports 443,465,587; routed: 465 -> smtp.gmail.com,
+ * 587 -> smtp.gmail.com:587" (cut with "..." when longer than len). */
+void config_ports_summary(const struct config *c, char *buf, size_t len);
 
 /* The effective configuration, as `--check` prints it. */
 void config_print(const struct config *c, FILE *f);

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include "log.h"
+#include "preflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +10,13 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+static void log_lines(const char *s);
 
 #ifndef GATEHOUSE_VERSION
 #define GATEHOUSE_VERSION "unknown"
@@ -27,8 +31,8 @@ usage(FILE *f, const char *progname, const char *summary)
 	    "  -c FILE     configuration file (default $GATEHOUSE_CONFIG, else\n"
 	    "              " CONFIG_DEFAULT_PATH ", which may be missing when\n"
 	    "              GATEHOUSE_* variables configure everything)\n"
-	    "  --check     validate the configuration, print it as it is understood, exit\n"
-	    "              (0: valid, 2: not)\n"
+	    "  --check     check the configuration and what a start needs (user, audit path,\n"
+	    "              ports, upstream), print it as understood, exit (0: ok, 2: not)\n"
 	    "  -v          debug diagnostics on stderr (repeat for more)\n"
 	    "  --help      this text\n"
 	    "  --version   the version\n\n"
@@ -147,10 +151,44 @@ daemon_drop_privileges(const char *user, int keep_bind, char *err, size_t errlen
 void
 daemon_log_warnings(const struct config *cfg)
 {
-	const char *p = cfg->warnings, *nl;
+	log_lines(cfg->warnings);
+}
 
-	while (p != NULL && (nl = strchr(p, '\n')) != NULL) {
-		log_warnx("%.*s", (int)(nl - p), p);
-		p = nl + 1;
+/* Each line of s as a warning. */
+static void
+log_lines(const char *s)
+{
+	const char *nl;
+
+	while (s != NULL && (nl = strchr(s, '\n')) != NULL) {
+		log_warnx("%.*s", (int)(nl - s), s);
+		s = nl + 1;
 	}
+}
+
+int
+daemon_preflight(const struct config *cfg, char *err, size_t errlen)
+{
+	struct preflight_env env;
+	char *warnings = NULL;
+
+	daemon_log_warnings(cfg);
+	preflight_env_default(&env);
+	if (preflight_check(cfg, &env, &warnings, err, errlen) == -1)
+		return -1;
+	log_lines(warnings);
+	free(warnings);
+	return 0;
+}
+
+void
+daemon_print_check(const struct config *cfg, const char *progname)
+{
+	char ports[600];
+
+	config_print(cfg, stdout);
+	fflush(stdout);
+	config_ports_summary(cfg, ports, sizeof(ports));
+	fprintf(stderr, "%s: configuration ok (%s, %zu rules, %s)\n", progname,
+	    cfg->path ? cfg->path : "environment only", policy_count(cfg->policy), ports);
 }

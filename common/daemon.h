@@ -38,4 +38,15 @@ void daemon_stdio(void);
 /* Log each line of cfg->warnings (no-op when none). */
 void daemon_log_warnings(const struct config *cfg);
 
+/*
+ * The pre-flight both daemons run before starting and for --check (preflight.h: user,
+ * audit path, listener clashes, upstream loop), with cfg's own warnings and the
+ * pre-flight's logged. 0, or -1 with err (the caller exits EXIT_CONFIG).
+ */
+int daemon_preflight(const struct config *cfg, char *err, size_t errlen);
+
+/* --check after a pre-flight that passed: the effective configuration on stdout, then
+ * "PROGNAME: configuration ok (FILE, N rules, ...)" on stderr. */
+void daemon_print_check(const struct config *cfg, const char *progname);
+
 #endif

@@ -176,6 +176,12 @@ table_add(struct policy *p, struct table *t, const char *key, size_t len, size_t
 	struct slot *s = table_find(p, t, h, key, len);
 	size_t i;
 
+	if (s != NULL && (p->rules[idx]->flags & RULE_ROUTE)) {
+		/* A route's rule goes first: on its port it decides (policy_finish). */
+		p->rules[idx]->next = slot_rule(p, s);
+		s->head = (uint32_t)idx + 1;
+		return 0;
+	}
 	if (s != NULL) {	/* same key: append, keeping the order written */
 		struct rule *q = slot_rule(p, s);
 
@@ -286,9 +292,30 @@ ports_overlap(const struct portrange *a, size_t na, const struct portrange *b, s
 	return 0;
 }
 
+/* The first rule for key in t (chain order) other than those with a flag in `without`
+ * that shares a port with ports[0..nports); *port is that port. */
+static const struct rule *
+find_overlap(const struct policy *p, const char *norm, int wildcard,
+    const struct portrange *ports, size_t nports, unsigned without, unsigned *port)
+{
+	const char *key = wildcard ? norm + 2 : norm;
+	const struct table *t = wildcard ? &p->wild : &p->exact;
+	const struct slot *s = table_find(p, t, hash_rev(key, strlen(key)), key, strlen(key));
+	const struct rule *r;
+
+	for (r = s ? slot_rule(p, s) : NULL; r != NULL; r = r->next) {
+		if (r->flags & without)
+			continue;
+		if ((*port = ports_overlap(r->ports, r->nports, ports, nports)) != 0)
+			return r;
+	}
+	return NULL;
+}
+
 /*
- * Two rules for the same pattern and port must agree on 'private': otherwise which one
- * applies would depend on the order of the lines. 0, or -1 with err.
+ * Two allow rules for the same pattern and port must agree on 'private': otherwise which
+ * one applies would depend on the order of the lines. A route's rule is not compared: it
+ * takes 'private' from the allow rule instead (policy_finish). 0, or -1 with err.
  */
 static int
 check_conflict(const struct policy *p, const char *norm, int wildcard,
@@ -301,15 +328,18 @@ check_conflict(const struct policy *p, const char *norm, int wildcard,
 	char where[300];
 	unsigned port;
 
+	if (flags & RULE_ROUTE)
+		return 0;
 	for (r = s ? slot_rule(p, s) : NULL; r != NULL; r = r->next) {
-		if ((r->flags & RULE_PRIVATE) == (flags & RULE_PRIVATE))
+		if ((r->flags & RULE_ROUTE) || (r->flags & RULE_PRIVATE) == (flags & RULE_PRIVATE))
 			continue;
 		if ((port = ports_overlap(r->ports, r->nports, ports, nports)) == 0)
 			continue;
-		snprintf(err, errlen, "'%s' port %u is also allowed by %s %s 'private': which "
-		    "applies must not depend on the order of lines; write the same on both",
-		    norm, port, rule_origin(r, where, sizeof(where)),
-		    (r->flags & RULE_PRIVATE) ? "with" : "without");
+		snprintf(err, errlen, "'%s' port %u: %s allows it %s 'private' and this rule %s; "
+		    "which applies must not depend on the order of lines: write 'private' on both "
+		    "or on neither", norm, port, rule_origin(r, where, sizeof(where)),
+		    (r->flags & RULE_PRIVATE) ? "with" : "without",
+		    (r->flags & RULE_PRIVATE) ? "without" : "with");
 		return -1;
 	}
 	return 0;
@@ -446,6 +476,37 @@ const struct rule *
 policy_rule(const struct policy *p, size_t i)
 {
 	return i < p->n ? p->rules[i] : NULL;
+}
+
+const struct rule *
+policy_find(const struct policy *p, const char *pattern, const struct portrange *ports,
+    size_t nports, unsigned without, unsigned *port)
+{
+	char norm[DNAME_MAX + 3], err[8];
+	int wildcard;
+	unsigned dummy;
+
+	if (pattern_normalize(pattern, norm, sizeof(norm), &wildcard, err, sizeof(err)) == -1)
+		return NULL;
+	return find_overlap(p, norm, wildcard, ports, nports, without, port ? port : &dummy);
+}
+
+void
+policy_finish(struct policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		struct rule *r = p->rules[i];
+		const struct rule *a;
+		unsigned port;
+
+		if (!(r->flags & RULE_ROUTE) || (r->flags & RULE_PRIVATE))
+			continue;
+		a = find_overlap(p, r->pattern, 0, r->ports, r->nports, RULE_ROUTE, &port);
+		if (a != NULL && (a->flags & RULE_PRIVATE))
+			r->flags |= RULE_PRIVATE | RULE_INHERITED;
+	}
 }
 
 void

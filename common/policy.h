@@ -7,6 +7,7 @@
 
 #define RULE_PRIVATE 0x01	/* may dial special-purpose addresses */
 #define RULE_ROUTE   0x02	/* implied by a `route` line */
+#define RULE_INHERITED 0x04	/* RULE_ROUTE whose RULE_PRIVATE came from an allow rule */
 
 struct portrange {
 	uint16_t lo, hi;	/* inclusive */
@@ -37,7 +38,9 @@ void policy_free(struct policy *p);
  * trailing dot allowed). src and line say where it was written (line 0: an environment
  * variable named src). Copies everything. Refuses invalid names, non-ASCII names, IP
  * addresses, over-broad wildcards ("*", "*.com", "*.co.uk"), and a rule that disagrees
- * on 'private' with an earlier one for the same pattern and port. 0 or -1 with err.
+ * on 'private' with an earlier one for the same pattern and port (rules with RULE_ROUTE
+ * are not compared: see policy_finish). A RULE_ROUTE rule is matched before the other
+ * rules of its name, so on its port it decides. 0 or -1 with err.
  */
 int policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
     size_t nports, unsigned flags, const char *src, unsigned line, char *err, size_t errlen);
@@ -60,6 +63,19 @@ int rule_has_port(const struct rule *r, uint16_t port);
 /* Every rule in the order added, for printing and for the forwarder's port list. */
 size_t policy_count(const struct policy *p);
 const struct rule *policy_rule(const struct policy *p, size_t i);
+
+/* The first rule for exactly pattern (normalised as policy_add does; "*.x" finds only
+ * "*.x" rules), without any of the flags in `without`, that shares a port with ports;
+ * *port (if not NULL) is that port. NULL when none or when pattern is invalid. */
+const struct rule *policy_find(const struct policy *p, const char *pattern,
+    const struct portrange *ports, size_t nports, unsigned without, unsigned *port);
+
+/* Call once after the last policy_add. A route's rule (RULE_ROUTE) without 'private'
+ * takes it from an allow rule of the same name that covers its port, and is marked
+ * RULE_INHERITED; a route's own 'private' applies to its port whatever the allow rules
+ * say. So `allow smtp.gmail.com 465,587 private` with `route 587 smtp.gmail.com:587`
+ * means private on 587 too, in any order of lines. */
+void policy_finish(struct policy *p);
 
 /* Ports as written: "465,587,8000-8099". */
 void rule_format_ports(const struct rule *r, char *buf, size_t len);

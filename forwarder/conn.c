@@ -1015,7 +1015,7 @@ route_for(struct conn *c, uint16_t port, const char **name)
 		*name = rt->name;
 		return policy_match(c->cfg->policy, rt->name, strlen(rt->name), port);
 	}
-	if ((only = listeners_implicit_route(c->f->ls, port)) != NULL) {
+	if ((only = config_implicit_route(c->cfg, port)) != NULL) {
 		c->target_port = port;
 		*name = only->pattern;
 	}

@@ -629,33 +629,6 @@ dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errle
 	return 0;
 }
 
-int
-dns_servers(struct dns *d, struct sockaddr_storage *out, size_t max, size_t *n)
-{
-	struct ares_addr_port_node *list = NULL, *s;
-
-	*n = 0;
-	if (ares_get_servers_ports(d->ch, &list) != ARES_SUCCESS)
-		return -1;
-	for (s = list; s != NULL && *n < max; s = s->next) {
-		struct sockaddr_storage *ss = &out[*n];
-
-		memset(ss, 0, sizeof(*ss));
-		if (s->family == AF_INET) {
-			ss->ss_family = AF_INET;
-			memcpy(&((struct sockaddr_in *)ss)->sin_addr, &s->addr.addr4, 4);
-		} else if (s->family == AF_INET6) {
-			ss->ss_family = AF_INET6;
-			memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, &s->addr.addr6, 16);
-		} else
-			continue;
-		addr_set_port((struct sockaddr *)ss, (uint16_t)(s->udp_port ? s->udp_port : 53));
-		(*n)++;
-	}
-	ares_free_data(list);
-	return 0;
-}
-
 void
 dns_free(struct dns *d)
 {

@@ -43,9 +43,6 @@ void dns_free(struct dns *d);
  * on error the old servers stay. */
 int dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen);
 
-/* The servers in use, "a:53,[b]:53" (for messages and the loop check). */
-int dns_servers(struct dns *d, struct sockaddr_storage *out, size_t max, size_t *n);
-
 /*
  * Resolve name (normalised, already allowed): the upstream is asked for exactly this
  * name, A and AAAA, and every address of the answers is kept. A fresh cache entry

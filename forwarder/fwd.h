@@ -81,12 +81,11 @@ const char *via_name(enum via v);
 /* Listening sockets (listen.c). */
 struct listeners *listeners_new(struct fwd *f);
 void listeners_free(struct listeners *ls);
-/* Open what cfg names and close what it no longer names. strict: a failed bind is an
+/* Open what cfg names (cfg->ports on each forward-listen address) and close what it no
+ * longer names. strict: a failed bind is an
  * error (start-up); otherwise it is logged and skipped (reload). 0 or -1 with err. */
 int listeners_sync(struct listeners *ls, const struct config *cfg, int strict, char *err,
     size_t errlen);
-/* 1 if the forwarder listens on this port (on any address). */
-int listeners_has_port(const struct listeners *ls, uint16_t port);
 /* 1 if a connection to sa (address and port) would land on one of our own listeners:
  * the address of one, or, when local (the caller found the kernel delivers sa's address
  * to this host), the port of a wildcard one. */
@@ -94,8 +93,5 @@ int listeners_would_accept(const struct listeners *ls, const struct sockaddr *sa
 /* Called when a connection ends: accepting resumes if max-conns had paused it. */
 void listeners_conn_closed(struct listeners *ls);
 size_t listeners_count(const struct listeners *ls);
-/* The exact-name rule that alone covers port (an implicit route), or NULL. Computed for
- * the configuration last given to listeners_sync. */
-const struct rule *listeners_implicit_route(const struct listeners *ls, uint16_t port);
 
 #endif

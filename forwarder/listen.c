@@ -12,7 +12,6 @@
 #include "log.h"
 #include "util.h"
 
-#define MAX_PORTS 1024		/* listening ports; a wider allowlist is a config error */
 #define BACKLOG 1024
 
 struct lsock {
@@ -22,17 +21,10 @@ struct lsock {
 	int keep;
 };
 
-struct portinfo {
-	uint16_t port;
-	const struct rule *implicit;	/* the one exact rule on this port, or NULL */
-};
-
 struct listeners {
 	struct fwd *f;
 	struct lsock **v;
 	size_t n, cap;
-	struct portinfo *ports;		/* sorted by port */
-	size_t nports;
 	int paused;			/* at max-conns */
 	int backoff;			/* after an accept error */
 	struct event *resume;
@@ -164,96 +156,10 @@ listeners_free(struct listeners *ls)
 		free(ls->v[i]);
 	}
 	free(ls->v);
-	free(ls->ports);
 	event_free(ls->resume);
 	if (ls->reserve_fd != -1)
 		close(ls->reserve_fd);
 	free(ls);
-}
-
-/* Every port the configuration allows, sorted, with its implicit route. */
-static int
-collect_ports(const struct config *cfg, struct portinfo **out, size_t *nout, char *err,
-    size_t errlen)
-{
-	uint32_t *cover = calloc(65536, sizeof(*cover));	/* rules covering each port */
-	const struct rule **last = calloc(65536, sizeof(*last));
-	struct portinfo *pi = NULL;
-	size_t i, j, n = 0;
-	unsigned p;
-
-	if (cover == NULL || last == NULL)
-		goto nomem;
-	for (i = 0; i < policy_count(cfg->policy); i++) {
-		const struct rule *r = policy_rule(cfg->policy, i);
-
-		for (j = 0; j < r->nports; j++) {
-			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
-				if (cover[p]++ == 0)
-					n++;
-				/* A wildcard on the port rules out an implicit route. */
-				last[p] = (cover[p] == 1 && !r->wildcard) ? r : NULL;
-			}
-		}
-	}
-	if (n > MAX_PORTS) {
-		snprintf(err, errlen, "the allowlist names %zu ports; the forwarder listens on at most "
-		    "%d (narrow the port ranges)", n, MAX_PORTS);
-		free(cover);
-		free(last);
-		return -1;
-	}
-	if (n > 0 && (pi = calloc(n, sizeof(*pi))) == NULL)
-		goto nomem;
-	for (p = 1, i = 0; p < 65536; p++) {
-		if (cover[p] == 0)
-			continue;
-		pi[i].port = (uint16_t)p;
-		pi[i].implicit = last[p];
-		i++;
-	}
-	free(cover);
-	free(last);
-	*out = pi;
-	*nout = n;
-	return 0;
-nomem:
-	free(cover);
-	free(last);
-	snprintf(err, errlen, "out of memory");
-	return -1;
-}
-
-static const struct portinfo *
-port_find(const struct listeners *ls, uint16_t port)
-{
-	size_t lo = 0, hi = ls->nports;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (ls->ports[mid].port == port)
-			return &ls->ports[mid];
-		if (ls->ports[mid].port < port)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-int
-listeners_has_port(const struct listeners *ls, uint16_t port)
-{
-	return port_find(ls, port) != NULL;
-}
-
-const struct rule *
-listeners_implicit_route(const struct listeners *ls, uint16_t port)
-{
-	const struct portinfo *pi = port_find(ls, port);
-
-	return pi ? pi->implicit : NULL;
 }
 
 int
@@ -354,20 +260,19 @@ int
 listeners_sync(struct listeners *ls, const struct config *cfg, int strict, char *err,
     size_t errlen)
 {
-	struct portinfo *ports;
-	size_t nports, i, j, k;
+	size_t i, j, k;
 	int v6_skipped = 0;
 
-	if (collect_ports(cfg, &ports, &nports, err, errlen) == -1)
-		return -1;
+	/* The ports and their routes are the configuration's (config_ports.c), which also
+	 * refused more than CONFIG_MAX_PORTS of them. */
 	for (i = 0; i < ls->n; i++)
 		ls->v[i]->keep = 0;
 	for (i = 0; i < cfg->forward_listen.n; i++) {
-		for (j = 0; j < nports; j++) {
+		for (j = 0; j < cfg->nports; j++) {
 			struct sockaddr_storage sa = cfg->forward_listen.v[i];
 			struct lsock *s;
 
-			addr_set_port((struct sockaddr *)&sa, ports[j].port);
+			addr_set_port((struct sockaddr *)&sa, cfg->ports[j].port);
 			if ((s = find_sock(ls, (struct sockaddr *)&sa)) != NULL) {
 				s->keep = 1;
 				continue;
@@ -380,10 +285,8 @@ listeners_sync(struct listeners *ls, const struct config *cfg, int strict, char 
 					log_warnx("%s; IPv6 skipped", err);
 				continue;
 			}
-			if (strict) {
-				free(ports);
+			if (strict)
 				return -1;
-			}
 			log_warnx("reload: cannot listen on %s", err);
 		}
 	}
@@ -396,8 +299,5 @@ listeners_sync(struct listeners *ls, const struct config *cfg, int strict, char 
 		free(ls->v[i]);
 	}
 	ls->n = k;
-	free(ls->ports);
-	ls->ports = ports;
-	ls->nports = nports;
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* main.c: gatehouse-forwarder: start-up, the loop check, signals, reload, the event loop. */
+/* main.c: gatehouse-forwarder: start-up, signals, reload, the event loop. */
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
@@ -30,44 +30,12 @@ struct state {
 
 static struct log_rate audit_rl = LOG_RATE_INIT(3, 60);
 
-/* Refuse an upstream that is this gateway's own resolver: every lookup would come back
- * as the gateway's address. 127.0.0.11 (Docker's embedded DNS) is not: only addresses
- * actually assigned to an interface count. */
-static int
-upstream_loops(struct fwd *f, char *err, size_t errlen)
-{
-	struct sockaddr_storage srv[32];
-	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
-	size_t n, i, j;
-
-	if (dns_servers(f->dns, srv, 32, &n) == -1)
-		return 0;
-	for (i = 0; i < n; i++) {
-		const struct sockaddr *s = (const struct sockaddr *)&srv[i];
-
-		for (j = 0; j < f->cfg->dns_listen.n; j++) {
-			const struct sockaddr *l = (const struct sockaddr *)&f->cfg->dns_listen.v[j];
-
-			if (addr_port(s) != addr_port(l) || s->sa_family != l->sa_family)
-				continue;
-			if (addr_equal(s, l, 0) || (addr_is_any(l) && iface_is_assigned(f->ifaces, s))) {
-				snprintf(err, errlen, "upstream DNS server %s is this gateway's own resolver "
-				    "(dns-listen %s): lookups would loop; set `upstream` to a real DNS "
-				    "server", addr_format(s, 1, a1, sizeof(a1)),
-				    addr_format(l, 1, a2, sizeof(a2)));
-				return 1;
-			}
-		}
-	}
-	return 0;
-}
-
 static void
 reload(struct state *st)
 {
 	struct fwd *f = &st->f;
 	struct config *nc;
-	char err[1024];
+	char err[1024], ports[600];
 
 	if (config_load(st->args.config, environ, &nc, err, sizeof(err)) == -1) {
 		log_warnx("reload refused, the running configuration stays: %s", err);
@@ -92,8 +60,9 @@ reload(struct state *st)
 	f->cfg = nc;		/* new connections use it; live ones keep theirs */
 	if (iface_refresh(f->ifaces) == -1)
 		log_warn("getifaddrs");
-	log_info("configuration reloaded: %zu rules, %zu listening sockets",
-	    policy_count(nc->policy), listeners_count(f->ls));
+	config_ports_summary(nc, ports, sizeof(ports));
+	log_info("configuration reloaded: %zu rules, %zu listening sockets, %s",
+	    policy_count(nc->policy), listeners_count(f->ls), ports);
 }
 
 static void
@@ -187,7 +156,7 @@ static void
 start(struct state *st)
 {
 	struct fwd *f = &st->f;
-	char err[1024];
+	char err[1024], ports[600];
 	int dropped;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -202,10 +171,6 @@ start(struct state *st)
 		fatal("netlink socket for route queries");
 	if ((f->dns = dns_new(f->base, f->cfg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if (upstream_loops(f, err, sizeof(err))) {
-		log_warnx("%s", err);
-		exit(EXIT_CONFIG);
-	}
 	if ((f->audit = audit_open(f->cfg->audit, "forwarder", f->cfg->audit_rate, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -222,8 +187,9 @@ start(struct state *st)
 	st->sig[3] = add_event(st, SIGINT, 0, signal_cb);
 	st->tick = add_event(st, -1, 1, tick_cb);
 	st->iface_timer = add_event(st, -1, IFACE_REFRESH_SEC, iface_cb);
-	log_info("%s %s: %zu rules, %zu listening sockets, audit to %s%s%s", PROGNAME,
-	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls),
+	config_ports_summary(f->cfg, ports, sizeof(ports));
+	log_info("%s %s: %zu rules, %zu listening sockets, %s; audit to %s%s%s", PROGNAME,
+	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls), ports,
 	    f->cfg->audit, dropped == 1 ? ", running as " : "", dropped == 1 ? f->cfg->user : "");
 }
 
@@ -272,17 +238,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EXIT_CONFIG;
 	}
-	daemon_log_warnings(st.f.cfg);
+	/* The same checks for --check and a start (an upstream that is this gateway's own
+	 * resolver included: preflight.c): what --check passes starts. */
+	if (daemon_preflight(st.f.cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		config_unref(st.f.cfg);
+		return EXIT_CONFIG;
+	}
 	if (st.args.check) {
-		config_print(st.f.cfg, stdout);
-		fprintf(stderr, "%s: configuration ok (%s, %zu rules)\n", PROGNAME,
-		    st.f.cfg->path ? st.f.cfg->path : "environment only",
-		    policy_count(st.f.cfg->policy));
+		daemon_print_check(st.f.cfg, PROGNAME);
 		config_unref(st.f.cfg);
 		return 0;
 	}
-	if (policy_count(st.f.cfg->policy) == 0)
-		log_warnx("the allowlist is empty: nothing will be forwarded");
 	start(&st);
 	event_base_dispatch(st.f.base);
 	stop(&st);

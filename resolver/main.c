@@ -152,17 +152,16 @@ load_or_exit(struct state *st)
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		exit(EXIT_CONFIG);
 	}
-	daemon_log_warnings(st->cfg);
+	/* The same checks for --check and a start: what --check passes starts. */
+	if (daemon_preflight(st->cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		exit(EXIT_CONFIG);
+	}
 	if (st->args.check) {
-		config_print(st->cfg, stdout);
-		fprintf(stderr, "%s: configuration ok (%s, %zu rules)\n", PROGNAME,
-		    st->cfg->path ? st->cfg->path : "environment only",
-		    policy_count(st->cfg->policy));
+		daemon_print_check(st->cfg, PROGNAME);
 		config_unref(st->cfg);
 		exit(0);
 	}
-	if (policy_count(st->cfg->policy) == 0)
-		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
 }
 
 static struct event *

@@ -53,10 +53,30 @@ check_config(const struct config *c, const char *origin_prefix)
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *rt = &c->routes[i];
 
+		const struct rule *r = policy_match(c->policy, rt->name, strlen(rt->name), rt->port);
+
 		CHECK(config_route(c, rt->port) == rt);
 		CHECK(rt->target_port != 0);
-		/* a route allows its target on its listening port */
-		CHECK(policy_match(c->policy, rt->name, strlen(rt->name), rt->port) != NULL);
+		/* a route allows its target on its listening port, and its rule decides there,
+		 * private when the route or an allow rule of its name on the port says so */
+		CHECK(r != NULL && (r->flags & RULE_ROUTE));
+		CHECK(!(rt->flags & RULE_PRIVATE) || (r->flags & RULE_PRIVATE));
+		CHECK(config_port(c, rt->port) != NULL && config_port(c, rt->port)->route == rt);
+	}
+	/* the port table: ascending, bounded, each port's route or implicit route consistent */
+	CHECK(c->nports <= CONFIG_MAX_PORTS);
+	for (i = 0; i < c->nports; i++) {
+		const struct config_port *cp = &c->ports[i];
+
+		CHECK(i == 0 || cp->port > c->ports[i - 1].port);
+		CHECK(config_port(c, cp->port) == cp);
+		CHECK(cp->route == config_route(c, cp->port));
+		CHECK(cp->route == NULL || cp->implicit == NULL);
+		if (cp->implicit != NULL) {
+			CHECK(!cp->implicit->wildcard && rule_has_port(cp->implicit, cp->port));
+			CHECK(policy_match(c->policy, cp->implicit->pattern,
+			    strlen(cp->implicit->pattern), cp->port) == cp->implicit);
+		}
 	}
 	CHECK(c->cache_min_ttl <= c->cache_max_ttl);
 }
@@ -98,6 +118,16 @@ check_same_rules(const struct config *a, const struct config *b)
 
 		CHECK(rb != NULL && strcmp(rb->name, a->routes[i].name) == 0);
 		CHECK(rb->target_port == a->routes[i].target_port && rb->flags == a->routes[i].flags);
+	}
+	CHECK(a->nports == b->nports);
+	for (i = 0; i < a->nports; i++) {
+		const struct config_port *pa = &a->ports[i], *pb = &b->ports[i];
+
+		CHECK(pa->port == pb->port);
+		CHECK((pa->route == NULL) == (pb->route == NULL));
+		CHECK((pa->implicit == NULL) == (pb->implicit == NULL));
+		CHECK(pa->implicit == NULL || (strcmp(pa->implicit->pattern, pb->implicit->pattern) == 0 &&
+		    pa->implicit->flags == pb->implicit->flags));
 	}
 }
 

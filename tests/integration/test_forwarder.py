@@ -1264,6 +1264,31 @@ def test_route_private_flag_applies_when_name_also_has_a_plain_rule(env, fwd):
     assert line["verdict"] == "allow", line
 
 
+@pytest.mark.parametrize("order", ["allow-first", "route-first"])
+def test_route_takes_private_from_the_allow_rule(env, fwd, order):
+    """The README's example: `allow NAME P1,P2 private` and `route P2 NAME:P1` (here NAME
+    resolves to a loopback address, which needs 'private'). The route takes 'private' from
+    the allow rule of its name on its port, in either order: --check passes and the routed
+    connection reaches the server (issue 11; it was refused as a conflict before)."""
+    rules = ["allow smtp.test %d,%d private" % (env.p_smtp, env.p_alt),
+             "route %d smtp.test:%d" % (env.p_alt, env.p_smtp)]
+    if order == "route-first":
+        rules.reverse()
+    f = fwd(rules, start=False)
+    r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
+                       env=peers.daemon_env(), timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "private from the allow rule at %s:" % f.conf in r.stdout.decode()
+    f.start()
+    s = connect(env.p_alt)
+    cport = s.getsockname()[1]
+    got = s.recv(100)
+    s.close()
+    line = f.wait_conn(cport)
+    assert got.startswith(b"220 "), (got, line)
+    assert line["verdict"] == "allow" and line["via"] == "route", line
+
+
 def test_routed_port_partial_client_hello_cut_at_peek_timeout(env, fwd):
     """On a routed port the first bytes must confirm the route within peek-timeout too:
     half a ClientHello, then silence, is refused after peek-timeout (1 s), not held

@@ -17,8 +17,13 @@
 #include "addr.h"
 #include "config.h"
 #include "policy.h"
+#include "util.h"
 
 #define NAME "t.conf"
+#define ADDR_ADVICE "allow the name the clients use (the forwarder dials what it resolves " \
+	"to; add 'private' for private addresses)"
+#define NOT_A_SETTING "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, " \
+	"GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. GATEHOUSE_DNS_LISTEN)"
 
 static char err[1024];
 
@@ -316,10 +321,13 @@ test_settings_bad(void **state)
 		{ "user a b", "'user' takes one value" },
 		{ "user", "'user' needs a value" },
 		{ "bogus 1", "unknown directive 'bogus'" },
-		{ "Allow a.com 443", "unknown directive 'Allow'" },
+		{ "Allow a.com 443", "unknown directive 'Allow'; did you mean 'allow'?" },
+		{ "forward-listn 10.0.0.1", "unknown directive 'forward-listn'; did you mean "
+		  "'forward-listen'?" },
 		{ "ttl\x01 5", "control character 0x01 in the line" },
 		{ "ttl 5\x1b", "control character 0x1b in the line" },
-		{ "allow b\xc3\xbc" "cher.de 443", "non-ASCII text; write names as A-labels (xn--...)" },
+		{ "allow b\xc3\xbc" "cher.de 443", "a non-ASCII character (U+00FC) at column 8: write "
+		  "names as A-labels (xn--...)" },
 	};
 	size_t i, bad = 0;
 
@@ -425,7 +433,8 @@ test_lines(void **state)
 	config_unref(c);
 	/* a non-ASCII line far down: its line number */
 	assert_int_equal(parse_env("\n\n\n\n\n\n\n\n\nallow \xe4\xbe\x8b.com 443\n", NULL, &c), -1);
-	assert_string_equal(err, NAME ":10: non-ASCII text; write names as A-labels (xn--...)");
+	assert_string_equal(err, NAME ":10: a non-ASCII character (U+4F8B) at column 7: write names "
+	    "as A-labels (xn--...)");
 	/* no name: "config" */
 	assert_int_equal(config_parse(NULL, "bogus\n", 6, NULL, &c, err, sizeof(err)), -1);
 	assert_string_equal(err, "config:1: unknown directive 'bogus'");
@@ -483,10 +492,15 @@ test_allow(void **state)
 		{ "allow *.co.uk 443", "allow '*.co.uk' is too broad: it covers a whole public suffix" },
 		{ "allow a*.b.com 443",
 		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com)" },
-		{ "allow 10.0.0.1 443", "allow '10.0.0.1': an IP address, not a name" },
-		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': character not allowed in a "
-		  "host name (letters, digits, '-', '_')" },
-		{ "allow fd00::1 465", "allow 'fd00::1': an IP address, not a name" },
+		{ "allow 10.0.0.1 443", "allow '10.0.0.1' is an IP address, not a name: " ADDR_ADVICE },
+		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': the port goes in the port "
+		  "list, not after the name: write smtp.gmail.com 465" },
+		{ "allow fd00::1 465", "allow 'fd00::1' is an IP address, not a name: " ADDR_ADVICE },
+		{ "allow a_b.c 443", NULL },
+		/* names that look a little like ports are still names (fuzz_config found that
+		 * "5-." was refused once printed as "5-") */
+		{ "allow 8000-8099 443", NULL },
+		{ "allow 5-. 443", NULL },
 		{ "allow a..b 443", "allow 'a..b': empty label (two dots in a row, or a leading dot)" },
 	};
 	size_t i, bad = 0;
@@ -607,7 +621,10 @@ test_route_bad(void **state)
 		  NAME ":1: route 587: the target must be one name, not a wildcard" },
 		{ "route 587 *.gmail.com",
 		  NAME ":1: route 587: the target must be one name, not a wildcard" },
-		{ "route 587 10.0.0.1:25", NAME ":1: route 587: '10.0.0.1': an IP address, not a name" },
+		{ "route 587 10.0.0.1:25", NAME ":1: route 587: '10.0.0.1' is an IP address, not a "
+		  "name: " ADDR_ADVICE },
+		{ "route 587 https://smtp.gmail.com:587", NAME ":1: route 587: 'https://smtp.gmail.com' "
+		  "is a URL: write the host only (smtp.gmail.com)" },
 		{ "route 587 :25", NAME ":1: route 587: '': empty name" },
 		{ "route 587 a..b:25",
 		  NAME ":1: route 587: 'a..b': empty label (two dots in a row, or a leading dot)" },
@@ -655,7 +672,8 @@ test_env_allow_route(void **state)
 	assert_int_equal(policy_count(c->policy), 9);
 	assert_string_equal(match_origin(c, "file.example", 443), NAME ":1");
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), "GATEHOUSE_ALLOW");
-	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), "GATEHOUSE_ALLOW");
+	/* on a routed port the route's own rule decides */
+	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), "GATEHOUSE_ROUTE");
 	assert_string_equal(match_origin(c, "api.github.com", 443), "GATEHOUSE_ALLOW");
 	assert_string_equal(match_origin(c, "github.com", 443), "-");
 	assert_string_equal(match_origin(c, "x.example", 1), "GATEHOUSE_ALLOW");
@@ -696,7 +714,7 @@ test_env_settings(void **state)
 	char *env1[] = { "GATEHOUSE_DNS_LISTEN=127.0.0.1:5353 [::1]:5353", "GATEHOUSE_TTL=7",
 	    "GATEHOUSE_MAX_CONNS_PER_CLIENT=9", "GATEHOUSE_PEEK_TIMEOUT=250ms",
 	    "GATEHOUSE_BLOCKED=refused", "GATEHOUSE_CONFIG=/nonexistent/ignored.conf",
-	    "GATEHOUSEX=1", "GATEHOUSE_ALLOW", "NOT_GATEHOUSE_TTL=x", "gatehouse_ttl=x",
+	    "GATEHOUSEX=1", "GATEHOUSE_ALLOW", "NOT_GATEHOUSE_TTL=x", "GATEHOUSE=1",
 	    "GATEHOUSE_UPSTREAM=1.1.1.1;9.9.9.9:5353", NULL };
 	char b[ADDR_STRLEN];
 	struct config *c;
@@ -728,7 +746,7 @@ test_env_errors(void **state)
 		  "GATEHOUSE_TTL: 'ttl abc': expected a whole number 0-2147483647" },
 		{ "GATEHOUSE_TTL=", "", "GATEHOUSE_TTL: 'ttl' needs a value" },
 		{ "GATEHOUSE_TTL=1 2", "", "GATEHOUSE_TTL: 'ttl' takes one value" },
-		{ "GATEHOUSE_=1", "", "GATEHOUSE_: unknown setting" },
+		{ "GATEHOUSE_=1", "", "GATEHOUSE_: " NOT_A_SETTING },
 		{ "GATEHOUSE_DNS_LISTEN=1.2.3.4:0", "", "GATEHOUSE_DNS_LISTEN: dns-listen: '0': port must be 1-65535" },
 		{ "GATEHOUSE_ALLOW=a.example", "",
 		  "GATEHOUSE_ALLOW: 'a.example': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587" },
@@ -739,7 +757,8 @@ test_env_errors(void **state)
 		{ "GATEHOUSE_ALLOW=*.com:443", "",
 		  "GATEHOUSE_ALLOW: allow '*.com' is too broad: it covers a whole public suffix" },
 		{ "GATEHOUSE_ALLOW=b\xc3\xbc" "cher.de:443", "",
-		  "GATEHOUSE_ALLOW: allow 'b\xc3\xbc" "cher.de': non-ASCII name: write it as an A-label (xn--...)" },
+		  "GATEHOUSE_ALLOW: in the value, a non-ASCII character (U+00FC) at column 2: write "
+		  "names as A-labels (xn--...)" },
 		{ "GATEHOUSE_ROUTE=587", "",
 		  "GATEHOUSE_ROUTE: '587': write PORT=NAME[:PORT][:private], e.g. 587=smtp.gmail.com:587" },
 		{ "GATEHOUSE_ROUTE=587=*.gmail.com:587", "",
@@ -778,6 +797,470 @@ test_env_empty_lists(void **state)
 	(void)state;
 	assert_int_equal(policy_count(c->policy), 0);
 	assert_int_equal(c->nroutes, 0);
+	config_unref(c);
+}
+
+/* ---- mistakes a new user makes: what is wrong and what to write instead ---- */
+
+/* In the file: one row per message of issue 11's table, and their neighbours. */
+static void
+test_mistakes_file(void **state)
+{
+	static const struct {
+		const char *line;	/* on line 2, after "ttl 5" */
+		const char *err;	/* after "t.conf:2: " */
+	} cases[] = {
+		{ "allow 443 example.com",
+		  "allow 443 example.com: the name comes first: write allow example.com 443" },
+		{ "allow 465,587 smtp.gmail.com private",
+		  "allow 465,587 smtp.gmail.com: the name comes first: write allow smtp.gmail.com "
+		  "465,587" },
+		{ "allow 10.0.0.0/8 443",
+		  "allow '10.0.0.0/8' is an address prefix, not a name: " ADDR_ADVICE },
+		{ "allow fd00::/8 443", "allow 'fd00::/8' is an address prefix, not a name: " ADDR_ADVICE },
+		{ "allow [fd00::1] 443", "allow '[fd00::1]' is an IP address, not a name: " ADDR_ADVICE },
+		{ "allow 127.1 443", "allow '127.1' is an IP address, not a name: " ADDR_ADVICE },
+		{ "allow https://example.com 443",
+		  "allow 'https://example.com' is a URL: write the host only (example.com)" },
+		{ "allow https://user@example.com:8443/x?y 8443",
+		  "allow 'https://user@example.com:8443/x?y' is a URL: write the host only "
+		  "(example.com), and put its port 8443 in the port list" },
+		{ "allow example.com/path 443",
+		  "allow 'example.com/path': write the host only (example.com), without a path" },
+		{ "allow example.123 443",
+		  "allow 'example.123' is not a name: its last label is a number, which no top-level "
+		  "domain is (and URL parsers read such a host as an IPv4 address); check the name" },
+		{ "allow *.example.123 443",
+		  "allow 'example.123' is not a name: its last label is a number, which no top-level "
+		  "domain is (and URL parsers read such a host as an IPv4 address); check the name" },
+		{ "allow a.example 443, 80",
+		  "allow a.example: a blank at column 21 splits the port list: write it as 443,80" },
+		{ "allow a.example 443 ,80 private",
+		  "allow a.example: a blank at column 20 splits the port list: write it as 443,80" },
+		{ "allow a.example\t443,\t80, 8080",
+		  "allow a.example: a blank at column 21 splits the port list: write it as 443,80,8080" },
+		{ "\xef\xbb\xbf" "allow a.example 443",
+		  "a UTF-8 byte order mark (BOM) at column 1: save the file without it (plain ASCII)" },
+		{ "allow\xc2\xa0" "a.example 443",
+		  "a no-break space (U+00A0) at column 6: replace it with an ordinary space" },
+		{ "allow a.example\xe2\x80\xaf" "443",
+		  "a no-break space (U+202F) at column 16: replace it with an ordinary space" },
+		{ "allow a.example 443\xe2\x80\x8b",
+		  "a zero-width character (U+200B) at column 20: delete it" },
+		{ "allow a.example 8000\xe2\x80\x93" "8099",
+		  "a Unicode dash (U+2013) at column 21: write an ASCII '-'" },
+		{ "allow \xe2\x80\x9c" "a.example\xe2\x80\x9d 443",
+		  "a curly quote (U+201C) at column 7: quotes are not part of the syntax; delete it" },
+		{ "allow a.example 443 \xff",
+		  "a byte 0xFF that is not UTF-8 at column 21: the file must be ASCII (write names as "
+		  "A-labels, xn--...)" },
+		{ "allow \"example.com\" 443",
+		  "\"example.com\": quotes are not part of the syntax; write the values without them" },
+		{ "audit '/var/log/x.log'",
+		  "'/var/log/x.log': quotes are not part of the syntax; write the values without them" },
+		{ "route 587 smtp.gmail.com:587 \"private\"",
+		  "\"private\": quotes are not part of the syntax; write the values without them" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char text[512], want[1024];
+		struct config *c = (struct config *)1;
+		int rc;
+
+		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
+		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
+		rc = parse_env(text, NULL, &c);
+		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
+			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
+			bad++;
+		}
+	}
+	/* a BOM is named as such on the first line, a comment or not */
+	{
+		struct config *c = NULL;
+
+		assert_int_equal(parse_env("\xef\xbb\xbf# gatehouse.conf\nallow a.example 443\n",
+		    NULL, &c), -1);
+	}
+	assert_string_equal(err, NAME ":1: a UTF-8 byte order mark (BOM) at column 1: save the "
+	    "file without it (plain ASCII)");
+	/* non-ASCII in a comment is fine */
+	config_unref(must_parse("allow a.example 443 # caf\xc3\xa9\xc2\xa0ok\n", NULL));
+	assert_int_equal(bad, 0);
+}
+
+/* In the environment: the same rows, as GATEHOUSE_ALLOW items, plus what only happens
+ * there (commas between items, quotes an env_file kept). */
+static void
+test_mistakes_env(void **state)
+{
+	static const struct {
+		const char *var;
+		const char *err;
+	} cases[] = {
+		{ "GATEHOUSE_ALLOW=443:example.com",
+		  "GATEHOUSE_ALLOW: '443:example.com': the name comes first: write example.com:443" },
+		{ "GATEHOUSE_ALLOW=10.0.0.0/8:443",
+		  "GATEHOUSE_ALLOW: allow '10.0.0.0/8' is an address prefix, not a name: " ADDR_ADVICE },
+		{ "GATEHOUSE_ALLOW=[fd00::1]:443",
+		  "GATEHOUSE_ALLOW: allow '[fd00::1]' is an IP address, not a name: " ADDR_ADVICE },
+		{ "GATEHOUSE_ALLOW=fd00::1:443",
+		  "GATEHOUSE_ALLOW: allow 'fd00::1:443' is an IP address, not a name: " ADDR_ADVICE },
+		{ "GATEHOUSE_ALLOW=https://example.com:443",
+		  "GATEHOUSE_ALLOW: 'https://example.com:443' is a URL: write the host only: "
+		  "example.com:443" },
+		{ "GATEHOUSE_ALLOW=ok.example:80 https://example.com/x",
+		  "GATEHOUSE_ALLOW: 'https://example.com/x' is a URL: write the host only: "
+		  "example.com:PORTS" },
+		{ "GATEHOUSE_ALLOW=example.123:443",
+		  "GATEHOUSE_ALLOW: allow 'example.123' is not a name: its last label is a number, which "
+		  "no top-level domain is (and URL parsers read such a host as an IPv4 address); check "
+		  "the name" },
+		{ "GATEHOUSE_ALLOW=a.x:443,b.x:443",
+		  "GATEHOUSE_ALLOW: 'a.x:443,b.x:443': separate items with blanks, not commas: "
+		  "a.x:443 b.x:443" },
+		{ "GATEHOUSE_ALLOW=a.x:443,80,b.x:443:private,c.x",
+		  "GATEHOUSE_ALLOW: 'a.x:443,80,b.x:443:private,c.x': separate items with blanks, not "
+		  "commas: a.x:443,80 b.x:443:private c.x" },
+		{ "GATEHOUSE_ALLOW=a.x:443, 80",
+		  "GATEHOUSE_ALLOW: 'a.x:443, 80': a blank splits the port list (blanks separate "
+		  "items): write a.x:443,80" },
+		{ "GATEHOUSE_ALLOW=a.x:443 ,80",
+		  "GATEHOUSE_ALLOW: 'a.x:443 ,80': a blank splits the port list (blanks separate "
+		  "items): write a.x:443,80" },
+		{ "GATEHOUSE_ALLOW=\"example.com:443\"",
+		  "GATEHOUSE_ALLOW: the value is in quotes, which an env_file (docker run --env-file) "
+		  "keeps as part of it: write GATEHOUSE_ALLOW=example.com:443" },
+		{ "GATEHOUSE_ALLOW='a.x:443 b.x:443'",
+		  "GATEHOUSE_ALLOW: the value is in quotes, which an env_file (docker run --env-file) "
+		  "keeps as part of it: write GATEHOUSE_ALLOW=a.x:443 b.x:443" },
+		{ "GATEHOUSE_TTL=\"60\"",
+		  "GATEHOUSE_TTL: the value is in quotes, which an env_file (docker run --env-file) "
+		  "keeps as part of it: write GATEHOUSE_TTL=60" },
+		{ "GATEHOUSE_ROUTE=\"587=smtp.gmail.com:587\"",
+		  "GATEHOUSE_ROUTE: the value is in quotes, which an env_file (docker run --env-file) "
+		  "keeps as part of it: write GATEHOUSE_ROUTE=587=smtp.gmail.com:587" },
+		{ "GATEHOUSE_ALLOW=a.x:443\xc2\xa0" "b.x:443",
+		  "GATEHOUSE_ALLOW: in the value, a no-break space (U+00A0) at column 8: replace it "
+		  "with an ordinary space" },
+		{ "GATEHOUSE_ALLOW=\xef\xbb\xbf" "a.x:443",
+		  "GATEHOUSE_ALLOW: in the value, a UTF-8 byte order mark (BOM) at column 1: save the "
+		  "file without it (plain ASCII)" },
+		{ "GATEHOUSE_ROUTE=587=https://smtp.gmail.com:587",
+		  "GATEHOUSE_ROUTE: route 587: 'https://smtp.gmail.com:587' is a URL: write the host "
+		  "only: 587=smtp.gmail.com:587" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { (char *)cases[i].var, NULL };
+		struct config *c = (struct config *)1;
+		int rc = parse_env("", env, &c);
+
+		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
+			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Unknown GATEHOUSE_ variables are errors naming the closest real one; lower-case
+ * gatehouse_ variables are errors naming the right spelling; others are not ours. */
+static void
+test_unknown_variables(void **state)
+{
+	static const struct {
+		const char *var;
+		const char *err;	/* NULL: accepted (not a gatehouse variable) */
+	} cases[] = {
+		{ "GATEHOUSE_FORWARD_LISTN=127.0.0.1",
+		  "GATEHOUSE_FORWARD_LISTN: not a gatehouse setting; did you mean "
+		  "GATEHOUSE_FORWARD_LISTEN?" },
+		{ "GATEHOUSE_ALOW=a.example:443",
+		  "GATEHOUSE_ALOW: not a gatehouse setting; did you mean GATEHOUSE_ALLOW?" },
+		{ "GATEHOUSE_ROUTES=587=a.example",
+		  "GATEHOUSE_ROUTES: not a gatehouse setting; did you mean GATEHOUSE_ROUTE?" },
+		{ "GATEHOUSE_CONFG=/x", "GATEHOUSE_CONFG: not a gatehouse setting; did you mean "
+		  "GATEHOUSE_CONFIG?" },
+		{ "GATEHOUSE_DNS-LISTEN=127.0.0.1:53", "GATEHOUSE_DNS-LISTEN: not a gatehouse setting; "
+		  "did you mean GATEHOUSE_DNS_LISTEN?" },
+		{ "GATEHOUSE_MAX_CONN=5", "GATEHOUSE_MAX_CONN: not a gatehouse setting; did you mean "
+		  "GATEHOUSE_MAX_CONNS?" },
+		{ "GATEHOUSE_FOO=1", "GATEHOUSE_FOO: " NOT_A_SETTING },
+		{ "GATEHOUSE_=1", "GATEHOUSE_: " NOT_A_SETTING },
+		{ "GATEHOUSE_IP=172.29.0.120", "GATEHOUSE_IP: not a gatehouse setting: it is for "
+		  "docker-compose.yml's substitutions (.env); do not pass it to the gatehouse container" },
+		{ "GATEHOUSE_SUBNET=172.29.0.0/24", "GATEHOUSE_SUBNET: not a gatehouse setting: it is "
+		  "for docker-compose.yml's substitutions (.env); do not pass it to the gatehouse "
+		  "container" },
+		{ "gatehouse_allow=a.example:443",
+		  "gatehouse_allow: gatehouse variables are upper case: write GATEHOUSE_ALLOW" },
+		{ "Gatehouse_Allow=a.example:443",
+		  "Gatehouse_Allow: gatehouse variables are upper case: write GATEHOUSE_ALLOW" },
+		{ "GATEHOUSE_Ttl=5", "GATEHOUSE_Ttl: gatehouse variables are upper case: write "
+		  "GATEHOUSE_TTL" },
+		{ "gatehouse_forward_listen=1.2.3.4", "gatehouse_forward_listen: gatehouse variables "
+		  "are upper case: write GATEHOUSE_FORWARD_LISTEN" },
+		{ "gatehouse_alow=a.example:443",
+		  "gatehouse_alow: not a gatehouse setting; did you mean GATEHOUSE_ALLOW?" },
+		{ "gatehouse_=1", "gatehouse_: " NOT_A_SETTING },
+		/* even with an empty or quoted value: the name is the mistake */
+		{ "GATEHOUSE_ALOW=", "GATEHOUSE_ALOW: not a gatehouse setting; did you mean "
+		  "GATEHOUSE_ALLOW?" },
+		{ "GATEHOUSE_ALOW=\"a.example:443\"", "GATEHOUSE_ALOW: not a gatehouse setting; did "
+		  "you mean GATEHOUSE_ALLOW?" },
+		{ "GATEHOUSEALLOW=a.example:443", NULL },
+		{ "MY_GATEHOUSE_ALLOW=a.example:443", NULL },
+		{ "GATEHOUSE=1", NULL },
+		{ "GATEHOUSE_ALLOW", NULL },	/* no '=': not a variable */
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { "GATEHOUSE_TTL=7", (char *)cases[i].var, "GATEHOUSE_ALLOW=b.example:1",
+		    NULL };
+		struct config *c = (struct config *)1;
+		int rc = parse_env("allow a.example 443\n", env, &c);
+
+		if (cases[i].err == NULL) {
+			if (rc != 0 || c == NULL || policy_count(c->policy) != 2 || c->ttl != 7) {
+				print_error("%s: rc %d err \"%s\"\n", cases[i].var, rc, err);
+				bad++;
+			}
+			if (rc == 0)
+				config_unref(c);
+			continue;
+		}
+		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
+			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* A rule written twice (or a port of it) is a warning naming both places, not an error;
+ * a route beside the allow rule of its name is no duplicate. */
+static void
+test_duplicate_warning(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *var;
+		const char *warnings;	/* NULL: none */
+	} cases[] = {
+		{ "allow a.example 443\n# again\nallow a.example 443\n", NULL,
+		  NAME ":3: allow a.example: port 443 is already allowed by " NAME ":1 (the same rule "
+		  "written twice?)\n" },
+		{ "allow a.example 80,443\nallow A.Example. 443-444\n", NULL,
+		  NAME ":2: allow A.Example.: port 443 is already allowed by " NAME ":1 (the same rule "
+		  "written twice?)\n" },
+		{ "allow *.a.example 443\nallow *.a.example 443\nallow *.a.example 443\n", NULL,
+		  NAME ":2: allow *.a.example: port 443 is already allowed by " NAME ":1 (the same "
+		  "rule written twice?)\n"
+		  NAME ":3: allow *.a.example: port 443 is already allowed by " NAME ":1 (the same "
+		  "rule written twice?)\n" },
+		{ "allow a.example 443 private\n", "GATEHOUSE_ALLOW=a.example:443:private",
+		  "GATEHOUSE_ALLOW: allow a.example: port 443 is already allowed by " NAME ":1 (the "
+		  "same rule written twice?)\n" },
+		{ "allow a.example 443\nallow a.example 80\n", NULL, NULL },
+		{ "allow a.example 443\nallow *.a.example 443\n", NULL, NULL },
+		{ "allow smtp.gmail.com 465,587\nroute 587 smtp.gmail.com:587\n", NULL, NULL },
+		{ "route 587 smtp.gmail.com:587\nallow smtp.gmail.com 587\n", NULL, NULL },
+		/* a per-client share as large as the whole would let one client take it all */
+		{ "max-lookups 16\n", NULL, "max-lookups-per-client 32 is not below max-lookups 16: "
+		  "one client can take every lookup in flight (a share of max-lookups/8 or less "
+		  "keeps the others served)\n" },
+		{ "max-lookups 16\nmax-lookups-per-client 2\n", NULL, NULL },
+		{ "max-lookups 1\n", NULL, NULL },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { (char *)cases[i].var, NULL };
+		struct config *c = must_parse(cases[i].text, env);
+
+		if ((cases[i].warnings == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, cases[i].warnings) != 0)) {
+			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
+			    c->warnings ? c->warnings : "(none)",
+			    cases[i].warnings ? cases[i].warnings : "(none)");
+			bad++;
+		}
+		config_unref(c);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* ---- ports: the list, implicit routes, the limit ---- */
+
+/* Which ports the forwarder listens on and how each learns the name. */
+static void
+test_ports(void **state)
+{
+	struct config *c;
+	const struct config_port *cp;
+	char sum[512], *out;
+
+	(void)state;
+	c = must_parse("allow smtp.gmail.com 465,587\n"
+	    "allow api.example 443\n"
+	    "allow *.cdn.example 443\n"		/* a wildcard on 443: no implicit route */
+	    "allow a.example 8000-8002\n"
+	    "allow b.example 8002\n"		/* two names on 8002 */
+	    "allow twice.example 9000\n"
+	    "allow twice.example 9000\n"	/* one name written twice: still implicit */
+	    "allow *.only.example 9100\n"	/* only a wildcard */
+	    "route 2525 smtp.gmail.com:587\n", NULL);
+	assert_int_equal(c->nports, 9);
+	assert_null(config_port(c, 25));
+	assert_null(config_port(c, 0));
+	assert_null(config_port(c, 65535));
+	cp = config_port(c, 465);
+	assert_non_null(cp);
+	assert_null(cp->route);
+	assert_non_null(cp->implicit);
+	assert_string_equal(cp->implicit->pattern, "smtp.gmail.com");
+	assert_ptr_equal(config_implicit_route(c, 587), config_implicit_route(c, 465));
+	assert_null(config_implicit_route(c, 443));
+	assert_non_null(config_implicit_route(c, 8000));
+	assert_non_null(config_implicit_route(c, 8001));
+	assert_null(config_implicit_route(c, 8002));
+	assert_string_equal(config_implicit_route(c, 9000)->pattern, "twice.example");
+	assert_null(config_implicit_route(c, 9100));
+	cp = config_port(c, 2525);
+	assert_non_null(cp);
+	assert_ptr_equal(cp->route, config_route(c, 2525));
+	assert_null(cp->implicit);
+	out = print_str(c);
+	assert_true(has_line(out, "# port 443: the name from the client's TLS SNI or HTTP Host"));
+	assert_true(has_line(out, "# port 465: routed to smtp.gmail.com on the same port (the "
+	    "only name allowed there, " NAME ":1)"));
+	assert_true(has_line(out, "# port 2525: routed to smtp.gmail.com:587 (the route at "
+	    NAME ":9)"));
+	assert_true(has_line(out, "# ports 8000-8001: routed to a.example on the same port (the "
+	    "only name allowed there, " NAME ":4)"));
+	assert_true(has_line(out, "# port 8002: the name from the client's TLS SNI or HTTP Host"));
+	free(out);
+	config_ports_summary(c, sum, sizeof(sum));
+	assert_string_equal(sum, "ports 443,465,587,2525,8000-8002,9000,9100; routed: "
+	    "465 -> smtp.gmail.com, 587 -> smtp.gmail.com, 2525 -> smtp.gmail.com:587, "
+	    "8000 -> a.example, 8001 -> a.example, 9000 -> twice.example");
+	/* cut, never past the buffer */
+	config_ports_summary(c, sum, 40);
+	assert_string_equal(sum, "ports 443,465,587,2525,8000-8002...");
+	config_unref(c);
+	c = must_parse("", NULL);
+	assert_int_equal(c->nports, 0);
+	config_ports_summary(c, sum, sizeof(sum));
+	assert_string_equal(sum, "no ports");
+	config_unref(c);
+	/* the environment's rules count too; a reloaded config computes its own */
+	{
+		char *env[] = { "GATEHOUSE_ALLOW=env.example:25", NULL };
+
+		c = must_parse("allow smtp.gmail.com 465\n", env);
+		assert_int_equal(c->nports, 2);
+		assert_string_equal(config_implicit_route(c, 25)->pattern, "env.example");
+		config_unref(c);
+	}
+}
+
+/* More than CONFIG_MAX_PORTS listening ports is a config error naming the rule that took
+ * the count past it (issue 11: `allow x 1-65535` passed --check and failed at start). */
+static void
+test_ports_limit(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *var;
+		const char *err;	/* NULL: accepted */
+	} cases[] = {
+		{ "allow x.example 1-65535\n", NULL, NAME ":1: allow x.example 1-65535: with this "
+		  "rule the allowlist names more than 1024 ports, the most the forwarder listens on: "
+		  "narrow the port ranges" },
+		{ "allow a.example 1-1000\n\nallow b.example 1001-1024\nallow c.example 1-1024\n"
+		  "allow d.example 22,1025\n", NULL, NAME ":5: allow d.example 22,1025: with this rule "
+		  "the allowlist names more than 1024 ports, the most the forwarder listens on: narrow "
+		  "the port ranges" },
+		{ "allow a.example 1-1024\n", NULL, NULL },
+		{ "allow a.example 1-1023\nroute 2000 b.example:25\nroute 2001 b.example:25\n", NULL,
+		  NAME ":3: route 2001 b.example: with this rule the allowlist names more than 1024 "
+		  "ports, the most the forwarder listens on: narrow the port ranges" },
+		{ "allow a.example 1-1024\n", "GATEHOUSE_ALLOW=b.example:443 c.example:2000",
+		  "GATEHOUSE_ALLOW: allow c.example 2000: with this rule the allowlist names more than "
+		  "1024 ports, the most the forwarder listens on: narrow the port ranges" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { (char *)cases[i].var, NULL };
+		struct config *c = (struct config *)1;
+		int rc = parse_env(cases[i].text, env, &c);
+
+		if (cases[i].err == NULL) {
+			if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
+				print_error("case %zu: rc %d err %s\n", i, rc, err);
+				bad++;
+			}
+			if (rc == 0)
+				config_unref(c);
+			continue;
+		}
+		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
+			print_error("case %zu: rc %d err \"%s\"\n   want \"%s\"\n", i, rc, err,
+			    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* metrics ADDR:65535 would put the forwarder's endpoint on port 65536 (wrapping to 0, a
+ * random port): an error naming the line. */
+static void
+test_metrics_top_port(void **state)
+{
+	char *env[] = { "GATEHOUSE_METRICS=[::1]:65535", NULL };
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(parse_env("ttl 5\nmetrics 127.0.0.1:65535\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":2: metrics 127.0.0.1:65535: the forwarder serves its "
+	    "metrics one port up (PORT+1), and there is no port above 65535: use a port up to "
+	    "65534");
+	assert_int_equal(parse_env("", env, &c), -1);
+	assert_string_equal(err, "GATEHOUSE_METRICS: metrics [::1]:65535: the forwarder serves "
+	    "its metrics one port up (PORT+1), and there is no port above 65535: use a port up to "
+	    "65534");
+	config_unref(must_parse("metrics 127.0.0.1:65534\n", NULL));
+}
+
+/* config_origin: the line or variable that set a setting; 0 for a default. */
+static void
+test_origin(void **state)
+{
+	char *env[] = { "GATEHOUSE_USER=envuser", NULL };
+	struct config *c = must_parse("ttl 5\n\naudit /tmp/a.log\nuser fileuser\n", env);
+	char buf[300] = "untouched";
+
+	(void)state;
+	assert_int_equal(config_origin(c, "audit", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, NAME ":3");
+	assert_int_equal(config_origin(c, "user", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "GATEHOUSE_USER");
+	assert_int_equal(config_origin(c, "dns-tcp-max", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "GATEHOUSE_USER");
+	assert_int_equal(config_origin(c, "no-such-setting", buf, sizeof(buf)), 0);
 	config_unref(c);
 }
 
@@ -866,6 +1349,12 @@ test_load(void **state)
 		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), -1);
 		snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
 		assert_string_equal(err, want);
+		/* quotes an env_file kept */
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=\"%s\"", path);
+		assert_int_equal(config_load(NULL, env, &c, err, sizeof(err)), -1);
+		assert_string_equal(err, "GATEHOUSE_CONFIG: the value is in quotes, which an env_file "
+		    "(docker run --env-file) keeps as part of it: write it without them");
+		snprintf(var, sizeof(var), "GATEHOUSE_CONFIG=%s", missing);
 		/* an explicit path wins over GATEHOUSE_CONFIG */
 		assert_int_equal(config_load(path, env, &c, err, sizeof(err)), 0);
 		assert_string_equal(c->path, path);
@@ -880,7 +1369,8 @@ test_load(void **state)
 	/* a file with a non-ASCII line through config_load */
 	write_file(path, "allow a.example 443\n\nallow \xc3\xa9t\xc3\xa9.fr 443\n");
 	assert_int_equal(config_load(path, NULL, &c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s:3: non-ASCII text; write names as A-labels (xn--...)", path);
+	snprintf(want, sizeof(want), "%s:3: a non-ASCII character (U+00E9) at column 7: write names "
+	    "as A-labels (xn--...)", path);
 	assert_string_equal(err, want);
 }
 
@@ -909,16 +1399,15 @@ test_load_default_missing(void **state)
 	assert_int_equal(config_load(NULL, env_empty_cfg, &c, err, sizeof(err)), 0);
 	assert_int_equal(policy_count(c->policy), 1);
 	config_unref(c);
-	/* an unknown GATEHOUSE_ variable (compose .env files hold such) is a warning that
-	 * names it, not an error; a bad value of a real setting is still an error */
+	/* an unknown GATEHOUSE_ variable is an error naming it, through config_load too */
 	{
-		char *unknown[] = { "GATEHOUSE_FOO=1", NULL };
+		char *unknown[] = { "GATEHOUSE_ALLOW=a.example:1", "GATEHOUSE_FOO=1", NULL };
 		char *bad[] = { "GATEHOUSE_TTL=x", NULL };
 
-		assert_int_equal(config_load(NULL, unknown, &c, err, sizeof(err)), 0);
-		assert_string_equal(c->warnings,
-		    "GATEHOUSE_FOO: not a gatehouse setting (there is no 'foo'), ignored\n");
-		config_unref(c);
+		c = (struct config *)1;
+		assert_int_equal(config_load(NULL, unknown, &c, err, sizeof(err)), -1);
+		assert_null(c);
+		assert_string_equal(err, "GATEHOUSE_FOO: " NOT_A_SETTING);
 		assert_int_equal(config_load(NULL, bad, &c, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "GATEHOUSE_TTL: "));
 	}
@@ -944,7 +1433,8 @@ test_refs(void **state)
 
 /* ---- config_print -> config_parse round trip ---- */
 
-/* Lines of the printout with the "\t# origin" comments cut. */
+/* Lines of the printout with the "\t# origin" comments and the "# port" lines (which
+ * name origins too) cut; same_ports compares what those lines say. */
 static char *
 strip_origins(const char *printed)
 {
@@ -952,15 +1442,41 @@ strip_origins(const char *printed)
 
 	assert_non_null(s);
 	while (*r != '\0') {
-		if (r[0] == '\t' && r[1] == '#') {
+		if ((r[0] == '\t' && r[1] == '#') || ((r == s || r[-1] == '\n') && r[0] == '#')) {
 			while (*r != '\0' && *r != '\n')
 				r++;
+			if (r[0] == '\n' && (w == s || w[-1] == '\n'))
+				r++;	/* a whole comment line: its newline too */
 			continue;
 		}
 		*w++ = *r++;
 	}
 	*w = '\0';
 	return s;
+}
+
+/* The same listening ports, each with the same route or implicit route. */
+static int
+same_ports(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->nports != b->nports) {
+		print_error("%zu ports, reparsed %zu\n", a->nports, b->nports);
+		return 1;
+	}
+	for (i = 0; i < a->nports; i++) {
+		const struct config_port *pa = &a->ports[i], *pb = &b->ports[i];
+
+		if (pa->port != pb->port || (pa->route == NULL) != (pb->route == NULL) ||
+		    (pa->route && strcmp(pa->route->name, pb->route->name) != 0) ||
+		    (pa->implicit == NULL) != (pb->implicit == NULL) ||
+		    (pa->implicit && strcmp(pa->implicit->pattern, pb->implicit->pattern) != 0)) {
+			print_error("port %u differs after the round trip\n", pa->port);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* The same decision for (name, port) in both configs: allowed or not, private or not. */
@@ -1029,6 +1545,7 @@ roundtrip(const char *text, char *const *env, const char *const *names, size_t n
 		}
 	}
 	bad += same_decisions(a, b, names, nnames, ports, nports);
+	bad += same_ports(a, b);
 	free(pa);
 	free(pb);
 	free(sa);
@@ -1036,6 +1553,18 @@ roundtrip(const char *text, char *const *env, const char *const *names, size_t n
 	config_unref(a);
 	config_unref(b);
 	assert_int_equal(bad, 0);
+}
+
+/* Names that are accepted are accepted again in their printed (normal) form. */
+static void
+test_roundtrip_odd_names(void **state)
+{
+	static const char *const names[] = { "5-", "8000-8099", "a_b.c" };
+	static const uint16_t ports[] = { 2, 443 };
+
+	(void)state;
+	roundtrip("route 2 5-.\nallow 8000-8099. 443\nallow A_B.c. 443\n", NULL, names,
+	    NELEM(names), ports, NELEM(ports));
 }
 
 static void
@@ -1076,31 +1605,116 @@ test_roundtrip(void **state)
 	roundtrip("", NULL, names, 1, ports, 1);
 }
 
-/* A route and an allow line for the same (name, port) with different `private` flags:
- * config_print writes every allow line before every route line, so the order the
- * matcher sees (first rule written wins) changes when the printout is read back. */
+/* `private` and routes (issue 11): a route takes 'private' from the allow rule of the
+ * same name that covers its port, and a route's own 'private' applies to its port; in
+ * any order of lines, file or environment. Two allow rules that disagree stay refused. */
 static void
-test_roundtrip_route_then_allow(void **state)
+test_route_private_inherited(void **state)
 {
-	static const char *const names[] = { "db.example" };
-	static const uint16_t ports[] = { 5432 };
+	static const struct {
+		const char *text;	/* the file */
+		const char *var;	/* a variable, or NULL */
+		const char *name;
+		uint16_t port;
+		unsigned flags;		/* of the rule that decides (name, port) */
+	} cases[] = {
+		/* the README's example: private from the allow rule */
+		{ "allow smtp.gmail.com 465,587 private\nroute 587 smtp.gmail.com:587\n", NULL,
+		  "smtp.gmail.com", 587, RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED },
+		{ "allow smtp.gmail.com 465,587 private\nroute 587 smtp.gmail.com:587\n", NULL,
+		  "smtp.gmail.com", 465, RULE_PRIVATE },
+		/* the route first */
+		{ "route 587 smtp.gmail.com:587\nallow smtp.gmail.com 465,587 private\n", NULL,
+		  "smtp.gmail.com", 587, RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED },
+		/* the allow rule from the environment, after the file's route */
+		{ "route 587 smtp.gmail.com:587\n", "GATEHOUSE_ALLOW=smtp.gmail.com:465,587:private",
+		  "smtp.gmail.com", 587, RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED },
+		{ "allow smtp.gmail.com 465,587 private\n", "GATEHOUSE_ROUTE=587=smtp.gmail.com:587",
+		  "smtp.gmail.com", 587, RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED },
+		/* the route's own private applies to its port, whatever the allow rule says */
+		{ "allow db.example 5432,25\nroute 5432 db.example private\n", NULL,
+		  "db.example", 5432, RULE_ROUTE | RULE_PRIVATE },
+		{ "route 5432 db.example:5432 private\nallow db.example 5432\n", NULL,
+		  "db.example", 5432, RULE_ROUTE | RULE_PRIVATE },
+		{ "allow db.example 5432,25\nroute 5432 db.example private\n", NULL,
+		  "db.example", 25, 0 },
+		/* an allow rule on another port, or a wildcard, gives nothing */
+		{ "allow db.example 15432 private\nroute 5432 db.example\n", NULL,
+		  "db.example", 5432, RULE_ROUTE },
+		{ "allow *.x.example 5432 private\nroute 5432 db.x.example\n", NULL,
+		  "db.x.example", 5432, RULE_ROUTE },
+		/* neither private */
+		{ "allow smtp.gmail.com 465,587\nroute 587 smtp.gmail.com:587\n", NULL,
+		  "smtp.gmail.com", 587, RULE_ROUTE },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		char *env[] = { (char *)cases[i].var, NULL };
+		struct config *c = NULL;
+		const struct rule *r;
+
+		if (parse_env(cases[i].text, env, &c) != 0) {
+			print_error("case %zu refused: %s\n", i, err);
+			bad++;
+			continue;
+		}
+		r = policy_match(c->policy, cases[i].name, strlen(cases[i].name), cases[i].port);
+		if (r == NULL || r->flags != cases[i].flags) {
+			print_error("case %zu: %s port %u: flags %u, want %u\n", i, cases[i].name,
+			    cases[i].port, r ? r->flags : 999u, cases[i].flags);
+			bad++;
+		}
+		config_unref(c);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Two allow rules that disagree on 'private' are refused, in the file and the
+ * environment, with both places named and what to write. */
+static void
+test_allow_private_conflict(void **state)
+{
+	char *env[] = { "GATEHOUSE_ALLOW=db.example:5432", NULL };
 	struct config *c;
 
 	(void)state;
-	/* Rules that disagree on 'private' for one name and port are refused, whatever the
-	 * order, so which applies can never depend on the order of lines. */
-	assert_int_equal(parse_env("route 5432 db.example:5432 private\nallow db.example 5432\n",
+	assert_int_equal(parse_env("allow db.example 5432,25 private\n\nallow db.example 5432\n",
 	    NULL, &c), -1);
-	assert_string_equal(err, NAME ":2: allow 'db.example' port 5432 is also allowed by "
-	    NAME ":1 with 'private': which applies must not depend on the order of lines; "
-	    "write the same on both");
-	assert_int_equal(parse_env("allow db.example 5432,25\nroute 5432 db.example private\n",
+	assert_string_equal(err, NAME ":3: allow 'db.example' port 5432: " NAME ":1 allows it with "
+	    "'private' and this rule without; which applies must not depend on the order of "
+	    "lines: write 'private' on both or on neither");
+	assert_int_equal(parse_env("allow db.example 5432 private\n", env, &c), -1);
+	assert_string_equal(err, "GATEHOUSE_ALLOW: allow 'db.example' port 5432: " NAME ":1 allows "
+	    "it with 'private' and this rule without; which applies must not depend on the order "
+	    "of lines: write 'private' on both or on neither");
+	/* wildcards too */
+	assert_int_equal(parse_env("allow *.db.example 1-100\nallow *.db.example 50 private\n",
 	    NULL, &c), -1);
-	assert_non_null(strstr(err, NAME ":2: route 5432: 'db.example' port 5432 is also "
-	    "allowed by " NAME ":1 without 'private'"));
-	/* agreeing rules round-trip */
-	roundtrip("route 5432 db.example:5432 private\nallow db.example 5432 private\n", NULL,
-	    names, 1, ports, 1);
+	assert_non_null(strstr(err, NAME ":2: allow '*.db.example' port 50: " NAME ":1 allows it "
+	    "without 'private' and this rule with"));
+}
+
+/* The printout says where an inherited 'private' came from, and reads back the same. */
+static void
+test_roundtrip_route_private(void **state)
+{
+	static const char *const names[] = { "smtp.gmail.com", "db.example" };
+	static const uint16_t ports[] = { 25, 465, 587, 5432 };
+	static const char text[] = "route 587 smtp.gmail.com:587\n"
+	    "allow smtp.gmail.com 465,587 private\n"
+	    "allow db.example 5432,25\nroute 5432 db.example private\n";
+	struct config *c = must_parse(text, NULL);
+	char *out = print_str(c);
+
+	(void)state;
+	if (!has_line(out, "route 587 smtp.gmail.com:587\t# " NAME ":1; private from the allow "
+	    "rule at " NAME ":2"))
+		fail_msg("no inherited-private note in:\n%s", out);
+	free(out);
+	config_unref(c);
+	roundtrip(text, NULL, names, NELEM(names), ports, NELEM(ports));
 }
 
 /* A rule with a long port list: config_print must write every port, never a list cut
@@ -1158,11 +1772,22 @@ main(void)
 		cmocka_unit_test(test_env_settings),
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_env_empty_lists),
+		cmocka_unit_test(test_mistakes_file),
+		cmocka_unit_test(test_mistakes_env),
+		cmocka_unit_test(test_unknown_variables),
+		cmocka_unit_test(test_duplicate_warning),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_ports_limit),
+		cmocka_unit_test(test_metrics_top_port),
+		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_default_missing),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_roundtrip_route_then_allow),
+		cmocka_unit_test(test_roundtrip_odd_names),
+		cmocka_unit_test(test_route_private_inherited),
+		cmocka_unit_test(test_allow_private_conflict),
+		cmocka_unit_test(test_roundtrip_route_private),
 		cmocka_unit_test(test_roundtrip_many_ports),
 	};
 

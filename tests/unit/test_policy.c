@@ -538,6 +538,55 @@ test_long_names(void **state)
 	policy_free(p);
 }
 
+/* A route's rule (RULE_ROUTE) decides its port for its name, is never refused for
+ * disagreeing with an allow rule, and after policy_finish takes 'private' from the allow
+ * rule of its name on its port; policy_find finds rules by pattern and port. */
+static void
+test_route_rules(void **state)
+{
+	struct policy *p = policy_new();
+	struct portrange pr = { 587, 587 }, pr25 = { 25, 25 };
+	const struct rule *r;
+	char err[256] = "";
+	unsigned port = 0;
+
+	(void)state;
+	add(p, "smtp.gmail.com", "465,587", RULE_PRIVATE, "allow");
+	add(p, "smtp.gmail.com", "587", RULE_ROUTE, "route");
+	add(p, "db.example", "5432,25", 0, "db-allow");
+	add(p, "db.example", "5432", RULE_ROUTE | RULE_PRIVATE, "db-route");
+	add(p, "mx.example", "25", RULE_ROUTE, "mx-route");	/* before its allow rule */
+	add(p, "mx.example", "25", RULE_PRIVATE, "mx-allow");
+	/* two allow rules that disagree are still refused */
+	assert_int_equal(policy_add(p, "db.example", &pr25, 1, RULE_PRIVATE, "x", 0, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "port 25: db-allow allows it without 'private'"));
+	/* the route's rule decides its port, the allow rule the others */
+	assert_string_equal(who(p, "smtp.gmail.com", 587), "route");
+	assert_string_equal(who(p, "smtp.gmail.com", 465), "allow");
+	assert_string_equal(who(p, "mx.example", 25), "mx-route");
+	assert_int_equal(policy_match(p, "smtp.gmail.com", 14, 587)->flags, RULE_ROUTE);
+	policy_finish(p);
+	assert_int_equal(policy_match(p, "smtp.gmail.com", 14, 587)->flags,
+	    RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED);
+	assert_int_equal(policy_match(p, "smtp.gmail.com", 14, 465)->flags, RULE_PRIVATE);
+	assert_int_equal(policy_match(p, "db.example", 10, 5432)->flags, RULE_ROUTE | RULE_PRIVATE);
+	assert_int_equal(policy_match(p, "db.example", 10, 25)->flags, 0);
+	assert_int_equal(policy_match(p, "mx.example", 10, 25)->flags,
+	    RULE_ROUTE | RULE_PRIVATE | RULE_INHERITED);
+	/* policy_find */
+	r = policy_find(p, "SMTP.gmail.com.", &pr, 1, RULE_ROUTE, &port);
+	assert_non_null(r);
+	assert_string_equal(r->src, "allow");
+	assert_int_equal(port, 587);
+	r = policy_find(p, "smtp.gmail.com", &pr, 1, 0, NULL);
+	assert_string_equal(r->src, "route");
+	assert_null(policy_find(p, "smtp.gmail.com", &pr25, 1, 0, NULL));
+	assert_null(policy_find(p, "*.gmail.com", &pr, 1, 0, NULL));
+	assert_null(policy_find(p, "not a name", &pr, 1, 0, NULL));
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -546,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_pattern_normalised),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_same_name_rules),
+		cmocka_unit_test(test_route_rules),
 		cmocka_unit_test(test_has_port),
 		cmocka_unit_test(test_refused_patterns),
 		cmocka_unit_test(test_accepted_wildcards),
