@@ -417,6 +417,6 @@ def method_section(m):
   read of a few bytes costs (a `recvfrom` and its share of an `epoll_wait`); constant across
   the cases when the work is linear. Latency: 500 (quick: 200) requests one after another,
   each a new connection with `Connection: close`, relayed to a small Python origin on CPU 0,
-  first alone, then after 100 clients have dripped issue 11's head for 5 s (one line per
+  first alone, then after 100 clients have dripped issue 11's head for 10 s (one line per
   client every 2 ms, each refused client replaced by a new one).
 """, ""]

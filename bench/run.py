@@ -97,7 +97,7 @@ class Bench:
         self.bulk_mib = 256 if q else 1024
         self.wrk_s = 2 if q else 4
         self.idle_n = 2000
-        self.peek_warm_s = 5		# drip clients run this long before the probe
+        self.peek_warm_s = 10		# drip clients run this long before the probe
         self.peek_probes = 200 if q else 500
 
     # ---- plumbing ----
