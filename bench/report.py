@@ -60,7 +60,8 @@ def render(res):
     if mg:
         out += [f"The {', '.join(mg['phases'])} figures are from a later run, "
                 f"`bench/run.py --only {','.join(mg['phases'])} --merge` on {mg.get('date')} "
-                f"({mg.get('mode')} mode, {mg.get('gatehouse')}); the others from the run "
+                f"({mg.get('mode')} mode, {mg.get('elapsed_s', '?')} s, {mg.get('gatehouse')}); "
+                "the others from the run "
                 "above.", ""]
     out += resolver_section(res)
     out += rules_section(res)
@@ -284,7 +285,7 @@ def merge(res, old, phases, keys):
                 res[k] = old.get(k, {})
     new, res["meta"] = res["meta"], dict(old.get("meta", {}))
     res["meta"]["merged"] = {"phases": sorted(phases), "date": new.get("date"),
-                             "mode": new.get("mode"),
+                             "mode": new.get("mode"), "elapsed_s": new.get("elapsed_s"),
                              "gatehouse": new.get("versions", {}).get("gatehouse")}
     res["meta"]["remeasured"] = res["meta"].get("remeasured", 0) + new.get("remeasured", 0)
     res["meta"]["noisy"] = res["meta"].get("noisy", []) + new.get("noisy", [])

@@ -9,7 +9,7 @@ bench/RESULTS.json) and prints the report.
 the report keeps the other phases' figures from the RESULTS.json it replaces, saying so.
 Runs as root (it installs missing Debian packages, binds port 53 on 127.0.77.x and
 bind-mounts a hosts file in a private mount namespace for wrk). Every server it starts is
-stopped by pid on every way out, Ctrl-C included. About 8-9 minutes (--quick about 1.5),
+stopped by pid on every way out, Ctrl-C included. About 11 minutes (--quick about 2.5),
 abandoned past HARD_LIMIT.
 """
 import argparse
