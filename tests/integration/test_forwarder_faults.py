@@ -50,7 +50,7 @@ RESET_ADDRS = ("127.0.0.51", "127.0.0.52")                  # accept, then RST
 FLOOD_SRC = "127.0.0.5"         # the flooding client
 GOOD_SRC = "127.0.0.6"          # a well-behaved client served meanwhile
 SLOW_SRCS = ("127.0.0.7", "127.0.0.8")  # slowloris clients
-DRIP_SRC = "127.0.0.9"          # clients that send their request head a line at a time
+DRIP_SRC = "127.0.0.61"         # clients that send their request head a line at a time
 
 RECORDS = {
     "web.test": [WEB_ADDR], "flaky.test": [WEB_ADDR], "keep.test": [WEB_ADDR],
