@@ -145,7 +145,7 @@ demo: all
 docker-check:
 	bash tests/docker/run.sh
 
-# `make bench` (root, ~9 min): gatehouse beside NSD, Unbound, dnsmasq, nginx and HAProxy;
+# `make bench` (root, ~11 min): gatehouse beside NSD, Unbound, dnsmasq, nginx and HAProxy;
 # writes bench/RESULTS.md. BENCH_ARGS=--quick for a short pass.
 bench: all
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

@@ -56,11 +56,19 @@ def render(res):
             "during each measurement, in % of one core (a measurement above 10% is taken again "
             f"once); before the run: {m.get('bg_at_start', '?')}%, before the forwarder section: "
             f"{m.get('bg_before_forwarder', '?')}%.", ""]
+    mg = m.get("merged")
+    if mg:
+        out += [f"The {', '.join(mg['phases'])} figures are from a later run, "
+                f"`bench/run.py --only {','.join(mg['phases'])} --merge` on {mg.get('date')} "
+                f"({mg.get('mode')} mode, {mg.get('elapsed_s', '?')} s, {mg.get('gatehouse')}); "
+                "the others from the run "
+                "above.", ""]
     out += resolver_section(res)
     out += rules_section(res)
     out += hot_section(res)
     out += forwarder_section(res)
     out += targets_section(res)
+    out += peek_section(res)
     out += ["## Versions", ""]
     out += [f"- {k}: {v}" for k, v in m.get("versions", {}).items()]
     out += [""]
@@ -198,6 +206,94 @@ def forwarder_section(res):
     return out
 
 
+PEEK_CASES = [  # key, what is sent, how it is dripped
+    ("http_fields", "HTTP head of 100 fields (the most a head may have)", "a line per segment"),
+    ("http_lines", "HTTP request line, then 3-byte field lines up to 16 KiB (issue 11's drip)",
+     "a line per segment"),
+    ("tls_records", "ClientHello cut into 64 TLS records", "a record per segment"),
+    ("tls_bytes", "ClientHello in one record", "a byte per segment"),
+]
+
+
+def peek_section(res):
+    p = res.get("peek", {})
+    if not any(k in p for k, _, _ in PEEK_CASES):
+        return []
+    m = p.get("meta", {})
+    out = ["## Forwarder peek: first bytes dripped against sent at once", "",
+           f"Measured on {m.get('date', '?')} ({m.get('mode', '?')} mode, median of "
+           f"{m.get('runs', '?')} run(s) with [min–max]), {m.get('gatehouse', '?')}; other "
+           f"load before: {m.get('bg_before', '?')}%. Forwarder CPU per connection for the same "
+           "bytes sent in one segment and dripped, each connection refused in the end (the "
+           "name is not allowed, or the head breaks a limit), and the CPU each dripped segment "
+           "adds.", "",
+           "| first bytes | bytes | dripped | segments (dripped) | forwarder CPU µs/conn, at once "
+           "| dripped | dripped / at once | µs per added segment | other load % |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for key, what, how in PEEK_CASES:
+        x = p.get(key)
+        if not x:
+            out.append(f"| {what} | | {how} | not measured | | | | | |")
+            continue
+        once, drip, segs = med(x.get("once_us")), med(x.get("drip_us")), med(x.get("drip_segs"))
+        per = None
+        if once is not None and drip is not None and segs and segs > 1:
+            per = (drip - once) / (segs - 1)
+        out.append(f"| {what} | {x.get('bytes', '?'):,} | {how} | {fmt(x.get('drip_segs'))} | "
+                   f"{fmt(x.get('once_us'), 1)} | {fmt(x.get('drip_us'), 1)} | "
+                   f"{rfmt(ratio(drip, once))} | {fmt(per, 1)} | {fmt(x.get('bg'))} |")
+    out += [""]
+    lat = p.get("latency")
+    if lat:
+        out += ["Another client's HTTP request through the forwarder (a new connection, relayed "
+                "to the origin, answered, closed), alone and while 100 clients drip issue 11's "
+                "head a line per segment:", "",
+                "| another client | p50 µs | p99 µs | forwarder CPU % | drip connections made "
+                "| other load % |", "|---|---|---|---|---|---|",
+                f"| alone | {fmt(lat.get('alone_p50_us'))} | {fmt(lat.get('alone_p99_us'))} | "
+                "– | – | |",
+                f"| beside 100 drip clients | {fmt(lat.get('drip_p50_us'))} | "
+                f"{fmt(lat.get('drip_p99_us'))} | {fmt(lat.get('drip_cpu_pct'))} | "
+                f"{fmt(lat.get('drip_conns'))} | {fmt(lat.get('bg'))} |",
+                f"| *beside / alone* | "
+                f"{rfmt(ratio(med(lat.get('drip_p50_us')), med(lat.get('alone_p50_us'))))} | "
+                f"{rfmt(ratio(med(lat.get('drip_p99_us')), med(lat.get('alone_p99_us'))))} | "
+                "| | |", ""]
+    rows = []
+    for key, label in (("http_fields", "HTTP head of 100 fields"),
+                       ("http_lines", "issue 11's drip"),
+                       ("tls_records", "ClientHello in 64 records")):
+        x = p.get(key, {})
+        r = ratio(med(x.get("drip_us")), med(x.get("once_us")))
+        if r is None:
+            rows.append(f"| {label}, dripped: forwarder CPU / sent at once | n/a | ≤ 2× | "
+                        "not measured |")
+        else:
+            rows.append(f"| {label}, dripped: forwarder CPU / sent at once | {r:.2f}× | ≤ 2× | "
+                        f"{'**met**' if r <= 2 else '**not met**'} |")
+    out += ["Targets from issue 11 (ratios of medians from this run):", "",
+            "| target | gatehouse | wanted | verdict |", "|---|---|---|---|"] + rows + [""]
+    return out
+
+
+def merge(res, old, phases, keys):
+    """res with the sections of the phases this run skipped taken from old (an earlier
+    run's RESULTS.json); keys: phase -> its sections in res."""
+    for phase, ks in keys.items():
+        if phase not in phases:
+            for k in ks:
+                res[k] = old.get(k, {})
+    new, res["meta"] = res["meta"], dict(old.get("meta", {}))
+    res["meta"]["merged"] = {"phases": sorted(phases), "date": new.get("date"),
+                             "mode": new.get("mode"), "elapsed_s": new.get("elapsed_s"),
+                             "gatehouse": new.get("versions", {}).get("gatehouse")}
+    res["meta"]["remeasured"] = res["meta"].get("remeasured", 0) + new.get("remeasured", 0)
+    res["meta"]["noisy"] = res["meta"].get("noisy", []) + new.get("noisy", [])
+    res["notes"] = old.get("notes", []) + res["notes"]
+    res["errors"] = old.get("errors", []) + res["errors"]
+    return res
+
+
 def targets_section(res):
     r, f, ru, ins = res["resolver"], res.get("forwarder", {}), res.get("rules", {}), res.get("instr", {})
 
@@ -310,4 +406,18 @@ def method_section(m):
   silent; (PSS of all the forwarder's processes held − PSS before) / connections.
 - gatehouse-forwarder writes its audit line per connection to a file; nginx stream and HAProxy
   run with their defaults, which write no per-connection log.
+- **Peek** (`bench/peek.py`, `bench/drip.py`): gatehouse-forwarder alone on CPU 1, listening on
+  127.0.77.16:8080 with two allowed names (so the port is peeked, not routed); the clients
+  (Python, non-blocking sockets, TCP_NODELAY) on CPU 0. Each case sends the same bytes on N
+  connections, 50 open at a time (issue 11's drip: 10), once in one send() and once dripped:
+  one line, record or byte per send(), one segment per connection per round, 1 ms between
+  rounds so that each segment is read on its own; every connection reads until the forwarder
+  closes it (the name is not allowed; the drip of 3-byte lines breaks the 100-field limit).
+  Forwarder CPU from /proc/PID/task/*/schedstat (nanoseconds on a CPU) over each batch,
+  divided by N. *µs per added segment*: (dripped − at once) / (segments − 1), what one more
+  read of a few bytes costs (a `recvfrom` and its share of an `epoll_wait`); constant across
+  the cases when the work is linear. Latency: 500 (quick: 200) requests one after another,
+  each a new connection with `Connection: close`, relayed to a small Python origin on CPU 0,
+  first alone, then after 100 clients have dripped issue 11's head for 10 s (one line per
+  client every 2 ms, each refused client replaced by a new one).
 """, ""]

@@ -3,11 +3,13 @@
 stream and HAProxy on this machine; writes bench/RESULTS.md (and the raw figures to
 bench/RESULTS.json) and prints the report.
 
-  /usr/bin/python3 bench/run.py [--quick] [--runs N] [--only PHASES] [--keep] [--out FILE]
+  /usr/bin/python3 bench/run.py [--quick] [--runs N] [--only PHASES] [--merge] [--keep] [--out FILE]
 
+--only runs some of the phases (resolver, rules, callgrind, forwarder, peek); with --merge
+the report keeps the other phases' figures from the RESULTS.json it replaces, saying so.
 Runs as root (it installs missing Debian packages, binds port 53 on 127.0.77.x and
 bind-mounts a hosts file in a private mount namespace for wrk). Every server it starts is
-stopped by pid on every way out, Ctrl-C included. About 8-9 minutes (--quick about 1.5),
+stopped by pid on every way out, Ctrl-C included. About 11 minutes (--quick about 2.5),
 abandoned past HARD_LIMIT.
 """
 import argparse
@@ -30,6 +32,7 @@ sys.dont_write_bytecode = True	# leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import configs  # noqa: E402
 import dnswire  # noqa: E402
+import peek  # noqa: E402
 import report  # noqa: E402
 from procs import Background, Procs  # noqa: E402
 
@@ -55,12 +58,26 @@ PACKAGES = {  # binary -> Debian package
     "fstrm_capture": "fstrm-bin", "valgrind": "valgrind", "openssl": "openssl",
     "taskset": "util-linux",
 }
+PHASE_SECTIONS = {"resolver": ["resolver"], "rules": ["rules"], "callgrind": ["instr", "hot"],
+                  "forwarder": ["forwarder"], "peek": ["peek"]}
+PHASES = {  # phase -> the binaries it runs (taskset: all of them)
+    "resolver": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq"},
+    "rules": {"dnsperf"},
+    "callgrind": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq", "valgrind"},
+    "forwarder": {"nginx", "haproxy", "wrk", "curl", "openssl", "dnsmasq"},
+    "peek": {"dnsmasq"},
+}
 
 
 class Bench:
     def __init__(self, args):
         self.args = args
         self.quick = args.quick
+        self.phases = set(args.only.split(",")) if args.only else set(PHASES)
+        unknown = self.phases - set(PHASES)
+        if unknown:
+            sys.exit(f"bench: unknown phase(s) {','.join(sorted(unknown))}; "
+                     f"known: {','.join(PHASES)}")
         self.runs = args.runs or (1 if args.quick else 3)
         # forwarder figures swing more on this VM (TLS on a shared core): more runs, same bound
         self.fwd_runs = args.runs or (1 if args.quick else 5)
@@ -70,7 +87,7 @@ class Bench:
         self.retry_budget = 0 if args.quick else 120	# seconds of re-measurement allowed
         self.t0 = time.monotonic()
         self.res = {"meta": {}, "resolver": {}, "rules": {}, "instr": {}, "hot": {},
-                    "forwarder": {}, "notes": [], "errors": []}
+                    "forwarder": {}, "peek": {}, "notes": [], "errors": []}
         q = self.quick
         self.sat_s = 1.5 if q else 4
         self.lat_s = 1 if q else 3
@@ -80,6 +97,8 @@ class Bench:
         self.bulk_mib = 256 if q else 1024
         self.wrk_s = 2 if q else 4
         self.idle_n = 2000
+        self.peek_warm_s = 10		# drip clients run this long before the probe
+        self.peek_probes = 200 if q else 500
 
     # ---- plumbing ----
 
@@ -143,8 +162,10 @@ class Bench:
     # ---- setup ----
 
     def ensure_tools(self):
-        missing = sorted({pkg for b, pkg in PACKAGES.items() if shutil.which(b) is None})
-        if not os.path.exists("/usr/lib/nginx/modules/ngx_stream_module.so"):
+        need = {"taskset"}.union(*(PHASES[p] for p in self.phases))
+        missing = sorted({PACKAGES[b] for b in need if shutil.which(b) is None})
+        if "forwarder" in self.phases and \
+                not os.path.exists("/usr/lib/nginx/modules/ngx_stream_module.so"):
             missing.append("libnginx-mod-stream")
         if missing:
             if os.geteuid() != 0:
@@ -742,19 +763,24 @@ class Bench:
         use_perf = self.perf_works()
         self.wait_quiet(10 if self.quick else 30)
         self.res["meta"]["instr_method"] = "perf stat" if use_perf else "callgrind"
-        only = set(self.args.only.split(",")) if self.args.only else None
-        if only is None or "resolver" in only:
+        if "resolver" in self.phases:
             self.phase_resolver(use_perf)
-        if only is None or "rules" in only:
+        if "rules" in self.phases:
             self.phase_rules()
-        if not use_perf and (only is None or "callgrind" in only):
+        if not use_perf and "callgrind" in self.phases:
             self.phase_callgrind()
-        if only is None or "forwarder" in only:
+        if "forwarder" in self.phases:
             self.wait_quiet(10 if self.quick else 30, "bg_before_forwarder")
             self.phase_forwarder()
+        if "peek" in self.phases:
+            self.wait_quiet(10 if self.quick else 30, "bg_before_peek")
+            peek.phase(self, NET, GH_FORWARDER, LOAD_CPU, SUT_CPU)
         self.res["meta"]["elapsed_s"] = round(time.monotonic() - self.t0)
-        md = report.render(self.res)
         out = self.args.out or os.path.join(HERE, "RESULTS.md")
+        if self.args.merge:
+            with open(os.path.splitext(out)[0] + ".json") as f:
+                report.merge(self.res, json.load(f), self.phases, PHASE_SECTIONS)
+        md = report.render(self.res)
         with open(out, "w") as f:
             f.write(md)
         with open(os.path.splitext(out)[0] + ".json", "w") as f:
@@ -774,7 +800,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one run each, short durations")
     ap.add_argument("--runs", type=int, help="runs per figure (default 3, --quick 1)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
-    ap.add_argument("--only", help="comma-separated phases: resolver,rules,callgrind,forwarder")
+    ap.add_argument("--only", help="comma-separated phases: " + ",".join(PHASES))
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only: keep the other phases' sections from the RESULTS.json "
+                    "next to the report")
     ap.add_argument("--out", help="where to write the report (default bench/RESULTS.md)")
     args = ap.parse_args()
     b = Bench(args)

@@ -54,7 +54,8 @@ struct conn {
 	struct event *ev_cr, *ev_cw, *ev_ur, *ev_uw, *timer;
 	/* the first bytes */
 	uint8_t *peek;
-	size_t peeklen, peekcap, need, http_lines, http_parsed;
+	size_t peeklen, peekcap, need;	/* need: TLS, see tls_sni_parse */
+	struct http_scan http;		/* HTTP: how far the head has been read */
 	enum proto proto;
 	unsigned peek_flags;
 	int client_eof;			/* FIN seen while the gate was closed */
@@ -464,8 +465,11 @@ peek_read(struct conn *c)
 	return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 }
 
-/* Run the parser that fits the first bytes, no more often than it can change its answer
- * (so a client sending a byte at a time costs linear work, not quadratic). */
+/* Run the parser that fits the first bytes, so that the work over all the reads is
+ * linear in the bytes received, however they are cut into segments: the HTTP head scan
+ * resumes where the last read left it; the ClientHello is parsed again only once a TLS
+ * record is complete (tls_sni_parse's need), and a hello spans at most
+ * TLS_HELLO_RECORDS_MAX records. */
 static enum peek_status
 classify(struct conn *c, struct peek_result *res)
 {
@@ -474,8 +478,11 @@ classify(struct conn *c, struct peek_result *res)
 	memset(res, 0, sizeof(*res));
 	if (c->peeklen == 0)
 		return PEEK_NEED_MORE;
-	if (c->proto == PROTO_UNKNOWN)
+	if (c->proto == PROTO_UNKNOWN) {
 		c->proto = tls_looks_like(c->peek, c->peeklen) ? PROTO_TLS : PROTO_HTTP;
+		if (c->proto == PROTO_HTTP)
+			http_scan_init(&c->http);
+	}
 	if (c->proto == PROTO_TLS) {
 		if (c->peeklen < c->need)
 			return PEEK_NEED_MORE;
@@ -483,15 +490,7 @@ classify(struct conn *c, struct peek_result *res)
 		if (st == PEEK_NEED_MORE)
 			c->need = res->need;
 	} else if (c->proto == PROTO_HTTP) {
-		size_t lines = 0, i;
-
-		for (i = c->http_parsed; i < c->peeklen; i++)
-			lines += c->peek[i] == '\n';
-		if (c->http_parsed > 0 && lines == 0 && c->peeklen < 2 * c->http_parsed &&
-		    c->peeklen < PEEK_MAX)
-			return PEEK_NEED_MORE;
-		c->http_parsed = c->peeklen;
-		st = http_host_parse(c->peek, c->peeklen, res);
+		st = http_scan_feed(&c->http, c->peek, c->peeklen, res);
 		if (st == PEEK_NO_NAME && (res->flags & PEEK_F_NOT_PROTOCOL))
 			c->proto = PROTO_OTHER;
 	} else

@@ -6,12 +6,16 @@
 
 #include "dname.h"
 
-/* The request line, once it is complete: offsets into the caller's buffer. */
-struct reqline {
-	size_t		 method_len;	/* the method is buf[0..method_len) */
-	size_t		 target_off;
-	size_t		 target_len;
-	size_t		 end;		/* just past the line's LF */
+/* Where the scan is (struct http_scan's phase). */
+enum scan_phase {
+	SCAN_METHOD,		/* request line: the method */
+	SCAN_TARGET,		/* the request target */
+	SCAN_VERSION,		/* "HTTP/1.x" */
+	SCAN_CR,		/* after the version: CR or LF */
+	SCAN_LF,		/* after its CR: LF */
+	SCAN_FIELDS,		/* field lines, up to the blank line */
+	SCAN_DONE,		/* the blank line is in: the name decides */
+	SCAN_FAILED		/* decided before the blank line: status, why */
 };
 
 enum target_form {
@@ -43,12 +47,6 @@ struct authority {
 	uint16_t	 port;		/* 0 when absent */
 	char		 name[DNAME_MAX + 1];
 	const char	*why;		/* AUTH_IP, AUTH_BAD */
-};
-
-/* What the field lines say that matters here. */
-struct fields {
-	const uint8_t	*host;		/* Host value without OWS; NULL when there is no Host */
-	size_t		 host_len;
 };
 
 static int
@@ -92,73 +90,23 @@ need_more(struct peek_result *res, size_t len)
 	return verdict(res, PEEK_NEED_MORE, NULL);
 }
 
-static enum peek_status
-not_http(struct peek_result *res, size_t examined, const char *why)
+/* The scan has decided before the blank line: status, why, and where. */
+static void
+scan_fail(struct http_scan *scan, enum peek_status status, size_t decided, const char *why)
 {
-	res->flags |= PEEK_F_NOT_PROTOCOL;
-	res->head_len = examined;
-	return verdict(res, PEEK_NO_NAME, why);
+	scan->phase = SCAN_FAILED;
+	scan->status = status;
+	scan->why = why;
+	scan->head_len = decided;
+	scan->pos = decided;
 }
 
-/* The bytes after the target, up to the LF: "HTTP/1.0" or "HTTP/1.1", then CRLF or LF. */
-static enum peek_status
-version_parse(const uint8_t *buf, size_t len, size_t i, struct reqline *rl,
-    struct peek_result *res)
+/* The bytes are no HTTP/1.x request: decided at byte decided - 1. */
+static void
+not_http(struct http_scan *scan, size_t decided, const char *why)
 {
-	static const char version[] = "HTTP/1.";
-	size_t v;
-	int ok;
-
-	for (v = 0; v < sizeof(version); v++, i++) {	/* the NUL's slot is the digit */
-		if (i == len)
-			return need_more(res, len);
-		ok = v < sizeof(version) - 1 ? buf[i] == (uint8_t)version[v] :
-		    (buf[i] == '0' || buf[i] == '1');
-		if (ok)
-			continue;
-		if (rl->method_len == 3 && memcmp(buf, "PRI", 3) == 0 && rl->target_len == 1 &&
-		    buf[rl->target_off] == '*')
-			return not_http(res, i + 1, "HTTP/2 connection preface, not HTTP/1.x");
-		return not_http(res, i + 1, "version is not HTTP/1.0 or HTTP/1.1");
-	}
-	if (i < len && buf[i] == '\r')
-		i++;
-	if (i == len)
-		return need_more(res, len);
-	if (buf[i] != '\n')
-		return not_http(res, i + 1, "request line does not end in CRLF");
-	rl->end = i + 1;
-	return PEEK_OK;
-}
-
-/*
- * "METHOD SP request-target SP HTTP/1.x CRLF", judged byte by byte so that other
- * protocols are turned away within their first line. PEEK_OK once the line is complete
- * (the target's form is checked later), else NEED_MORE or NO_NAME|NOT_PROTOCOL.
- */
-static enum peek_status
-reqline_parse(const uint8_t *buf, size_t len, struct reqline *rl, struct peek_result *res)
-{
-	size_t i;
-
-	for (i = 0; i < len && is_tchar(buf[i]); i++)
-		if (i == HTTP_METHOD_MAX)
-			return not_http(res, i + 1, "method longer than 32 bytes");
-	if (i == len)
-		return need_more(res, len);
-	if (i == 0 || buf[i] != ' ')
-		return not_http(res, i + 1, "no method token followed by a space");
-	rl->method_len = i;
-	rl->target_off = ++i;
-	for (; i < len && buf[i] > ' ' && buf[i] < 0x7f; i++)
-		if (i - rl->target_off == HTTP_TARGET_MAX)
-			return not_http(res, i + 1, "request target longer than 8192 bytes");
-	if (i == len)
-		return need_more(res, len);
-	if (i == rl->target_off || buf[i] != ' ')
-		return not_http(res, i + 1, "no request target followed by a space");
-	rl->target_len = i - rl->target_off;
-	return version_parse(buf, len, i + 1, rl, res);
+	scan->flags |= PEEK_F_NOT_PROTOCOL;
+	scan_fail(scan, PEEK_NO_NAME, decided, why);
 }
 
 /* tg from an "http://..." or "https://..." target (its authority, userinfo dropped): NULL,
@@ -196,16 +144,16 @@ absolute_parse(const uint8_t *t, size_t n, struct target *tg)
 
 /* Which form the request target takes (RFC 9112 section 3.2). NULL, or why not. */
 static const char *
-target_parse(const uint8_t *buf, const struct reqline *rl, struct target *tg)
+target_parse(const uint8_t *buf, const struct http_scan *scan, struct target *tg)
 {
-	const uint8_t *t = buf + rl->target_off;
-	size_t n = rl->target_len;
+	const uint8_t *t = buf + scan->target_off;
+	size_t n = scan->target_len;
 
 	tg->form = FORM_INVALID;
 	tg->auth = NULL;
 	tg->auth_len = 0;
 	tg->dflt_port = 0;
-	if (rl->method_len == 7 && memcmp(buf, "CONNECT", 7) == 0) {
+	if (scan->method_len == 7 && memcmp(buf, "CONNECT", 7) == 0) {
 		tg->form = FORM_AUTHORITY;
 		tg->auth = t;
 		tg->auth_len = n;
@@ -217,11 +165,111 @@ target_parse(const uint8_t *buf, const struct reqline *rl, struct target *tg)
 	}
 	if (n == 1 && t[0] == '*') {
 		tg->form = FORM_ASTERISK;
-		if (rl->method_len == 7 && memcmp(buf, "OPTIONS", 7) == 0)
+		if (scan->method_len == 7 && memcmp(buf, "OPTIONS", 7) == 0)
 			return NULL;
 		return "asterisk-form target with a method other than OPTIONS";
 	}
 	return absolute_parse(t, n, tg);
+}
+
+/* The request line is complete, up to end: judge the target's form, then read fields. */
+static void
+reqline_done(struct http_scan *scan, const uint8_t *buf, size_t end)
+{
+	struct target tg;
+	const char *why = target_parse(buf, scan, &tg);
+
+	if (tg.form == FORM_ABSOLUTE)
+		scan->flags |= PEEK_F_ABSOLUTE;
+	else if (tg.form == FORM_AUTHORITY)
+		scan->flags |= PEEK_F_CONNECT;
+	if (why != NULL) {
+		scan_fail(scan, PEEK_MALFORMED, end, why);
+		return;
+	}
+	scan->form = (uint8_t)tg.form;
+	scan->auth_off = tg.auth != NULL ? (size_t)(tg.auth - buf) : 0;
+	scan->auth_len = tg.auth_len;
+	scan->dflt_port = tg.dflt_port;
+	scan->phase = SCAN_FIELDS;
+	scan->line = scan->pos = end;
+}
+
+/*
+ * One byte of "METHOD SP request-target SP HTTP/1.x CRLF" (buf[i], i the scan's position),
+ * judged as it comes so that other protocols are turned away within their first line.
+ */
+static void
+reqline_byte(struct http_scan *scan, const uint8_t *buf, size_t i)
+{
+	static const char version[] = "HTTP/1.";
+	uint8_t c = buf[i];
+	int ok;
+
+	switch (scan->phase) {
+	case SCAN_METHOD:
+		if (is_tchar(c)) {
+			if (i == HTTP_METHOD_MAX)
+				not_http(scan, i + 1, "method longer than 32 bytes");
+		} else if (i == 0 || c != ' ') {
+			not_http(scan, i + 1, "no method token followed by a space");
+		} else {
+			scan->method_len = i;
+			scan->target_off = i + 1;
+			scan->phase = SCAN_TARGET;
+		}
+		return;
+	case SCAN_TARGET:
+		if (c > ' ' && c < 0x7f) {
+			if (i - scan->target_off == HTTP_TARGET_MAX)
+				not_http(scan, i + 1, "request target longer than 8192 bytes");
+		} else if (i == scan->target_off || c != ' ') {
+			not_http(scan, i + 1, "no request target followed by a space");
+		} else {
+			scan->target_len = i - scan->target_off;
+			scan->vpos = 0;
+			scan->phase = SCAN_VERSION;
+		}
+		return;
+	case SCAN_VERSION:	/* the NUL's slot in version[] is the digit */
+		ok = scan->vpos < sizeof(version) - 1 ? c == (uint8_t)version[scan->vpos] :
+		    (c == '0' || c == '1');
+		if (ok) {
+			if (++scan->vpos == sizeof(version))
+				scan->phase = SCAN_CR;
+		} else if (scan->method_len == 3 && memcmp(buf, "PRI", 3) == 0 &&
+		    scan->target_len == 1 && buf[scan->target_off] == '*') {
+			not_http(scan, i + 1, "HTTP/2 connection preface, not HTTP/1.x");
+		} else
+			not_http(scan, i + 1, "version is not HTTP/1.0 or HTTP/1.1");
+		return;
+	case SCAN_CR:
+		if (c == '\r') {
+			scan->phase = SCAN_LF;
+			return;
+		}
+		/* FALLTHROUGH */
+	case SCAN_LF:
+		if (c == '\n')
+			reqline_done(scan, buf, i + 1);
+		else
+			not_http(scan, i + 1, "request line does not end in CRLF");
+		return;
+	default:
+		return;
+	}
+}
+
+/* The request line, byte by byte from where the last call stopped. */
+static void
+reqline_scan(struct http_scan *scan, const uint8_t *buf, size_t len)
+{
+	while (scan->phase < SCAN_FIELDS && scan->pos < len) {
+		scan->examined++;
+		reqline_byte(scan, buf, scan->pos);
+		if (scan->phase < SCAN_FIELDS)
+			scan->pos++;
+	}
 }
 
 /* 1..65535 in one to five digits. 0, or -1. */
@@ -388,37 +436,42 @@ authority_verdict(const struct authority *a, struct peek_result *res)
 
 /* The name from the target when it has an authority (Host must then agree), else Host. */
 static enum peek_status
-name_choose(const struct target *tg, const struct fields *f, struct peek_result *res)
+name_choose(const struct http_scan *scan, const uint8_t *buf, struct peek_result *res)
 {
+	const uint8_t *host = scan->have_host ? buf + scan->host_off : NULL;
+	size_t host_len = scan->host_len;
 	struct authority t, h;
 
-	if (tg->form != FORM_ABSOLUTE && tg->form != FORM_AUTHORITY) {
-		if (f->host == NULL)
+	if (scan->form != FORM_ABSOLUTE && scan->form != FORM_AUTHORITY) {
+		if (host == NULL)
 			return verdict(res, PEEK_NO_NAME, "no Host field");
-		if (f->host_len == 0)
+		if (host_len == 0)
 			return verdict(res, PEEK_NO_NAME, "empty Host field");
-		authority_parse(f->host, f->host_len, &h);
+		authority_parse(host, host_len, &h);
 		return authority_verdict(&h, res);
 	}
-	authority_parse(tg->auth, tg->auth_len, &t);
+	authority_parse(buf + scan->auth_off, scan->auth_len, &t);
 	if (t.kind == AUTH_BAD)
 		return verdict(res, PEEK_MALFORMED, t.why);
-	if (tg->form == FORM_AUTHORITY && t.port == 0)
+	if (scan->form == FORM_AUTHORITY && t.port == 0)
 		return verdict(res, PEEK_MALFORMED, "CONNECT target without a port");
-	if (f->host != NULL) {
-		authority_parse(f->host, f->host_len, &h);
-		if (h.kind == AUTH_BAD && f->host_len > 0)
+	if (host != NULL) {
+		authority_parse(host, host_len, &h);
+		if (h.kind == AUTH_BAD && host_len > 0)
 			return verdict(res, PEEK_MALFORMED, h.why);
-		if (!authority_same(&t, &h, tg->form == FORM_AUTHORITY ? t.port : tg->dflt_port))
+		if (!authority_same(&t, &h, scan->form == FORM_AUTHORITY ? t.port :
+		    scan->dflt_port))
 			return verdict(res, PEEK_MALFORMED, "Host differs from request target");
 	}
 	return authority_verdict(&t, res);
 }
 
-/* One field line (without its line end): the RFC 9112 rules, and remember Host. */
+/* One field line buf[off..off+n) (without its line end): the RFC 9112 rules, and
+ * remember where Host's value is. NULL, or why the line is refused. */
 static const char *
-field_check(const uint8_t *line, size_t n, struct fields *f)
+field_check(const uint8_t *buf, size_t off, size_t n, struct http_scan *scan)
 {
+	const uint8_t *line = buf + off;
 	size_t i, vs, ve;
 
 	if (line[0] == ' ' || line[0] == '\t')
@@ -441,39 +494,64 @@ field_check(const uint8_t *line, size_t n, struct fields *f)
 	}
 	if (i != 4 || !ascii_caseeq(line, (const uint8_t *)"host", 4))
 		return NULL;
-	if (f->host != NULL)
+	if (scan->have_host)
 		return "two Host fields";
 	for (vs = i + 1; vs < n && (line[vs] == ' ' || line[vs] == '\t'); vs++)
 		;
 	for (ve = n; ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'); ve--)
 		;
-	f->host = line + vs;
-	f->host_len = ve - vs;
+	scan->have_host = 1;
+	scan->host_off = off + vs;
+	scan->host_len = ve - vs;
 	return NULL;
 }
 
-/* Every field line in buf[from..end), where end is just past the blank line. NULL or why. */
-static const char *
-fields_scan(const uint8_t *buf, size_t from, size_t end, struct fields *f)
+/* The line buf[scan->line..end) just completed (end is just past its LF): the blank
+ * line ends the head, any other is a field line judged now. */
+static void
+line_judge(struct http_scan *scan, const uint8_t *buf, size_t end)
 {
-	const uint8_t *lf;
+	size_t p = scan->line, n = end - 1 - p;
 	const char *why;
-	size_t p, n, count = 0;
 
-	f->host = NULL;
-	f->host_len = 0;
-	for (p = from; p < end; p += n + 1) {
-		if ((lf = memchr(buf + p, '\n', end - p)) == NULL)
-			break;
-		n = (size_t)(lf - (buf + p));
-		if (n == 0 || (n == 1 && buf[p] == '\r'))
-			return NULL;	/* the blank line */
-		if (++count > HTTP_FIELDS_MAX)
-			return "more than 100 header fields";
-		if ((why = field_check(buf + p, buf[p + n - 1] == '\r' ? n - 1 : n, f)) != NULL)
-			return why;
+	if (n == 0 || (n == 1 && buf[p] == '\r')) {
+		scan->phase = SCAN_DONE;
+		scan->head_len = end;
+		return;
 	}
-	return "head without a blank line";	/* not reached: end comes from http_head_end */
+	if (++scan->fields > HTTP_FIELDS_MAX) {
+		scan_fail(scan, PEEK_MALFORMED, end, "more than 100 header fields");
+		return;
+	}
+	if (buf[end - 2] == '\r')
+		n--;
+	scan->examined += n;
+	if ((why = field_check(buf, p, n, scan)) != NULL)
+		scan_fail(scan, PEEK_MALFORMED, end, why);
+}
+
+/* Field lines within the first HTTP_HEAD_MAX bytes, each line end searched for once. */
+static void
+fields_scan(struct http_scan *scan, const uint8_t *buf, size_t len)
+{
+	size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+	const uint8_t *lf;
+	size_t end;
+
+	while (scan->phase == SCAN_FIELDS && scan->pos < lim) {
+		if ((lf = memchr(buf + scan->pos, '\n', lim - scan->pos)) == NULL) {
+			scan->examined += lim - scan->pos;
+			scan->pos = lim;
+			break;
+		}
+		end = (size_t)(lf - buf) + 1;
+		scan->examined += end - scan->pos;
+		scan->pos = end;
+		line_judge(scan, buf, end);
+		scan->line = end;
+	}
+	if (scan->phase == SCAN_FIELDS && len >= HTTP_HEAD_MAX)
+		scan_fail(scan, PEEK_MALFORMED, HTTP_HEAD_MAX, "head longer than 16384 bytes");
 }
 
 size_t
@@ -492,39 +570,44 @@ http_head_end(const uint8_t *buf, size_t len, size_t from)
 	return 0;
 }
 
+void
+http_scan_init(struct http_scan *scan)
+{
+	memset(scan, 0, sizeof(*scan));
+	scan->phase = SCAN_METHOD;
+}
+
+enum peek_status
+http_scan_feed(struct http_scan *scan, const uint8_t *buf, size_t len, struct peek_result *res)
+{
+	if (len < scan->pos)
+		http_scan_init(scan);
+	if (scan->phase < SCAN_FIELDS)
+		reqline_scan(scan, buf, len);
+	if (scan->phase == SCAN_FIELDS)
+		fields_scan(scan, buf, len);
+	res->name[0] = '\0';
+	res->port = 0;
+	res->flags = scan->flags;
+	res->need = 0;
+	res->head_len = 0;
+	switch (scan->phase) {
+	case SCAN_FAILED:
+		res->head_len = scan->head_len;
+		return verdict(res, scan->status, scan->why);
+	case SCAN_DONE:
+		res->head_len = scan->head_len;
+		return name_choose(scan, buf, res);
+	default:
+		return need_more(res, len);
+	}
+}
+
 enum peek_status
 http_host_parse(const uint8_t *buf, size_t len, struct peek_result *res)
 {
-	struct reqline rl;
-	struct target tg;
-	struct fields f;
-	enum peek_status st;
-	const char *why;
-	size_t end;
+	struct http_scan scan;
 
-	res->status = PEEK_NEED_MORE;
-	res->name[0] = '\0';
-	res->port = 0;
-	res->flags = 0;
-	res->need = 0;
-	res->head_len = 0;
-	res->why = NULL;
-	if ((st = reqline_parse(buf, len, &rl, res)) != PEEK_OK)
-		return st;
-	why = target_parse(buf, &rl, &tg);
-	if (tg.form == FORM_ABSOLUTE)
-		res->flags |= PEEK_F_ABSOLUTE;
-	else if (tg.form == FORM_AUTHORITY)
-		res->flags |= PEEK_F_CONNECT;
-	if (why != NULL)
-		return verdict(res, PEEK_MALFORMED, why);
-	end = http_head_end(buf, len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX, 0);
-	if (end == 0 && len >= HTTP_HEAD_MAX)
-		return verdict(res, PEEK_MALFORMED, "head longer than 16384 bytes");
-	if (end == 0)
-		return need_more(res, len);
-	res->head_len = end;
-	if ((why = fields_scan(buf, rl.end, end, &f)) != NULL)
-		return verdict(res, PEEK_MALFORMED, why);
-	return name_choose(&tg, &f, res);
+	http_scan_init(&scan);
+	return http_scan_feed(&scan, buf, len, res);
 }

@@ -50,6 +50,7 @@ RESET_ADDRS = ("127.0.0.51", "127.0.0.52")                  # accept, then RST
 FLOOD_SRC = "127.0.0.5"         # the flooding client
 GOOD_SRC = "127.0.0.6"          # a well-behaved client served meanwhile
 SLOW_SRCS = ("127.0.0.7", "127.0.0.8")  # slowloris clients
+DRIP_SRC = "127.0.0.61"         # clients that send their request head a line at a time
 
 RECORDS = {
     "web.test": [WEB_ADDR], "flaky.test": [WEB_ADDR], "keep.test": [WEB_ADDR],
@@ -1179,6 +1180,105 @@ def test_slowloris_client_hellos_cut_at_peek_timeout(env, fwd):
         assert (a["verdict"], a["reason"]) == ("deny", "peek-timeout"), a
         got = int(re.match(r"(\d+) bytes in", a["detail"]).group(1))
         assert 0 < got < len(hello), a
+
+
+def test_http_heads_dripped_a_line_per_segment(env, fwd):
+    """100 clients send "GET / HTTP/1.1" and then short valid field lines, one line per
+    send() with TCP_NODELAY, the most segments a head can be cut into line by line (issue
+    11: every line used to make the forwarder parse the head again from its first byte).
+    Half way through, every one of them is still waiting and a client at GOOD_SRC gets its
+    answer; another requests throughout. Each drip client is refused (400, malformed) as
+    soon as its 101st field line is in, without waiting for a blank line that never comes
+    or for peek-timeout (60 s), and each has one audit line."""
+    n_clients, n_lines = 100, 120       # lines per client: past the 100 fields allowed
+    # two names on the port, so that it is peeked (one exact name would route it)
+    f = fwd(http_rules(env, "web.test", "flaky.test"), peek_timeout="60", audit_rate="0")
+
+    def good_request():
+        status, body, _ = http_get(env.p_http, "web.test", src=GOOD_SRC)
+        assert status == 200 and b"hello from web" in body, (status, body)
+        return status
+    assert good_request() == 200
+    drips = {}                          # socket -> [field lines sent, bytes read, closed]
+    good = None
+    try:
+        for _ in range(n_clients):
+            s = connect(env.p_http, src=DRIP_SRC)
+            drips[s] = [0, b"", False]
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            s.setblocking(False)
+        good = GoodClient(good_request, max_seconds=60)
+        poller = select.poll()
+        byfd = {}
+        for s in drips:
+            poller.register(s, select.POLLIN)
+            byfd[s.fileno()] = s
+
+        def read_some(wait_ms):
+            for fd, _ in poller.poll(wait_ms):
+                s = byfd[fd]
+                try:
+                    data = s.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                drips[s][1] += data
+                if not data:
+                    drips[s][2] = True
+                    poller.unregister(fd)
+        deadline = time.monotonic() + 60
+        mid_checked = False
+        while time.monotonic() < deadline:
+            sending = [s for s, d in drips.items() if d[0] < n_lines and not d[1] and not d[2]]
+            if not sending:
+                break
+            for s in sending:           # one line per client per round, each its own send
+                d = drips[s]
+                try:
+                    d[0] += s.send(b"X-Drip-%d: %d\r\n" % (d[0], d[0])) and 1
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    d[2] = True         # reset: the audit line says why
+            read_some(0)
+            if not mid_checked and min(d[0] for d in drips.values()) >= 50:
+                mid_checked = True
+                early = [d for d in drips.values() if d[1] or d[2]]
+                assert not early, "%d drip clients refused before their 101st field line: " \
+                    "%r" % (len(early), early[:3])
+                assert good_request() == 200    # served while 100 heads are half way
+        assert mid_checked, "the drip clients did not get half way in 60 s"
+        while time.monotonic() < deadline and not all(d[2] for d in drips.values()):
+            read_some(100)
+        results = good.stop()
+    finally:
+        if good is not None:
+            good.stop(at_least=0)
+        for s in drips:
+            s.close()
+    fails = [r for r in results if not r[0]]
+    sent = sorted(d[0] for d in drips.values())
+    print("drip: %d clients sent %d-%d field lines each; good client %d/%d served, slowest "
+          "%.3fs" % (n_clients, sent[0], sent[-1], len(results) - len(fails), len(results),
+                     max(r[1] for r in results)))
+    assert not fails, "the good client failed during the drip: %r" % fails[:5]
+    assert len(results) >= 5
+    for d in drips.values():
+        assert d[2], "a drip client was never closed: %r" % d
+        assert d[0] >= 101, "refused after %d field lines: %r" % (d[0], d[1][:200])
+        assert d[1].startswith(b"HTTP/1.1 400 ") and \
+            b"more than 100 header fields" in d[1], d[1][:200]
+
+    def drip_lines():
+        lines = conn_lines_from(f, DRIP_SRC)
+        return lines if len(lines) >= n_clients else None
+    lines = wait_for(drip_lines, 10, what="an audit line per drip client")
+    assert len(lines) == n_clients
+    for a in lines:
+        assert (a["verdict"], a["reason"], a["detail"]) == (
+            "deny", "malformed", "more than 100 header fields"), a
 
 
 # ---------------------------------------------------------------------------------------

@@ -473,6 +473,85 @@ run_table(const struct hcase *cases, size_t n, int prefixes)
 
 #define RUN_TABLE(t, prefixes) run_table(t, sizeof(t) / sizeof(t[0]), prefixes)
 
+/* Two results are the same verdict, field by field. */
+static int
+same_result(const struct peek_result *a, const struct peek_result *b)
+{
+	return a->status == b->status && strcmp(a->name, b->name) == 0 && a->port == b->port &&
+	    a->flags == b->flags && a->need == b->need && a->head_len == b->head_len &&
+	    a->why == b->why;
+}
+
+/*
+ * Feed c->buf to one http_scan in pieces of `step` bytes (the last one shorter), each call
+ * given a fresh copy of exactly the bytes so far (the buffer moves, as a realloc'd one
+ * does, and ASan sees any read past them or through a kept pointer). Every result must
+ * be what http_host_parse says about the same bytes; the verdict, once reached, must be
+ * the expected one, and stays the same as the rest of the input is fed. Returns the
+ * bytes that had arrived when the verdict came (c->len + 1 if it never came).
+ */
+static size_t
+stream_case(const struct hcase *c, size_t step, struct http_scan *scan)
+{
+	struct peek_result r, one;
+	enum peek_status st;
+	size_t seen = 0, decided = c->len + 1;
+	uint8_t *copy;
+
+	http_scan_init(scan);
+	do {
+		seen = c->len - seen > step ? seen + step : c->len;
+		copy = malloc(seen ? seen : 1);
+		assert_non_null(copy);
+		memcpy(copy, c->buf, seen);
+		st = http_scan_feed(scan, copy, seen, &r);
+		http_host_parse(copy, seen, &one);
+		if (st != r.status || !same_result(&r, &one))
+			fail_msg("%s: fed %zu at a time, %zu bytes: streamed %s (%s), one-shot %s (%s)",
+			    c->label, step, seen, peek_status_name(st), r.why ? r.why : "",
+			    peek_status_name(one.status), one.why ? one.why : "");
+		if (st != PEEK_NEED_MORE && decided > c->len) {
+			decided = seen;
+			expect(c, copy, seen, &r, st);
+		}
+		free(copy);
+	} while (seen < c->len);
+	if (decided > c->len)
+		fail_msg("%s: fed %zu at a time, no verdict after all %zu bytes", c->label, step,
+		    c->len);
+	return decided;
+}
+
+/* Every table case fed in pieces of every size: byte by byte the verdict comes at the
+ * very byte where a prefix first decides, and never costs more than two looks a byte. */
+static void
+stream_table(const struct hcase *cases, size_t n)
+{
+	struct http_scan scan, once;
+	struct peek_result r;
+	size_t i, step, at, first;
+
+	for (i = 0; i < n; i++) {
+		const struct hcase *c = &cases[i];
+
+		for (first = 0; first <= c->len; first++)
+			if (http_host_parse(c->buf, first, &r) != PEEK_NEED_MORE)
+				break;
+		at = stream_case(c, 1, &scan);
+		if (at != first)
+			fail_msg("%s: byte by byte decided at %zu, a prefix first decides at %zu",
+			    c->label, at, first);
+		http_scan_init(&once);
+		http_scan_feed(&once, c->buf, at, &r);
+		assert_int_equal(scan.examined, once.examined);
+		assert_true(scan.examined <= 2 * at);
+		for (step = 2; step <= c->len; step++)
+			(void)stream_case(c, step, &scan);
+	}
+}
+
+#define STREAM_TABLE(t) stream_table(t, sizeof(t) / sizeof(t[0]))
+
 static void
 test_real_heads(void **state)
 {
@@ -492,6 +571,35 @@ test_bad_heads(void **state)
 {
 	(void)state;
 	RUN_TABLE(bad_cases, 0);
+}
+
+/* The same tables, fed as a reader would: in pieces of every size. */
+static void
+test_streamed_real(void **state)
+{
+	(void)state;
+	STREAM_TABLE(real_cases);
+}
+
+static void
+test_streamed_good(void **state)
+{
+	(void)state;
+	STREAM_TABLE(good_cases);
+}
+
+static void
+test_streamed_bad(void **state)
+{
+	(void)state;
+	STREAM_TABLE(bad_cases);
+}
+
+static void
+test_streamed_other(void **state)
+{
+	(void)state;
+	STREAM_TABLE(other_cases);
 }
 
 /* Other protocols are recognised at the byte head_len says, and not before. */
@@ -684,6 +792,198 @@ test_limits_name(void **state)
 	}
 }
 
+/* ---- judged line by line: refused before the blank line ---- */
+
+/* head_len: where the verdict comes (just past the line, or the limit, that decides);
+ * every case goes on past it, with a blank line, to show that what follows cannot
+ * change the verdict. */
+static const struct hcase early_cases[] = {
+	{ "issue 11's drip: a one-byte line", B(REQ "a\na\na\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "field line without a colon", 0, sizeof(REQ "a\n") - 1 },
+	{ "space before colon", B(REQ "X: 1\r\nHost : evil.example\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0, "whitespace between field name and colon", 0,
+	    sizeof(REQ "X: 1\r\nHost : evil.example\r\n") - 1 },
+	{ "obs-fold", B(REQ "Host: a.example\r\n evil.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "obs-fold (a line starting with whitespace)", 0,
+	    sizeof(REQ "Host: a.example\r\n evil.example\r\n") - 1 },
+	{ "bare CR", B(REQ "Host: a.example\rX: y\r\n\r\n"), PEEK_MALFORMED, NULL, 0, 0,
+	    "bare CR not followed by LF", 0, sizeof(REQ "Host: a.example\rX: y\r\n") - 1 },
+	{ "control byte", B(REQ "X: \x01\r\nHost: a.example\r\n\r\n"), PEEK_MALFORMED, NULL, 0,
+	    0, "control byte in a field value", 0, sizeof(REQ "X: \x01\r\n") - 1 },
+	{ "second Host", B(REQ "Host: a.example\nHost: a.example\nX: y\n\n"), PEEK_MALFORMED,
+	    NULL, 0, 0, "two Host fields", 0, sizeof(REQ "Host: a.example\nHost: a.example\n") - 1 },
+	{ "target of no known form", B("GET ftp://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+	    PEEK_MALFORMED, NULL, 0, 0,
+	    "request target is not origin-, absolute- or asterisk-form", 0,
+	    sizeof("GET ftp://a.example/ HTTP/1.1\r\n") - 1 },
+	{ "asterisk with GET, absolute flag unset", B("GET * HTTP/1.0\n\n"), PEEK_MALFORMED, NULL,
+	    0, 0, "asterisk-form target with a method other than OPTIONS", 0,
+	    sizeof("GET * HTTP/1.0\n") - 1 },
+};
+
+/* Each prefix before head_len waits; each from head_len on gives the verdict, head_len
+ * included; byte by byte, the scan decides at head_len too. */
+static void
+run_early(const struct hcase *c)
+{
+	struct http_scan scan;
+	struct peek_result r;
+	size_t n;
+
+	for (n = 0; n < c->head_len; n++)
+		if (http_host_parse(c->buf, n, &r) != PEEK_NEED_MORE)
+			fail_msg("%s: decided at %zu bytes (%s), expected %zu", c->label, n,
+			    r.why ? r.why : "", c->head_len);
+	for (n = c->head_len; n <= c->len; n++) {
+		expect(c, c->buf, n, &r, http_host_parse(c->buf, n, &r));
+		if (r.head_len != c->head_len)
+			fail_msg("%s: %zu bytes: head_len %zu, expected %zu", c->label, n,
+			    r.head_len, c->head_len);
+	}
+	assert_int_equal(stream_case(c, 1, &scan), c->head_len);
+}
+
+static void
+test_early_refusal(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(early_cases) / sizeof(early_cases[0]); i++)
+		run_early(&early_cases[i]);
+}
+
+/* The 101st field is refused when its line is in, and 16 KiB without the blank line
+ * when the 16384th byte is: neither waits for a blank line that never comes. */
+static void
+test_early_refusal_limits(void **state)
+{
+	static const char fill[] = "X-Drip: 1\r\n";
+	size_t n = sizeof(REQ) - 1 + (HTTP_FIELDS_MAX + 5) * (sizeof(fill) - 1);
+	uint8_t *b = malloc(n + 2);
+	struct hcase c = { "the 101st field", NULL, 0, PEEK_MALFORMED, NULL, 0, 0,
+	    "more than 100 header fields", 0, 0 };
+	size_t i;
+
+	(void)state;
+	assert_non_null(b);
+	memcpy(b, REQ, sizeof(REQ) - 1);
+	for (i = 0; i < HTTP_FIELDS_MAX + 5; i++)
+		memcpy(b + sizeof(REQ) - 1 + i * (sizeof(fill) - 1), fill, sizeof(fill) - 1);
+	memcpy(b + n, "\r\n", 2);
+	c.buf = b;
+	c.len = n + 2;
+	c.head_len = sizeof(REQ) - 1 + (HTTP_FIELDS_MAX + 1) * (sizeof(fill) - 1);
+	run_early(&c);
+	free(b);
+
+	b = build_head(HTTP_HEAD_MAX + 64, 1, 1);
+	c = (struct hcase){ "16 KiB without the blank line", b, HTTP_HEAD_MAX + 64,
+	    PEEK_MALFORMED, NULL, 0, 0, "head longer than 16384 bytes", 0, HTTP_HEAD_MAX };
+	run_early(&c);
+	free(b);
+}
+
+/* ---- linear work, counted: struct http_scan's examined ---- */
+
+/* Fed one byte at a time (a fresh copy of the bytes so far each call), buf[0..len) must
+ * reach `want` having looked at no more than two bytes per byte received, exactly as
+ * many as one call over the whole buffer looks at. */
+static void
+assert_linear(const char *label, const uint8_t *buf, size_t len, enum peek_status want)
+{
+	struct http_scan scan, once;
+	struct peek_result r;
+	enum peek_status st = PEEK_NEED_MORE;
+	size_t n = 0;
+
+	http_scan_init(&scan);
+	while (st == PEEK_NEED_MORE && n < len) {
+		uint8_t *copy = malloc(++n);
+
+		assert_non_null(copy);
+		memcpy(copy, buf, n);
+		st = http_scan_feed(&scan, copy, n, &r);
+		free(copy);
+	}
+	http_scan_init(&once);
+	http_scan_feed(&once, buf, n, &r);
+	if (st != want || scan.examined > 2 * n || scan.examined != once.examined)
+		fail_msg("%s: %s after %zu bytes fed one at a time, %zu bytes examined (one call: "
+		    "%zu)", label, peek_status_name(st), n, scan.examined, once.examined);
+	print_message("%s: %zu bytes fed one at a time, %zu examined\n", label, n,
+	    scan.examined);
+}
+
+static void
+test_linear_work(void **state)
+{
+	static const char drip[] = "a:\n";
+	uint8_t *b;
+	size_t i, n;
+
+	(void)state;
+	/* the largest head the limits allow: 16 KiB, 100 fields */
+	b = build_head(HTTP_HEAD_MAX, HTTP_FIELDS_MAX - 1, 1);
+	assert_linear("16 KiB head of 100 fields", b, HTTP_HEAD_MAX, PEEK_OK);
+	free(b);
+	/* 16 KiB of one field, no blank line */
+	b = build_head(HTTP_HEAD_MAX, 1, 0);
+	assert_linear("16 KiB without a blank line", b, HTTP_HEAD_MAX, PEEK_MALFORMED);
+	free(b);
+	/* issue 11's drip: a request line, then short lines until the 101st is refused */
+	n = sizeof(REQ) - 1 + 200 * (sizeof(drip) - 1);
+	b = malloc(n);
+	assert_non_null(b);
+	memcpy(b, REQ, sizeof(REQ) - 1);
+	for (i = 0; i < 200; i++)
+		memcpy(b + sizeof(REQ) - 1 + i * (sizeof(drip) - 1), drip, sizeof(drip) - 1);
+	assert_linear("3-byte field lines", b, n, PEEK_MALFORMED);
+	free(b);
+	/* the longest request line: an 8 KiB target */
+	n = 4 + HTTP_TARGET_MAX + sizeof(" HTTP/1.1\r\nHost: a.example\r\n\r\n") - 1;
+	b = malloc(n);
+	assert_non_null(b);
+	memcpy(b, "GET /", 5);
+	memset(b + 5, 'x', HTTP_TARGET_MAX - 1);
+	memcpy(b + 4 + HTTP_TARGET_MAX, " HTTP/1.1\r\nHost: a.example\r\n\r\n",
+	    sizeof(" HTTP/1.1\r\nHost: a.example\r\n\r\n") - 1);
+	assert_linear("8 KiB request target", b, n, PEEK_OK);
+	free(b);
+}
+
+/* The state holds offsets, not pointers, and copes with callers that break the rules:
+ * called again after its verdict, it repeats it; given fewer bytes than before, it
+ * starts over rather than read what is not there. */
+static void
+test_scan_state(void **state)
+{
+	static const char head[] = REQ "Host: a.example\r\n\r\nGET";
+	struct http_scan scan;
+	struct peek_result r, again;
+	size_t n = sizeof(head) - 1;
+
+	(void)state;
+	http_scan_init(&scan);
+	assert_int_equal(http_scan_feed(&scan, (const uint8_t *)head, n - 3, &r), PEEK_OK);
+	assert_string_equal(r.name, "a.example");
+	assert_int_equal(http_scan_feed(&scan, (const uint8_t *)head, n, &again), PEEK_OK);
+	assert_true(same_result(&r, &again));
+	/* a shorter buffer: the scan restarts and judges those bytes alone */
+	assert_int_equal(http_scan_feed(&scan, (const uint8_t *)head, 10, &r), PEEK_NEED_MORE);
+	assert_int_equal(r.need, 11);
+	assert_int_equal(scan.examined, 10);
+	assert_int_equal(http_scan_feed(&scan, (const uint8_t *)head, n, &r), PEEK_OK);
+	assert_string_equal(r.name, "a.example");
+	/* a verdict reached before the blank line is repeated too */
+	http_scan_init(&scan);
+	assert_int_equal(http_scan_feed(&scan, B("SSH-2.0-x\r\n"), &r), PEEK_NO_NAME);
+	assert_int_equal(http_scan_feed(&scan, B("SSH-2.0-x\r\nmore"), &again), PEEK_NO_NAME);
+	assert_true(same_result(&r, &again));
+	assert_int_equal(again.flags, PEEK_F_NOT_PROTOCOL);
+	assert_int_equal(again.head_len, 10);	/* the CR after "SSH-2.0-x" */
+}
+
 /* ---- http_head_end ---- */
 
 struct endcase {
@@ -782,6 +1082,14 @@ main(void)
 		cmocka_unit_test(test_real_heads),
 		cmocka_unit_test(test_good_heads),
 		cmocka_unit_test(test_bad_heads),
+		cmocka_unit_test(test_streamed_real),
+		cmocka_unit_test(test_streamed_good),
+		cmocka_unit_test(test_streamed_bad),
+		cmocka_unit_test(test_streamed_other),
+		cmocka_unit_test(test_early_refusal),
+		cmocka_unit_test(test_early_refusal_limits),
+		cmocka_unit_test(test_linear_work),
+		cmocka_unit_test(test_scan_state),
 		cmocka_unit_test(test_other_protocols),
 		cmocka_unit_test(test_need_more),
 		cmocka_unit_test(test_limits_head),
