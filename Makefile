@@ -3,12 +3,14 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS     = libevent libcares ldns
+PKGS     = libevent libcares ldns libseccomp
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# common/sandbox.c lets the sanitizer runtimes make the calls they need (see there).
+SANDEFS  = -DGATEHOUSE_SANITIZE
 else
 BUILD   ?= build
 SANFLAGS =
@@ -22,14 +24,14 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
-             $(SANFLAGS) -MMD -MP -Icommon -Iresolver -Iforwarder \
+             $(SANFLAGS) $(SANDEFS) -MMD -MP -Icommon -Iresolver -Iforwarder \
              $(shell pkg-config --cflags $(PKGS))
 LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
-           common/prom.c common/httpd.c common/clients.c
+           common/prom.c common/httpd.c common/clients.c common/sandbox.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
