@@ -53,6 +53,24 @@ $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
 $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
 
+# ---- test-only daemons (make check): the same objects but common/sandbox.c, built with
+# -DGATEHOUSE_TEST_HOOKS so that SIGUSR2 tries a forbidden system call (tests/integration/
+# test_sandbox.py). The hooks are in no other binary.
+HOOKS     = $(BUILD)/testhooks
+HOOK_BINS = $(HOOKS)/gatehouse-resolver $(HOOKS)/gatehouse-forwarder
+
+$(HOOKS)/obj/common/sandbox.o: common/sandbox.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
+
+$(HOOKS)/gatehouse-resolver: $(call obj,$(RESOLVER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(HOOKS)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+testhooks: $(HOOK_BINS)
+
 # ---- unit tests: one program per module, linking only that module and what it needs
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
@@ -118,7 +136,7 @@ fuzz-long: $(FUZZ_TARGETS)
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 # ---- integration tests: the real daemons, real peers (pytest, run by /usr/bin/python3)
-integration: all
+integration: all testhooks
 	GATEHOUSE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # ---- end-to-end: network namespaces, real clients and servers (root; skipped otherwise).
@@ -151,6 +169,6 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
+.PHONY: all testhooks unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -361,6 +361,112 @@ sanitizer_rules(struct build *b)
 }
 #endif
 
+#ifdef GATEHOUSE_TEST_HOOKS
+/*
+ * Test builds only (build/testhooks/, -DGATEHOUSE_TEST_HOOKS): SIGUSR2 makes the running
+ * daemon do what GH_TEST_FORBIDDEN names (not a GATEHOUSE_ variable: the daemons refuse
+ * unknown ones): a forbidden system call, made raw so that only the filter stands in its
+ * way; abort(), which must still end in SIGABRT; or, for the sanitizer builds, a leak or
+ * a heap overflow whose report must still come out under the filter. Each writes
+ * "test hook: NAME returned" if it comes back.
+ */
+enum hook_call { HOOK_NONE, HOOK_EXECVE, HOOK_SOCKET_PACKET, HOOK_SOCKET_INET,
+	HOOK_OPEN_WRITE, HOOK_PTRACE, HOOK_FORK, HOOK_LEAK, HOOK_OVERFLOW, HOOK_ABORT };
+
+static const char *const hook_names[] = {
+	[HOOK_NONE] = "none", [HOOK_EXECVE] = "execve", [HOOK_SOCKET_PACKET] = "socket-packet",
+	[HOOK_SOCKET_INET] = "socket-inet", [HOOK_OPEN_WRITE] = "open-write",
+	[HOOK_PTRACE] = "ptrace", [HOOK_FORK] = "fork", [HOOK_LEAK] = "leak",
+	[HOOK_OVERFLOW] = "overflow", [HOOK_ABORT] = "abort",
+};
+static enum hook_call hook_call;
+static void *volatile hook_block;	/* the leak: overwritten, so nothing points at it */
+static volatile size_t hook_size = 16;	/* volatile: only ASan, at run time, sees the */
+static volatile size_t hook_index = 16;	/* overflow one past the end */
+
+static void
+on_sigusr2(int sig)
+{
+	static char *const argv[] = { "/bin/true", NULL };
+	char line[128];
+	size_t n = 0;
+	long rc = -1;
+	ssize_t w;
+
+	(void)sig;
+	switch (hook_call) {
+	case HOOK_NONE:
+		break;
+	case HOOK_EXECVE:
+		rc = syscall(SYS_execve, argv[0], argv, argv + 1);
+		break;
+	case HOOK_SOCKET_PACKET:
+		rc = syscall(SYS_socket, AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		break;
+	case HOOK_SOCKET_INET:
+		rc = syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		break;
+	case HOOK_OPEN_WRITE:
+		rc = syscall(SYS_openat, AT_FDCWD, "sandbox-forbidden", O_WRONLY | O_CREAT |
+		    O_TRUNC | O_CLOEXEC, 0600);
+		break;
+	case HOOK_PTRACE:
+		rc = syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
+		break;
+	case HOOK_FORK:
+		if ((rc = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)) == 0)
+			_exit(0);
+		break;
+	case HOOK_LEAK:		/* not async-signal-safe; the loop is idle in epoll_wait */
+		hook_block = malloc(4242);
+		hook_block = NULL;
+		break;
+	case HOOK_ABORT:
+		abort();
+	case HOOK_OVERFLOW: {
+		char *p = malloc(hook_size);
+
+		if (p != NULL)
+			p[hook_index] = 1;
+		free(p);
+		break;
+	}
+	}
+	if (rc >= 0 && (hook_call == HOOK_SOCKET_PACKET || hook_call == HOOK_SOCKET_INET ||
+	    hook_call == HOOK_OPEN_WRITE))
+		close((int)rc);
+	n = put_str(line, n, sizeof(line), "test hook: ");
+	n = put_str(line, n, sizeof(line), hook_names[hook_call]);
+	n = put_str(line, n, sizeof(line), " returned\n");
+	w = write(STDERR_FILENO, line, n);
+	(void)w;
+}
+
+static int
+hook_install(char *err, size_t errlen)
+{
+	const char *v = getenv("GH_TEST_FORBIDDEN");
+	struct sigaction sa;
+	size_t i;
+
+	hook_call = HOOK_NONE;
+	for (i = 0; v != NULL && i < NELEM(hook_names); i++)
+		if (strcmp(v, hook_names[i]) == 0)
+			hook_call = (enum hook_call)i;
+	if (v != NULL && strcmp(v, hook_names[hook_call]) != 0) {
+		snprintf(err, errlen, "GH_TEST_FORBIDDEN=%s: not a test hook", v);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigusr2;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR2, &sa, NULL) == -1) {
+		snprintf(err, errlen, "sandbox: sigaction(SIGUSR2): %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+#endif
 
 int
 sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err, size_t errlen)
@@ -416,6 +522,10 @@ sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err, s
 	allow_abort(&b);
 #ifdef SANDBOX_SANITIZER
 	sanitizer_rules(&b);
+#endif
+#ifdef GATEHOUSE_TEST_HOOKS
+	if (!b.failed && hook_install(err, errlen) == -1)
+		b.failed = 1;
 #endif
 	if (!b.failed && (rc = seccomp_load(b.ctx)) < 0) {
 		snprintf(err, errlen, "sandbox: installing the seccomp filter: %s", strerror(-rc));
