@@ -275,14 +275,16 @@ allow_opens(struct build *b, const struct config *cfg)
 /*
  * ioctl(2): FIONREAD (libevent sizes its reads with it) and SIOCGIFINDEX
  * (if_nametoindex). fcntl(2), forwarder only: status and descriptor flags (c-ares makes
- * its sockets non-blocking and close-on-exec) and F_SETPIPE_SZ. mmap never executable.
+ * its sockets non-blocking and close-on-exec), F_SETPIPE_SZ and F_GETPIPE_SZ (splice
+ * mode sizes its pipes; main's relay.c reads the size back). mmap never executable.
  * rt_sigaction only for the signals libevent handles (it puts back their old handlers
  * when the daemon exits), so SIGSYS keeps its handler.
  */
 static void
 allow_control(struct build *b, enum sandbox_daemon daemon)
 {
-	static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_SETPIPE_SZ };
+	static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_SETPIPE_SZ,
+		F_GETPIPE_SZ };
 	static const int signals[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 	size_t i;
 
