@@ -5,13 +5,15 @@
 # Configure with GATEHOUSE_* variables (GATEHOUSE_ALLOW, GATEHOUSE_ROUTE, GATEHOUSE_DNS_LISTEN,
 # GATEHOUSE_FORWARD_LISTEN, ...) and/or a file mounted at /etc/gatehouse/gatehouse.conf.
 # Runs as the non-root user `gatehouse` (uid 10001); works with `read_only: true` and
-# `security_opt: [no-new-privileges:true]`. See docker-compose.yml for a complete example.
+# `security_opt: [no-new-privileges:true]`. Each daemon installs its own seccomp filter once
+# started, inside Docker's default profile (which allows that: README, "Sandbox").
+# See docker-compose.yml for a complete example.
 
 # ---- build stage: compiler, -dev packages, `make`
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential pkg-config libevent-dev libc-ares-dev libldns-dev \
+        build-essential pkg-config libevent-dev libc-ares-dev libldns-dev libseccomp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile VERSION ./
@@ -30,7 +32,7 @@ RUN make -j"$(nproc)" \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libc-ares2 libldns3 \
+        libevent-2.1-7 libc-ares2 libldns3 libseccomp2 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 gatehouse \

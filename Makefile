@@ -3,12 +3,14 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS     = libevent libcares ldns
+PKGS     = libevent libcares ldns libseccomp
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# common/sandbox.c lets the sanitizer runtimes make the calls they need (see there).
+SANDEFS  = -DGATEHOUSE_SANITIZE
 else
 BUILD   ?= build
 SANFLAGS =
@@ -22,7 +24,7 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
-             $(SANFLAGS) -MMD -MP -Icommon -Iresolver -Iforwarder \
+             $(SANFLAGS) $(SANDEFS) -MMD -MP -Icommon -Iresolver -Iforwarder \
              $(shell pkg-config --cflags $(PKGS))
 LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
@@ -30,7 +32,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c common/hint.c common/config_ports.c \
-           common/preflight.c common/route.c
+           common/preflight.c common/route.c common/sandbox.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
@@ -51,6 +53,24 @@ $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
 
 $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+# ---- test-only daemons (make check): the same objects but common/sandbox.c, built with
+# -DGATEHOUSE_TEST_HOOKS so that SIGUSR2 tries a forbidden system call (tests/integration/
+# test_sandbox.py). The hooks are in no other binary.
+HOOKS     = $(BUILD)/testhooks
+HOOK_BINS = $(HOOKS)/gatehouse-resolver $(HOOKS)/gatehouse-forwarder
+
+$(HOOKS)/obj/common/sandbox.o: common/sandbox.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
+
+$(HOOKS)/gatehouse-resolver: $(call obj,$(RESOLVER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(HOOKS)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+testhooks: $(HOOK_BINS)
 
 # ---- unit tests: one program per module, linking only that module and what it needs
 UNIT_test_dname     = common/dname.c
@@ -120,7 +140,7 @@ fuzz-long: $(FUZZ_TARGETS)
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 # ---- integration tests: the real daemons, real peers (pytest, run by /usr/bin/python3)
-integration: all
+integration: all testhooks
 	GATEHOUSE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # ---- end-to-end: network namespaces, real clients and servers (root; skipped otherwise).
@@ -153,6 +173,6 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
+.PHONY: all testhooks unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -70,7 +70,7 @@ open_target(const char *target, int *fd, int *own, char *err, size_t errlen)
 		*fd = STDERR_FILENO;
 		*own = 0;
 	} else {
-		*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		*fd = open(target, AUDIT_OPEN_FLAGS, AUDIT_OPEN_MODE);
 		if (*fd == -1) {
 			snprintf(err, errlen, "audit %s: %s", target, strerror(errno));
 			return -1;
@@ -130,6 +130,13 @@ const char *
 audit_target(const struct audit *a)
 {
 	return a->target;
+}
+
+int
+audit_target_is_file(const char *target)
+{
+	return strcmp(target, "off") != 0 && strcmp(target, "stdout") != 0 &&
+	    strcmp(target, "stderr") != 0;
 }
 
 const struct audit_stats *

@@ -2,9 +2,15 @@
 #ifndef GATEHOUSE_AUDIT_H
 #define GATEHOUSE_AUDIT_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+/* How a file target is opened, at start and at every reopen. After start-up the sandbox
+ * allows a write open only with exactly these flags and mode (sandbox.c). */
+#define AUDIT_OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC)
+#define AUDIT_OPEN_MODE 0640
 
 struct audit_stats {
 	uint64_t written;	/* lines handed to write(2) successfully */
@@ -31,6 +37,8 @@ void audit_close(struct audit *a);
 int audit_reopen(struct audit *a, char *err, size_t errlen);
 void audit_set_rate(struct audit *a, unsigned rate);
 const char *audit_target(const struct audit *a);
+/* 1 when target names a file (reopened on SIGHUP/SIGUSR1), 0 for stdout, stderr, off. */
+int audit_target_is_file(const char *target);
 
 /*
  * Start a line: {"ts":"...","daemon":"...","event":"<event>". client is the address

@@ -262,6 +262,21 @@ s_user(struct parser *ps, char **argv, int argc)
 	return set_string(ps, "user", argv, argc, &ps->c->user);
 }
 
+static int
+s_sandbox(struct parser *ps, char **argv, int argc)
+{
+	if (one_arg(ps, "sandbox", argc) == -1)
+		return -1;
+	if (strcmp(argv[0], "on") == 0)
+		ps->c->sandbox = 1;
+	else if (strcmp(argv[0], "off") == 0)
+		ps->c->sandbox = 0;
+	else
+		return perr(ps, "'sandbox %s': expected on or off (off is for debugging only)",
+		    argv[0]);
+	return 0;
+}
+
 #define U32_SETTING(fn, name, field, min, max)					\
 	static int fn(struct parser *ps, char **argv, int argc)			\
 	{									\
@@ -323,6 +338,7 @@ static const struct setting settings[] = {
 	{ "dns-tcp-max", s_dns_tcp_max, 0 },
 	{ "dns-tcp-idle", s_dns_tcp_idle, 0 },
 	{ "user", s_user, 0 },
+	{ "sandbox", s_sandbox, 0 },
 };
 #define NSETTINGS NELEM(settings)
 
@@ -1029,6 +1045,7 @@ config_new(void)
 	c->audit_rate = 100;
 	c->audit = strdup("stdout");
 	c->user = strdup("nobody");
+	c->sandbox = 1;
 	if (c->audit == NULL || c->user == NULL)
 		goto fail;
 	return c;
@@ -1335,4 +1352,5 @@ config_print(const struct config *c, FILE *f)
 	fprintf(f, "dns-tcp-max %u\n", c->dns_tcp_max);
 	print_ms(f, "dns-tcp-idle", c->dns_tcp_idle_ms);
 	fprintf(f, "user %s\n", c->user);
+	fprintf(f, "sandbox %s\n", c->sandbox ? "on" : "off");
 }

@@ -74,6 +74,7 @@ struct config {
 	int metrics_on;
 	struct sockaddr_storage metrics;
 	char *user;			/* drop to this user when started as root */
+	int sandbox;			/* 1: seccomp filter after start-up (sandbox.h) */
 	int dns_listen_default, forward_listen_default;	/* not written by the user */
 	char *warnings;			/* lines worth logging (a rule written twice), or NULL */
 	unsigned *set_line;		/* per setting: the file line that set it, 0 if none */

@@ -13,6 +13,7 @@
 #include "fwd.h"
 #include "httpd.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define PROGNAME "gatehouse-forwarder"
 #define IFACE_REFRESH_SEC 30
@@ -191,6 +192,10 @@ start(struct state *st)
 	log_info("%s %s: %zu rules, %zu listening sockets, %s; audit to %s%s%s", PROGNAME,
 	    GATEHOUSE_VERSION, policy_count(f->cfg->policy), listeners_count(f->ls), ports,
 	    f->cfg->audit, dropped == 1 ? ", running as " : "", dropped == 1 ? f->cfg->user : "");
+	if (!f->cfg->sandbox)
+		log_warnx("sandbox off: no seccomp filter (for debugging only)");
+	else if (sandbox_enter(SANDBOX_FORWARDER, f->cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 }
 
 static void

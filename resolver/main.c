@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "httpd.h"
 #include "log.h"
+#include "sandbox.h"
 #include "server.h"
 
 #define PROGNAME "gatehouse-resolver"
@@ -217,6 +218,10 @@ start(struct state *st)
 	log_info("%s %s: %zu rules, answer %s, audit to %s%s%s", PROGNAME, GATEHOUSE_VERSION,
 	    policy_count(st->cfg->policy), st->cfg->answer_auto ? "auto" : "fixed",
 	    st->cfg->audit, dropped == 1 ? ", running as " : "", dropped == 1 ? st->cfg->user : "");
+	if (!st->cfg->sandbox)
+		log_warnx("sandbox off: no seccomp filter (for debugging only)");
+	else if (sandbox_enter(SANDBOX_RESOLVER, st->cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 }
 
 static void

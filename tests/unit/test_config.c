@@ -136,6 +136,8 @@ test_settings_good(void **state)
 		{ "dns-tcp-max 16", "dns-tcp-max 16" },
 		{ "dns-tcp-idle 500ms", "dns-tcp-idle 500ms" },
 		{ "user gatehouse", "user gatehouse" },
+		{ "sandbox off", "sandbox off" },
+		{ "sandbox on", "sandbox on" },
 	};
 	size_t i, bad = 0;
 
@@ -217,6 +219,7 @@ test_settings_fields(void **state)
 	assert_int_equal(c->dns_tcp_max, 16);
 	assert_int_equal(c->dns_tcp_idle_ms, 500);
 	assert_string_equal(c->user, "gh");
+	assert_int_equal(c->sandbox, 1);
 	assert_string_equal(c->path, NAME);
 	config_unref(c);
 }
@@ -263,6 +266,7 @@ test_empty_and_defaults(void **state)
 	assert_int_equal(c->max_conns, 4096);
 	assert_int_equal(c->max_conns_per_client, 512);
 	assert_true(c->cache_min_ttl <= c->cache_max_ttl);
+	assert_int_equal(c->sandbox, 1);
 	config_unref(c);
 }
 
@@ -320,6 +324,8 @@ test_settings_bad(void **state)
 		  "or 5m (seconds unless marked; more than 0, at most 7 days)" },
 		{ "user a b", "'user' takes one value" },
 		{ "user", "'user' needs a value" },
+		{ "sandbox yes", "'sandbox yes': expected on or off (off is for debugging only)" },
+		{ "sandbox on off", "'sandbox' takes one value" },
 		{ "bogus 1", "unknown directive 'bogus'" },
 		{ "Allow a.com 443", "unknown directive 'Allow'; did you mean 'allow'?" },
 		{ "forward-listn 10.0.0.1", "unknown directive 'forward-listn'; did you mean "
