@@ -22,6 +22,18 @@
 #define PEEK_CHUNK 4096		/* first peek buffer; grows to PEEK_MAX */
 #define DRAIN_MS 2000		/* after a refusal: let the client read it before closing */
 #define DRAIN_BYTES 65536
+/* Peeking, the first PEEK_EAGER_READS reads that leave the name undecided follow the
+ * client at once (a real client's ClientHello or head comes in one or two reads, even a
+ * post-quantum hello). After that the client is read on a timer: PEEK_PACE_MS, doubling up
+ * to PEEK_PACE_MAX_MS, and SO_RCVLOWAT is raised to PEEK_MAX so the kernel does not wake
+ * the loop for each segment meanwhile (a FIN, a reset or a full peek still do). Bytes
+ * dripped a segment at a time are then taken many segments a read: the forwarder's work
+ * per connection is bounded by time, not by how finely the client cuts its bytes
+ * (bench/run.py --only peek). peek-timeout still ends the wait; the low-water mark is put
+ * back before a byte is relayed. */
+#define PEEK_EAGER_READS 2
+#define PEEK_PACE_MS 40
+#define PEEK_PACE_MAX_MS 640
 
 enum conn_state {
 	CONN_ACCEPTED,
@@ -52,6 +64,10 @@ struct conn {
 	uint16_t port, target_port;
 	uint64_t t_start, t_last, t_first_byte;
 	struct event *ev_cr, *ev_cw, *ev_ur, *ev_uw, *timer;
+	struct event *pace;		/* peeking: the next paced read */
+	unsigned peek_reads;		/* reads that left the name undecided */
+	unsigned pace_ms;		/* the last pause */
+	int lowat;			/* SO_RCVLOWAT raised while paced */
 	/* the first bytes */
 	uint8_t *peek;
 	size_t peeklen, peekcap, need;	/* need: TLS, see tls_sni_parse */
@@ -104,6 +120,8 @@ conn_state_name(enum conn_state s)
 }
 
 static void conn_close(struct conn *c, const char *end);
+static void client_peek_cb(evutil_socket_t fd, short what, void *arg);
+static void peek_unpace(struct conn *c);
 static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void relay_start(struct conn *c);
@@ -242,6 +260,7 @@ conn_close(struct conn *c, const char *end)
 	free_event(&c->ev_ur);
 	free_event(&c->ev_uw);
 	free_event(&c->timer);
+	free_event(&c->pace);
 	if (c->wait != NULL) {
 		dns_cancel(c->wait);
 		c->wait = NULL;
@@ -400,6 +419,7 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 	}
 	shutdown(c->cfd, SHUT_WR);
 	/* Stop everything but reading the client. */
+	free_event(&c->pace);
 	free_event(&c->ev_cw);
 	free_event(&c->ev_ur);
 	free_event(&c->ev_uw);
@@ -514,8 +534,9 @@ no_name_detail(const struct peek_result *res)
 }
 
 /* Non-routed port: the name decides everything. final: the client has closed, so
- * nothing more will come. */
-static void
+ * nothing more will come. 1 when the name is still undecided (more bytes are awaited),
+ * 0 when decided (refused: c may be gone). */
+static int
 peek_decide(struct conn *c, int final)
 {
 	struct peek_result res;
@@ -523,16 +544,17 @@ peek_decide(struct conn *c, int final)
 
 	switch (st) {
 	case PEEK_NEED_MORE:
-		if (final)
-			conn_deny(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
-			    "before naming a host" : "without sending anything");
-		return;
+		if (!final)
+			return 1;
+		conn_deny(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
+		    "before naming a host" : "without sending anything");
+		return 0;
 	case PEEK_NO_NAME:
 		conn_deny(c, DENY_NO_NAME, "%s", no_name_detail(&res));
-		return;
+		return 0;
 	case PEEK_MALFORMED:
 		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
-		return;
+		return 0;
 	case PEEK_OK:
 		break;
 	}
@@ -540,19 +562,67 @@ peek_decide(struct conn *c, int final)
 	c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
 	if (res.flags & PEEK_F_CONNECT) {
 		conn_deny(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
-		return;
+		return 0;
 	}
 	c->rule = policy_match(c->cfg->policy, c->name, strlen(c->name), c->port);
 	if (c->rule == NULL) {
 		conn_deny(c, DENY_NOT_ALLOWED, "%s", "");
-		return;
+		return 0;
 	}
 	c->target_port = c->port;
 	c->gate = GATE_OPEN;
+	peek_unpace(c);
 	/* The client's read event stays registered: a TLS client sends nothing more until
 	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
 	 * before we relay, client_read_cb parks the event and the bytes wait in the kernel. */
 	resolve_start(c);
+	return 0;
+}
+
+static void
+pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	client_peek_cb(c->cfd, EV_READ, c);
+}
+
+/* Take the next read from the timer: past PEEK_EAGER_READS, after a longer pause each time
+ * (again: the same pause, when the timer found nothing to read). Without a timer to
+ * spare, keep reading at once: correct, only dearer. */
+static void
+peek_pace(struct conn *c, int again)
+{
+	struct timeval tv;
+	int lowat = PEEK_MAX;
+
+	if (!again && ++c->peek_reads <= PEEK_EAGER_READS)
+		return;
+	if (c->pace == NULL && (c->pace = evtimer_new(c->f->base, pace_cb, c)) == NULL)
+		return;
+	if (!c->lowat && setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+		c->lowat = 1;
+	if (!again)
+		c->pace_ms = c->pace_ms == 0 ? PEEK_PACE_MS : c->pace_ms * 2;
+	if (c->pace_ms > PEEK_PACE_MAX_MS)
+		c->pace_ms = PEEK_PACE_MAX_MS;
+	util_ms_to_tv(c->pace_ms, &tv);
+	evtimer_add(c->pace, &tv);
+}
+
+/* The name is decided: reads follow the client at once again. */
+static void
+peek_unpace(struct conn *c)
+{
+	int one = 1;
+
+	free_event(&c->pace);
+	if (c->lowat) {
+		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+		c->lowat = 0;
+	}
 }
 
 /* Routed port: the first bytes may only confirm the routed name. Returns 1 when the
@@ -595,8 +665,11 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	r = peek_read(c);
-	if (r == 0)
+	if (r == 0) {
+		if (c->pace != NULL && c->gate == GATE_PEEK)	/* the timer found nothing */
+			peek_pace(c, 1);
 		return;
+	}
 	if (r == -1 && !c->client_eof) {
 		if (c->gate == GATE_PEEK || c->state != CONN_RELAYING)
 			conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
@@ -605,7 +678,8 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->gate == GATE_PEEK) {
-		peek_decide(c, c->client_eof);
+		if (peek_decide(c, c->client_eof))
+			peek_pace(c, 0);
 		return;
 	}
 	/* GATE_VERIFY: a partial prefix followed by FIN cannot name anything: let it pass. */
