@@ -24,13 +24,15 @@
 #define DRAIN_BYTES 65536
 /* Peeking, the first PEEK_EAGER_READS reads that leave the name undecided follow the
  * client at once (a real client's ClientHello or head comes in one or two reads, even a
- * post-quantum hello). After that the client is read on a timer: PEEK_PACE_MS, doubling up
- * to PEEK_PACE_MAX_MS, and SO_RCVLOWAT is raised to PEEK_MAX so the kernel does not wake
- * the loop for each segment meanwhile (a FIN, a reset or a full peek still do). Bytes
- * dripped a segment at a time are then taken many segments a read: the forwarder's work
- * per connection is bounded by time, not by how finely the client cuts its bytes
- * (bench/run.py --only peek). peek-timeout still ends the wait; the low-water mark is put
- * back before a byte is relayed. */
+ * post-quantum hello). After that each read that still leaves it undecided is followed by
+ * a pause, PEEK_PACE_MS doubling up to PEEK_PACE_MAX_MS, with SO_RCVLOWAT raised to
+ * PEEK_MAX so the kernel does not wake the loop for each segment meanwhile (a FIN, a reset
+ * or a full peek still do); a timer then reads what has come. Bytes dripped a segment at
+ * a time are taken many segments a read: the forwarder's work per connection is bounded
+ * by time, not by how finely the client cuts its bytes (bench/run.py --only peek). A
+ * paced read that finds nothing puts the low-water mark back, so an idle client costs no
+ * wake-ups; at peek-timeout what has arrived is read before giving up; the mark is one
+ * byte again before anything is relayed. */
 #define PEEK_EAGER_READS 2
 #define PEEK_PACE_MS 40
 #define PEEK_PACE_MAX_MS 640
@@ -121,7 +123,7 @@ conn_state_name(enum conn_state s)
 
 static void conn_close(struct conn *c, const char *end);
 static void client_peek_cb(evutil_socket_t fd, short what, void *arg);
-static void peek_unpace(struct conn *c);
+static void peek_unpace(struct conn *c, int done);
 static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void relay_start(struct conn *c);
@@ -571,7 +573,7 @@ peek_decide(struct conn *c, int final)
 	}
 	c->target_port = c->port;
 	c->gate = GATE_OPEN;
-	peek_unpace(c);
+	peek_unpace(c, 1);
 	/* The client's read event stays registered: a TLS client sends nothing more until
 	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
 	 * before we relay, client_read_cb parks the event and the bytes wait in the kernel. */
@@ -589,36 +591,39 @@ pace_cb(evutil_socket_t fd, short what, void *arg)
 	client_peek_cb(c->cfd, EV_READ, c);
 }
 
-/* Take the next read from the timer: past PEEK_EAGER_READS, after a longer pause each time
- * (again: the same pause, when the timer found nothing to read). Without a timer to
- * spare, keep reading at once: correct, only dearer. */
+/* A read left the name undecided: past PEEK_EAGER_READS, take the next read from the
+ * timer, after a longer pause each time. Without a timer to spare, keep reading at once:
+ * correct, only dearer. */
 static void
-peek_pace(struct conn *c, int again)
+peek_pace(struct conn *c)
 {
 	struct timeval tv;
 	int lowat = PEEK_MAX;
 
-	if (!again && ++c->peek_reads <= PEEK_EAGER_READS)
+	if (++c->peek_reads <= PEEK_EAGER_READS)
 		return;
 	if (c->pace == NULL && (c->pace = evtimer_new(c->f->base, pace_cb, c)) == NULL)
 		return;
 	if (!c->lowat && setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
 		c->lowat = 1;
-	if (!again)
-		c->pace_ms = c->pace_ms == 0 ? PEEK_PACE_MS : c->pace_ms * 2;
+	c->pace_ms = c->pace_ms == 0 ? PEEK_PACE_MS : c->pace_ms * 2;
 	if (c->pace_ms > PEEK_PACE_MAX_MS)
 		c->pace_ms = PEEK_PACE_MAX_MS;
 	util_ms_to_tv(c->pace_ms, &tv);
 	evtimer_add(c->pace, &tv);
 }
 
-/* The name is decided: reads follow the client at once again. */
+/* Reads follow the client at once again: the low-water mark back to one byte. Called when
+ * a paced read found nothing (the client's next bytes wake the loop and start a longer
+ * pause: an idle client costs no wake-ups) and when the name is decided (done: the timer
+ * goes too). */
 static void
-peek_unpace(struct conn *c)
+peek_unpace(struct conn *c, int done)
 {
 	int one = 1;
 
-	free_event(&c->pace);
+	if (done)
+		free_event(&c->pace);
 	if (c->lowat) {
 		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 		c->lowat = 0;
@@ -666,8 +671,8 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	r = peek_read(c);
 	if (r == 0) {
-		if (c->pace != NULL && c->gate == GATE_PEEK)	/* the timer found nothing */
-			peek_pace(c, 1);
+		if (c->lowat && c->gate == GATE_PEEK)	/* the timer found nothing */
+			peek_unpace(c, 0);
 		return;
 	}
 	if (r == -1 && !c->client_eof) {
@@ -679,7 +684,7 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->gate == GATE_PEEK) {
 		if (peek_decide(c, c->client_eof))
-			peek_pace(c, 0);
+			peek_pace(c);
 		return;
 	}
 	/* GATE_VERIFY: a partial prefix followed by FIN cannot name anything: let it pass. */
@@ -1050,12 +1055,22 @@ static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	int r;
 	uint64_t now = util_now_ms();
 
 	(void)fd;
 	(void)what;
 	switch (c->state) {
 	case CONN_PEEKING:
+		/* Paced, bytes may be waiting unread: they count if they arrived in time. */
+		if (c->lowat && (r = peek_read(c)) != 0) {
+			if (r == -1 && !c->client_eof) {
+				conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
+				return;
+			}
+			if (!peek_decide(c, c->client_eof))
+				return;		/* decided: c may be gone */
+		}
 		conn_deny(c, DENY_PEEK_TIMEOUT, "%zu bytes in %llu ms", c->peeklen,
 		    (unsigned long long)(now - c->t_start));
 		return;

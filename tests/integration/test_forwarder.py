@@ -697,6 +697,32 @@ def test_slowloris_byte_at_a_time_hello_within_peek_timeout_works(env, fwd):
     assert (line["verdict"], line["via"], line["name"]) == ("allow", "sni", "api.test")
 
 
+def test_dripped_hello_that_completes_before_peek_timeout_is_judged(env, fwd):
+    """A client that drips its ClientHello is read on a timer (pauses doubling to 640 ms)
+    once two reads left the name undecided; the bytes that have arrived by peek-timeout
+    still count, even when the next paced read would come later: a hello dripped a byte
+    every 10 ms for 1.2 s, then completed, passes with peek-timeout 1.5 s."""
+    f = fwd(allow_common(env), peek_timeout="1.5")
+    s = connect(env.p_tls)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    cport = s.getsockname()[1]
+    tls = BioTLS(s, env.ca.client_context(), "api.test")
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < 1.2 and n < len(tls.hello) - 1:
+        s.send(tls.hello[n:n + 1])
+        n += 1
+        time.sleep(0.01)
+    s.send(tls.hello[n:])
+    tls.finish_handshake()
+    tls.sendall(b"GET /paced HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+    resp = tls.recv_all()
+    s.close()
+    assert status_of(resp) == 200 and b"path=/paced" in resp, resp[:300]
+    line = f.wait_conn(cport)
+    assert (line["verdict"], line["via"], line["name"]) == ("allow", "sni", "api.test")
+
+
 def test_client_hello_split_across_records(env, fwd):
     """The same ClientHello re-framed into three TLS records, sent in separate segments."""
     f = fwd(allow_common(env))
