@@ -281,9 +281,10 @@ def run_hook_raw(gh, daemon, hook, stop_sig=None):
     binary = hooks_binary(RESOLVER if daemon == "resolver" else FORWARDER)
     if not sanitized(RESOLVER if daemon == "resolver" else FORWARDER):
         pytest.skip("not a sanitizer build")
-    port = free_port(addrs=("127.0.0.1",))
+    # two ports: the pre-flight refuses a forwarder port where the resolver listens
+    port, dport = free_port(addrs=("127.0.0.1",)), free_port(addrs=("127.0.0.1",))
     conf = gh.write(f"{daemon}-{hook}.conf", f"allow a.example {port}\nallow *.a.example {port}\n"
-                    f"dns-listen 127.0.0.1:{port}\nforward-listen 127.0.0.1\n"
+                    f"dns-listen 127.0.0.1:{dport}\nforward-listen 127.0.0.1\n"
                     f"upstream 127.0.0.1:{free_port(addrs=('127.0.0.1',))}\naudit off\n"
                     f"user {gh.user()}\n")
     err_path = gh.path(f"{daemon}-{hook}.stderr")
