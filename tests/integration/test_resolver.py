@@ -26,6 +26,7 @@ import dns.rdatatype
 import pytest
 
 from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
+from peers import wait_for
 
 RESOLVER = "gatehouse-resolver"
 T = 2.0                         # timeout of every socket operation, seconds
@@ -414,47 +415,59 @@ def test_tcp_odd_frames(gatehouse):
     assert {l["reason"] for l in lines} == {"short", "response"}
 
 
-def test_tcp_client_that_never_reads_is_closed_when_idle(gatehouse):
-    d = start(gatehouse, "dns-tcp-idle 1\n")
-    base = d.fd_count()
-    q = b"".join(tcp_frame(header(i & 0xffff) + question("smtp.gmail.com"))
-                 for i in range(20000))
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# ---- a client that never reads its answers
+
+# resolver/server.c TCP_OUT_MAX: a connection's answers the daemon holds before it stops
+# reading that client
+DAEMON_OUT_MAX = 256 * 1024
+# 60 IPv6 addresses in every AAAA answer (a line holds at most 64 values): ~1.7 KB an
+# answer for a 34-byte query, so a modest pipelined load fills every buffer there is
+MANY_AAAA = "answer 192.0.2.1 " + " ".join(f"2001:db8::{i:x}" for i in range(1, 61)) + "\n"
+
+
+def _sysctl_max(path):
+    """The last (maximum) number of a /proc/sys file such as tcp_wmem, or 0."""
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.settimeout(T)
-        s.connect(("127.0.0.1", d.port))
-        s.setblocking(False)
-        sent, t0 = 0, time.monotonic()
-        while sent < len(q) and time.monotonic() - t0 < 1.0:
-            try:
-                sent += s.send(q[sent:sent + 65536])
-            except BlockingIOError:
-                time.sleep(0.01)
-        assert d.fd_count() == base + 1
-        deadline = time.monotonic() + 4
-        while d.fd_count() > base:                     # the daemon closed its end
-            assert time.monotonic() < deadline, "a client that never reads kept its slot"
-            time.sleep(0.05)
-    finally:
-        s.close()
+        with open(path) as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
-def test_tcp_client_that_never_reads(gatehouse):
-    """20,000 pipelined queries, no reads: the daemon stops reading that client instead
-    of buffering every answer, and keeps serving others."""
-    d = start(gatehouse)
-    rss0 = d.rss_kb()
-    q = b"".join(tcp_frame(header(i & 0xffff) + question("smtp.gmail.com"))
-                 for i in range(20000))
-    sent = 0
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small window
-    s.settimeout(T)
-    s.connect(("127.0.0.1", d.port))
-    s.setblocking(False)
-    deadline = time.monotonic() + 5
-    stalled_since = None
+def answer_bytes_holdable(client):
+    """An upper bound on the bytes of answers that can be held for a client that reads
+    nothing: the daemon's own bound (DAEMON_OUT_MAX, checked after each answer is added:
+    one more answer's worth, at most 64 KiB), the daemon's socket send buffer (autotuned
+    up to tcp_wmem's maximum, or twice wmem_max if it ever set SO_SNDBUF), one more
+    segment the kernel lets a send overshoot by, and the client's receive buffer
+    (fixed by its SO_RCVBUF)."""
+    sndbuf = max(_sysctl_max("/proc/sys/net/ipv4/tcp_wmem"),
+                 2 * _sysctl_max("/proc/sys/net/core/wmem_max"))
+    rcvbuf = client.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    assert sndbuf > 0, "cannot read the kernel's TCP buffer limits"
+    return DAEMON_OUT_MAX + 65536 + sndbuf + 65536 + rcvbuf
+
+
+def never_reading_load(d, client):
+    """(pipelined AAAA queries whose answers are at least twice what can be held for
+    client (answer_bytes_holdable), so the daemon must stop reading it; bytes of one
+    answer). The answer's size is measured with one query on a connection of its own."""
+    with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
+        s.sendall(tcp_frame(header(1) + question("smtp.gmail.com", 28)))
+        one = 2 + len(recv_msg(s))
+    holdable = answer_bytes_holdable(client)
+    n = 2 * holdable // one + 1
+    q = b"".join(tcp_frame(header(i & 0xffff) + question("smtp.gmail.com", 28))
+                 for i in range(n))
+    return q, one
+
+
+def send_until_stalled(s, q, limit):
+    """Send q on the non-blocking socket s until all of it is sent, the daemon has not
+    taken a byte for a second (it stopped reading: what it holds already is more than its
+    bound), or limit seconds have passed. The bytes sent."""
+    sent, stalled_since = 0, None
+    deadline = time.monotonic() + limit
     while sent < len(q) and time.monotonic() < deadline:
         try:
             sent += s.send(q[sent:sent + 65536])
@@ -462,27 +475,76 @@ def test_tcp_client_that_never_reads(gatehouse):
         except BlockingIOError:
             stalled_since = stalled_since or time.monotonic()
             if time.monotonic() - stalled_since > 1.0:
-                break                                  # the daemon stopped reading us
+                break
             time.sleep(0.01)
+    return sent
+
+
+def test_tcp_client_that_never_reads_is_closed_when_idle(gatehouse):
+    """Pipelined queries whose answers cannot all be held, no reads: the daemon stops
+    reading the client, its write then makes no progress, and dns-tcp-idle (1 s) closes
+    the connection."""
+    d = start(gatehouse, "dns-tcp-idle 1\n" + MANY_AAAA)
+    base = d.fd_count()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(T)
+        q, _ = never_reading_load(d, s)
+        s.connect(("127.0.0.1", d.port))
+        s.setblocking(False)
+        wait_for(lambda: d.fd_count() == base + 1, 5, what="the daemon to accept the client")
+        send_until_stalled(s, q, 5)
+        # the daemon closed its end
+        wait_for(lambda: d.fd_count() == base, 5,
+                 what="the daemon to close a client that never reads (it kept its slot)")
+    finally:
+        s.close()
+
+
+def test_tcp_client_that_never_reads(gatehouse):
+    """Pipelined queries whose answers are twice what the daemon and the kernel can hold,
+    no reads: the daemon stops reading that client instead of buffering every answer,
+    answers only what fits in its bounded buffers, and keeps serving others."""
+    d = start(gatehouse, "audit-rate 0\n" + MANY_AAAA)
+    rss0 = d.rss_kb()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small window
+    s.settimeout(T)
+    q, one = never_reading_load(d, s)
+    n = len(q) // (2 + 12 + len(question("smtp.gmail.com", 28)))
+    holdable = answer_bytes_holdable(s)
+    s.connect(("127.0.0.1", d.port))
+    cport = s.getsockname()[1]
+    s.setblocking(False)
+    sent = send_until_stalled(s, q, 5)
+
+    def ours():
+        return [l for l in d.audit(complete=False)
+                if l.get("event") == "query" and l.get("client_port") == cport]
+    try:
+        # the daemon answers at least DAEMON_OUT_MAX bytes before it stops reading
+        wait_for(lambda: len(ours()) * one > DAEMON_OUT_MAX, 10,
+                 what="the daemon to answer the client up to its bound")
         for _ in range(3):                             # others still get answers
             resp = udp(d, dns.message.make_query("smtp.gmail.com", "A"))
             assert resp.rcode() == dns.rcode.NOERROR
         tcp(d, dns.message.make_query("smtp.gmail.com", "A"))
         rss1 = d.rss_kb()
         # bound: 256 KiB of answers + 64 KiB of input per connection, plus the audit
-        # batch; 32 MiB of growth is far above that and far below 20,000 buffered answers
-        # held in several copies
+        # batch; 32 MiB of growth is far above that and far below every answer held
+        # in several copies
         assert rss1 - rss0 < 32 * 1024, (rss0, rss1, sent)
     finally:
         s.close()
     d.assert_running()
-    # it answered (and audited or counted) only what fit in its bounded buffers
+    # it answered only what fit in its bounded buffers and the kernel's
     assert d.stop() == 0
-    lines = d.audit()
-    handled = sum(1 for l in lines if l.get("event") == "query") + \
-        sum(l["count"] for l in lines if l.get("event") == "suppressed")
-    assert 1000 < handled < 20000, (handled, sent)
+    handled = len(ours())
+    print(f"never-reading client: {n} queries of which {sent} bytes sent, {handled} "
+          f"answered ({one} bytes each, {holdable} bytes holdable)")
+    assert DAEMON_OUT_MAX < handled * one <= holdable, (handled, one, holdable, n)
+    assert handled < n
 
 
 def test_tcp_trickling_clients_cannot_hold_every_place(gatehouse):
