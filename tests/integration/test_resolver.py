@@ -830,7 +830,7 @@ def test_sigterm_exits_0_with_complete_lines(gatehouse):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(300):
             s.sendto(header(i) + question("smtp.gmail.com"), ("127.0.0.1", d.port))
-    time.sleep(0.1)
+    d.wait_audit(lambda l: l.get("event") == "query")      # it is at work on them
     assert d.stop(signal.SIGTERM) == 0
     raw = d.audit_raw()
     assert raw.endswith(b"\n")

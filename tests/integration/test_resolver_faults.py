@@ -24,6 +24,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
+from peers import wait_for
 
 RESOLVER = "gatehouse-resolver"
 T = 2.0                                 # timeout of every blocking socket operation, s
@@ -141,17 +142,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 # ---- a steady query stream -----------------------------------------------------------------------
@@ -305,6 +295,7 @@ RULES_A = "allow keep.example 443\nallow gone.example 443\n"
 RULES_B = "allow keep.example 443\nallow new.example 443\n"
 ALLOWED = {"A": {"keep.example", "gone.example"}, "B": {"keep.example", "new.example"}}
 NAMES = ["keep.example", "gone.example", "new.example"]
+JUDGED = 10                     # answers judged per name, transport and allowlist
 
 
 def test_sighup_under_load(gatehouse):
@@ -321,18 +312,31 @@ def test_sighup_under_load(gatehouse):
     stream = Stream(d.port, lambda chan, qid: NAMES[qid % 3], n_tcp=4)
     # reloads: (t signalled, t seen done, rules in force after)
     reloads = []
+
+    def answered_since(t):
+        """Each name, over UDP and over TCP, has JUDGED answers to queries sent after t
+        (the allowlist in force then is the one judged below)."""
+        got, sent = stream.got.copy(), stream.sent.copy()     # got's keys are in sent
+        n = {}
+        for key in got:
+            t_sent, name, _ = sent[key]
+            if t_sent > t:
+                n[(name, key[0] > 0)] = n.get((name, key[0] > 0), 0) + 1
+        return all(n.get((name, over_tcp), 0) >= JUDGED for name in NAMES
+                   for over_tcp in (False, True))
     try:
         stream.start()
-        time.sleep(0.5)
+        wait_for(lambda: answered_since(0), 10, what="answers under the first allowlist")
         for i, (text, tag) in enumerate([(conf_b, "B"), (conf_a, "A"), (conf_b, "B")]):
             with open(d.config_path, "w") as f:
                 f.write(text)
             t_sig = time.monotonic()
             d.send_signal(signal.SIGHUP)
-            wait_until(lambda: d.stderr().count("configuration reloaded") == i + 1, 5,
-                       f"reload {i + 1} to be logged")
-            reloads.append((t_sig, time.monotonic(), tag))
-            time.sleep(0.5)
+            wait_for(lambda: d.stderr().count("configuration reloaded") == i + 1, 5,
+                     what=f"reload {i + 1} to be logged")
+            t_done = time.monotonic()
+            reloads.append((t_sig, t_done, tag))
+            wait_for(lambda: answered_since(t_done), 10, what=f"answers after reload {i + 1}")
         # a broken file: refused, FILE:LINE, the running allowlist (B) stays
         with open(d.config_path, "w") as f:
             f.write(conf_a.replace(RULES_A, "allow new.example 443\n"
@@ -340,7 +344,8 @@ def test_sighup_under_load(gatehouse):
         d.send_signal(signal.SIGHUP)
         err = d.wait_stderr(f"{d.config_path}:2:", timeout=5)
         assert "notaport" in err and err.count("reload refused") == 1, err
-        time.sleep(0.5)
+        t_refused = time.monotonic()
+        wait_for(lambda: answered_since(t_refused), 10, what="answers after the refused reload")
     finally:
         stream.finish()
     d.assert_running()
@@ -377,7 +382,8 @@ def test_sighup_under_load(gatehouse):
     for tag in "AB":                     # not vacuous: each name judged under each list
         for name in NAMES:
             for over_tcp in (False, True):
-                assert judged.get((tag, name, over_tcp), 0) >= 10, (tag, name, over_tcp, judged)
+                assert judged.get((tag, name, over_tcp), 0) >= JUDGED, (tag, name, over_tcp,
+                                                                       judged)
 
     ms = metrics(d)
     assert metric(ms, "gatehouse_reloads_total", result="ok") == 3
@@ -399,18 +405,26 @@ def test_logrotate_under_load(gatehouse):
     def name_for(chan, qid):                                 # one name per query
         return f"q{qid}.c{chan}.{'rot' if qid % 4 else 'blocked'}.example"
     stream = Stream(d.port, name_for, n_tcp=2, interval=0.003)
+
+    def grown(path, than=0, by=20):
+        """path holds at least `by` more query lines than `than`: the daemon writes there."""
+        return sum(1 for l in d.audit(path=path, complete=False)
+                   if l.get("event") == "query") >= than + by
     try:
         stream.start()
-        time.sleep(0.4)
+        wait_for(lambda: grown(base), 10, what="lines in the audit file")
         for i in range(2):                                   # logrotate, twice
             if os.path.exists(base + ".1"):
                 os.rename(base + ".1", base + ".2")
             os.rename(base, base + ".1")
-            time.sleep(0.1)                                  # still writing to .1
+            n = sum(1 for l in d.audit(path=base + ".1", complete=False)
+                    if l.get("event") == "query")
+            wait_for(lambda: grown(base + ".1", n), 10,
+                     what="lines in the renamed file (still written before the signal)")
             d.send_signal(signal.SIGUSR1)
-            wait_until(lambda: d.stderr().count("audit file reopened") == i + 1, 5,
-                       "the reopen to be logged")
-            time.sleep(0.4)
+            wait_for(lambda: d.stderr().count("audit file reopened") == i + 1, 5,
+                     what="the reopen to be logged")
+            wait_for(lambda: grown(base), 10, what="lines in the reopened file")
     finally:
         stream.finish()
     assert stream.unanswered() == [] and stream.duplicates == 0 and stream.mismatched == []
@@ -420,8 +434,8 @@ def test_logrotate_under_load(gatehouse):
     def lines():
         return {p: [l for l in d.audit(path=p, complete=False) if l.get("event") == "query"]
                 for p in paths}
-    wait_until(lambda: sum(len(v) for v in lines().values()) >= len(answered), 3,
-               "every answered query to be audited")
+    wait_for(lambda: sum(len(v) for v in lines().values()) >= len(answered), 3,
+             what="every answered query to be audited")
     per_file = {p: [l for l in d.audit(path=p) if l.get("event") == "query"] for p in paths}
     names = sorted(l["qname"] for v in per_file.values() for l in v)
     print("logrotate under load: %d answered, audit lines per file %s" %
@@ -672,7 +686,7 @@ def test_udp_flood(gatehouse):
         q = sum(1 for l in lines if l.get("event") == "query")
         s = sum(l["count"] for l in lines if l.get("event") == "suppressed")
         return q + s >= metric(metrics(d), "gatehouse_dns_queries_total")
-    wait_until(settled, 4, "the suppressed counts to be written", interval=0.2)
+    wait_for(settled, 4, interval=0.2, what="the suppressed counts to be written")
     elapsed = time.monotonic() - t0 + 1
     lines = d.audit(probe=True)
     ms = metrics(d)
@@ -841,7 +855,7 @@ def test_fd_exhaustion(gatehouse):
         wall = time.monotonic() - t_open
         cpu = (cpu_seconds(d.pid) - cpu0) / wall
         d.assert_running()
-        assert d.fd_count() == NOFILE, "the daemon is not at its descriptor limit"
+        wait_for(lambda: d.fd_count() == NOFILE, 5, what="the daemon to reach its descriptor limit")
         live, closed = settle(conns, EXTRA, EXTRA * 0.25 + 3)
         t_settled = time.monotonic() - t_open
         print(f"fd exhaustion: {room} descriptors free, {room + EXTRA} clients: {closed} "
@@ -892,7 +906,7 @@ def test_metrics_client_at_fd_limit(gatehouse):
     conns = []
     try:
         conns = open_conns(d.port, "127.0.0.1", room)      # every descriptor in use
-        wait_until(lambda: d.fd_count() == NOFILE, 3, "the daemon to reach its limit")
+        wait_for(lambda: d.fd_count() == NOFILE, 3, what="the daemon to reach its limit")
         err0 = d.stderr().count("accept")
         with socket.create_connection(("127.0.0.1", d.mport), timeout=T) as m:
             m.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
@@ -912,6 +926,6 @@ def test_metrics_client_at_fd_limit(gatehouse):
     # once descriptors are free again the scraper is served, and it counts what it shed.
     # The daemon frees them when it sees each client's EOF; a scrape before that is shed
     # like the one above, by design.
-    wait_until(lambda: d.fd_count() <= fd0, 5, "the daemon to close the clients' descriptors")
+    wait_for(lambda: d.fd_count() <= fd0, 5, what="the daemon to close the clients' descriptors")
     m = {name: v for name, labels, v in metrics(d) if not labels}
     assert m["gatehouse_metrics_accept_errors_total"] >= 1, m
