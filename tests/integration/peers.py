@@ -204,6 +204,32 @@ def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def tcp_peer_ports(pid):
+    """The remote ports of the TCP sockets process pid holds (IPv4 and IPv6), from
+    /proc/PID/fd and /proc/PID/net/tcp*: which clients a daemon has accepted (a
+    connection still in the listen queue has no descriptor in the daemon yet)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:                 # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    ports = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, name)) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[9] in inodes:
+                        ports.add(int(parts[2].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
 def tcp_listening(addr, port):
     """True if something listens on addr:port (from /proc/net/tcp, no connection made)."""
     want = "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(addr))[0], port)

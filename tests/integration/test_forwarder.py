@@ -535,9 +535,9 @@ def test_slow_reader_backpressure_bounds_memory(env, fwd):
     total = 64 << 20
     f = fwd(allow_common(env), idle_timeout="10")
     # warm up: one relayed request so the buffer pool and the DNS cache exist
-    resp, _ = http_get(env.p_http, "web.test")
+    resp, cport = http_get(env.p_http, "web.test")
     assert status_of(resp) == 200
-    time.sleep(0.2)
+    f.wait_conn(cport)                          # it has ended: the daemon is idle
     idle_rss = f.rss_kb()
     s = connect(env.p_http, rcvbuf=65536)
     cport = s.getsockname()[1]
@@ -605,7 +605,9 @@ def test_half_client_hello_cut_at_peek_timeout(env, fwd):
 
 
 def test_slowloris_byte_at_a_time_hello_within_peek_timeout_works(env, fwd):
-    f = fwd(allow_common(env), peek_timeout="2")
+    """A ClientHello sent a byte at a time over 0.8 s, well within peek-timeout (3 s):
+    the connection is relayed."""
+    f = fwd(allow_common(env), peek_timeout="3")
     s = connect(env.p_tls)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     cport = s.getsockname()[1]
@@ -614,8 +616,9 @@ def test_slowloris_byte_at_a_time_hello_within_peek_timeout_works(env, fwd):
     gap = 0.8 / len(tls.hello)
     for i in range(len(tls.hello)):
         s.send(tls.hello[i:i + 1])
-        time.sleep(gap)
-    assert time.monotonic() - t0 < 2
+        time.sleep(max(0.0, t0 + (i + 1) * gap - time.monotonic()))
+    # the premise: the whole hello was sent before the peek deadline
+    assert time.monotonic() - t0 < 3, "the test sent its hello too slowly"
     tls.finish_handshake()
     tls.sendall(b"GET /slow HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
     resp = tls.recv_all()
@@ -782,8 +785,10 @@ def test_max_conns_per_client(env, fwd):
         assert "5" in line["detail"]
         for s in socks:                        # the five still work
             assert keepalive_get(s, "web.test").startswith(b"hello from web")
-        socks.pop().close()                     # one leaves: a new one gets in
-        time.sleep(0.2)
+        gone = socks.pop()                      # one leaves: a new one gets in
+        gone_port = gone.getsockname()[1]
+        gone.close()
+        f.wait_conn(gone_port)                  # the daemon has let it go
         s = connect(env.p_http)
         socks.append(s)
         assert keepalive_get(s, "web.test").startswith(b"hello from web")
@@ -1013,7 +1018,7 @@ def test_loop_guard_sees_ipv4_mapped_own_address(env, fwd):
              "allow web.test %d private" % env.p_http], max_conns_per_client="8")
     resp, cport = http_get(env.p_http, "loopmapped.test")
     lines = wait_for(lambda: f.conn_lines(), 5, what="an audit line")
-    time.sleep(1.0)
+    time.sleep(1.0)                 # a window to see a second connection (none must come)
     lines = f.conn_lines()
     assert len(lines) == 1, "the forwarder connected to itself: %d connections audited:\n%s" % (
         len(lines), "\n".join(json.dumps(l) for l in lines[:4]))
@@ -1031,7 +1036,8 @@ def test_shutdown_audits_every_open_connection_once(env, fwd):
     routed = connect(env.p_smtp)
     assert routed.recv(100).startswith(b"220 ")
     ports = {s.getsockname()[1]: s for s in (peeking, relaying, routed)}
-    time.sleep(0.1)
+    wait_for(lambda: set(ports) <= peers.tcp_peer_ports(f.pid), 5,
+             what="the forwarder to accept all three connections")
     f.signal(signal.SIGTERM)
     assert f.proc.popen.wait(5) == 0
     try:
@@ -1223,7 +1229,7 @@ def test_lookups_in_flight_are_capped(env, fwd):
                 lookup_timeout="2")
         first = connect(env.p_http)
         first.sendall(b"GET / HTTP/1.1\r\nHost: web.test\r\n\r\n")
-        time.sleep(0.3)
+        wait_for(lambda: silent.received > 0, 5, what="the first lookup to be in flight")
         t0 = time.monotonic()
         resp, cport = http_get(env.p_http, "x.wild.test")
         assert time.monotonic() - t0 < 1.0
@@ -1244,11 +1250,19 @@ def test_metrics_count_what_happened(env, fwd):
     f = fwd(allow_common(env), metrics="%s:%d" % (FWD, mport))
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
     assert status_of(http_get(env.p_http, "evil.test")[0]) == 403
-    time.sleep(0.3)
-    s = connect(mport + 1)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-    text = recv_until_eof(s).decode()
-    s.close()
+
+    def scrape():
+        s = connect(mport + 1)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        text = recv_until_eof(s).decode()
+        s.close()
+        return text
+
+    def ended():
+        text = scrape()
+        return text if re.search(r'^gatehouse_connections_active 0$', text, re.M) else None
+    # the client may read its answer before the daemon has closed and counted the connection
+    text = wait_for(ended, 5, what="both connections to be counted as ended")
     assert re.search(r'gatehouse_connections_total\{verdict="allow",via="host"\} 1\b', text), text
     assert re.search(r'gatehouse_connections_total\{verdict="deny",reason="not-allowed"\} 1\b',
                      text), text
@@ -1277,14 +1291,14 @@ def test_out_of_descriptors_backs_off_and_recovers(env, fwd):
     try:
         for _ in range(70):
             socks.append(connect(env.p_http))
-        time.sleep(0.5)
+        wait_for(lambda: "Too many open files" in f.stderr(), 5,
+                 what="the forwarder to run out of descriptors")
         cpu0 = f.cpu_seconds()
         time.sleep(1.5)
         used = f.cpu_seconds() - cpu0
         assert used < 0.5, "forwarder used %.2fs of CPU in 1.5s while out of descriptors" % used
         assert f.proc.alive()
         assert f.fd_count() <= 48
-        assert "Too many open files" in f.stderr()      # the EMFILE path was taken
     finally:
         for s in socks:
             s.close()

@@ -847,8 +847,9 @@ def test_connection_flood_from_one_client(env, fwd):
         status, body, _ = http_get(env.p_http, "web.test", src=GOOD_SRC)
         assert status == 200 and b"hello from web" in body, (status, body)
         return status
-    assert good_request() == 200                # warm: DNS cached, buffers exist
-    time.sleep(0.1)
+    status, _, cport = http_get(env.p_http, "web.test", src=GOOD_SRC)
+    assert status == 200                        # warm: DNS cached, buffers exist
+    f.wait_conn(cport)                          # and ended: the daemon is idle
     idle_rss = vm_kb(f.pid, "VmRSS")
     good = GoodClient(good_request)
     flood = []
@@ -941,8 +942,12 @@ def test_slowloris_client_hellos_cut_at_peek_timeout(env, fwd):
         resp = tls_get(env, env.p_tls, "api.test", src=GOOD_SRC)
         assert resp.startswith(b"HTTP/1.1 200") and b"hello from api" in resp, resp[:200]
         return 200
-    assert good_request() == 200
-    time.sleep(0.1)
+    raw = connect(env.p_tls, src=GOOD_SRC)      # warm, then idle (its audit line written)
+    cport = raw.getsockname()[1]
+    with env.ca.client_context().wrap_socket(raw, server_hostname="api.test") as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+        assert recv_until_eof(s).startswith(b"HTTP/1.1 200")
+    f.wait_conn(cport)
     idle_rss = vm_kb(f.pid, "VmRSS")
     conns = {}                          # socket -> [t_connect, bytes sent, t_closed, how]
     good = None
