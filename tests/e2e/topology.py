@@ -101,6 +101,19 @@ class TopologyError(Exception):
     pass
 
 
+def wait_for(pred, timeout=5.0, what="condition", interval=0.05):
+    """Poll pred() until it returns something truthy; return that, or raise
+    AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
 # ---- preconditions ------------------------------------------------------------------------
 
 def unavailable_reason():
@@ -624,14 +637,14 @@ class Topology:
         """Audit line counts now, per daemon: pass as since= to see only what follows."""
         return {d: len(self.audit(d)) for d in DAEMONS}
 
-    def wait_audit(self, daemon, pred, timeout=5.0, what="audit line", since=None):
+    def wait_audit(self, daemon, pred, timeout=5.0, what="audit line", since=None, count=1):
         """The audit lines of daemon matching pred (after since=mark()), waiting up to
-        timeout for at least one."""
+        timeout for at least count of them."""
         start = since[daemon] if since else 0
         deadline = time.monotonic() + timeout
         while True:
             hits = [e for e in self.audit(daemon)[start:] if pred(e)]
-            if hits:
+            if len(hits) >= count:
                 return hits
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {daemon} {what} within {timeout}s; last lines:\n" +
