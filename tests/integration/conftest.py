@@ -438,11 +438,28 @@ def gatehouse(request):
 
 
 @pytest.fixture
-def udp_sink():
-    """A UDP socket on 127.0.0.1 that should receive nothing: (port, socket). Closed at
-    teardown."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.setblocking(False)
-    yield s.getsockname()[1], s
-    s.close()
+def dns_sinks():
+    """A UDP socket and a listening TCP socket on one port of 127.0.0.1, non-blocking,
+    that should receive nothing: (port, udp socket, tcp socket). Closed at teardown. A
+    port the kernel gives for UDP may be taken for TCP (by a connection's local end, or
+    one in TIME_WAIT after an earlier test): then another is tried."""
+    for _ in range(100):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        try:
+            t.bind(("127.0.0.1", port))
+        except OSError:
+            u.close()
+            t.close()
+            continue
+        break
+    else:
+        raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+    t.listen(8)
+    u.setblocking(False)
+    t.setblocking(False)
+    yield port, u, t
+    u.close()
+    t.close()
