@@ -26,9 +26,11 @@ import time
 
 import pytest
 
+from peers import scaled       # every deadline times TEST_TIME_SCALE (peers.py says why)
+
 BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
-START_TIMEOUT = 5.0
-STOP_TIMEOUT = 5.0
+START_TIMEOUT = scaled(5.0)
+STOP_TIMEOUT = scaled(5.0)
 # A query name the readiness probe uses; Daemon.audit() leaves its lines out.
 PROBE_NAME = "gatehouse-ready.probe.invalid"
 # The probe is sent from this loopback address so it never shares a per-client audit
@@ -227,8 +229,9 @@ class Daemon:
             return ""
 
     def wait_stderr(self, text, timeout=3.0):
-        """Wait until stderr contains text; returns all of stderr."""
-        deadline = time.monotonic() + timeout
+        """Wait until stderr contains text (up to timeout seconds, scaled); returns all of
+        stderr."""
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             err = self.stderr()
             if text in err:
@@ -268,9 +271,10 @@ class Daemon:
         return out
 
     def wait_audit(self, pred, count=1, timeout=3.0, path=None):
-        """Wait until at least count audit lines satisfy pred; returns those lines. The
-        daemons flush at the end of each event callback or once a second."""
-        deadline = time.monotonic() + timeout
+        """Wait until at least count audit lines satisfy pred (up to timeout seconds,
+        scaled); returns those lines. The daemons flush at the end of each event callback
+        or once a second."""
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             got = [l for l in self.audit(path=path, complete=False) if pred(l)]
             if len(got) >= count:
@@ -374,10 +378,11 @@ class Gatehouse:
         return d
 
     def run(self, binary, args=(), env=None, timeout=10):
-        """Run BUILD/binary to completion (e.g. --check); a CompletedProcess with text."""
+        """Run BUILD/binary to completion (e.g. --check) within timeout seconds (scaled);
+        a CompletedProcess with text."""
         return subprocess.run([self.binary(binary)] + list(args), env=self.clean_env(env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=timeout, cwd=self.workdir)
+                              errors="replace", timeout=scaled(timeout), cwd=self.workdir)
 
     def cleanup(self):
         """Kill every daemon by PID; the list of problems found."""

@@ -5,6 +5,7 @@ Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integr
 """
 
 import json
+import math
 import os
 import random
 import shutil
@@ -26,10 +27,10 @@ import dns.rdatatype
 import pytest
 
 from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
-from peers import wait_for
+from peers import scaled, wait_for
 
 RESOLVER = "gatehouse-resolver"
-T = 2.0                         # timeout of every socket operation, seconds
+T = scaled(2.0)                 # timeout of every socket operation, seconds
 V6 = have_ipv6()
 RULES = """allow smtp.gmail.com 465,587
 allow *.githubusercontent.com 443
@@ -367,7 +368,7 @@ def test_tcp_query_split_byte_by_byte(gatehouse):
 
 def test_tcp_idle_timeout(gatehouse):
     d = start(gatehouse, "dns-tcp-idle 1\n")
-    with socket.create_connection(("127.0.0.1", d.port), timeout=4) as s:
+    with socket.create_connection(("127.0.0.1", d.port), timeout=scaled(4)) as s:
         t0 = time.monotonic()
         try:
             data = s.recv(10)
@@ -375,14 +376,14 @@ def test_tcp_idle_timeout(gatehouse):
             data = b""
         waited = time.monotonic() - t0
     assert data == b""
-    assert 0.7 <= waited <= 3.0, waited
+    assert 0.7 <= waited <= scaled(3.0), waited
     # an active connection is closed after the same idle time once it goes quiet
-    with socket.create_connection(("127.0.0.1", d.port), timeout=4) as s:
+    with socket.create_connection(("127.0.0.1", d.port), timeout=scaled(4)) as s:
         s.sendall(tcp_frame(header(1) + question("smtp.gmail.com")))
         recv_msg(s)
         t0 = time.monotonic()
         assert s.recv(10) == b""
-        assert time.monotonic() - t0 <= 3.0
+        assert time.monotonic() - t0 <= scaled(3.0)
 
 
 def test_tcp_half_close_gets_every_answer(gatehouse):
@@ -465,16 +466,16 @@ def never_reading_load(d, client):
 def send_until_stalled(s, q, limit):
     """Send q on the non-blocking socket s until all of it is sent, the daemon has not
     taken a byte for a second (it stopped reading: what it holds already is more than its
-    bound), or limit seconds have passed. The bytes sent."""
+    bound), or limit seconds have passed (both scaled). The bytes sent."""
     sent, stalled_since = 0, None
-    deadline = time.monotonic() + limit
+    deadline = time.monotonic() + scaled(limit)
     while sent < len(q) and time.monotonic() < deadline:
         try:
             sent += s.send(q[sent:sent + 65536])
             stalled_since = None
         except BlockingIOError:
             stalled_since = stalled_since or time.monotonic()
-            if time.monotonic() - stalled_since > 1.0:
+            if time.monotonic() - stalled_since > scaled(1.0):
                 break
             time.sleep(0.01)
     return sent
@@ -574,7 +575,7 @@ def test_tcp_trickling_clients_cannot_hold_every_place(gatehouse):
         evicted = 0
         for s in slow:                                   # and one trickler was closed
             try:
-                s.settimeout(0.5)
+                s.settimeout(scaled(0.5))
                 if s.recv(1) == b"":
                     evicted += 1
             except (ConnectionResetError, BrokenPipeError):
@@ -613,7 +614,7 @@ def test_tcp_max_connections(gatehouse):
         for s in conns:
             s.close()
     # once they are closed, a new connection is served again
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + scaled(3)
     while True:
         try:
             assert tcp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == 0
@@ -631,21 +632,22 @@ def test_dig_udp_and_tcp(gatehouse):
     if dig is None:
         pytest.skip("dig is not installed")
     d = start(gatehouse)
-    base = [dig, "@127.0.0.1", "-p", str(d.port), "+time=2", "+tries=1"]
+    wait = "+time=%d" % math.ceil(scaled(2))
+    base = [dig, "@127.0.0.1", "-p", str(d.port), wait, "+tries=1"]
     for extra in ([], ["+tcp"]):
         out = subprocess.run(base + extra + ["+short", "smtp.gmail.com", "A"],
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=scaled(10))
         assert out.returncode == 0 and out.stdout.split() == ["127.0.0.1"], out
         out = subprocess.run(base + extra + ["evil.example", "A"], capture_output=True,
-                             text=True, timeout=10)
+                             text=True, timeout=scaled(10))
         assert "status: NXDOMAIN" in out.stdout, out.stdout
         assert "flags: qr aa rd ra" in out.stdout, out.stdout
         assert "EDE: 15 (Blocked)" in out.stdout, out.stdout
         assert "gatehouse.invalid" in out.stdout                    # the SOA
     if V6:
-        out = subprocess.run([dig, "@::1", "-p", str(d.port), "+time=2", "+tries=1", "+short",
+        out = subprocess.run([dig, "@::1", "-p", str(d.port), wait, "+tries=1", "+short",
                               "smtp.gmail.com", "AAAA"], capture_output=True, text=True,
-                             timeout=10)
+                             timeout=scaled(10))
         assert out.stdout.split() == ["::1"], out
 
 
@@ -751,7 +753,7 @@ def test_sighup_reload(gatehouse):
     with open(d.config_path, "w") as f:
         f.write(conf)
     d.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + scaled(3)
     while udp(d, dns.message.make_query("new.example", "A")).rcode() != dns.rcode.NOERROR:
         assert time.monotonic() < deadline, d.stderr()
         time.sleep(0.05)
@@ -763,7 +765,7 @@ def test_sighup_reload(gatehouse):
     with open(d.config_path, "a") as f:
         f.write("ttl 7\n")
     d.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + scaled(3)
     while udp(d, dns.message.make_query("new.example", "A")).answer[0].ttl != 7:
         assert time.monotonic() < deadline, d.stderr()
         time.sleep(0.05)
@@ -790,7 +792,7 @@ def test_sigusr1_reopens_audit(gatehouse):
     os.rename(d.audit_path, rotated)
     udp(d, dns.message.make_query("before.example", "A"))   # still the old (renamed) file
     d.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + scaled(3)
     while not os.path.exists(d.audit_path):
         udp(d, dns.message.make_query("after.example", "A"))
         assert time.monotonic() < deadline, d.stderr()
@@ -813,7 +815,7 @@ def test_sighup_reopens_audit(gatehouse):
     d.send_signal(signal.SIGHUP)
     d.wait_stderr("configuration reloaded")
     udp(d, dns.message.make_query("after.example", "A"))
-    deadline = time.monotonic() + 2.5                  # flushed within a second
+    deadline = time.monotonic() + scaled(2.5)          # flushed within a second
     while not os.path.exists(d.audit_path) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert os.path.exists(d.audit_path), \

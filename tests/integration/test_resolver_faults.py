@@ -24,10 +24,10 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
-from peers import wait_for
+from peers import scaled, wait_for
 
 RESOLVER = "gatehouse-resolver"
-T = 2.0                                 # timeout of every blocking socket operation, s
+T = scaled(2.0)                         # timeout of every blocking socket operation, s
 SAN = os.path.basename(os.path.normpath(BUILD)) == "san"   # ASan+UBSan build: slower, bigger
 NOERROR, NXDOMAIN = 0, 3
 # Resident memory the resolver may reach while flooded (VmHWM, kB). It holds fixed tables
@@ -152,7 +152,7 @@ class Stream(threading.Thread):
     queries per connection every tcp_every UDP queries. Every answer is matched to its
     query by channel and ID, and its question checked byte for byte. Bounded: it stops
     sending at stop() or after max_seconds, whichever is first, and drains for at most
-    drain seconds."""
+    drain seconds (both scaled)."""
 
     def __init__(self, port, name_for, n_tcp=0, interval=0.002, tcp_every=5,
                  src="127.0.0.1", max_seconds=20.0, drain=3.0):
@@ -161,8 +161,8 @@ class Stream(threading.Thread):
         self.name_for = name_for
         self.interval = interval
         self.tcp_every = tcp_every
-        self.max_seconds = max_seconds
-        self.drain = drain
+        self.max_seconds = scaled(max_seconds)
+        self.drain = scaled(drain)
         self._stop_at = None
         self._lock = threading.Lock()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -457,16 +457,16 @@ def tiny_tmpfs():
         pytest.skip("mounting a tmpfs needs root")
     mnt = tempfile.mkdtemp(prefix="gatehouse-tmpfs-", dir="/tmp")
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=1777", "tmpfs", mnt],
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=scaled(10))
     if r.returncode != 0:
         os.rmdir(mnt)
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
         yield mnt
     finally:
-        r = subprocess.run(["umount", mnt], capture_output=True, timeout=10)
+        r = subprocess.run(["umount", mnt], capture_output=True, timeout=scaled(10))
         if r.returncode != 0:           # a daemon still holds a file there: detach anyway
-            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=10)
+            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=scaled(10))
         os.rmdir(mnt)
 
 
@@ -482,7 +482,7 @@ def test_audit_full_disk(tiny_tmpfs, gatehouse):
         f.write(b"\0" * 8192)
     d = start(gatehouse, extra=f"audit {audit}\naudit-rate 0\n")
     answered, n = 0, 0
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + scaled(6)
     # fill the disk, then keep going: 400 queries, one at a time, each must be answered
     while n < 400 and time.monotonic() < deadline:
         n += 1
@@ -597,13 +597,14 @@ def reap(proc, timeout):
 
 class Prober(threading.Thread):
     """A well-behaved client at src: one query every `every` seconds, each waited for up
-    to `wait` seconds, until stopped (bounded by count and time). Records which of its
-    queries were answered."""
+    to `wait` seconds, until stopped (bounded by count and time; waits and bound scaled).
+    Records which of its queries were answered."""
 
     def __init__(self, port, src, tag, every=0.01, wait=0.5, max_n=1000, max_seconds=15.0):
         super().__init__(daemon=True)
-        self.port, self.src, self.tag, self.every, self.wait = port, src, tag, every, wait
-        self.max_n, self.max_seconds = max_n, max_seconds
+        self.port, self.src, self.tag, self.every = port, src, tag, every
+        self.wait = scaled(wait)
+        self.max_n, self.max_seconds = max_n, scaled(max_seconds)
         self.halt = threading.Event()
         self.names, self.answered, self.latency = [], [], []
         self.error = None
@@ -653,7 +654,7 @@ def test_udp_flood(gatehouse):
         proc = flooder(d.port, rate=rate, seconds=seconds)
         try:
             good.start()
-            sent, flood_s = reap(proc, seconds + 10)
+            sent, flood_s = reap(proc, seconds + scaled(10))
             time.sleep(0.1)
         finally:
             if proc.poll() is None:
@@ -721,9 +722,10 @@ def open_conns(port, src, n):
 
 
 def settle(conns, want_closed, timeout):
-    """Wait until want_closed of conns were closed by the daemon; returns the open ones."""
+    """Wait (up to timeout seconds, scaled) until want_closed of conns were closed by the
+    daemon; returns the open ones and how many were closed."""
     closed = set()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while len(closed) < want_closed and time.monotonic() < deadline:
         live = [s for s in conns if s not in closed]
         r, _, _ = select.select(live, [], [], 0.05)
@@ -794,7 +796,7 @@ def test_tcp_connection_flood(gatehouse):
         # a new client: answered once the oldest idle holder gives its place up
         t_new = time.monotonic()
         served = None
-        for i in range(60):
+        for i in range(300):
             assert udp_query(d.port, 0x400 + i, "smtp.gmail.com", src="127.0.0.8") == NOERROR
             try:
                 with socket.create_connection(("127.0.0.1", d.port), timeout=T,
@@ -804,11 +806,11 @@ def test_tcp_connection_flood(gatehouse):
                         break
             except (EOFError, ConnectionError):
                 pass
-            if time.monotonic() - t_new > 3:
+            if time.monotonic() - t_new > scaled(3):
                 break
             time.sleep(0.1)
         print(f"tcp flood: a new client served after {served}s at dns-tcp-max")
-        assert served is not None and served < 3, "a new client was never served"
+        assert served is not None, "a new client was never served"
         ms = metrics(d)                  # its place came from an idle holder
         assert metric(ms, "gatehouse_dns_tcp_connections_total", result="evicted") >= 1
         assert metric(ms, "gatehouse_dns_tcp_open") <= TCP_MAX
@@ -871,7 +873,7 @@ def test_fd_exhaustion(gatehouse):
             s.close()
     t_close = time.monotonic()
     recovered, failed = None, 0
-    for i in range(100):
+    for i in range(500):
         try:
             with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
                 if tcp_query(s, 0x800 + i, "smtp.gmail.com") == NOERROR:
@@ -879,12 +881,12 @@ def test_fd_exhaustion(gatehouse):
                     break
         except (EOFError, ConnectionError, socket.timeout):
             failed += 1             # shed: the daemon had not seen every client go yet
-        if time.monotonic() - t_close > 5:
+        if time.monotonic() - t_close > scaled(2):
             break
         time.sleep(0.02)
     print(f"fd exhaustion: TCP answered again {recovered}s after the clients closed "
           f"({failed} attempts shed before)")
-    assert recovered is not None and recovered < 2.0, recovered
+    assert recovered is not None, "TCP not answered again within %.1fs" % scaled(2)
     ms = metrics(d)
     shed = metric(ms, "gatehouse_dns_tcp_connections_total", result="shed")
     errors = metric(ms, "gatehouse_dns_tcp_accept_errors_total")
