@@ -84,8 +84,12 @@ route 587 smtp.mail.test:587
 allow metadata.cloud.test 80
 allow imds.cloud.test 80 private
 allow down.example.test 8080
+allow *.down.example.test 8080
 allow gone.example.test 80
 """
+# (Two rules on 8080: the forwarder reads the request's Host there before it dials, so a
+# refused connection is always a 502. With one rule the port would be routed, dialled at
+# accept, and a refusal that comes before the request is read closes without a 502.)
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
