@@ -241,6 +241,23 @@ def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def proc_sys_max(path):
+    """The last (largest) number in /proc/sys/PATH, such as net/ipv4/tcp_wmem."""
+    with open("/proc/sys/" + path) as f:
+        return int(f.read().split()[-1])
+
+
+def tcp_buffer_max():
+    """(send, receive): the most bytes a TCP socket's send and its receive buffer may
+    reach on this machine, by autotuning (the tcp_wmem and tcp_rmem maximums) or by
+    SO_SNDBUF / SO_RCVBUF (twice wmem_max, rmem_max), whichever is more. How much a peer
+    that stops reading leaves queued in the kernel depends on these, not on a fixed
+    figure."""
+    snd = max(proc_sys_max("net/ipv4/tcp_wmem"), 2 * proc_sys_max("net/core/wmem_max"))
+    rcv = max(proc_sys_max("net/ipv4/tcp_rmem"), 2 * proc_sys_max("net/core/rmem_max"))
+    return snd, rcv
+
+
 def tcp_peer_ports(pid):
     """The remote ports of the TCP sockets process pid holds (IPv4 and IPv6), from
     /proc/PID/fd and /proc/PID/net/tcp*: which clients a daemon has accepted (a

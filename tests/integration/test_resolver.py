@@ -27,7 +27,7 @@ import dns.rdatatype
 import pytest
 
 from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
-from peers import scaled, wait_for
+from peers import scaled, tcp_buffer_max, wait_for
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds
@@ -426,15 +426,6 @@ DAEMON_OUT_MAX = 256 * 1024
 MANY_AAAA = "answer 192.0.2.1 " + " ".join(f"2001:db8::{i:x}" for i in range(1, 61)) + "\n"
 
 
-def _sysctl_max(path):
-    """The last (maximum) number of a /proc/sys file such as tcp_wmem, or 0."""
-    try:
-        with open(path) as f:
-            return int(f.read().split()[-1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 def answer_bytes_holdable(client):
     """An upper bound on the bytes of answers that can be held for a client that reads
     nothing: the daemon's own bound (DAEMON_OUT_MAX, checked after each answer is added:
@@ -442,10 +433,8 @@ def answer_bytes_holdable(client):
     up to tcp_wmem's maximum, or twice wmem_max if it ever set SO_SNDBUF), one more
     segment the kernel lets a send overshoot by, and the client's receive buffer
     (fixed by its SO_RCVBUF)."""
-    sndbuf = max(_sysctl_max("/proc/sys/net/ipv4/tcp_wmem"),
-                 2 * _sysctl_max("/proc/sys/net/core/wmem_max"))
+    sndbuf, _ = tcp_buffer_max()
     rcvbuf = client.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-    assert sndbuf > 0, "cannot read the kernel's TCP buffer limits"
     return DAEMON_OUT_MAX + 65536 + sndbuf + 65536 + rcvbuf
 
 
