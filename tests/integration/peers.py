@@ -931,18 +931,10 @@ class Forwarder:
         except FileNotFoundError:
             return ""
 
-    def audit(self):
-        """Every audit line, parsed; a line that is not a JSON object fails the test."""
-        out = []
-        for i, line in enumerate(self.audit_raw().splitlines(), 1):
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
-            if not isinstance(obj, dict):
-                raise AssertionError("audit line %d is not an object: %r" % (i, line))
-            out.append(obj)
-        return out
+    def audit(self, complete=False):
+        """Every audit line, parsed (parse_audit); complete=True once the daemon has
+        stopped."""
+        return parse_audit(self.audit_raw(), complete)
 
     def conn_lines(self, client_port=None):
         out = [a for a in self.audit() if a.get("event") == "conn"]
@@ -976,6 +968,25 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
+
+
+def parse_audit(text, complete=False):
+    """The audit lines in text, parsed; a line that is not a JSON object fails the test.
+    With complete=True the text must end with a newline; with complete=False a line the
+    daemon is still writing (after the last newline) is left out, not parsed: a reader
+    may see a write() to the file half done."""
+    if complete and text and not text.endswith("\n"):
+        raise AssertionError("audit file ends in a partial line: %r" % text[-200:])
+    out = []
+    for i, line in enumerate(text.split("\n")[:-1], 1):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
+        if not isinstance(obj, dict):
+            raise AssertionError("audit line %d is not an object: %r" % (i, line))
+        out.append(obj)
+    return out
 
 
 def keepalive_get(s, host, path="/"):
@@ -1047,7 +1058,7 @@ class ForwarderFactory:
                                                                 f.stderr()[-6000:]))
             if self.check_audit:
                 # invariant 4 and the audit format: every line of every run is a JSON object
-                f.audit()
+                f.audit(complete=True)
         return problems
 
 
