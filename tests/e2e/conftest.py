@@ -7,7 +7,8 @@ lookup and connection audited, clean daemon exit with no sanitizer report).
 
 Environment: GATEHOUSE_BUILD (directory with the daemons, default build/),
 GATEHOUSE_E2E_KEEP=1 keeps the work directory (audit files, server logs) for a look after
-the run, GATEHOUSE_E2E_TIMEOUT bounds each test (seconds, default 90).
+the run, GATEHOUSE_E2E_TIMEOUT bounds each test (seconds, default 90 times
+TEST_TIME_SCALE, which scales every deadline: topology.scaled).
 
 Skips (with the reason) when not root or when `ip netns` cannot be used.
 """
@@ -25,7 +26,7 @@ import helpers  # noqa: E402
 import topology as T  # noqa: E402
 
 BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(T.REPO, "build"))
-TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT", "90"))
+TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT") or T.scaled(90))
 CLIENT_BIN_DIR = os.path.join(T.REPO, "build", "e2e-clients")
 
 _topo = None      # the session's topology, for failure reports

@@ -49,7 +49,8 @@ def build_clients(outdir):
         if not _fresh(exe, [src]):
             tmp = exe + f".tmp{os.getpid()}"
             r = subprocess.run(["musl-gcc", "-O2", "-Wall", "-Wextra", "-static", "-o", tmp,
-                                src], capture_output=True, text=True, timeout=120)
+                                src], capture_output=True, text=True,
+                               timeout=T.scaled(120))
             if r.returncode != 0:
                 raise RuntimeError(f"musl-gcc failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -67,7 +68,7 @@ def build_clients(outdir):
                        GOCACHE=os.path.join(outdir, "gocache"),
                        GOPATH=os.path.join(outdir, "gopath"), GO111MODULE="on")
             r = subprocess.run(["go", "build", "-o", tmp, "."], cwd=gdir, env=env,
-                               capture_output=True, text=True, timeout=300)
+                               capture_output=True, text=True, timeout=T.scaled(300))
             if r.returncode != 0:
                 raise RuntimeError(f"go build failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -205,12 +206,14 @@ def tag():
 
 def ask(topo, qname, qtype="A", edns=True, tcp=False, src=T.CLIENT4, server=T.GW_IN4,
         timeout=3.0):
-    """One dnspython query sent from src in the client namespace; returns the response."""
+    """One dnspython query sent from src in the client namespace, answered within timeout
+    seconds (scaled); returns the response."""
     import socket
 
     import dns.message
     import dns.query
 
+    timeout = T.scaled(timeout)
     q = dns.message.make_query(qname, qtype, use_edns=0 if edns else False)
     fam = socket.AF_INET6 if ":" in server else socket.AF_INET
     if tcp:

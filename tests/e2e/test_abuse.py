@@ -124,11 +124,11 @@ def test_malformed_dns_burst(topo):
     topo.expect_query("api.example.test", "allow", (T.CLIENT4,))
     t0 = time.monotonic()
     r = helpers.ask(topo, "api.example.test", "A", src=T.CLIENT4)
-    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < 1.0
+    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < T.scaled(1.0)
     # Accounting: every datagram that reached the daemon has a line or is counted.
     kernel_dropped = _udp_snmp(topo)["RcvbufErrors"] - before["RcvbufErrors"]
     want = n + 1 - kernel_dropped
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + T.scaled(6)
     while True:
         lines, suppressed = _attacker_lines(topo, "gatehouse-resolver", mark)
         if len(lines) + suppressed >= want or time.monotonic() > deadline:
@@ -155,19 +155,19 @@ def test_hostile_dns_over_tcp(topo):
                         b"\x00\x0c" + b"\x00" * 12, bytes(range(256)) * 4):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(3)
+            s.settimeout(T.scaled(3))
             s.connect((T.GW_IN4, 53))
             s.sendall(payload)
             held.append(s)
         # 50 pipelined queries on one connection, all answered
         s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM, bind=T.ATTACKER4)
-        s.settimeout(5)
+        s.settimeout(T.scaled(5))
         s.connect((T.GW_IN4, 53))
         held.append(s)
         q = b"".join(struct.pack(">H", 12 + len(Q)) + _hdr(i) + Q for i in range(50))
         s.sendall(q)
         got, buf = set(), b""
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + T.scaled(5)
         while len(got) < 50 and time.monotonic() < deadline:
             data = s.recv(65536)
             if not data:
@@ -221,7 +221,7 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(40):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(3)
+            s.settimeout(T.scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(hello[:6 + (i * 7) % (len(hello) - 10)])
             socks.append(s)
@@ -230,7 +230,7 @@ def test_half_client_hellos_and_drips(topo):
         for _ in range(5):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(3)
+            s.settimeout(T.scaled(3))
             s.connect((T.GW_IN4, 443))
             drips[s] = time.monotonic()
         # 10 that send garbage: refused at once
@@ -238,13 +238,14 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(10):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(3)
+            s.settimeout(T.scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00" if i % 2 else
                       os.urandom(64))
             garbage.append(s)
         # While all of that is open, a real client is served.
-        r = topo.client(["curl", "-sS", "-4", "--max-time", "10", "--cacert", topo.ca_path,
+        r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10),
+                         "--cacert", topo.ca_path,
                          "https://api.example.test/during-abuse"])
         topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
         topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
@@ -269,18 +270,18 @@ def test_half_client_hellos_and_drips(topo):
                 break
             time.sleep(0.1)
         assert not drips, "the gateway let a ClientHello drip on past its peek deadline"
-        assert max(dripped_for.values()) < PEEK_TIMEOUT + 1.5, dripped_for
+        assert max(dripped_for.values()) < PEEK_TIMEOUT + T.scaled(1.5), dripped_for
         socks += garbage
-        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + 8)
+        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + T.scaled(8))
         assert len(closed) == len(socks), f"{len(socks) - len(closed)} connections left open"
         # every one was closed by the peek deadline (2 s after its accept), plus slack
-        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + 6
+        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + T.scaled(6)
     finally:
         for s in socks:
             s.close()
     # Accounting: one deny line per connection (or a suppressed count).
     total = 40 + 5 + 10
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + T.scaled(6)
     while True:
         lines, suppressed = _attacker_lines(topo, "gatehouse-forwarder", mark)
         if len(lines) + suppressed >= total or time.monotonic() > deadline:
@@ -291,7 +292,7 @@ def test_half_client_hellos_and_drips(topo):
     reasons = {e["reason"] for e in lines}
     assert "peek-timeout" in reasons and "malformed" in reasons, reasons
     # and the forwarder still serves
-    r = topo.client(["curl", "-sS", "-4", "--max-time", "10", "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
                      "https://api.example.test/after-abuse"])
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
@@ -317,7 +318,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
     counted), never a broken or extra line."""
     mark = topo.mark()
     s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_DGRAM, bind=T.ATTACKER4)
-    s.settimeout(3)
+    s.settimeout(T.scaled(3))
     try:
         for i, label in enumerate(HOSTILE):
             s.sendto(_hdr(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
@@ -332,7 +333,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
             port = 443 if payload[0] == 0x16 else 80
             c = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            c.settimeout(5)
+            c.settimeout(T.scaled(5))
             try:
                 c.connect((T.GW_IN4, port))
                 c.sendall(payload)
@@ -343,7 +344,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
                 c.close()
             conns += 1
     for daemon, want in (("gatehouse-resolver", len(HOSTILE)), ("gatehouse-forwarder", conns)):
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + T.scaled(6)
         while True:
             lines, suppressed = _attacker_lines(topo, daemon, mark)   # every line parses
             if len(lines) + suppressed >= want or time.monotonic() > deadline:

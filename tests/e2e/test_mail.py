@@ -14,7 +14,8 @@ def _send(topo, url, subject, rcpt):
     path = topo.path(f"mail-{subject}.eml")
     with open(path, "w") as f:
         f.write(msg)
-    r = topo.client(["curl", "-sS", "--max-time", "15", "--ssl-reqd", "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "--max-time", T.scaled_arg(15),
+                     "--ssl-reqd", "--cacert", topo.ca_path,
                      url, "--mail-from", "grafana@client.test", "--mail-rcpt", rcpt,
                      "-T", path])
     topo.expect_query("smtp.mail.test", "allow", CLIENT_ADDRS)
@@ -63,7 +64,7 @@ def test_starttls_587_routed_delivers(topo):
 def test_smtps_without_the_ca_fails_verification(topo):
     """TLS is end to end: the client checks the real server's certificate (issued by the
     test CA), so without that CA curl refuses it. gatehouse never terminates TLS."""
-    r = topo.client(["curl", "-sS", "--max-time", "10", "--ssl-reqd",
+    r = topo.client(["curl", "-sS", "--max-time", T.scaled_arg(10), "--ssl-reqd",
                      "smtps://smtp.mail.test:465", "--mail-from", "a@client.test",
                      "--mail-rcpt", "b@mail.test", "-T", "/dev/null"])
     topo.expect_query("smtp.mail.test", "allow", CLIENT_ADDRS)

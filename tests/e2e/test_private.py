@@ -11,7 +11,7 @@ CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 
 
 def _fetch(topo, name, path):
-    return topo.client(["curl", "-sS", "-4", "-i", "--max-time", "10",
+    return topo.client(["curl", "-sS", "-4", "-i", "--max-time", T.scaled_arg(10),
                         f"http://{name}{path}"])
 
 

@@ -4,22 +4,12 @@ port (25, routed to the mail server's 587) is bound after the reload (the forwar
 CAP_NET_BIND_SERVICE for that) and carries a STARTTLS mail send."""
 
 import signal
-import time
 
 import helpers
 import topology as T
 
 CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 ADDED = "allow late.example.test 443\nroute 25 smtp.mail.test:587\n"
-
-
-def _wait(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_sighup_adds_a_name_and_a_port(topo):
@@ -31,13 +21,14 @@ def test_sighup_adds_a_name_and_a_port(topo):
     topo.allow += ADDED
     for name in T.DAEMONS:
         topo.daemon(name).popen.send_signal(signal.SIGHUP)
-    assert _wait(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR"), \
-        topo.daemon("gatehouse-resolver").stderr()
+    # (a failure report carries both daemons' stderr: conftest.py)
+    T.wait_for(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR",
+               what="the resolver to answer the added name")
     topo.expect_query("late.example.test", "allow", CLIENT_ADDRS)
-    assert _wait(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout +
-                 " "), topo.daemon("gatehouse-forwarder").stderr()
+    T.wait_for(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout + " ",
+               what="the forwarder to listen on the added port 25")
 
-    r = topo.client(["curl", "-sS", "-4", "--max-time", "10", "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
                      "https://late.example.test/reloaded"])
     topo.expect_conn(443, "allow", "late.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
@@ -47,7 +38,7 @@ def test_sighup_adds_a_name_and_a_port(topo):
     path = topo.path(f"{subject}.eml")
     with open(path, "w") as f:
         f.write(f"From: a@client.test\r\nTo: b@mail.test\r\nSubject: {subject}\r\n\r\nhi\r\n")
-    r = topo.client(["curl", "-sS", "-4", "--max-time", "10", "--ssl-reqd", "--cacert",
+    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--ssl-reqd", "--cacert",
                      topo.ca_path, "smtp://smtp.mail.test:25", "--mail-from", "a@client.test",
                      "--mail-rcpt", "b@mail.test", "-T", path])
     topo.expect_query("smtp.mail.test", "allow", CLIENT_ADDRS)

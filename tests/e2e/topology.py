@@ -25,6 +25,7 @@ SIGTERM/SIGHUP. Namespaces left by a run that was SIGKILLed are removed by the n
 import atexit
 import ctypes
 import json
+import math
 import os
 import re
 import shutil
@@ -89,6 +90,7 @@ route 587 smtp.mail.test:587
 allow metadata.cloud.test 80
 allow imds.cloud.test 80 private
 allow down.example.test 8080
+allow *.down.example.test 8080
 allow gone.example.test 80
 allow *.ok.test 9443
 allow intranet 9443
@@ -96,6 +98,9 @@ allow api.example.test 9443
 allow anyip.example.test 80 private
 allow gw.example.test 80 private
 """
+# (Two rules on 8080: the forwarder reads the request's Host there before it dials, so a
+# refused connection is always a 502. With one rule the port would be routed, dialled at
+# accept, and a refusal that comes before the request is read closes without a 502.)
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -112,6 +117,58 @@ class TopologyError(Exception):
     pass
 
 
+# ---- time ---------------------------------------------------------------------------------
+
+def _time_scale():
+    raw = os.environ.get("TEST_TIME_SCALE", "1")
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not 0 < v <= 100:
+        raise TopologyError(f"TEST_TIME_SCALE={raw!r}: want a positive number up to 100 "
+                            "(default 1, 3 for a sanitizer build)")
+    return v
+
+
+# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
+# they wait for something to happen before they fail. A slow build (ASan) or a loaded
+# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
+# that are the behaviour under test (the daemons' configured timeouts, a client's pacing)
+# are not scaled: a scaled deadline makes a failing test slower to fail, never a failing
+# behaviour pass.
+TIME_SCALE = _time_scale()
+
+
+def scaled(seconds, below=None):
+    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
+    would take (a timeout it would wait for); the deadline stays under it (below - 0.1, or
+    seconds if that is more) whatever the scale."""
+    t = seconds * TIME_SCALE
+    if below is not None:
+        t = min(t, max(seconds, below - 0.1))
+    return t
+
+
+def scaled_arg(seconds):
+    """scaled(seconds) in whole seconds, as a command-line argument (curl --max-time)."""
+    return str(math.ceil(scaled(seconds)))
+
+
+def wait_for(pred, timeout=5.0, what="condition", interval=0.05):
+    """Poll pred() until it returns something truthy; return that, or raise
+    AssertionError after timeout seconds (scaled)."""
+    timeout = scaled(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
 # ---- preconditions ------------------------------------------------------------------------
 
 def unavailable_reason():
@@ -123,17 +180,17 @@ def unavailable_reason():
     name = f"gh{os.getpid()}-probe"
     try:
         r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True,
-                           timeout=10)
+                           timeout=scaled(10))
         if r.returncode != 0:
             return f"`ip netns add` failed: {r.stderr.strip()}"
         r = subprocess.run(["ip", "netns", "exec", name, "true"], capture_output=True,
-                           text=True, timeout=10)
+                           text=True, timeout=scaled(10))
         if r.returncode != 0:
             return f"`ip netns exec` failed: {r.stderr.strip()}"
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"`ip netns` is unavailable: {e}"
     finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=scaled(10))
     return None
 
 
@@ -150,7 +207,7 @@ def _pid_alive(pid):
 def remove_stale():
     """Remove namespaces (and what runs in them) left by an earlier run whose process is
     gone (it was SIGKILLed, so its own cleanup never ran)."""
-    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=scaled(10))
     for line in r.stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         m = _NS_RE.match(name)
@@ -166,13 +223,13 @@ def remove_stale():
 
 def _delete_ns(name):
     p = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
-                       timeout=10)
+                       timeout=scaled(10))
     for pid in p.stdout.split():
         try:
             os.kill(int(pid), signal.SIGKILL)
         except (ProcessLookupError, ValueError):
             pass
-    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=scaled(10))
     shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
 
@@ -217,7 +274,8 @@ class Proc:
             return ""
 
     def stop(self, timeout=5.0):
-        """SIGTERM, then SIGKILL after timeout. Returns the exit status."""
+        """SIGTERM, then SIGKILL after timeout (scaled). Returns the exit status."""
+        timeout = scaled(timeout)
         self.expect_exit = True
         if self.running():
             try:
@@ -348,20 +406,21 @@ class Topology:
     # -- commands
     def sh(self, *argv, ns=None, check=True, timeout=30):
         cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(timeout))
         if check and r.returncode != 0:
             raise TopologyError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
         return r
 
     def run(self, ns, argv, timeout=20, input=None, env=None, binary=False):
-        """Run argv in namespace ns (its /etc/netns resolv.conf in effect); returns the
-        CompletedProcess with .elapsed (seconds). Never raises on a non-zero exit."""
+        """Run argv in namespace ns (its /etc/netns resolv.conf in effect) within timeout
+        seconds (scaled); returns the CompletedProcess with .elapsed (seconds). Never
+        raises on a non-zero exit."""
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
         t0 = time.monotonic()
         r = subprocess.run(["ip", "netns", "exec", ns] + list(argv), input=input,
-                           capture_output=True, text=not binary, timeout=timeout,
+                           capture_output=True, text=not binary, timeout=scaled(timeout),
                            env=full_env)
         r.elapsed = time.monotonic() - t0
         return r
@@ -481,6 +540,7 @@ class Topology:
         first connection of a test would lose its SYN and wait a second for the retry."""
         links = [(self.client_ns, self.if_client), (self.gw_ns, self.if_gw_in),
                  (self.gw_ns, self.if_gw_out), (self.inet_ns, self.if_inet)]
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             down = [(ns, dev) for ns, dev in links if "state UP" not in
@@ -499,6 +559,7 @@ class Topology:
     def _wait_listening(self, proc, ns, proto, addr, port, timeout=10.0):
         flag = "-Hltn" if proto == "tcp" else "-Hlun"
         want = f"{addr}:{port}" if ":" not in addr else f"[{addr}]:{port}"
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not proc.running():
@@ -657,14 +718,15 @@ class Topology:
         """Audit line counts now, per daemon: pass as since= to see only what follows."""
         return {d: len(self.audit(d)) for d in DAEMONS}
 
-    def wait_audit(self, daemon, pred, timeout=5.0, what="audit line", since=None):
+    def wait_audit(self, daemon, pred, timeout=5.0, what="audit line", since=None, count=1):
         """The audit lines of daemon matching pred (after since=mark()), waiting up to
-        timeout for at least one."""
+        timeout seconds (scaled) for at least count of them."""
         start = since[daemon] if since else 0
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             hits = [e for e in self.audit(daemon)[start:] if pred(e)]
-            if hits:
+            if len(hits) >= count:
                 return hits
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {daemon} {what} within {timeout}s; last lines:\n" +

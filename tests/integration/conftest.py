@@ -26,9 +26,11 @@ import time
 
 import pytest
 
+from peers import scaled       # every deadline times TEST_TIME_SCALE (peers.py says why)
+
 BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
-START_TIMEOUT = 5.0
-STOP_TIMEOUT = 5.0
+START_TIMEOUT = scaled(5.0)
+STOP_TIMEOUT = scaled(5.0)
 # A query name the readiness probe uses; Daemon.audit() leaves its lines out.
 PROBE_NAME = "gatehouse-ready.probe.invalid"
 # The probe is sent from this loopback address so it never shares a per-client audit
@@ -227,8 +229,9 @@ class Daemon:
             return ""
 
     def wait_stderr(self, text, timeout=3.0):
-        """Wait until stderr contains text; returns all of stderr."""
-        deadline = time.monotonic() + timeout
+        """Wait until stderr contains text (up to timeout seconds, scaled); returns all of
+        stderr."""
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             err = self.stderr()
             if text in err:
@@ -248,10 +251,14 @@ class Daemon:
     def audit(self, path=None, probe=False, complete=True):
         """Every audit line as parsed JSON (a line that is not valid JSON fails the test).
         The readiness probe's lines are left out unless probe=True. With complete=True
-        the file must end with a newline (no half-written line)."""
+        the file must end with a newline (no half-written line); with complete=False a
+        line the daemon is still writing (after the last newline) is left out, not parsed:
+        a reader may see a write() to the file half done."""
         raw = self.audit_raw(path)
         if complete and raw and not raw.endswith(b"\n"):
             raise AssertionError(f"audit file ends in a partial line: {raw[-200:]!r}")
+        if not complete:
+            raw = raw[:raw.rfind(b"\n") + 1]
         out = []
         for line in raw.split(b"\n"):
             if not line:
@@ -268,9 +275,10 @@ class Daemon:
         return out
 
     def wait_audit(self, pred, count=1, timeout=3.0, path=None):
-        """Wait until at least count audit lines satisfy pred; returns those lines. The
-        daemons flush at the end of each event callback or once a second."""
-        deadline = time.monotonic() + timeout
+        """Wait until at least count audit lines satisfy pred (up to timeout seconds,
+        scaled); returns those lines. The daemons flush at the end of each event callback
+        or once a second."""
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             got = [l for l in self.audit(path=path, complete=False) if pred(l)]
             if len(got) >= count:
@@ -374,10 +382,11 @@ class Gatehouse:
         return d
 
     def run(self, binary, args=(), env=None, timeout=10):
-        """Run BUILD/binary to completion (e.g. --check); a CompletedProcess with text."""
+        """Run BUILD/binary to completion (e.g. --check) within timeout seconds (scaled);
+        a CompletedProcess with text."""
         return subprocess.run([self.binary(binary)] + list(args), env=self.clean_env(env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=timeout, cwd=self.workdir)
+                              errors="replace", timeout=scaled(timeout), cwd=self.workdir)
 
     def cleanup(self):
         """Kill every daemon by PID; the list of problems found."""
@@ -438,11 +447,28 @@ def gatehouse(request):
 
 
 @pytest.fixture
-def udp_sink():
-    """A UDP socket on 127.0.0.1 that should receive nothing: (port, socket). Closed at
-    teardown."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.setblocking(False)
-    yield s.getsockname()[1], s
-    s.close()
+def dns_sinks():
+    """A UDP socket and a listening TCP socket on one port of 127.0.0.1, non-blocking,
+    that should receive nothing: (port, udp socket, tcp socket). Closed at teardown. A
+    port the kernel gives for UDP may be taken for TCP (by a connection's local end, or
+    one in TIME_WAIT after an earlier test): then another is tried."""
+    for _ in range(100):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        try:
+            t.bind(("127.0.0.1", port))
+        except OSError:
+            u.close()
+            t.close()
+            continue
+        break
+    else:
+        raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+    t.listen(8)
+    u.setblocking(False)
+    t.setblocking(False)
+    yield port, u, t
+    u.close()
+    t.close()

@@ -13,6 +13,7 @@ down by PID even when a test fails:
 - Forwarder: gatehouse-forwarder started with `-c FILE`, its audit file parsed as JSON
   Lines, its RSS, its signals, and a sanitizer check of its stderr on the way out.
 - Procs: every child process by PID; kill_all() sends SIGTERM, then SIGKILL.
+- scaled(): every deadline of the integration tests, times TEST_TIME_SCALE.
 
 Only the standard library and /usr/bin/python3; every socket operation has a timeout.
 """
@@ -39,7 +40,40 @@ BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(REPO, "build"))
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
 
-IO_TIMEOUT = 10.0          # default for every socket operation in the peers
+
+
+def _time_scale():
+    raw = os.environ.get("TEST_TIME_SCALE", "1")
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not 0 < v <= 100:
+        raise RuntimeError("TEST_TIME_SCALE=%r: want a positive number up to 100 (default 1, "
+                           "3 for a sanitizer build)" % raw)
+    return v
+
+
+# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
+# they wait for something to happen before they fail. A slow build (ASan) or a loaded
+# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
+# that are the behaviour under test (a daemon's configured timeouts, a client's pacing,
+# a window in which nothing may happen) are not scaled: a scaled deadline makes a failing
+# test slower to fail, never a failing behaviour pass.
+TIME_SCALE = _time_scale()
+
+
+def scaled(seconds, below=None):
+    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
+    would take (a configured timeout it would wait for); the deadline stays under it
+    (below - 0.1, or seconds if that is more) whatever the scale."""
+    t = seconds * TIME_SCALE
+    if below is not None:
+        t = min(t, max(seconds, below - 0.1))
+    return t
+
+
+IO_TIMEOUT = scaled(10.0)  # default for every socket operation in the peers
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer",
@@ -51,12 +85,12 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 
 
 def kill_pid(pid, timeout=5.0):
-    """SIGTERM pid, wait up to timeout, then SIGKILL. Never by name."""
+    """SIGTERM pid, wait up to timeout (scaled), then SIGKILL. Never by name."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
@@ -116,17 +150,18 @@ class Proc:
             return f.read().decode("utf-8", "replace")
 
     def stop(self, timeout=5.0):
-        """SIGTERM, then SIGKILL; returns the exit status (negative: killed by a signal)."""
+        """SIGTERM, then SIGKILL after timeout (scaled); returns the exit status (negative:
+        killed by a signal)."""
         if self.popen.poll() is None:
             try:
                 self.popen.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
-                self.popen.wait(timeout)
+                self.popen.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.popen.kill()
-                self.popen.wait(5)
+                self.popen.wait(scaled(5))
         for f in (self._out, self._err):
             if not f.closed:
                 f.close()
@@ -193,7 +228,9 @@ def free_port(addrs=("127.0.0.1",), udp=False, lo=20000, hi=60000):
 
 
 def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
-    """Poll pred() until it returns something truthy; return that, or raise."""
+    """Poll pred() until it returns something truthy; return that, or raise after
+    timeout seconds (scaled: the caller gives the unscaled figure)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -202,6 +239,49 @@ def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def proc_sys_max(path):
+    """The last (largest) number in /proc/sys/PATH, such as net/ipv4/tcp_wmem."""
+    with open("/proc/sys/" + path) as f:
+        return int(f.read().split()[-1])
+
+
+def tcp_buffer_max():
+    """(send, receive): the most bytes a TCP socket's send and its receive buffer may
+    reach on this machine, by autotuning (the tcp_wmem and tcp_rmem maximums) or by
+    SO_SNDBUF / SO_RCVBUF (twice wmem_max, rmem_max), whichever is more. How much a peer
+    that stops reading leaves queued in the kernel depends on these, not on a fixed
+    figure."""
+    snd = max(proc_sys_max("net/ipv4/tcp_wmem"), 2 * proc_sys_max("net/core/wmem_max"))
+    rcv = max(proc_sys_max("net/ipv4/tcp_rmem"), 2 * proc_sys_max("net/core/rmem_max"))
+    return snd, rcv
+
+
+def tcp_peer_ports(pid):
+    """The remote ports of the TCP sockets process pid holds (IPv4 and IPv6), from
+    /proc/PID/fd and /proc/PID/net/tcp*: which clients a daemon has accepted (a
+    connection still in the listen queue has no descriptor in the daemon yet)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:                 # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    ports = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, name)) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[9] in inodes:
+                        ports.add(int(parts[2].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
 
 
 def tcp_listening(addr, port):
@@ -225,7 +305,7 @@ def tcp_listening(addr, port):
 
 def _run(argv, cwd):
     r = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30)
+                       timeout=scaled(30))
     if r.returncode != 0:
         raise RuntimeError("%s failed: %s" % (" ".join(argv), r.stderr.decode()))
 
@@ -611,7 +691,7 @@ class Blackhole:
         self.sock.bind((addr, port))
         self.sock.listen(0)
         self.filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.filler.settimeout(2)
+        self.filler.settimeout(scaled(2))
         self.filler.connect((addr, port))
         probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         probe.settimeout(0.3)
@@ -835,7 +915,8 @@ class Forwarder:
         os.kill(self.pid, sig)
 
     def reload(self, lines=None, expect="configuration reloaded", timeout=5.0):
-        """Write lines (if given), SIGHUP, and wait for the daemon to log expect."""
+        """Write lines (if given), SIGHUP, and wait (timeout, scaled) for the daemon to log
+        expect."""
         before = self.stderr().count(expect)
         if lines is not None:
             self.write_config(lines)
@@ -850,18 +931,10 @@ class Forwarder:
         except FileNotFoundError:
             return ""
 
-    def audit(self):
-        """Every audit line, parsed; a line that is not a JSON object fails the test."""
-        out = []
-        for i, line in enumerate(self.audit_raw().splitlines(), 1):
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
-            if not isinstance(obj, dict):
-                raise AssertionError("audit line %d is not an object: %r" % (i, line))
-            out.append(obj)
-        return out
+    def audit(self, complete=False):
+        """Every audit line, parsed (parse_audit); complete=True once the daemon has
+        stopped."""
+        return parse_audit(self.audit_raw(), complete)
 
     def conn_lines(self, client_port=None):
         out = [a for a in self.audit() if a.get("event") == "conn"]
@@ -870,7 +943,8 @@ class Forwarder:
         return out
 
     def wait_conn(self, client_port, timeout=6.0):
-        """The one audit line of the connection from local port client_port."""
+        """The one audit line of the connection from local port client_port (waited for up
+        to timeout seconds, scaled)."""
         lines = wait_for(lambda: self.conn_lines(client_port), timeout,
                          what="the audit line for client port %s" % client_port)
         time.sleep(0.05)
@@ -894,6 +968,25 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
+
+
+def parse_audit(text, complete=False):
+    """The audit lines in text, parsed; a line that is not a JSON object fails the test.
+    With complete=True the text must end with a newline; with complete=False a line the
+    daemon is still writing (after the last newline) is left out, not parsed: a reader
+    may see a write() to the file half done."""
+    if complete and text and not text.endswith("\n"):
+        raise AssertionError("audit file ends in a partial line: %r" % text[-200:])
+    out = []
+    for i, line in enumerate(text.split("\n")[:-1], 1):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
+        if not isinstance(obj, dict):
+            raise AssertionError("audit line %d is not an object: %r" % (i, line))
+        out.append(obj)
+    return out
 
 
 def keepalive_get(s, host, path="/"):
@@ -965,7 +1058,7 @@ class ForwarderFactory:
                                                                 f.stderr()[-6000:]))
             if self.check_audit:
                 # invariant 4 and the audit format: every line of every run is a JSON object
-                f.audit()
+                f.audit(complete=True)
         return problems
 
 

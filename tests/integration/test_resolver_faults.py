@@ -24,9 +24,10 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
+from peers import scaled, wait_for
 
 RESOLVER = "gatehouse-resolver"
-T = 2.0                                 # timeout of every blocking socket operation, s
+T = scaled(2.0)                         # timeout of every blocking socket operation, s
 SAN = os.path.basename(os.path.normpath(BUILD)) == "san"   # ASan+UBSan build: slower, bigger
 NOERROR, NXDOMAIN = 0, 3
 # Resident memory the resolver may reach while flooded (VmHWM, kB). It holds fixed tables
@@ -143,17 +144,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 # ---- a steady query stream -----------------------------------------------------------------------
 
 class Stream(threading.Thread):
@@ -162,7 +152,7 @@ class Stream(threading.Thread):
     queries per connection every tcp_every UDP queries. Every answer is matched to its
     query by channel and ID, and its question checked byte for byte. Bounded: it stops
     sending at stop() or after max_seconds, whichever is first, and drains for at most
-    drain seconds."""
+    drain seconds (both scaled)."""
 
     def __init__(self, port, name_for, n_tcp=0, interval=0.002, tcp_every=5,
                  src="127.0.0.1", max_seconds=20.0, drain=3.0):
@@ -171,8 +161,8 @@ class Stream(threading.Thread):
         self.name_for = name_for
         self.interval = interval
         self.tcp_every = tcp_every
-        self.max_seconds = max_seconds
-        self.drain = drain
+        self.max_seconds = scaled(max_seconds)
+        self.drain = scaled(drain)
         self._stop_at = None
         self._lock = threading.Lock()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -305,6 +295,7 @@ RULES_A = "allow keep.example 443\nallow gone.example 443\n"
 RULES_B = "allow keep.example 443\nallow new.example 443\n"
 ALLOWED = {"A": {"keep.example", "gone.example"}, "B": {"keep.example", "new.example"}}
 NAMES = ["keep.example", "gone.example", "new.example"]
+JUDGED = 10                     # answers judged per name, transport and allowlist
 
 
 def test_sighup_under_load(gatehouse):
@@ -321,18 +312,31 @@ def test_sighup_under_load(gatehouse):
     stream = Stream(d.port, lambda chan, qid: NAMES[qid % 3], n_tcp=4)
     # reloads: (t signalled, t seen done, rules in force after)
     reloads = []
+
+    def answered_since(t):
+        """Each name, over UDP and over TCP, has JUDGED answers to queries sent after t
+        (the allowlist in force then is the one judged below)."""
+        got, sent = stream.got.copy(), stream.sent.copy()     # got's keys are in sent
+        n = {}
+        for key in got:
+            t_sent, name, _ = sent[key]
+            if t_sent > t:
+                n[(name, key[0] > 0)] = n.get((name, key[0] > 0), 0) + 1
+        return all(n.get((name, over_tcp), 0) >= JUDGED for name in NAMES
+                   for over_tcp in (False, True))
     try:
         stream.start()
-        time.sleep(0.5)
+        wait_for(lambda: answered_since(0), 10, what="answers under the first allowlist")
         for i, (text, tag) in enumerate([(conf_b, "B"), (conf_a, "A"), (conf_b, "B")]):
             with open(d.config_path, "w") as f:
                 f.write(text)
             t_sig = time.monotonic()
             d.send_signal(signal.SIGHUP)
-            wait_until(lambda: d.stderr().count("configuration reloaded") == i + 1, 5,
-                       f"reload {i + 1} to be logged")
-            reloads.append((t_sig, time.monotonic(), tag))
-            time.sleep(0.5)
+            wait_for(lambda: d.stderr().count("configuration reloaded") == i + 1, 5,
+                     what=f"reload {i + 1} to be logged")
+            t_done = time.monotonic()
+            reloads.append((t_sig, t_done, tag))
+            wait_for(lambda: answered_since(t_done), 10, what=f"answers after reload {i + 1}")
         # a broken file: refused, FILE:LINE, the running allowlist (B) stays
         with open(d.config_path, "w") as f:
             f.write(conf_a.replace(RULES_A, "allow new.example 443\n"
@@ -340,7 +344,8 @@ def test_sighup_under_load(gatehouse):
         d.send_signal(signal.SIGHUP)
         err = d.wait_stderr(f"{d.config_path}:2:", timeout=5)
         assert "notaport" in err and err.count("reload refused") == 1, err
-        time.sleep(0.5)
+        t_refused = time.monotonic()
+        wait_for(lambda: answered_since(t_refused), 10, what="answers after the refused reload")
     finally:
         stream.finish()
     d.assert_running()
@@ -377,7 +382,8 @@ def test_sighup_under_load(gatehouse):
     for tag in "AB":                     # not vacuous: each name judged under each list
         for name in NAMES:
             for over_tcp in (False, True):
-                assert judged.get((tag, name, over_tcp), 0) >= 10, (tag, name, over_tcp, judged)
+                assert judged.get((tag, name, over_tcp), 0) >= JUDGED, (tag, name, over_tcp,
+                                                                       judged)
 
     ms = metrics(d)
     assert metric(ms, "gatehouse_reloads_total", result="ok") == 3
@@ -399,18 +405,26 @@ def test_logrotate_under_load(gatehouse):
     def name_for(chan, qid):                                 # one name per query
         return f"q{qid}.c{chan}.{'rot' if qid % 4 else 'blocked'}.example"
     stream = Stream(d.port, name_for, n_tcp=2, interval=0.003)
+
+    def grown(path, than=0, by=20):
+        """path holds at least `by` more query lines than `than`: the daemon writes there."""
+        return sum(1 for l in d.audit(path=path, complete=False)
+                   if l.get("event") == "query") >= than + by
     try:
         stream.start()
-        time.sleep(0.4)
+        wait_for(lambda: grown(base), 10, what="lines in the audit file")
         for i in range(2):                                   # logrotate, twice
             if os.path.exists(base + ".1"):
                 os.rename(base + ".1", base + ".2")
             os.rename(base, base + ".1")
-            time.sleep(0.1)                                  # still writing to .1
+            n = sum(1 for l in d.audit(path=base + ".1", complete=False)
+                    if l.get("event") == "query")
+            wait_for(lambda: grown(base + ".1", n), 10,
+                     what="lines in the renamed file (still written before the signal)")
             d.send_signal(signal.SIGUSR1)
-            wait_until(lambda: d.stderr().count("audit file reopened") == i + 1, 5,
-                       "the reopen to be logged")
-            time.sleep(0.4)
+            wait_for(lambda: d.stderr().count("audit file reopened") == i + 1, 5,
+                     what="the reopen to be logged")
+            wait_for(lambda: grown(base), 10, what="lines in the reopened file")
     finally:
         stream.finish()
     assert stream.unanswered() == [] and stream.duplicates == 0 and stream.mismatched == []
@@ -420,8 +434,8 @@ def test_logrotate_under_load(gatehouse):
     def lines():
         return {p: [l for l in d.audit(path=p, complete=False) if l.get("event") == "query"]
                 for p in paths}
-    wait_until(lambda: sum(len(v) for v in lines().values()) >= len(answered), 3,
-               "every answered query to be audited")
+    wait_for(lambda: sum(len(v) for v in lines().values()) >= len(answered), 3,
+             what="every answered query to be audited")
     per_file = {p: [l for l in d.audit(path=p) if l.get("event") == "query"] for p in paths}
     names = sorted(l["qname"] for v in per_file.values() for l in v)
     print("logrotate under load: %d answered, audit lines per file %s" %
@@ -443,16 +457,16 @@ def tiny_tmpfs():
         pytest.skip("mounting a tmpfs needs root")
     mnt = tempfile.mkdtemp(prefix="gatehouse-tmpfs-", dir="/tmp")
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=1777", "tmpfs", mnt],
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=scaled(10))
     if r.returncode != 0:
         os.rmdir(mnt)
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
         yield mnt
     finally:
-        r = subprocess.run(["umount", mnt], capture_output=True, timeout=10)
+        r = subprocess.run(["umount", mnt], capture_output=True, timeout=scaled(10))
         if r.returncode != 0:           # a daemon still holds a file there: detach anyway
-            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=10)
+            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=scaled(10))
         os.rmdir(mnt)
 
 
@@ -468,7 +482,7 @@ def test_audit_full_disk(tiny_tmpfs, gatehouse):
         f.write(b"\0" * 8192)
     d = start(gatehouse, extra=f"audit {audit}\naudit-rate 0\n")
     answered, n = 0, 0
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + scaled(6)
     # fill the disk, then keep going: 400 queries, one at a time, each must be answered
     while n < 400 and time.monotonic() < deadline:
         n += 1
@@ -583,13 +597,14 @@ def reap(proc, timeout):
 
 class Prober(threading.Thread):
     """A well-behaved client at src: one query every `every` seconds, each waited for up
-    to `wait` seconds, until stopped (bounded by count and time). Records which of its
-    queries were answered."""
+    to `wait` seconds, until stopped (bounded by count and time; waits and bound scaled).
+    Records which of its queries were answered."""
 
     def __init__(self, port, src, tag, every=0.01, wait=0.5, max_n=1000, max_seconds=15.0):
         super().__init__(daemon=True)
-        self.port, self.src, self.tag, self.every, self.wait = port, src, tag, every, wait
-        self.max_n, self.max_seconds = max_n, max_seconds
+        self.port, self.src, self.tag, self.every = port, src, tag, every
+        self.wait = scaled(wait)
+        self.max_n, self.max_seconds = max_n, scaled(max_seconds)
         self.halt = threading.Event()
         self.names, self.answered, self.latency = [], [], []
         self.error = None
@@ -639,7 +654,7 @@ def test_udp_flood(gatehouse):
         proc = flooder(d.port, rate=rate, seconds=seconds)
         try:
             good.start()
-            sent, flood_s = reap(proc, seconds + 10)
+            sent, flood_s = reap(proc, seconds + scaled(10))
             time.sleep(0.1)
         finally:
             if proc.poll() is None:
@@ -672,7 +687,7 @@ def test_udp_flood(gatehouse):
         q = sum(1 for l in lines if l.get("event") == "query")
         s = sum(l["count"] for l in lines if l.get("event") == "suppressed")
         return q + s >= metric(metrics(d), "gatehouse_dns_queries_total")
-    wait_until(settled, 4, "the suppressed counts to be written", interval=0.2)
+    wait_for(settled, 4, interval=0.2, what="the suppressed counts to be written")
     elapsed = time.monotonic() - t0 + 1
     lines = d.audit(probe=True)
     ms = metrics(d)
@@ -707,9 +722,10 @@ def open_conns(port, src, n):
 
 
 def settle(conns, want_closed, timeout):
-    """Wait until want_closed of conns were closed by the daemon; returns the open ones."""
+    """Wait (up to timeout seconds, scaled) until want_closed of conns were closed by the
+    daemon; returns the open ones and how many were closed."""
     closed = set()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while len(closed) < want_closed and time.monotonic() < deadline:
         live = [s for s in conns if s not in closed]
         r, _, _ = select.select(live, [], [], 0.05)
@@ -780,7 +796,7 @@ def test_tcp_connection_flood(gatehouse):
         # a new client: answered once the oldest idle holder gives its place up
         t_new = time.monotonic()
         served = None
-        for i in range(60):
+        for i in range(300):
             assert udp_query(d.port, 0x400 + i, "smtp.gmail.com", src="127.0.0.8") == NOERROR
             try:
                 with socket.create_connection(("127.0.0.1", d.port), timeout=T,
@@ -790,11 +806,11 @@ def test_tcp_connection_flood(gatehouse):
                         break
             except (EOFError, ConnectionError):
                 pass
-            if time.monotonic() - t_new > 3:
+            if time.monotonic() - t_new > scaled(3):
                 break
             time.sleep(0.1)
         print(f"tcp flood: a new client served after {served}s at dns-tcp-max")
-        assert served is not None and served < 3, "a new client was never served"
+        assert served is not None, "a new client was never served"
         ms = metrics(d)                  # its place came from an idle holder
         assert metric(ms, "gatehouse_dns_tcp_connections_total", result="evicted") >= 1
         assert metric(ms, "gatehouse_dns_tcp_open") <= TCP_MAX
@@ -841,7 +857,7 @@ def test_fd_exhaustion(gatehouse):
         wall = time.monotonic() - t_open
         cpu = (cpu_seconds(d.pid) - cpu0) / wall
         d.assert_running()
-        assert d.fd_count() == NOFILE, "the daemon is not at its descriptor limit"
+        wait_for(lambda: d.fd_count() == NOFILE, 5, what="the daemon to reach its descriptor limit")
         live, closed = settle(conns, EXTRA, EXTRA * 0.25 + 3)
         t_settled = time.monotonic() - t_open
         print(f"fd exhaustion: {room} descriptors free, {room + EXTRA} clients: {closed} "
@@ -857,7 +873,7 @@ def test_fd_exhaustion(gatehouse):
             s.close()
     t_close = time.monotonic()
     recovered, failed = None, 0
-    for i in range(100):
+    for i in range(500):
         try:
             with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
                 if tcp_query(s, 0x800 + i, "smtp.gmail.com") == NOERROR:
@@ -865,12 +881,12 @@ def test_fd_exhaustion(gatehouse):
                     break
         except (EOFError, ConnectionError, socket.timeout):
             failed += 1             # shed: the daemon had not seen every client go yet
-        if time.monotonic() - t_close > 5:
+        if time.monotonic() - t_close > scaled(2):
             break
         time.sleep(0.02)
     print(f"fd exhaustion: TCP answered again {recovered}s after the clients closed "
           f"({failed} attempts shed before)")
-    assert recovered is not None and recovered < 2.0, recovered
+    assert recovered is not None, "TCP not answered again within %.1fs" % scaled(2)
     ms = metrics(d)
     shed = metric(ms, "gatehouse_dns_tcp_connections_total", result="shed")
     errors = metric(ms, "gatehouse_dns_tcp_accept_errors_total")
@@ -887,11 +903,12 @@ def test_metrics_client_at_fd_limit(gatehouse):
     """Out of descriptors with a metrics client waiting (a Docker healthcheck): the
     resolver must not spin on the metrics listener, nor log a line per accept()."""
     d = start(gatehouse, extra="dns-tcp-max 1000\ndns-tcp-idle 60\n", preexec_fn=_small_nofile)
-    room = NOFILE - d.fd_count()
+    fd0 = d.fd_count()
+    room = NOFILE - fd0
     conns = []
     try:
         conns = open_conns(d.port, "127.0.0.1", room)      # every descriptor in use
-        wait_until(lambda: d.fd_count() == NOFILE, 3, "the daemon to reach its limit")
+        wait_for(lambda: d.fd_count() == NOFILE, 3, what="the daemon to reach its limit")
         err0 = d.stderr().count("accept")
         with socket.create_connection(("127.0.0.1", d.mport), timeout=T) as m:
             m.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
@@ -908,6 +925,9 @@ def test_metrics_client_at_fd_limit(gatehouse):
         for s in conns:
             s.close()
     d.assert_running()
-    # once descriptors are free again the scraper is served, and it counts what it shed
+    # once descriptors are free again the scraper is served, and it counts what it shed.
+    # The daemon frees them when it sees each client's EOF; a scrape before that is shed
+    # like the one above, by design.
+    wait_for(lambda: d.fd_count() <= fd0, 5, what="the daemon to close the clients' descriptors")
     m = {name: v for name, labels, v in metrics(d) if not labels}
     assert m["gatehouse_metrics_accept_errors_total"] >= 1, m
