@@ -409,6 +409,14 @@ expect "both daemons run as the image's non-root user (uid 10001), no capabiliti
 		[ "$(cat $p/comm 2>/dev/null)" = $n ] || continue
 		printf "%s %s %s " $n "$(awk "/^Uid:/{print \$2}" $p/status)" "$(awk "/^CapEff:/{print \$2}" $p/status)"
 	done; done | sed "s/ $//"'
+# Docker's own profile is a filter too: each daemon has one more than the entrypoint
+expect "both daemons add their own seccomp filter to Docker's (one more than PID 1)" \
+	"^gatehouse-resol 1 gatehouse-forwa 1$" \
+	docker exec "$GW" bash -c 'base=$(awk "/^Seccomp_filters:/{print \$2}" /proc/1/status)
+	for n in gatehouse-resol gatehouse-forwa; do for p in /proc/[0-9]*; do
+		[ "$(cat $p/comm 2>/dev/null)" = $n ] || continue
+		printf "%s %s " $n $(( $(awk "/^Seccomp_filters:/{print \$2}" $p/status) - base ))
+	done; done | sed "s/ $//"'
 refuse "the root file system is read-only" "Read-only file system" docker exec "$GW" touch /etc/gatehouse/x
 refuse "nothing listens on the gateway's bridge side ($GW_OUT:443 from web)" "refused" \
 	docker exec "$WEB" bash -c "exec 3<>/dev/tcp/$GW_OUT/443"
