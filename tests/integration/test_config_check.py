@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from conftest import free_port, tcp_ready
+from peers import scaled
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"
@@ -130,7 +131,7 @@ def test_upstream_system_loop_reads_resolv_conf(gatehouse, binary):
             ["unshare", "--mount", "sh", "-c",
              'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc_path,
              gatehouse.binary(binary), "-c", conf, "--check"],
-            env=gatehouse.clean_env(), capture_output=True, text=True, timeout=10)
+            env=gatehouse.clean_env(), capture_output=True, text=True, timeout=scaled(10))
 
     r = check("search corp.test\nnameserver 127.0.0.1\n")
     assert r.returncode == 2, r.stderr

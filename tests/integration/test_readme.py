@@ -22,6 +22,8 @@ import subprocess
 
 import pytest
 
+from peers import scaled
+
 from conftest import Gatehouse
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
@@ -107,7 +109,8 @@ def run_check(gatehouse, binary, kind, text):
         argv = ["unshare", "--mount", "sh", "-c",
                 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc] + argv
     return subprocess.run(argv, env=gatehouse.clean_env(env), cwd=gatehouse.workdir,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=scaled(10))
 
 
 @pytest.mark.parametrize("binary", BINARIES)

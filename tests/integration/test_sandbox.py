@@ -22,6 +22,7 @@ import dns.query
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, tcp_ready
+from peers import scaled
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"
@@ -47,7 +48,7 @@ def sandboxed(d):
 
 
 def wait_for(pred, timeout=T, what="condition"):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         v = pred()
         if v:
@@ -212,7 +213,7 @@ def test_forbidden_call_stops_the_daemon(gatehouse, daemon, call, name):
     sandboxed(d)                # the SIGUSR2 handler is installed just before the filter
     d.expect_exit = True
     os.kill(d.pid, signal.SIGUSR2)
-    rc = d.proc.wait(timeout=10)
+    rc = d.proc.wait(timeout=scaled(10))
     err = d.stderr()
     assert rc == SANDBOX_EXIT, f"exit status {rc}, stderr:\n{err}"
     lines = [l for l in err.splitlines() if ": sandbox: system call " in l]
@@ -246,7 +247,7 @@ def test_abort_still_dies_of_sigabrt(gatehouse, daemon):
     sandboxed(d)
     d.expect_exit = True
     os.kill(d.pid, signal.SIGUSR2)
-    assert d.proc.wait(timeout=10) == -signal.SIGABRT, d.stderr()
+    assert d.proc.wait(timeout=scaled(10)) == -signal.SIGABRT, d.stderr()
     assert ": sandbox: system call" not in d.stderr()
 
 
@@ -255,7 +256,7 @@ def test_hook_build_refuses_an_unknown_hook(gatehouse):
                         f"dns-listen 127.0.0.1:{free_port(addrs=('127.0.0.1',))}\n",
                         env={"GH_TEST_FORBIDDEN": "nonsense"})
     d.expect_exit = True
-    assert d.proc.wait(timeout=10) == 1
+    assert d.proc.wait(timeout=scaled(10)) == 1
     assert "GH_TEST_FORBIDDEN=nonsense: not a test hook" in d.stderr()
 
 
@@ -300,7 +301,7 @@ def run_hook_raw(gh, daemon, hook, stop_sig=None):
         if stop_sig is not None:
             wait_for(lambda: f"test hook: {hook} returned" in read(), what="the hook ran")
             os.kill(p.pid, stop_sig)
-        rc = p.wait(timeout=30)
+        rc = p.wait(timeout=scaled(30))
     finally:
         if p.poll() is None:
             p.kill()
