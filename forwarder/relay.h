@@ -20,17 +20,22 @@ size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
  * (no pipe, no extra descriptors for the many small connections).
  *
- * RELAY_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, 1 GiB download,
- * forwarder as nobody; README "Splice"): a 64 KiB pipe relayed 211-295 MiB/s, 128 KiB
- * 931-961, 256 KiB 755-1009, 512 KiB 900-1081, at about the same CPU per GiB. A spliced
- * direction holds at most one pipe of kernel memory, and an unprivileged user's pipes
- * share fs.pipe-user-pages-soft (64 MiB): 512 KiB pipes used it up after 128 directions
- * (the next got 8 KiB pipes), 128 KiB ones after 512. 128 KiB keeps nearly all the
- * throughput at a quarter of the memory of 512 KiB. A pipe the kernel will not make at
- * least RELAY_BUF long (over the quota) is not used: that direction keeps copying. */
+ * RELAY_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, a 1 GiB download,
+ * the forwarder as nobody, median of 5 runs on a quiet 2-core VM; README "Splice"):
+ *   pipe     MiB/s   CPU s/GiB
+ *   64 KiB   1396    0.40
+ *   128 KiB  1516    0.45
+ *   256 KiB  1647    0.36
+ *   512 KiB  1681    0.31
+ * A spliced direction holds at most one pipe of kernel memory, and an unprivileged user's
+ * pipes share fs.pipe-user-pages-soft (64 MiB): 512 KiB pipes used it up after 128
+ * directions, 256 KiB after 256. 256 KiB is the smallest pipe within 2% of the best
+ * throughput and 16% of the best CPU, at half the memory of 512 KiB. A pipe the kernel
+ * will not make at least RELAY_BUF long (past the quota it makes 8 KiB ones) is not used:
+ * that direction keeps copying. */
 #define RELAY_SPLICE_AFTER (256 * 1024)
 #ifndef RELAY_PIPE
-#define RELAY_PIPE (128 * 1024)
+#define RELAY_PIPE (256 * 1024)
 #endif
 
 struct pump {

@@ -628,9 +628,9 @@ def _pipes(pid):
     return out
 
 
-def test_spliced_direction_holds_at_most_one_128k_pipe(env, fwd):
+def test_spliced_direction_holds_at_most_one_256k_pipe(env, fwd):
     """A bulk download goes into splice mode after 256 KiB; when the client then stops
-    reading, the forwarder holds at most one 128 KiB pipe of it in kernel memory (README:
+    reading, the forwarder holds at most one 256 KiB pipe of it in kernel memory (README:
     Splice), and every byte still arrives intact once it reads again."""
     total = 16 << 20
     f = fwd(allow_common(env), idle_timeout="20")
@@ -655,7 +655,7 @@ def test_spliced_direction_holds_at_most_one_128k_pipe(env, fwd):
     wait_for(stalled, 10, interval=0.3, what="the download to stall")
     pipes = [v for k, v in _pipes(f.pid).items() if k not in before]
     assert len(pipes) == 1, pipes              # one spliced direction, one pipe
-    assert pipes[0][0] == 128 * 1024, pipes
+    assert pipes[0][0] == 256 * 1024, pipes
     head, body = got.split(b"\r\n\r\n", 1)
     h = hashlib.sha256(body)
     n = len(body)
