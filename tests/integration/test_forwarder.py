@@ -588,22 +588,34 @@ def test_slow_reader_backpressure_bounds_memory(env, fwd):
         assert chunk
         head += chunk
     head, body_start = head.split(b"\r\n\r\n", 1)
-    h = hashlib.sha256(body_start)
-    n = len(body_start)
-    buf = bytearray(1 << 20)
-    while True:
-        k = s.recv_into(buf)
-        if k == 0:
-            break
-        h.update(memoryview(buf)[:k])
-        n += k
-        peak = max(peak, f.rss_kb()) if n % (8 << 20) < k else peak
+
+    def watch(n, k):
+        nonlocal peak
+        if n % (8 << 20) < k:
+            peak = max(peak, f.rss_kb())
+    n, h = read_body(s, body_start, watch)
     s.close()
     assert n == total
     assert h.hexdigest() == payload_sha256(total)
     assert peak - idle_rss < bound_kb
     line = f.wait_conn(cport)
     assert line["end"] == "eof" and line["bytes_down"] > total
+
+
+def read_body(s, start, each=None):
+    """Read s to EOF after the body bytes already in start: (length, sha256 object).
+    each(n, k) is called after every read of k bytes (n so far)."""
+    h = hashlib.sha256(start)
+    n = len(start)
+    buf = bytearray(1 << 20)
+    while True:
+        k = s.recv_into(buf)
+        if k == 0:
+            return n, h
+        h.update(memoryview(buf)[:k])
+        n += k
+        if each is not None:
+            each(n, k)
 
 
 def _pipes(pid):
@@ -657,15 +669,7 @@ def test_spliced_direction_holds_at_most_one_256k_pipe(env, fwd):
     assert len(pipes) == 1, pipes              # one spliced direction, one pipe
     assert pipes[0][0] == 256 * 1024, pipes
     head, body = got.split(b"\r\n\r\n", 1)
-    h = hashlib.sha256(body)
-    n = len(body)
-    buf = bytearray(1 << 20)
-    while True:
-        k = s.recv_into(buf)
-        if k == 0:
-            break
-        h.update(memoryview(buf)[:k])
-        n += k
+    n, h = read_body(s, body)
     s.close()
     assert n == total and h.hexdigest() == payload_sha256(total)
     assert f.wait_conn(cport)["end"] == "eof"
