@@ -22,6 +22,10 @@
 #define PEEK_CHUNK 4096		/* first peek buffer; grows to PEEK_MAX */
 #define DRAIN_MS 2000		/* after a refusal: let the client read it before closing */
 #define DRAIN_BYTES 65536
+/* A routed port is dialled before the client speaks; when that fails first, the client's
+ * first bytes (if it sends any soon) say how to refuse it: a TLS alert, an HTTP 502. A
+ * client that waits for the server to speak (SMTP) is closed after this. */
+#define REFUSE_WAIT_MS 500
 /* Peeking, the first PEEK_EAGER_READS reads that leave the name undecided follow the
  * client at once (a real client's ClientHello or head comes in one or two reads, even a
  * post-quantum hello). After that each read that still leaves it undecided is followed by
@@ -43,6 +47,8 @@ enum conn_state {
 	CONN_RESOLVING,
 	CONN_CONNECTING,
 	CONN_RELAYING,
+	CONN_REFUSING,		/* routed port, refused before the client spoke: waiting a
+				 * moment for its first bytes to refuse in its protocol */
 	CONN_DRAINING,		/* refused: the signal is written, reading what is left */
 	CONN_CLOSED
 };
@@ -77,6 +83,8 @@ struct conn {
 	enum proto proto;
 	unsigned peek_flags;
 	int client_eof;			/* FIN seen while the gate was closed */
+	int proto_sure;			/* CONN_REFUSING: the first bytes have shown the
+					 * protocol (not merely a prefix of one) */
 	/* the decision */
 	enum via via;
 	const struct rule *rule;	/* points into cfg->policy */
@@ -100,7 +108,10 @@ static const char *const deny_names[DENY_COUNT] = {
 };
 static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route" };
 static const char *const state_names[] = {
-	"accepted", "peeking", "resolving", "connecting", "relaying", "draining", "closed"
+	[CONN_ACCEPTED] = "accepted", [CONN_PEEKING] = "peeking",
+	[CONN_RESOLVING] = "resolving", [CONN_CONNECTING] = "connecting",
+	[CONN_RELAYING] = "relaying", [CONN_REFUSING] = "refusing",
+	[CONN_DRAINING] = "draining", [CONN_CLOSED] = "closed"
 };
 
 const char *
@@ -390,6 +401,56 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close(c, "drained");
 }
 
+/* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
+static void
+stop_upstream(struct conn *c)
+{
+	free_event(&c->ev_cw);
+	free_event(&c->ev_ur);
+	free_event(&c->ev_uw);
+	if (c->wait != NULL) {
+		dns_cancel(c->wait);
+		c->wait = NULL;
+	}
+	if (c->dial != NULL) {
+		dial_cancel(c->dial);
+		c->dial = NULL;
+	}
+	if (c->ufd != -1) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+}
+
+/* A routed port failed before the client sent a byte: wait REFUSE_WAIT_MS for its first
+ * bytes (client_peek_cb), then refuse (refuse_now). 1 when deferred. */
+static int
+refuse_later(struct conn *c, enum deny reason)
+{
+	if (c->state == CONN_REFUSING || c->gate != GATE_VERIFY || c->peeklen > 0 ||
+	    c->client_eof || (reason != DENY_CONNECT_FAILED && reason != DENY_RESOLVE_FAILED &&
+	    reason != DENY_NO_ADDRESS))
+		return 0;
+	c->deny = reason;
+	stop_upstream(c);
+	conn_set_state(c, CONN_REFUSING);
+	ev_set(c->ev_cr, 1);
+	arm_timer(c, REFUSE_WAIT_MS);
+	return 1;
+}
+
+/* The refusal refuse_later put off, now: in the protocol the first bytes showed, if any. */
+static void
+refuse_now(struct conn *c)
+{
+	char detail[sizeof(c->detail)];
+
+	if (!c->proto_sure)
+		c->proto = PROTO_UNKNOWN;	/* no bytes, or not enough to tell */
+	util_strlcpy(detail, c->detail, sizeof(detail));
+	conn_deny(c, c->deny, "%s", detail);
+}
+
 /* Refuse: one audit line, the protocol's signal, then a short drain so the client reads
  * the signal instead of a reset. */
 static void
@@ -407,6 +468,8 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 		vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
 		va_end(ap);
 	}
+	if (refuse_later(c, reason))
+		return;
 	audit_deny(c);
 	c->audited = 1;
 	f->stats.denied[reason]++;
@@ -422,21 +485,7 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 	shutdown(c->cfd, SHUT_WR);
 	/* Stop everything but reading the client. */
 	free_event(&c->pace);
-	free_event(&c->ev_cw);
-	free_event(&c->ev_ur);
-	free_event(&c->ev_uw);
-	if (c->wait != NULL) {
-		dns_cancel(c->wait);
-		c->wait = NULL;
-	}
-	if (c->dial != NULL) {
-		dial_cancel(c->dial);
-		c->dial = NULL;
-	}
-	if (c->ufd != -1) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	stop_upstream(c);
 	free_event(&c->ev_cr);
 	conn_set_state(c, CONN_DRAINING);
 	c->ev_cr = event_new(f->base, c->cfd, EV_READ | EV_PERSIST, drain_cb, c);
@@ -673,6 +722,18 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	if (r == 0) {
 		if (c->lowat && c->gate == GATE_PEEK)	/* the timer found nothing */
 			peek_unpace(c, 0);
+		return;
+	}
+	if (c->state == CONN_REFUSING) {
+		struct peek_result res;
+
+		/* A ClientHello shows itself in two bytes; an HTTP request once its request
+		 * line is judged; anything else is no protocol we answer in. */
+		if (r == 1 && classify(c, &res) == PEEK_NEED_MORE && c->proto != PROTO_TLS &&
+		    !c->client_eof)
+			return;
+		c->proto_sure = r == 1;
+		refuse_now(c);
 		return;
 	}
 	if (r == -1 && !c->client_eof) {
@@ -1079,6 +1140,9 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case CONN_CONNECTING:
 		conn_deny(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
+		return;
+	case CONN_REFUSING:
+		refuse_now(c);
 		return;
 	case CONN_RELAYING:
 		break;

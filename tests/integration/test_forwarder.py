@@ -431,6 +431,34 @@ def test_routed_server_speaks_first(env, fwd, kind):
                                    b"QUIT\r\n")
 
 
+def test_routed_port_failing_before_the_client_speaks_refuses_in_its_protocol(env, fwd):
+    """A routed port is dialled at accept. When that fails before the client has sent a
+    byte (here at once: the name's NXDOMAIN is cached after the first connection), the
+    forwarder waits a moment for the client's first bytes and refuses in their protocol:
+    an HTTP client gets its 502, a TLS client an internal_error alert; a client that waits
+    for the server to speak is closed. Each is one audit line, resolve-failed."""
+    f = fwd(["route %d nx.test:%d private" % (env.p_alt, env.p_alt)])
+    request = b"GET / HTTP/1.1\r\nHost: nx.test\r\nConnection: close\r\n\r\n"
+    for attempt in range(2):            # the second one is refused at accept
+        resp, cport = http_raw(env.p_alt, request)
+        assert status_of(resp) == 502, (attempt, resp[:300])
+        assert b"nx.test could not be resolved" in resp, resp
+        line = f.wait_conn(cport)
+        assert (line["verdict"], line["reason"], line["route"]) == (
+            "deny", "resolve-failed", "nx.test:%d" % env.p_alt), line
+    s = connect(env.p_alt)
+    cport = s.getsockname()[1]
+    s.sendall(client_hello_bytes("nx.test"))
+    assert recv_until_eof(s).endswith(b"\x15\x03\x03\x00\x02\x02\x50")    # internal_error
+    s.close()
+    assert f.wait_conn(cport)["reason"] == "resolve-failed"
+    s = connect(env.p_alt)                      # speaks only when spoken to: closed
+    cport = s.getsockname()[1]
+    assert recv_until_eof(s) == b""
+    s.close()
+    assert f.wait_conn(cport)["reason"] == "resolve-failed"
+
+
 def test_routed_port_refuses_client_hello_naming_another_host(env, fwd):
     f = fwd(["route %d smtp.test:%d private" % (env.p_smtp, env.p_smtp)])
     hello = client_hello_bytes("evil.test")
