@@ -113,8 +113,9 @@ def _use_namespace():
 
 def run_check(gatehouse, binary, kind, text):
     """--check on the block: a conf block as gatehouse.conf in the test's directory, an
-    env block's lines as the environment (and /dev/null as the file)."""
-    argv = [Gatehouse.binary(binary), "--check"]
+    env block's lines as the environment (and /dev/null as the file). binary: a daemon's
+    name (the build's) or a path."""
+    argv = [binary if os.path.isabs(binary) else Gatehouse.binary(binary), "--check"]
     env = {}
     if kind == "conf":
         gatehouse.write("gatehouse.conf", text)
