@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -39,10 +40,13 @@ def doc_name(path):
     return os.path.relpath(path, REPO)
 
 
-def blocks(path=README):
-    """[(line number, info string, text)] of every fenced block of path, dedented."""
+def blocks(path=README, text=None):
+    """[(line number, info string, text)] of every fenced block of path (or of text,
+    a part of it), dedented."""
     out = []
-    lines = open(path, encoding="utf-8").read().split("\n")
+    if text is None:
+        text = open(path, encoding="utf-8").read()
+    lines = text.split("\n")
     i = 0
     while i < len(lines):
         m = FENCE.match(lines[i])
@@ -99,10 +103,12 @@ def test_every_block_is_marked(path):
 
 
 def test_the_readme_s_examples_are_checked():
-    kinds = [p.values[0] for p in config_blocks([README])]
-    # the README's file example, its environment example, the private-route example, and
-    # the deliberately bad one: losing a marker must not silently drop a test
-    assert kinds.count("conf") >= 3 and kinds.count("env") >= 1, kinds
+    blocks = [(p.values[0], p.values[2] is not None) for p in config_blocks([README])]
+    # the README's file example, its environment example and the deliberately bad one
+    # (the private-route example is gatehouse.conf(5)'s: test_man.py): losing a marker
+    # must not silently drop a test
+    assert blocks.count(("conf", False)) >= 1 and blocks.count(("env", False)) >= 1 and \
+        blocks.count(("conf", True)) >= 1, blocks
 
 
 def _use_namespace():
@@ -185,3 +191,40 @@ def test_relative_links_resolve(path):
         elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
             broken.append(target + " (no such heading)")
     assert not broken, "%s: links that lead nowhere: %s" % (doc_name(path), broken)
+
+
+# ---- the README's Install section names what the machine needs
+
+def install_packages():
+    """(packages the Install section's apt-get lines name, packages its `sudo make demo`
+    comment names)."""
+    text = open(README, encoding="utf-8").read()
+    section = re.search(r"^## Install\n(.*?)^## ", text, re.S | re.M).group(1)
+    body = "\n".join(t for _, info, t in blocks(README, section) if info == "sh")
+    body = body.replace("\\\n", " ")
+    apt, demo = set(), set()
+    for line in body.splitlines():
+        m = re.search(r"apt-get install (.*)", line)
+        if m:
+            apt |= set(m.group(1).split())
+        m = re.search(r"# sudo make demo needs, of those: (.*)", line)
+        if m:
+            demo |= set(m.group(1).split())
+            continue
+        if demo and line.startswith("# ") and not line.startswith("# make") and \
+                not line.startswith("# build"):
+            demo |= set(line[2:].split())
+    return apt, demo
+
+
+def test_install_names_every_package_of_ci_packages():
+    with open(os.path.join(REPO, ".ci", "packages")) as f:
+        ci = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    apt, demo = install_packages()
+    assert apt == ci, "README Install and .ci/packages differ: only in the README %s, only " \
+        "in .ci/packages %s" % (sorted(apt - ci), sorted(ci - apt))
+    sys.path.insert(0, os.path.join(REPO, "demo"))
+    import demo as demo_py
+    needed = {pkg for _, pkg in demo_py.PROGRAMS + demo_py.MODULES} - {"libc-bin"}
+    assert demo == needed, "the README's list for sudo make demo %s, demo.py's %s" % (
+        sorted(demo), sorted(needed))
