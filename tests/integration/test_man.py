@@ -215,3 +215,12 @@ def test_page_example_passes_check(gatehouse, binary, kind, text, expect):
     for want in expect:
         msg = re.sub(r"^gatehouse-(resolver|forwarder): ", "", want)
         assert msg in r.stderr, "want %r in:\n%s" % (msg, r.stderr)
+
+
+@pytest.mark.parametrize("binary", ["gatehouse-resolver", "gatehouse-forwarder"])
+def test_help_points_at_the_man_pages(gatehouse, binary):
+    r = gatehouse.run(binary, ["--help"])
+    assert r.returncode == 0, r.stderr
+    assert "man 8 %s" % binary in r.stdout and "man 5 gatehouse.conf" in r.stdout, r.stdout
+    page = "%s.8" % binary
+    assert page in PAGES
