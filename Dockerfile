@@ -6,7 +6,7 @@
 # GATEHOUSE_FORWARD_LISTEN, ...) and/or a file mounted at /etc/gatehouse/gatehouse.conf.
 # Runs as the non-root user `gatehouse` (uid 10001); works with `read_only: true` and
 # `security_opt: [no-new-privileges:true]`. Each daemon installs its own seccomp filter once
-# started, inside Docker's default profile (which allows that: README, "Sandbox").
+# started, inside Docker's default profile (which allows that: docs/security.md, "The sandbox").
 # See docker-compose.yml for a complete example.
 
 # ---- build stage: compiler, -dev packages, `make`

@@ -1,5 +1,5 @@
 # gatehouse: one plain Makefile. `make`, `make check`, `make check SANITIZE=1`, `make fuzz`,
-# `make demo`, `make bench`. Objects and binaries go to build/ (build/san/ under SANITIZE=1).
+# `make demo`, `make bench`, `make install`. Objects and binaries go to build/ (build/san/ under SANITIZE=1).
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -170,9 +170,39 @@ docker-check:
 bench: all
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# `make install`: the daemons, their man pages, the documents and an example configuration
+# under PREFIX (default /usr/local), staged under DESTDIR for packaging. Nothing goes to
+# /etc: copy the example to /etc/gatehouse/gatehouse.conf. The man pages name DOCDIR.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/gatehouse
+INSTALL ?= install
+MAN_PAGES = man/gatehouse.conf.5 man/gatehouse-resolver.8 man/gatehouse-forwarder.8
+# $(call install_man,PAGE,SECTION_DIR): the page with DOCDIR in place of the default's
+install_man = sed 's|/usr/local/share/doc/gatehouse|$(DOCDIR)|g' $(1) \
+	  >$(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1)) && chmod 0644 $(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1))
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BUILD)/gatehouse-resolver $(BUILD)/gatehouse-forwarder $(DESTDIR)$(SBINDIR)/
+	$(call install_man,man/gatehouse.conf.5,man5)
+	$(call install_man,man/gatehouse-resolver.8,man8)
+	$(call install_man,man/gatehouse-forwarder.8,man8)
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	$(INSTALL) -m 0644 examples/gatehouse.conf $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/gatehouse-resolver $(DESTDIR)$(SBINDIR)/gatehouse-forwarder
+	rm -f $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+	rm -rf $(DESTDIR)$(DOCDIR)
+
 clean:
 	rm -rf build
 
-.PHONY: all testhooks unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check clean
+.PHONY: all testhooks unit fuzz fuzz-build fuzz-quick fuzz-long integration e2e check soak demo bench docker-check \
+        install uninstall clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

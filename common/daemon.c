@@ -39,8 +39,8 @@ usage(FILE *f, const char *progname, const char *summary)
 	    "Signals: SIGHUP reopens an audit file and reloads the configuration (a bad one\n"
 	    "is refused and the old one kept), SIGUSR1 only reopens the audit file,\n"
 	    "SIGTERM/SIGINT exit.\n"
-	    "Configuration directives and GATEHOUSE_* variables: see README.md.\n",
-	    progname, summary);
+	    "Manual: man 8 %s; the configuration: man 5 gatehouse.conf.\n",
+	    progname, summary, progname);
 }
 
 int

@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 import shlex
+import shutil
+import subprocess
 import sys
 import time
 
@@ -29,6 +31,31 @@ route 587 smtp.mail.test:587        # STARTTLS: the first bytes carry no name
 """
 
 WIDTH = 78
+
+# What the demo runs, and the Debian 12 package each comes from (.ci/packages lists them
+# too). Checked before anything is built, so a missing one is a sentence, not a traceback.
+PROGRAMS = [
+    ("ip", "iproute2"),             # namespaces, veths, addresses
+    ("ss", "iproute2"),             # waiting for the servers to listen
+    ("sysctl", "procps"),           # no forwarding in the namespaces
+    ("openssl", "openssl"),         # the test CA and the SNI-spoofing client
+    ("dnsmasq", "dnsmasq-base"),    # the internet's DNS server
+    ("curl", "curl"),               # HTTPS and SMTP clients
+    ("dig", "bind9-dnsutils"),      # DNS lookups
+    ("getent", "libc-bin"),         # a glibc lookup
+]
+MODULES = [("aiosmtpd", "python3-aiosmtpd")]   # the internet's SMTP server
+
+
+def missing_packages():
+    """[(what is missing, Debian package)] for the programs on PATH and the Python modules
+    of the interpreter that runs the servers (tests/e2e/topology.py's PYTHON)."""
+    out = [(prog, pkg) for prog, pkg in PROGRAMS if shutil.which(prog) is None]
+    for mod, pkg in MODULES:
+        r = subprocess.run([T.PYTHON, "-c", f"import {mod}"], capture_output=True)
+        if r.returncode != 0:
+            out.append((f"{T.PYTHON} module {mod}", pkg))
+    return out
 
 
 def out(text=""):
@@ -192,10 +219,19 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, "build"),
                     help="directory with gatehouse-resolver and gatehouse-forwarder")
     args = ap.parse_args()
+    missing = missing_packages()
+    if missing:
+        pkgs = sorted({pkg for _, pkg in missing})
+        sys.stderr.write("make demo needs programs this machine does not have: " +
+                         ", ".join(what for what, _ in missing) + ".\n"
+                         "Install them (Debian 12): sudo apt-get install " + " ".join(pkgs) +
+                         "\n")
     if os.geteuid() != 0:
         sys.stderr.write("make demo needs root: it builds network namespaces (ip netns) and "
                          "runs servers on ports 53, 443, 465 and 587 inside them.\n"
                          "Run it as: sudo make demo\n")
+        return 1
+    if missing:
         return 1
     reason = T.unavailable_reason()
     if reason:

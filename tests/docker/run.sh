@@ -608,7 +608,7 @@ expect "diagnostics: both daemons logged their start on stderr" "gatehouse-forwa
 	grep -E 'gatehouse-(resolver|forwarder) [0-9]' "$WORK/diag.log"
 
 echo "# signals, restarts, stop"
-# Reload the way the README says: signal PID 1 from inside. (`docker kill -s HUP` works too,
+# Reload the way docs/docker.md says: signal PID 1 from inside. (`docker kill -s HUP` works too,
 # but Docker Engine then counts the container as stopped by hand and no longer restarts it
 # after a crash: moby#41302; checked last, below.)
 docker exec "$GW" bash -c 'kill -HUP 1'

@@ -1,7 +1,8 @@
-"""Every configuration block of README.md passes `--check` as printed, in both binaries
-(issue 11: the README's own `allow ... private` + `route` example was refused).
+"""Every configuration block of README.md and docs/*.md passes `--check` as printed, in
+both binaries (issue 11: the README's own `allow ... private` + `route` example was
+refused).
 
-README.md marks its fenced blocks: ```conf is a configuration file, ```env an env_file
+The documents mark their fenced blocks: ```conf is a configuration file, ```env an env_file
 (NAME=VALUE lines, no quoting), and `conf error` / `env error` a deliberately bad one,
 followed by a ```text block with the message(s) --check prints for it (the file is
 gatehouse.conf). Every other block names its kind too (sh, console, text, json), so a
@@ -15,10 +16,12 @@ dns-listen at 0.0.0.0:53, as a start would there).
 Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_readme.py
 """
 
+import glob
 import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -26,15 +29,24 @@ from peers import scaled
 
 from conftest import Gatehouse
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+README = os.path.join(REPO, "README.md")
+DOCS = [README] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
 BINARIES = ["gatehouse-resolver", "gatehouse-forwarder"]
 FENCE = re.compile(r"^( *)```(.*)$")
 
 
-def blocks():
-    """[(line number, info string, text)] of every fenced block, dedented."""
+def doc_name(path):
+    return os.path.relpath(path, REPO)
+
+
+def blocks(path=README, text=None):
+    """[(line number, info string, text)] of every fenced block of path (or of text,
+    a part of it), dedented."""
     out = []
-    lines = open(README, encoding="utf-8").read().split("\n")
+    if text is None:
+        text = open(path, encoding="utf-8").read()
+    lines = text.split("\n")
     i = 0
     while i < len(lines):
         m = FENCE.match(lines[i])
@@ -47,15 +59,24 @@ def blocks():
         while i < len(lines) and not re.match(r"^ *```\s*$", lines[i]):
             body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
             i += 1
-        assert i < len(lines), "README.md:%d: a fence that is never closed" % start
+        assert i < len(lines), "%s:%d: a fence that is never closed" % (doc_name(path), start)
         out.append((start, info, "\n".join(body) + "\n"))
         i += 1
     return out
 
 
-def config_blocks():
-    """The conf/env blocks, each with the expected messages of an `error` block."""
-    bs = blocks()
+def config_blocks(paths=DOCS):
+    """The conf/env blocks of the documents, each with the expected messages of an
+    `error` block."""
+    out = []
+    for path in paths:
+        out += _config_blocks(path)
+    return out
+
+
+def _config_blocks(path):
+    bs = blocks(path)
+    name = doc_name(path)
     out = []
     for n, (line, info, text) in enumerate(bs):
         kind = info.split()
@@ -65,23 +86,29 @@ def config_blocks():
         if kind[1:] == ["error"]:
             nxt = bs[n + 1] if n + 1 < len(bs) else None
             assert nxt is not None and nxt[1] == "text", \
-                "README.md:%d: a `%s` block must be followed by a ```text block with its " \
-                "message" % (line, info)
+                "%s:%d: a `%s` block must be followed by a ```text block with its " \
+                "message" % (name, line, info)
             expect = [l for l in nxt[2].splitlines() if l.strip()]
         else:
-            assert kind[1:] == [], "README.md:%d: unknown block kind '%s'" % (line, info)
-        out.append(pytest.param(kind[0], text, expect, id="README.md:%d" % line))
+            assert kind[1:] == [], "%s:%d: unknown block kind '%s'" % (name, line, info)
+        out.append(pytest.param(kind[0], text, expect, id="%s:%d" % (name, line)))
     return out
 
 
-def test_every_block_is_marked():
-    unmarked = [line for line, info, _ in blocks() if info == ""]
-    assert not unmarked, "README.md lines %s: fenced blocks without a kind (conf, env, sh, " \
-        "console, text, json...)" % unmarked
-    kinds = [p.values[0] for p in config_blocks()]
-    # the README's file example, its environment example, the private-route example, and
-    # the deliberately bad one: losing a marker must not silently drop a test
-    assert kinds.count("conf") >= 3 and kinds.count("env") >= 1, kinds
+@pytest.mark.parametrize("path", DOCS, ids=doc_name)
+def test_every_block_is_marked(path):
+    unmarked = [line for line, info, _ in blocks(path) if info == ""]
+    assert not unmarked, "%s lines %s: fenced blocks without a kind (conf, env, sh, " \
+        "console, text, json...)" % (doc_name(path), unmarked)
+
+
+def test_the_readme_s_examples_are_checked():
+    blocks = [(p.values[0], p.values[2] is not None) for p in config_blocks([README])]
+    # the README's file example, its environment example and the deliberately bad one
+    # (the private-route example is gatehouse.conf(5)'s: test_man.py): losing a marker
+    # must not silently drop a test
+    assert blocks.count(("conf", False)) >= 1 and blocks.count(("env", False)) >= 1 and \
+        blocks.count(("conf", True)) >= 1, blocks
 
 
 def _use_namespace():
@@ -92,8 +119,9 @@ def _use_namespace():
 
 def run_check(gatehouse, binary, kind, text):
     """--check on the block: a conf block as gatehouse.conf in the test's directory, an
-    env block's lines as the environment (and /dev/null as the file)."""
-    argv = [Gatehouse.binary(binary), "--check"]
+    env block's lines as the environment (and /dev/null as the file). binary: a daemon's
+    name (the build's) or a path."""
+    argv = [binary if os.path.isabs(binary) else Gatehouse.binary(binary), "--check"]
     env = {}
     if kind == "conf":
         gatehouse.write("gatehouse.conf", text)
@@ -126,3 +154,77 @@ def test_readme_block_passes_check(gatehouse, binary, kind, text, expect):
         # the message as printed, whichever binary printed it
         msg = re.sub(r"^gatehouse-(resolver|forwarder): ", "", want)
         assert msg in r.stderr, "want %r in:\n%s" % (msg, r.stderr)
+
+
+# ---- links between the documents
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, blanks as '-'."""
+    h = re.sub(r"[`*_]", "", heading.strip().lower())
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+def anchors(path):
+    text = open(path, encoding="utf-8").read()
+    text = re.sub(r"^ *```.*?^ *```", "", text, flags=re.S | re.M)   # no headings in blocks
+    return {slug(m.group(1)) for m in re.finditer(r"^#+ (.*)$", text, re.M)}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=doc_name)
+def test_relative_links_resolve(path):
+    """Every link to a file of the tree (and to a heading in it) leads somewhere: files
+    move, and a document must not be left pointing at the old place."""
+    text = open(path, encoding="utf-8").read()
+    text = re.sub(r"^ *```.*?^ *```", "", text, flags=re.S | re.M)
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target):
+            continue                          # http:, https:, mailto:
+        file, _, anchor = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+        if not os.path.exists(dest):
+            broken.append(target)
+        elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+            broken.append(target + " (no such heading)")
+    assert not broken, "%s: links that lead nowhere: %s" % (doc_name(path), broken)
+
+
+# ---- the README's Install section names what the machine needs
+
+def install_packages():
+    """(packages the Install section's apt-get lines name, packages its `sudo make demo`
+    comment names)."""
+    text = open(README, encoding="utf-8").read()
+    section = re.search(r"^## Install\n(.*?)^## ", text, re.S | re.M).group(1)
+    body = "\n".join(t for _, info, t in blocks(README, section) if info == "sh")
+    body = body.replace("\\\n", " ")
+    apt, demo = set(), set()
+    for line in body.splitlines():
+        m = re.search(r"apt-get install (.*)", line)
+        if m:
+            apt |= set(m.group(1).split())
+        m = re.search(r"# sudo make demo needs, of those: (.*)", line)
+        if m:
+            demo |= set(m.group(1).split())
+            continue
+        if demo and line.startswith("# ") and not line.startswith("# make") and \
+                not line.startswith("# build"):
+            demo |= set(line[2:].split())
+    return apt, demo
+
+
+def test_install_names_every_package_of_ci_packages():
+    with open(os.path.join(REPO, ".ci", "packages")) as f:
+        ci = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    apt, demo = install_packages()
+    assert apt == ci, "README Install and .ci/packages differ: only in the README %s, only " \
+        "in .ci/packages %s" % (sorted(apt - ci), sorted(ci - apt))
+    sys.path.insert(0, os.path.join(REPO, "demo"))
+    import demo as demo_py
+    needed = {pkg for _, pkg in demo_py.PROGRAMS + demo_py.MODULES} - {"libc-bin"}
+    assert demo == needed, "the README's list for sudo make demo %s, demo.py's %s" % (
+        sorted(demo), sorted(needed))
