@@ -1271,26 +1271,36 @@ print_ms(FILE *f, const char *name, uint64_t ms)
 		fprintf(f, "%s %llums\n", name, (unsigned long long)ms);
 }
 
+/* "allow NAME PORTS [private]\t# ORIGIN": the port list whole, however long (cut short
+ * only when out of memory). */
+static void
+print_allow(const struct rule *r, FILE *f)
+{
+	char where[300], small[512], *ports = small;
+	size_t need = (size_t)r->nports * sizeof("65535-65535,"), len = sizeof(small);
+
+	if (need > len && (ports = malloc(need)) != NULL)
+		len = need;
+	else
+		ports = small;
+	rule_format_ports(r, ports, len);
+	fprintf(f, "allow %s %s%s\t# %s\n", r->pattern, ports,
+	    (r->flags & RULE_PRIVATE) ? " private" : "", rule_origin(r, where, sizeof(where)));
+	if (ports != small)
+		free(ports);
+}
+
 static void
 print_rules(const struct config *c, FILE *f)
 {
 	char where[300];
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < policy_count(c->policy); i++) {
 		const struct rule *r = policy_rule(c->policy, i);
 
-		if (r->flags & RULE_ROUTE)
-			continue;
-		fprintf(f, "allow %s ", r->pattern);
-		for (j = 0; j < r->nports; j++) {
-			if (r->ports[j].lo == r->ports[j].hi)
-				fprintf(f, "%s%u", j ? "," : "", r->ports[j].lo);
-			else
-				fprintf(f, "%s%u-%u", j ? "," : "", r->ports[j].lo, r->ports[j].hi);
-		}
-		fprintf(f, "%s\t# %s\n", (r->flags & RULE_PRIVATE) ? " private" : "",
-		    rule_origin(r, where, sizeof(where)));
+		if (!(r->flags & RULE_ROUTE))
+			print_allow(r, f);
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		const struct route *rt = &c->routes[i];
