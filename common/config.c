@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,6 @@ struct parser {
 	const char *file;		/* the file's name, for messages after the file */
 	char *err;
 	size_t errlen;
-};
-
-struct setting {
-	const char *name;
-	int (*set)(struct parser *ps, char **argv, int argc);
-	int many;			/* takes a list of values */
 };
 
 static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -64,87 +59,187 @@ origin(const struct parser *ps, char *buf, size_t len)
 		snprintf(buf, len, "%s", ps->src);
 }
 
-/* ---- value parsers shared by the settings ---- */
+/* ---- the settings: one descriptor each ---- */
 
+/* The settings, in the order --check prints them (and hints prefer them). */
+enum setting_id {
+	SETTING_DNS_LISTEN,
+	SETTING_FORWARD_LISTEN,
+	SETTING_ANSWER,
+	SETTING_BLOCKED,
+	SETTING_TTL,
+	SETTING_NEGATIVE_TTL,
+	SETTING_UPSTREAM,
+	SETTING_AUDIT,
+	SETTING_AUDIT_RATE,
+	SETTING_METRICS,
+	SETTING_PEEK_TIMEOUT,
+	SETTING_CONNECT_TIMEOUT,
+	SETTING_IDLE_TIMEOUT,
+	SETTING_HALF_CLOSE_TIMEOUT,
+	SETTING_LOOKUP_TIMEOUT,
+	SETTING_MAX_CONNS,
+	SETTING_MAX_CONNS_PER_CLIENT,
+	SETTING_MAX_LOOKUPS,
+	SETTING_MAX_LOOKUPS_PER_CLIENT,
+	SETTING_CACHE_MIN_TTL,
+	SETTING_CACHE_MAX_TTL,
+	SETTING_NEGATIVE_CACHE_TTL,
+	SETTING_DNS_TCP_MAX,
+	SETTING_DNS_TCP_IDLE,
+	SETTING_USER,
+	SETTING_SANDBOX,
+	SETTING_COUNT
+};
+
+struct setting;
+
+/* A kind of value: how it is read, printed and freed. */
+struct setting_type {
+	int many;		/* takes a list of values */
+	/* Set the value from argv[0..argc) (argc >= 1, and 1 unless many): 0, or -1 (perr). */
+	int (*parse)(struct parser *ps, const struct setting *s, char **argv, int argc);
+	/* Write the value as a file would, each word after a blank: " 10.0.0.1 ::1". */
+	void (*print)(const struct config *c, const struct setting *s, FILE *f);
+	/* Free what parse allocated; NULL when it allocates nothing. */
+	void (*clear)(struct config *c, const struct setting *s);
+};
+
+struct setting {
+	const char *name;
+	const struct setting_type *type;
+	size_t offset;			/* of its field in struct config (see OFFSET) */
+	unsigned long min, max;		/* whole numbers: the bounds, both allowed */
+	int port;			/* addresses: addr_parse's default_port */
+	const char *const *words;	/* choices: the word for each value 0, 1, ... */
+	const char *expect;		/* choices: what a bad word is told to write */
+	const char *def;		/* the default, written as in a file */
+};
+
+/* offsetof(struct config, f), which must have type T: a compile error otherwise. */
+#define OFFSET(f, T) (offsetof(struct config, f) + \
+	0 * sizeof(char[_Generic(&((struct config *)0)->f, T *: 1)]))
+
+/* The field of setting s in c, as a T (the type the descriptor's OFFSET checked). */
+#define FIELD(c, s, T) ((T *)(void *)((char *)(c) + (s)->offset))
+#define CFIELD(c, s, T) ((const T *)(const void *)((const char *)(c) + (s)->offset))
+
+#define NO_PORT (-2)			/* addr_parse: a port is refused */
+
+/* whole numbers: uint32_t (u32) or unsigned (uint), within [min, max] */
 static int
-one_arg(struct parser *ps, const char *name, int argc)
+whole_parse(struct parser *ps, const struct setting *s, const char *arg, unsigned long *v)
 {
-	if (argc != 1)
-		return perr(ps, "'%s' takes exactly one value", name);
+	if (util_parse_uint(arg, s->min, s->max, v) == -1)
+		return perr(ps, "'%s %s': expected a whole number %lu-%lu", s->name, arg, s->min,
+		    s->max);
 	return 0;
 }
 
 static int
-set_u32(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
-    unsigned long max, uint32_t *out)
+u32_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 {
 	unsigned long v = 0;
 
-	if (one_arg(ps, name, argc) == -1)
+	(void)argc;
+	if (whole_parse(ps, s, argv[0], &v) == -1)
 		return -1;
-	if (util_parse_uint(argv[0], min, max, &v) == -1)
-		return perr(ps, "'%s %s': expected a whole number %lu-%lu", name, argv[0], min, max);
-	*out = (uint32_t)v;
+	*FIELD(ps->c, s, uint32_t) = (uint32_t)v;
 	return 0;
 }
 
-static int
-set_uint(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
-    unsigned long max, unsigned *out)
+static void
+u32_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	uint32_t v = 0;
-
-	if (set_u32(ps, name, argv, argc, min, max, &v) == -1)
-		return -1;
-	*out = v;
-	return 0;
+	fprintf(f, " %u", *CFIELD(c, s, uint32_t));
 }
 
 static int
-set_duration(struct parser *ps, const char *name, char **argv, int argc, uint64_t *out)
+uint_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+{
+	unsigned long v = 0;
+
+	(void)argc;
+	if (whole_parse(ps, s, argv[0], &v) == -1)
+		return -1;
+	*FIELD(ps->c, s, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static void
+uint_print(const struct config *c, const struct setting *s, FILE *f)
+{
+	fprintf(f, " %u", *CFIELD(c, s, unsigned));
+}
+
+/* durations: uint64_t milliseconds, more than 0 */
+static int
+duration_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 {
 	uint64_t ms = 0;
 
-	if (one_arg(ps, name, argc) == -1)
-		return -1;
+	(void)argc;
 	if (util_parse_duration(argv[0], 7 * 24 * 3600 * 1000ULL, &ms) == -1 || ms == 0)
 		return perr(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m (seconds "
-		    "unless marked; more than 0, at most 7 days)", name, argv[0]);
-	*out = ms;
+		    "unless marked; more than 0, at most 7 days)", s->name, argv[0]);
+	*FIELD(ps->c, s, uint64_t) = ms;
 	return 0;
 }
 
-static int
-set_string(struct parser *ps, const char *name, char **argv, int argc, char **out)
+/* whole seconds as "60", anything else as "1500ms" */
+static void
+duration_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	char *s;
+	uint64_t ms = *CFIELD(c, s, uint64_t);
 
-	if (one_arg(ps, name, argc) == -1)
-		return -1;
-	if ((s = strdup(argv[0])) == NULL)
+	if (ms % 1000 == 0)
+		fprintf(f, " %llu", (unsigned long long)(ms / 1000));
+	else
+		fprintf(f, " %llums", (unsigned long long)ms);
+}
+
+/* strings: a copy (char *) */
+static int
+string_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+{
+	char **field = FIELD(ps->c, s, char *), *v;
+
+	(void)argc;
+	if ((v = strdup(argv[0])) == NULL)
 		return perr(ps, "out of memory");
-	free(*out);
-	*out = s;
+	free(*field);
+	*field = v;
 	return 0;
 }
 
-/* A list of addresses; default_port as addr_parse takes it. */
-static int
-set_addrlist(struct parser *ps, const char *name, char **argv, int argc, int default_port,
-    struct addrlist *out)
+static void
+string_print(const struct config *c, const struct setting *s, FILE *f)
 {
+	fprintf(f, " %s", *CFIELD(c, s, char *));
+}
+
+static void
+string_clear(struct config *c, const struct setting *s)
+{
+	free(*FIELD(c, s, char *));
+	*FIELD(c, s, char *) = NULL;
+}
+
+/* address lists (struct addrlist); s->port as addr_parse's default_port */
+static int
+addrs_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+{
+	struct addrlist *out = FIELD(ps->c, s, struct addrlist);
 	struct sockaddr_storage *v;
 	char msg[256];
 	int i;
 
-	if (argc < 1)
-		return perr(ps, "'%s' needs at least one address", name);
 	if ((v = calloc((size_t)argc, sizeof(*v))) == NULL)
 		return perr(ps, "out of memory");
 	for (i = 0; i < argc; i++) {
-		if (addr_parse(argv[i], default_port, &v[i], msg, sizeof(msg)) == -1) {
+		if (addr_parse(argv[i], s->port, &v[i], msg, sizeof(msg)) == -1) {
 			free(v);
-			return perr(ps, "%s: %s", name, msg);
+			return perr(ps, "%s: %s", s->name, msg);
 		}
 	}
 	free(out->v);
@@ -153,39 +248,74 @@ set_addrlist(struct parser *ps, const char *name, char **argv, int argc, int def
 	return 0;
 }
 
-/* ---- the settings ---- */
-
-static int
-s_dns_listen(struct parser *ps, char **argv, int argc)
+/* with their ports unless the setting refuses ports */
+static void
+addrs_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	ps->c->dns_listen_default = 0;
-	return set_addrlist(ps, "dns-listen", argv, argc, 53, &ps->c->dns_listen);
+	const struct addrlist *l = CFIELD(c, s, struct addrlist);
+	char buf[ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		fprintf(f, " %s", addr_format((const struct sockaddr *)&l->v[i], s->port != NO_PORT,
+		    buf, sizeof(buf)));
 }
 
-static int
-s_forward_listen(struct parser *ps, char **argv, int argc)
+static void
+addrs_clear(struct config *c, const struct setting *s)
 {
-	ps->c->forward_listen_default = 0;
-	return set_addrlist(ps, "forward-listen", argv, argc, -2, &ps->c->forward_listen);
+	struct addrlist *l = FIELD(c, s, struct addrlist);
+
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
+/* choices: an int, the index of its word in s->words */
 static int
-s_answer(struct parser *ps, char **argv, int argc)
+choice_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 {
-	struct config *c = ps->c;
 	int i;
 
+	(void)argc;
+	for (i = 0; s->words[i] != NULL; i++) {
+		if (strcmp(argv[0], s->words[i]) == 0) {
+			*FIELD(ps->c, s, int) = i;
+			return 0;
+		}
+	}
+	return perr(ps, "'%s %s': expected %s", s->name, argv[0], s->expect);
+}
+
+static void
+choice_print(const struct config *c, const struct setting *s, FILE *f)
+{
+	fprintf(f, " %s", s->words[*CFIELD(c, s, int)]);
+}
+
+/* answer: auto, or addresses (answer_auto, answer4, answer6) */
+static void
+answer_clear(struct config *c, const struct setting *s)
+{
+	(void)s;
 	free(c->answer4);
 	free(c->answer6);
 	c->answer4 = NULL;
 	c->answer6 = NULL;
 	c->nanswer4 = c->nanswer6 = 0;
+}
+
+static int
+answer_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+{
+	struct config *c = ps->c;
+	int i;
+
+	answer_clear(c, s);
 	if (argc == 1 && strcmp(argv[0], "auto") == 0) {
 		c->answer_auto = 1;
 		return 0;
 	}
-	if (argc < 1)
-		return perr(ps, "'answer' needs 'auto' or addresses");
 	c->answer_auto = 0;
 	c->answer4 = calloc((size_t)argc, sizeof(*c->answer4));
 	c->answer6 = calloc((size_t)argc, sizeof(*c->answer6));
@@ -202,41 +332,54 @@ s_answer(struct parser *ps, char **argv, int argc)
 	return 0;
 }
 
-static int
-s_blocked(struct parser *ps, char **argv, int argc)
+/* the IPv4 addresses first */
+static void
+answer_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	if (one_arg(ps, "blocked", argc) == -1)
-		return -1;
-	if (strcmp(argv[0], "nxdomain") == 0)
-		ps->c->blocked_refused = 0;
-	else if (strcmp(argv[0], "refused") == 0)
-		ps->c->blocked_refused = 1;
-	else
-		return perr(ps, "'blocked %s': expected nxdomain or refused", argv[0]);
-	return 0;
+	char buf[INET6_ADDRSTRLEN];
+	size_t i;
+
+	(void)s;
+	if (c->answer_auto) {
+		fprintf(f, " auto");
+		return;
+	}
+	for (i = 0; i < c->nanswer4; i++)
+		fprintf(f, " %s", inet_ntop(AF_INET, &c->answer4[i], buf, sizeof(buf)));
+	for (i = 0; i < c->nanswer6; i++)
+		fprintf(f, " %s", inet_ntop(AF_INET6, &c->answer6[i], buf, sizeof(buf)));
 }
 
+/* upstream: system (upstream_system), or an address list */
 static int
-s_upstream(struct parser *ps, char **argv, int argc)
+upstream_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 {
 	if (argc == 1 && strcmp(argv[0], "system") == 0) {
 		ps->c->upstream_system = 1;
-		free(ps->c->upstream.v);
-		ps->c->upstream.v = NULL;
-		ps->c->upstream.n = 0;
+		addrs_clear(ps->c, s);
 		return 0;
 	}
 	ps->c->upstream_system = 0;
-	return set_addrlist(ps, "upstream", argv, argc, 53, &ps->c->upstream);
+	return addrs_parse(ps, s, argv, argc);
 }
 
+static void
+upstream_print(const struct config *c, const struct setting *s, FILE *f)
+{
+	if (c->upstream_system)
+		fprintf(f, " system");
+	else
+		addrs_print(c, s, f);
+}
+
+/* metrics: off (metrics_on 0), or ADDR:PORT with a port below the top one */
 static int
-s_metrics(struct parser *ps, char **argv, int argc)
+metrics_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 {
 	char msg[256];
 
-	if (one_arg(ps, "metrics", argc) == -1)
-		return -1;
+	(void)s;
+	(void)argc;
 	if (strcmp(argv[0], "off") == 0) {
 		ps->c->metrics_on = 0;
 		return 0;
@@ -250,110 +393,103 @@ s_metrics(struct parser *ps, char **argv, int argc)
 	return 0;
 }
 
-static int
-s_audit(struct parser *ps, char **argv, int argc)
+static void
+metrics_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	return set_string(ps, "audit", argv, argc, &ps->c->audit);
-}
+	char buf[ADDR_STRLEN];
 
-static int
-s_user(struct parser *ps, char **argv, int argc)
-{
-	return set_string(ps, "user", argv, argc, &ps->c->user);
-}
-
-static int
-s_sandbox(struct parser *ps, char **argv, int argc)
-{
-	if (one_arg(ps, "sandbox", argc) == -1)
-		return -1;
-	if (strcmp(argv[0], "on") == 0)
-		ps->c->sandbox = 1;
-	else if (strcmp(argv[0], "off") == 0)
-		ps->c->sandbox = 0;
+	(void)s;
+	if (c->metrics_on)
+		fprintf(f, " %s", addr_format((const struct sockaddr *)&c->metrics, 1, buf,
+		    sizeof(buf)));
 	else
-		return perr(ps, "'sandbox %s': expected on or off (off is for debugging only)",
-		    argv[0]);
-	return 0;
+		fprintf(f, " off");
 }
 
-#define U32_SETTING(fn, name, field, min, max)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_u32(ps, name, argv, argc, min, max, &ps->c->field);	\
-	}
-#define UINT_SETTING(fn, name, field, min, max)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_uint(ps, name, argv, argc, min, max, &ps->c->field);	\
-	}
-#define DURATION_SETTING(fn, name, field)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_duration(ps, name, argv, argc, &ps->c->field);	\
-	}
+static const struct setting_type type_u32 = { 0, u32_parse, u32_print, NULL };
+static const struct setting_type type_uint = { 0, uint_parse, uint_print, NULL };
+static const struct setting_type type_duration = { 0, duration_parse, duration_print, NULL };
+static const struct setting_type type_string = { 0, string_parse, string_print, string_clear };
+static const struct setting_type type_addrs = { 1, addrs_parse, addrs_print, addrs_clear };
+static const struct setting_type type_choice = { 0, choice_parse, choice_print, NULL };
+static const struct setting_type type_answer = { 1, answer_parse, answer_print, answer_clear };
+static const struct setting_type type_upstream = { 1, upstream_parse, upstream_print,
+    addrs_clear };
+static const struct setting_type type_metrics = { 0, metrics_parse, metrics_print, NULL };
 
-U32_SETTING(s_ttl, "ttl", ttl, 0, 2147483647)
-U32_SETTING(s_negative_ttl, "negative-ttl", negative_ttl, 0, 2147483647)
-U32_SETTING(s_cache_min_ttl, "cache-min-ttl", cache_min_ttl, 0, 86400)
-U32_SETTING(s_cache_max_ttl, "cache-max-ttl", cache_max_ttl, 1, 86400)
-U32_SETTING(s_negative_cache_ttl, "negative-cache-ttl", negative_cache_ttl, 0, 3600)
-UINT_SETTING(s_max_conns, "max-conns", max_conns, 1, 1000000)
-UINT_SETTING(s_max_conns_per_client, "max-conns-per-client", max_conns_per_client, 1, 1000000)
-UINT_SETTING(s_max_lookups, "max-lookups", max_lookups, 1, 100000)
-UINT_SETTING(s_max_lookups_per_client, "max-lookups-per-client", max_lookups_per_client, 1,
-    100000)
-UINT_SETTING(s_dns_tcp_max, "dns-tcp-max", dns_tcp_max, 1, 100000)
-UINT_SETTING(s_audit_rate, "audit-rate", audit_rate, 0, 10000000)
-DURATION_SETTING(s_peek_timeout, "peek-timeout", peek_timeout_ms)
-DURATION_SETTING(s_connect_timeout, "connect-timeout", connect_timeout_ms)
-DURATION_SETTING(s_idle_timeout, "idle-timeout", idle_timeout_ms)
-DURATION_SETTING(s_half_close_timeout, "half-close-timeout", half_close_timeout_ms)
-DURATION_SETTING(s_lookup_timeout, "lookup-timeout", lookup_timeout_ms)
-DURATION_SETTING(s_dns_tcp_idle, "dns-tcp-idle", dns_tcp_idle_ms)
+/* The descriptor's type and its checked field, for each kind of value. */
+#define U32(f)		.type = &type_u32, .offset = OFFSET(f, uint32_t)
+#define UINT(f)		.type = &type_uint, .offset = OFFSET(f, unsigned)
+#define DURATION(f)	.type = &type_duration, .offset = OFFSET(f, uint64_t)
+#define STRING(f)	.type = &type_string, .offset = OFFSET(f, char *)
+#define ADDRS(f)	.type = &type_addrs, .offset = OFFSET(f, struct addrlist)
+#define CHOICE(f)	.type = &type_choice, .offset = OFFSET(f, int)
 
-static const struct setting settings[] = {
-	{ "dns-listen", s_dns_listen, 1 },
-	{ "forward-listen", s_forward_listen, 1 },
-	{ "answer", s_answer, 1 },
-	{ "blocked", s_blocked, 0 },
-	{ "ttl", s_ttl, 0 },
-	{ "negative-ttl", s_negative_ttl, 0 },
-	{ "upstream", s_upstream, 1 },
-	{ "audit", s_audit, 0 },
-	{ "audit-rate", s_audit_rate, 0 },
-	{ "metrics", s_metrics, 0 },
-	{ "peek-timeout", s_peek_timeout, 0 },
-	{ "connect-timeout", s_connect_timeout, 0 },
-	{ "idle-timeout", s_idle_timeout, 0 },
-	{ "half-close-timeout", s_half_close_timeout, 0 },
-	{ "lookup-timeout", s_lookup_timeout, 0 },
-	{ "max-conns", s_max_conns, 0 },
-	{ "max-conns-per-client", s_max_conns_per_client, 0 },
-	{ "max-lookups", s_max_lookups, 0 },
-	{ "max-lookups-per-client", s_max_lookups_per_client, 0 },
-	{ "cache-min-ttl", s_cache_min_ttl, 0 },
-	{ "cache-max-ttl", s_cache_max_ttl, 0 },
-	{ "negative-cache-ttl", s_negative_cache_ttl, 0 },
-	{ "dns-tcp-max", s_dns_tcp_max, 0 },
-	{ "dns-tcp-idle", s_dns_tcp_idle, 0 },
-	{ "user", s_user, 0 },
-	{ "sandbox", s_sandbox, 0 },
+static const char *const blocked_words[] = { "nxdomain", "refused", NULL };
+static const char *const sandbox_words[] = { "off", "on", NULL };
+
+static const struct setting settings[SETTING_COUNT] = {
+	[SETTING_DNS_LISTEN] = { .name = "dns-listen", ADDRS(dns_listen), .port = 53,
+	    .def = "0.0.0.0 ::" },
+	[SETTING_FORWARD_LISTEN] = { .name = "forward-listen", ADDRS(forward_listen),
+	    .port = NO_PORT, .def = "0.0.0.0 ::" },	/* ports come from allow and route */
+	[SETTING_ANSWER] = { .name = "answer", .type = &type_answer, .def = "auto" },
+	[SETTING_BLOCKED] = { .name = "blocked", CHOICE(blocked_refused), .words = blocked_words,
+	    .expect = "nxdomain or refused", .def = "nxdomain" },
+	[SETTING_TTL] = { .name = "ttl", U32(ttl), .max = INT32_MAX, .def = "60" },
+	[SETTING_NEGATIVE_TTL] = { .name = "negative-ttl", U32(negative_ttl), .max = INT32_MAX,
+	    .def = "60" },
+	[SETTING_UPSTREAM] = { .name = "upstream", .type = &type_upstream,
+	    .offset = OFFSET(upstream, struct addrlist), .port = 53, .def = "system" },
+	[SETTING_AUDIT] = { .name = "audit", STRING(audit), .def = "stdout" },
+	[SETTING_AUDIT_RATE] = { .name = "audit-rate", UINT(audit_rate), .max = 10000000,
+	    .def = "100" },
+	[SETTING_METRICS] = { .name = "metrics", .type = &type_metrics, .def = "off" },
+	[SETTING_PEEK_TIMEOUT] = { .name = "peek-timeout", DURATION(peek_timeout_ms),
+	    .def = "10" },
+	[SETTING_CONNECT_TIMEOUT] = { .name = "connect-timeout", DURATION(connect_timeout_ms),
+	    .def = "10" },
+	[SETTING_IDLE_TIMEOUT] = { .name = "idle-timeout", DURATION(idle_timeout_ms),
+	    .def = "3600" },
+	[SETTING_HALF_CLOSE_TIMEOUT] = { .name = "half-close-timeout",
+	    DURATION(half_close_timeout_ms), .def = "60" },
+	[SETTING_LOOKUP_TIMEOUT] = { .name = "lookup-timeout", DURATION(lookup_timeout_ms),
+	    .def = "5" },
+	[SETTING_MAX_CONNS] = { .name = "max-conns", UINT(max_conns), .min = 1, .max = 1000000,
+	    .def = "4096" },
+	[SETTING_MAX_CONNS_PER_CLIENT] = { .name = "max-conns-per-client",
+	    UINT(max_conns_per_client), .min = 1, .max = 1000000, .def = "512" },
+	[SETTING_MAX_LOOKUPS] = { .name = "max-lookups", UINT(max_lookups), .min = 1,
+	    .max = 100000, .def = "256" },
+	/* A client may start an eighth of the lookups in flight: one that floods the gateway
+	 * with fresh names then leaves the rest to the others (invariant 9). */
+	[SETTING_MAX_LOOKUPS_PER_CLIENT] = { .name = "max-lookups-per-client",
+	    UINT(max_lookups_per_client), .min = 1, .max = 100000, .def = "32" },
+	[SETTING_CACHE_MIN_TTL] = { .name = "cache-min-ttl", U32(cache_min_ttl), .max = 86400,
+	    .def = "5" },
+	[SETTING_CACHE_MAX_TTL] = { .name = "cache-max-ttl", U32(cache_max_ttl), .min = 1,
+	    .max = 86400, .def = "300" },
+	[SETTING_NEGATIVE_CACHE_TTL] = { .name = "negative-cache-ttl", U32(negative_cache_ttl),
+	    .max = 3600, .def = "5" },
+	[SETTING_DNS_TCP_MAX] = { .name = "dns-tcp-max", UINT(dns_tcp_max), .min = 1,
+	    .max = 100000, .def = "256" },
+	[SETTING_DNS_TCP_IDLE] = { .name = "dns-tcp-idle", DURATION(dns_tcp_idle_ms),
+	    .def = "10" },
+	[SETTING_USER] = { .name = "user", STRING(user), .def = "nobody" },
+	[SETTING_SANDBOX] = { .name = "sandbox", CHOICE(sandbox), .words = sandbox_words,
+	    .expect = "on or off (off is for debugging only)", .def = "on" },
 };
-#define NSETTINGS NELEM(settings)
 
-static const struct setting *
-setting_find(const char *name, size_t *idx)
+/* The setting called name, or -1. */
+static int
+setting_find(const char *name)
 {
-	size_t i;
+	int i;
 
-	for (i = 0; i < NSETTINGS; i++) {
-		if (strcmp(settings[i].name, name) == 0) {
-			*idx = i;
-			return &settings[i];
-		}
-	}
-	return NULL;
+	for (i = 0; i < SETTING_COUNT; i++)
+		if (strcmp(settings[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
 /* ---- allow and route ---- */
@@ -516,27 +652,28 @@ static int
 apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 {
 	const struct setting *s;
-	size_t idx;
+	int idx;
 
-	if ((s = setting_find(name, &idx)) == NULL) {
-		const char *words[NSETTINGS + 2], *best;
+	if ((idx = setting_find(name)) == -1) {
+		const char *words[SETTING_COUNT + 2], *best;
 		size_t i;
 
 		words[0] = "allow";
 		words[1] = "route";
-		for (i = 0; i < NSETTINGS; i++)
+		for (i = 0; i < SETTING_COUNT; i++)
 			words[i + 2] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
 			return perr(ps, "unknown directive '%s'; did you mean '%s'?", name, best);
 		return perr(ps, "unknown directive '%s'", name);
 	}
+	s = &settings[idx];
 	if (ps->line > 0 && ps->seen[idx] != 0)
 		return perr(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
-	if (!s->many && argc > 1)
+	if (!s->type->many && argc > 1)
 		return perr(ps, "'%s' takes one value", name);
 	if (argc == 0)
 		return perr(ps, "'%s' needs a value", name);
-	if (s->set(ps, argv, argc) == -1)
+	if (s->type->parse(ps, s, argv, argc) == -1)
 		return -1;
 	if (ps->line > 0)
 		ps->seen[idx] = ps->line;
@@ -873,13 +1010,13 @@ static int
 env_unknown(struct parser *ps, const char *var)
 {
 	static const char *const extra[] = { "allow", "route", "config" };
-	char names[NSETTINGS + NELEM(extra)][48], upper[128];
-	const char *cands[NSETTINGS + NELEM(extra)], *best;
+	char names[SETTING_COUNT + NELEM(extra)][48], upper[128];
+	const char *cands[SETTING_COUNT + NELEM(extra)], *best;
 	size_t i, n = 0, vl = strlen(var);
 
 	for (i = 0; i < NELEM(extra); i++)
 		env_name(extra[i], names[n++], sizeof(names[0]));
-	for (i = 0; i < NSETTINGS; i++)
+	for (i = 0; i < SETTING_COUNT; i++)
 		env_name(settings[i].name, names[n++], sizeof(names[0]));
 	for (i = 0; i < n; i++)
 		cands[i] = names[i];
@@ -932,7 +1069,7 @@ env_setting(struct parser *ps, const char *var, const char *value)
 {
 	char name[64], **items = NULL, *copy = NULL;
 	const char *suffix = var + strlen(ENV_PREFIX);
-	size_t i, sl = strlen(suffix), idx;
+	size_t i, sl = strlen(suffix);
 	int n = 0, rc;
 
 	if (sl == 0 || sl >= sizeof(name))
@@ -946,7 +1083,7 @@ env_setting(struct parser *ps, const char *var, const char *value)
 		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
 	}
 	name[sl] = '\0';
-	if (setting_find(name, &idx) == NULL)
+	if (setting_find(name) == -1)
 		return env_unknown(ps, var);
 	if (env_value_mistake(ps, var, value) == -1)
 		return -1;
@@ -1008,8 +1145,8 @@ config_new(void)
 		return NULL;
 	c->refs = 1;
 	if ((c->policy = policy_new()) == NULL ||
-	    (c->set_line = calloc(NSETTINGS, sizeof(*c->set_line))) == NULL ||
-	    (c->set_env = calloc(NSETTINGS, sizeof(*c->set_env))) == NULL)
+	    (c->set_line = calloc(SETTING_COUNT, sizeof(*c->set_line))) == NULL ||
+	    (c->set_env = calloc(SETTING_COUNT, sizeof(*c->set_env))) == NULL)
 		goto fail;
 	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
 	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
@@ -1056,7 +1193,7 @@ fail:
 
 /* Point messages at where a setting was written: its variable, or its file line. */
 static void
-blame(struct parser *ps, size_t idx, char *var, size_t varlen)
+blame(struct parser *ps, enum setting_id idx, char *var, size_t varlen)
 {
 	if (ps->by_env[idx]) {
 		env_name(settings[idx].name, var, varlen);
@@ -1072,13 +1209,11 @@ static int
 check_ttls(struct parser *ps)
 {
 	struct config *c = ps->c;
-	size_t lo = 0, hi = 0;
+	enum setting_id lo = SETTING_CACHE_MIN_TTL, hi = SETTING_CACHE_MAX_TTL;
 	char var[64];
 
 	if (c->cache_min_ttl <= c->cache_max_ttl)
 		return 0;
-	setting_find("cache-min-ttl", &lo);
-	setting_find("cache-max-ttl", &hi);
 	/* Blame the setting written last (the environment comes after the file). */
 	if (ps->by_env[hi] || (!ps->by_env[lo] && ps->seen[hi] > ps->seen[lo])) {
 		blame(ps, hi, var, sizeof(var));
@@ -1090,13 +1225,17 @@ check_ttls(struct parser *ps)
 	    c->cache_max_ttl);
 }
 
-/* What needs every line and variable read: routes' 'private', cross-setting checks. */
+/* What needs every line and variable read: routes' 'private', whether the listen
+ * addresses were written, cross-setting checks. */
 static int
 config_finish(struct parser *ps)
 {
 	struct config *c = ps->c;
 
 	policy_finish(c->policy);
+	c->dns_listen_default = !ps->seen[SETTING_DNS_LISTEN] && !ps->by_env[SETTING_DNS_LISTEN];
+	c->forward_listen_default = !ps->seen[SETTING_FORWARD_LISTEN] &&
+	    !ps->by_env[SETTING_FORWARD_LISTEN];
 	if (check_ttls(ps) == -1)
 		return -1;
 	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
@@ -1225,9 +1364,9 @@ config_unref(struct config *c)
 int
 config_origin(const struct config *c, const char *setting, char *buf, size_t len)
 {
-	size_t idx;
+	int idx;
 
-	if (setting_find(setting, &idx) == NULL)
+	if ((idx = setting_find(setting)) == -1)
 		return 0;
 	if (c->set_env[idx])
 		env_name(setting, buf, len);
