@@ -492,6 +492,27 @@ setting_find(const char *name)
 	return -1;
 }
 
+/* Every setting at its default (the values are valid: -1 means out of memory). */
+static int
+settings_default(struct parser *ps)
+{
+	int i;
+
+	for (i = 0; i < SETTING_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		char copy[64], *argv[4], *p, *save = NULL;
+		int argc = 0;
+
+		util_strlcpy(copy, s->def, sizeof(copy));
+		for (p = copy; argc < (int)NELEM(argv) && (p = strtok_r(p, " ", &save)) != NULL;
+		    p = NULL)
+			argv[argc++] = p;
+		if (s->type->parse(ps, s, argv, argc) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- allow and route ---- */
 
 /*
@@ -1139,56 +1160,17 @@ static struct config *
 config_new(void)
 {
 	struct config *c = calloc(1, sizeof(*c));
-	char err[128];
 
 	if (c == NULL)
 		return NULL;
 	c->refs = 1;
 	if ((c->policy = policy_new()) == NULL ||
 	    (c->set_line = calloc(SETTING_COUNT, sizeof(*c->set_line))) == NULL ||
-	    (c->set_env = calloc(SETTING_COUNT, sizeof(*c->set_env))) == NULL)
-		goto fail;
-	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
-	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
-	if (c->dns_listen.v == NULL || c->forward_listen.v == NULL)
-		goto fail;
-	if (addr_parse("0.0.0.0", 53, &c->dns_listen.v[0], err, sizeof(err)) == -1 ||
-	    addr_parse("::", 53, &c->dns_listen.v[1], err, sizeof(err)) == -1 ||
-	    addr_parse("0.0.0.0", 0, &c->forward_listen.v[0], err, sizeof(err)) == -1 ||
-	    addr_parse("::", 0, &c->forward_listen.v[1], err, sizeof(err)) == -1)
-		goto fail;
-	c->dns_listen.n = c->forward_listen.n = 2;
-	c->dns_listen_default = c->forward_listen_default = 1;
-	c->answer_auto = 1;
-	c->ttl = 60;
-	c->negative_ttl = 60;
-	c->dns_tcp_max = 256;
-	c->dns_tcp_idle_ms = 10000;
-	c->upstream_system = 1;
-	c->peek_timeout_ms = 10000;
-	c->connect_timeout_ms = 10000;
-	c->idle_timeout_ms = 3600000;
-	c->half_close_timeout_ms = 60000;
-	c->lookup_timeout_ms = 5000;
-	c->max_conns = 4096;
-	c->max_conns_per_client = 512;
-	c->max_lookups = 256;
-	/* A client may start an eighth of the lookups in flight: one that floods the
-	 * gateway with fresh names then leaves the rest to the others (invariant 9). */
-	c->max_lookups_per_client = 32;
-	c->cache_min_ttl = 5;
-	c->cache_max_ttl = 300;
-	c->negative_cache_ttl = 5;
-	c->audit_rate = 100;
-	c->audit = strdup("stdout");
-	c->user = strdup("nobody");
-	c->sandbox = 1;
-	if (c->audit == NULL || c->user == NULL)
-		goto fail;
+	    (c->set_env = calloc(SETTING_COUNT, sizeof(*c->set_env))) == NULL) {
+		config_unref(c);
+		return NULL;
+	}
 	return c;
-fail:
-	config_unref(c);
-	return NULL;
 }
 
 /* Point messages at where a setting was written: its variable, or its file line. */
@@ -1264,7 +1246,8 @@ build(const char *name, struct source *src, char *const *env, struct config **ou
 	}
 	ps.seen = ps.c->set_line;
 	ps.by_env = ps.c->set_env;
-	if (name != NULL && (ps.c->path = strdup(name)) == NULL) {
+	if (settings_default(&ps) == -1 ||
+	    (name != NULL && (ps.c->path = strdup(name)) == NULL)) {
 		config_unref(ps.c);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -1347,15 +1330,11 @@ config_unref(struct config *c)
 	}
 	free(c->routes);
 	free(c->ports);
+	for (i = 0; i < SETTING_COUNT; i++)
+		if (settings[i].type->clear != NULL)
+			settings[i].type->clear(c, &settings[i]);
 	free(c->set_line);
 	free(c->set_env);
-	free(c->dns_listen.v);
-	free(c->forward_listen.v);
-	free(c->upstream.v);
-	free(c->answer4);
-	free(c->answer6);
-	free(c->audit);
-	free(c->user);
 	free(c->path);
 	free(c->warnings);
 	free(c);
@@ -1386,28 +1365,6 @@ config_route(const struct config *c, uint16_t port)
 		if (c->routes[i].port == port)
 			return &c->routes[i];
 	return NULL;
-}
-
-static void
-print_addrs(FILE *f, const char *name, const struct addrlist *l, int with_port)
-{
-	char buf[ADDR_STRLEN];
-	size_t i;
-
-	fprintf(f, "%s", name);
-	for (i = 0; i < l->n; i++)
-		fprintf(f, " %s", addr_format((const struct sockaddr *)&l->v[i], with_port, buf,
-		    sizeof(buf)));
-	fprintf(f, "\n");
-}
-
-static void
-print_ms(FILE *f, const char *name, uint64_t ms)
-{
-	if (ms % 1000 == 0)
-		fprintf(f, "%s %llu\n", name, (unsigned long long)(ms / 1000));
-	else
-		fprintf(f, "%s %llums\n", name, (unsigned long long)ms);
 }
 
 /* "allow NAME PORTS [private]\t# ORIGIN": the port list whole, however long (cut short
@@ -1459,47 +1416,13 @@ print_rules(const struct config *c, FILE *f)
 void
 config_print(const struct config *c, FILE *f)
 {
-	char buf[INET6_ADDRSTRLEN], abuf[ADDR_STRLEN];
 	size_t i;
 
 	print_rules(c, f);
 	config_ports_print(c, f);
-	print_addrs(f, "dns-listen", &c->dns_listen, 1);
-	print_addrs(f, "forward-listen", &c->forward_listen, 0);
-	if (c->answer_auto)
-		fprintf(f, "answer auto\n");
-	else {
-		fprintf(f, "answer");
-		for (i = 0; i < c->nanswer4; i++)
-			fprintf(f, " %s", inet_ntop(AF_INET, &c->answer4[i], buf, sizeof(buf)));
-		for (i = 0; i < c->nanswer6; i++)
-			fprintf(f, " %s", inet_ntop(AF_INET6, &c->answer6[i], buf, sizeof(buf)));
+	for (i = 0; i < SETTING_COUNT; i++) {
+		fprintf(f, "%s", settings[i].name);
+		settings[i].type->print(c, &settings[i], f);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "blocked %s\n", c->blocked_refused ? "refused" : "nxdomain");
-	fprintf(f, "ttl %u\nnegative-ttl %u\n", c->ttl, c->negative_ttl);
-	if (c->upstream_system)
-		fprintf(f, "upstream system\n");
-	else
-		print_addrs(f, "upstream", &c->upstream, 1);
-	fprintf(f, "audit %s\naudit-rate %u\n", c->audit, c->audit_rate);
-	if (c->metrics_on)
-		fprintf(f, "metrics %s\n", addr_format((const struct sockaddr *)&c->metrics, 1,
-		    abuf, sizeof(abuf)));
-	else
-		fprintf(f, "metrics off\n");
-	print_ms(f, "peek-timeout", c->peek_timeout_ms);
-	print_ms(f, "connect-timeout", c->connect_timeout_ms);
-	print_ms(f, "idle-timeout", c->idle_timeout_ms);
-	print_ms(f, "half-close-timeout", c->half_close_timeout_ms);
-	print_ms(f, "lookup-timeout", c->lookup_timeout_ms);
-	fprintf(f, "max-conns %u\nmax-conns-per-client %u\nmax-lookups %u\n"
-	    "max-lookups-per-client %u\n", c->max_conns, c->max_conns_per_client, c->max_lookups,
-	    c->max_lookups_per_client);
-	fprintf(f, "cache-min-ttl %u\ncache-max-ttl %u\nnegative-cache-ttl %u\n",
-	    c->cache_min_ttl, c->cache_max_ttl, c->negative_cache_ttl);
-	fprintf(f, "dns-tcp-max %u\n", c->dns_tcp_max);
-	print_ms(f, "dns-tcp-idle", c->dns_tcp_idle_ms);
-	fprintf(f, "user %s\n", c->user);
-	fprintf(f, "sandbox %s\n", c->sandbox ? "on" : "off");
 }
