@@ -125,6 +125,8 @@ struct setting {
 #define CFIELD(c, s, T) ((const T *)(const void *)((const char *)(c) + (s)->offset))
 
 #define NO_PORT (-2)			/* addr_parse: a port is refused */
+#define DURATION_MAX_DAYS 7		/* the longest duration a setting takes */
+#define LOOKUPS_SHARE 8			/* max-lookups / max-lookups-per-client by default */
 
 /* whole numbers: uint32_t (u32) or unsigned (uint), within [min, max] */
 static int
@@ -179,9 +181,11 @@ duration_parse(struct parser *ps, const struct setting *s, char **argv, int argc
 	uint64_t ms = 0;
 
 	(void)argc;
-	if (util_parse_duration(argv[0], 7 * 24 * 3600 * 1000ULL, &ms) == -1 || ms == 0)
+	if (util_parse_duration(argv[0], DURATION_MAX_DAYS * 24 * 3600 * 1000ULL, &ms) == -1 ||
+	    ms == 0)
 		return perr(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m (seconds "
-		    "unless marked; more than 0, at most 7 days)", s->name, argv[0]);
+		    "unless marked; more than 0, at most %d days)", s->name, argv[0],
+		    DURATION_MAX_DAYS);
 	*FIELD(ps->c, s, uint64_t) = ms;
 	return 0;
 }
@@ -386,9 +390,10 @@ metrics_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 	}
 	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
 		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
-	if (addr_port((struct sockaddr *)&ps->c->metrics) == 65535)
+	if (addr_port((struct sockaddr *)&ps->c->metrics) == UINT16_MAX)
 		return perr(ps, "metrics %s: the forwarder serves its metrics one port up (PORT+1), "
-		    "and there is no port above 65535: use a port up to 65534", argv[0]);
+		    "and there is no port above %u: use a port up to %u", argv[0], UINT16_MAX,
+		    UINT16_MAX - 1);
 	ps->c->metrics_on = 1;
 	return 0;
 }
@@ -461,8 +466,8 @@ static const struct setting settings[SETTING_COUNT] = {
 	    UINT(max_conns_per_client), .min = 1, .max = 1000000, .def = "512" },
 	[SETTING_MAX_LOOKUPS] = { .name = "max-lookups", UINT(max_lookups), .min = 1,
 	    .max = 100000, .def = "256" },
-	/* A client may start an eighth of the lookups in flight: one that floods the gateway
-	 * with fresh names then leaves the rest to the others (invariant 9). */
+	/* A client may start a LOOKUPS_SHARE-th of the lookups in flight: one that floods the
+	 * gateway with fresh names then leaves the rest to the others (invariant 9). */
 	[SETTING_MAX_LOOKUPS_PER_CLIENT] = { .name = "max-lookups-per-client",
 	    UINT(max_lookups_per_client), .min = 1, .max = 100000, .def = "32" },
 	[SETTING_CACHE_MIN_TTL] = { .name = "cache-min-ttl", U32(cache_min_ttl), .max = 86400,
@@ -594,13 +599,14 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 			    portstr, flag);
 		flags |= RULE_PRIVATE;
 	}
-	if (util_parse_uint(portstr, 1, 65535, &port) == -1)
-		return perr(ps, "route '%s': the port must be 1-65535", portstr);
+	if (util_parse_uint(portstr, 1, UINT16_MAX, &port) == -1)
+		return perr(ps, "route '%s': the port must be 1-%u", portstr, UINT16_MAX);
 	hl = colon ? (size_t)(colon - target) : strlen(target);
 	if (colon == NULL)
 		tport = port;
-	else if (util_parse_uint(colon + 1, 1, 65535, &tport) == -1)
-		return perr(ps, "route %s: '%s': the target port must be 1-65535", portstr, target);
+	else if (util_parse_uint(colon + 1, 1, UINT16_MAX, &tport) == -1)
+		return perr(ps, "route %s: '%s': the target port must be 1-%u", portstr, target,
+		    UINT16_MAX);
 	if (hl >= sizeof(host))
 		return perr(ps, "route %s: target name too long", portstr);
 	memcpy(host, target, hl);
@@ -1222,8 +1228,8 @@ config_finish(struct parser *ps)
 		return -1;
 	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
 	    add_warning(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "
-	    "can take every lookup in flight (a share of max-lookups/8 or less keeps the others "
-	    "served)", c->max_lookups_per_client, c->max_lookups) == -1)
+	    "can take every lookup in flight (a share of max-lookups/%d or less keeps the others "
+	    "served)", c->max_lookups_per_client, c->max_lookups, LOOKUPS_SHARE) == -1)
 		return -1;
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
