@@ -1,5 +1,5 @@
 /* config.c: parse gatehouse.conf and GATEHOUSE_* variables into a struct config. */
-#include "config.h"
+#include "config_parser.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,23 +18,8 @@
 #define MAX_FILE (64u << 20)		/* a config file larger than this is refused */
 #define ENV_PREFIX "GATEHOUSE_"
 
-struct parser {
-	struct config *c;
-	const char *src;		/* file name, or the variable's name */
-	unsigned line;			/* 0 for the environment */
-	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
-	unsigned char *by_env;		/* per setting: set (last) by a variable */
-	const char *file;		/* the file's name, for messages after the file */
-	char *err;
-	size_t errlen;
-};
-
-static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_warning(struct parser *ps, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-perr(struct parser *ps, const char *fmt, ...)
+int
+config_err(struct config_parser *ps, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -49,9 +34,28 @@ perr(struct parser *ps, const char *fmt, ...)
 	return -1;
 }
 
-/* "FILE:LINE" or the variable's name, for rule origins. */
-static void
-origin(const struct parser *ps, char *buf, size_t len)
+int
+config_warn(struct config_parser *ps, const char *fmt, ...)
+{
+	struct config *c = ps->c;
+	size_t old = c->warnings ? strlen(c->warnings) : 0;
+	char msg[512], *nw;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((nw = realloc(c->warnings, old + strlen(msg) + 2)) == NULL)
+		return config_err(ps, "out of memory");
+	memcpy(nw + old, msg, strlen(msg));
+	nw[old + strlen(msg)] = '\n';
+	nw[old + strlen(msg) + 1] = '\0';
+	c->warnings = nw;
+	return 0;
+}
+
+void
+config_where(const struct config_parser *ps, char *buf, size_t len)
 {
 	if (ps->line > 0)
 		snprintf(buf, len, "%s:%u", ps->src, ps->line);
@@ -97,8 +101,9 @@ struct setting;
 /* A kind of value: how it is read, printed and freed. */
 struct setting_type {
 	int many;		/* takes a list of values */
-	/* Set the value from argv[0..argc) (argc >= 1, and 1 unless many): 0, or -1 (perr). */
-	int (*parse)(struct parser *ps, const struct setting *s, char **argv, int argc);
+	/* Set the value from argv[0..argc) (argc >= 1, and 1 unless many): 0, or -1 with the
+	 * message (config_err). */
+	int (*parse)(struct config_parser *ps, const struct setting *s, char **argv, int argc);
 	/* Write the value as a file would, each word after a blank: " 10.0.0.1 ::1". */
 	void (*print)(const struct config *c, const struct setting *s, FILE *f);
 	/* Free what parse allocated; NULL when it allocates nothing. */
@@ -130,16 +135,16 @@ struct setting {
 
 /* whole numbers: uint32_t (u32) or unsigned (uint), within [min, max] */
 static int
-whole_parse(struct parser *ps, const struct setting *s, const char *arg, unsigned long *v)
+whole_parse(struct config_parser *ps, const struct setting *s, const char *arg, unsigned long *v)
 {
 	if (util_parse_uint(arg, s->min, s->max, v) == -1)
-		return perr(ps, "'%s %s': expected a whole number %lu-%lu", s->name, arg, s->min,
-		    s->max);
+		return config_err(ps, "'%s %s': expected a whole number %lu-%lu", s->name, arg,
+		    s->min, s->max);
 	return 0;
 }
 
 static int
-u32_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+u32_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	unsigned long v = 0;
 
@@ -157,7 +162,7 @@ u32_print(const struct config *c, const struct setting *s, FILE *f)
 }
 
 static int
-uint_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+uint_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	unsigned long v = 0;
 
@@ -176,15 +181,15 @@ uint_print(const struct config *c, const struct setting *s, FILE *f)
 
 /* durations: uint64_t milliseconds, more than 0 */
 static int
-duration_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+duration_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	uint64_t ms = 0;
 
 	(void)argc;
 	if (util_parse_duration(argv[0], DURATION_MAX_DAYS * 24 * 3600 * 1000ULL, &ms) == -1 ||
 	    ms == 0)
-		return perr(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m (seconds "
-		    "unless marked; more than 0, at most %d days)", s->name, argv[0],
+		return config_err(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m "
+		    "(seconds unless marked; more than 0, at most %d days)", s->name, argv[0],
 		    DURATION_MAX_DAYS);
 	*FIELD(ps->c, s, uint64_t) = ms;
 	return 0;
@@ -204,13 +209,13 @@ duration_print(const struct config *c, const struct setting *s, FILE *f)
 
 /* strings: a copy (char *) */
 static int
-string_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+string_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	char **field = FIELD(ps->c, s, char *), *v;
 
 	(void)argc;
 	if ((v = strdup(argv[0])) == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	free(*field);
 	*field = v;
 	return 0;
@@ -231,7 +236,7 @@ string_clear(struct config *c, const struct setting *s)
 
 /* address lists (struct addrlist); s->port as addr_parse's default_port */
 static int
-addrs_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+addrs_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	struct addrlist *out = FIELD(ps->c, s, struct addrlist);
 	struct sockaddr_storage *v;
@@ -239,11 +244,11 @@ addrs_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 	int i;
 
 	if ((v = calloc((size_t)argc, sizeof(*v))) == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	for (i = 0; i < argc; i++) {
 		if (addr_parse(argv[i], s->port, &v[i], msg, sizeof(msg)) == -1) {
 			free(v);
-			return perr(ps, "%s: %s", s->name, msg);
+			return config_err(ps, "%s: %s", s->name, msg);
 		}
 	}
 	free(out->v);
@@ -277,7 +282,7 @@ addrs_clear(struct config *c, const struct setting *s)
 
 /* choices: an int, the index of its word in s->words */
 static int
-choice_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+choice_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	int i;
 
@@ -288,7 +293,7 @@ choice_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 			return 0;
 		}
 	}
-	return perr(ps, "'%s %s': expected %s", s->name, argv[0], s->expect);
+	return config_err(ps, "'%s %s': expected %s", s->name, argv[0], s->expect);
 }
 
 static void
@@ -310,7 +315,7 @@ answer_clear(struct config *c, const struct setting *s)
 }
 
 static int
-answer_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+answer_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	struct config *c = ps->c;
 	int i;
@@ -324,14 +329,15 @@ answer_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 	c->answer4 = calloc((size_t)argc, sizeof(*c->answer4));
 	c->answer6 = calloc((size_t)argc, sizeof(*c->answer6));
 	if (c->answer4 == NULL || c->answer6 == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	for (i = 0; i < argc; i++) {
 		if (inet_pton(AF_INET, argv[i], &c->answer4[c->nanswer4]) == 1)
 			c->nanswer4++;
 		else if (inet_pton(AF_INET6, argv[i], &c->answer6[c->nanswer6]) == 1)
 			c->nanswer6++;
 		else
-			return perr(ps, "answer: '%s' is neither 'auto' nor an IP address", argv[i]);
+			return config_err(ps, "answer: '%s' is neither 'auto' nor an IP address",
+			    argv[i]);
 	}
 	return 0;
 }
@@ -356,7 +362,7 @@ answer_print(const struct config *c, const struct setting *s, FILE *f)
 
 /* upstream: system (upstream_system), or an address list */
 static int
-upstream_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+upstream_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	if (argc == 1 && strcmp(argv[0], "system") == 0) {
 		ps->c->upstream_system = 1;
@@ -378,7 +384,7 @@ upstream_print(const struct config *c, const struct setting *s, FILE *f)
 
 /* metrics: off (metrics_on 0), or ADDR:PORT with a port below the top one */
 static int
-metrics_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
+metrics_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	char msg[256];
 
@@ -389,11 +395,11 @@ metrics_parse(struct parser *ps, const struct setting *s, char **argv, int argc)
 		return 0;
 	}
 	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
-		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
+		return config_err(ps, "metrics: %s (write off or ADDR:PORT)", msg);
 	if (addr_port((struct sockaddr *)&ps->c->metrics) == UINT16_MAX)
-		return perr(ps, "metrics %s: the forwarder serves its metrics one port up (PORT+1), "
-		    "and there is no port above %u: use a port up to %u", argv[0], UINT16_MAX,
-		    UINT16_MAX - 1);
+		return config_err(ps, "metrics %s: the forwarder serves its metrics one port up "
+		    "(PORT+1), and there is no port above %u: use a port up to %u", argv[0],
+		    UINT16_MAX, UINT16_MAX - 1);
 	ps->c->metrics_on = 1;
 	return 0;
 }
@@ -499,7 +505,7 @@ setting_find(const char *name)
 
 /* Every setting at its default (the values are valid: -1 means out of memory). */
 static int
-settings_default(struct parser *ps)
+settings_default(struct config_parser *ps)
 {
 	int i;
 
@@ -526,26 +532,26 @@ settings_default(struct parser *ps)
  * -1 with the message, or 0 to let the name's own check speak.
  */
 static int
-name_mistake(struct parser *ps, const char *what, const char *name, const char *ports)
+name_mistake(struct config_parser *ps, const char *what, const char *name, const char *ports)
 {
 	char msg[512];
 	const char *body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
 
 	if (ports != NULL && hint_is_port_list(name) && !hint_is_port_list(ports)) {
 		if (ps->line == 0)
-			return perr(ps, "'%s:%s': the name comes first: write %s:%s", name, ports, ports,
-			    name);
-		return perr(ps, "%s %s %s: the name comes first: write %s %s %s", what, name, ports,
-		    what, ports, name);
+			return config_err(ps, "'%s:%s': the name comes first: write %s:%s", name,
+			    ports, ports, name);
+		return config_err(ps, "%s %s %s: the name comes first: write %s %s %s", what, name,
+		    ports, what, ports, name);
 	}
 	if (hint_name(body, msg, sizeof(msg)))
-		return perr(ps, "%s %s", what, msg);
+		return config_err(ps, "%s %s", what, msg);
 	return 0;
 }
 
 /* allow NAME PORTS [private] */
 static int
-add_allow(struct parser *ps, const char *name, const char *ports, const char *flag)
+add_allow(struct config_parser *ps, const char *name, const char *ports, const char *flag)
 {
 	struct portrange *pr;
 	const struct rule *dup;
@@ -558,22 +564,22 @@ add_allow(struct parser *ps, const char *name, const char *ports, const char *fl
 		return -1;
 	if (flag != NULL) {
 		if (strcmp(flag, "private") != 0)
-			return perr(ps, "allow %s: unknown option '%s' (the only one is 'private')",
-			    name, flag);
+			return config_err(ps, "allow %s: unknown option '%s' (the only one is "
+			    "'private')", name, flag);
 		flags |= RULE_PRIVATE;
 	}
 	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
-		return perr(ps, "allow %s: %s", name, msg);
+		return config_err(ps, "allow %s: %s", name, msg);
 	dup = policy_find(ps->c->policy, name, pr, npr, RULE_ROUTE, &port);
 	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
 	free(pr);
 	if (rc == -1)
-		return perr(ps, "allow %s", msg);
+		return config_err(ps, "allow %s", msg);
 	/* The same rule twice is harmless but usually a slip (a line copied, the environment
 	 * repeating the file): said, not refused. */
 	if (dup != NULL) {
-		origin(ps, here, sizeof(here));
-		return add_warning(ps, "%s: allow %s: port %u is already allowed by %s (the same "
+		config_where(ps, here, sizeof(here));
+		return config_warn(ps, "%s: allow %s: port %u is already allowed by %s (the same "
 		    "rule written twice?)", here, name, port, rule_origin(dup, where, sizeof(where)));
 	}
 	return 0;
@@ -581,7 +587,7 @@ add_allow(struct parser *ps, const char *name, const char *ports, const char *fl
 
 /* route PORT NAME[:PORT] [private] */
 static int
-add_route(struct parser *ps, const char *portstr, const char *target, const char *flag)
+add_route(struct config_parser *ps, const char *portstr, const char *target, const char *flag)
 {
 	struct config *c = ps->c;
 	char name[DNAME_MAX + 1], host[DNAME_MAX + 2], where[300], msg[512];
@@ -595,36 +601,37 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 
 	if (flag != NULL) {
 		if (strcmp(flag, "private") != 0)
-			return perr(ps, "route %s: unknown option '%s' (the only one is 'private')",
-			    portstr, flag);
+			return config_err(ps, "route %s: unknown option '%s' (the only one is "
+			    "'private')", portstr, flag);
 		flags |= RULE_PRIVATE;
 	}
 	if (util_parse_uint(portstr, 1, UINT16_MAX, &port) == -1)
-		return perr(ps, "route '%s': the port must be 1-%u", portstr, UINT16_MAX);
+		return config_err(ps, "route '%s': the port must be 1-%u", portstr, UINT16_MAX);
 	hl = colon ? (size_t)(colon - target) : strlen(target);
 	if (colon == NULL)
 		tport = port;
 	else if (util_parse_uint(colon + 1, 1, UINT16_MAX, &tport) == -1)
-		return perr(ps, "route %s: '%s': the target port must be 1-%u", portstr, target,
-		    UINT16_MAX);
+		return config_err(ps, "route %s: '%s': the target port must be 1-%u", portstr,
+		    target, UINT16_MAX);
 	if (hl >= sizeof(host))
-		return perr(ps, "route %s: target name too long", portstr);
+		return config_err(ps, "route %s: target name too long", portstr);
 	memcpy(host, target, hl);
 	host[hl] = '\0';
 	if (host[0] == '*')
-		return perr(ps, "route %s: the target must be one name, not a wildcard", portstr);
+		return config_err(ps, "route %s: the target must be one name, not a wildcard",
+		    portstr);
 	if (hint_name(host, msg, sizeof(msg)))
-		return perr(ps, "route %s: %s", portstr, msg);
+		return config_err(ps, "route %s: %s", portstr, msg);
 	if ((st = dname_normalize(host, hl, name, NULL)) != DNAME_OK)
-		return perr(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
+		return config_err(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
 	for (i = 0; i < c->nroutes; i++)
 		if (c->routes[i].port == port)
-			return perr(ps, "route %s: port %lu already has a route (%s)", portstr, port,
-			    c->routes[i].origin);
+			return config_err(ps, "route %s: port %lu already has a route (%s)",
+			    portstr, port, c->routes[i].origin);
 	if ((nr = realloc(c->routes, (c->nroutes + 1) * sizeof(*nr))) == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	c->routes = nr;
-	origin(ps, where, sizeof(where));
+	config_where(ps, where, sizeof(where));
 	nr = &c->routes[c->nroutes];
 	memset(nr, 0, sizeof(*nr));
 	nr->port = (uint16_t)port;
@@ -635,7 +642,7 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 	if (nr->name == NULL || nr->origin == NULL) {
 		free(nr->name);
 		free(nr->origin);
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	}
 	c->nroutes++;
 	/* A route allows its target on its listening port: the forwarder checks (name,
@@ -643,7 +650,7 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 	pr.lo = pr.hi = (uint16_t)port;
 	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, ps->src, ps->line, msg,
 	    sizeof(msg)) == -1)
-		return perr(ps, "route %s: %s", portstr, msg);
+		return config_err(ps, "route %s: %s", portstr, msg);
 	return 0;
 }
 
@@ -651,7 +658,7 @@ add_route(struct parser *ps, const char *portstr, const char *target, const char
 
 /* Split line (modified in place) into argv at blanks; '#' ends it. Returns argc or -1. */
 static int
-tokenize(struct parser *ps, char *line, char **argv)
+tokenize(struct config_parser *ps, char *line, char **argv)
 {
 	int argc = 0;
 	char *p = line;
@@ -662,7 +669,7 @@ tokenize(struct parser *ps, char *line, char **argv)
 		if (*p == '\0' || *p == '#')
 			return argc;
 		if (argc == MAX_ARGS)
-			return perr(ps, "more than %d values on one line", MAX_ARGS);
+			return config_err(ps, "more than %d values on one line", MAX_ARGS);
 		argv[argc++] = p;
 		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '#')
 			p++;
@@ -676,7 +683,7 @@ tokenize(struct parser *ps, char *line, char **argv)
 }
 
 static int
-apply_setting(struct parser *ps, const char *name, char **argv, int argc)
+apply_setting(struct config_parser *ps, const char *name, char **argv, int argc)
 {
 	const struct setting *s;
 	int idx;
@@ -690,16 +697,17 @@ apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 		for (i = 0; i < SETTING_COUNT; i++)
 			words[i + 2] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
-			return perr(ps, "unknown directive '%s'; did you mean '%s'?", name, best);
-		return perr(ps, "unknown directive '%s'", name);
+			return config_err(ps, "unknown directive '%s'; did you mean '%s'?", name,
+			    best);
+		return config_err(ps, "unknown directive '%s'", name);
 	}
 	s = &settings[idx];
 	if (ps->line > 0 && ps->seen[idx] != 0)
-		return perr(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
+		return config_err(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
 	if (!s->type->many && argc > 1)
-		return perr(ps, "'%s' takes one value", name);
+		return config_err(ps, "'%s' takes one value", name);
 	if (argc == 0)
-		return perr(ps, "'%s' needs a value", name);
+		return config_err(ps, "'%s' needs a value", name);
 	if (s->type->parse(ps, s, argv, argc) == -1)
 		return -1;
 	if (ps->line > 0)
@@ -712,7 +720,7 @@ apply_setting(struct parser *ps, const char *name, char **argv, int argc)
 /* `allow a.x 443, 80`: a blank inside the port list. 0 when there is none, else -1
  * naming the column of the blank and the list as it should be written. */
 static int
-blank_in_ports(struct parser *ps, const char *line, char **argv, int argc)
+blank_in_ports(struct config_parser *ps, const char *line, char **argv, int argc)
 {
 	char joined[256];
 	size_t col, off = 0;
@@ -731,12 +739,12 @@ blank_in_ports(struct parser *ps, const char *line, char **argv, int argc)
 			off = sizeof(joined) - 1;
 		i++;
 	} while (i < argc && (argv[i - 1][strlen(argv[i - 1]) - 1] == ',' || argv[i][0] == ','));
-	return perr(ps, "allow %s: a blank at column %zu splits the port list: write it as %s",
-	    argv[1], col, joined);
+	return config_err(ps, "allow %s: a blank at column %zu splits the port list: write it "
+	    "as %s", argv[1], col, joined);
 }
 
 static int
-parse_line(struct parser *ps, char *line)
+parse_line(struct config_parser *ps, char *line)
 {
 	char *argv[MAX_ARGS], msg[256];
 	int argc, i;
@@ -745,11 +753,11 @@ parse_line(struct parser *ps, char *line)
 		unsigned char ch = (unsigned char)line[argc];
 
 		if (ch < 0x20 && ch != '\t' && ch != '\r')
-			return perr(ps, "control character 0x%02x in the line", ch);
+			return config_err(ps, "control character 0x%02x in the line", ch);
 	}
 	/* Non-ASCII before a comment: named (a BOM, a no-break space, ...) with its column. */
 	if (hint_nonascii(line, (size_t)argc, msg, sizeof(msg)))
-		return perr(ps, "%s", msg);
+		return config_err(ps, "%s", msg);
 	if ((argc = tokenize(ps, line, argv)) <= 0)
 		return argc;
 	for (i = 0; i < argc; i++) {
@@ -757,19 +765,19 @@ parse_line(struct parser *ps, char *line)
 
 		if (argv[i][0] == '"' || argv[i][0] == '\'' || argv[i][tl - 1] == '"' ||
 		    argv[i][tl - 1] == '\'')
-			return perr(ps, "%s: quotes are not part of the syntax; write the values "
-			    "without them", argv[i]);
+			return config_err(ps, "%s: quotes are not part of the syntax; write the "
+			    "values without them", argv[i]);
 	}
 	if (strcmp(argv[0], "allow") == 0) {
 		if (argc >= 4 && blank_in_ports(ps, line, argv, argc) == -1)
 			return -1;
 		if (argc < 3 || argc > 4)
-			return perr(ps, "usage: allow NAME PORTS [private]");
+			return config_err(ps, "usage: allow NAME PORTS [private]");
 		return add_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
 	if (strcmp(argv[0], "route") == 0) {
 		if (argc < 3 || argc > 4)
-			return perr(ps, "usage: route PORT NAME[:PORT] [private]");
+			return config_err(ps, "usage: route PORT NAME[:PORT] [private]");
 		return add_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
 	return apply_setting(ps, argv[0], argv + 1, argc - 1);
@@ -789,18 +797,18 @@ struct source {
 /* The next line, without its newline, NUL-terminated in s->line; *ll its length (which
  * a NUL byte inside makes longer than strlen). 1, 0 at the end, -1 on error (err). */
 static int
-next_line(struct parser *ps, struct source *s, size_t *ll)
+next_line(struct config_parser *ps, struct source *s, size_t *ll)
 {
 	if (s->f != NULL) {
 		ssize_t n = getline(&s->line, &s->cap, s->f);
 
 		if (n < 0) {
 			if (ferror(s->f))
-				return perr(ps, "read error: %s", strerror(errno));
+				return config_err(ps, "read error: %s", strerror(errno));
 			return 0;
 		}
 		if ((s->total += (size_t)n) > MAX_FILE)
-			return perr(ps, "file larger than %u MiB", MAX_FILE >> 20);
+			return config_err(ps, "file larger than %u MiB", MAX_FILE >> 20);
 		*ll = (size_t)n - (n > 0 && s->line[n - 1] == '\n');
 	} else {
 		const char *nl;
@@ -813,7 +821,7 @@ next_line(struct parser *ps, struct source *s, size_t *ll)
 			char *nb = realloc(s->line, *ll + 1);
 
 			if (nb == NULL)
-				return perr(ps, "out of memory");
+				return config_err(ps, "out of memory");
 			s->line = nb;
 			s->cap = *ll + 1;
 		}
@@ -825,7 +833,7 @@ next_line(struct parser *ps, struct source *s, size_t *ll)
 }
 
 static int
-parse_lines(struct parser *ps, struct source *s)
+parse_lines(struct config_parser *ps, struct source *s)
 {
 	size_t ll = 0;
 	int rc;
@@ -834,7 +842,7 @@ parse_lines(struct parser *ps, struct source *s)
 	while ((rc = next_line(ps, s, &ll)) == 1) {
 		ps->line++;
 		if (memchr(s->line, '\0', ll) != NULL)
-			return perr(ps, "NUL byte in the line");
+			return config_err(ps, "NUL byte in the line");
 		if (parse_line(ps, s->line) == -1)
 			return -1;
 	}
@@ -842,27 +850,6 @@ parse_lines(struct parser *ps, struct source *s)
 }
 
 /* ---- the environment ---- */
-
-/* Something worth saying that is not an error (the daemons log it at start). */
-static int
-add_warning(struct parser *ps, const char *fmt, ...)
-{
-	struct config *c = ps->c;
-	size_t old = c->warnings ? strlen(c->warnings) : 0;
-	char msg[512], *nw;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if ((nw = realloc(c->warnings, old + strlen(msg) + 2)) == NULL)
-		return perr(ps, "out of memory");
-	memcpy(nw + old, msg, strlen(msg));
-	nw[old + strlen(msg)] = '\n';
-	nw[old + strlen(msg) + 1] = '\0';
-	c->warnings = nw;
-	return 0;
-}
 
 static const char *
 env_get(char *const *env, const char *name)
@@ -877,20 +864,20 @@ env_get(char *const *env, const char *name)
 
 /* Each blank- or ';'-separated item of value, in a writable copy. */
 static int
-env_items(struct parser *ps, const char *value, char ***items, int *n, char **copy)
+env_items(struct config_parser *ps, const char *value, char ***items, int *n, char **copy)
 {
 	char *p, *tok, *save = NULL;
 	char **v = NULL;
 	int cnt = 0;
 
 	if ((*copy = strdup(value)) == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	for (p = *copy; (tok = strtok_r(p, " \t\r\n;", &save)) != NULL; p = NULL) {
 		char **nv = realloc(v, (size_t)(cnt + 1) * sizeof(*v));
 
 		if (nv == NULL) {
 			free(v);
-			return perr(ps, "out of memory");
+			return config_err(ps, "out of memory");
 		}
 		v = nv;
 		v[cnt++] = tok;
@@ -904,7 +891,7 @@ env_items(struct parser *ps, const char *value, char ***items, int *n, char **co
  * explaining before it is split at ':', which would garble a URL or an IPv6 address and
  * turn commas between items into "unknown option". 0, or -1 with the message. */
 static int
-env_allow_mistake(struct parser *ps, const char *item, const char *next)
+env_allow_mistake(struct config_parser *ps, const char *item, const char *next)
 {
 	char host[DNAME_MAX + 8], port[16], fix[1024], msg[512];
 	const char *colon = strchr(item, ':'), *p;
@@ -912,19 +899,19 @@ env_allow_mistake(struct parser *ps, const char *item, const char *next)
 	int split = 0;
 
 	if (hint_url(item, host, sizeof(host), port, sizeof(port)))
-		return perr(ps, "'%s' is a URL: write the host only: %s:%s", item, host,
+		return config_err(ps, "'%s' is a URL: write the host only: %s:%s", item, host,
 		    port[0] ? port : "PORTS");
 	if (item[0] == '[' || strstr(item, "::") != NULL) {
 		size_t al = item[0] == '[' ? strcspn(item, "]") + 1 : il;
 
 		snprintf(host, sizeof(host), "%.*s", (int)(al < il ? al : il), item);
 		if (hint_name(host, msg, sizeof(msg)))
-			return perr(ps, "allow %s", msg);
+			return config_err(ps, "allow %s", msg);
 	}
 	if (il > 0 && next != NULL && (item[il - 1] == ',' || next[0] == ',') &&
 	    hint_is_port_list(next + (next[0] == ',')))
-		return perr(ps, "'%s %s': a blank splits the port list (blanks separate items): "
-		    "write %s%s", item, next, item, next);
+		return config_err(ps, "'%s %s': a blank splits the port list (blanks separate "
+		    "items): write %s%s", item, next, item, next);
 	/* "a.x:443,b.x:443": a comma before something that looks like a name begins an item */
 	for (p = item; colon != NULL && *p != '\0' && o + 2 < sizeof(fix); p++) {
 		size_t nl = strcspn(p + 1, ",:");	/* the piece's part before any ':' */
@@ -942,13 +929,14 @@ env_allow_mistake(struct parser *ps, const char *item, const char *next)
 	}
 	fix[o] = '\0';
 	if (split)
-		return perr(ps, "'%s': separate items with blanks, not commas: %s", item, fix);
+		return config_err(ps, "'%s': separate items with blanks, not commas: %s", item,
+		    fix);
 	return 0;
 }
 
 /* GATEHOUSE_ALLOW="name:ports[:private] ..." */
 static int
-env_allow(struct parser *ps, const char *value)
+env_allow(struct config_parser *ps, const char *value)
 {
 	char **items = NULL, *copy = NULL;
 	int n = 0, i, rc = 0;
@@ -963,8 +951,8 @@ env_allow(struct parser *ps, const char *value)
 		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
 			break;
 		if (ports == NULL) {
-			rc = perr(ps, "'%s': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587",
-			    items[i]);
+			rc = config_err(ps, "'%s': write NAME:PORTS[:private], e.g. "
+			    "smtp.gmail.com:465,587", items[i]);
 			break;
 		}
 		*ports++ = '\0';
@@ -979,7 +967,7 @@ env_allow(struct parser *ps, const char *value)
 
 /* GATEHOUSE_ROUTE="587=smtp.gmail.com:587[:private] ..." */
 static int
-env_route(struct parser *ps, const char *value)
+env_route(struct config_parser *ps, const char *value)
 {
 	char **items = NULL, *copy = NULL, host[DNAME_MAX + 8], port[16];
 	int n = 0, i, rc = 0;
@@ -992,14 +980,15 @@ env_route(struct parser *ps, const char *value)
 		char *target = strchr(items[i], '='), *flag = NULL, *c1;
 
 		if (target == NULL) {
-			rc = perr(ps, "'%s': write PORT=NAME[:PORT][:private], e.g. 587=smtp.gmail.com:587",
-			    items[i]);
+			rc = config_err(ps, "'%s': write PORT=NAME[:PORT][:private], e.g. "
+			    "587=smtp.gmail.com:587", items[i]);
 			break;
 		}
 		*target++ = '\0';
 		if (hint_url(target, host, sizeof(host), port, sizeof(port))) {
-			rc = perr(ps, "route %s: '%s' is a URL: write the host only: %s=%s%s%s", items[i],
-			    target, items[i], host, port[0] ? ":" : "", port);
+			rc = config_err(ps, "route %s: '%s' is a URL: write the host only: "
+			    "%s=%s%s%s", items[i], target, items[i], host, port[0] ? ":" : "",
+			    port);
 			break;
 		}
 		if ((c1 = strchr(target, ':')) != NULL && (flag = strchr(c1 + 1, ':')) != NULL)
@@ -1034,7 +1023,7 @@ env_name(const char *name, char *var, size_t varlen)
  * compare them as written), so "gatehouse_allow" is a mistake too, not an alias.
  */
 static int
-env_unknown(struct parser *ps, const char *var)
+env_unknown(struct config_parser *ps, const char *var)
 {
 	static const char *const extra[] = { "allow", "route", "config" };
 	char names[SETTING_COUNT + NELEM(extra)][48], upper[128];
@@ -1053,7 +1042,8 @@ env_unknown(struct parser *ps, const char *var)
 	if (strcmp(var, upper) != 0) {		/* lower-case letters in it */
 		for (i = 0; i < n; i++)
 			if (strcmp(upper, cands[i]) == 0)
-				return perr(ps, "gatehouse variables are upper case: write %s", cands[i]);
+				return config_err(ps, "gatehouse variables are upper case: "
+				    "write %s", cands[i]);
 	}
 	/* Compared without the prefix, so that "GATEHOUSE_" does not make every name close. */
 	for (i = 0; i < n; i++)
@@ -1061,18 +1051,19 @@ env_unknown(struct parser *ps, const char *var)
 	best = strlen(upper) >= strlen(ENV_PREFIX) ?
 	    hint_closest(upper + strlen(ENV_PREFIX), cands, n) : NULL;
 	if (strcmp(upper, "GATEHOUSE_IP") == 0 || strcmp(upper, "GATEHOUSE_SUBNET") == 0)
-		return perr(ps, "not a gatehouse setting: it is for docker-compose.yml's "
+		return config_err(ps, "not a gatehouse setting: it is for docker-compose.yml's "
 		    "substitutions (.env); do not pass it to the gatehouse container");
 	if (best != NULL)
-		return perr(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?", best);
-	return perr(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
+		return config_err(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?",
+		    best);
+	return config_err(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
 	    "GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
 	    "GATEHOUSE_DNS_LISTEN)");
 }
 
 /* Mistakes in any variable's value: quotes an env_file kept, look-alike characters. */
 static int
-env_value_mistake(struct parser *ps, const char *var, const char *value)
+env_value_mistake(struct config_parser *ps, const char *var, const char *value)
 {
 	char msg[256];
 	size_t b = strspn(value, " \t"), e = strlen(value);
@@ -1083,16 +1074,16 @@ env_value_mistake(struct parser *ps, const char *var, const char *value)
 	    value[e - 1] == '\'')) {
 		b += (value[b] == '"' || value[b] == '\'');
 		e -= (e > b && (value[e - 1] == '"' || value[e - 1] == '\''));
-		return perr(ps, "the value is in quotes, which an env_file (docker run --env-file) "
-		    "keeps as part of it: write %s=%.*s", var, (int)(e - b), value + b);
+		return config_err(ps, "the value is in quotes, which an env_file (docker run "
+		    "--env-file) keeps as part of it: write %s=%.*s", var, (int)(e - b), value + b);
 	}
 	if (hint_nonascii(value, strlen(value), msg, sizeof(msg)))
-		return perr(ps, "in the value, %s", msg);
+		return config_err(ps, "in the value, %s", msg);
 	return 0;
 }
 
 static int
-env_setting(struct parser *ps, const char *var, const char *value)
+env_setting(struct config_parser *ps, const char *var, const char *value)
 {
 	char name[64], **items = NULL, *copy = NULL;
 	const char *suffix = var + strlen(ENV_PREFIX);
@@ -1125,7 +1116,7 @@ env_setting(struct parser *ps, const char *var, const char *value)
 }
 
 static int
-parse_env(struct parser *ps, char *const *env)
+parse_env(struct config_parser *ps, char *const *env)
 {
 	char var[128];
 
@@ -1181,7 +1172,7 @@ config_new(void)
 
 /* Point messages at where a setting was written: its variable, or its file line. */
 static void
-blame(struct parser *ps, enum setting_id idx, char *var, size_t varlen)
+blame(struct config_parser *ps, enum setting_id idx, char *var, size_t varlen)
 {
 	if (ps->by_env[idx]) {
 		env_name(settings[idx].name, var, varlen);
@@ -1194,7 +1185,7 @@ blame(struct parser *ps, enum setting_id idx, char *var, size_t varlen)
 }
 
 static int
-check_ttls(struct parser *ps)
+check_ttls(struct config_parser *ps)
 {
 	struct config *c = ps->c;
 	enum setting_id lo = SETTING_CACHE_MIN_TTL, hi = SETTING_CACHE_MAX_TTL;
@@ -1205,18 +1196,18 @@ check_ttls(struct parser *ps)
 	/* Blame the setting written last (the environment comes after the file). */
 	if (ps->by_env[hi] || (!ps->by_env[lo] && ps->seen[hi] > ps->seen[lo])) {
 		blame(ps, hi, var, sizeof(var));
-		return perr(ps, "cache-max-ttl %u is below cache-min-ttl %u", c->cache_max_ttl,
-		    c->cache_min_ttl);
+		return config_err(ps, "cache-max-ttl %u is below cache-min-ttl %u",
+		    c->cache_max_ttl, c->cache_min_ttl);
 	}
 	blame(ps, lo, var, sizeof(var));
-	return perr(ps, "cache-min-ttl %u is above cache-max-ttl %u", c->cache_min_ttl,
+	return config_err(ps, "cache-min-ttl %u is above cache-max-ttl %u", c->cache_min_ttl,
 	    c->cache_max_ttl);
 }
 
 /* What needs every line and variable read: routes' 'private', whether the listen
  * addresses were written, cross-setting checks. */
 static int
-config_finish(struct parser *ps)
+config_finish(struct config_parser *ps)
 {
 	struct config *c = ps->c;
 
@@ -1227,7 +1218,7 @@ config_finish(struct parser *ps)
 	if (check_ttls(ps) == -1)
 		return -1;
 	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
-	    add_warning(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "
+	    config_warn(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "
 	    "can take every lookup in flight (a share of max-lookups/%d or less keeps the others "
 	    "served)", c->max_lookups_per_client, c->max_lookups, LOOKUPS_SHARE) == -1)
 		return -1;
@@ -1239,7 +1230,7 @@ static int
 build(const char *name, struct source *src, char *const *env, struct config **out,
     char *err, size_t errlen)
 {
-	struct parser ps;
+	struct config_parser ps;
 
 	*out = NULL;
 	memset(&ps, 0, sizeof(ps));
