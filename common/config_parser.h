@@ -4,6 +4,7 @@
 #define GATEHOUSE_CONFIG_PARSER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -32,5 +33,67 @@ int config_warn(struct config_parser *ps, const char *fmt, ...)
 
 /* "FILE:LINE" or the variable's name: where the reader is, for rule origins. */
 void config_where(const struct config_parser *ps, char *buf, size_t len);
+
+/* ---- config_settings.c ---- */
+
+/* The settings, in the order --check prints them (and hints prefer them). */
+enum config_setting {
+	SETTING_DNS_LISTEN,
+	SETTING_FORWARD_LISTEN,
+	SETTING_ANSWER,
+	SETTING_BLOCKED,
+	SETTING_TTL,
+	SETTING_NEGATIVE_TTL,
+	SETTING_UPSTREAM,
+	SETTING_AUDIT,
+	SETTING_AUDIT_RATE,
+	SETTING_METRICS,
+	SETTING_PEEK_TIMEOUT,
+	SETTING_CONNECT_TIMEOUT,
+	SETTING_IDLE_TIMEOUT,
+	SETTING_HALF_CLOSE_TIMEOUT,
+	SETTING_LOOKUP_TIMEOUT,
+	SETTING_MAX_CONNS,
+	SETTING_MAX_CONNS_PER_CLIENT,
+	SETTING_MAX_LOOKUPS,
+	SETTING_MAX_LOOKUPS_PER_CLIENT,
+	SETTING_CACHE_MIN_TTL,
+	SETTING_CACHE_MAX_TTL,
+	SETTING_NEGATIVE_CACHE_TTL,
+	SETTING_DNS_TCP_MAX,
+	SETTING_DNS_TCP_IDLE,
+	SETTING_USER,
+	SETTING_SANDBOX,
+	SETTING_COUNT
+};
+
+/* The setting called name ("dns-listen"), or -1. */
+int config_settings_find(const char *name);
+
+const char *config_settings_name(enum config_setting id);
+
+/* Set every setting to its default (the descriptors' defaults are valid: -1 means out of
+ * memory). */
+int config_settings_default(struct config_parser *ps);
+
+/* A setting from a line (ps->line > 0) or a variable: "NAME VALUE...". Refuses an unknown
+ * name (with the closest directive), a setting written twice in the file, a wrong number
+ * of values and a bad value; records where it was set (ps->seen, ps->by_env). 0 or -1. */
+int config_settings_apply(struct config_parser *ps, const char *name, char **argv, int argc);
+
+/* Once every line and variable is read: the listen-default flags, the checks across
+ * settings (blamed on the one written last) and their warnings. 0 or -1. */
+int config_settings_finish(struct config_parser *ps);
+
+/* One line per setting, "NAME VALUE...", as a file would set it (config_print). */
+void config_settings_print(const struct config *c, FILE *f);
+
+/* Free what the settings' values hold (config_unref). */
+void config_settings_clear(struct config *c);
+
+/* ---- config.c (until the environment has its own file) ---- */
+
+/* The variable for setting (or directive) name: "GATEHOUSE_DNS_LISTEN". */
+void config_env_name(const char *name, char *var, size_t varlen);
 
 #endif
