@@ -91,6 +91,18 @@ void config_settings_print(const struct config *c, FILE *f);
 /* Free what the settings' values hold (config_unref). */
 void config_settings_clear(struct config *c);
 
+/* ---- config_rules.c ---- */
+
+/* allow NAME PORTS [private] (flag: NULL, or the word after the ports): a rule in the
+ * policy, where the reader is. The same rule written twice is a warning. 0 or -1. */
+int config_rules_allow(struct config_parser *ps, const char *name, const char *ports,
+    const char *flag);
+
+/* route PORT NAME[:PORT] [private]: connections to the listening port PORT go to NAME
+ * (on PORT, or on the port after ':'), and a rule allows NAME on PORT. 0 or -1. */
+int config_rules_route(struct config_parser *ps, const char *portstr, const char *target,
+    const char *flag);
+
 /* ---- config.c (until the environment has its own file) ---- */
 
 /* The variable for setting (or directive) name: "GATEHOUSE_DNS_LISTEN". */
