@@ -103,9 +103,18 @@ int config_rules_allow(struct config_parser *ps, const char *name, const char *p
 int config_rules_route(struct config_parser *ps, const char *portstr, const char *target,
     const char *flag);
 
-/* ---- config.c (until the environment has its own file) ---- */
+/* ---- config_env.c ---- */
 
-/* The variable for setting (or directive) name: "GATEHOUSE_DNS_LISTEN". */
+/* The value of variable name in env (NULL-terminated "NAME=value" strings, or NULL), or
+ * NULL when it is not there. Points into env. */
+const char *config_env_get(char *const *env, const char *name);
+
+/* The variable for setting (or directive) name: "dns-listen" -> "GATEHOUSE_DNS_LISTEN". */
 void config_env_name(const char *name, char *var, size_t varlen);
+
+/* Read the GATEHOUSE_* entries of env, in order: GATEHOUSE_ALLOW and GATEHOUSE_ROUTE add
+ * rules, GATEHOUSE_<SETTING> replaces a setting, GATEHOUSE_CONFIG is only checked (config_load
+ * read it); any other name starting with "gatehouse_" in any case is an error. 0 or -1. */
+int config_env_read(struct config_parser *ps, char *const *env);
 
 #endif
