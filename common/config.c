@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hint.h"
-
-#define MAX_ARGS 256			/* values on one line */
-#define MAX_FILE (64u << 20)		/* a config file larger than this is refused */
-
 int
 config_err(struct config_parser *ps, const char *fmt, ...)
 {
@@ -56,168 +51,6 @@ config_where(const struct config_parser *ps, char *buf, size_t len)
 		snprintf(buf, len, "%s", ps->src);
 }
 
-/* ---- lines ---- */
-
-/* Split line (modified in place) into argv at blanks; '#' ends it. Returns argc or -1. */
-static int
-tokenize(struct config_parser *ps, char *line, char **argv)
-{
-	int argc = 0;
-	char *p = line;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r')
-			p++;
-		if (*p == '\0' || *p == '#')
-			return argc;
-		if (argc == MAX_ARGS)
-			return config_err(ps, "more than %d values on one line", MAX_ARGS);
-		argv[argc++] = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '#')
-			p++;
-		if (*p == '#') {
-			*p = '\0';
-			return argc;
-		}
-		if (*p != '\0')
-			*p++ = '\0';
-	}
-}
-
-/* `allow a.x 443, 80`: a blank inside the port list. 0 when there is none, else -1
- * naming the column of the blank and the list as it should be written. */
-static int
-blank_in_ports(struct config_parser *ps, const char *line, char **argv, int argc)
-{
-	char joined[256];
-	size_t col, off = 0;
-	int i = 2;
-
-	if (argv[2][strlen(argv[2]) - 1] == ',')
-		col = (size_t)(argv[2] - line) + strlen(argv[2]) + 1;
-	else if (argv[3][0] == ',')
-		col = (size_t)(argv[3] - line);
-	else
-		return 0;
-	joined[0] = '\0';
-	do {
-		off += (size_t)snprintf(joined + off, sizeof(joined) - off, "%s", argv[i]);
-		if (off >= sizeof(joined))
-			off = sizeof(joined) - 1;
-		i++;
-	} while (i < argc && (argv[i - 1][strlen(argv[i - 1]) - 1] == ',' || argv[i][0] == ','));
-	return config_err(ps, "allow %s: a blank at column %zu splits the port list: write it "
-	    "as %s", argv[1], col, joined);
-}
-
-static int
-parse_line(struct config_parser *ps, char *line)
-{
-	char *argv[MAX_ARGS], msg[256];
-	int argc, i;
-
-	for (argc = 0; line[argc] != '\0' && line[argc] != '#'; argc++) {
-		unsigned char ch = (unsigned char)line[argc];
-
-		if (ch < 0x20 && ch != '\t' && ch != '\r')
-			return config_err(ps, "control character 0x%02x in the line", ch);
-	}
-	/* Non-ASCII before a comment: named (a BOM, a no-break space, ...) with its column. */
-	if (hint_nonascii(line, (size_t)argc, msg, sizeof(msg)))
-		return config_err(ps, "%s", msg);
-	if ((argc = tokenize(ps, line, argv)) <= 0)
-		return argc;
-	for (i = 0; i < argc; i++) {
-		size_t tl = strlen(argv[i]);
-
-		if (argv[i][0] == '"' || argv[i][0] == '\'' || argv[i][tl - 1] == '"' ||
-		    argv[i][tl - 1] == '\'')
-			return config_err(ps, "%s: quotes are not part of the syntax; write the "
-			    "values without them", argv[i]);
-	}
-	if (strcmp(argv[0], "allow") == 0) {
-		if (argc >= 4 && blank_in_ports(ps, line, argv, argc) == -1)
-			return -1;
-		if (argc < 3 || argc > 4)
-			return config_err(ps, "usage: allow NAME PORTS [private]");
-		return config_rules_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
-	}
-	if (strcmp(argv[0], "route") == 0) {
-		if (argc < 3 || argc > 4)
-			return config_err(ps, "usage: route PORT NAME[:PORT] [private]");
-		return config_rules_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
-	}
-	return config_settings_apply(ps, argv[0], argv + 1, argc - 1);
-}
-
-/* Where lines come from: a buffer (tests, fuzzing) or a file read line by line, so a
- * large allowlist is never held twice in memory. */
-struct source {
-	const char *buf;
-	size_t len, off;
-	FILE *f;
-	size_t total;
-	char *line;
-	size_t cap;
-};
-
-/* The next line, without its newline, NUL-terminated in s->line; *ll its length (which
- * a NUL byte inside makes longer than strlen). 1, 0 at the end, -1 on error (err). */
-static int
-next_line(struct config_parser *ps, struct source *s, size_t *ll)
-{
-	if (s->f != NULL) {
-		ssize_t n = getline(&s->line, &s->cap, s->f);
-
-		if (n < 0) {
-			if (ferror(s->f))
-				return config_err(ps, "read error: %s", strerror(errno));
-			return 0;
-		}
-		if ((s->total += (size_t)n) > MAX_FILE)
-			return config_err(ps, "file larger than %u MiB", MAX_FILE >> 20);
-		*ll = (size_t)n - (n > 0 && s->line[n - 1] == '\n');
-	} else {
-		const char *nl;
-
-		if (s->off >= s->len)
-			return 0;
-		nl = memchr(s->buf + s->off, '\n', s->len - s->off);
-		*ll = nl ? (size_t)(nl - (s->buf + s->off)) : s->len - s->off;
-		if (*ll + 1 > s->cap) {
-			char *nb = realloc(s->line, *ll + 1);
-
-			if (nb == NULL)
-				return config_err(ps, "out of memory");
-			s->line = nb;
-			s->cap = *ll + 1;
-		}
-		memcpy(s->line, s->buf + s->off, *ll);
-		s->off += *ll + (nl ? 1 : 0);
-	}
-	s->line[*ll] = '\0';
-	return 1;
-}
-
-static int
-parse_lines(struct config_parser *ps, struct source *s)
-{
-	size_t ll = 0;
-	int rc;
-
-	ps->line = 0;
-	while ((rc = next_line(ps, s, &ll)) == 1) {
-		ps->line++;
-		if (memchr(s->line, '\0', ll) != NULL)
-			return config_err(ps, "NUL byte in the line");
-		if (parse_line(ps, s->line) == -1)
-			return -1;
-	}
-	return rc;
-}
-
-/* ---- the whole ---- */
-
 static struct config *
 config_new(void)
 {
@@ -250,8 +83,8 @@ config_finish(struct config_parser *ps)
 
 /* Parse lines from src (NULL: no file), then the environment. */
 static int
-build(const char *name, struct source *src, char *const *env, struct config **out,
-    char *err, size_t errlen)
+build(const char *name, const struct config_source *src, char *const *env,
+    struct config **out, char *err, size_t errlen)
 {
 	struct config_parser ps;
 
@@ -272,7 +105,7 @@ build(const char *name, struct source *src, char *const *env, struct config **ou
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((src != NULL && parse_lines(&ps, src) == -1) || config_env_read(&ps, env) == -1 ||
+	if ((src != NULL && config_file_read(&ps, src) == -1) || config_env_read(&ps, env) == -1 ||
 	    config_finish(&ps) == -1) {
 		config_unref(ps.c);
 		return -1;
@@ -285,15 +118,9 @@ int
 config_parse(const char *name, const char *buf, size_t len, char *const *env,
     struct config **out, char *err, size_t errlen)
 {
-	struct source src;
-	int rc;
+	struct config_source src = { buf, len, NULL };
 
-	memset(&src, 0, sizeof(src));
-	src.buf = buf;
-	src.len = len;
-	rc = build(name, buf != NULL ? &src : NULL, env, out, err, errlen);
-	free(src.line);
-	return rc;
+	return build(name, buf != NULL ? &src : NULL, env, out, err, errlen);
 }
 
 int
@@ -301,7 +128,7 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
     size_t errlen)
 {
 	const char *p = path;
-	struct source src;
+	struct config_source src = { NULL, 0, NULL };
 	int optional = 0, rc;
 
 	*out = NULL;
@@ -315,7 +142,6 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 		p = CONFIG_DEFAULT_PATH;
 		optional = 1;
 	}
-	memset(&src, 0, sizeof(src));
 	if ((src.f = fopen(p, "r")) == NULL) {
 		if (!(optional && errno == ENOENT)) {
 			snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
@@ -324,7 +150,6 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 		return build(NULL, NULL, env, out, err, errlen);
 	}
 	rc = build(p, &src, env, out, err, errlen);
-	free(src.line);
 	fclose(src.f);
 	return rc;
 }

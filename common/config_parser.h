@@ -117,4 +117,18 @@ void config_env_name(const char *name, char *var, size_t varlen);
  * read it); any other name starting with "gatehouse_" in any case is an error. 0 or -1. */
 int config_env_read(struct config_parser *ps, char *const *env);
 
+/* ---- config_file.c ---- */
+
+/* Where a file's lines come from: a buffer (buf, len), or, when f is not NULL, a stream
+ * read a line at a time, so a large allowlist is never held twice in memory. */
+struct config_source {
+	const char *buf;
+	size_t len;
+	FILE *f;
+};
+
+/* Read every line of src (ps->line counts them): allow, route, settings, comments. 0, or
+ * -1 with "SRC:LINE: what is wrong". */
+int config_file_read(struct config_parser *ps, const struct config_source *src);
+
 #endif
