@@ -30,8 +30,8 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
-CONFIG   = common/config.c common/config_file.c common/config_settings.c common/config_rules.c \
-           common/config_env.c common/config_ports.c common/hint.c
+CONFIG   = common/config.c common/config_file.c common/config_env.c common/config_rules.c \
+           common/config_settings.c common/config_print.c common/config_ports.c common/hint.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
