@@ -1,4 +1,6 @@
-/* config.c: parse gatehouse.conf and GATEHOUSE_* variables into a struct config. */
+/* config.c: a struct config from gatehouse.conf and the GATEHOUSE_* variables, in order
+ * (defaults, file, environment, checks), with its errors, warnings and references; the
+ * parts are read by config_file.c, config_env.c, config_rules.c and config_settings.c. */
 #include "config_parser.h"
 
 #include <errno.h>
@@ -81,9 +83,9 @@ config_finish(struct config_parser *ps)
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
 
-/* Parse lines from src (NULL: no file), then the environment. */
+/* The defaults, then the lines of src (NULL: no file), then the environment. */
 static int
-build(const char *name, const struct config_source *src, char *const *env,
+config_read(const char *name, const struct config_source *src, char *const *env,
     struct config **out, char *err, size_t errlen)
 {
 	struct config_parser ps;
@@ -120,7 +122,7 @@ config_parse(const char *name, const char *buf, size_t len, char *const *env,
 {
 	struct config_source src = { buf, len, NULL };
 
-	return build(name, buf != NULL ? &src : NULL, env, out, err, errlen);
+	return config_read(name, buf != NULL ? &src : NULL, env, out, err, errlen);
 }
 
 int
@@ -147,9 +149,9 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 			snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
 			return -1;
 		}
-		return build(NULL, NULL, env, out, err, errlen);
+		return config_read(NULL, NULL, env, out, err, errlen);
 	}
-	rc = build(p, &src, env, out, err, errlen);
+	rc = config_read(p, &src, env, out, err, errlen);
 	fclose(src.f);
 	return rc;
 }
