@@ -278,7 +278,7 @@ env_setting(struct config_parser *ps, const char *var, const char *value)
 int
 config_env_read(struct config_parser *ps, char *const *env)
 {
-	char var[128];
+	char *var = ps->var;
 
 	for (; env != NULL && *env != NULL; env++) {
 		const char *eq = strchr(*env, '=');
@@ -287,8 +287,8 @@ config_env_read(struct config_parser *ps, char *const *env)
 		if (strncasecmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
 			continue;
 		vl = (size_t)(eq - *env);
-		if (vl >= sizeof(var))
-			vl = sizeof(var) - 1;
+		if (vl >= sizeof(ps->var))
+			vl = sizeof(ps->var) - 1;
 		memcpy(var, *env, vl);
 		var[vl] = '\0';
 		ps->src = var;

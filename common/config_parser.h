@@ -16,6 +16,7 @@ struct config_parser {
 	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
 	unsigned char *by_env;		/* per setting: set (last) by a variable */
 	const char *file;		/* the file's name, for messages after the file */
+	char var[128];			/* the variable's name, when src points here */
 	char *err;
 	size_t errlen;
 };

@@ -483,11 +483,11 @@ config_settings_apply(struct config_parser *ps, const char *name, char **argv, i
 
 /* Point messages at where a setting was written: its variable, or its file line. */
 static void
-blame(struct config_parser *ps, enum config_setting idx, char *var, size_t varlen)
+blame(struct config_parser *ps, enum config_setting idx)
 {
 	if (ps->by_env[idx]) {
-		config_env_name(settings[idx].name, var, varlen);
-		ps->src = var;
+		config_env_name(settings[idx].name, ps->var, sizeof(ps->var));
+		ps->src = ps->var;
 		ps->line = 0;
 	} else {
 		ps->src = ps->file;
@@ -500,17 +500,16 @@ check_ttls(struct config_parser *ps)
 {
 	struct config *c = ps->c;
 	enum config_setting lo = SETTING_CACHE_MIN_TTL, hi = SETTING_CACHE_MAX_TTL;
-	char var[64];
 
 	if (c->cache_min_ttl <= c->cache_max_ttl)
 		return 0;
 	/* Blame the setting written last (the environment comes after the file). */
 	if (ps->by_env[hi] || (!ps->by_env[lo] && ps->seen[hi] > ps->seen[lo])) {
-		blame(ps, hi, var, sizeof(var));
+		blame(ps, hi);
 		return config_err(ps, "cache-max-ttl %u is below cache-min-ttl %u",
 		    c->cache_max_ttl, c->cache_min_ttl);
 	}
-	blame(ps, lo, var, sizeof(var));
+	blame(ps, lo);
 	return config_err(ps, "cache-min-ttl %u is above cache-max-ttl %u", c->cache_min_ttl,
 	    c->cache_max_ttl);
 }
