@@ -50,43 +50,17 @@ struct setting {
 #define DURATION_MAX_DAYS 7		/* the longest duration a setting takes */
 #define LOOKUPS_SHARE 8			/* max-lookups / max-lookups-per-client by default */
 
-/* whole numbers: uint32_t (u32) or unsigned (uint), within [min, max] */
-static int
-whole_parse(struct config_parser *ps, const struct setting *s, const char *arg,
-    unsigned long *v)
-{
-	if (util_parse_uint(arg, s->min, s->max, v) == -1)
-		return config_err(ps, "'%s %s': expected a whole number %lu-%lu", s->name, arg,
-		    s->min, s->max);
-	return 0;
-}
-
-static int
-u32_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
-{
-	unsigned long v = 0;
-
-	(void)argc;
-	if (whole_parse(ps, s, argv[0], &v) == -1)
-		return -1;
-	*FIELD(ps->c, s, uint32_t) = (uint32_t)v;
-	return 0;
-}
-
-static void
-u32_print(const struct config *c, const struct setting *s, FILE *f)
-{
-	fprintf(f, " %u", *CFIELD(c, s, uint32_t));
-}
-
+/* whole numbers: an unsigned within [min, max] (uint32_t fields too: it is unsigned on
+ * the platforms gatehouse runs on, and OFFSET refuses the field wherever it is not) */
 static int
 uint_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	unsigned long v = 0;
 
 	(void)argc;
-	if (whole_parse(ps, s, argv[0], &v) == -1)
-		return -1;
+	if (util_parse_uint(argv[0], s->min, s->max, &v) == -1)
+		return config_err(ps, "'%s %s': expected a whole number %lu-%lu", s->name, argv[0],
+		    s->min, s->max);
 	*FIELD(ps->c, s, unsigned) = (unsigned)v;
 	return 0;
 }
@@ -335,7 +309,6 @@ metrics_print(const struct config *c, const struct setting *s, FILE *f)
 		fprintf(f, " off");
 }
 
-static const struct setting_type type_u32 = { 0, u32_parse, u32_print, NULL };
 static const struct setting_type type_uint = { 0, uint_parse, uint_print, NULL };
 static const struct setting_type type_duration = { 0, duration_parse, duration_print, NULL };
 static const struct setting_type type_string = { 0, string_parse, string_print, string_clear };
@@ -347,7 +320,6 @@ static const struct setting_type type_upstream = { 1, upstream_parse, upstream_p
 static const struct setting_type type_metrics = { 0, metrics_parse, metrics_print, NULL };
 
 /* The descriptor's type and its checked field, for each kind of value. */
-#define U32(f)		.type = &type_u32, .offset = OFFSET(f, uint32_t)
 #define UINT(f)		.type = &type_uint, .offset = OFFSET(f, unsigned)
 #define DURATION(f)	.type = &type_duration, .offset = OFFSET(f, uint64_t)
 #define STRING(f)	.type = &type_string, .offset = OFFSET(f, char *)
@@ -365,8 +337,8 @@ static const struct setting settings[SETTING_COUNT] = {
 	[SETTING_ANSWER] = { .name = "answer", .type = &type_answer, .def = "auto" },
 	[SETTING_BLOCKED] = { .name = "blocked", CHOICE(blocked_refused), .words = blocked_words,
 	    .expect = "nxdomain or refused", .def = "nxdomain" },
-	[SETTING_TTL] = { .name = "ttl", U32(ttl), .max = INT32_MAX, .def = "60" },
-	[SETTING_NEGATIVE_TTL] = { .name = "negative-ttl", U32(negative_ttl), .max = INT32_MAX,
+	[SETTING_TTL] = { .name = "ttl", UINT(ttl), .max = INT32_MAX, .def = "60" },
+	[SETTING_NEGATIVE_TTL] = { .name = "negative-ttl", UINT(negative_ttl), .max = INT32_MAX,
 	    .def = "60" },
 	[SETTING_UPSTREAM] = { .name = "upstream", .type = &type_upstream,
 	    .offset = OFFSET(upstream, struct addrlist), .port = 53, .def = "system" },
@@ -394,11 +366,11 @@ static const struct setting settings[SETTING_COUNT] = {
 	 * gateway with fresh names then leaves the rest to the others (invariant 9). */
 	[SETTING_MAX_LOOKUPS_PER_CLIENT] = { .name = "max-lookups-per-client",
 	    UINT(max_lookups_per_client), .min = 1, .max = 100000, .def = "32" },
-	[SETTING_CACHE_MIN_TTL] = { .name = "cache-min-ttl", U32(cache_min_ttl), .max = 86400,
+	[SETTING_CACHE_MIN_TTL] = { .name = "cache-min-ttl", UINT(cache_min_ttl), .max = 86400,
 	    .def = "5" },
-	[SETTING_CACHE_MAX_TTL] = { .name = "cache-max-ttl", U32(cache_max_ttl), .min = 1,
+	[SETTING_CACHE_MAX_TTL] = { .name = "cache-max-ttl", UINT(cache_max_ttl), .min = 1,
 	    .max = 86400, .def = "300" },
-	[SETTING_NEGATIVE_CACHE_TTL] = { .name = "negative-cache-ttl", U32(negative_cache_ttl),
+	[SETTING_NEGATIVE_CACHE_TTL] = { .name = "negative-cache-ttl", UINT(negative_cache_ttl),
 	    .max = 3600, .def = "5" },
 	[SETTING_DNS_TCP_MAX] = { .name = "dns-tcp-max", UINT(dns_tcp_max), .min = 1,
 	    .max = 100000, .def = "256" },
