@@ -31,8 +31,9 @@ rule_text(const struct rule *r, char *buf, size_t len)
 	snprintf(buf, len, "allow %s %s", r->pattern, ports);
 }
 
+/* The slot of port in t: where it is, or the empty slot where it goes. */
 static struct slot *
-slot_for(struct slot *t, unsigned port)
+port_slot(struct slot *t, unsigned port)
 {
 	size_t i;
 
@@ -69,7 +70,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
-				struct slot *sl = slot_for(t, p);
+				struct slot *sl = port_slot(t, p);
 
 				if (sl->first != NULL) {
 					if (r->wildcard || strcmp(sl->first->pattern, r->pattern) != 0)
@@ -103,7 +104,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 	qsort(c->ports, n, sizeof(*c->ports), by_port);
 	for (i = 0; i < n; i++) {
 		struct config_port *cp = &c->ports[i];
-		const struct slot *sl = slot_for(t, cp->port);
+		const struct slot *sl = port_slot(t, cp->port);
 
 		cp->route = config_route(c, cp->port);
 		if (cp->route == NULL && !sl->shared)
