@@ -1,6 +1,4 @@
-/* config.c: a struct config from gatehouse.conf and the GATEHOUSE_* variables, in order
- * (defaults, file, environment, checks), with its errors, warnings and references; the
- * parts are read by config_file.c, config_env.c, config_rules.c and config_settings.c. */
+/* config.c: a struct config from its defaults, gatehouse.conf and GATEHOUSE_*, in that order. */
 #include "config_parser.h"
 
 #include <errno.h>

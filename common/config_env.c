@@ -1,5 +1,4 @@
-/* config_env.c: the GATEHOUSE_* variables: GATEHOUSE_ALLOW and GATEHOUSE_ROUTE items,
- * GATEHOUSE_<SETTING>, and what a misspelt name or a mistaken value probably meant. */
+/* config_env.c: the GATEHOUSE_* variables, and what a misspelt name or value probably meant. */
 #include "config_parser.h"
 
 #include <stdlib.h>

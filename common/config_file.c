@@ -1,5 +1,4 @@
-/* config_file.c: the lines of gatehouse.conf, from a buffer or a stream: blanks, comments
- * and quotes, each line's values, and the directive or setting it names. */
+/* config_file.c: the lines of gatehouse.conf, from a buffer or a stream, into directives. */
 #include "config_parser.h"
 
 #include <errno.h>

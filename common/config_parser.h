@@ -1,5 +1,4 @@
-/* config_parser.h: a configuration being read, and what the files that read it (config*.c)
- * share; the daemons include config.h only. */
+/* config_parser.h: a configuration being read; shared by config*.c, never by the daemons. */
 #ifndef GATEHOUSE_CONFIG_PARSER_H
 #define GATEHOUSE_CONFIG_PARSER_H
 

@@ -1,5 +1,4 @@
-/* config_print.c: the effective configuration as --check prints it: allow and route lines
- * with where each was written, how each port learns its name, then every setting. */
+/* config_print.c: the effective configuration, as --check prints it. */
 #include "config_parser.h"
 
 #include <stdlib.h>

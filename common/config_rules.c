@@ -1,5 +1,4 @@
-/* config_rules.c: the allow and route directives, from a line or a variable: a name
- * written in a way worth explaining, the ports, 'private', and the rules they add. */
+/* config_rules.c: the allow and route directives, from a line or a variable, into rules. */
 #include "config_parser.h"
 
 #include <stdlib.h>

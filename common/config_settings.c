@@ -1,6 +1,4 @@
-/* config_settings.c: the settings (dns-listen, ttl, ...): one descriptor each, naming its
- * field, its kind of value, its bounds and its default; from them every setting is read,
- * defaulted, checked, printed and freed. */
+/* config_settings.c: the settings, one descriptor each: read, defaulted, printed, freed. */
 #include "config_parser.h"
 
 #include <arpa/inet.h>
@@ -27,6 +25,10 @@ struct setting_type {
 	void (*clear)(struct config *c, const struct setting *s);
 };
 
+/* A setting: its name, the field it fills in struct config, its kind of value and what
+ * that kind needs (bounds, default port, words), and its default. Reading, defaults, the
+ * bookkeeping of where it was set, the variable's name and --check's line all come from
+ * this table (settings[] below). */
 struct setting {
 	const char *name;
 	const struct setting_type *type;
