@@ -1,10 +1,12 @@
-/* config_ports.c: the ports a configuration makes the forwarder listen on, and how each
- * learns the name: a route, an implicit route (one exact name alone on the port), or the
- * client's SNI / Host. Computed once per configuration; both daemons print it. */
+/* config_ports.c: the ports the forwarder listens on, and how each one learns the name. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A port learns the name from a route, from an implicit route (one exact name alone on
+ * the port), or from the client's SNI / Host. Computed once per configuration; both
+ * daemons print it. */
 
 /* The ports seen while building: an open-addressing table that never holds more than
  * CONFIG_MAX_PORTS + 1 of them (the build stops there), so it stays small (a 65536-entry

@@ -1,4 +1,4 @@
-/* test_config.c: common/config.c: every directive and setting, FILE:LINE errors, the
+/* test_config.c: common/config*.c: every directive and setting, FILE:LINE errors, the
  * environment, config_load's file rules, and config_print -> config_parse round trips. */
 #include <arpa/inet.h>
 #include <errno.h>
