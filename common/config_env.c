@@ -22,7 +22,8 @@ config_env_get(char *const *env, const char *name)
 	return NULL;
 }
 
-/* Each blank- or ';'-separated item of value, in a writable copy. */
+/* Each blank- or ';'-separated item of value, in a writable copy (*copy). On success
+ * the caller frees *items and *copy; on error (out of memory) nothing is left to free. */
 static int
 env_items(struct config_parser *ps, const char *value, char ***items, int *n, char **copy)
 {
@@ -37,6 +38,8 @@ env_items(struct config_parser *ps, const char *value, char ***items, int *n, ch
 
 		if (nv == NULL) {
 			free(v);
+			free(*copy);
+			*copy = NULL;
 			return config_err(ps, "out of memory");
 		}
 		v = nv;
@@ -101,10 +104,8 @@ env_allow(struct config_parser *ps, const char *value)
 	char **items = NULL, *copy = NULL;
 	int n = 0, i, rc = 0;
 
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
+	if (env_items(ps, value, &items, &n, &copy) == -1)
 		return -1;
-	}
 	for (i = 0; i < n && rc == 0; i++) {
 		char *ports = strchr(items[i], ':'), *flag;
 
@@ -132,10 +133,8 @@ env_route(struct config_parser *ps, const char *value)
 	char **items = NULL, *copy = NULL, host[DNAME_MAX + 8], port[16];
 	int n = 0, i, rc = 0;
 
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
+	if (env_items(ps, value, &items, &n, &copy) == -1)
 		return -1;
-	}
 	for (i = 0; i < n && rc == 0; i++) {
 		char *target = strchr(items[i], '='), *flag = NULL, *c1;
 
@@ -264,10 +263,8 @@ env_setting(struct config_parser *ps, const char *var, const char *value)
 		return env_unknown(ps, var);
 	if (env_value_mistake(ps, var, value) == -1)
 		return -1;
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
+	if (env_items(ps, value, &items, &n, &copy) == -1)
 		return -1;
-	}
 	rc = config_settings_apply(ps, name, items, n);
 	free(items);
 	free(copy);
