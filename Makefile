@@ -29,9 +29,12 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $
 LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
+# The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
+CONFIG   = common/config.c common/config_file.c common/config_env.c common/config_rules.c \
+           common/config_settings.c common/config_print.c common/config_ports.c common/hint.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
-           common/config.c common/audit.c common/daemon.c common/iface.c \
-           common/prom.c common/httpd.c common/clients.c common/hint.c common/config_ports.c \
+           $(CONFIG) common/audit.c common/daemon.c common/iface.c \
+           common/prom.c common/httpd.c common/clients.c \
            common/preflight.c common/route.c common/sandbox.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
@@ -76,14 +79,14 @@ testhooks: $(HOOK_BINS)
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
-UNIT_test_config    = common/config.c common/config_ports.c common/hint.c common/policy.c common/dname.c common/addr.c common/util.c
+UNIT_test_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 UNIT_test_audit     = common/audit.c common/addr.c common/util.c
 UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/addr.c common/util.c
-UNIT_test_preflight = common/preflight.c common/config.c common/config_ports.c common/hint.c \
+UNIT_test_preflight = common/preflight.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
@@ -102,7 +105,7 @@ FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
               -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
               $(shell pkg-config --cflags $(PKGS))
 FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
-FUZZ_fuzz_config    = common/config.c common/config_ports.c common/hint.c common/policy.c common/dname.c common/addr.c common/util.c
+FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))

@@ -1,45 +1,13 @@
-/* config.c: parse gatehouse.conf and GATEHOUSE_* variables into a struct config. */
-#include "config.h"
+/* config.c: a struct config from its defaults, gatehouse.conf and GATEHOUSE_*, in that order. */
+#include "config_parser.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "addr.h"
-#include "dname.h"
-#include "hint.h"
-#include "util.h"
-
-#define MAX_ARGS 256			/* values on one line */
-#define MAX_FILE (64u << 20)		/* a config file larger than this is refused */
-#define ENV_PREFIX "GATEHOUSE_"
-
-struct parser {
-	struct config *c;
-	const char *src;		/* file name, or the variable's name */
-	unsigned line;			/* 0 for the environment */
-	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
-	unsigned char *by_env;		/* per setting: set (last) by a variable */
-	const char *file;		/* the file's name, for messages after the file */
-	char *err;
-	size_t errlen;
-};
-
-struct setting {
-	const char *name;
-	int (*set)(struct parser *ps, char **argv, int argc);
-	int many;			/* takes a list of values */
-};
-
-static int perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_warning(struct parser *ps, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-perr(struct parser *ps, const char *fmt, ...)
+int
+config_err(struct config_parser *ps, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -54,634 +22,8 @@ perr(struct parser *ps, const char *fmt, ...)
 	return -1;
 }
 
-/* "FILE:LINE" or the variable's name, for rule origins. */
-static void
-origin(const struct parser *ps, char *buf, size_t len)
-{
-	if (ps->line > 0)
-		snprintf(buf, len, "%s:%u", ps->src, ps->line);
-	else
-		snprintf(buf, len, "%s", ps->src);
-}
-
-/* ---- value parsers shared by the settings ---- */
-
-static int
-one_arg(struct parser *ps, const char *name, int argc)
-{
-	if (argc != 1)
-		return perr(ps, "'%s' takes exactly one value", name);
-	return 0;
-}
-
-static int
-set_u32(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
-    unsigned long max, uint32_t *out)
-{
-	unsigned long v = 0;
-
-	if (one_arg(ps, name, argc) == -1)
-		return -1;
-	if (util_parse_uint(argv[0], min, max, &v) == -1)
-		return perr(ps, "'%s %s': expected a whole number %lu-%lu", name, argv[0], min, max);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int
-set_uint(struct parser *ps, const char *name, char **argv, int argc, unsigned long min,
-    unsigned long max, unsigned *out)
-{
-	uint32_t v = 0;
-
-	if (set_u32(ps, name, argv, argc, min, max, &v) == -1)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-set_duration(struct parser *ps, const char *name, char **argv, int argc, uint64_t *out)
-{
-	uint64_t ms = 0;
-
-	if (one_arg(ps, name, argc) == -1)
-		return -1;
-	if (util_parse_duration(argv[0], 7 * 24 * 3600 * 1000ULL, &ms) == -1 || ms == 0)
-		return perr(ps, "'%s %s': expected a duration such as 10, 1.5, 250ms or 5m (seconds "
-		    "unless marked; more than 0, at most 7 days)", name, argv[0]);
-	*out = ms;
-	return 0;
-}
-
-static int
-set_string(struct parser *ps, const char *name, char **argv, int argc, char **out)
-{
-	char *s;
-
-	if (one_arg(ps, name, argc) == -1)
-		return -1;
-	if ((s = strdup(argv[0])) == NULL)
-		return perr(ps, "out of memory");
-	free(*out);
-	*out = s;
-	return 0;
-}
-
-/* A list of addresses; default_port as addr_parse takes it. */
-static int
-set_addrlist(struct parser *ps, const char *name, char **argv, int argc, int default_port,
-    struct addrlist *out)
-{
-	struct sockaddr_storage *v;
-	char msg[256];
-	int i;
-
-	if (argc < 1)
-		return perr(ps, "'%s' needs at least one address", name);
-	if ((v = calloc((size_t)argc, sizeof(*v))) == NULL)
-		return perr(ps, "out of memory");
-	for (i = 0; i < argc; i++) {
-		if (addr_parse(argv[i], default_port, &v[i], msg, sizeof(msg)) == -1) {
-			free(v);
-			return perr(ps, "%s: %s", name, msg);
-		}
-	}
-	free(out->v);
-	out->v = v;
-	out->n = (size_t)argc;
-	return 0;
-}
-
-/* ---- the settings ---- */
-
-static int
-s_dns_listen(struct parser *ps, char **argv, int argc)
-{
-	ps->c->dns_listen_default = 0;
-	return set_addrlist(ps, "dns-listen", argv, argc, 53, &ps->c->dns_listen);
-}
-
-static int
-s_forward_listen(struct parser *ps, char **argv, int argc)
-{
-	ps->c->forward_listen_default = 0;
-	return set_addrlist(ps, "forward-listen", argv, argc, -2, &ps->c->forward_listen);
-}
-
-static int
-s_answer(struct parser *ps, char **argv, int argc)
-{
-	struct config *c = ps->c;
-	int i;
-
-	free(c->answer4);
-	free(c->answer6);
-	c->answer4 = NULL;
-	c->answer6 = NULL;
-	c->nanswer4 = c->nanswer6 = 0;
-	if (argc == 1 && strcmp(argv[0], "auto") == 0) {
-		c->answer_auto = 1;
-		return 0;
-	}
-	if (argc < 1)
-		return perr(ps, "'answer' needs 'auto' or addresses");
-	c->answer_auto = 0;
-	c->answer4 = calloc((size_t)argc, sizeof(*c->answer4));
-	c->answer6 = calloc((size_t)argc, sizeof(*c->answer6));
-	if (c->answer4 == NULL || c->answer6 == NULL)
-		return perr(ps, "out of memory");
-	for (i = 0; i < argc; i++) {
-		if (inet_pton(AF_INET, argv[i], &c->answer4[c->nanswer4]) == 1)
-			c->nanswer4++;
-		else if (inet_pton(AF_INET6, argv[i], &c->answer6[c->nanswer6]) == 1)
-			c->nanswer6++;
-		else
-			return perr(ps, "answer: '%s' is neither 'auto' nor an IP address", argv[i]);
-	}
-	return 0;
-}
-
-static int
-s_blocked(struct parser *ps, char **argv, int argc)
-{
-	if (one_arg(ps, "blocked", argc) == -1)
-		return -1;
-	if (strcmp(argv[0], "nxdomain") == 0)
-		ps->c->blocked_refused = 0;
-	else if (strcmp(argv[0], "refused") == 0)
-		ps->c->blocked_refused = 1;
-	else
-		return perr(ps, "'blocked %s': expected nxdomain or refused", argv[0]);
-	return 0;
-}
-
-static int
-s_upstream(struct parser *ps, char **argv, int argc)
-{
-	if (argc == 1 && strcmp(argv[0], "system") == 0) {
-		ps->c->upstream_system = 1;
-		free(ps->c->upstream.v);
-		ps->c->upstream.v = NULL;
-		ps->c->upstream.n = 0;
-		return 0;
-	}
-	ps->c->upstream_system = 0;
-	return set_addrlist(ps, "upstream", argv, argc, 53, &ps->c->upstream);
-}
-
-static int
-s_metrics(struct parser *ps, char **argv, int argc)
-{
-	char msg[256];
-
-	if (one_arg(ps, "metrics", argc) == -1)
-		return -1;
-	if (strcmp(argv[0], "off") == 0) {
-		ps->c->metrics_on = 0;
-		return 0;
-	}
-	if (addr_parse(argv[0], -1, &ps->c->metrics, msg, sizeof(msg)) == -1)
-		return perr(ps, "metrics: %s (write off or ADDR:PORT)", msg);
-	if (addr_port((struct sockaddr *)&ps->c->metrics) == 65535)
-		return perr(ps, "metrics %s: the forwarder serves its metrics one port up (PORT+1), "
-		    "and there is no port above 65535: use a port up to 65534", argv[0]);
-	ps->c->metrics_on = 1;
-	return 0;
-}
-
-static int
-s_audit(struct parser *ps, char **argv, int argc)
-{
-	return set_string(ps, "audit", argv, argc, &ps->c->audit);
-}
-
-static int
-s_user(struct parser *ps, char **argv, int argc)
-{
-	return set_string(ps, "user", argv, argc, &ps->c->user);
-}
-
-static int
-s_sandbox(struct parser *ps, char **argv, int argc)
-{
-	if (one_arg(ps, "sandbox", argc) == -1)
-		return -1;
-	if (strcmp(argv[0], "on") == 0)
-		ps->c->sandbox = 1;
-	else if (strcmp(argv[0], "off") == 0)
-		ps->c->sandbox = 0;
-	else
-		return perr(ps, "'sandbox %s': expected on or off (off is for debugging only)",
-		    argv[0]);
-	return 0;
-}
-
-#define U32_SETTING(fn, name, field, min, max)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_u32(ps, name, argv, argc, min, max, &ps->c->field);	\
-	}
-#define UINT_SETTING(fn, name, field, min, max)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_uint(ps, name, argv, argc, min, max, &ps->c->field);	\
-	}
-#define DURATION_SETTING(fn, name, field)					\
-	static int fn(struct parser *ps, char **argv, int argc)			\
-	{									\
-		return set_duration(ps, name, argv, argc, &ps->c->field);	\
-	}
-
-U32_SETTING(s_ttl, "ttl", ttl, 0, 2147483647)
-U32_SETTING(s_negative_ttl, "negative-ttl", negative_ttl, 0, 2147483647)
-U32_SETTING(s_cache_min_ttl, "cache-min-ttl", cache_min_ttl, 0, 86400)
-U32_SETTING(s_cache_max_ttl, "cache-max-ttl", cache_max_ttl, 1, 86400)
-U32_SETTING(s_negative_cache_ttl, "negative-cache-ttl", negative_cache_ttl, 0, 3600)
-UINT_SETTING(s_max_conns, "max-conns", max_conns, 1, 1000000)
-UINT_SETTING(s_max_conns_per_client, "max-conns-per-client", max_conns_per_client, 1, 1000000)
-UINT_SETTING(s_max_lookups, "max-lookups", max_lookups, 1, 100000)
-UINT_SETTING(s_max_lookups_per_client, "max-lookups-per-client", max_lookups_per_client, 1,
-    100000)
-UINT_SETTING(s_dns_tcp_max, "dns-tcp-max", dns_tcp_max, 1, 100000)
-UINT_SETTING(s_audit_rate, "audit-rate", audit_rate, 0, 10000000)
-DURATION_SETTING(s_peek_timeout, "peek-timeout", peek_timeout_ms)
-DURATION_SETTING(s_connect_timeout, "connect-timeout", connect_timeout_ms)
-DURATION_SETTING(s_idle_timeout, "idle-timeout", idle_timeout_ms)
-DURATION_SETTING(s_half_close_timeout, "half-close-timeout", half_close_timeout_ms)
-DURATION_SETTING(s_lookup_timeout, "lookup-timeout", lookup_timeout_ms)
-DURATION_SETTING(s_dns_tcp_idle, "dns-tcp-idle", dns_tcp_idle_ms)
-
-static const struct setting settings[] = {
-	{ "dns-listen", s_dns_listen, 1 },
-	{ "forward-listen", s_forward_listen, 1 },
-	{ "answer", s_answer, 1 },
-	{ "blocked", s_blocked, 0 },
-	{ "ttl", s_ttl, 0 },
-	{ "negative-ttl", s_negative_ttl, 0 },
-	{ "upstream", s_upstream, 1 },
-	{ "audit", s_audit, 0 },
-	{ "audit-rate", s_audit_rate, 0 },
-	{ "metrics", s_metrics, 0 },
-	{ "peek-timeout", s_peek_timeout, 0 },
-	{ "connect-timeout", s_connect_timeout, 0 },
-	{ "idle-timeout", s_idle_timeout, 0 },
-	{ "half-close-timeout", s_half_close_timeout, 0 },
-	{ "lookup-timeout", s_lookup_timeout, 0 },
-	{ "max-conns", s_max_conns, 0 },
-	{ "max-conns-per-client", s_max_conns_per_client, 0 },
-	{ "max-lookups", s_max_lookups, 0 },
-	{ "max-lookups-per-client", s_max_lookups_per_client, 0 },
-	{ "cache-min-ttl", s_cache_min_ttl, 0 },
-	{ "cache-max-ttl", s_cache_max_ttl, 0 },
-	{ "negative-cache-ttl", s_negative_cache_ttl, 0 },
-	{ "dns-tcp-max", s_dns_tcp_max, 0 },
-	{ "dns-tcp-idle", s_dns_tcp_idle, 0 },
-	{ "user", s_user, 0 },
-	{ "sandbox", s_sandbox, 0 },
-};
-#define NSETTINGS NELEM(settings)
-
-static const struct setting *
-setting_find(const char *name, size_t *idx)
-{
-	size_t i;
-
-	for (i = 0; i < NSETTINGS; i++) {
-		if (strcmp(settings[i].name, name) == 0) {
-			*idx = i;
-			return &settings[i];
-		}
-	}
-	return NULL;
-}
-
-/* ---- allow and route ---- */
-
-/*
- * name is not a host name in a way worth explaining (hint.h): a port list where the name
- * belongs (the two swapped), a URL, an address or prefix, quotes, a numeric last label.
- * -1 with the message, or 0 to let the name's own check speak.
- */
-static int
-name_mistake(struct parser *ps, const char *what, const char *name, const char *ports)
-{
-	char msg[512];
-	const char *body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
-
-	if (ports != NULL && hint_is_port_list(name) && !hint_is_port_list(ports)) {
-		if (ps->line == 0)
-			return perr(ps, "'%s:%s': the name comes first: write %s:%s", name, ports, ports,
-			    name);
-		return perr(ps, "%s %s %s: the name comes first: write %s %s %s", what, name, ports,
-		    what, ports, name);
-	}
-	if (hint_name(body, msg, sizeof(msg)))
-		return perr(ps, "%s %s", what, msg);
-	return 0;
-}
-
-/* allow NAME PORTS [private] */
-static int
-add_allow(struct parser *ps, const char *name, const char *ports, const char *flag)
-{
-	struct portrange *pr;
-	const struct rule *dup;
-	size_t npr;
-	char msg[512], where[300], here[300];
-	unsigned flags = 0, port = 0;
-	int rc;
-
-	if (name_mistake(ps, "allow", name, ports) == -1)
-		return -1;
-	if (flag != NULL) {
-		if (strcmp(flag, "private") != 0)
-			return perr(ps, "allow %s: unknown option '%s' (the only one is 'private')",
-			    name, flag);
-		flags |= RULE_PRIVATE;
-	}
-	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
-		return perr(ps, "allow %s: %s", name, msg);
-	dup = policy_find(ps->c->policy, name, pr, npr, RULE_ROUTE, &port);
-	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
-	free(pr);
-	if (rc == -1)
-		return perr(ps, "allow %s", msg);
-	/* The same rule twice is harmless but usually a slip (a line copied, the environment
-	 * repeating the file): said, not refused. */
-	if (dup != NULL) {
-		origin(ps, here, sizeof(here));
-		return add_warning(ps, "%s: allow %s: port %u is already allowed by %s (the same "
-		    "rule written twice?)", here, name, port, rule_origin(dup, where, sizeof(where)));
-	}
-	return 0;
-}
-
-/* route PORT NAME[:PORT] [private] */
-static int
-add_route(struct parser *ps, const char *portstr, const char *target, const char *flag)
-{
-	struct config *c = ps->c;
-	char name[DNAME_MAX + 1], host[DNAME_MAX + 2], where[300], msg[512];
-	const char *colon = strrchr(target, ':');
-	unsigned long port, tport;
-	enum dname_status st;
-	struct portrange pr;
-	struct route *nr;
-	size_t hl, i;
-	unsigned flags = 0;
-
-	if (flag != NULL) {
-		if (strcmp(flag, "private") != 0)
-			return perr(ps, "route %s: unknown option '%s' (the only one is 'private')",
-			    portstr, flag);
-		flags |= RULE_PRIVATE;
-	}
-	if (util_parse_uint(portstr, 1, 65535, &port) == -1)
-		return perr(ps, "route '%s': the port must be 1-65535", portstr);
-	hl = colon ? (size_t)(colon - target) : strlen(target);
-	if (colon == NULL)
-		tport = port;
-	else if (util_parse_uint(colon + 1, 1, 65535, &tport) == -1)
-		return perr(ps, "route %s: '%s': the target port must be 1-65535", portstr, target);
-	if (hl >= sizeof(host))
-		return perr(ps, "route %s: target name too long", portstr);
-	memcpy(host, target, hl);
-	host[hl] = '\0';
-	if (host[0] == '*')
-		return perr(ps, "route %s: the target must be one name, not a wildcard", portstr);
-	if (hint_name(host, msg, sizeof(msg)))
-		return perr(ps, "route %s: %s", portstr, msg);
-	if ((st = dname_normalize(host, hl, name, NULL)) != DNAME_OK)
-		return perr(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
-	for (i = 0; i < c->nroutes; i++)
-		if (c->routes[i].port == port)
-			return perr(ps, "route %s: port %lu already has a route (%s)", portstr, port,
-			    c->routes[i].origin);
-	if ((nr = realloc(c->routes, (c->nroutes + 1) * sizeof(*nr))) == NULL)
-		return perr(ps, "out of memory");
-	c->routes = nr;
-	origin(ps, where, sizeof(where));
-	nr = &c->routes[c->nroutes];
-	memset(nr, 0, sizeof(*nr));
-	nr->port = (uint16_t)port;
-	nr->target_port = (uint16_t)tport;
-	nr->flags = flags;
-	nr->name = strdup(name);
-	nr->origin = strdup(where);
-	if (nr->name == NULL || nr->origin == NULL) {
-		free(nr->name);
-		free(nr->origin);
-		return perr(ps, "out of memory");
-	}
-	c->nroutes++;
-	/* A route allows its target on its listening port: the forwarder checks (name,
-	 * port) for routed connections like any other, and the resolver answers the name. */
-	pr.lo = pr.hi = (uint16_t)port;
-	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, ps->src, ps->line, msg,
-	    sizeof(msg)) == -1)
-		return perr(ps, "route %s: %s", portstr, msg);
-	return 0;
-}
-
-/* ---- lines ---- */
-
-/* Split line (modified in place) into argv at blanks; '#' ends it. Returns argc or -1. */
-static int
-tokenize(struct parser *ps, char *line, char **argv)
-{
-	int argc = 0;
-	char *p = line;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r')
-			p++;
-		if (*p == '\0' || *p == '#')
-			return argc;
-		if (argc == MAX_ARGS)
-			return perr(ps, "more than %d values on one line", MAX_ARGS);
-		argv[argc++] = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '#')
-			p++;
-		if (*p == '#') {
-			*p = '\0';
-			return argc;
-		}
-		if (*p != '\0')
-			*p++ = '\0';
-	}
-}
-
-static int
-apply_setting(struct parser *ps, const char *name, char **argv, int argc)
-{
-	const struct setting *s;
-	size_t idx;
-
-	if ((s = setting_find(name, &idx)) == NULL) {
-		const char *words[NSETTINGS + 2], *best;
-		size_t i;
-
-		words[0] = "allow";
-		words[1] = "route";
-		for (i = 0; i < NSETTINGS; i++)
-			words[i + 2] = settings[i].name;
-		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
-			return perr(ps, "unknown directive '%s'; did you mean '%s'?", name, best);
-		return perr(ps, "unknown directive '%s'", name);
-	}
-	if (ps->line > 0 && ps->seen[idx] != 0)
-		return perr(ps, "'%s' is set twice (first on line %u)", name, ps->seen[idx]);
-	if (!s->many && argc > 1)
-		return perr(ps, "'%s' takes one value", name);
-	if (argc == 0)
-		return perr(ps, "'%s' needs a value", name);
-	if (s->set(ps, argv, argc) == -1)
-		return -1;
-	if (ps->line > 0)
-		ps->seen[idx] = ps->line;
-	else
-		ps->by_env[idx] = 1;
-	return 0;
-}
-
-/* `allow a.x 443, 80`: a blank inside the port list. 0 when there is none, else -1
- * naming the column of the blank and the list as it should be written. */
-static int
-blank_in_ports(struct parser *ps, const char *line, char **argv, int argc)
-{
-	char joined[256];
-	size_t col, off = 0;
-	int i = 2;
-
-	if (argv[2][strlen(argv[2]) - 1] == ',')
-		col = (size_t)(argv[2] - line) + strlen(argv[2]) + 1;
-	else if (argv[3][0] == ',')
-		col = (size_t)(argv[3] - line);
-	else
-		return 0;
-	joined[0] = '\0';
-	do {
-		off += (size_t)snprintf(joined + off, sizeof(joined) - off, "%s", argv[i]);
-		if (off >= sizeof(joined))
-			off = sizeof(joined) - 1;
-		i++;
-	} while (i < argc && (argv[i - 1][strlen(argv[i - 1]) - 1] == ',' || argv[i][0] == ','));
-	return perr(ps, "allow %s: a blank at column %zu splits the port list: write it as %s",
-	    argv[1], col, joined);
-}
-
-static int
-parse_line(struct parser *ps, char *line)
-{
-	char *argv[MAX_ARGS], msg[256];
-	int argc, i;
-
-	for (argc = 0; line[argc] != '\0' && line[argc] != '#'; argc++) {
-		unsigned char ch = (unsigned char)line[argc];
-
-		if (ch < 0x20 && ch != '\t' && ch != '\r')
-			return perr(ps, "control character 0x%02x in the line", ch);
-	}
-	/* Non-ASCII before a comment: named (a BOM, a no-break space, ...) with its column. */
-	if (hint_nonascii(line, (size_t)argc, msg, sizeof(msg)))
-		return perr(ps, "%s", msg);
-	if ((argc = tokenize(ps, line, argv)) <= 0)
-		return argc;
-	for (i = 0; i < argc; i++) {
-		size_t tl = strlen(argv[i]);
-
-		if (argv[i][0] == '"' || argv[i][0] == '\'' || argv[i][tl - 1] == '"' ||
-		    argv[i][tl - 1] == '\'')
-			return perr(ps, "%s: quotes are not part of the syntax; write the values "
-			    "without them", argv[i]);
-	}
-	if (strcmp(argv[0], "allow") == 0) {
-		if (argc >= 4 && blank_in_ports(ps, line, argv, argc) == -1)
-			return -1;
-		if (argc < 3 || argc > 4)
-			return perr(ps, "usage: allow NAME PORTS [private]");
-		return add_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
-	}
-	if (strcmp(argv[0], "route") == 0) {
-		if (argc < 3 || argc > 4)
-			return perr(ps, "usage: route PORT NAME[:PORT] [private]");
-		return add_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
-	}
-	return apply_setting(ps, argv[0], argv + 1, argc - 1);
-}
-
-/* Where lines come from: a buffer (tests, fuzzing) or a file read line by line, so a
- * large allowlist is never held twice in memory. */
-struct source {
-	const char *buf;
-	size_t len, off;
-	FILE *f;
-	size_t total;
-	char *line;
-	size_t cap;
-};
-
-/* The next line, without its newline, NUL-terminated in s->line; *ll its length (which
- * a NUL byte inside makes longer than strlen). 1, 0 at the end, -1 on error (err). */
-static int
-next_line(struct parser *ps, struct source *s, size_t *ll)
-{
-	if (s->f != NULL) {
-		ssize_t n = getline(&s->line, &s->cap, s->f);
-
-		if (n < 0) {
-			if (ferror(s->f))
-				return perr(ps, "read error: %s", strerror(errno));
-			return 0;
-		}
-		if ((s->total += (size_t)n) > MAX_FILE)
-			return perr(ps, "file larger than %u MiB", MAX_FILE >> 20);
-		*ll = (size_t)n - (n > 0 && s->line[n - 1] == '\n');
-	} else {
-		const char *nl;
-
-		if (s->off >= s->len)
-			return 0;
-		nl = memchr(s->buf + s->off, '\n', s->len - s->off);
-		*ll = nl ? (size_t)(nl - (s->buf + s->off)) : s->len - s->off;
-		if (*ll + 1 > s->cap) {
-			char *nb = realloc(s->line, *ll + 1);
-
-			if (nb == NULL)
-				return perr(ps, "out of memory");
-			s->line = nb;
-			s->cap = *ll + 1;
-		}
-		memcpy(s->line, s->buf + s->off, *ll);
-		s->off += *ll + (nl ? 1 : 0);
-	}
-	s->line[*ll] = '\0';
-	return 1;
-}
-
-static int
-parse_lines(struct parser *ps, struct source *s)
-{
-	size_t ll = 0;
-	int rc;
-
-	ps->line = 0;
-	while ((rc = next_line(ps, s, &ll)) == 1) {
-		ps->line++;
-		if (memchr(s->line, '\0', ll) != NULL)
-			return perr(ps, "NUL byte in the line");
-		if (parse_line(ps, s->line) == -1)
-			return -1;
-	}
-	return rc;
-}
-
-/* ---- the environment ---- */
-
-/* Something worth saying that is not an error (the daemons log it at start). */
-static int
-add_warning(struct parser *ps, const char *fmt, ...)
+int
+config_warn(struct config_parser *ps, const char *fmt, ...)
 {
 	struct config *c = ps->c;
 	size_t old = c->warnings ? strlen(c->warnings) : 0;
@@ -692,7 +34,7 @@ add_warning(struct parser *ps, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if ((nw = realloc(c->warnings, old + strlen(msg) + 2)) == NULL)
-		return perr(ps, "out of memory");
+		return config_err(ps, "out of memory");
 	memcpy(nw + old, msg, strlen(msg));
 	nw[old + strlen(msg)] = '\n';
 	nw[old + strlen(msg) + 1] = '\0';
@@ -700,419 +42,51 @@ add_warning(struct parser *ps, const char *fmt, ...)
 	return 0;
 }
 
-static const char *
-env_get(char *const *env, const char *name)
+void
+config_where(const struct config_parser *ps, char *buf, size_t len)
 {
-	size_t nl = strlen(name);
-
-	for (; env != NULL && *env != NULL; env++)
-		if (strncmp(*env, name, nl) == 0 && (*env)[nl] == '=')
-			return *env + nl + 1;
-	return NULL;
+	if (ps->line > 0)
+		snprintf(buf, len, "%s:%u", ps->src, ps->line);
+	else
+		snprintf(buf, len, "%s", ps->src);
 }
-
-/* Each blank- or ';'-separated item of value, in a writable copy. */
-static int
-env_items(struct parser *ps, const char *value, char ***items, int *n, char **copy)
-{
-	char *p, *tok, *save = NULL;
-	char **v = NULL;
-	int cnt = 0;
-
-	if ((*copy = strdup(value)) == NULL)
-		return perr(ps, "out of memory");
-	for (p = *copy; (tok = strtok_r(p, " \t\r\n;", &save)) != NULL; p = NULL) {
-		char **nv = realloc(v, (size_t)(cnt + 1) * sizeof(*v));
-
-		if (nv == NULL) {
-			free(v);
-			return perr(ps, "out of memory");
-		}
-		v = nv;
-		v[cnt++] = tok;
-	}
-	*items = v;
-	*n = cnt;
-	return 0;
-}
-
-/* An item of GATEHOUSE_ALLOW (next: the one after it, or NULL) written in a way worth
- * explaining before it is split at ':', which would garble a URL or an IPv6 address and
- * turn commas between items into "unknown option". 0, or -1 with the message. */
-static int
-env_allow_mistake(struct parser *ps, const char *item, const char *next)
-{
-	char host[DNAME_MAX + 8], port[16], fix[1024], msg[512];
-	const char *colon = strchr(item, ':'), *p;
-	size_t il = strlen(item), o = 0;
-	int split = 0;
-
-	if (hint_url(item, host, sizeof(host), port, sizeof(port)))
-		return perr(ps, "'%s' is a URL: write the host only: %s:%s", item, host,
-		    port[0] ? port : "PORTS");
-	if (item[0] == '[' || strstr(item, "::") != NULL) {
-		size_t al = item[0] == '[' ? strcspn(item, "]") + 1 : il;
-
-		snprintf(host, sizeof(host), "%.*s", (int)(al < il ? al : il), item);
-		if (hint_name(host, msg, sizeof(msg)))
-			return perr(ps, "allow %s", msg);
-	}
-	if (il > 0 && next != NULL && (item[il - 1] == ',' || next[0] == ',') &&
-	    hint_is_port_list(next + (next[0] == ',')))
-		return perr(ps, "'%s %s': a blank splits the port list (blanks separate items): "
-		    "write %s%s", item, next, item, next);
-	/* "a.x:443,b.x:443": a comma before something that looks like a name begins an item */
-	for (p = item; colon != NULL && *p != '\0' && o + 2 < sizeof(fix); p++) {
-		size_t nl = strcspn(p + 1, ",:");	/* the piece's part before any ':' */
-		int letter = 0;
-		const char *q;
-
-		for (q = p + 1; q < p + 1 + nl; q++)
-			letter |= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z');
-		if (p > colon && *p == ',' && letter && strncmp(p + 1, "private", nl) != 0 &&
-		    (p[1 + nl] == ':' || memchr(p + 1, '.', nl) != NULL)) {
-			fix[o++] = ' ';
-			split = 1;
-		} else
-			fix[o++] = *p;
-	}
-	fix[o] = '\0';
-	if (split)
-		return perr(ps, "'%s': separate items with blanks, not commas: %s", item, fix);
-	return 0;
-}
-
-/* GATEHOUSE_ALLOW="name:ports[:private] ..." */
-static int
-env_allow(struct parser *ps, const char *value)
-{
-	char **items = NULL, *copy = NULL;
-	int n = 0, i, rc = 0;
-
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
-		return -1;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		char *ports = strchr(items[i], ':'), *flag;
-
-		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
-			break;
-		if (ports == NULL) {
-			rc = perr(ps, "'%s': write NAME:PORTS[:private], e.g. smtp.gmail.com:465,587",
-			    items[i]);
-			break;
-		}
-		*ports++ = '\0';
-		if ((flag = strchr(ports, ':')) != NULL)
-			*flag++ = '\0';
-		rc = add_allow(ps, items[i], ports, flag);
-	}
-	free(items);
-	free(copy);
-	return rc;
-}
-
-/* GATEHOUSE_ROUTE="587=smtp.gmail.com:587[:private] ..." */
-static int
-env_route(struct parser *ps, const char *value)
-{
-	char **items = NULL, *copy = NULL, host[DNAME_MAX + 8], port[16];
-	int n = 0, i, rc = 0;
-
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
-		return -1;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		char *target = strchr(items[i], '='), *flag = NULL, *c1;
-
-		if (target == NULL) {
-			rc = perr(ps, "'%s': write PORT=NAME[:PORT][:private], e.g. 587=smtp.gmail.com:587",
-			    items[i]);
-			break;
-		}
-		*target++ = '\0';
-		if (hint_url(target, host, sizeof(host), port, sizeof(port))) {
-			rc = perr(ps, "route %s: '%s' is a URL: write the host only: %s=%s%s%s", items[i],
-			    target, items[i], host, port[0] ? ":" : "", port);
-			break;
-		}
-		if ((c1 = strchr(target, ':')) != NULL && (flag = strchr(c1 + 1, ':')) != NULL)
-			*flag++ = '\0';
-		else if (c1 != NULL && strcmp(c1 + 1, "private") == 0) {
-			*c1 = '\0';
-			flag = c1 + 1;
-		}
-		rc = add_route(ps, items[i], target, flag);
-	}
-	free(items);
-	free(copy);
-	return rc;
-}
-
-/* The variable for setting (or directive) name: "GATEHOUSE_DNS_LISTEN". */
-static void
-env_name(const char *name, char *var, size_t varlen)
-{
-	size_t i, o = (size_t)snprintf(var, varlen, "%s", ENV_PREFIX);
-
-	for (i = 0; name[i] != '\0' && o + 1 < varlen; i++)
-		var[o++] = name[i] == '-' ? '_' : (char)(name[i] - (name[i] >= 'a' && name[i] <= 'z' ? 32 : 0));
-	var[o] = '\0';
-}
-
-/*
- * var starts with "gatehouse_" in some case but is no variable gatehouse reads. Decided:
- * an error, never ignored: a misspelt GATEHOUSE_FORWARD_LISTEN left the forwarder
- * listening on the bridge side too, a misspelt GATEHOUSE_ALLOW a gateway that denies
- * everything. Names are upper case (Docker passes them as written, and the daemons
- * compare them as written), so "gatehouse_allow" is a mistake too, not an alias.
- */
-static int
-env_unknown(struct parser *ps, const char *var)
-{
-	static const char *const extra[] = { "allow", "route", "config" };
-	char names[NSETTINGS + NELEM(extra)][48], upper[128];
-	const char *cands[NSETTINGS + NELEM(extra)], *best;
-	size_t i, n = 0, vl = strlen(var);
-
-	for (i = 0; i < NELEM(extra); i++)
-		env_name(extra[i], names[n++], sizeof(names[0]));
-	for (i = 0; i < NSETTINGS; i++)
-		env_name(settings[i].name, names[n++], sizeof(names[0]));
-	for (i = 0; i < n; i++)
-		cands[i] = names[i];
-	for (i = 0; i < vl && i + 1 < sizeof(upper); i++)
-		upper[i] = (var[i] >= 'a' && var[i] <= 'z') ? (char)(var[i] - 32) : var[i];
-	upper[i] = '\0';
-	if (strcmp(var, upper) != 0) {		/* lower-case letters in it */
-		for (i = 0; i < n; i++)
-			if (strcmp(upper, cands[i]) == 0)
-				return perr(ps, "gatehouse variables are upper case: write %s", cands[i]);
-	}
-	/* Compared without the prefix, so that "GATEHOUSE_" does not make every name close. */
-	for (i = 0; i < n; i++)
-		cands[i] = names[i] + strlen(ENV_PREFIX);
-	best = strlen(upper) >= strlen(ENV_PREFIX) ?
-	    hint_closest(upper + strlen(ENV_PREFIX), cands, n) : NULL;
-	if (strcmp(upper, "GATEHOUSE_IP") == 0 || strcmp(upper, "GATEHOUSE_SUBNET") == 0)
-		return perr(ps, "not a gatehouse setting: it is for docker-compose.yml's "
-		    "substitutions (.env); do not pass it to the gatehouse container");
-	if (best != NULL)
-		return perr(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?", best);
-	return perr(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
-	    "GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
-	    "GATEHOUSE_DNS_LISTEN)");
-}
-
-/* Mistakes in any variable's value: quotes an env_file kept, look-alike characters. */
-static int
-env_value_mistake(struct parser *ps, const char *var, const char *value)
-{
-	char msg[256];
-	size_t b = strspn(value, " \t"), e = strlen(value);
-
-	while (e > b && (value[e - 1] == ' ' || value[e - 1] == '\t'))
-		e--;
-	if (e > b && (value[b] == '"' || value[b] == '\'' || value[e - 1] == '"' ||
-	    value[e - 1] == '\'')) {
-		b += (value[b] == '"' || value[b] == '\'');
-		e -= (e > b && (value[e - 1] == '"' || value[e - 1] == '\''));
-		return perr(ps, "the value is in quotes, which an env_file (docker run --env-file) "
-		    "keeps as part of it: write %s=%.*s", var, (int)(e - b), value + b);
-	}
-	if (hint_nonascii(value, strlen(value), msg, sizeof(msg)))
-		return perr(ps, "in the value, %s", msg);
-	return 0;
-}
-
-static int
-env_setting(struct parser *ps, const char *var, const char *value)
-{
-	char name[64], **items = NULL, *copy = NULL;
-	const char *suffix = var + strlen(ENV_PREFIX);
-	size_t i, sl = strlen(suffix), idx;
-	int n = 0, rc;
-
-	if (sl == 0 || sl >= sizeof(name))
-		return env_unknown(ps, var);
-	for (i = 0; i < sl; i++) {
-		char ch = suffix[i];
-
-		/* lower case letters or '-' are no spelling of a setting: GATEHOUSE_Ttl */
-		if ((ch >= 'a' && ch <= 'z') || ch == '-')
-			return env_unknown(ps, var);
-		name[i] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-	}
-	name[sl] = '\0';
-	if (setting_find(name, &idx) == NULL)
-		return env_unknown(ps, var);
-	if (env_value_mistake(ps, var, value) == -1)
-		return -1;
-	if (env_items(ps, value, &items, &n, &copy) == -1) {
-		free(copy);
-		return -1;
-	}
-	rc = apply_setting(ps, name, items, n);
-	free(items);
-	free(copy);
-	return rc;
-}
-
-static int
-parse_env(struct parser *ps, char *const *env)
-{
-	char var[128];
-
-	for (; env != NULL && *env != NULL; env++) {
-		const char *eq = strchr(*env, '=');
-		size_t vl;
-
-		if (strncasecmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
-			continue;
-		vl = (size_t)(eq - *env);
-		if (vl >= sizeof(var))
-			vl = sizeof(var) - 1;
-		memcpy(var, *env, vl);
-		var[vl] = '\0';
-		ps->src = var;
-		ps->line = 0;
-		/* The name first (an unknown one is the mistake to report), then the value. */
-		if (strncmp(var, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
-			return env_unknown(ps, var);
-		if (strcmp(var, "GATEHOUSE_CONFIG") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
-				return -1;
-		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
-				return -1;
-		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)
-				return -1;
-		} else if (env_setting(ps, var, eq + 1) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* ---- the whole ---- */
 
 static struct config *
 config_new(void)
 {
 	struct config *c = calloc(1, sizeof(*c));
-	char err[128];
 
 	if (c == NULL)
 		return NULL;
 	c->refs = 1;
 	if ((c->policy = policy_new()) == NULL ||
-	    (c->set_line = calloc(NSETTINGS, sizeof(*c->set_line))) == NULL ||
-	    (c->set_env = calloc(NSETTINGS, sizeof(*c->set_env))) == NULL)
-		goto fail;
-	c->dns_listen.v = calloc(2, sizeof(*c->dns_listen.v));
-	c->forward_listen.v = calloc(2, sizeof(*c->forward_listen.v));
-	if (c->dns_listen.v == NULL || c->forward_listen.v == NULL)
-		goto fail;
-	if (addr_parse("0.0.0.0", 53, &c->dns_listen.v[0], err, sizeof(err)) == -1 ||
-	    addr_parse("::", 53, &c->dns_listen.v[1], err, sizeof(err)) == -1 ||
-	    addr_parse("0.0.0.0", 0, &c->forward_listen.v[0], err, sizeof(err)) == -1 ||
-	    addr_parse("::", 0, &c->forward_listen.v[1], err, sizeof(err)) == -1)
-		goto fail;
-	c->dns_listen.n = c->forward_listen.n = 2;
-	c->dns_listen_default = c->forward_listen_default = 1;
-	c->answer_auto = 1;
-	c->ttl = 60;
-	c->negative_ttl = 60;
-	c->dns_tcp_max = 256;
-	c->dns_tcp_idle_ms = 10000;
-	c->upstream_system = 1;
-	c->peek_timeout_ms = 10000;
-	c->connect_timeout_ms = 10000;
-	c->idle_timeout_ms = 3600000;
-	c->half_close_timeout_ms = 60000;
-	c->lookup_timeout_ms = 5000;
-	c->max_conns = 4096;
-	c->max_conns_per_client = 512;
-	c->max_lookups = 256;
-	/* A client may start an eighth of the lookups in flight: one that floods the
-	 * gateway with fresh names then leaves the rest to the others (invariant 9). */
-	c->max_lookups_per_client = 32;
-	c->cache_min_ttl = 5;
-	c->cache_max_ttl = 300;
-	c->negative_cache_ttl = 5;
-	c->audit_rate = 100;
-	c->audit = strdup("stdout");
-	c->user = strdup("nobody");
-	c->sandbox = 1;
-	if (c->audit == NULL || c->user == NULL)
-		goto fail;
+	    (c->set_line = calloc(SETTING_COUNT, sizeof(*c->set_line))) == NULL ||
+	    (c->set_env = calloc(SETTING_COUNT, sizeof(*c->set_env))) == NULL) {
+		config_unref(c);
+		return NULL;
+	}
 	return c;
-fail:
-	config_unref(c);
-	return NULL;
 }
 
-/* Point messages at where a setting was written: its variable, or its file line. */
-static void
-blame(struct parser *ps, size_t idx, char *var, size_t varlen)
-{
-	if (ps->by_env[idx]) {
-		env_name(settings[idx].name, var, varlen);
-		ps->src = var;
-		ps->line = 0;
-	} else {
-		ps->src = ps->file;
-		ps->line = ps->seen[idx];
-	}
-}
-
+/* What needs every line and variable read: routes' 'private', the settings' checks
+ * across settings, the ports. */
 static int
-check_ttls(struct parser *ps)
-{
-	struct config *c = ps->c;
-	size_t lo = 0, hi = 0;
-	char var[64];
-
-	if (c->cache_min_ttl <= c->cache_max_ttl)
-		return 0;
-	setting_find("cache-min-ttl", &lo);
-	setting_find("cache-max-ttl", &hi);
-	/* Blame the setting written last (the environment comes after the file). */
-	if (ps->by_env[hi] || (!ps->by_env[lo] && ps->seen[hi] > ps->seen[lo])) {
-		blame(ps, hi, var, sizeof(var));
-		return perr(ps, "cache-max-ttl %u is below cache-min-ttl %u", c->cache_max_ttl,
-		    c->cache_min_ttl);
-	}
-	blame(ps, lo, var, sizeof(var));
-	return perr(ps, "cache-min-ttl %u is above cache-max-ttl %u", c->cache_min_ttl,
-	    c->cache_max_ttl);
-}
-
-/* What needs every line and variable read: routes' 'private', cross-setting checks. */
-static int
-config_finish(struct parser *ps)
+config_finish(struct config_parser *ps)
 {
 	struct config *c = ps->c;
 
 	policy_finish(c->policy);
-	if (check_ttls(ps) == -1)
-		return -1;
-	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
-	    add_warning(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "
-	    "can take every lookup in flight (a share of max-lookups/8 or less keeps the others "
-	    "served)", c->max_lookups_per_client, c->max_lookups) == -1)
+	if (config_settings_finish(ps) == -1)
 		return -1;
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
 
-/* Parse lines from src (NULL: no file), then the environment. */
+/* The defaults, then the lines of src (NULL: no file), then the environment. */
 static int
-build(const char *name, struct source *src, char *const *env, struct config **out,
-    char *err, size_t errlen)
+config_read(const char *name, const struct config_source *src, char *const *env,
+    struct config **out, char *err, size_t errlen)
 {
-	struct parser ps;
+	struct config_parser ps;
 
 	*out = NULL;
 	memset(&ps, 0, sizeof(ps));
@@ -1125,12 +99,13 @@ build(const char *name, struct source *src, char *const *env, struct config **ou
 	}
 	ps.seen = ps.c->set_line;
 	ps.by_env = ps.c->set_env;
-	if (name != NULL && (ps.c->path = strdup(name)) == NULL) {
+	if (config_settings_default(&ps) == -1 ||
+	    (name != NULL && (ps.c->path = strdup(name)) == NULL)) {
 		config_unref(ps.c);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((src != NULL && parse_lines(&ps, src) == -1) || parse_env(&ps, env) == -1 ||
+	if ((src != NULL && config_file_read(&ps, src) == -1) || config_env_read(&ps, env) == -1 ||
 	    config_finish(&ps) == -1) {
 		config_unref(ps.c);
 		return -1;
@@ -1143,15 +118,9 @@ int
 config_parse(const char *name, const char *buf, size_t len, char *const *env,
     struct config **out, char *err, size_t errlen)
 {
-	struct source src;
-	int rc;
+	struct config_source src = { buf, len, NULL };
 
-	memset(&src, 0, sizeof(src));
-	src.buf = buf;
-	src.len = len;
-	rc = build(name, buf != NULL ? &src : NULL, env, out, err, errlen);
-	free(src.line);
-	return rc;
+	return config_read(name, buf != NULL ? &src : NULL, env, out, err, errlen);
 }
 
 int
@@ -1159,11 +128,11 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
     size_t errlen)
 {
 	const char *p = path;
-	struct source src;
+	struct config_source src = { NULL, 0, NULL };
 	int optional = 0, rc;
 
 	*out = NULL;
-	if (p == NULL && (p = env_get(env, "GATEHOUSE_CONFIG")) != NULL && *p != '\0' &&
+	if (p == NULL && (p = config_env_get(env, "GATEHOUSE_CONFIG")) != NULL && *p != '\0' &&
 	    (p[0] == '"' || p[0] == '\'' || p[strlen(p) - 1] == '"' || p[strlen(p) - 1] == '\'')) {
 		snprintf(err, errlen, "GATEHOUSE_CONFIG: the value is in quotes, which an env_file "
 		    "(docker run --env-file) keeps as part of it: write it without them");
@@ -1173,16 +142,14 @@ config_load(const char *path, char *const *env, struct config **out, char *err,
 		p = CONFIG_DEFAULT_PATH;
 		optional = 1;
 	}
-	memset(&src, 0, sizeof(src));
 	if ((src.f = fopen(p, "r")) == NULL) {
 		if (!(optional && errno == ENOENT)) {
 			snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
 			return -1;
 		}
-		return build(NULL, NULL, env, out, err, errlen);
+		return config_read(NULL, NULL, env, out, err, errlen);
 	}
-	rc = build(p, &src, env, out, err, errlen);
-	free(src.line);
+	rc = config_read(p, &src, env, out, err, errlen);
 	fclose(src.f);
 	return rc;
 }
@@ -1208,15 +175,9 @@ config_unref(struct config *c)
 	}
 	free(c->routes);
 	free(c->ports);
+	config_settings_clear(c);
 	free(c->set_line);
 	free(c->set_env);
-	free(c->dns_listen.v);
-	free(c->forward_listen.v);
-	free(c->upstream.v);
-	free(c->answer4);
-	free(c->answer6);
-	free(c->audit);
-	free(c->user);
 	free(c->path);
 	free(c->warnings);
 	free(c);
@@ -1225,12 +186,12 @@ config_unref(struct config *c)
 int
 config_origin(const struct config *c, const char *setting, char *buf, size_t len)
 {
-	size_t idx;
+	int idx;
 
-	if (setting_find(setting, &idx) == NULL)
+	if ((idx = config_settings_find(setting)) == -1)
 		return 0;
 	if (c->set_env[idx])
-		env_name(setting, buf, len);
+		config_env_name(setting, buf, len);
 	else if (c->set_line[idx] > 0)
 		snprintf(buf, len, "%s:%u", c->path ? c->path : "config", c->set_line[idx]);
 	else
@@ -1247,110 +208,4 @@ config_route(const struct config *c, uint16_t port)
 		if (c->routes[i].port == port)
 			return &c->routes[i];
 	return NULL;
-}
-
-static void
-print_addrs(FILE *f, const char *name, const struct addrlist *l, int with_port)
-{
-	char buf[ADDR_STRLEN];
-	size_t i;
-
-	fprintf(f, "%s", name);
-	for (i = 0; i < l->n; i++)
-		fprintf(f, " %s", addr_format((const struct sockaddr *)&l->v[i], with_port, buf,
-		    sizeof(buf)));
-	fprintf(f, "\n");
-}
-
-static void
-print_ms(FILE *f, const char *name, uint64_t ms)
-{
-	if (ms % 1000 == 0)
-		fprintf(f, "%s %llu\n", name, (unsigned long long)(ms / 1000));
-	else
-		fprintf(f, "%s %llums\n", name, (unsigned long long)ms);
-}
-
-static void
-print_rules(const struct config *c, FILE *f)
-{
-	char where[300];
-	size_t i, j;
-
-	for (i = 0; i < policy_count(c->policy); i++) {
-		const struct rule *r = policy_rule(c->policy, i);
-
-		if (r->flags & RULE_ROUTE)
-			continue;
-		fprintf(f, "allow %s ", r->pattern);
-		for (j = 0; j < r->nports; j++) {
-			if (r->ports[j].lo == r->ports[j].hi)
-				fprintf(f, "%s%u", j ? "," : "", r->ports[j].lo);
-			else
-				fprintf(f, "%s%u-%u", j ? "," : "", r->ports[j].lo, r->ports[j].hi);
-		}
-		fprintf(f, "%s\t# %s\n", (r->flags & RULE_PRIVATE) ? " private" : "",
-		    rule_origin(r, where, sizeof(where)));
-	}
-	for (i = 0; i < c->nroutes; i++) {
-		const struct route *rt = &c->routes[i];
-		const struct rule *r = policy_match(c->policy, rt->name, strlen(rt->name), rt->port);
-		struct portrange pr = { rt->port, rt->port };
-		const struct rule *from = NULL;
-
-		if (r != NULL && (r->flags & RULE_INHERITED))
-			from = policy_find(c->policy, rt->name, &pr, 1, RULE_ROUTE, NULL);
-		fprintf(f, "route %u %s:%u%s\t# %s%s%s\n", rt->port, rt->name, rt->target_port,
-		    (rt->flags & RULE_PRIVATE) ? " private" : "", rt->origin,
-		    from ? "; private from the allow rule at " : "",
-		    from ? rule_origin(from, where, sizeof(where)) : "");
-	}
-}
-
-void
-config_print(const struct config *c, FILE *f)
-{
-	char buf[INET6_ADDRSTRLEN], abuf[ADDR_STRLEN];
-	size_t i;
-
-	print_rules(c, f);
-	config_ports_print(c, f);
-	print_addrs(f, "dns-listen", &c->dns_listen, 1);
-	print_addrs(f, "forward-listen", &c->forward_listen, 0);
-	if (c->answer_auto)
-		fprintf(f, "answer auto\n");
-	else {
-		fprintf(f, "answer");
-		for (i = 0; i < c->nanswer4; i++)
-			fprintf(f, " %s", inet_ntop(AF_INET, &c->answer4[i], buf, sizeof(buf)));
-		for (i = 0; i < c->nanswer6; i++)
-			fprintf(f, " %s", inet_ntop(AF_INET6, &c->answer6[i], buf, sizeof(buf)));
-		fprintf(f, "\n");
-	}
-	fprintf(f, "blocked %s\n", c->blocked_refused ? "refused" : "nxdomain");
-	fprintf(f, "ttl %u\nnegative-ttl %u\n", c->ttl, c->negative_ttl);
-	if (c->upstream_system)
-		fprintf(f, "upstream system\n");
-	else
-		print_addrs(f, "upstream", &c->upstream, 1);
-	fprintf(f, "audit %s\naudit-rate %u\n", c->audit, c->audit_rate);
-	if (c->metrics_on)
-		fprintf(f, "metrics %s\n", addr_format((const struct sockaddr *)&c->metrics, 1,
-		    abuf, sizeof(abuf)));
-	else
-		fprintf(f, "metrics off\n");
-	print_ms(f, "peek-timeout", c->peek_timeout_ms);
-	print_ms(f, "connect-timeout", c->connect_timeout_ms);
-	print_ms(f, "idle-timeout", c->idle_timeout_ms);
-	print_ms(f, "half-close-timeout", c->half_close_timeout_ms);
-	print_ms(f, "lookup-timeout", c->lookup_timeout_ms);
-	fprintf(f, "max-conns %u\nmax-conns-per-client %u\nmax-lookups %u\n"
-	    "max-lookups-per-client %u\n", c->max_conns, c->max_conns_per_client, c->max_lookups,
-	    c->max_lookups_per_client);
-	fprintf(f, "cache-min-ttl %u\ncache-max-ttl %u\nnegative-cache-ttl %u\n",
-	    c->cache_min_ttl, c->cache_max_ttl, c->negative_cache_ttl);
-	fprintf(f, "dns-tcp-max %u\n", c->dns_tcp_max);
-	print_ms(f, "dns-tcp-idle", c->dns_tcp_idle_ms);
-	fprintf(f, "user %s\n", c->user);
-	fprintf(f, "sandbox %s\n", c->sandbox ? "on" : "off");
 }

@@ -126,7 +126,11 @@ void config_ports_print(const struct config *c, FILE *f);
  * 587 -> smtp.gmail.com:587" (cut with "..." when longer than len). */
 void config_ports_summary(const struct config *c, char *buf, size_t len);
 
-/* The effective configuration, as `--check` prints it. */
+/* ---- --check (config_print.c) ---- */
+
+/* The effective configuration, as `--check` prints it: a configuration file that reads
+ * back to the same allowlist, with comments saying where each rule was written and how
+ * each port learns its name. */
 void config_print(const struct config *c, FILE *f);
 
 #endif

@@ -1,10 +1,12 @@
-/* config_ports.c: the ports a configuration makes the forwarder listen on, and how each
- * learns the name: a route, an implicit route (one exact name alone on the port), or the
- * client's SNI / Host. Computed once per configuration; both daemons print it. */
+/* config_ports.c: the ports the forwarder listens on, and how each one learns the name. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A port learns the name from a route, from an implicit route (one exact name alone on
+ * the port), or from the client's SNI / Host. Computed once per configuration; both
+ * daemons print it. */
 
 /* The ports seen while building: an open-addressing table that never holds more than
  * CONFIG_MAX_PORTS + 1 of them (the build stops there), so it stays small (a 65536-entry
@@ -31,8 +33,9 @@ rule_text(const struct rule *r, char *buf, size_t len)
 	snprintf(buf, len, "allow %s %s", r->pattern, ports);
 }
 
+/* The slot of port in t: where it is, or the empty slot where it goes. */
 static struct slot *
-slot_for(struct slot *t, unsigned port)
+port_slot(struct slot *t, unsigned port)
 {
 	size_t i;
 
@@ -69,7 +72,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
-				struct slot *sl = slot_for(t, p);
+				struct slot *sl = port_slot(t, p);
 
 				if (sl->first != NULL) {
 					if (r->wildcard || strcmp(sl->first->pattern, r->pattern) != 0)
@@ -103,7 +106,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 	qsort(c->ports, n, sizeof(*c->ports), by_port);
 	for (i = 0; i < n; i++) {
 		struct config_port *cp = &c->ports[i];
-		const struct slot *sl = slot_for(t, cp->port);
+		const struct slot *sl = port_slot(t, cp->port);
 
 		cp->route = config_route(c, cp->port);
 		if (cp->route == NULL && !sl->shared)

@@ -1,4 +1,4 @@
-/* fuzz_config.c: libFuzzer target for common/config.c: config_parse over arbitrary bytes,
+/* fuzz_config.c: libFuzzer target for common/config*.c: config_parse over arbitrary bytes,
  * config_print on success (and its printout must parse again); aborts when an invariant
  * breaks. */
 #include <stddef.h>

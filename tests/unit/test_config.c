@@ -1,4 +1,4 @@
-/* test_config.c: common/config.c: every directive and setting, FILE:LINE errors, the
+/* test_config.c: common/config*.c: every directive and setting, FILE:LINE errors, the
  * environment, config_load's file rules, and config_print -> config_parse round trips. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -446,7 +446,7 @@ test_lines(void **state)
 	assert_string_equal(err, "config:1: unknown directive 'bogus'");
 }
 
-/* 64 values on a line are the limit. */
+/* 256 values on a line are the limit. */
 static void
 test_max_args(void **state)
 {
@@ -1270,6 +1270,119 @@ test_origin(void **state)
 	config_unref(c);
 }
 
+/* Every setting at its default, in the order --check prints them (DESIGN.md's table). */
+static const char DEFAULTS[] =
+    "dns-listen 0.0.0.0:53 [::]:53\n"
+    "forward-listen 0.0.0.0 ::\n"
+    "answer auto\n"
+    "blocked nxdomain\n"
+    "ttl 60\n"
+    "negative-ttl 60\n"
+    "upstream system\n"
+    "audit stdout\n"
+    "audit-rate 100\n"
+    "metrics off\n"
+    "peek-timeout 10\n"
+    "connect-timeout 10\n"
+    "idle-timeout 3600\n"
+    "half-close-timeout 60\n"
+    "lookup-timeout 5\n"
+    "max-conns 4096\n"
+    "max-conns-per-client 512\n"
+    "max-lookups 256\n"
+    "max-lookups-per-client 32\n"
+    "cache-min-ttl 5\n"
+    "cache-max-ttl 300\n"
+    "negative-cache-ttl 5\n"
+    "dns-tcp-max 256\n"
+    "dns-tcp-idle 10\n"
+    "user nobody\n"
+    "sandbox on\n";
+
+static void
+test_defaults_printed(void **state)
+{
+	struct config *c = must_parse("", NULL);
+	char *out = print_str(c);
+
+	(void)state;
+	assert_string_equal(out, DEFAULTS);
+	free(out);
+	config_unref(c);
+}
+
+/* Each setting, written as --check prints it, in the file and in its variable: printed
+ * back the same, config_origin names the line or the variable, and written twice in the
+ * file it is refused. */
+static void
+test_every_setting(void **state)
+{
+	char lines[sizeof(DEFAULTS)], *line, *save = NULL;
+	size_t n = 0;
+
+	(void)state;
+	memcpy(lines, DEFAULTS, sizeof(DEFAULTS));
+	for (line = strtok_r(lines, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char name[64], text[256], var[128], buf[300], want[300], *env[2] = { var, NULL };
+		size_t nl = strcspn(line, " "), i, o;
+		struct config *c;
+		char *out;
+
+		snprintf(name, sizeof(name), "%.*s", (int)nl, line);
+		/* the file */
+		snprintf(text, sizeof(text), "# one setting\n%s\n", line);
+		c = must_parse(text, NULL);
+		out = print_str(c);
+		assert_true(has_line(out, line));
+		assert_int_equal(config_origin(c, name, buf, sizeof(buf)), 1);
+		assert_string_equal(buf, NAME ":2");
+		free(out);
+		config_unref(c);
+		/* its variable: GATEHOUSE_ and the name in capitals, '-' as '_' */
+		o = (size_t)snprintf(var, sizeof(var), "GATEHOUSE_");
+		for (i = 0; i < nl; i++)
+			var[o++] = line[i] == '-' ? '_' : (char)(line[i] - 'a' + 'A');
+		snprintf(var + o, sizeof(var) - o, "=%s", line + nl + 1);
+		c = must_parse("", env);
+		out = print_str(c);
+		assert_true(has_line(out, line));
+		assert_int_equal(config_origin(c, name, buf, sizeof(buf)), 1);
+		var[o] = '\0';
+		assert_string_equal(buf, var);
+		free(out);
+		config_unref(c);
+		/* twice */
+		snprintf(text, sizeof(text), "%s\n%s\n", line, line);
+		assert_int_equal(parse_env(text, NULL, &c), -1);
+		snprintf(want, sizeof(want), NAME ":2: '%s' is set twice (first on line 1)", name);
+		assert_string_equal(err, want);
+		n++;
+	}
+	assert_int_equal(n, 26);
+}
+
+/* A check across settings blames the variable when the environment wrote the setting
+ * (the environment is read after the file). */
+static void
+test_cross_setting_error_env(void **state)
+{
+	char *max_env[] = { "GATEHOUSE_CACHE_MAX_TTL=1", NULL };
+	char *min_env[] = { "GATEHOUSE_CACHE_MIN_TTL=600", NULL };
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(parse_env("cache-min-ttl 5\n", max_env, &c), -1);
+	assert_string_equal(err, "GATEHOUSE_CACHE_MAX_TTL: cache-max-ttl 1 is below "
+	    "cache-min-ttl 5");
+	assert_int_equal(parse_env("# ttls\ncache-max-ttl 300\n", min_env, &c), -1);
+	assert_string_equal(err, "GATEHOUSE_CACHE_MIN_TTL: cache-min-ttl 600 is above "
+	    "cache-max-ttl 300");
+	/* written in the file only: the line written last */
+	assert_int_equal(parse_env("cache-min-ttl 100\n\ncache-max-ttl 50\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":3: cache-max-ttl 50 is below cache-min-ttl 100");
+}
+
 /* ---- config_load: files ---- */
 
 static char tmpdir[64];
@@ -1786,6 +1899,9 @@ main(void)
 		cmocka_unit_test(test_ports_limit),
 		cmocka_unit_test(test_metrics_top_port),
 		cmocka_unit_test(test_origin),
+		cmocka_unit_test(test_defaults_printed),
+		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_cross_setting_error_env),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_default_missing),
 		cmocka_unit_test(test_refs),

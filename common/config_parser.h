@@ -1,0 +1,134 @@
+/* config_parser.h: a configuration being read; shared by config*.c, never by the daemons. */
+#ifndef GATEHOUSE_CONFIG_PARSER_H
+#define GATEHOUSE_CONFIG_PARSER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* One configuration being read: where the reader is, for messages and rule origins. */
+struct config_parser {
+	struct config *c;		/* being filled in */
+	const char *src;		/* file name, or the variable's name */
+	unsigned line;			/* 0 for the environment */
+	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
+	unsigned char *by_env;		/* per setting: set (last) by a variable */
+	const char *file;		/* the file's name, for messages after the file */
+	char var[128];			/* the variable's name, when src points here */
+	char *err;
+	size_t errlen;
+};
+
+/* ---- config.c ---- */
+
+/* Write "SRC:LINE: message" (or "VARIABLE: message") to ps->err; returns -1. */
+int config_err(struct config_parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Add a line to c->warnings: something worth saying that is not an error (the daemons
+ * log it at start). 0, or -1 (config_err) when out of memory. */
+int config_warn(struct config_parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "FILE:LINE" or the variable's name: where the reader is, for rule origins. */
+void config_where(const struct config_parser *ps, char *buf, size_t len);
+
+/* ---- config_settings.c ---- */
+
+/* The settings, in the order --check prints them (and hints prefer them). */
+enum config_setting {
+	SETTING_DNS_LISTEN,
+	SETTING_FORWARD_LISTEN,
+	SETTING_ANSWER,
+	SETTING_BLOCKED,
+	SETTING_TTL,
+	SETTING_NEGATIVE_TTL,
+	SETTING_UPSTREAM,
+	SETTING_AUDIT,
+	SETTING_AUDIT_RATE,
+	SETTING_METRICS,
+	SETTING_PEEK_TIMEOUT,
+	SETTING_CONNECT_TIMEOUT,
+	SETTING_IDLE_TIMEOUT,
+	SETTING_HALF_CLOSE_TIMEOUT,
+	SETTING_LOOKUP_TIMEOUT,
+	SETTING_MAX_CONNS,
+	SETTING_MAX_CONNS_PER_CLIENT,
+	SETTING_MAX_LOOKUPS,
+	SETTING_MAX_LOOKUPS_PER_CLIENT,
+	SETTING_CACHE_MIN_TTL,
+	SETTING_CACHE_MAX_TTL,
+	SETTING_NEGATIVE_CACHE_TTL,
+	SETTING_DNS_TCP_MAX,
+	SETTING_DNS_TCP_IDLE,
+	SETTING_USER,
+	SETTING_SANDBOX,
+	SETTING_COUNT
+};
+
+/* The setting called name ("dns-listen"), or -1. */
+int config_settings_find(const char *name);
+
+const char *config_settings_name(enum config_setting id);
+
+/* Set every setting to its default (the descriptors' defaults are valid: -1 means out of
+ * memory). */
+int config_settings_default(struct config_parser *ps);
+
+/* A setting from a line (ps->line > 0) or a variable: "NAME VALUE...". Refuses an unknown
+ * name (with the closest directive), a setting written twice in the file, a wrong number
+ * of values and a bad value; records where it was set (ps->seen, ps->by_env). 0 or -1. */
+int config_settings_apply(struct config_parser *ps, const char *name, char **argv, int argc);
+
+/* Once every line and variable is read: the listen-default flags, the checks across
+ * settings (blamed on the one written last) and their warnings. 0 or -1. */
+int config_settings_finish(struct config_parser *ps);
+
+/* One line per setting, "NAME VALUE...", as a file would set it (config_print). */
+void config_settings_print(const struct config *c, FILE *f);
+
+/* Free what the settings' values hold (config_unref). */
+void config_settings_clear(struct config *c);
+
+/* ---- config_rules.c ---- */
+
+/* allow NAME PORTS [private] (flag: NULL, or the word after the ports): a rule in the
+ * policy, where the reader is. The same rule written twice is a warning. 0 or -1. */
+int config_rules_allow(struct config_parser *ps, const char *name, const char *ports,
+    const char *flag);
+
+/* route PORT NAME[:PORT] [private]: connections to the listening port PORT go to NAME
+ * (on PORT, or on the port after ':'), and a rule allows NAME on PORT. 0 or -1. */
+int config_rules_route(struct config_parser *ps, const char *portstr, const char *target,
+    const char *flag);
+
+/* ---- config_env.c ---- */
+
+/* The value of variable name in env (NULL-terminated "NAME=value" strings, or NULL), or
+ * NULL when it is not there. Points into env. */
+const char *config_env_get(char *const *env, const char *name);
+
+/* The variable for setting (or directive) name: "dns-listen" -> "GATEHOUSE_DNS_LISTEN". */
+void config_env_name(const char *name, char *var, size_t varlen);
+
+/* Read the GATEHOUSE_* entries of env, in order: GATEHOUSE_ALLOW and GATEHOUSE_ROUTE add
+ * rules, GATEHOUSE_<SETTING> replaces a setting, GATEHOUSE_CONFIG is only checked (config_load
+ * read it); any other name starting with "gatehouse_" in any case is an error. 0 or -1. */
+int config_env_read(struct config_parser *ps, char *const *env);
+
+/* ---- config_file.c ---- */
+
+/* Where a file's lines come from: a buffer (buf, len), or, when f is not NULL, a stream
+ * read a line at a time, so a large allowlist is never held twice in memory. */
+struct config_source {
+	const char *buf;
+	size_t len;
+	FILE *f;
+};
+
+/* Read every line of src (ps->line counts them): allow, route, settings, comments. 0, or
+ * -1 with "SRC:LINE: what is wrong". */
+int config_file_read(struct config_parser *ps, const struct config_source *src);
+
+#endif

@@ -1,0 +1,137 @@
+/* config_rules.c: the allow and route directives, from a line or a variable, into rules. */
+#include "config_parser.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dname.h"
+#include "hint.h"
+#include "util.h"
+
+/*
+ * name is not a host name in a way worth explaining (hint.h): a port list where the name
+ * belongs (the two swapped), a URL, an address or prefix, quotes, a numeric last label.
+ * -1 with the message, or 0 to let the name's own check speak.
+ */
+static int
+name_mistake(struct config_parser *ps, const char *what, const char *name, const char *ports)
+{
+	char msg[512];
+	const char *body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+
+	if (ports != NULL && hint_is_port_list(name) && !hint_is_port_list(ports)) {
+		if (ps->line == 0)
+			return config_err(ps, "'%s:%s': the name comes first: write %s:%s", name,
+			    ports, ports, name);
+		return config_err(ps, "%s %s %s: the name comes first: write %s %s %s", what, name,
+		    ports, what, ports, name);
+	}
+	if (hint_name(body, msg, sizeof(msg)))
+		return config_err(ps, "%s %s", what, msg);
+	return 0;
+}
+
+int
+config_rules_allow(struct config_parser *ps, const char *name, const char *ports,
+    const char *flag)
+{
+	struct portrange *pr;
+	const struct rule *dup;
+	size_t npr;
+	char msg[512], where[300], here[300];
+	unsigned flags = 0, port = 0;
+	int rc;
+
+	if (name_mistake(ps, "allow", name, ports) == -1)
+		return -1;
+	if (flag != NULL) {
+		if (strcmp(flag, "private") != 0)
+			return config_err(ps, "allow %s: unknown option '%s' (the only one is "
+			    "'private')", name, flag);
+		flags |= RULE_PRIVATE;
+	}
+	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
+		return config_err(ps, "allow %s: %s", name, msg);
+	dup = policy_find(ps->c->policy, name, pr, npr, RULE_ROUTE, &port);
+	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
+	free(pr);
+	if (rc == -1)
+		return config_err(ps, "allow %s", msg);
+	/* The same rule twice is harmless but usually a slip (a line copied, the environment
+	 * repeating the file): said, not refused. */
+	if (dup != NULL) {
+		config_where(ps, here, sizeof(here));
+		return config_warn(ps, "%s: allow %s: port %u is already allowed by %s (the same "
+		    "rule written twice?)", here, name, port, rule_origin(dup, where, sizeof(where)));
+	}
+	return 0;
+}
+
+int
+config_rules_route(struct config_parser *ps, const char *portstr, const char *target,
+    const char *flag)
+{
+	struct config *c = ps->c;
+	char name[DNAME_MAX + 1], host[DNAME_MAX + 2], where[300], msg[512];
+	const char *colon = strrchr(target, ':');
+	unsigned long port, tport;
+	enum dname_status st;
+	struct portrange pr;
+	struct route *nr;
+	size_t hl, i;
+	unsigned flags = 0;
+
+	if (flag != NULL) {
+		if (strcmp(flag, "private") != 0)
+			return config_err(ps, "route %s: unknown option '%s' (the only one is "
+			    "'private')", portstr, flag);
+		flags |= RULE_PRIVATE;
+	}
+	if (util_parse_uint(portstr, 1, UINT16_MAX, &port) == -1)
+		return config_err(ps, "route '%s': the port must be 1-%u", portstr, UINT16_MAX);
+	hl = colon ? (size_t)(colon - target) : strlen(target);
+	if (colon == NULL)
+		tport = port;
+	else if (util_parse_uint(colon + 1, 1, UINT16_MAX, &tport) == -1)
+		return config_err(ps, "route %s: '%s': the target port must be 1-%u", portstr,
+		    target, UINT16_MAX);
+	if (hl >= sizeof(host))
+		return config_err(ps, "route %s: target name too long", portstr);
+	memcpy(host, target, hl);
+	host[hl] = '\0';
+	if (host[0] == '*')
+		return config_err(ps, "route %s: the target must be one name, not a wildcard",
+		    portstr);
+	if (hint_name(host, msg, sizeof(msg)))
+		return config_err(ps, "route %s: %s", portstr, msg);
+	if ((st = dname_normalize(host, hl, name, NULL)) != DNAME_OK)
+		return config_err(ps, "route %s: '%s': %s", portstr, host, dname_status_str(st));
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].port == port)
+			return config_err(ps, "route %s: port %lu already has a route (%s)",
+			    portstr, port, c->routes[i].origin);
+	if ((nr = realloc(c->routes, (c->nroutes + 1) * sizeof(*nr))) == NULL)
+		return config_err(ps, "out of memory");
+	c->routes = nr;
+	config_where(ps, where, sizeof(where));
+	nr = &c->routes[c->nroutes];
+	memset(nr, 0, sizeof(*nr));
+	nr->port = (uint16_t)port;
+	nr->target_port = (uint16_t)tport;
+	nr->flags = flags;
+	nr->name = strdup(name);
+	nr->origin = strdup(where);
+	if (nr->name == NULL || nr->origin == NULL) {
+		free(nr->name);
+		free(nr->origin);
+		return config_err(ps, "out of memory");
+	}
+	c->nroutes++;
+	/* A route allows its target on its listening port: the forwarder checks (name,
+	 * port) for routed connections like any other, and the resolver answers the name. */
+	pr.lo = pr.hi = (uint16_t)port;
+	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, ps->src, ps->line, msg,
+	    sizeof(msg)) == -1)
+		return config_err(ps, "route %s: %s", portstr, msg);
+	return 0;
+}
