@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import uuid
 
+from gh_testlib import scaled
 import topology as T
 
 
@@ -50,7 +51,7 @@ def build_clients(outdir):
             tmp = exe + f".tmp{os.getpid()}"
             r = subprocess.run(["musl-gcc", "-O2", "-Wall", "-Wextra", "-static", "-o", tmp,
                                 src], capture_output=True, text=True,
-                               timeout=T.scaled(120))
+                               timeout=scaled(120))
             if r.returncode != 0:
                 raise RuntimeError(f"musl-gcc failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -68,7 +69,7 @@ def build_clients(outdir):
                        GOCACHE=os.path.join(outdir, "gocache"),
                        GOPATH=os.path.join(outdir, "gopath"), GO111MODULE="on")
             r = subprocess.run(["go", "build", "-o", tmp, "."], cwd=gdir, env=env,
-                               capture_output=True, text=True, timeout=T.scaled(300))
+                               capture_output=True, text=True, timeout=scaled(300))
             if r.returncode != 0:
                 raise RuntimeError(f"go build failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -213,7 +214,7 @@ def ask(topo, qname, qtype="A", edns=True, tcp=False, src=T.CLIENT4, server=T.GW
     import dns.message
     import dns.query
 
-    timeout = T.scaled(timeout)
+    timeout = scaled(timeout)
     q = dns.message.make_query(qname, qtype, use_edns=0 if edns else False)
     fam = socket.AF_INET6 if ":" in server else socket.AF_INET
     if tcp:

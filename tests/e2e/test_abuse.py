@@ -15,6 +15,7 @@ import time
 
 import dns.rcode
 
+from gh_testlib import scaled, scaled_arg
 import helpers
 import topology as T
 
@@ -124,11 +125,11 @@ def test_malformed_dns_burst(topo):
     topo.expect_query("api.example.test", "allow", (T.CLIENT4,))
     t0 = time.monotonic()
     r = helpers.ask(topo, "api.example.test", "A", src=T.CLIENT4)
-    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < T.scaled(1.0)
+    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < scaled(1.0)
     # Accounting: every datagram that reached the daemon has a line or is counted.
     kernel_dropped = _udp_snmp(topo)["RcvbufErrors"] - before["RcvbufErrors"]
     want = n + 1 - kernel_dropped
-    deadline = time.monotonic() + T.scaled(6)
+    deadline = time.monotonic() + scaled(6)
     while True:
         lines, suppressed = _attacker_lines(topo, "gatehouse-resolver", mark)
         if len(lines) + suppressed >= want or time.monotonic() > deadline:
@@ -155,19 +156,19 @@ def test_hostile_dns_over_tcp(topo):
                         b"\x00\x0c" + b"\x00" * 12, bytes(range(256)) * 4):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 53))
             s.sendall(payload)
             held.append(s)
         # 50 pipelined queries on one connection, all answered
         s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM, bind=T.ATTACKER4)
-        s.settimeout(T.scaled(5))
+        s.settimeout(scaled(5))
         s.connect((T.GW_IN4, 53))
         held.append(s)
         q = b"".join(struct.pack(">H", 12 + len(Q)) + _hdr(i) + Q for i in range(50))
         s.sendall(q)
         got, buf = set(), b""
-        deadline = time.monotonic() + T.scaled(5)
+        deadline = time.monotonic() + scaled(5)
         while len(got) < 50 and time.monotonic() < deadline:
             data = s.recv(65536)
             if not data:
@@ -221,7 +222,7 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(40):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(hello[:6 + (i * 7) % (len(hello) - 10)])
             socks.append(s)
@@ -230,7 +231,7 @@ def test_half_client_hellos_and_drips(topo):
         for _ in range(5):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             drips[s] = time.monotonic()
         # 10 that send garbage: refused at once
@@ -238,13 +239,13 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(10):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00" if i % 2 else
                       os.urandom(64))
             garbage.append(s)
         # While all of that is open, a real client is served.
-        r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10),
+        r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10),
                          "--cacert", topo.ca_path,
                          "https://api.example.test/during-abuse"])
         topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
@@ -270,18 +271,18 @@ def test_half_client_hellos_and_drips(topo):
                 break
             time.sleep(0.1)
         assert not drips, "the gateway let a ClientHello drip on past its peek deadline"
-        assert max(dripped_for.values()) < PEEK_TIMEOUT + T.scaled(1.5), dripped_for
+        assert max(dripped_for.values()) < PEEK_TIMEOUT + scaled(1.5), dripped_for
         socks += garbage
-        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + T.scaled(8))
+        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + scaled(8))
         assert len(closed) == len(socks), f"{len(socks) - len(closed)} connections left open"
         # every one was closed by the peek deadline (2 s after its accept), plus slack
-        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + T.scaled(6)
+        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + scaled(6)
     finally:
         for s in socks:
             s.close()
     # Accounting: one deny line per connection (or a suppressed count).
     total = 40 + 5 + 10
-    deadline = time.monotonic() + T.scaled(6)
+    deadline = time.monotonic() + scaled(6)
     while True:
         lines, suppressed = _attacker_lines(topo, "gatehouse-forwarder", mark)
         if len(lines) + suppressed >= total or time.monotonic() > deadline:
@@ -292,7 +293,7 @@ def test_half_client_hellos_and_drips(topo):
     reasons = {e["reason"] for e in lines}
     assert "peek-timeout" in reasons and "malformed" in reasons, reasons
     # and the forwarder still serves
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
                      "https://api.example.test/after-abuse"])
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
@@ -318,7 +319,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
     counted), never a broken or extra line."""
     mark = topo.mark()
     s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_DGRAM, bind=T.ATTACKER4)
-    s.settimeout(T.scaled(3))
+    s.settimeout(scaled(3))
     try:
         for i, label in enumerate(HOSTILE):
             s.sendto(_hdr(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
@@ -333,7 +334,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
             port = 443 if payload[0] == 0x16 else 80
             c = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            c.settimeout(T.scaled(5))
+            c.settimeout(scaled(5))
             try:
                 c.connect((T.GW_IN4, port))
                 c.sendall(payload)
@@ -344,7 +345,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
                 c.close()
             conns += 1
     for daemon, want in (("gatehouse-resolver", len(HOSTILE)), ("gatehouse-forwarder", conns)):
-        deadline = time.monotonic() + T.scaled(6)
+        deadline = time.monotonic() + scaled(6)
         while True:
             lines, suppressed = _attacker_lines(topo, daemon, mark)   # every line parses
             if len(lines) + suppressed >= want or time.monotonic() > deadline:

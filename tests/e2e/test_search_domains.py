@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from gh_testlib import scaled
 import helpers
 import topology as T
 
@@ -125,7 +126,7 @@ def test_upstream_is_asked_only_the_exact_name(topo, trap, case):
             e = topo.wait_audit("gatehouse-forwarder", lambda e, n=name: e.get("name") == n,
                                 since=mark, timeout=15)[-1]
             assert (e["verdict"], e["reason"]) == ("deny", reason), e
-        deadline = time.monotonic() + T.scaled(10)    # dnsmasq writes its log as it goes
+        deadline = time.monotonic() + scaled(10)    # dnsmasq writes its log as it goes
         while True:
             asked = topo.upstream_queries()[before:]
             if {n for _, n, _ in asked} >= set(NAMES) or time.monotonic() > deadline:

@@ -25,7 +25,6 @@ SIGTERM/SIGHUP. Namespaces left by a run that was SIGKILLed are removed by the n
 import atexit
 import ctypes
 import json
-import math
 import os
 import re
 import shutil
@@ -36,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from gh_testlib import scaled
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -118,42 +119,6 @@ class TopologyError(Exception):
 
 
 # ---- time ---------------------------------------------------------------------------------
-
-def _time_scale():
-    raw = os.environ.get("TEST_TIME_SCALE", "1")
-    try:
-        v = float(raw)
-    except ValueError:
-        v = 0.0
-    if not 0 < v <= 100:
-        raise TopologyError(f"TEST_TIME_SCALE={raw!r}: want a positive number up to 100 "
-                            "(default 1, 3 for a sanitizer build)")
-    return v
-
-
-# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
-# they wait for something to happen before they fail. A slow build (ASan) or a loaded
-# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
-# that are the behaviour under test (the daemons' configured timeouts, a client's pacing)
-# are not scaled: a scaled deadline makes a failing test slower to fail, never a failing
-# behaviour pass.
-TIME_SCALE = _time_scale()
-
-
-def scaled(seconds, below=None):
-    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
-    would take (a timeout it would wait for); the deadline stays under it (below - 0.1, or
-    seconds if that is more) whatever the scale."""
-    t = seconds * TIME_SCALE
-    if below is not None:
-        t = min(t, max(seconds, below - 0.1))
-    return t
-
-
-def scaled_arg(seconds):
-    """scaled(seconds) in whole seconds, as a command-line argument (curl --max-time)."""
-    return str(math.ceil(scaled(seconds)))
-
 
 def wait_for(pred, timeout=5.0, what="condition", interval=0.05):
     """Poll pred() until it returns something truthy; return that, or raise

@@ -21,12 +21,16 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
-from peers import scaled       # every deadline times TEST_TIME_SCALE (peers.py says why)
+# tests/lib: what this suite shares with the end-to-end tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+
+from gh_testlib import scaled  # noqa: E402  (every deadline times TEST_TIME_SCALE)
 
 BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
 START_TIMEOUT = scaled(5.0)

@@ -13,7 +13,6 @@ down by PID even when a test fails:
 - Forwarder: gatehouse-forwarder started with `-c FILE`, its audit file parsed as JSON
   Lines, its RSS, its signals, and a sanitizer check of its stderr on the way out.
 - Procs: every child process by PID; kill_all() sends SIGTERM, then SIGKILL.
-- scaled(): every deadline of the integration tests, times TEST_TIME_SCALE.
 
 Only the standard library and /usr/bin/python3; every socket operation has a timeout.
 """
@@ -34,44 +33,13 @@ import tempfile
 import threading
 import time
 
+from gh_testlib import scaled
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(REPO, "build"))
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
-
-
-
-def _time_scale():
-    raw = os.environ.get("TEST_TIME_SCALE", "1")
-    try:
-        v = float(raw)
-    except ValueError:
-        v = 0.0
-    if not 0 < v <= 100:
-        raise RuntimeError("TEST_TIME_SCALE=%r: want a positive number up to 100 (default 1, "
-                           "3 for a sanitizer build)" % raw)
-    return v
-
-
-# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
-# they wait for something to happen before they fail. A slow build (ASan) or a loaded
-# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
-# that are the behaviour under test (a daemon's configured timeouts, a client's pacing,
-# a window in which nothing may happen) are not scaled: a scaled deadline makes a failing
-# test slower to fail, never a failing behaviour pass.
-TIME_SCALE = _time_scale()
-
-
-def scaled(seconds, below=None):
-    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
-    would take (a configured timeout it would wait for); the deadline stays under it
-    (below - 0.1, or seconds if that is more) whatever the scale."""
-    t = seconds * TIME_SCALE
-    if below is not None:
-        t = min(t, max(seconds, below - 0.1))
-    return t
-
 
 IO_TIMEOUT = scaled(10.0)  # default for every socket operation in the peers
 

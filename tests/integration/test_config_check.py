@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import free_port, tcp_ready
-from peers import scaled
+from gh_testlib import scaled
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"

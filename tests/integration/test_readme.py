@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from peers import scaled
+from gh_testlib import scaled
 
 from conftest import Gatehouse
 

@@ -24,7 +24,8 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
-from peers import scaled, wait_for
+from gh_testlib import scaled
+from peers import wait_for
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                         # timeout of every blocking socket operation, s

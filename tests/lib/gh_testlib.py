@@ -1,0 +1,47 @@
+"""gh_testlib.py: what the integration tests (tests/integration), the end-to-end tests
+(tests/e2e), the soak (tests/soak) and the demo share. Each of them puts tests/lib on
+sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
+
+- TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
+
+Only the standard library.
+"""
+
+import math
+import os
+
+
+def _time_scale():
+    raw = os.environ.get("TEST_TIME_SCALE", "1")
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not 0 < v <= 100:
+        raise RuntimeError(f"TEST_TIME_SCALE={raw!r}: want a positive number up to 100 "
+                           "(default 1, 3 for a sanitizer build)")
+    return v
+
+
+# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
+# they wait for something to happen before they fail. A slow build (ASan) or a loaded
+# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
+# that are the behaviour under test (a daemon's configured timeouts, a client's pacing,
+# a window in which nothing may happen) are not scaled: a scaled deadline makes a failing
+# test slower to fail, never a failing behaviour pass.
+TIME_SCALE = _time_scale()
+
+
+def scaled(seconds, below=None):
+    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
+    would take (a configured timeout it would wait for); the deadline stays under it
+    (below - 0.1, or seconds if that is more) whatever the scale."""
+    t = seconds * TIME_SCALE
+    if below is not None:
+        t = min(t, max(seconds, below - 0.1))
+    return t
+
+
+def scaled_arg(seconds):
+    """scaled(seconds) in whole seconds, as a command-line argument (curl --max-time)."""
+    return str(math.ceil(scaled(seconds)))
