@@ -5,7 +5,7 @@ CAP_NET_BIND_SERVICE for that) and carries a STARTTLS mail send."""
 
 import signal
 
-from gh_testlib import scaled_arg
+from gh_testlib import scaled_arg, wait_for
 import helpers
 import topology as T
 
@@ -23,10 +23,10 @@ def test_sighup_adds_a_name_and_a_port(topo):
     for name in T.DAEMONS:
         topo.daemon(name).popen.send_signal(signal.SIGHUP)
     # (a failure report carries both daemons' stderr: conftest.py)
-    T.wait_for(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR",
+    wait_for(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR",
                what="the resolver to answer the added name")
     topo.expect_query("late.example.test", "allow", CLIENT_ADDRS)
-    T.wait_for(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout + " ",
+    wait_for(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout + " ",
                what="the forwarder to listen on the added port 25")
 
     r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,

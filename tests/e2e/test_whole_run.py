@@ -20,7 +20,7 @@ import time
 import dns.exception
 import pytest
 
-from gh_testlib import scaled
+from gh_testlib import scaled, wait_for
 import helpers
 import topology as T
 
@@ -129,7 +129,7 @@ def test_audit_accounts_for_every_lookup_and_connection(topo):
                                                else _conn_seen(x, fwd))]
     # a test's last connection may still be closing (its line is written as it ends)
     try:
-        T.wait_for(lambda: not missing(), what="every ledger entry in the audit")
+        wait_for(lambda: not missing(), what="every ledger entry in the audit")
     except AssertionError:
         pass                                    # the assertion below names what is missing
     left = missing()

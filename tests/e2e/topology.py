@@ -118,22 +118,6 @@ class TopologyError(Exception):
     pass
 
 
-# ---- time ---------------------------------------------------------------------------------
-
-def wait_for(pred, timeout=5.0, what="condition", interval=0.05):
-    """Poll pred() until it returns something truthy; return that, or raise
-    AssertionError after timeout seconds (scaled)."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
-
-
 # ---- preconditions ------------------------------------------------------------------------
 
 def unavailable_reason():

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import scaled
+from gh_testlib import scaled, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -164,7 +164,7 @@ def make_workdir(prefix="gatehouse-it-"):
 
 
 # ---------------------------------------------------------------------------------------
-# ports and waiting
+# ports
 
 
 def port_is_free(addr, port, udp=False):
@@ -193,20 +193,6 @@ def free_port(addrs=("127.0.0.1",), udp=False, lo=20000, hi=60000):
             _taken.add(p)
             return p
     raise RuntimeError("no free port on %s" % (addrs,))
-
-
-def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
-    """Poll pred() until it returns something truthy; return that, or raise after
-    timeout seconds (scaled: the caller gives the unscaled figure)."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def proc_sys_max(path):

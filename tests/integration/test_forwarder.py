@@ -28,10 +28,10 @@ import time
 import pytest
 
 import peers
-from gh_testlib import scaled
+from gh_testlib import scaled, wait_for
 from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
                    SilentUdp, TestCA, client_hello_bytes, free_port, keepalive_get,
-                   make_workdir, payload_sha256, wait_for)
+                   make_workdir, payload_sha256)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)

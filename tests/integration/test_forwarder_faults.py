@@ -30,9 +30,9 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import scaled
+from gh_testlib import scaled, wait_for
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
-                   client_hello_bytes, keepalive_get, make_workdir, wait_for)
+                   client_hello_bytes, keepalive_get, make_workdir)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)

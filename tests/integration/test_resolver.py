@@ -27,8 +27,8 @@ import dns.rdatatype
 import pytest
 
 from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
-from gh_testlib import scaled
-from peers import tcp_buffer_max, wait_for
+from gh_testlib import scaled, wait_for
+from peers import tcp_buffer_max
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds

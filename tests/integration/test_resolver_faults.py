@@ -24,8 +24,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
-from gh_testlib import scaled
-from peers import wait_for
+from gh_testlib import scaled, wait_for
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                         # timeout of every blocking socket operation, s

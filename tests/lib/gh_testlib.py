@@ -3,12 +3,14 @@
 sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
+- wait_for(): polling a condition up to a (scaled) deadline.
 
 Only the standard library.
 """
 
 import math
 import os
+import time
 
 
 def _time_scale():
@@ -45,3 +47,17 @@ def scaled(seconds, below=None):
 def scaled_arg(seconds):
     """scaled(seconds) in whole seconds, as a command-line argument (curl --max-time)."""
     return str(math.ceil(scaled(seconds)))
+
+
+def wait_for(pred, timeout=5.0, what="condition", interval=0.02):
+    """Poll pred() until it returns something truthy; return that, or raise
+    AssertionError after timeout seconds (scaled: the caller gives the unscaled figure)."""
+    timeout = scaled(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)

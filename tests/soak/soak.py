@@ -65,6 +65,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
+from gh_testlib import wait_for  # noqa: E402
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -946,7 +947,7 @@ class Daemon:
         env["ASAN_OPTIONS"] %= self.soak.args.quarantine_mb
         self.proc = self.soak.procs.start(self.name, [self.binary, "-c", self.conf],
                                           self.soak.dir, env=env)
-        peers.wait_for(lambda: self._ready(ready_mark), timeout=30,
+        wait_for(lambda: self._ready(ready_mark), timeout=30,
                        what="%s start-up" % self.name)
 
     def _ready(self, mark):
@@ -962,7 +963,7 @@ class Daemon:
     def signal_and_wait(self, sig, mark):
         before = self.proc.stderr().count(mark)
         os.kill(self.pid, sig)
-        peers.wait_for(lambda: self.proc.stderr().count(mark) > before or not self.proc.alive(),
+        wait_for(lambda: self.proc.stderr().count(mark) > before or not self.proc.alive(),
                        timeout=SIGNAL_CONFIRM_TIMEOUT, interval=0.05,
                        what="%s to log %r" % (self.name, mark))
         if not self.proc.alive():
@@ -1115,7 +1116,7 @@ class Soak:
         self.peer_proc = self.procs.start(
             "peers", [sys.executable, os.path.abspath(__file__), "--serve-peers", spec_path],
             self.dir, env=dict(os.environ))
-        peers.wait_for(lambda: "ready" in self.peer_proc.stdout() or self._peer_dead(),
+        wait_for(lambda: "ready" in self.peer_proc.stdout() or self._peer_dead(),
                        timeout=30, what="the peer servers")
         self._peer_dead(raise_=True)
         self.res = Daemon(self, "resolver", res_bin)
@@ -1126,7 +1127,7 @@ class Soak:
         self.res.start("rules, answer")
         self.fwd.start("listening sockets")
         for s in (self.p_metrics, self.p_metrics + 1):
-            peers.wait_for(lambda s=s: _healthy(s), timeout=10, what="/healthz on %d" % s)
+            wait_for(lambda s=s: _healthy(s), timeout=10, what="/healthz on %d" % s)
 
     def _peer_dead(self, raise_=False):
         if self.peer_proc.alive():
