@@ -15,7 +15,7 @@ import time
 
 import dns.rcode
 
-from gh_testlib import scaled, scaled_arg
+from gh_testlib import scaled, scaled_arg, wait_until
 import helpers
 import topology as T
 
@@ -92,6 +92,13 @@ def _attacker_lines(topo, daemon, since):
     return out, suppressed
 
 
+def _attacker_lines_settled(topo, daemon, since, want):
+    """_attacker_lines once the lines and suppressed counts reach want (or after 6 s,
+    scaled): the caller asserts the exact total."""
+    return wait_until(lambda: _attacker_lines(topo, daemon, since),
+                      lambda got: len(got[0]) + got[1] >= want, 6, interval=0.1)
+
+
 def test_malformed_dns_burst(topo):
     rnd = random.Random(4)
     n = 1600
@@ -129,12 +136,7 @@ def test_malformed_dns_burst(topo):
     # Accounting: every datagram that reached the daemon has a line or is counted.
     kernel_dropped = _udp_snmp(topo)["RcvbufErrors"] - before["RcvbufErrors"]
     want = n + 1 - kernel_dropped
-    deadline = time.monotonic() + scaled(6)
-    while True:
-        lines, suppressed = _attacker_lines(topo, "gatehouse-resolver", mark)
-        if len(lines) + suppressed >= want or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    lines, suppressed = _attacker_lines_settled(topo, "gatehouse-resolver", mark, want)
     assert len(lines) + suppressed == want, (len(lines), suppressed, kernel_dropped)
     assert suppressed > 0, "a burst over the per-client audit rate should be counted"
     verdicts = {e["verdict"] for e in lines}
@@ -282,12 +284,7 @@ def test_half_client_hellos_and_drips(topo):
             s.close()
     # Accounting: one deny line per connection (or a suppressed count).
     total = 40 + 5 + 10
-    deadline = time.monotonic() + scaled(6)
-    while True:
-        lines, suppressed = _attacker_lines(topo, "gatehouse-forwarder", mark)
-        if len(lines) + suppressed >= total or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    lines, suppressed = _attacker_lines_settled(topo, "gatehouse-forwarder", mark, total)
     assert len(lines) + suppressed == total, (len(lines), suppressed)
     assert all(e["verdict"] == "deny" for e in lines), lines
     reasons = {e["reason"] for e in lines}
@@ -345,12 +342,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
                 c.close()
             conns += 1
     for daemon, want in (("gatehouse-resolver", len(HOSTILE)), ("gatehouse-forwarder", conns)):
-        deadline = time.monotonic() + scaled(6)
-        while True:
-            lines, suppressed = _attacker_lines(topo, daemon, mark)   # every line parses
-            if len(lines) + suppressed >= want or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        lines, suppressed = _attacker_lines_settled(topo, daemon, mark, want)  # all parse
         assert len(lines) + suppressed == want, (daemon, len(lines), suppressed, lines)
     with open(topo.audit_path("gatehouse-resolver"), "rb") as f:
         raw = f.read()

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import scaled
+from gh_testlib import scaled, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -489,16 +489,11 @@ class Topology:
         first connection of a test would lose its SYN and wait a second for the retry."""
         links = [(self.client_ns, self.if_client), (self.gw_ns, self.if_gw_in),
                  (self.gw_ns, self.if_gw_out), (self.inet_ns, self.if_inet)]
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            down = [(ns, dev) for ns, dev in links if "state UP" not in
-                    self.sh("ip", "-n", ns, "link", "show", "dev", dev).stdout]
-            if not down:
-                return
-            if time.monotonic() > deadline:
-                raise TopologyError(f"links not up after {timeout}s: {down}")
-            time.sleep(0.05)
+        down = wait_until(lambda: [(ns, dev) for ns, dev in links if "state UP" not in
+                                   self.sh("ip", "-n", ns, "link", "show", "dev", dev).stdout],
+                          lambda down: not down, timeout, interval=0.05)
+        if down:
+            raise TopologyError(f"links not up after {scaled(timeout)}s: {down}")
 
     def _start(self, name, ns, argv, env=None):
         p = Proc(name, ns, argv, self.workdir, env=env)
@@ -508,20 +503,17 @@ class Topology:
     def _wait_listening(self, proc, ns, proto, addr, port, timeout=10.0):
         flag = "-Hltn" if proto == "tcp" else "-Hlun"
         want = f"{addr}:{port}" if ":" not in addr else f"[{addr}]:{port}"
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening():
             if not proc.running():
                 raise TopologyError(f"{proc.name} exited with {proc.popen.returncode}:\n"
                                     f"{proc.stderr()}")
             out = self.sh("ss", flag, ns=ns, check=False).stdout
-            for line in out.splitlines():
-                fields = line.split()
-                if len(fields) >= 4 and fields[3] in (want, f"0.0.0.0:{port}", f"*:{port}"):
-                    return
-            time.sleep(0.05)
-        raise TopologyError(f"{proc.name} is not listening on {want}/{proto} after "
-                            f"{timeout}s:\n{proc.stderr()}")
+            return any(len(f) >= 4 and f[3] in (want, f"0.0.0.0:{port}", f"*:{port}")
+                       for f in (line.split() for line in out.splitlines()))
+        if not wait_until(listening, bool, timeout, interval=0.05):
+            raise TopologyError(f"{proc.name} is not listening on {want}/{proto} after "
+                                f"{scaled(timeout)}s:\n{proc.stderr()}")
 
     def _start_upstream_dns(self):
         self.dns_log = self.path("upstream-dns.log")
@@ -671,17 +663,12 @@ class Topology:
         """The audit lines of daemon matching pred (after since=mark()), waiting up to
         timeout seconds (scaled) for at least count of them."""
         start = since[daemon] if since else 0
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            hits = [e for e in self.audit(daemon)[start:] if pred(e)]
-            if len(hits) >= count:
-                return hits
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {daemon} {what} within {timeout}s; last lines:\n" +
-                                     "\n".join(json.dumps(e) for e in
-                                               self.audit(daemon)[-15:]))
-            time.sleep(0.05)
+        hits = wait_until(lambda: [e for e in self.audit(daemon)[start:] if pred(e)],
+                          lambda hits: len(hits) >= count, timeout, interval=0.05)
+        if len(hits) < count:
+            raise AssertionError(f"no {daemon} {what} within {scaled(timeout)}s; last lines:\n" +
+                                 "\n".join(json.dumps(e) for e in self.audit(daemon)[-15:]))
+        return hits
 
     def upstream_queries(self):
         """(qtype, name, source) for every query the internet's DNS server received."""

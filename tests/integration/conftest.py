@@ -23,17 +23,16 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import scaled  # noqa: E402  (every deadline times TEST_TIME_SCALE)
+from gh_testlib import scaled, wait_for, wait_until  # noqa: E402
 
 BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
-START_TIMEOUT = scaled(5.0)
+START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
 # A query name the readiness probe uses; Daemon.audit() leaves its lines out.
 PROBE_NAME = "gatehouse-ready.probe.invalid"
@@ -122,46 +121,45 @@ def _probe_query(qid):
 
 def dns_ready(addr, port, timeout=START_TIMEOUT):
     """A readiness check: the daemon answers a UDP query at addr:port (sent from
-    PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client)."""
+    PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client) within
+    timeout seconds (scaled)."""
     def check(daemon):
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         s = socket.socket(family, socket.SOCK_DGRAM)
+        qid = 0x5eed
+
+        def answered():
+            daemon.assert_running()
+            try:
+                s.sendto(_probe_query(qid), (addr, port))
+                data = s.recv(4096)
+                return len(data) >= 2 and data[:2] == struct.pack(">H", qid)
+            except (socket.timeout, ConnectionRefusedError):
+                return False
         try:
             if family == socket.AF_INET:
                 s.bind((PROBE_SOURCE4, 0))
             s.settimeout(0.1)
-            deadline = time.monotonic() + timeout
-            qid = 0x5eed
-            while time.monotonic() < deadline:
-                daemon.assert_running()
-                try:
-                    s.sendto(_probe_query(qid), (addr, port))
-                    data = s.recv(4096)
-                    if len(data) >= 2 and data[:2] == struct.pack(">H", qid):
-                        return
-                except (socket.timeout, ConnectionRefusedError):
-                    pass
-                time.sleep(0.02)
-            raise AssertionError(f"{daemon.name} did not answer on {addr}:{port} "
-                                 f"within {timeout}s; stderr:\n{daemon.stderr()}")
+            wait_for(answered, timeout, what=lambda: f"{daemon.name} to answer on "
+                     f"{addr}:{port}; stderr:\n{daemon.stderr()}")
         finally:
             s.close()
     return check
 
 
 def tcp_ready(addr, port, timeout=START_TIMEOUT):
-    """A readiness check: a TCP connect to addr:port succeeds (then closes at once)."""
+    """A readiness check: a TCP connect to addr:port succeeds (then closes at once) within
+    timeout seconds (scaled)."""
     def check(daemon):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def accepts():
             daemon.assert_running()
             try:
                 socket.create_connection((addr, port), timeout=0.2).close()
-                return
+                return True
             except OSError:
-                time.sleep(0.02)
-        raise AssertionError(f"{daemon.name} did not accept on {addr}:{port} within "
-                             f"{timeout}s; stderr:\n{daemon.stderr()}")
+                return False
+        wait_for(accepts, timeout, what=lambda: f"{daemon.name} to accept on {addr}:{port}; "
+                 f"stderr:\n{daemon.stderr()}")
     return check
 
 
@@ -235,13 +233,11 @@ class Daemon:
     def wait_stderr(self, text, timeout=3.0):
         """Wait until stderr contains text (up to timeout seconds, scaled); returns all of
         stderr."""
-        deadline = time.monotonic() + scaled(timeout)
-        while time.monotonic() < deadline:
+        def said():
             err = self.stderr()
-            if text in err:
-                return err
-            time.sleep(0.02)
-        raise AssertionError(f"stderr of {self.name} never said {text!r}:\n{self.stderr()}")
+            return err if text in err else None
+        return wait_for(said, timeout,
+                        what=lambda: f"stderr of {self.name} to say {text!r}:\n{self.stderr()}")
 
     # -- the audit stream
     def audit_raw(self, path=None):
@@ -282,15 +278,12 @@ class Daemon:
         """Wait until at least count audit lines satisfy pred (up to timeout seconds,
         scaled); returns those lines. The daemons flush at the end of each event callback
         or once a second."""
-        deadline = time.monotonic() + scaled(timeout)
-        while True:
-            got = [l for l in self.audit(path=path, complete=False) if pred(l)]
-            if len(got) >= count:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(f"wanted {count} audit lines matching, have {len(got)}; "
-                                     f"last lines: {self.audit(path=path, complete=False)[-5:]}")
-            time.sleep(0.02)
+        got = wait_until(lambda: [l for l in self.audit(path=path, complete=False) if pred(l)],
+                         lambda got: len(got) >= count, timeout)
+        if len(got) < count:
+            raise AssertionError(f"wanted {count} audit lines matching, have {len(got)}; "
+                                 f"last lines: {self.audit(path=path, complete=False)[-5:]}")
+        return got
 
 
 class Gatehouse:

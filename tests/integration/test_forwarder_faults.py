@@ -30,7 +30,7 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import scaled, wait_for
+from gh_testlib import scaled, wait_for, wait_until
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
                    client_hello_bytes, keepalive_get, make_workdir)
 
@@ -849,12 +849,9 @@ class GoodClient:
             time.sleep(0.02)
 
     def stop(self, at_least=5, timeout=10.0):
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while len(self.results) < at_least and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(self.results), lambda n: n >= at_least, timeout, interval=0.05)
         self._stop.set()
-        self._t.join(timeout)
+        self._t.join(scaled(timeout))
         assert not self._t.is_alive(), "the good client hung"
         return self.results
 

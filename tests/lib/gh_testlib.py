@@ -3,7 +3,7 @@
 sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
-- wait_for(): polling a condition up to a (scaled) deadline.
+- wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
 
 Only the standard library.
 """
@@ -49,15 +49,25 @@ def scaled_arg(seconds):
     return str(math.ceil(scaled(seconds)))
 
 
+def wait_until(fetch, done, timeout=5.0, interval=0.02):
+    """Call fetch() until done(its value) is true or timeout seconds (scaled: the caller
+    gives the unscaled figure) have passed; returns the last value either way, for the
+    caller to assert on with the details it wants."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        v = fetch()
+        if done(v) or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
 def wait_for(pred, timeout=5.0, what="condition", interval=0.02):
     """Poll pred() until it returns something truthy; return that, or raise
-    AssertionError after timeout seconds (scaled: the caller gives the unscaled figure)."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
+    AssertionError after timeout seconds (scaled). what names the condition in the
+    message; a callable is called then, so that the message shows the state at the
+    failure."""
+    v = wait_until(pred, bool, timeout, interval)
+    if not v:
+        raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for "
+                             f"{what() if callable(what) else what}")
+    return v
