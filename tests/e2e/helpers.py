@@ -7,7 +7,6 @@ name does not exist), elapsed (seconds, the whole program run), raw (its output)
 
 import os
 import re
-import ssl
 import subprocess
 import uuid
 
@@ -172,21 +171,7 @@ def dig(topo, name, qtype="A", tcp=False, server=None, extra=()):
     return Dig(status, flags, answers, authority, ede, r.elapsed, r.stdout + r.stderr)
 
 
-# ---- TLS bytes ----------------------------------------------------------------------------
-
-def client_hello(server_name):
-    """The bytes of a real ClientHello (Python's OpenSSL) naming server_name."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
+# ---- TLS alerts --------------------------------------------------------------------------
 
 def tls_alert(stderr_text):
     """The TLS alert a client reported receiving (openssl / curl wording), else None."""

@@ -15,7 +15,7 @@ import time
 
 import dns.rcode
 
-from gh_testlib import scaled, scaled_arg, wait_until
+from gh_testlib import client_hello_bytes, scaled, scaled_arg, wait_until
 import helpers
 import topology as T
 
@@ -214,7 +214,7 @@ def _recv_until_closed(socks, deadline):
 
 
 def test_half_client_hellos_and_drips(topo):
-    hello = helpers.client_hello("api.example.test")
+    hello = client_hello_bytes("api.example.test")
     assert len(hello) > 200 and hello[0] == 0x16
     mark = topo.mark()
     socks = []

@@ -21,8 +21,7 @@ import threading
 
 import pytest
 
-from gh_testlib import wait_until
-import helpers
+from gh_testlib import client_hello_bytes, wait_until
 import topology as T
 
 PORT = 9443
@@ -85,7 +84,7 @@ def _hello_exchange(topo, name):
     try:
         s.settimeout(10)
         s.connect((T.GW_IN4, PORT))
-        s.sendall(helpers.client_hello(name))
+        s.sendall(client_hello_bytes(name))
         while True:
             chunk = s.recv(4096)
             if not chunk:

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import scaled, wait_for
+from gh_testlib import scaled, tls_client_start, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -721,32 +721,13 @@ class EofServer(_TcpServer):
 # TLS over a socket by hand (byte-at-a-time ClientHellos, raw ClientHello bytes)
 
 
-def client_hello_bytes(server_name):
-    """The ClientHello Python's TLS stack sends for server_name (no network involved)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
-
 class BioTLS:
     """A TLS client driven over a plain socket through memory BIOs, so a test decides
     how the ClientHello is written (split, byte at a time) and then talks normally."""
 
     def __init__(self, sock, ctx, server_name):
         self.sock = sock
-        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=server_name)
-        try:
-            self.obj.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
+        self.obj, self.inc, self.out = tls_client_start(server_name, ctx)
         self.hello = self.out.read()
 
     def _pump_in(self):

@@ -28,9 +28,9 @@ import time
 import pytest
 
 import peers
-from gh_testlib import scaled, wait_for
+from gh_testlib import client_hello_bytes, scaled, wait_for
 from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
-                   SilentUdp, TestCA, client_hello_bytes, free_port, keepalive_get,
+                   SilentUdp, TestCA, free_port, keepalive_get,
                    make_workdir, payload_sha256)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),

@@ -30,9 +30,9 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import scaled, wait_for, wait_until
+from gh_testlib import client_hello_bytes, scaled, wait_for, wait_until
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
-                   client_hello_bytes, keepalive_get, make_workdir)
+                   keepalive_get, make_workdir)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)

@@ -4,12 +4,14 @@ sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
 - wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
+- tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
 
 Only the standard library.
 """
 
 import math
 import os
+import ssl
 import time
 
 
@@ -71,3 +73,25 @@ def wait_for(pred, timeout=5.0, what="condition", interval=0.02):
         raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for "
                              f"{what() if callable(what) else what}")
     return v
+
+
+def tls_client_start(server_name, ctx=None):
+    """A TLS client for server_name over memory BIOs, its ClientHello written and not yet
+    read: (SSLObject, incoming BIO, outgoing BIO). ctx None: Python's default context
+    without verification (only the bytes matter)."""
+    if ctx is None:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=server_name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return obj, inc, out
+
+
+def client_hello_bytes(server_name):
+    """The bytes of the ClientHello Python's TLS stack (OpenSSL) sends for server_name."""
+    return tls_client_start(server_name)[2].read()

@@ -65,7 +65,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
-from gh_testlib import wait_for  # noqa: E402
+from gh_testlib import client_hello_bytes, wait_for  # noqa: E402
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -452,7 +452,7 @@ class Load:
         self.s = s          # the Soak: ports, CA, servers
         self.ctx = ssl.create_default_context(cafile=s.ca.cert)
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.hello = peers.client_hello_bytes("api.test")
+        self.hello = client_hello_bytes("api.test")
         self.qid_lock = threading.Lock()
         self.qid = random.randrange(65536)
 
