@@ -62,53 +62,6 @@ def recv_exact(s, n):
     return buf
 
 
-# ---- ports and addresses ------------------------------------------------------------------
-
-def _can_bind(family, kind, addr, port):
-    s = socket.socket(family, kind)
-    try:
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def have_ipv6():
-    """True when ::1 can be bound here."""
-    return _can_bind(socket.AF_INET6, socket.SOCK_DGRAM, "::1", 0)
-
-
-def free_port(addrs=("127.0.0.1", "::1"), kinds=("udp", "tcp")):
-    """A port that is free for every kind (udp, tcp) on every loopback address given
-    (addresses the host lacks, such as ::1 without IPv6, are skipped). Races with other
-    processes are possible but unlikely: ports come from the kernel's ephemeral range."""
-    socktypes = {"udp": socket.SOCK_DGRAM, "tcp": socket.SOCK_STREAM}
-    addrs = [a for a in addrs if ":" not in a or have_ipv6()]
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if all(_can_bind(socket.AF_INET6 if ":" in a else socket.AF_INET, socktypes[k], a, port)
-               for a in addrs for k in kinds):
-            return port
-    raise RuntimeError("no free port found")
-
-
-def free_ports(n, **kw):
-    """n distinct free ports."""
-    out = []
-    while len(out) < n:
-        p = free_port(**kw)
-        if p not in out:
-            out.append(p)
-    return out
-
-
 # ---- readiness probes ---------------------------------------------------------------------
 
 def _probe_query(qid):

@@ -167,10 +167,15 @@ def make_workdir(prefix="gatehouse-it-"):
 # ports
 
 
-def port_is_free(addr, port, udp=False):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+def port_is_free(addr, port, kind="tcp"):
+    """True when addr:port can be bound for kind ("tcp" or "udp") now. Without
+    SO_REUSEADDR: a port that a connection in TIME_WAIT still holds is not free (a
+    listener that does not set the option could not bind it)."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((addr, port))
         return True
     except OSError:
@@ -179,20 +184,36 @@ def port_is_free(addr, port, udp=False):
         s.close()
 
 
-_taken = set()
+def have_ipv6():
+    """True when ::1 can be bound here."""
+    return port_is_free("::1", 0, "udp")
 
 
-def free_port(addrs=("127.0.0.1",), udp=False, lo=20000, hi=60000):
-    """A port free for TCP (and UDP if asked) on every address in addrs."""
-    rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
+_handed_out = set()
+_rnd = random.Random()
+
+
+def free_port(addrs=("127.0.0.1", "::1"), kinds=("udp", "tcp")):
+    """A port free for every kind ("udp", "tcp") on every address in addrs (an IPv6
+    address is skipped where the host has no IPv6), and never one this process was
+    handed before. Chosen at random in 20000-59999: another process could still take it
+    first, which is unlikely."""
+    addrs = [a for a in addrs if ":" not in a or have_ipv6()]
     for _ in range(2000):
-        p = rnd.randrange(lo, hi)
-        if p in _taken:
-            continue
-        if all(port_is_free(a, p) and (not udp or port_is_free(a, p, udp=True)) for a in addrs):
-            _taken.add(p)
+        p = _rnd.randrange(20000, 60000)
+        if p not in _handed_out and all(port_is_free(a, p, k) for a in addrs for k in kinds):
+            _handed_out.add(p)
             return p
-    raise RuntimeError("no free port on %s" % (addrs,))
+    raise RuntimeError(f"no port free for {kinds} on {addrs}")
+
+
+def free_metrics_port(addr):
+    """A port P with P+1 free on addr too (the forwarder serves metrics on P+1)."""
+    for _ in range(50):
+        p = free_port((addr,))
+        if port_is_free(addr, p + 1):
+            return p
+    raise RuntimeError("no metrics port")
 
 
 def proc_sys_max(path):
@@ -995,12 +1016,3 @@ class ForwarderFactory:
                 # invariant 4 and the audit format: every line of every run is a JSON object
                 f.audit(complete=True)
         return problems
-
-
-def free_metrics_port(addr):
-    """A port P with P+1 free on addr too (the forwarder serves metrics on P+1)."""
-    for _ in range(50):
-        p = free_port((addr,))
-        if port_is_free(addr, p + 1):
-            return p
-    raise RuntimeError("no metrics port")

@@ -13,8 +13,9 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, tcp_ready
+from conftest import tcp_ready
 from gh_testlib import scaled
+from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"

@@ -84,9 +84,9 @@ def env():
         e.p_alt = free_port((FWD,))
         e.p_eof = free_port((FWD, a["eof.test"], a["silent.test"]))
         e.p_new = free_port((FWD, a["new.test"]))
-        e.p_dns = free_port((DNS_ADDR,), udp=True)
-        e.p_dns_down = free_port((DNS_DOWN_ADDR,), udp=True)
-        e.p_dns_silent = free_port((DNS_SILENT_ADDR,), udp=True)
+        e.p_dns = free_port((DNS_ADDR,))
+        e.p_dns_down = free_port((DNS_DOWN_ADDR,))
+        e.p_dns_silent = free_port((DNS_SILENT_ADDR,))
         e.dns = DnsServer(e.procs, e.dir, DNS_ADDR, e.p_dns, ADDR)
         e.api = HttpServer(a["api.test"], e.p_tls, "api", ca=e.ca, names=["api.test"])
         e.other = HttpServer(a["other.test"], e.p_tls, "other", ca=e.ca, names=["other.test"])
@@ -1102,7 +1102,7 @@ def test_check_bad_config_exit_2_with_file_line(env, fwd, bad, line_no, what):
 
 
 def test_refuses_to_start_when_upstream_is_its_own_resolver(env, fwd):
-    p = free_port((FWD,), udp=True)
+    p = free_port((FWD,))
     f = fwd(allow_common(env), start=False, upstream="%s:%d" % (FWD, p),
             dns_listen="%s:%d" % (FWD, p))
     f.expected_rc = (2,)
@@ -1421,9 +1421,7 @@ def test_lookups_in_flight_are_capped(env, fwd):
 
 
 def test_metrics_count_what_happened(env, fwd):
-    mport = free_port((FWD,))
-    while not peers.port_is_free(FWD, mport + 1):
-        mport = free_port((FWD,))
+    mport = peers.free_metrics_port(FWD)
     f = fwd(allow_common(env), metrics="%s:%d" % (FWD, mport))
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
     assert status_of(http_get(env.p_http, "evil.test")[0]) == 403

@@ -337,7 +337,7 @@ def env():
         e.p_http = peers.free_port((FWD, WEB_ADDR, TRAP_ADDR) + REFUSE_ADDRS + HOLE_ADDRS +
                                    RESET_ADDRS)
         e.p_tls = peers.free_port((FWD, API_ADDR))
-        e.p_dns = peers.free_port((DNS_ADDR,), udp=True)
+        e.p_dns = peers.free_port((DNS_ADDR,))
         e.dns = FaultyDns(DNS_ADDR, e.p_dns, RECORDS)
         e.web = HttpServer(WEB_ADDR, e.p_http, "web")
         e.trap = HttpServer(TRAP_ADDR, e.p_http, "trap")
@@ -541,7 +541,7 @@ def suppressed_for(f, src):
 
 class Resolver:
     def __init__(self, env, names):
-        self.port = peers.free_port(("127.0.0.1",), udp=True)
+        self.port = peers.free_port(("127.0.0.1",))
         self.conf = os.path.join(env.dir, "resolver.conf")
         self.audit_path = os.path.join(env.dir, "resolver-audit.log")
         with open(self.conf, "w") as f:

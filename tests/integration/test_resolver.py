@@ -26,9 +26,9 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
+from conftest import dns_ready, recv_exact, tcp_frame
 from gh_testlib import scaled, wait_for
-from peers import tcp_buffer_max
+from peers import free_port, have_ipv6, tcp_buffer_max
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds

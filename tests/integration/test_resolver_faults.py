@@ -23,8 +23,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
+from conftest import BUILD, dns_ready, recv_exact, tcp_frame
 from gh_testlib import scaled, wait_for
+from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                         # timeout of every blocking socket operation, s

@@ -20,8 +20,9 @@ import dns.message
 import dns.query
 import pytest
 
-from conftest import BUILD, dns_ready, free_port, tcp_ready
+from conftest import BUILD, dns_ready, tcp_ready
 from gh_testlib import scaled, wait_for
+from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"

@@ -1094,11 +1094,9 @@ class Soak:
         self.p_http = peers.free_port((FWD, "127.0.0.5"))
         self.p_smtp = peers.free_port((FWD, "127.0.0.6"))
         self.p_extra = peers.free_port((FWD, "127.0.0.9"))
-        self.p_dns = peers.free_port((FWD,), udp=True)
-        self.p_up = peers.free_port((DNS_UP,), udp=True)
-        self.p_metrics = peers.free_port((FWD,))
-        while not peers.port_is_free(FWD, self.p_metrics + 1):
-            self.p_metrics = peers.free_port((FWD,))
+        self.p_dns = peers.free_port((FWD,))
+        self.p_up = peers.free_port((DNS_UP,))
+        self.p_metrics = peers.free_metrics_port(FWD)
         if self.v6 and not _can_bind6(self.p_dns):
             self.v6 = False
         self.dns = peers.DnsServer(self.procs, self.dir, DNS_UP, self.p_up, ADDR)
