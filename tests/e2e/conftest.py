@@ -26,12 +26,11 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
 import helpers  # noqa: E402
-from gh_testlib import scaled  # noqa: E402
+from gh_testlib import BUILD, REPO, scaled  # noqa: E402
 import topology as T  # noqa: E402
 
-BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(T.REPO, "build"))
 TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT") or scaled(90))
-CLIENT_BIN_DIR = os.path.join(T.REPO, "build", "e2e-clients")
+CLIENT_BIN_DIR = os.path.join(REPO, "build", "e2e-clients")
 
 _topo = None      # the session's topology, for failure reports
 

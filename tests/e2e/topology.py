@@ -39,7 +39,6 @@ import time
 from gh_testlib import scaled, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # ---- addresses --------------------------------------------------------------------------

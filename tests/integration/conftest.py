@@ -1,5 +1,6 @@
 """Shared fixtures for the integration tests: start the real gatehouse daemons from
-$GATEHOUSE_BUILD (default /work/main/build), hand the test a handle, and clean up.
+$GATEHOUSE_BUILD (default build/ in this repository: gh_testlib.BUILD), hand the test a
+handle, and clean up.
 
     def test_x(gatehouse):
         port = free_port()
@@ -29,9 +30,8 @@ import pytest
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import scaled, wait_for, wait_until  # noqa: E402
+from gh_testlib import BUILD, scaled, wait_for, wait_until  # noqa: E402
 
-BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
 START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
 # A query name the readiness probe uses; Daemon.audit() leaves its lines out.

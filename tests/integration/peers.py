@@ -33,11 +33,8 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import scaled, tls_client_start, wait_for
+from gh_testlib import BUILD, scaled, tls_client_start, wait_for
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(REPO, "build"))
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
 

@@ -3,7 +3,8 @@ unknown and lower-case GATEHOUSE_ variables exit 2; `--check` is a complete pre-
 (what makes a start fail makes --check fail too, with FILE:LINE and exit 2, in both
 binaries); --check and the start-up line say which ports are routed.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_config_check.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_config_check.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os

@@ -7,9 +7,9 @@ forwarder dials the resolved name on the port the client connected to. dnsmasq o
 127.0.0.153 maps the test names to those addresses. Loopback is special-purpose, so the
 rules say `private` except where a test shows what happens without it.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_forwarder.py
-(GATEHOUSE_BUILD=/work/main/build/san for the ASan+UBSan build: a sanitizer report on the
-daemon's stderr fails the test that ran it).
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_forwarder.py
+(the daemons from $GATEHOUSE_BUILD, default build/; build/san for the ASan+UBSan build: a
+sanitizer report on the daemon's stderr fails the test that ran it).
 """
 
 import hashlib

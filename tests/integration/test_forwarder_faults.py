@@ -8,8 +8,9 @@ is a small UDP server written here (FaultyDns) because the faults are the point:
 well-formed DNS until a test switches its mode. Every test measures the timing it asserts
 and prints the figures (run pytest with -s to see them).
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_forwarder_faults.py
-(GATEHOUSE_BUILD=/work/main/build/san for the ASan+UBSan build; the tmpfs test needs root).
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_forwarder_faults.py
+(the daemons from $GATEHOUSE_BUILD, default build/; build/san for the ASan+UBSan build; the
+tmpfs test needs root).
 """
 
 import ctypes

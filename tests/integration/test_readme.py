@@ -12,7 +12,8 @@ test's own over /etc/resolv.conf, so `upstream system` reads the same servers on
 machine (a host whose resolver is 127.0.0.1:53 would otherwise fail blocks that leave
 dns-listen at 0.0.0.0:53, as a start would there).
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_readme.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_readme.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os
@@ -22,11 +23,11 @@ import subprocess
 
 import pytest
 
-from gh_testlib import scaled
+from gh_testlib import REPO, scaled
 
 from conftest import Gatehouse
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+README = os.path.join(REPO, "README.md")
 BINARIES = ["gatehouse-resolver", "gatehouse-forwarder"]
 FENCE = re.compile(r"^( *)```(.*)$")
 

@@ -1,7 +1,8 @@
 """gatehouse-resolver on the wire: the real daemon on 127.0.0.1 and ::1, real clients
 (dnspython, raw sockets, dig), its audit file, signals and command line.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_resolver.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_resolver.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import json

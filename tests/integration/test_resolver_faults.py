@@ -4,7 +4,8 @@ real daemon from $GATEHOUSE_BUILD, real sockets on loopback; every loop is bound
 count and in time, every process started is killed by PID and every tmpfs unmounted at
 teardown, also when a test fails.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_resolver_faults.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_resolver_faults.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os

@@ -8,7 +8,8 @@ GH_TEST_FORBIDDEN. Every other test file runs the normal daemons, whose filter i
 default, so the whole suite shows that serving, reloads, rotation and metrics keep working
 under it.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_sandbox.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_sandbox.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os

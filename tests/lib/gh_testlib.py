@@ -2,6 +2,8 @@
 (tests/e2e), the soak (tests/soak) and the demo share. Each of them puts tests/lib on
 sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 
+- REPO, BUILD: the repository, and the build directory the daemons are taken from
+  ($GATEHOUSE_BUILD, default REPO/build; `make check` sets it to its own build).
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
 - wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
 - tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
@@ -13,6 +15,9 @@ import math
 import os
 import ssl
 import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("GATEHOUSE_BUILD") or os.path.join(REPO, "build")
 
 
 def _time_scale():
