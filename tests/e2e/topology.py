@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import scaled, wait_until
+from gh_testlib import sanitizer_marks, scaled, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -103,10 +103,6 @@ allow gw.example.test 80 private
 # accept, and a refusal that comes before the request is read closes without a 502.)
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
-                   "SUMMARY: LeakSanitizer", "Sanitizer has encountered a fatal error")
 
 _NS_RE = re.compile(r"^gh(\d+)-(client|gw|inet)$")
 CLONE_NEWNET = 0x40000000
@@ -242,7 +238,7 @@ class Proc:
 
     def sanitizer_report(self):
         text = self.stderr()
-        return text if any(m in text for m in SANITIZER_MARKS) else None
+        return text if sanitizer_marks(text) else None
 
 
 # ---- the topology -------------------------------------------------------------------------

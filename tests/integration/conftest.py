@@ -30,7 +30,7 @@ import pytest
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import BUILD, scaled, wait_for, wait_until  # noqa: E402
+from gh_testlib import BUILD, sanitizer_marks, scaled, wait_for, wait_until  # noqa: E402
 
 START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
@@ -39,11 +39,6 @@ PROBE_NAME = "gatehouse-ready.probe.invalid"
 # The probe is sent from this loopback address so it never shares a per-client audit
 # bucket with the test's own queries (which come from 127.0.0.1).
 PROBE_SOURCE4 = "127.0.0.254"
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "ERROR: ThreadSanitizer", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: LeakSanitizer",
-                   "Sanitizer has encountered a fatal error")
 
 
 # ---- DNS over TCP framing
@@ -361,7 +356,7 @@ class Gatehouse:
                 problems.append(f"{d.name} (pid {d.pid}) died during the test with status "
                                 f"{d.proc.returncode}")
             err = d.stderr()
-            marks = [m for m in SANITIZER_MARKS if m in err]
+            marks = sanitizer_marks(err)
             if marks:
                 problems.append(f"{d.name} (pid {d.pid}) wrote a sanitizer report "
                                 f"({', '.join(marks)}):\n{err[-6000:]}")

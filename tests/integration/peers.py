@@ -33,16 +33,13 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import BUILD, scaled, tls_client_start, wait_for
+from gh_testlib import BUILD, sanitizer_marks, scaled, tls_client_start, wait_for
 
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
 
 IO_TIMEOUT = scaled(10.0)  # default for every socket operation in the peers
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer", "ThreadSanitizer")
 
 
 # ---------------------------------------------------------------------------------------
@@ -908,7 +905,7 @@ class Forwarder:
 
     def sanitizer_reports(self):
         err = self.stderr() if self.proc else ""
-        return [m for m in SANITIZER_MARKS if m in err]
+        return sanitizer_marks(err)
 
     def stop(self):
         """End the daemon by PID; returns (exit status, problems on stderr)."""

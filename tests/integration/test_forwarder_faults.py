@@ -31,7 +31,7 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import client_hello_bytes, scaled, wait_for, wait_until
+from gh_testlib import client_hello_bytes, sanitizer_marks, scaled, wait_for, wait_until
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
                    keepalive_get, make_workdir)
 
@@ -591,7 +591,7 @@ def resolver(env):
     yield r
     r.proc.stop()
     err = r.proc.stderr()
-    marks = [m for m in peers.SANITIZER_MARKS if m in err]
+    marks = sanitizer_marks(err)
     assert not marks, "gatehouse-resolver sanitizer report:\n" + err[-6000:]
 
 

@@ -6,6 +6,7 @@ sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
   ($GATEHOUSE_BUILD, default REPO/build; `make check` sets it to its own build).
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
 - wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
+- SANITIZER_MARKS, sanitizer_marks(): a sanitizer's report on a daemon's stderr.
 - tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
 
 Only the standard library.
@@ -78,6 +79,19 @@ def wait_for(pred, timeout=5.0, what="condition", interval=0.02):
         raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for "
                              f"{what() if callable(what) else what}")
     return v
+
+
+# What the sanitizer runtimes (ASan, LSan, UBSan; TSan too) write when they report.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
+                   "ThreadSanitizer", "SUMMARY: AddressSanitizer",
+                   "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: LeakSanitizer",
+                   "Sanitizer has encountered a fatal error")
+
+
+def sanitizer_marks(text):
+    """The SANITIZER_MARKS in text (a daemon's stderr): empty when it holds no report."""
+    return [m for m in SANITIZER_MARKS if m in text]
 
 
 def tls_client_start(server_name, ctx=None):

@@ -65,7 +65,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
-from gh_testlib import client_hello_bytes, wait_for  # noqa: E402
+from gh_testlib import client_hello_bytes, sanitizer_marks, wait_for  # noqa: E402
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -121,9 +121,6 @@ SAN_ENV = {
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
     "LSAN_OPTIONS": "report_objects=1",
 }
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "SUMMARY:", "Sanitizer has encountered a fatal error")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1316,7 +1313,7 @@ class Soak:
             rc = d.proc.stop(timeout=60)     # LSan's leak check runs at this exit
             err = d.proc.stderr()
             self.exit[d.name] = rc
-            self.san[d.name] = [m for m in SANITIZER_MARKS if m in err]
+            self.san[d.name] = sanitizer_marks(err)
             if rc != 0:
                 BOOK.fail("%s exited with status %s after SIGTERM" % (d.name, rc))
             if self.san[d.name]:
