@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import sanitizer_marks, scaled, wait_until
+from gh_testlib import daemon_env, sanitizer_marks, scaled, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -576,13 +576,7 @@ class Topology:
         return sorted(ports)
 
     def _start_daemon(self, d, extra_env=None):
-        # The daemons treat every GATEHOUSE_* variable as configuration and refuse
-        # unknown ones, so the test runner's own (GATEHOUSE_BUILD, ...) stay out.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-        env["GATEHOUSE_AUDIT"] = self.audit_path(d)
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        env.update(extra_env or {})
+        env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(d), **(extra_env or {})})
         p = self._start(d, self.gw_ns, [os.path.join(self.build_dir, d), "-c",
                                         self.config_path], env=env)
         if d == "gatehouse-resolver":

@@ -30,7 +30,8 @@ import pytest
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import BUILD, sanitizer_marks, scaled, wait_for, wait_until  # noqa: E402
+from gh_testlib import (BUILD, daemon_env, sanitizer_marks, scaled, wait_for,  # noqa: E402
+                        wait_until)
 
 START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
@@ -268,17 +269,6 @@ class Gatehouse:
             return "nobody"
         return pwd.getpwuid(os.geteuid()).pw_name
 
-    @staticmethod
-    def clean_env(extra=None):
-        """The environment without any GATEHOUSE_* variable of the caller, plus extra and
-        sanitizer options that make reports land on stderr."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        if extra:
-            env.update(extra)
-        return env
-
     def start(self, binary, config=None, ready=None, env=None, args=(), audit=True, user=True,
               preexec_fn=None):
         """Start BUILD/binary. config: the text of the configuration file (written to the
@@ -318,7 +308,7 @@ class Gatehouse:
         err_path = self.path(f"{tag}.stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=self.clean_env(env), cwd=self.workdir,
+                                    env=daemon_env(env), cwd=self.workdir,
                                     preexec_fn=preexec_fn)
         d = Daemon(tag, proc, self.workdir, config_path, audit_path, out_path, err_path)
         self.daemons.append(d)
@@ -329,7 +319,7 @@ class Gatehouse:
     def run(self, binary, args=(), env=None, timeout=10):
         """Run BUILD/binary to completion (e.g. --check) within timeout seconds (scaled);
         a CompletedProcess with text."""
-        return subprocess.run([self.binary(binary)] + list(args), env=self.clean_env(env),
+        return subprocess.run([self.binary(binary)] + list(args), env=daemon_env(env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               errors="replace", timeout=scaled(timeout), cwd=self.workdir)
 

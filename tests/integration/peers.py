@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import BUILD, sanitizer_marks, scaled, tls_client_start, wait_for
+from gh_testlib import BUILD, daemon_env, sanitizer_marks, scaled, tls_client_start, wait_for
 
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
@@ -66,15 +66,6 @@ def kill_pid(pid, timeout=5.0):
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
-
-
-def daemon_env(extra=None):
-    """The environment for a daemon: ours without any GATEHOUSE_* variable (the daemons
-    read every GATEHOUSE_* as configuration and refuse unknown ones, GATEHOUSE_BUILD
-    included), plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-    env.update(extra or {})
-    return env
 
 
 class Proc:

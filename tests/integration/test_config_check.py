@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import tcp_ready
-from gh_testlib import scaled
+from gh_testlib import daemon_env, scaled
 from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
@@ -133,7 +133,7 @@ def test_upstream_system_loop_reads_resolv_conf(gatehouse, binary):
             ["unshare", "--mount", "sh", "-c",
              'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc_path,
              gatehouse.binary(binary), "-c", conf, "--check"],
-            env=gatehouse.clean_env(), capture_output=True, text=True, timeout=scaled(10))
+            env=daemon_env(), capture_output=True, text=True, timeout=scaled(10))
 
     r = check("search corp.test\nnameserver 127.0.0.1\n")
     assert r.returncode == 2, r.stderr

@@ -28,7 +28,7 @@ import time
 import pytest
 
 import peers
-from gh_testlib import client_hello_bytes, scaled, wait_for
+from gh_testlib import client_hello_bytes, daemon_env, scaled, wait_for
 from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
                    SilentUdp, TestCA, free_port, keepalive_get,
                    make_workdir, payload_sha256)
@@ -1070,8 +1070,8 @@ def test_audit_one_json_line_per_connection(env, fwd):
 def test_check_prints_allowlist(env, fwd):
     f = fwd(allow_common(env) + ["route %d smtp.test:%d private" % (env.p_alt, env.p_smtp)],
             start=False)
-    r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True, env=peers.daemon_env(),
-                       timeout=scaled(10))
+    r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
+                       env=daemon_env(), timeout=scaled(10))
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert re.search(r"^allow api\.test %d private\t# %s:1$" % (env.p_tls, re.escape(f.conf)),
@@ -1093,8 +1093,8 @@ def test_check_bad_config_exit_2_with_file_line(env, fwd, bad, line_no, what):
     f = fwd([], start=False)
     f.write_config(["allow web.test 80", bad])
     for args in (["--check"], []):
-        r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf] + args, capture_output=True, env=peers.daemon_env(),
-                           timeout=scaled(10))
+        r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf] + args, capture_output=True,
+                           env=daemon_env(), timeout=scaled(10))
         assert r.returncode == 2, (args, r)
         err = r.stderr.decode()
         assert "%s:%d:" % (f.conf, line_no) in err, err
@@ -1335,7 +1335,7 @@ def test_route_private_flag_applies_when_name_also_has_a_plain_rule(env, fwd):
              "route %d smtp.test:%d private" % (env.p_smtp, env.p_smtp)]
     f = fwd(rules, start=False)
     r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
-                       env=peers.daemon_env(), timeout=scaled(10))
+                       env=daemon_env(), timeout=scaled(10))
     if r.returncode == 2:
         assert "%s:" % f.conf in r.stderr.decode()
         return
@@ -1361,7 +1361,7 @@ def test_route_takes_private_from_the_allow_rule(env, fwd, order):
         rules.reverse()
     f = fwd(rules, start=False)
     r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
-                       env=peers.daemon_env(), timeout=10)
+                       env=daemon_env(), timeout=10)
     assert r.returncode == 0, r.stderr
     assert "private from the allow rule at %s:" % f.conf in r.stdout.decode()
     f.start()
@@ -1451,10 +1451,10 @@ def test_metrics_count_what_happened(env, fwd):
 def test_help_and_version(env):
     for arg in ("--help", "--version"):
         r = subprocess.run([peers.FORWARDER_BIN, arg], capture_output=True,
-                           env=peers.daemon_env(), timeout=scaled(10))
+                           env=daemon_env(), timeout=scaled(10))
         assert r.returncode == 0 and r.stdout, (arg, r)
     r = subprocess.run([peers.FORWARDER_BIN, "--bogus"], capture_output=True,
-                       env=peers.daemon_env(), timeout=scaled(10))
+                       env=daemon_env(), timeout=scaled(10))
     assert r.returncode == 2
 
 

@@ -23,7 +23,7 @@ import subprocess
 
 import pytest
 
-from gh_testlib import REPO, scaled
+from gh_testlib import REPO, daemon_env, scaled
 
 from conftest import Gatehouse
 
@@ -109,7 +109,7 @@ def run_check(gatehouse, binary, kind, text):
         rc = gatehouse.write("resolv.conf", "nameserver 192.0.2.53\n")
         argv = ["unshare", "--mount", "sh", "-c",
                 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc] + argv
-    return subprocess.run(argv, env=gatehouse.clean_env(env), cwd=gatehouse.workdir,
+    return subprocess.run(argv, env=daemon_env(env), cwd=gatehouse.workdir,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=scaled(10))
 

@@ -22,7 +22,7 @@ import dns.query
 import pytest
 
 from conftest import BUILD, dns_ready, tcp_ready
-from gh_testlib import scaled, wait_for
+from gh_testlib import daemon_env, scaled, wait_for
 from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
@@ -282,7 +282,7 @@ def run_hook_raw(gh, daemon, hook, stop_sig=None):
     with open(err_path, "wb") as err:
         p = subprocess.Popen([os.path.join(BUILD, binary), "-c", conf], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=err, cwd=gh.workdir,
-                             env=gh.clean_env({"GH_TEST_FORBIDDEN": hook}))
+                             env=daemon_env({"GH_TEST_FORBIDDEN": hook}))
     try:
         read = lambda: open(err_path, errors="replace").read()
         wait_for(lambda: p.poll() is not None or mode(p.pid) == 2, timeout=10,

@@ -6,6 +6,7 @@ sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
   ($GATEHOUSE_BUILD, default REPO/build; `make check` sets it to its own build).
 - TIME_SCALE, scaled(), scaled_arg(): every deadline of the tests, times TEST_TIME_SCALE.
 - wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
+- daemon_env(): the environment a daemon is started with.
 - SANITIZER_MARKS, sanitizer_marks(): a sanitizer's report on a daemon's stderr.
 - tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
 
@@ -79,6 +80,18 @@ def wait_for(pred, timeout=5.0, what="condition", interval=0.02):
         raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for "
                              f"{what() if callable(what) else what}")
     return v
+
+
+def daemon_env(extra=None):
+    """The environment for a daemon: ours without any GATEHOUSE_* variable (the daemons
+    read every GATEHOUSE_* as configuration and refuse unknown ones, GATEHOUSE_BUILD
+    included), sanitizer options that put a report on stderr and end the process (unless
+    ours set them), plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    env.update(extra or {})
+    return env
 
 
 # What the sanitizer runtimes (ASan, LSan, UBSan; TSan too) write when they report.

@@ -65,7 +65,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
-from gh_testlib import client_hello_bytes, sanitizer_marks, wait_for  # noqa: E402
+from gh_testlib import client_hello_bytes, daemon_env, sanitizer_marks, wait_for  # noqa: E402
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -940,7 +940,7 @@ class Daemon:
         os.replace(tmp, self.conf)
 
     def start(self, ready_mark):
-        env = peers.daemon_env(SAN_ENV)
+        env = daemon_env(SAN_ENV)
         env["ASAN_OPTIONS"] %= self.soak.args.quarantine_mb
         self.proc = self.soak.procs.start(self.name, [self.binary, "-c", self.conf],
                                           self.soak.dir, env=env)
