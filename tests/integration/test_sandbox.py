@@ -23,7 +23,7 @@ import pytest
 
 from conftest import BUILD, dns_ready, tcp_ready
 from gh_testlib import daemon_env, scaled, wait_for
-from peers import free_port
+from peers import free_metrics_port, free_port
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"
@@ -143,7 +143,7 @@ def test_resolver_reload_rotation_metrics_under_filter(gatehouse):
 
 
 def test_forwarder_reload_rotation_metrics_under_filter(gatehouse):
-    mport = free_port(addrs=("127.0.0.1",))
+    mport = free_metrics_port("127.0.0.1")      # the forwarder serves on mport + 1
     d = start_forwarder(gatehouse, extra=f"metrics 127.0.0.1:{mport}\n")
     sandboxed(d)
     # a denied connection: accepted, peeked, audited
