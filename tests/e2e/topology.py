@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import daemon_env, sanitizer_marks, scaled, wait_until
+from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -627,22 +627,9 @@ class Topology:
 
     # -- records
     def audit(self, daemon):
-        """Every audit line of daemon, parsed; an invalid line raises AssertionError."""
-        out = []
-        try:
-            f = open(self.audit_path(daemon), encoding="utf-8")
-        except FileNotFoundError:
-            return out
-        with f:
-            for n, line in enumerate(f, 1):
-                if not line.endswith("\n"):
-                    break               # a line still being written
-                try:
-                    out.append(json.loads(line))
-                except ValueError as e:
-                    raise AssertionError(f"{daemon} audit line {n} is not JSON ({e}): "
-                                         f"{line!r}")
-        return out
+        """Every audit line of daemon, parsed (gh_testlib.parse_audit: an invalid line
+        raises AssertionError, a line still being written is left out)."""
+        return read_audit(self.audit_path(daemon), source=f"{daemon} audit")
 
     def mark(self):
         """Audit line counts now, per daemon: pass as since= to see only what follows."""

@@ -14,7 +14,6 @@ fails; the test fails at teardown when a daemon died without being asked to, or 
 AddressSanitizer/UndefinedBehaviorSanitizer/LeakSanitizer report to stderr.
 """
 
-import json
 import os
 import pwd
 import shutil
@@ -30,8 +29,8 @@ import pytest
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import (BUILD, daemon_env, sanitizer_marks, scaled, wait_for,  # noqa: E402
-                        wait_until)
+from gh_testlib import (BUILD, audit_bytes, daemon_env, parse_audit,  # noqa: E402
+                        sanitizer_marks, scaled, wait_for, wait_until)
 
 START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
@@ -190,38 +189,15 @@ class Daemon:
 
     # -- the audit stream
     def audit_raw(self, path=None):
-        """The audit file's bytes ('' when it does not exist yet)."""
-        try:
-            with open(path or self.audit_path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
+        """The audit file's bytes (b"" when it does not exist yet)."""
+        return audit_bytes(path or self.audit_path)
 
     def audit(self, path=None, probe=False, complete=True):
-        """Every audit line as parsed JSON (a line that is not valid JSON fails the test).
-        The readiness probe's lines are left out unless probe=True. With complete=True
-        the file must end with a newline (no half-written line); with complete=False a
-        line the daemon is still writing (after the last newline) is left out, not parsed:
-        a reader may see a write() to the file half done."""
-        raw = self.audit_raw(path)
-        if complete and raw and not raw.endswith(b"\n"):
-            raise AssertionError(f"audit file ends in a partial line: {raw[-200:]!r}")
-        if not complete:
-            raw = raw[:raw.rfind(b"\n") + 1]
-        out = []
-        for line in raw.split(b"\n"):
-            if not line:
-                continue
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise AssertionError(f"audit line is not valid JSON ({e}): {line!r}")
-            if not isinstance(obj, dict):
-                raise AssertionError(f"audit line is not an object: {line!r}")
-            if not probe and obj.get("qname") == PROBE_NAME:
-                continue
-            out.append(obj)
-        return out
+        """Every audit line as parsed JSON (gh_testlib.parse_audit: a line that is not a
+        JSON object fails the test; complete=False leaves out a line still being written).
+        The readiness probe's lines are left out unless probe=True."""
+        return [obj for obj in parse_audit(self.audit_raw(path), complete, path or self.audit_path)
+                if probe or obj.get("qname") != PROBE_NAME]
 
     def wait_audit(self, pred, count=1, timeout=3.0, path=None):
         """Wait until at least count audit lines satisfy pred (up to timeout seconds,

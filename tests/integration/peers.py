@@ -19,7 +19,6 @@ Only the standard library and /usr/bin/python3; every socket operation has a tim
 
 import hashlib
 import http.server
-import json
 import os
 import random
 import re
@@ -33,7 +32,8 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import BUILD, daemon_env, sanitizer_marks, scaled, tls_client_start, wait_for
+from gh_testlib import (BUILD, audit_bytes, daemon_env, read_audit, sanitizer_marks, scaled,
+                        tls_client_start, wait_for)
 
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
@@ -866,16 +866,13 @@ class Forwarder:
                  what="'%s' on stderr after SIGHUP" % expect)
 
     def audit_raw(self):
-        try:
-            with open(self.audit_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        """The audit file's bytes (b"" when it does not exist yet)."""
+        return audit_bytes(self.audit_path)
 
     def audit(self, complete=False):
-        """Every audit line, parsed (parse_audit); complete=True once the daemon has
-        stopped."""
-        return parse_audit(self.audit_raw(), complete)
+        """Every audit line, parsed (gh_testlib.read_audit); complete=True once the daemon
+        has stopped."""
+        return read_audit(self.audit_path, complete)
 
     def conn_lines(self, client_port=None):
         out = [a for a in self.audit() if a.get("event") == "conn"]
@@ -909,25 +906,6 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
-
-
-def parse_audit(text, complete=False):
-    """The audit lines in text, parsed; a line that is not a JSON object fails the test.
-    With complete=True the text must end with a newline; with complete=False a line the
-    daemon is still writing (after the last newline) is left out, not parsed: a reader
-    may see a write() to the file half done."""
-    if complete and text and not text.endswith("\n"):
-        raise AssertionError("audit file ends in a partial line: %r" % text[-200:])
-    out = []
-    for i, line in enumerate(text.split("\n")[:-1], 1):
-        try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
-        if not isinstance(obj, dict):
-            raise AssertionError("audit line %d is not an object: %r" % (i, line))
-        out.append(obj)
-    return out
 
 
 def keepalive_get(s, host, path="/"):

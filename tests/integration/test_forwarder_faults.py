@@ -31,7 +31,8 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import client_hello_bytes, sanitizer_marks, scaled, wait_for, wait_until
+from gh_testlib import (client_hello_bytes, read_audit, sanitizer_marks, scaled, wait_for,
+                        wait_until)
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
                    keepalive_get, make_workdir)
 
@@ -519,16 +520,6 @@ def vm_kb(pid, field):
 def conn_lines_from(f, src):
     return [a for a in f.audit() if a.get("event") == "conn" and
             a.get("client") == src]
-
-
-def audit_lines(path):
-    """The JSON objects of an audit file (peers.parse_audit), [] while it does not
-    exist."""
-    try:
-        with open(path, "rb") as fh:
-            return peers.parse_audit(fh.read().decode("utf-8", "replace"))
-    except FileNotFoundError:
-        return []
 
 
 def suppressed_for(f, src):
@@ -1449,9 +1440,9 @@ def test_audit_rotation_with_sigusr1_loses_nothing(env, fwd):
              what="'audit file reopened' on stderr")
     batch("after")
 
-    lines_new = wait_for(lambda: len(audit_lines(path)) >= 6 and audit_lines(path), 3,
+    lines_new = wait_for(lambda: len(read_audit(path)) >= 6 and read_audit(path), 3,
                          what="lines in the new file")
-    lines_old = audit_lines(path + ".1")
+    lines_old = read_audit(path + ".1")
     assert lines_old, "the renamed file is gone or empty"
     print("rotation: %d lines in the renamed file, %d in the new one, %d connections" % (
         len(lines_old), len(lines_new), len(ports)))

@@ -8,11 +8,13 @@ sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 - wait_for(), wait_until(): polling a condition up to a (scaled) deadline.
 - daemon_env(): the environment a daemon is started with.
 - SANITIZER_MARKS, sanitizer_marks(): a sanitizer's report on a daemon's stderr.
+- audit_bytes(), parse_audit(), read_audit(): an audit file, every line a JSON object.
 - tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
 
 Only the standard library.
 """
 
+import json
 import math
 import os
 import ssl
@@ -105,6 +107,40 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 def sanitizer_marks(text):
     """The SANITIZER_MARKS in text (a daemon's stderr): empty when it holds no report."""
     return [m for m in SANITIZER_MARKS if m in text]
+
+
+def audit_bytes(path):
+    """The bytes of the audit file at path (b"" while it does not exist)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def parse_audit(raw, complete=False, source="audit file"):
+    """Every line of raw (an audit file's bytes) as a parsed JSON object; a line that is
+    not UTF-8 JSON, or not an object, fails the test (AssertionError naming source and
+    the line). With complete=True raw must end with a newline (the daemon has stopped:
+    no line may be cut); with complete=False a line the daemon is still writing (after
+    the last newline) is left out, not parsed: a reader may see a write() half done."""
+    if complete and raw and not raw.endswith(b"\n"):
+        raise AssertionError(f"{source} ends in a partial line: {raw[-200:]!r}")
+    out = []
+    for n, line in enumerate(raw.split(b"\n")[:-1], 1):
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise AssertionError(f"{source} line {n} is not JSON ({e}): {line!r}")
+        if not isinstance(obj, dict):
+            raise AssertionError(f"{source} line {n} is not an object: {line!r}")
+        out.append(obj)
+    return out
+
+
+def read_audit(path, complete=False, source=None):
+    """parse_audit of the file at path ([] while it does not exist)."""
+    return parse_audit(audit_bytes(path), complete, source or path)
 
 
 def tls_client_start(server_name, ctx=None):
