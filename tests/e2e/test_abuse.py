@@ -15,7 +15,7 @@ import time
 
 import dns.rcode
 
-from gh_testlib import client_hello_bytes, scaled, scaled_arg, wait_until
+from gh_testlib import client_hello_bytes, dns_header, dns_name, scaled, scaled_arg, wait_until
 import helpers
 import topology as T
 
@@ -23,17 +23,9 @@ CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 PEEK_TIMEOUT = 2.0      # topology config: peek-timeout 2
 
 
-def _name(n):
-    return b"".join(bytes([len(x)]) + x for x in n.encode().split(b".")) + b"\x00"
-
-
-def _hdr(qid, flags=0x0100, qd=1, an=0, ns=0, ar=0):
-    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
-
-
 OPT = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)          # EDNS0, no options
 OPT_V1 = b"\x00" + struct.pack(">HHIH", 41, 1232, 0x00010000, 0)  # EDNS version 1
-Q = _name("api.example.test") + struct.pack(">HH", 1, 1)
+Q = dns_name("api.example.test") + struct.pack(">HH", 1, 1)
 
 
 def malformed(i, rnd):
@@ -45,32 +37,32 @@ def malformed(i, rnd):
     if kind == 1:
         return rnd.randbytes(rnd.randrange(1, 12))              # shorter than a header
     if kind == 2:
-        return _hdr(qid, 0x8180) + Q                            # a response (QR=1)
+        return dns_header(qid, 0x8180) + Q                            # a response (QR=1)
     if kind == 3:
-        return _hdr(qid, qd=0)                                  # no question
+        return dns_header(qid, qd=0)                                  # no question
     if kind == 4:
-        return _hdr(qid, qd=2) + Q + Q                          # two questions
+        return dns_header(qid, qd=2) + Q + Q                          # two questions
     if kind == 5:
-        return _hdr(qid) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)  # pointer loop
+        return dns_header(qid) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)  # pointer loop
     if kind == 6:
-        return _hdr(qid) + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"  # name > 255
+        return dns_header(qid) + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"  # name > 255
     if kind == 7:
-        return _hdr(qid) + b"\x03api\x07exam"                   # truncated question
+        return dns_header(qid) + b"\x03api\x07exam"                   # truncated question
     if kind == 8:
-        return _hdr(qid, 0x2800) + Q                            # opcode UPDATE
+        return dns_header(qid, 0x2800) + Q                            # opcode UPDATE
     if kind == 9:
-        return _hdr(qid) + _name("api.example.test") + struct.pack(">HH", 1, 3)  # CHAOS
+        return dns_header(qid) + dns_name("api.example.test") + struct.pack(">HH", 1, 3)  # CHAOS
     if kind == 10:
-        return _hdr(qid, ar=1) + Q + OPT_V1                     # EDNS version 1
+        return dns_header(qid, ar=1) + Q + OPT_V1                     # EDNS version 1
     if kind == 11:
-        return _hdr(qid, ar=2) + Q + OPT + OPT                  # two OPT records
+        return dns_header(qid, ar=2) + Q + OPT + OPT                  # two OPT records
     if kind == 12:
-        return _hdr(qid, 0x0300) + Q                            # TC=1 in a query
+        return dns_header(qid, 0x0300) + Q                            # TC=1 in a query
     if kind == 13:
-        return _hdr(qid) + _name("evil.test") + struct.pack(">HH", 252, 1)  # AXFR
+        return dns_header(qid) + dns_name("evil.test") + struct.pack(">HH", 252, 1)  # AXFR
     if kind == 14:
-        return _hdr(qid, an=1) + Q + rnd.randbytes(20)          # an answer in a query
-    return _hdr(qid) + rnd.randbytes(rnd.randrange(0, 600))     # random after a header
+        return dns_header(qid, an=1) + Q + rnd.randbytes(20)          # an answer in a query
+    return dns_header(qid) + rnd.randbytes(rnd.randrange(0, 600))     # random after a header
 
 
 def _udp_snmp(topo):
@@ -167,7 +159,7 @@ def test_hostile_dns_over_tcp(topo):
         s.settimeout(scaled(5))
         s.connect((T.GW_IN4, 53))
         held.append(s)
-        q = b"".join(struct.pack(">H", 12 + len(Q)) + _hdr(i) + Q for i in range(50))
+        q = b"".join(struct.pack(">H", 12 + len(Q)) + dns_header(i) + Q for i in range(50))
         s.sendall(q)
         got, buf = set(), b""
         deadline = time.monotonic() + scaled(5)
@@ -319,7 +311,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
     s.settimeout(scaled(3))
     try:
         for i, label in enumerate(HOSTILE):
-            s.sendto(_hdr(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
+            s.sendto(dns_header(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
                      struct.pack(">HH", 1, 1), (T.GW_IN4, 53))
             assert s.recv(4096)[:2] == struct.pack(">H", 0x7000 + i)    # answered
     finally:

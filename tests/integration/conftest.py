@@ -29,7 +29,7 @@ import pytest
 # tests/lib: what this suite shares with the end-to-end tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from gh_testlib import (BUILD, audit_bytes, daemon_env, parse_audit,  # noqa: E402
+from gh_testlib import (BUILD, audit_bytes, daemon_env, dns_query, parse_audit,  # noqa: E402
                         sanitizer_marks, scaled, wait_for, wait_until)
 
 START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
@@ -59,14 +59,6 @@ def recv_exact(s, n):
 
 # ---- readiness probes ---------------------------------------------------------------------
 
-def _probe_query(qid):
-    # header: ID, flags RD, QDCOUNT 1; question PROBE_NAME A IN
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in PROBE_NAME.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", 1, 1)
-
-
 def dns_ready(addr, port, timeout=START_TIMEOUT):
     """A readiness check: the daemon answers a UDP query at addr:port (sent from
     PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client) within
@@ -79,7 +71,7 @@ def dns_ready(addr, port, timeout=START_TIMEOUT):
         def answered():
             daemon.assert_running()
             try:
-                s.sendto(_probe_query(qid), (addr, port))
+                s.sendto(dns_query(PROBE_NAME, qid=qid), (addr, port))
                 data = s.recv(4096)
                 return len(data) >= 2 and data[:2] == struct.pack(">H", qid)
             except (socket.timeout, ConnectionRefusedError):

@@ -32,8 +32,8 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import (BUILD, audit_bytes, daemon_env, read_audit, sanitizer_marks, scaled,
-                        tls_client_start, wait_for)
+from gh_testlib import (BUILD, audit_bytes, daemon_env, dns_query, read_audit, sanitizer_marks,
+                        scaled, tls_client_start, wait_for)
 
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
@@ -312,14 +312,6 @@ class TestCA:
 # DNS: dnsmasq
 
 
-def dns_query_bytes(name, qtype=1, qid=None):
-    qid = random.randrange(65536) if qid is None else qid
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
 class DnsServer:
     """dnsmasq answering `records` {name: address or [addresses]} (IPv4 and/or IPv6).
 
@@ -349,7 +341,7 @@ class DnsServer:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.3)
         try:
-            s.sendto(dns_query_bytes("ready.probe.invalid"), (self.addr, self.port))
+            s.sendto(dns_query("ready.probe.invalid"), (self.addr, self.port))
             s.recvfrom(512)
             return True
         except OSError:

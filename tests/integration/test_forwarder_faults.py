@@ -31,8 +31,8 @@ import dns.message
 import pytest
 
 import peers
-from gh_testlib import (client_hello_bytes, read_audit, sanitizer_marks, scaled, wait_for,
-                        wait_until)
+from gh_testlib import (client_hello_bytes, dns_query, read_audit, sanitizer_marks, scaled,
+                        wait_for, wait_until)
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
                    keepalive_get, make_workdir)
 
@@ -557,7 +557,7 @@ class Resolver:
         s.settimeout(scaled(0.5))
         try:
             qid = random.randrange(65536)
-            s.sendto(peers.dns_query_bytes(name, qid=qid), ("127.0.0.1", self.port))
+            s.sendto(dns_query(name, qid=qid), ("127.0.0.1", self.port))
             data = s.recv(4096)
         except OSError:
             return None

@@ -9,6 +9,7 @@ sys.path (the two conftest.py files, soak.py, demo.py) and imports from here.
 - daemon_env(): the environment a daemon is started with.
 - SANITIZER_MARKS, sanitizer_marks(): a sanitizer's report on a daemon's stderr.
 - audit_bytes(), parse_audit(), read_audit(): an audit file, every line a JSON object.
+- dns_name(), dns_header(), dns_question(), dns_query(): a DNS query's bytes.
 - tls_client_start(), client_hello_bytes(): a TLS client's first flight, no network.
 
 Only the standard library.
@@ -17,7 +18,9 @@ Only the standard library.
 import json
 import math
 import os
+import random
 import ssl
+import struct
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -141,6 +144,29 @@ def parse_audit(raw, complete=False, source="audit file"):
 def read_audit(path, complete=False, source=None):
     """parse_audit of the file at path ([] while it does not exist)."""
     return parse_audit(audit_bytes(path), complete, source or path)
+
+
+def dns_name(name):
+    """name (dotted text; a trailing dot is the root's) in wire form: each label as a
+    length byte and its bytes, then the root's empty label."""
+    labels = name.rstrip(".").split(".") if name.rstrip(".") else []
+    return b"".join(bytes([len(l.encode())]) + l.encode() for l in labels) + b"\x00"
+
+
+def dns_header(qid, flags=0x0100, qd=1, an=0, ns=0, ar=0):
+    """The 12 header bytes: ID, flags (default RD alone), the four section counts."""
+    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
+
+
+def dns_question(name, qtype=1, qclass=1):
+    """A question: name, QTYPE (default A), QCLASS (default IN)."""
+    return dns_name(name) + struct.pack(">HH", qtype, qclass)
+
+
+def dns_query(name, qtype=1, qid=None):
+    """A standard query for name (RD set, one question, no EDNS); qid None: a random ID."""
+    qid = random.randrange(65536) if qid is None else qid
+    return dns_header(qid) + dns_question(name, qtype)
 
 
 def tls_client_start(server_name, ctx=None):

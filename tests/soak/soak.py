@@ -65,7 +65,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
-from gh_testlib import client_hello_bytes, daemon_env, sanitizer_marks, wait_for  # noqa: E402
+from gh_testlib import (client_hello_bytes, daemon_env, dns_name, sanitizer_marks,  # noqa: E402
+                        wait_for)
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -183,13 +184,6 @@ QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16,
 NOERROR, FORMERR, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 3, 4, 5, 16
 
 
-def wire_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\x00"
-
-
 def opt_rr(payload=1232, version=0, do=False, options=b"", ext_rcode=0):
     ttl = (ext_rcode << 24) | (version << 16) | (0x8000 if do else 0)
     return b"\x00" + struct.pack(">HHIH", 41, payload, ttl, len(options)) + options
@@ -286,7 +280,7 @@ def make_dns_case(rnd, qid, v4=True):
     r = rnd.random()
 
     def q(name, qtype, **kw):
-        question = wire_name(case20(name, rnd)) + struct.pack(">HH", qtype, kw.pop("qclass", 1))
+        question = dns_name(case20(name, rnd)) + struct.pack(">HH", qtype, kw.pop("qclass", 1))
         return question, query(qid, question, **kw)
 
     if r < 0.30:
@@ -343,7 +337,7 @@ def make_dns_case(rnd, qid, v4=True):
     # the rest: refused on form, or not answered
     k = rnd.randrange(13)
     name = allowed_name(rnd)
-    question = wire_name(name) + struct.pack(">HH", 1, 1)
+    question = dns_name(name) + struct.pack(">HH", 1, 1)
     if k == 0:
         return DnsCase("badvers", query(qid, question, additional=[opt_rr(version=1)]),
                        {BADVERS}, "invalid")
@@ -367,10 +361,10 @@ def make_dns_case(rnd, qid, v4=True):
         return DnsCase("notimp", query(qid, question, flags=rnd.choice([0x1000, 0x2000, 0x2800])),
                        {NOTIMP}, "invalid")
     if k == 9:
-        chq = wire_name(name) + struct.pack(">HH", 16, 3)
+        chq = dns_name(name) + struct.pack(">HH", 16, 3)
         return DnsCase("class-CH", query(qid, chq), {REFUSED}, "invalid")
     if k == 10:
-        axq = wire_name(name) + struct.pack(">HH", QTYPES["AXFR"], 1)
+        axq = dns_name(name) + struct.pack(">HH", QTYPES["AXFR"], 1)
         return DnsCase("axfr", query(qid, axq), {REFUSED}, "invalid|deny|allow")
     if k == 11:
         return DnsCase("short", struct.pack(">H", qid) + rnd.randbytes(rnd.randrange(0, 10)),
