@@ -8,7 +8,7 @@ lookup and connection audited, clean daemon exit with no sanitizer report).
 Environment: GATEHOUSE_BUILD (directory with the daemons, default build/),
 GATEHOUSE_E2E_KEEP=1 keeps the work directory (audit files, server logs) for a look after
 the run, GATEHOUSE_E2E_TIMEOUT bounds each test (seconds, default 90 times
-TEST_TIME_SCALE, which scales every deadline: topology.scaled).
+TEST_TIME_SCALE, which scales every deadline: gh_testlib.scaled).
 
 Skips (with the reason) when not root or when `ip netns` cannot be used.
 """
@@ -20,14 +20,17 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# this directory, and tests/lib: what this suite shares with the integration tests
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
 import helpers  # noqa: E402
+from gh_testlib import BUILD, REPO, scaled  # noqa: E402
 import topology as T  # noqa: E402
 
-BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(T.REPO, "build"))
-TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT") or T.scaled(90))
-CLIENT_BIN_DIR = os.path.join(T.REPO, "build", "e2e-clients")
+TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT") or scaled(90))
+CLIENT_BIN_DIR = os.path.join(REPO, "build", "e2e-clients")
 
 _topo = None      # the session's topology, for failure reports
 
@@ -42,7 +45,7 @@ def pytest_configure(config):
 
 
 def _is_ours(item):
-    return str(item.fspath).startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep)
+    return str(item.fspath).startswith(HERE + os.sep)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,10 +7,10 @@ name does not exist), elapsed (seconds, the whole program run), raw (its output)
 
 import os
 import re
-import ssl
 import subprocess
 import uuid
 
+from gh_testlib import scaled
 import topology as T
 
 
@@ -50,7 +50,7 @@ def build_clients(outdir):
             tmp = exe + f".tmp{os.getpid()}"
             r = subprocess.run(["musl-gcc", "-O2", "-Wall", "-Wextra", "-static", "-o", tmp,
                                 src], capture_output=True, text=True,
-                               timeout=T.scaled(120))
+                               timeout=scaled(120))
             if r.returncode != 0:
                 raise RuntimeError(f"musl-gcc failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -68,7 +68,7 @@ def build_clients(outdir):
                        GOCACHE=os.path.join(outdir, "gocache"),
                        GOPATH=os.path.join(outdir, "gopath"), GO111MODULE="on")
             r = subprocess.run(["go", "build", "-o", tmp, "."], cwd=gdir, env=env,
-                               capture_output=True, text=True, timeout=T.scaled(300))
+                               capture_output=True, text=True, timeout=scaled(300))
             if r.returncode != 0:
                 raise RuntimeError(f"go build failed:\n{r.stderr}")
             os.replace(tmp, exe)
@@ -171,21 +171,7 @@ def dig(topo, name, qtype="A", tcp=False, server=None, extra=()):
     return Dig(status, flags, answers, authority, ede, r.elapsed, r.stdout + r.stderr)
 
 
-# ---- TLS bytes ----------------------------------------------------------------------------
-
-def client_hello(server_name):
-    """The bytes of a real ClientHello (Python's OpenSSL) naming server_name."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
+# ---- TLS alerts --------------------------------------------------------------------------
 
 def tls_alert(stderr_text):
     """The TLS alert a client reported receiving (openssl / curl wording), else None."""
@@ -213,7 +199,7 @@ def ask(topo, qname, qtype="A", edns=True, tcp=False, src=T.CLIENT4, server=T.GW
     import dns.message
     import dns.query
 
-    timeout = T.scaled(timeout)
+    timeout = scaled(timeout)
     q = dns.message.make_query(qname, qtype, use_edns=0 if edns else False)
     fam = socket.AF_INET6 if ":" in server else socket.AF_INET
     if tcp:

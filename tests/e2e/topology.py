@@ -25,7 +25,6 @@ SIGTERM/SIGHUP. Namespaces left by a run that was SIGKILLed are removed by the n
 import atexit
 import ctypes
 import json
-import math
 import os
 import re
 import shutil
@@ -37,8 +36,9 @@ import tempfile
 import threading
 import time
 
+from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_until
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # ---- addresses --------------------------------------------------------------------------
@@ -103,10 +103,6 @@ allow gw.example.test 80 private
 # accept, and a refusal that comes before the request is read closes without a 502.)
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
-                   "SUMMARY: LeakSanitizer", "Sanitizer has encountered a fatal error")
 
 _NS_RE = re.compile(r"^gh(\d+)-(client|gw|inet)$")
 CLONE_NEWNET = 0x40000000
@@ -115,58 +111,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 class TopologyError(Exception):
     pass
-
-
-# ---- time ---------------------------------------------------------------------------------
-
-def _time_scale():
-    raw = os.environ.get("TEST_TIME_SCALE", "1")
-    try:
-        v = float(raw)
-    except ValueError:
-        v = 0.0
-    if not 0 < v <= 100:
-        raise TopologyError(f"TEST_TIME_SCALE={raw!r}: want a positive number up to 100 "
-                            "(default 1, 3 for a sanitizer build)")
-    return v
-
-
-# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
-# they wait for something to happen before they fail. A slow build (ASan) or a loaded
-# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
-# that are the behaviour under test (the daemons' configured timeouts, a client's pacing)
-# are not scaled: a scaled deadline makes a failing test slower to fail, never a failing
-# behaviour pass.
-TIME_SCALE = _time_scale()
-
-
-def scaled(seconds, below=None):
-    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
-    would take (a timeout it would wait for); the deadline stays under it (below - 0.1, or
-    seconds if that is more) whatever the scale."""
-    t = seconds * TIME_SCALE
-    if below is not None:
-        t = min(t, max(seconds, below - 0.1))
-    return t
-
-
-def scaled_arg(seconds):
-    """scaled(seconds) in whole seconds, as a command-line argument (curl --max-time)."""
-    return str(math.ceil(scaled(seconds)))
-
-
-def wait_for(pred, timeout=5.0, what="condition", interval=0.05):
-    """Poll pred() until it returns something truthy; return that, or raise
-    AssertionError after timeout seconds (scaled)."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
 
 
 # ---- preconditions ------------------------------------------------------------------------
@@ -294,7 +238,7 @@ class Proc:
 
     def sanitizer_report(self):
         text = self.stderr()
-        return text if any(m in text for m in SANITIZER_MARKS) else None
+        return text if sanitizer_marks(text) else None
 
 
 # ---- the topology -------------------------------------------------------------------------
@@ -540,16 +484,11 @@ class Topology:
         first connection of a test would lose its SYN and wait a second for the retry."""
         links = [(self.client_ns, self.if_client), (self.gw_ns, self.if_gw_in),
                  (self.gw_ns, self.if_gw_out), (self.inet_ns, self.if_inet)]
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            down = [(ns, dev) for ns, dev in links if "state UP" not in
-                    self.sh("ip", "-n", ns, "link", "show", "dev", dev).stdout]
-            if not down:
-                return
-            if time.monotonic() > deadline:
-                raise TopologyError(f"links not up after {timeout}s: {down}")
-            time.sleep(0.05)
+        down = wait_until(lambda: [(ns, dev) for ns, dev in links if "state UP" not in
+                                   self.sh("ip", "-n", ns, "link", "show", "dev", dev).stdout],
+                          lambda down: not down, timeout, interval=0.05)
+        if down:
+            raise TopologyError(f"links not up after {scaled(timeout)}s: {down}")
 
     def _start(self, name, ns, argv, env=None):
         p = Proc(name, ns, argv, self.workdir, env=env)
@@ -559,20 +498,17 @@ class Topology:
     def _wait_listening(self, proc, ns, proto, addr, port, timeout=10.0):
         flag = "-Hltn" if proto == "tcp" else "-Hlun"
         want = f"{addr}:{port}" if ":" not in addr else f"[{addr}]:{port}"
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening():
             if not proc.running():
                 raise TopologyError(f"{proc.name} exited with {proc.popen.returncode}:\n"
                                     f"{proc.stderr()}")
             out = self.sh("ss", flag, ns=ns, check=False).stdout
-            for line in out.splitlines():
-                fields = line.split()
-                if len(fields) >= 4 and fields[3] in (want, f"0.0.0.0:{port}", f"*:{port}"):
-                    return
-            time.sleep(0.05)
-        raise TopologyError(f"{proc.name} is not listening on {want}/{proto} after "
-                            f"{timeout}s:\n{proc.stderr()}")
+            return any(len(f) >= 4 and f[3] in (want, f"0.0.0.0:{port}", f"*:{port}")
+                       for f in (line.split() for line in out.splitlines()))
+        if not wait_until(listening, bool, timeout, interval=0.05):
+            raise TopologyError(f"{proc.name} is not listening on {want}/{proto} after "
+                                f"{scaled(timeout)}s:\n{proc.stderr()}")
 
     def _start_upstream_dns(self):
         self.dns_log = self.path("upstream-dns.log")
@@ -640,13 +576,7 @@ class Topology:
         return sorted(ports)
 
     def _start_daemon(self, d, extra_env=None):
-        # The daemons treat every GATEHOUSE_* variable as configuration and refuse
-        # unknown ones, so the test runner's own (GATEHOUSE_BUILD, ...) stay out.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-        env["GATEHOUSE_AUDIT"] = self.audit_path(d)
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        env.update(extra_env or {})
+        env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(d), **(extra_env or {})})
         p = self._start(d, self.gw_ns, [os.path.join(self.build_dir, d), "-c",
                                         self.config_path], env=env)
         if d == "gatehouse-resolver":
@@ -697,22 +627,9 @@ class Topology:
 
     # -- records
     def audit(self, daemon):
-        """Every audit line of daemon, parsed; an invalid line raises AssertionError."""
-        out = []
-        try:
-            f = open(self.audit_path(daemon), encoding="utf-8")
-        except FileNotFoundError:
-            return out
-        with f:
-            for n, line in enumerate(f, 1):
-                if not line.endswith("\n"):
-                    break               # a line still being written
-                try:
-                    out.append(json.loads(line))
-                except ValueError as e:
-                    raise AssertionError(f"{daemon} audit line {n} is not JSON ({e}): "
-                                         f"{line!r}")
-        return out
+        """Every audit line of daemon, parsed (gh_testlib.parse_audit: an invalid line
+        raises AssertionError, a line still being written is left out)."""
+        return read_audit(self.audit_path(daemon), source=f"{daemon} audit")
 
     def mark(self):
         """Audit line counts now, per daemon: pass as since= to see only what follows."""
@@ -722,17 +639,12 @@ class Topology:
         """The audit lines of daemon matching pred (after since=mark()), waiting up to
         timeout seconds (scaled) for at least count of them."""
         start = since[daemon] if since else 0
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            hits = [e for e in self.audit(daemon)[start:] if pred(e)]
-            if len(hits) >= count:
-                return hits
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {daemon} {what} within {timeout}s; last lines:\n" +
-                                     "\n".join(json.dumps(e) for e in
-                                               self.audit(daemon)[-15:]))
-            time.sleep(0.05)
+        hits = wait_until(lambda: [e for e in self.audit(daemon)[start:] if pred(e)],
+                          lambda hits: len(hits) >= count, timeout, interval=0.05)
+        if len(hits) < count:
+            raise AssertionError(f"no {daemon} {what} within {scaled(timeout)}s; last lines:\n" +
+                                 "\n".join(json.dumps(e) for e in self.audit(daemon)[-15:]))
+        return hits
 
     def upstream_queries(self):
         """(qtype, name, source) for every query the internet's DNS server received."""

@@ -1,5 +1,6 @@
 """Shared fixtures for the integration tests: start the real gatehouse daemons from
-$GATEHOUSE_BUILD (default /work/main/build), hand the test a handle, and clean up.
+$GATEHOUSE_BUILD (default build/ in this repository: gh_testlib.BUILD), hand the test a
+handle, and clean up.
 
     def test_x(gatehouse):
         port = free_port()
@@ -13,7 +14,6 @@ fails; the test fails at teardown when a daemon died without being asked to, or 
 AddressSanitizer/UndefinedBehaviorSanitizer/LeakSanitizer report to stderr.
 """
 
-import json
 import os
 import pwd
 import shutil
@@ -21,26 +21,24 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
 
-from peers import scaled       # every deadline times TEST_TIME_SCALE (peers.py says why)
+# tests/lib: what this suite shares with the end-to-end tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-BUILD = os.environ.get("GATEHOUSE_BUILD", "/work/main/build")
-START_TIMEOUT = scaled(5.0)
+from gh_testlib import (BUILD, audit_bytes, daemon_env, dns_query, parse_audit,  # noqa: E402
+                        sanitizer_marks, scaled, wait_for, wait_until)
+
+START_TIMEOUT = 5.0              # seconds, scaled where it is waited for
 STOP_TIMEOUT = scaled(5.0)
 # A query name the readiness probe uses; Daemon.audit() leaves its lines out.
 PROBE_NAME = "gatehouse-ready.probe.invalid"
 # The probe is sent from this loopback address so it never shares a per-client audit
 # bucket with the test's own queries (which come from 127.0.0.1).
 PROBE_SOURCE4 = "127.0.0.254"
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "ERROR: ThreadSanitizer", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: LeakSanitizer",
-                   "Sanitizer has encountered a fatal error")
 
 
 # ---- DNS over TCP framing
@@ -59,105 +57,49 @@ def recv_exact(s, n):
     return buf
 
 
-# ---- ports and addresses ------------------------------------------------------------------
-
-def _can_bind(family, kind, addr, port):
-    s = socket.socket(family, kind)
-    try:
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def have_ipv6():
-    """True when ::1 can be bound here."""
-    return _can_bind(socket.AF_INET6, socket.SOCK_DGRAM, "::1", 0)
-
-
-def free_port(addrs=("127.0.0.1", "::1"), kinds=("udp", "tcp")):
-    """A port that is free for every kind (udp, tcp) on every loopback address given
-    (addresses the host lacks, such as ::1 without IPv6, are skipped). Races with other
-    processes are possible but unlikely: ports come from the kernel's ephemeral range."""
-    socktypes = {"udp": socket.SOCK_DGRAM, "tcp": socket.SOCK_STREAM}
-    addrs = [a for a in addrs if ":" not in a or have_ipv6()]
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if all(_can_bind(socket.AF_INET6 if ":" in a else socket.AF_INET, socktypes[k], a, port)
-               for a in addrs for k in kinds):
-            return port
-    raise RuntimeError("no free port found")
-
-
-def free_ports(n, **kw):
-    """n distinct free ports."""
-    out = []
-    while len(out) < n:
-        p = free_port(**kw)
-        if p not in out:
-            out.append(p)
-    return out
-
-
 # ---- readiness probes ---------------------------------------------------------------------
-
-def _probe_query(qid):
-    # header: ID, flags RD, QDCOUNT 1; question PROBE_NAME A IN
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in PROBE_NAME.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", 1, 1)
-
 
 def dns_ready(addr, port, timeout=START_TIMEOUT):
     """A readiness check: the daemon answers a UDP query at addr:port (sent from
-    PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client)."""
+    PROBE_SOURCE4 for IPv4, so it is audited apart from the test's own client) within
+    timeout seconds (scaled)."""
     def check(daemon):
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         s = socket.socket(family, socket.SOCK_DGRAM)
+        qid = 0x5eed
+
+        def answered():
+            daemon.assert_running()
+            try:
+                s.sendto(dns_query(PROBE_NAME, qid=qid), (addr, port))
+                data = s.recv(4096)
+                return len(data) >= 2 and data[:2] == struct.pack(">H", qid)
+            except (socket.timeout, ConnectionRefusedError):
+                return False
         try:
             if family == socket.AF_INET:
                 s.bind((PROBE_SOURCE4, 0))
             s.settimeout(0.1)
-            deadline = time.monotonic() + timeout
-            qid = 0x5eed
-            while time.monotonic() < deadline:
-                daemon.assert_running()
-                try:
-                    s.sendto(_probe_query(qid), (addr, port))
-                    data = s.recv(4096)
-                    if len(data) >= 2 and data[:2] == struct.pack(">H", qid):
-                        return
-                except (socket.timeout, ConnectionRefusedError):
-                    pass
-                time.sleep(0.02)
-            raise AssertionError(f"{daemon.name} did not answer on {addr}:{port} "
-                                 f"within {timeout}s; stderr:\n{daemon.stderr()}")
+            wait_for(answered, timeout, what=lambda: f"{daemon.name} to answer on "
+                     f"{addr}:{port}; stderr:\n{daemon.stderr()}")
         finally:
             s.close()
     return check
 
 
 def tcp_ready(addr, port, timeout=START_TIMEOUT):
-    """A readiness check: a TCP connect to addr:port succeeds (then closes at once)."""
+    """A readiness check: a TCP connect to addr:port succeeds (then closes at once) within
+    timeout seconds (scaled)."""
     def check(daemon):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def accepts():
             daemon.assert_running()
             try:
                 socket.create_connection((addr, port), timeout=0.2).close()
-                return
+                return True
             except OSError:
-                time.sleep(0.02)
-        raise AssertionError(f"{daemon.name} did not accept on {addr}:{port} within "
-                             f"{timeout}s; stderr:\n{daemon.stderr()}")
+                return False
+        wait_for(accepts, timeout, what=lambda: f"{daemon.name} to accept on {addr}:{port}; "
+                 f"stderr:\n{daemon.stderr()}")
     return check
 
 
@@ -231,62 +173,34 @@ class Daemon:
     def wait_stderr(self, text, timeout=3.0):
         """Wait until stderr contains text (up to timeout seconds, scaled); returns all of
         stderr."""
-        deadline = time.monotonic() + scaled(timeout)
-        while time.monotonic() < deadline:
+        def said():
             err = self.stderr()
-            if text in err:
-                return err
-            time.sleep(0.02)
-        raise AssertionError(f"stderr of {self.name} never said {text!r}:\n{self.stderr()}")
+            return err if text in err else None
+        return wait_for(said, timeout,
+                        what=lambda: f"stderr of {self.name} to say {text!r}:\n{self.stderr()}")
 
     # -- the audit stream
     def audit_raw(self, path=None):
-        """The audit file's bytes ('' when it does not exist yet)."""
-        try:
-            with open(path or self.audit_path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
+        """The audit file's bytes (b"" when it does not exist yet)."""
+        return audit_bytes(path or self.audit_path)
 
     def audit(self, path=None, probe=False, complete=True):
-        """Every audit line as parsed JSON (a line that is not valid JSON fails the test).
-        The readiness probe's lines are left out unless probe=True. With complete=True
-        the file must end with a newline (no half-written line); with complete=False a
-        line the daemon is still writing (after the last newline) is left out, not parsed:
-        a reader may see a write() to the file half done."""
-        raw = self.audit_raw(path)
-        if complete and raw and not raw.endswith(b"\n"):
-            raise AssertionError(f"audit file ends in a partial line: {raw[-200:]!r}")
-        if not complete:
-            raw = raw[:raw.rfind(b"\n") + 1]
-        out = []
-        for line in raw.split(b"\n"):
-            if not line:
-                continue
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise AssertionError(f"audit line is not valid JSON ({e}): {line!r}")
-            if not isinstance(obj, dict):
-                raise AssertionError(f"audit line is not an object: {line!r}")
-            if not probe and obj.get("qname") == PROBE_NAME:
-                continue
-            out.append(obj)
-        return out
+        """Every audit line as parsed JSON (gh_testlib.parse_audit: a line that is not a
+        JSON object fails the test; complete=False leaves out a line still being written).
+        The readiness probe's lines are left out unless probe=True."""
+        return [obj for obj in parse_audit(self.audit_raw(path), complete, path or self.audit_path)
+                if probe or obj.get("qname") != PROBE_NAME]
 
     def wait_audit(self, pred, count=1, timeout=3.0, path=None):
         """Wait until at least count audit lines satisfy pred (up to timeout seconds,
         scaled); returns those lines. The daemons flush at the end of each event callback
         or once a second."""
-        deadline = time.monotonic() + scaled(timeout)
-        while True:
-            got = [l for l in self.audit(path=path, complete=False) if pred(l)]
-            if len(got) >= count:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(f"wanted {count} audit lines matching, have {len(got)}; "
-                                     f"last lines: {self.audit(path=path, complete=False)[-5:]}")
-            time.sleep(0.02)
+        got = wait_until(lambda: [l for l in self.audit(path=path, complete=False) if pred(l)],
+                         lambda got: len(got) >= count, timeout)
+        if len(got) < count:
+            raise AssertionError(f"wanted {count} audit lines matching, have {len(got)}; "
+                                 f"last lines: {self.audit(path=path, complete=False)[-5:]}")
+        return got
 
 
 class Gatehouse:
@@ -322,17 +236,6 @@ class Gatehouse:
         if os.geteuid() == 0:
             return "nobody"
         return pwd.getpwuid(os.geteuid()).pw_name
-
-    @staticmethod
-    def clean_env(extra=None):
-        """The environment without any GATEHOUSE_* variable of the caller, plus extra and
-        sanitizer options that make reports land on stderr."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        if extra:
-            env.update(extra)
-        return env
 
     def start(self, binary, config=None, ready=None, env=None, args=(), audit=True, user=True,
               preexec_fn=None):
@@ -373,7 +276,7 @@ class Gatehouse:
         err_path = self.path(f"{tag}.stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=self.clean_env(env), cwd=self.workdir,
+                                    env=daemon_env(env), cwd=self.workdir,
                                     preexec_fn=preexec_fn)
         d = Daemon(tag, proc, self.workdir, config_path, audit_path, out_path, err_path)
         self.daemons.append(d)
@@ -384,7 +287,7 @@ class Gatehouse:
     def run(self, binary, args=(), env=None, timeout=10):
         """Run BUILD/binary to completion (e.g. --check) within timeout seconds (scaled);
         a CompletedProcess with text."""
-        return subprocess.run([self.binary(binary)] + list(args), env=self.clean_env(env),
+        return subprocess.run([self.binary(binary)] + list(args), env=daemon_env(env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               errors="replace", timeout=scaled(timeout), cwd=self.workdir)
 
@@ -411,7 +314,7 @@ class Gatehouse:
                 problems.append(f"{d.name} (pid {d.pid}) died during the test with status "
                                 f"{d.proc.returncode}")
             err = d.stderr()
-            marks = [m for m in SANITIZER_MARKS if m in err]
+            marks = sanitizer_marks(err)
             if marks:
                 problems.append(f"{d.name} (pid {d.pid}) wrote a sanitizer report "
                                 f"({', '.join(marks)}):\n{err[-6000:]}")

@@ -13,14 +13,12 @@ down by PID even when a test fails:
 - Forwarder: gatehouse-forwarder started with `-c FILE`, its audit file parsed as JSON
   Lines, its RSS, its signals, and a sanitizer check of its stderr on the way out.
 - Procs: every child process by PID; kill_all() sends SIGTERM, then SIGKILL.
-- scaled(): every deadline of the integration tests, times TEST_TIME_SCALE.
 
 Only the standard library and /usr/bin/python3; every socket operation has a timeout.
 """
 
 import hashlib
 import http.server
-import json
 import os
 import random
 import re
@@ -34,50 +32,14 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("GATEHOUSE_BUILD", os.path.join(REPO, "build"))
+from gh_testlib import (BUILD, audit_bytes, daemon_env, dns_query, read_audit, sanitizer_marks,
+                        scaled, tls_client_start, wait_for)
+
 FORWARDER_BIN = os.path.join(BUILD, "gatehouse-forwarder")
 RESOLVER_BIN = os.path.join(BUILD, "gatehouse-resolver")
 
-
-
-def _time_scale():
-    raw = os.environ.get("TEST_TIME_SCALE", "1")
-    try:
-        v = float(raw)
-    except ValueError:
-        v = 0.0
-    if not 0 < v <= 100:
-        raise RuntimeError("TEST_TIME_SCALE=%r: want a positive number up to 100 (default 1, "
-                           "3 for a sanitizer build)" % raw)
-    return v
-
-
-# TEST_TIME_SCALE (a float, default 1) multiplies every deadline of the tests: how long
-# they wait for something to happen before they fail. A slow build (ASan) or a loaded
-# machine gets longer to get there (.ci/run raises it for the sanitizer run). Durations
-# that are the behaviour under test (a daemon's configured timeouts, a client's pacing,
-# a window in which nothing may happen) are not scaled: a scaled deadline makes a failing
-# test slower to fail, never a failing behaviour pass.
-TIME_SCALE = _time_scale()
-
-
-def scaled(seconds, below=None):
-    """seconds * TEST_TIME_SCALE: a deadline. below: a duration that a wrong behaviour
-    would take (a configured timeout it would wait for); the deadline stays under it
-    (below - 0.1, or seconds if that is more) whatever the scale."""
-    t = seconds * TIME_SCALE
-    if below is not None:
-        t = min(t, max(seconds, below - 0.1))
-    return t
-
-
 IO_TIMEOUT = scaled(10.0)  # default for every socket operation in the peers
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer", "ThreadSanitizer")
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,15 +66,6 @@ def kill_pid(pid, timeout=5.0):
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
-
-
-def daemon_env(extra=None):
-    """The environment for a daemon: ours without any GATEHOUSE_* variable (the daemons
-    read every GATEHOUSE_* as configuration and refuse unknown ones, GATEHOUSE_BUILD
-    included), plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-    env.update(extra or {})
-    return env
 
 
 class Proc:
@@ -196,13 +149,18 @@ def make_workdir(prefix="gatehouse-it-"):
 
 
 # ---------------------------------------------------------------------------------------
-# ports and waiting
+# ports
 
 
-def port_is_free(addr, port, udp=False):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+def port_is_free(addr, port, kind="tcp"):
+    """True when addr:port can be bound for kind ("tcp" or "udp") now. Without
+    SO_REUSEADDR: a port that a connection in TIME_WAIT still holds is not free (a
+    listener that does not set the option could not bind it)."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((addr, port))
         return True
     except OSError:
@@ -211,34 +169,36 @@ def port_is_free(addr, port, udp=False):
         s.close()
 
 
-_taken = set()
+def have_ipv6():
+    """True when ::1 can be bound here."""
+    return port_is_free("::1", 0, "udp")
 
 
-def free_port(addrs=("127.0.0.1",), udp=False, lo=20000, hi=60000):
-    """A port free for TCP (and UDP if asked) on every address in addrs."""
-    rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
+_handed_out = set()
+_rnd = random.Random()
+
+
+def free_port(addrs=("127.0.0.1", "::1"), kinds=("udp", "tcp")):
+    """A port free for every kind ("udp", "tcp") on every address in addrs (an IPv6
+    address is skipped where the host has no IPv6), and never one this process was
+    handed before. Chosen at random in 20000-59999: another process could still take it
+    first, which is unlikely."""
+    addrs = [a for a in addrs if ":" not in a or have_ipv6()]
     for _ in range(2000):
-        p = rnd.randrange(lo, hi)
-        if p in _taken:
-            continue
-        if all(port_is_free(a, p) and (not udp or port_is_free(a, p, udp=True)) for a in addrs):
-            _taken.add(p)
+        p = _rnd.randrange(20000, 60000)
+        if p not in _handed_out and all(port_is_free(a, p, k) for a in addrs for k in kinds):
+            _handed_out.add(p)
             return p
-    raise RuntimeError("no free port on %s" % (addrs,))
+    raise RuntimeError(f"no port free for {kinds} on {addrs}")
 
 
-def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
-    """Poll pred() until it returns something truthy; return that, or raise after
-    timeout seconds (scaled: the caller gives the unscaled figure)."""
-    timeout = scaled(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
+def free_metrics_port(addr):
+    """A port P with P+1 free on addr too (the forwarder serves metrics on P+1)."""
+    for _ in range(50):
+        p = free_port((addr,))
+        if port_is_free(addr, p + 1):
+            return p
+    raise RuntimeError("no metrics port")
 
 
 def proc_sys_max(path):
@@ -352,14 +312,6 @@ class TestCA:
 # DNS: dnsmasq
 
 
-def dns_query_bytes(name, qtype=1, qid=None):
-    qid = random.randrange(65536) if qid is None else qid
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
 class DnsServer:
     """dnsmasq answering `records` {name: address or [addresses]} (IPv4 and/or IPv6).
 
@@ -389,7 +341,7 @@ class DnsServer:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.3)
         try:
-            s.sendto(dns_query_bytes("ready.probe.invalid"), (self.addr, self.port))
+            s.sendto(dns_query("ready.probe.invalid"), (self.addr, self.port))
             s.recvfrom(512)
             return True
         except OSError:
@@ -767,32 +719,13 @@ class EofServer(_TcpServer):
 # TLS over a socket by hand (byte-at-a-time ClientHellos, raw ClientHello bytes)
 
 
-def client_hello_bytes(server_name):
-    """The ClientHello Python's TLS stack sends for server_name (no network involved)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
-
 class BioTLS:
     """A TLS client driven over a plain socket through memory BIOs, so a test decides
     how the ClientHello is written (split, byte at a time) and then talks normally."""
 
     def __init__(self, sock, ctx, server_name):
         self.sock = sock
-        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=server_name)
-        try:
-            self.obj.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
+        self.obj, self.inc, self.out = tls_client_start(server_name, ctx)
         self.hello = self.out.read()
 
     def _pump_in(self):
@@ -925,16 +858,13 @@ class Forwarder:
                  what="'%s' on stderr after SIGHUP" % expect)
 
     def audit_raw(self):
-        try:
-            with open(self.audit_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        """The audit file's bytes (b"" when it does not exist yet)."""
+        return audit_bytes(self.audit_path)
 
     def audit(self, complete=False):
-        """Every audit line, parsed (parse_audit); complete=True once the daemon has
-        stopped."""
-        return parse_audit(self.audit_raw(), complete)
+        """Every audit line, parsed (gh_testlib.read_audit); complete=True once the daemon
+        has stopped."""
+        return read_audit(self.audit_path, complete)
 
     def conn_lines(self, client_port=None):
         out = [a for a in self.audit() if a.get("event") == "conn"]
@@ -955,7 +885,7 @@ class Forwarder:
 
     def sanitizer_reports(self):
         err = self.stderr() if self.proc else ""
-        return [m for m in SANITIZER_MARKS if m in err]
+        return sanitizer_marks(err)
 
     def stop(self):
         """End the daemon by PID; returns (exit status, problems on stderr)."""
@@ -968,25 +898,6 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
-
-
-def parse_audit(text, complete=False):
-    """The audit lines in text, parsed; a line that is not a JSON object fails the test.
-    With complete=True the text must end with a newline; with complete=False a line the
-    daemon is still writing (after the last newline) is left out, not parsed: a reader
-    may see a write() to the file half done."""
-    if complete and text and not text.endswith("\n"):
-        raise AssertionError("audit file ends in a partial line: %r" % text[-200:])
-    out = []
-    for i, line in enumerate(text.split("\n")[:-1], 1):
-        try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise AssertionError("audit line %d is not JSON (%s): %r" % (i, e, line))
-        if not isinstance(obj, dict):
-            raise AssertionError("audit line %d is not an object: %r" % (i, line))
-        out.append(obj)
-    return out
 
 
 def keepalive_get(s, host, path="/"):
@@ -1060,12 +971,3 @@ class ForwarderFactory:
                 # invariant 4 and the audit format: every line of every run is a JSON object
                 f.audit(complete=True)
         return problems
-
-
-def free_metrics_port(addr):
-    """A port P with P+1 free on addr too (the forwarder serves metrics on P+1)."""
-    for _ in range(50):
-        p = free_port((addr,))
-        if port_is_free(addr, p + 1):
-            return p
-    raise RuntimeError("no metrics port")

@@ -3,7 +3,8 @@ unknown and lower-case GATEHOUSE_ variables exit 2; `--check` is a complete pre-
 (what makes a start fail makes --check fail too, with FILE:LINE and exit 2, in both
 binaries); --check and the start-up line say which ports are routed.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_config_check.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_config_check.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os
@@ -13,8 +14,9 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, tcp_ready
-from peers import scaled
+from conftest import tcp_ready
+from gh_testlib import daemon_env, scaled
+from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"
@@ -131,7 +133,7 @@ def test_upstream_system_loop_reads_resolv_conf(gatehouse, binary):
             ["unshare", "--mount", "sh", "-c",
              'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc_path,
              gatehouse.binary(binary), "-c", conf, "--check"],
-            env=gatehouse.clean_env(), capture_output=True, text=True, timeout=scaled(10))
+            env=daemon_env(), capture_output=True, text=True, timeout=scaled(10))
 
     r = check("search corp.test\nnameserver 127.0.0.1\n")
     assert r.returncode == 2, r.stderr

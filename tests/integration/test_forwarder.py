@@ -7,9 +7,9 @@ forwarder dials the resolved name on the port the client connected to. dnsmasq o
 127.0.0.153 maps the test names to those addresses. Loopback is special-purpose, so the
 rules say `private` except where a test shows what happens without it.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_forwarder.py
-(GATEHOUSE_BUILD=/work/main/build/san for the ASan+UBSan build: a sanitizer report on the
-daemon's stderr fails the test that ran it).
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_forwarder.py
+(the daemons from $GATEHOUSE_BUILD, default build/; build/san for the ASan+UBSan build: a
+sanitizer report on the daemon's stderr fails the test that ran it).
 """
 
 import hashlib
@@ -28,9 +28,10 @@ import time
 import pytest
 
 import peers
+from gh_testlib import client_hello_bytes, daemon_env, scaled, wait_for
 from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
-                   SilentUdp, TestCA, client_hello_bytes, free_port, keepalive_get,
-                   make_workdir, payload_sha256, scaled, wait_for)
+                   SilentUdp, TestCA, free_port, keepalive_get,
+                   make_workdir, payload_sha256)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -83,9 +84,9 @@ def env():
         e.p_alt = free_port((FWD,))
         e.p_eof = free_port((FWD, a["eof.test"], a["silent.test"]))
         e.p_new = free_port((FWD, a["new.test"]))
-        e.p_dns = free_port((DNS_ADDR,), udp=True)
-        e.p_dns_down = free_port((DNS_DOWN_ADDR,), udp=True)
-        e.p_dns_silent = free_port((DNS_SILENT_ADDR,), udp=True)
+        e.p_dns = free_port((DNS_ADDR,))
+        e.p_dns_down = free_port((DNS_DOWN_ADDR,))
+        e.p_dns_silent = free_port((DNS_SILENT_ADDR,))
         e.dns = DnsServer(e.procs, e.dir, DNS_ADDR, e.p_dns, ADDR)
         e.api = HttpServer(a["api.test"], e.p_tls, "api", ca=e.ca, names=["api.test"])
         e.other = HttpServer(a["other.test"], e.p_tls, "other", ca=e.ca, names=["other.test"])
@@ -1059,7 +1060,7 @@ def test_audit_one_json_line_per_connection(env, fwd):
     assert len(f.conn_lines()) == len(ports), f.audit()
     # nothing but audit lines in the audit file; diagnostics stay on stderr
     raw = f.audit_raw()
-    assert raw.endswith("\n") and all(l.startswith("{") for l in raw.splitlines())
+    assert raw.endswith(b"\n") and all(l.startswith(b"{") for l in raw.split(b"\n")[:-1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -1069,8 +1070,8 @@ def test_audit_one_json_line_per_connection(env, fwd):
 def test_check_prints_allowlist(env, fwd):
     f = fwd(allow_common(env) + ["route %d smtp.test:%d private" % (env.p_alt, env.p_smtp)],
             start=False)
-    r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True, env=peers.daemon_env(),
-                       timeout=scaled(10))
+    r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
+                       env=daemon_env(), timeout=scaled(10))
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert re.search(r"^allow api\.test %d private\t# %s:1$" % (env.p_tls, re.escape(f.conf)),
@@ -1092,8 +1093,8 @@ def test_check_bad_config_exit_2_with_file_line(env, fwd, bad, line_no, what):
     f = fwd([], start=False)
     f.write_config(["allow web.test 80", bad])
     for args in (["--check"], []):
-        r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf] + args, capture_output=True, env=peers.daemon_env(),
-                           timeout=scaled(10))
+        r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf] + args, capture_output=True,
+                           env=daemon_env(), timeout=scaled(10))
         assert r.returncode == 2, (args, r)
         err = r.stderr.decode()
         assert "%s:%d:" % (f.conf, line_no) in err, err
@@ -1101,7 +1102,7 @@ def test_check_bad_config_exit_2_with_file_line(env, fwd, bad, line_no, what):
 
 
 def test_refuses_to_start_when_upstream_is_its_own_resolver(env, fwd):
-    p = free_port((FWD,), udp=True)
+    p = free_port((FWD,))
     f = fwd(allow_common(env), start=False, upstream="%s:%d" % (FWD, p),
             dns_listen="%s:%d" % (FWD, p))
     f.expected_rc = (2,)
@@ -1334,7 +1335,7 @@ def test_route_private_flag_applies_when_name_also_has_a_plain_rule(env, fwd):
              "route %d smtp.test:%d private" % (env.p_smtp, env.p_smtp)]
     f = fwd(rules, start=False)
     r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
-                       env=peers.daemon_env(), timeout=scaled(10))
+                       env=daemon_env(), timeout=scaled(10))
     if r.returncode == 2:
         assert "%s:" % f.conf in r.stderr.decode()
         return
@@ -1360,7 +1361,7 @@ def test_route_takes_private_from_the_allow_rule(env, fwd, order):
         rules.reverse()
     f = fwd(rules, start=False)
     r = subprocess.run([peers.FORWARDER_BIN, "-c", f.conf, "--check"], capture_output=True,
-                       env=peers.daemon_env(), timeout=10)
+                       env=daemon_env(), timeout=10)
     assert r.returncode == 0, r.stderr
     assert "private from the allow rule at %s:" % f.conf in r.stdout.decode()
     f.start()
@@ -1420,9 +1421,7 @@ def test_lookups_in_flight_are_capped(env, fwd):
 
 
 def test_metrics_count_what_happened(env, fwd):
-    mport = free_port((FWD,))
-    while not peers.port_is_free(FWD, mport + 1):
-        mport = free_port((FWD,))
+    mport = peers.free_metrics_port(FWD)
     f = fwd(allow_common(env), metrics="%s:%d" % (FWD, mport))
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
     assert status_of(http_get(env.p_http, "evil.test")[0]) == 403
@@ -1452,10 +1451,10 @@ def test_metrics_count_what_happened(env, fwd):
 def test_help_and_version(env):
     for arg in ("--help", "--version"):
         r = subprocess.run([peers.FORWARDER_BIN, arg], capture_output=True,
-                           env=peers.daemon_env(), timeout=scaled(10))
+                           env=daemon_env(), timeout=scaled(10))
         assert r.returncode == 0 and r.stdout, (arg, r)
     r = subprocess.run([peers.FORWARDER_BIN, "--bogus"], capture_output=True,
-                       env=peers.daemon_env(), timeout=scaled(10))
+                       env=daemon_env(), timeout=scaled(10))
     assert r.returncode == 2
 
 

@@ -8,8 +8,9 @@ is a small UDP server written here (FaultyDns) because the faults are the point:
 well-formed DNS until a test switches its mode. Every test measures the timing it asserts
 and prints the figures (run pytest with -s to see them).
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_forwarder_faults.py
-(GATEHOUSE_BUILD=/work/main/build/san for the ASan+UBSan build; the tmpfs test needs root).
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_forwarder_faults.py
+(the daemons from $GATEHOUSE_BUILD, default build/; build/san for the ASan+UBSan build; the
+tmpfs test needs root).
 """
 
 import ctypes
@@ -30,8 +31,10 @@ import dns.message
 import pytest
 
 import peers
+from gh_testlib import (client_hello_bytes, dns_query, read_audit, sanitizer_marks, scaled,
+                        wait_for, wait_until)
 from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
-                   client_hello_bytes, keepalive_get, make_workdir, scaled, wait_for)
+                   keepalive_get, make_workdir)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -336,7 +339,7 @@ def env():
         e.p_http = peers.free_port((FWD, WEB_ADDR, TRAP_ADDR) + REFUSE_ADDRS + HOLE_ADDRS +
                                    RESET_ADDRS)
         e.p_tls = peers.free_port((FWD, API_ADDR))
-        e.p_dns = peers.free_port((DNS_ADDR,), udp=True)
+        e.p_dns = peers.free_port((DNS_ADDR,))
         e.dns = FaultyDns(DNS_ADDR, e.p_dns, RECORDS)
         e.web = HttpServer(WEB_ADDR, e.p_http, "web")
         e.trap = HttpServer(TRAP_ADDR, e.p_http, "trap")
@@ -519,16 +522,6 @@ def conn_lines_from(f, src):
             a.get("client") == src]
 
 
-def audit_lines(path):
-    """The JSON objects of an audit file (peers.parse_audit), [] while it does not
-    exist."""
-    try:
-        with open(path, "rb") as fh:
-            return peers.parse_audit(fh.read().decode("utf-8", "replace"))
-    except FileNotFoundError:
-        return []
-
-
 def suppressed_for(f, src):
     return sum(a["count"] for a in f.audit() if a.get("event") == "suppressed" and
                a.get("client") == src)
@@ -540,7 +533,7 @@ def suppressed_for(f, src):
 
 class Resolver:
     def __init__(self, env, names):
-        self.port = peers.free_port(("127.0.0.1",), udp=True)
+        self.port = peers.free_port(("127.0.0.1",))
         self.conf = os.path.join(env.dir, "resolver.conf")
         self.audit_path = os.path.join(env.dir, "resolver-audit.log")
         with open(self.conf, "w") as f:
@@ -564,7 +557,7 @@ class Resolver:
         s.settimeout(scaled(0.5))
         try:
             qid = random.randrange(65536)
-            s.sendto(peers.dns_query_bytes(name, qid=qid), ("127.0.0.1", self.port))
+            s.sendto(dns_query(name, qid=qid), ("127.0.0.1", self.port))
             data = s.recv(4096)
         except OSError:
             return None
@@ -589,7 +582,7 @@ def resolver(env):
     yield r
     r.proc.stop()
     err = r.proc.stderr()
-    marks = [m for m in peers.SANITIZER_MARKS if m in err]
+    marks = sanitizer_marks(err)
     assert not marks, "gatehouse-resolver sanitizer report:\n" + err[-6000:]
 
 
@@ -848,12 +841,9 @@ class GoodClient:
             time.sleep(0.02)
 
     def stop(self, at_least=5, timeout=10.0):
-        timeout = scaled(timeout)
-        deadline = time.monotonic() + timeout
-        while len(self.results) < at_least and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(self.results), lambda n: n >= at_least, timeout, interval=0.05)
         self._stop.set()
-        self._t.join(timeout)
+        self._t.join(scaled(timeout))
         assert not self._t.is_alive(), "the good client hung"
         return self.results
 
@@ -1450,9 +1440,9 @@ def test_audit_rotation_with_sigusr1_loses_nothing(env, fwd):
              what="'audit file reopened' on stderr")
     batch("after")
 
-    lines_new = wait_for(lambda: len(audit_lines(path)) >= 6 and audit_lines(path), 3,
+    lines_new = wait_for(lambda: len(read_audit(path)) >= 6 and read_audit(path), 3,
                          what="lines in the new file")
-    lines_old = audit_lines(path + ".1")
+    lines_old = read_audit(path + ".1")
     assert lines_old, "the renamed file is gone or empty"
     print("rotation: %d lines in the renamed file, %d in the new one, %d connections" % (
         len(lines_old), len(lines_new), len(ports)))

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gh_testlib import REPO
 
 
 def _target(d, name, text, rc):

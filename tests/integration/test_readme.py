@@ -13,7 +13,8 @@ test's own over /etc/resolv.conf, so `upstream system` reads the same servers on
 machine (a host whose resolver is 127.0.0.1:53 would otherwise fail blocks that leave
 dns-listen at 0.0.0.0:53, as a start would there).
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_readme.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_readme.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import glob
@@ -25,11 +26,10 @@ import sys
 
 import pytest
 
-from peers import scaled
+from gh_testlib import REPO, daemon_env, scaled
 
 from conftest import Gatehouse
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README = os.path.join(REPO, "README.md")
 DOCS = [README] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
 BINARIES = ["gatehouse-resolver", "gatehouse-forwarder"]
@@ -136,7 +136,7 @@ def run_check(gatehouse, binary, kind, text):
         rc = gatehouse.write("resolv.conf", "nameserver 192.0.2.53\n")
         argv = ["unshare", "--mount", "sh", "-c",
                 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", rc] + argv
-    return subprocess.run(argv, env=gatehouse.clean_env(env), cwd=gatehouse.workdir,
+    return subprocess.run(argv, env=daemon_env(env), cwd=gatehouse.workdir,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=scaled(10))
 

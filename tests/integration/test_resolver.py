@@ -1,7 +1,8 @@
 """gatehouse-resolver on the wire: the real daemon on 127.0.0.1 and ::1, real clients
 (dnspython, raw sockets, dig), its audit file, signals and command line.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_resolver.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_resolver.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import json
@@ -26,8 +27,9 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import dns_ready, free_port, have_ipv6, recv_exact, tcp_frame
-from peers import scaled, tcp_buffer_max, wait_for
+from conftest import dns_ready, recv_exact, tcp_frame
+from gh_testlib import dns_header, dns_question, scaled, wait_for
+from peers import free_port, have_ipv6, tcp_buffer_max
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds
@@ -66,21 +68,6 @@ def raw_udp(d, data, addr="127.0.0.1", wait=T):
             return s.recv(65535)
         except socket.timeout:
             return None
-
-
-def header(qid, flags=0x0100, qd=1, an=0, ns=0, ar=0):
-    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
-
-
-def wire_name(name):
-    out = b""
-    for label in name.split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\x00"
-
-
-def question(name, qtype=1, qclass=1):
-    return wire_name(name) + struct.pack(">HH", qtype, qclass)
 
 
 def recv_msg(s):
@@ -217,16 +204,16 @@ def test_table_rows_on_the_wire(gatehouse):
     assert addrs(resp, dns.rdatatype.A) == ["127.0.0.1"]
     assert set(addrs(resp, dns.rdatatype.AAAA)) <= {"::1"}
     # QDCOUNT 0 as raw bytes: FORMERR, ID echoed
-    ans = raw_udp(d, header(0x4242, qd=0))
+    ans = raw_udp(d, dns_header(0x4242, qd=0))
     assert ans is not None
     m = dns.message.from_wire(ans)
     assert m.id == 0x4242 and m.rcode() == dns.rcode.FORMERR and m.flags & dns.flags.QR
     # two questions: FORMERR
-    ans = raw_udp(d, header(0x4243, qd=2) + question("smtp.gmail.com") +
-                  question("smtp.gmail.com", 28))
+    ans = raw_udp(d, dns_header(0x4243, qd=2) + dns_question("smtp.gmail.com") +
+                  dns_question("smtp.gmail.com", 28))
     assert dns.message.from_wire(ans).rcode() == dns.rcode.FORMERR
     # a compression pointer in the question: FORMERR
-    ans = raw_udp(d, header(0x4244) + b"\xc0\x0c\x00\x01\x00\x01")
+    ans = raw_udp(d, dns_header(0x4244) + b"\xc0\x0c\x00\x01\x00\x01")
     assert ans[:2] == b"\x42\x44" and ans[3] & 0xf == dns.rcode.FORMERR
     # opcode NOTIFY: NOTIMP
     q = dns.message.make_query("smtp.gmail.com", "SOA")
@@ -250,14 +237,14 @@ def test_table_rows_on_the_wire(gatehouse):
     q = dns.message.make_query("smtp.gmail.com", "AXFR")
     assert tcp(d, q).rcode() == dns.rcode.REFUSED
     # TC=1 in a query: FORMERR
-    ans = raw_udp(d, header(0x4245, flags=0x0300) + question("smtp.gmail.com"))
+    ans = raw_udp(d, dns_header(0x4245, flags=0x0300) + dns_question("smtp.gmail.com"))
     assert dns.message.from_wire(ans).rcode() == dns.rcode.FORMERR
 
 
 def test_0x20_case_is_copied(gatehouse):
     d = start(gatehouse)
     qname = "SmTp.GmAiL.CoM"
-    q = header(0x2020) + question(qname)
+    q = dns_header(0x2020) + dns_question(qname)
     ans = raw_udp(d, q)
     assert ans[12:12 + len(q) - 12] == q[12:]       # the question exactly as sent
     m = dns.message.from_wire(ans)
@@ -323,7 +310,7 @@ def test_garbage_and_responses_get_no_answer(gatehouse):
 
 def test_audit_malformed_invalid_with_reason(gatehouse):
     d = start(gatehouse)
-    raw_udp(d, header(0x0bad, qd=0))
+    raw_udp(d, dns_header(0x0bad, qd=0))
     q = dns.message.make_query("smtp.gmail.com", "A")
     q.set_opcode(dns.opcode.NOTIFY)
     udp(d, q)
@@ -341,7 +328,7 @@ def test_tcp_pipelined_in_one_write(gatehouse):
     d = start(gatehouse)
     ids = list(range(0x100, 0x100 + 12))
     names = ["smtp.gmail.com", "evil.example"]
-    blob = b"".join(tcp_frame(header(i) + question(names[i % 2], 1)) for i in ids)
+    blob = b"".join(tcp_frame(dns_header(i) + dns_question(names[i % 2], 1)) for i in ids)
     with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
         s.sendall(blob)
         got = {}
@@ -379,7 +366,7 @@ def test_tcp_idle_timeout(gatehouse):
     assert 0.7 <= waited <= scaled(3.0), waited
     # an active connection is closed after the same idle time once it goes quiet
     with socket.create_connection(("127.0.0.1", d.port), timeout=scaled(4)) as s:
-        s.sendall(tcp_frame(header(1) + question("smtp.gmail.com")))
+        s.sendall(tcp_frame(dns_header(1) + dns_question("smtp.gmail.com")))
         recv_msg(s)
         t0 = time.monotonic()
         assert s.recv(10) == b""
@@ -389,7 +376,7 @@ def test_tcp_idle_timeout(gatehouse):
 def test_tcp_half_close_gets_every_answer(gatehouse):
     d = start(gatehouse)
     with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
-        s.sendall(b"".join(tcp_frame(header(0x600 + i) + question("smtp.gmail.com"))
+        s.sendall(b"".join(tcp_frame(dns_header(0x600 + i) + dns_question("smtp.gmail.com"))
                            for i in range(5)))
         s.shutdown(socket.SHUT_WR)                     # FIN right after the queries
         ids = [dns.message.from_wire(recv_msg(s)).id for _ in range(5)]
@@ -403,7 +390,7 @@ def test_tcp_odd_frames(gatehouse):
     resp = dns.message.make_response(dns.message.make_query("smtp.gmail.com", "A"))
     with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
         s.sendall(b"\x00\x00" + tcp_frame(b"\x01\x02\x03") + tcp_frame(resp.to_wire()) +
-                  tcp_frame(header(0x77) + question("smtp.gmail.com")))
+                  tcp_frame(dns_header(0x77) + dns_question("smtp.gmail.com")))
         m = dns.message.from_wire(recv_msg(s))
         assert m.id == 0x77 and addrs(m, dns.rdatatype.A) == ["127.0.0.1"]
         # a frame of 65535 garbage bytes (QR clear): an error answer with its ID
@@ -443,11 +430,11 @@ def never_reading_load(d, client):
     client (answer_bytes_holdable), so the daemon must stop reading it; bytes of one
     answer). The answer's size is measured with one query on a connection of its own."""
     with socket.create_connection(("127.0.0.1", d.port), timeout=T) as s:
-        s.sendall(tcp_frame(header(1) + question("smtp.gmail.com", 28)))
+        s.sendall(tcp_frame(dns_header(1) + dns_question("smtp.gmail.com", 28)))
         one = 2 + len(recv_msg(s))
     holdable = answer_bytes_holdable(client)
     n = 2 * holdable // one + 1
-    q = b"".join(tcp_frame(header(i & 0xffff) + question("smtp.gmail.com", 28))
+    q = b"".join(tcp_frame(dns_header(i & 0xffff) + dns_question("smtp.gmail.com", 28))
                  for i in range(n))
     return q, one
 
@@ -502,7 +489,7 @@ def test_tcp_client_that_never_reads(gatehouse):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small window
     s.settimeout(T)
     q, one = never_reading_load(d, s)
-    n = len(q) // (2 + 12 + len(question("smtp.gmail.com", 28)))
+    n = len(q) // (2 + 12 + len(dns_question("smtp.gmail.com", 28)))
     holdable = answer_bytes_holdable(s)
     s.connect(("127.0.0.1", d.port))
     cport = s.getsockname()[1]
@@ -542,7 +529,7 @@ def test_tcp_trickling_clients_cannot_hold_every_place(gatehouse):
     keep a well-behaved TCP client out: at dns-tcp-max the connection that has gone
     longest without an answer gives its place up (RFC 7766 6.2.3)."""
     d = start(gatehouse, "dns-tcp-max 4\ndns-tcp-idle 5\n")
-    q = tcp_frame(header(0x5151) + question("smtp.gmail.com"))
+    q = tcp_frame(dns_header(0x5151) + dns_question("smtp.gmail.com"))
     slow = []
     try:
         for _ in range(4):                               # fill every place
@@ -584,12 +571,12 @@ def test_tcp_max_connections(gatehouse):
         for i in range(4):
             s = socket.create_connection(("127.0.0.1", d.port), timeout=T)
             conns.append(s)
-            s.sendall(tcp_frame(header(0x4000 + i) + question("smtp.gmail.com")))
+            s.sendall(tcp_frame(dns_header(0x4000 + i) + dns_question("smtp.gmail.com")))
             assert dns.message.from_wire(recv_msg(s)).id == 0x4000 + i
         fifth = socket.create_connection(("127.0.0.1", d.port), timeout=T)
         try:
             try:
-                fifth.sendall(tcp_frame(header(0x4999) + question("smtp.gmail.com")))
+                fifth.sendall(tcp_frame(dns_header(0x4999) + dns_question("smtp.gmail.com")))
                 data = fifth.recv(100)
             except (ConnectionResetError, BrokenPipeError):
                 data = b""
@@ -597,21 +584,18 @@ def test_tcp_max_connections(gatehouse):
         finally:
             fifth.close()
         for i, s in enumerate(conns):                   # the four still work
-            s.sendall(tcp_frame(header(0x4100 + i) + question("smtp.gmail.com")))
+            s.sendall(tcp_frame(dns_header(0x4100 + i) + dns_question("smtp.gmail.com")))
             assert dns.message.from_wire(recv_msg(s)).id == 0x4100 + i
     finally:
         for s in conns:
             s.close()
     # once they are closed, a new connection is served again
-    deadline = time.monotonic() + scaled(3)
-    while True:
+    def served():
         try:
-            assert tcp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == 0
-            break
+            return tcp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == 0
         except (EOFError, ConnectionError, dns.exception.DNSException):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            return False
+    wait_for(served, 3, what="a new connection to be served", interval=0.05)
 
 
 # ---- dig, a real client --------------------------------------------------------------------------
@@ -648,9 +632,9 @@ def test_audit_lines(gatehouse):
         s.settimeout(T)
         s.bind(("127.0.0.1", 0))
         cport = s.getsockname()[1]
-        s.sendto(header(0xa001) + question("SmTp.GmAiL.CoM", 1), ("127.0.0.1", d.port))
+        s.sendto(dns_header(0xa001) + dns_question("SmTp.GmAiL.CoM", 1), ("127.0.0.1", d.port))
         s.recv(4096)
-        s.sendto(header(0xa002) + question("evil.example", 28), ("127.0.0.1", d.port))
+        s.sendto(dns_header(0xa002) + dns_question("evil.example", 28), ("127.0.0.1", d.port))
         s.recv(4096)
     tcp(d, dns.message.make_query("raw.githubusercontent.com", "HTTPS"))
     lines = d.wait_audit(lambda l: l.get("event") == "query", count=3)
@@ -680,7 +664,7 @@ def test_audit_lines(gatehouse):
 def test_audit_escapes_client_bytes(gatehouse):
     d = start(gatehouse)
     name = b'\x07a"b\nc\\d' + b"\x07example\x00"                 # label: a " b LF c \ d
-    ans = raw_udp(d, header(0xe5c0) + name + struct.pack(">HH", 1, 1))
+    ans = raw_udp(d, dns_header(0xe5c0) + name + struct.pack(">HH", 1, 1))
     assert dns.message.from_wire(ans).rcode() == dns.rcode.NXDOMAIN
     lines = d.wait_audit(lambda l: l.get("event") == "query")
     raw = d.audit_raw()
@@ -698,7 +682,7 @@ def test_audit_flood_bound(gatehouse):
         s.settimeout(T)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         for i in range(200):                                       # as fast as possible
-            s.sendto(header(i) + question("smtp.gmail.com"), ("127.0.0.1", d.port))
+            s.sendto(dns_header(i) + dns_question("smtp.gmail.com"), ("127.0.0.1", d.port))
         for i in range(200):                                       # every one answered
             s.recv(4096)
     sup = d.wait_audit(lambda l: l.get("event") == "suppressed", timeout=4)
@@ -736,28 +720,25 @@ def test_sighup_reload(gatehouse):
     conf = open(d.config_path).read()
     assert udp(d, dns.message.make_query("new.example", "A")).rcode() == dns.rcode.NXDOMAIN
     held = socket.create_connection(("127.0.0.1", d.port), timeout=T)   # open across reload
-    held.sendall(tcp_frame(header(0x0a01) + question("new.example")))
+    held.sendall(tcp_frame(dns_header(0x0a01) + dns_question("new.example")))
     assert dns.message.from_wire(recv_msg(held)).rcode() == dns.rcode.NXDOMAIN
     conf = conf.replace("allow smtp.gmail.com 465,587\n", "allow new.example 443\n")
     with open(d.config_path, "w") as f:
         f.write(conf)
     d.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + scaled(3)
-    while udp(d, dns.message.make_query("new.example", "A")).rcode() != dns.rcode.NOERROR:
-        assert time.monotonic() < deadline, d.stderr()
-        time.sleep(0.05)
+    wait_for(lambda: udp(d, dns.message.make_query("new.example", "A")).rcode() ==
+             dns.rcode.NOERROR, 3, what=lambda: f"the new rule; stderr:\n{d.stderr()}",
+             interval=0.05)
     assert udp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == dns.rcode.NXDOMAIN
-    held.sendall(tcp_frame(header(0x0a02) + question("new.example")))  # the new policy
+    held.sendall(tcp_frame(dns_header(0x0a02) + dns_question("new.example")))  # the new policy
     assert dns.message.from_wire(recv_msg(held)).rcode() == dns.rcode.NOERROR
     held.close()
     # settings are reloaded too
     with open(d.config_path, "a") as f:
         f.write("ttl 7\n")
     d.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + scaled(3)
-    while udp(d, dns.message.make_query("new.example", "A")).answer[0].ttl != 7:
-        assert time.monotonic() < deadline, d.stderr()
-        time.sleep(0.05)
+    wait_for(lambda: udp(d, dns.message.make_query("new.example", "A")).answer[0].ttl == 7, 3,
+             what=lambda: f"ttl 7; stderr:\n{d.stderr()}", interval=0.05)
 
 
 def test_sighup_broken_file_keeps_old(gatehouse):
@@ -781,11 +762,14 @@ def test_sigusr1_reopens_audit(gatehouse):
     os.rename(d.audit_path, rotated)
     udp(d, dns.message.make_query("before.example", "A"))   # still the old (renamed) file
     d.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + scaled(3)
-    while not os.path.exists(d.audit_path):
+
+    def reopened():
+        if os.path.exists(d.audit_path):
+            return True
         udp(d, dns.message.make_query("after.example", "A"))
-        assert time.monotonic() < deadline, d.stderr()
-        time.sleep(0.05)
+        return False
+    wait_for(reopened, 3, what=lambda: f"a new audit file; stderr:\n{d.stderr()}",
+             interval=0.05)
     udp(d, dns.message.make_query("after.example", "A"))
     new = d.wait_audit(lambda l: l.get("qname") == "after.example")
     assert new
@@ -804,11 +788,8 @@ def test_sighup_reopens_audit(gatehouse):
     d.send_signal(signal.SIGHUP)
     d.wait_stderr("configuration reloaded")
     udp(d, dns.message.make_query("after.example", "A"))
-    deadline = time.monotonic() + scaled(2.5)          # flushed within a second
-    while not os.path.exists(d.audit_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert os.path.exists(d.audit_path), \
-        "SIGHUP did not reopen the audit file (DESIGN: reopened on SIGHUP/SIGUSR1)"
+    wait_for(lambda: os.path.exists(d.audit_path), 2.5,     # flushed within a second
+             what="the audit file reopened on SIGHUP (DESIGN: reopened on SIGHUP/SIGUSR1)")
     d.wait_audit(lambda l: l.get("qname") == "after.example")
 
 
@@ -816,7 +797,7 @@ def test_sigterm_exits_0_with_complete_lines(gatehouse):
     d = start(gatehouse)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for i in range(300):
-            s.sendto(header(i) + question("smtp.gmail.com"), ("127.0.0.1", d.port))
+            s.sendto(dns_header(i) + dns_question("smtp.gmail.com"), ("127.0.0.1", d.port))
     d.wait_audit(lambda l: l.get("event") == "query")      # it is at work on them
     assert d.stop(signal.SIGTERM) == 0
     raw = d.audit_raw()

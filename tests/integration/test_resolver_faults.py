@@ -4,7 +4,8 @@ real daemon from $GATEHOUSE_BUILD, real sockets on loopback; every loop is bound
 count and in time, every process started is killed by PID and every tmpfs unmounted at
 teardown, also when a test fails.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_resolver_faults.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_resolver_faults.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os
@@ -23,8 +24,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILD, dns_ready, free_port, recv_exact, tcp_frame
-from peers import scaled, wait_for
+from conftest import BUILD, dns_ready, recv_exact, tcp_frame
+from gh_testlib import dns_header, dns_question, scaled, wait_for
+from peers import free_port
 
 RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                         # timeout of every blocking socket operation, s
@@ -40,21 +42,10 @@ RSS_GROWTH_KB = (32 if SAN else 8) * 1024       # growth during one flood test
 
 # ---- wire helpers --------------------------------------------------------------------------------
 
-def header(qid, flags=0x0100, qd=1):
-    return struct.pack(">HHHHHH", qid, flags, qd, 0, 0, 0)
-
-
-def question(name, qtype=1):
-    out = b""
-    for label in name.split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
 def tcp_query(s, qid, name):
     """One query on an open TCP connection; the answer's rcode (ID and question checked)."""
-    q = question(name)
-    s.sendall(tcp_frame(header(qid) + q))
+    q = dns_question(name)
+    s.sendall(tcp_frame(dns_header(qid) + q))
     (n,) = struct.unpack(">H", recv_exact(s, 2))
     ans = recv_exact(s, n)
     assert ans[:2] == struct.pack(">H", qid) and ans[12:12 + len(q)] == q, ans
@@ -63,11 +54,11 @@ def tcp_query(s, qid, name):
 
 def udp_query(port, qid, name, src="127.0.0.1", timeout=T):
     """One UDP query from src; the answer's rcode, or None when none came in time."""
-    q = question(name)
+    q = dns_question(name)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((src, 0))
         s.settimeout(timeout)
-        s.sendto(header(qid) + q, ("127.0.0.1", port))
+        s.sendto(dns_header(qid) + q, ("127.0.0.1", port))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -208,9 +199,9 @@ class Stream(threading.Thread):
             self.next_id[chan] += 1
             qid = self.next_id[chan]
             name = self.name_for(chan, qid)
-            q = question(name)
+            q = dns_question(name)
             self.sent[(chan, qid)] = (now, name, q)
-            msgs.append(header(qid) + q)
+            msgs.append(dns_header(qid) + q)
         if chan == 0:
             self.udp.sendto(msgs[0], ("127.0.0.1", self.port))
         else:

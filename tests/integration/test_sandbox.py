@@ -8,21 +8,22 @@ GH_TEST_FORBIDDEN. Every other test file runs the normal daemons, whose filter i
 default, so the whole suite shows that serving, reloads, rotation and metrics keep working
 under it.
 
-Run: GATEHOUSE_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/integration/test_sandbox.py
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_sandbox.py
+(the daemons from $GATEHOUSE_BUILD, default build/)
 """
 
 import os
 import signal
 import socket
-import time
 import urllib.request
 
 import dns.message
 import dns.query
 import pytest
 
-from conftest import BUILD, dns_ready, free_port, tcp_ready
-from peers import scaled
+from conftest import BUILD, dns_ready, tcp_ready
+from gh_testlib import daemon_env, scaled, wait_for
+from peers import free_metrics_port, free_port
 
 RESOLVER = "gatehouse-resolver"
 FORWARDER = "gatehouse-forwarder"
@@ -44,18 +45,7 @@ def seccomp_mode(d):
 
 def sandboxed(d):
     """Wait until the daemon runs under its filter (the last step of its start-up)."""
-    wait_for(lambda: d.assert_running() or seccomp_mode(d) == 2, what="Seccomp: 2")
-
-
-def wait_for(pred, timeout=T, what="condition"):
-    deadline = time.monotonic() + scaled(timeout)
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    wait_for(lambda: d.assert_running() or seccomp_mode(d) == 2, timeout=T, what="Seccomp: 2")
 
 
 def start_resolver(gh, binary=RESOLVER, extra="", **kw):
@@ -145,7 +135,7 @@ def test_resolver_reload_rotation_metrics_under_filter(gatehouse):
     d.send_signal(signal.SIGUSR1)
     d.wait_stderr("audit file reopened")
     query(d, "b.example")
-    wait_for(lambda: d.audit(), what="a line in the new audit file")
+    wait_for(lambda: d.audit(), timeout=T, what="a line in the new audit file")
     assert "gatehouse_reloads_total" in scrape(mport)
     assert scrape(mport, "/healthz").startswith("ok")
     assert seccomp_mode(d) == 2
@@ -153,7 +143,7 @@ def test_resolver_reload_rotation_metrics_under_filter(gatehouse):
 
 
 def test_forwarder_reload_rotation_metrics_under_filter(gatehouse):
-    mport = free_port(addrs=("127.0.0.1",))
+    mport = free_metrics_port("127.0.0.1")      # the forwarder serves on mport + 1
     d = start_forwarder(gatehouse, extra=f"metrics 127.0.0.1:{mport}\n")
     sandboxed(d)
     # a denied connection: accepted, peeked, audited
@@ -167,7 +157,7 @@ def test_forwarder_reload_rotation_metrics_under_filter(gatehouse):
         f.write(f"allow b.example {new_port}\nallow *.b.example {new_port}\n")
     d.send_signal(signal.SIGHUP)
     d.wait_stderr("configuration reloaded")
-    wait_for(lambda: listening(new_port), what=f"a listener on {new_port}")
+    wait_for(lambda: listening(new_port), timeout=T, what=f"a listener on {new_port}")
     os.rename(d.audit_path, d.audit_path + ".1")
     d.send_signal(signal.SIGUSR1)
     d.wait_stderr("audit file reopened")
@@ -234,7 +224,7 @@ def test_allowed_call_in_hook_build_goes_on(gatehouse):
     sandboxed(d)
     d.send_signal(signal.SIGUSR2)
     d.wait_stderr("test hook: socket-inet returned")
-    wait_for(lambda: listening(d.port), what="the forwarder still accepting")
+    wait_for(lambda: listening(d.port), timeout=T, what="the forwarder still accepting")
     assert d.stop() == 0
 
 
@@ -292,14 +282,15 @@ def run_hook_raw(gh, daemon, hook, stop_sig=None):
     with open(err_path, "wb") as err:
         p = subprocess.Popen([os.path.join(BUILD, binary), "-c", conf], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=err, cwd=gh.workdir,
-                             env=gh.clean_env({"GH_TEST_FORBIDDEN": hook}))
+                             env=daemon_env({"GH_TEST_FORBIDDEN": hook}))
     try:
         read = lambda: open(err_path, errors="replace").read()
         wait_for(lambda: p.poll() is not None or mode(p.pid) == 2, timeout=10,
                  what="the daemon under its filter")
         os.kill(p.pid, signal.SIGUSR2)
         if stop_sig is not None:
-            wait_for(lambda: f"test hook: {hook} returned" in read(), what="the hook ran")
+            wait_for(lambda: f"test hook: {hook} returned" in read(), timeout=T,
+                     what="the hook ran")
             os.kill(p.pid, stop_sig)
         rc = p.wait(timeout=scaled(30))
     finally:

@@ -63,7 +63,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
+from gh_testlib import (client_hello_bytes, daemon_env, dns_name, sanitizer_marks,  # noqa: E402
+                        wait_for)
 
 # ---- the topology (loopback only) -----------------------------------------------------
 FWD = "127.0.0.1"               # where both daemons listen
@@ -119,9 +122,6 @@ SAN_ENV = {
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
     "LSAN_OPTIONS": "report_objects=1",
 }
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
-                   "SUMMARY:", "Sanitizer has encountered a fatal error")
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,13 +182,6 @@ def norm_ip(s):
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
           "SRV": 33, "SVCB": 64, "HTTPS": 65, "AXFR": 252, "ANY": 255, "CAA": 257}
 NOERROR, FORMERR, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 3, 4, 5, 16
-
-
-def wire_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\x00"
 
 
 def opt_rr(payload=1232, version=0, do=False, options=b"", ext_rcode=0):
@@ -287,7 +280,7 @@ def make_dns_case(rnd, qid, v4=True):
     r = rnd.random()
 
     def q(name, qtype, **kw):
-        question = wire_name(case20(name, rnd)) + struct.pack(">HH", qtype, kw.pop("qclass", 1))
+        question = dns_name(case20(name, rnd)) + struct.pack(">HH", qtype, kw.pop("qclass", 1))
         return question, query(qid, question, **kw)
 
     if r < 0.30:
@@ -344,7 +337,7 @@ def make_dns_case(rnd, qid, v4=True):
     # the rest: refused on form, or not answered
     k = rnd.randrange(13)
     name = allowed_name(rnd)
-    question = wire_name(name) + struct.pack(">HH", 1, 1)
+    question = dns_name(name) + struct.pack(">HH", 1, 1)
     if k == 0:
         return DnsCase("badvers", query(qid, question, additional=[opt_rr(version=1)]),
                        {BADVERS}, "invalid")
@@ -368,10 +361,10 @@ def make_dns_case(rnd, qid, v4=True):
         return DnsCase("notimp", query(qid, question, flags=rnd.choice([0x1000, 0x2000, 0x2800])),
                        {NOTIMP}, "invalid")
     if k == 9:
-        chq = wire_name(name) + struct.pack(">HH", 16, 3)
+        chq = dns_name(name) + struct.pack(">HH", 16, 3)
         return DnsCase("class-CH", query(qid, chq), {REFUSED}, "invalid")
     if k == 10:
-        axq = wire_name(name) + struct.pack(">HH", QTYPES["AXFR"], 1)
+        axq = dns_name(name) + struct.pack(">HH", QTYPES["AXFR"], 1)
         return DnsCase("axfr", query(qid, axq), {REFUSED}, "invalid|deny|allow")
     if k == 11:
         return DnsCase("short", struct.pack(">H", qid) + rnd.randbytes(rnd.randrange(0, 10)),
@@ -450,7 +443,7 @@ class Load:
         self.s = s          # the Soak: ports, CA, servers
         self.ctx = ssl.create_default_context(cafile=s.ca.cert)
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.hello = peers.client_hello_bytes("api.test")
+        self.hello = client_hello_bytes("api.test")
         self.qid_lock = threading.Lock()
         self.qid = random.randrange(65536)
 
@@ -941,11 +934,11 @@ class Daemon:
         os.replace(tmp, self.conf)
 
     def start(self, ready_mark):
-        env = peers.daemon_env(SAN_ENV)
+        env = daemon_env(SAN_ENV)
         env["ASAN_OPTIONS"] %= self.soak.args.quarantine_mb
         self.proc = self.soak.procs.start(self.name, [self.binary, "-c", self.conf],
                                           self.soak.dir, env=env)
-        peers.wait_for(lambda: self._ready(ready_mark), timeout=30,
+        wait_for(lambda: self._ready(ready_mark), timeout=30,
                        what="%s start-up" % self.name)
 
     def _ready(self, mark):
@@ -961,7 +954,7 @@ class Daemon:
     def signal_and_wait(self, sig, mark):
         before = self.proc.stderr().count(mark)
         os.kill(self.pid, sig)
-        peers.wait_for(lambda: self.proc.stderr().count(mark) > before or not self.proc.alive(),
+        wait_for(lambda: self.proc.stderr().count(mark) > before or not self.proc.alive(),
                        timeout=SIGNAL_CONFIRM_TIMEOUT, interval=0.05,
                        what="%s to log %r" % (self.name, mark))
         if not self.proc.alive():
@@ -1092,11 +1085,9 @@ class Soak:
         self.p_http = peers.free_port((FWD, "127.0.0.5"))
         self.p_smtp = peers.free_port((FWD, "127.0.0.6"))
         self.p_extra = peers.free_port((FWD, "127.0.0.9"))
-        self.p_dns = peers.free_port((FWD,), udp=True)
-        self.p_up = peers.free_port((DNS_UP,), udp=True)
-        self.p_metrics = peers.free_port((FWD,))
-        while not peers.port_is_free(FWD, self.p_metrics + 1):
-            self.p_metrics = peers.free_port((FWD,))
+        self.p_dns = peers.free_port((FWD,))
+        self.p_up = peers.free_port((DNS_UP,))
+        self.p_metrics = peers.free_metrics_port(FWD)
         if self.v6 and not _can_bind6(self.p_dns):
             self.v6 = False
         self.dns = peers.DnsServer(self.procs, self.dir, DNS_UP, self.p_up, ADDR)
@@ -1114,7 +1105,7 @@ class Soak:
         self.peer_proc = self.procs.start(
             "peers", [sys.executable, os.path.abspath(__file__), "--serve-peers", spec_path],
             self.dir, env=dict(os.environ))
-        peers.wait_for(lambda: "ready" in self.peer_proc.stdout() or self._peer_dead(),
+        wait_for(lambda: "ready" in self.peer_proc.stdout() or self._peer_dead(),
                        timeout=30, what="the peer servers")
         self._peer_dead(raise_=True)
         self.res = Daemon(self, "resolver", res_bin)
@@ -1125,7 +1116,7 @@ class Soak:
         self.res.start("rules, answer")
         self.fwd.start("listening sockets")
         for s in (self.p_metrics, self.p_metrics + 1):
-            peers.wait_for(lambda s=s: _healthy(s), timeout=10, what="/healthz on %d" % s)
+            wait_for(lambda s=s: _healthy(s), timeout=10, what="/healthz on %d" % s)
 
     def _peer_dead(self, raise_=False):
         if self.peer_proc.alive():
@@ -1316,7 +1307,7 @@ class Soak:
             rc = d.proc.stop(timeout=60)     # LSan's leak check runs at this exit
             err = d.proc.stderr()
             self.exit[d.name] = rc
-            self.san[d.name] = [m for m in SANITIZER_MARKS if m in err]
+            self.san[d.name] = sanitizer_marks(err)
             if rc != 0:
                 BOOK.fail("%s exited with status %s after SIGTERM" % (d.name, rc))
             if self.san[d.name]:
