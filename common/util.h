@@ -24,9 +24,6 @@ void util_ms_to_tv(uint64_t ms, struct timeval *tv);
 /* Milliseconds on the monotonic clock. */
 uint64_t util_now_ms(void);
 
-/* Microseconds since the Unix epoch (wall clock), for audit timestamps. */
-uint64_t util_wall_us(void);
-
 /* FNV-1a over bytes, 64 bits, starting from `seed` (use UTIL_HASH_INIT when unseeded). */
 #define UTIL_HASH_INIT 0xcbf29ce484222325ULL
 static inline uint64_t
@@ -35,9 +32,6 @@ util_hash_step(uint64_t h, unsigned char c)
 	return (h ^ c) * 0x100000001b3ULL;
 }
 uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
-
-/* Lowercase ASCII copy of src[0..len) into dst (which holds len bytes). */
-void util_lower(char *dst, const char *src, size_t len);
 
 /*
  * accept(2) on listening socket lfd failed with err. Out of descriptors (or memory), a
