@@ -620,7 +620,7 @@ static int
 udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
 {
 	char abuf[ADDR_STRLEN];
-	int fd, on = 1, rcv = 1 << 20;
+	int fd, e, on = 1, rcv = 1 << 20;
 	struct udp_sock *us;
 
 	if (r->nudp == MAX_SOCKS) {
@@ -653,9 +653,11 @@ udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen
 	r->nudp++;
 	return 0;
 fail:
-	snprintf(err, errlen, "udp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
+	e = errno;		/* resolver_new reads it: snprintf and close may change it */
+	snprintf(err, errlen, "udp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
 	if (fd != -1)
 		close(fd);
+	errno = e;
 	return -1;
 }
 
@@ -663,7 +665,7 @@ static int
 tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
 {
 	char abuf[ADDR_STRLEN];
-	int fd, on = 1;
+	int fd, e, on = 1;
 	struct evconnlistener *l;
 
 	if (r->ntcp == MAX_SOCKS) {
@@ -690,9 +692,11 @@ tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen
 	r->tcp[r->ntcp++] = l;
 	return 0;
 fail:
-	snprintf(err, errlen, "tcp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
+	e = errno;		/* resolver_new reads it: snprintf and close may change it */
+	snprintf(err, errlen, "tcp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
 	if (fd != -1)
 		close(fd);
+	errno = e;
 	return -1;
 }
 
