@@ -44,7 +44,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct httpd *h = live;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
+	struct timeval tv;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	(void)arg;
@@ -56,6 +56,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	if (util_shed_accept(evconnlistener_get_fd(l), err, &h->reserve_fd, &peer) == -1)
 		return;
 	evconnlistener_disable(l);
+	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
 	evtimer_add(h->resume, &tv);
 }
 

@@ -558,8 +558,7 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		free(tc);
 		return;
 	}
-	tv.tv_sec = (time_t)(r->cfg->dns_tcp_idle_ms / 1000);
-	tv.tv_usec = (suseconds_t)(r->cfg->dns_tcp_idle_ms % 1000) * 1000;
+	util_ms_to_tv(r->cfg->dns_tcp_idle_ms, &tv);
 	bufferevent_set_timeouts(tc->bev, &tv, &tv);
 	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + 65535 + 4096);
 	bufferevent_setcb(tc->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, tc);
@@ -598,7 +597,7 @@ tcp_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct resolver *r = arg;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
+	struct timeval tv;
 	int err = EVUTIL_SOCKET_ERROR(), shed;
 
 	r->stats.tcp_accept_errors++;
@@ -611,6 +610,7 @@ tcp_error_cb(struct evconnlistener *l, void *arg)
 		return;
 	r->stats.tcp_shed += (uint64_t)shed;
 	tcp_listeners_enable(r, 0);
+	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
 	evtimer_add(r->tcp_resume, &tv);
 }
 
