@@ -32,7 +32,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            common/config.c common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c common/hint.c common/config_ports.c \
-           common/preflight.c common/route.c common/sandbox.c
+           common/preflight.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \

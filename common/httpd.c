@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "sock.h"
 #include "util.h"
 
 struct httpd {
@@ -98,8 +98,8 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
     void *arg, char *err, size_t errlen)
 {
 	struct httpd *h = calloc(1, sizeof(*h));
-	char host[ADDR_STRLEN], full[ADDR_STRLEN];
-	struct evhttp_bound_socket *bound;
+	char msg[256];
+	int fd;
 
 	if (h == NULL || (h->http = evhttp_new(base)) == NULL ||
 	    (h->resume = evtimer_new(base, resume_cb, h)) == NULL) {
@@ -118,14 +118,24 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 	evhttp_set_max_body_size(h->http, 0);
 	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
 	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);
-	addr_format(sa, 0, host, sizeof(host));
-	if ((bound = evhttp_bind_socket_with_handle(h->http, host, addr_port(sa))) == NULL) {
-		snprintf(err, errlen, "metrics %s: cannot listen", addr_format(sa, 1, full,
-		    sizeof(full)));
+	/* Our socket, not evhttp_bind_socket's: that one would listen with libevent's backlog
+	 * and take IPv6 only or not by the system's default, as this one still does. */
+	if ((fd = sock_open(sa, SOCK_STREAM, 0, msg, sizeof(msg))) == -1) {
+		snprintf(err, errlen, "metrics %s", msg);
 		httpd_stop(h);
 		return NULL;
 	}
-	h->l = evhttp_bound_socket_get_listener(bound);
+	if ((h->l = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd)) == NULL ||
+	    evhttp_bind_listener(h->http, h->l) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		if (h->l != NULL)
+			evconnlistener_free(h->l);
+		else
+			close(fd);
+		h->l = NULL;
+		httpd_stop(h);
+		return NULL;
+	}
 	evconnlistener_set_error_cb(h->l, accept_error_cb);
 	h->next = live;
 	live = h;

@@ -17,6 +17,7 @@
 #include "clients.h"
 #include "iface.h"
 #include "log.h"
+#include "sock.h"
 #include "util.h"
 
 #define BATCH		32		/* datagrams per recvmmsg/sendmmsg */
@@ -616,30 +617,38 @@ tcp_error_cb(struct evconnlistener *l, void *arg)
 
 /* ---- sockets ---- */
 
+/* A socket for dns-listen address sa: "udp ADDR: reason" or "tcp ADDR: reason" in err,
+ * and errno (EAFNOSUPPORT, EADDRNOTAVAIL, ...) for resolver_new, on failure. */
+static int
+open_dns_socket(size_t nopen, const struct sockaddr *sa, int type, char *err, size_t errlen)
+{
+	char msg[256];
+	int fd, e;
+
+	if (nopen == MAX_SOCKS) {
+		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+		errno = EINVAL;
+		return -1;
+	}
+	fd = sock_open(sa, type, SOCK_OPEN_V6ONLY | (type == SOCK_DGRAM ? SOCK_OPEN_PKTINFO : 0),
+	    msg, sizeof(msg));
+	if (fd == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s %s", type == SOCK_DGRAM ? "udp" : "tcp", msg);
+		errno = e;
+	}
+	return fd;
+}
+
 static int
 udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
 {
-	char abuf[ADDR_STRLEN];
-	int fd, e, on = 1, rcv = 1 << 20;
-	struct udp_sock *us;
+	struct udp_sock *us = &r->udp[r->nudp];
+	int fd, rcv = 1 << 20;
 
-	if (r->nudp == MAX_SOCKS) {
-		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+	if ((fd = open_dns_socket(r->nudp, sa, SOCK_DGRAM, err, errlen)) == -1)
 		return -1;
-	}
-	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	if (sa->sa_family == AF_INET6) {
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)) == -1)
-			goto fail;
-	} else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) == -1)
-		goto fail;
-	if (bind(fd, sa, addr_len(sa)) == -1)
-		goto fail;
-	us = &r->udp[r->nudp];
 	us->r = r;
 	us->fd = fd;
 	us->family = sa->sa_family;
@@ -648,56 +657,31 @@ udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen
 	if (us->ev == NULL || event_add(us->ev, NULL) == -1) {
 		snprintf(err, errlen, "event_new failed");
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
 	r->nudp++;
 	return 0;
-fail:
-	e = errno;		/* resolver_new reads it: snprintf and close may change it */
-	snprintf(err, errlen, "udp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
-	if (fd != -1)
-		close(fd);
-	errno = e;
-	return -1;
 }
 
 static int
 tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
 {
-	char abuf[ADDR_STRLEN];
-	int fd, e, on = 1;
 	struct evconnlistener *l;
+	int fd;
 
-	if (r->ntcp == MAX_SOCKS) {
-		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+	if ((fd = open_dns_socket(r->ntcp, sa, SOCK_STREAM, err, errlen)) == -1)
 		return -1;
-	}
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (sa->sa_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		goto fail;
-	if (bind(fd, sa, addr_len(sa)) == -1 || listen(fd, 128) == -1)
-		goto fail;
-	/* Backlog 0: listening already (-1 would make libevent listen again). */
 	l = evconnlistener_new(r->base, tcp_accept_cb, r, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (l == NULL) {
 		snprintf(err, errlen, "evconnlistener_new failed");
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, tcp_error_cb);
 	r->tcp[r->ntcp++] = l;
 	return 0;
-fail:
-	e = errno;		/* resolver_new reads it: snprintf and close may change it */
-	snprintf(err, errlen, "tcp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
-	if (fd != -1)
-		close(fd);
-	errno = e;
-	return -1;
 }
 
 struct resolver *
