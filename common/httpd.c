@@ -10,13 +10,11 @@
 #include <unistd.h>
 
 #include "sock.h"
-#include "util.h"
 
 struct httpd {
 	struct evhttp *http;
-	struct evconnlistener *l;	/* evhttp's own; we only watch its errors */
-	struct event *resume;
-	int reserve_fd;
+	struct evconnlistener *l;	/* evhttp's once bound; we only watch its errors */
+	struct sock_pause pause;	/* its EMFILE back-off */
 	httpd_fill_fn *fill;
 	void *arg;
 	uint64_t accept_errors;		/* exported, not logged: common/ never logs */
@@ -26,26 +24,26 @@ struct httpd {
  * here (one per daemon in practice). */
 static struct httpd *live;
 
+/* The listener on or off (sock_enable_fn). */
 static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
+listener_enable(void *arg, int on)
 {
 	struct httpd *h = arg;
 
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(h->l);
+	if (on)
+		evconnlistener_enable(h->l);
+	else
+		evconnlistener_disable(h->l);
 }
 
 /* Out of descriptors, a waiting scraper (the healthcheck) would keep the listener ready
- * and libevent would retry accept(2) in a loop: shed it and pause, as the daemons'
- * own listeners do. */
+ * and libevent would retry accept(2) in a loop: shed it and pause (sock.h), as the
+ * daemons' own listeners do. */
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct httpd *h = live;
 	struct sockaddr_storage peer;
-	struct timeval tv;
-	int err = EVUTIL_SOCKET_ERROR();
 
 	(void)arg;
 	while (h != NULL && h->l != l)
@@ -53,11 +51,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	if (h == NULL)
 		return;
 	h->accept_errors++;
-	if (util_shed_accept(evconnlistener_get_fd(l), err, &h->reserve_fd, &peer) == -1)
-		return;
-	evconnlistener_disable(l);
-	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
-	evtimer_add(h->resume, &tv);
+	sock_pause_accept_error(&h->pause, evconnlistener_get_fd(l), EVUTIL_SOCKET_ERROR(), &peer);
 }
 
 static void
@@ -102,14 +96,13 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 	int fd;
 
 	if (h == NULL || (h->http = evhttp_new(base)) == NULL ||
-	    (h->resume = evtimer_new(base, resume_cb, h)) == NULL) {
+	    sock_pause_init(&h->pause, base, listener_enable, h) == -1) {
 		snprintf(err, errlen, "metrics: out of memory");
 		if (h != NULL && h->http != NULL)
 			evhttp_free(h->http);
 		free(h);
 		return NULL;
 	}
-	h->reserve_fd = util_reserve_fd();
 	h->fill = fill;
 	h->arg = arg;
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
@@ -155,9 +148,7 @@ httpd_stop(struct httpd *h)
 			break;
 		}
 	evhttp_free(h->http);
-	event_free(h->resume);
-	if (h->reserve_fd != -1)
-		close(h->reserve_fd);
+	sock_pause_free(&h->pause);
 	free(h);
 }
 

@@ -1,4 +1,5 @@
-/* sock.c: opening the daemons' bound and listening sockets (see sock.h). */
+/* sock.c: opening the daemons' bound and listening sockets, and the back-off of a
+ * listener out of descriptors (see sock.h). */
 #include "sock.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "util.h"
 
 static int
 set_on(int fd, int level, int name)
@@ -39,4 +41,52 @@ sock_open(const struct sockaddr *sa, int type, unsigned flags, char *err, size_t
 		return -1;
 	}
 	return fd;
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock_pause *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->enable(p->arg, 1);
+}
+
+int
+sock_pause_init(struct sock_pause *p, struct event_base *base, sock_enable_fn *enable,
+    void *arg)
+{
+	p->enable = enable;
+	p->arg = arg;
+	if ((p->resume = evtimer_new(base, resume_cb, p)) == NULL)
+		return -1;
+	p->reserve_fd = util_reserve_fd();	/* none now: util_shed_accept tries again */
+	return 0;
+}
+
+void
+sock_pause_free(struct sock_pause *p)
+{
+	if (p->resume == NULL)
+		return;			/* zeroed, or init failed: nothing taken */
+	event_free(p->resume);
+	p->resume = NULL;
+	if (p->reserve_fd != -1)
+		close(p->reserve_fd);
+	p->reserve_fd = -1;
+}
+
+int
+sock_pause_accept_error(struct sock_pause *p, int lfd, int err, struct sockaddr_storage *peer)
+{
+	struct timeval tv;
+	int shed;
+
+	if ((shed = util_shed_accept(lfd, err, &p->reserve_fd, peer)) == -1)
+		return -1;
+	p->enable(p->arg, 0);
+	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
+	evtimer_add(p->resume, &tv);
+	return shed;
 }

@@ -63,8 +63,7 @@ struct resolver {
 	size_t nudp;
 	struct evconnlistener *tcp[MAX_SOCKS];
 	size_t ntcp;
-	struct event *tcp_resume;		/* accepting again after EMFILE back-off */
-	int reserve_fd;				/* for shedding one client on EMFILE */
+	struct sock_pause tcp_pause;		/* the TCP listeners' EMFILE back-off */
 	struct tcp_conn *conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
@@ -572,9 +571,11 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	r->stats.tcp_accepted++;
 }
 
+/* The TCP listeners on or off (sock_enable_fn). */
 static void
-tcp_listeners_enable(struct resolver *r, int on)
+tcp_listeners_enable(void *arg, int on)
 {
+	struct resolver *r = arg;
 	size_t i;
 
 	for (i = 0; i < r->ntcp; i++) {
@@ -586,33 +587,21 @@ tcp_listeners_enable(struct resolver *r, int on)
 }
 
 static void
-tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	tcp_listeners_enable(arg, 1);
-}
-
-static void
 tcp_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct resolver *r = arg;
 	struct sockaddr_storage peer;
-	struct timeval tv;
 	int err = EVUTIL_SOCKET_ERROR(), shed;
 
 	r->stats.tcp_accept_errors++;
 	errno = err;
 	log_warn_rl(&accept_rl, "dns tcp accept");
-	/* Out of descriptors: the waiting client would make the listener ready again at
-	 * once (a busy loop) and then hang. Shed one with the reserve descriptor so it sees
-	 * a reset, and stop accepting for a moment; UDP goes on meanwhile. */
-	if ((shed = util_shed_accept(evconnlistener_get_fd(l), err, &r->reserve_fd, &peer)) == -1)
+	/* Out of descriptors: shed one waiting client and stop accepting for a moment
+	 * (sock.h); UDP goes on meanwhile. */
+	if ((shed = sock_pause_accept_error(&r->tcp_pause, evconnlistener_get_fd(l), err,
+	    &peer)) == -1)
 		return;
 	r->stats.tcp_shed += (uint64_t)shed;
-	tcp_listeners_enable(r, 0);
-	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
-	evtimer_add(r->tcp_resume, &tv);
 }
 
 /* ---- sockets ---- */
@@ -693,7 +682,7 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 
 	if (r == NULL || (r->ifaces = iface_new()) == NULL ||
 	    (r->tcp_clients = clients_new()) == NULL || (r->burst = burst_new()) == NULL ||
-	    (r->tcp_resume = evtimer_new(base, tcp_resume_cb, r)) == NULL) {
+	    sock_pause_init(&r->tcp_pause, base, tcp_listeners_enable, r) == -1) {
 		if (r != NULL) {
 			iface_free(r->ifaces);
 			clients_free(r->tcp_clients);
@@ -704,7 +693,6 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 		return NULL;
 	}
 	r->base = base;
-	r->reserve_fd = util_reserve_fd();
 	r->cfg = config_ref(cfg);
 	r->audit = audit;
 	iface_refresh(r->ifaces);
@@ -745,9 +733,7 @@ resolver_free(struct resolver *r)
 	}
 	for (i = 0; i < r->ntcp; i++)
 		evconnlistener_free(r->tcp[i]);
-	event_free(r->tcp_resume);
-	if (r->reserve_fd != -1)
-		close(r->reserve_fd);
+	sock_pause_free(&r->tcp_pause);
 	iface_free(r->ifaces);
 	clients_free(r->tcp_clients);
 	burst_free(r->burst);
