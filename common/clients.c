@@ -79,6 +79,12 @@ clients_inc(struct client_table *t, const struct sockaddr *sa)
 	return ++(*pp)->count;
 }
 
+int
+clients_over(unsigned count, unsigned max)
+{
+	return count == 0 || count > max;
+}
+
 void
 clients_dec(struct client_table *t, const struct sockaddr *sa)
 {

@@ -533,7 +533,7 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		return;
 	}
-	if (clients_inc(r->tcp_clients, sa) > tcp_per_client(r->cfg)) {
+	if (clients_over(clients_inc(r->tcp_clients, sa), tcp_per_client(r->cfg))) {
 		clients_dec(r->tcp_clients, sa);
 		r->stats.tcp_refused++;
 		free(tc);
