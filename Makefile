@@ -77,12 +77,13 @@ UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
 UNIT_test_config    = common/config.c common/config_ports.c common/hint.c common/policy.c common/dname.c common/addr.c common/util.c
-UNIT_test_audit     = common/audit.c common/addr.c common/util.c
+UNIT_test_audit     = common/audit.c common/clients.c common/addr.c common/util.c
 UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
-UNIT_test_burst     = resolver/burst.c common/addr.c common/util.c
+UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
+UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/config.c common/config_ports.c common/hint.c \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))

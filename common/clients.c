@@ -1,10 +1,12 @@
-/* clients.c: a chained hash of client address -> open connections. */
+/* clients.c: tables keyed by client address: a chained hash of exact counts, and fixed
+ * slots that forget the least recently seen (see clients.h). */
 #include "clients.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "util.h"
@@ -22,16 +24,24 @@ struct client_table {
 	uint64_t seed;
 };
 
+/* A hash seed of this process's own, so that no client can choose addresses that fall
+ * into one chain or one group of slots. */
+static uint64_t
+new_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return UTIL_HASH_INIT ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid();
+}
+
 struct client_table *
 clients_new(void)
 {
 	struct client_table *t = calloc(1, sizeof(*t));
-	struct timespec ts;
 
-	if (t != NULL) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t->seed = UTIL_HASH_INIT ^ (uint64_t)ts.tv_nsec;
-	}
+	if (t != NULL)
+		t->seed = new_seed();
 	return t;
 }
 
@@ -110,4 +120,64 @@ clients_count(struct client_table *t, const struct sockaddr *sa)
 	addr_key(sa, key);
 	pp = find(t, key);
 	return *pp != NULL ? (*pp)->count : 0;
+}
+
+int
+clients_slots_init(struct client_slots *t, size_t n, size_t size, size_t probe)
+{
+	memset(t, 0, sizeof(*t));
+	if ((t->v = calloc(n, size)) == NULL)
+		return -1;
+	t->n = n;
+	t->size = size;
+	t->probe = probe;
+	t->seed = new_seed();
+	return 0;
+}
+
+void
+clients_slots_free(struct client_slots *t)
+{
+	free(t->v);
+	t->v = NULL;
+}
+
+struct client_slot *
+clients_slot_at(const struct client_slots *t, size_t i)
+{
+	return (struct client_slot *)(void *)(t->v + i * t->size);
+}
+
+int
+clients_slot_find(const struct client_slots *t, const struct sockaddr *sa,
+    struct client_slot **slot)
+{
+	struct client_slot *victim = NULL;
+	uint8_t key[16];
+	uint64_t h;
+	size_t i;
+
+	addr_key(sa, key);
+	h = util_hash(t->seed, key, sizeof(key));
+	for (i = 0; i < t->probe; i++) {
+		struct client_slot *s = clients_slot_at(t, (h + i) & (t->n - 1));
+
+		if (s->used && memcmp(s->key, key, sizeof(key)) == 0) {
+			*slot = s;
+			return 1;
+		}
+		if (victim == NULL || (victim->used && (!s->used || s->last_ms < victim->last_ms)))
+			victim = s;
+	}
+	*slot = victim;
+	return 0;
+}
+
+void
+clients_slot_claim(const struct client_slots *t, struct client_slot *s,
+    const struct sockaddr *sa)
+{
+	memset(s, 0, t->size);
+	addr_key(sa, s->key);
+	s->used = 1;
 }
