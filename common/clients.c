@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,13 +15,14 @@
 #define BUCKETS 4096
 
 struct centry {
-	struct centry *next;
+	LIST_ENTRY(centry) entry;
 	uint8_t key[16];
 	unsigned count;
 };
+LIST_HEAD(centry_list, centry);
 
 struct client_table {
-	struct centry *b[BUCKETS];
+	struct centry_list b[BUCKETS];
 	uint64_t seed;
 };
 
@@ -39,54 +41,66 @@ struct client_table *
 clients_new(void)
 {
 	struct client_table *t = calloc(1, sizeof(*t));
+	size_t i;
 
-	if (t != NULL)
-		t->seed = new_seed();
+	if (t == NULL)
+		return NULL;
+	for (i = 0; i < BUCKETS; i++)
+		LIST_INIT(&t->b[i]);
+	t->seed = new_seed();
 	return t;
 }
 
 void
 clients_free(struct client_table *t)
 {
+	struct centry *e;
 	size_t i;
 
 	if (t == NULL)
 		return;
 	for (i = 0; i < BUCKETS; i++) {
-		while (t->b[i] != NULL) {
-			struct centry *e = t->b[i];
-
-			t->b[i] = e->next;
+		while ((e = LIST_FIRST(&t->b[i])) != NULL) {
+			LIST_REMOVE(e, entry);
 			free(e);
 		}
 	}
 	free(t);
 }
 
-static struct centry **
-find(struct client_table *t, const uint8_t key[16])
+/* The entry of sa's address, or NULL; key gets its key and *chain (if not NULL) the
+ * chain it is or goes in. */
+static struct centry *
+count_entry(struct client_table *t, const struct sockaddr *sa, uint8_t key[16],
+    struct centry_list **chain)
 {
-	struct centry **pp = &t->b[util_hash(t->seed, key, 16) & (BUCKETS - 1)];
+	struct centry_list *b;
+	struct centry *e;
 
-	while (*pp != NULL && memcmp((*pp)->key, key, 16) != 0)
-		pp = &(*pp)->next;
-	return pp;
+	addr_key(sa, key);
+	b = &t->b[util_hash(t->seed, key, 16) & (BUCKETS - 1)];
+	LIST_FOREACH(e, b, entry)
+		if (memcmp(e->key, key, 16) == 0)
+			break;
+	if (chain != NULL)
+		*chain = b;
+	return e;
 }
 
 unsigned
 clients_inc(struct client_table *t, const struct sockaddr *sa)
 {
+	struct centry_list *chain;
+	struct centry *e;
 	uint8_t key[16];
-	struct centry **pp;
 
-	addr_key(sa, key);
-	pp = find(t, key);
-	if (*pp == NULL) {
-		if ((*pp = calloc(1, sizeof(**pp))) == NULL)
+	if ((e = count_entry(t, sa, key, &chain)) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
 			return 0;
-		memcpy((*pp)->key, key, 16);
+		memcpy(e->key, key, 16);
+		LIST_INSERT_HEAD(chain, e, entry);
 	}
-	return ++(*pp)->count;
+	return ++e->count;
 }
 
 int
@@ -98,15 +112,11 @@ clients_over(unsigned count, unsigned max)
 void
 clients_dec(struct client_table *t, const struct sockaddr *sa)
 {
+	struct centry *e;
 	uint8_t key[16];
-	struct centry **pp, *e;
 
-	addr_key(sa, key);
-	pp = find(t, key);
-	if ((e = *pp) == NULL)
-		return;
-	if (--e->count == 0) {
-		*pp = e->next;
+	if ((e = count_entry(t, sa, key, NULL)) != NULL && --e->count == 0) {
+		LIST_REMOVE(e, entry);
 		free(e);
 	}
 }
@@ -114,12 +124,11 @@ clients_dec(struct client_table *t, const struct sockaddr *sa)
 unsigned
 clients_count(struct client_table *t, const struct sockaddr *sa)
 {
+	struct centry *e;
 	uint8_t key[16];
-	struct centry **pp;
 
-	addr_key(sa, key);
-	pp = find(t, key);
-	return *pp != NULL ? (*pp)->count : 0;
+	e = count_entry(t, sa, key, NULL);
+	return e != NULL ? e->count : 0;
 }
 
 int

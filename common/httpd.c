@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "sock.h"
@@ -18,11 +19,11 @@ struct httpd {
 	httpd_fill_fn *fill;
 	void *arg;
 	uint64_t accept_errors;		/* exported, not logged: common/ never logs */
-	struct httpd *next;
+	LIST_ENTRY(httpd) entry;
 };
 /* The listener's callback argument is evhttp's, so its error callback finds its httpd
  * here (one per daemon in practice). */
-static struct httpd *live;
+static LIST_HEAD(, httpd) live = LIST_HEAD_INITIALIZER(live);
 
 /* The listener on or off (sock_enable_fn). */
 static void
@@ -42,12 +43,13 @@ listener_enable(void *arg, int on)
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct httpd *h = live;
 	struct sockaddr_storage peer;
+	struct httpd *h;
 
 	(void)arg;
-	while (h != NULL && h->l != l)
-		h = h->next;
+	LIST_FOREACH(h, &live, entry)
+		if (h->l == l)
+			break;
 	if (h == NULL)
 		return;
 	h->accept_errors++;
@@ -95,12 +97,15 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 	char msg[256];
 	int fd;
 
-	if (h == NULL || (h->http = evhttp_new(base)) == NULL ||
+	if (h == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return NULL;
+	}
+	LIST_INSERT_HEAD(&live, h, entry);
+	if ((h->http = evhttp_new(base)) == NULL ||
 	    sock_pause_init(&h->pause, base, listener_enable, h) == -1) {
 		snprintf(err, errlen, "metrics: out of memory");
-		if (h != NULL && h->http != NULL)
-			evhttp_free(h->http);
-		free(h);
+		httpd_stop(h);
 		return NULL;
 	}
 	h->fill = fill;
@@ -130,24 +135,17 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 		return NULL;
 	}
 	evconnlistener_set_error_cb(h->l, accept_error_cb);
-	h->next = live;
-	live = h;
 	return h;
 }
 
 void
 httpd_stop(struct httpd *h)
 {
-	struct httpd **pp;
-
 	if (h == NULL)
 		return;
-	for (pp = &live; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == h) {
-			*pp = h->next;
-			break;
-		}
-	evhttp_free(h->http);
+	LIST_REMOVE(h, entry);
+	if (h->http != NULL)
+		evhttp_free(h->http);	/* and the listener bound to it */
 	sock_pause_free(&h->pause);
 	free(h);
 }

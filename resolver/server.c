@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ struct tcp_conn {
 	unsigned ifindex;
 	int closing;			/* EOF seen: free once the answers are written */
 	uint64_t last_answer_ms;	/* accept time, then the last answer */
-	struct tcp_conn *prev, *next;
+	LIST_ENTRY(tcp_conn) entry;
 };
 
 /* Addresses an answer may carry, computed per query for `answer auto`. */
@@ -64,7 +65,7 @@ struct resolver {
 	struct evconnlistener *tcp[MAX_SOCKS];
 	size_t ntcp;
 	struct sock_pause tcp_pause;		/* the TCP listeners' EMFILE back-off */
-	struct tcp_conn *conns;
+	LIST_HEAD(, tcp_conn) conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
 	struct resolver_stats stats;
@@ -411,12 +412,7 @@ tcp_free(struct tcp_conn *tc)
 {
 	struct resolver *r = tc->r;
 
-	if (tc->prev != NULL)
-		tc->prev->next = tc->next;
-	else
-		r->conns = tc->next;
-	if (tc->next != NULL)
-		tc->next->prev = tc->prev;
+	LIST_REMOVE(tc, entry);
 	bufferevent_free(tc->bev);
 	clients_dec(r->tcp_clients, (struct sockaddr *)&tc->peer);
 	r->stats.tcp_open--;
@@ -499,7 +495,7 @@ tcp_make_room(struct resolver *r)
 	struct tcp_conn *tc, *oldest = NULL;
 	uint64_t now = util_now_ms();
 
-	for (tc = r->conns; tc != NULL; tc = tc->next)
+	LIST_FOREACH(tc, &r->conns, entry)
 		if (oldest == NULL || tc->last_answer_ms < oldest->last_answer_ms)
 			oldest = tc;
 	if (oldest == NULL || now - oldest->last_answer_ms < TCP_EVICT_MS)
@@ -563,10 +559,7 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + 65535 + 4096);
 	bufferevent_setcb(tc->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, tc);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
-	tc->next = r->conns;
-	if (r->conns != NULL)
-		r->conns->prev = tc;
-	r->conns = tc;
+	LIST_INSERT_HEAD(&r->conns, tc, entry);
 	r->stats.tcp_open++;
 	r->stats.tcp_accepted++;
 }
@@ -693,6 +686,7 @@ resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, c
 		return NULL;
 	}
 	r->base = base;
+	LIST_INIT(&r->conns);
 	r->cfg = config_ref(cfg);
 	r->audit = audit;
 	iface_refresh(r->ifaces);
@@ -725,8 +719,8 @@ resolver_free(struct resolver *r)
 
 	if (r == NULL)
 		return;
-	while (r->conns != NULL)
-		tcp_free(r->conns);
+	while (!LIST_EMPTY(&r->conns))
+		tcp_free(LIST_FIRST(&r->conns));
 	for (i = 0; i < r->nudp; i++) {
 		event_free(r->udp[i].ev);
 		close(r->udp[i].fd);
