@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "server.h"
 
@@ -26,7 +27,7 @@ struct state {
 	struct event_base *base;
 	struct config *cfg;
 	struct audit *audit;
-	struct resolver *r;
+	struct server *srv;
 	struct httpd *httpd;
 	struct reload_stats reloads;
 	struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *tick, *iface_timer;
@@ -80,10 +81,10 @@ reload(struct state *st)
 	if (policy_count(nc->policy) == 0)
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
 	audit_set_rate(st->audit, nc->audit_rate);
-	resolver_set_config(st->r, nc);
+	server_set_config(st->srv, nc);
 	config_unref(st->cfg);
 	st->cfg = nc;
-	resolver_refresh_interfaces(st->r);
+	server_refresh_interfaces(st->srv);
 	log_info("configuration reloaded: %zu rules", policy_count(nc->policy));
 }
 
@@ -131,7 +132,7 @@ iface_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	resolver_refresh_interfaces(st->r);
+	server_refresh_interfaces(st->srv);
 }
 
 static void
@@ -141,7 +142,7 @@ metrics_fill(struct prom *p, void *arg)
 
 	httpd_common_metrics(p, "resolver", policy_count(st->cfg->policy), audit_stats(st->audit),
 	    &st->reloads);
-	resolver_metrics(p, resolver_stats(st->r));
+	metrics_write(p, server_stats(st->srv));
 }
 
 static void
@@ -199,7 +200,7 @@ start(struct state *st)
 	st->audit = audit_open(st->cfg->audit, "resolver", st->cfg->audit_rate, err, sizeof(err));
 	if (st->audit == NULL)
 		fatalx("%s", err);
-	if ((st->r = resolver_new(st->base, st->cfg, st->audit, err, sizeof(err))) == NULL)
+	if ((st->srv = server_new(st->base, st->cfg, st->audit, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (st->cfg->metrics_on && (st->httpd = httpd_start(st->base,
 	    (const struct sockaddr *)&st->cfg->metrics, metrics_fill, st, err, sizeof(err))) == NULL)
@@ -234,7 +235,7 @@ stop(struct state *st)
 	event_free(st->tick);
 	event_free(st->iface_timer);
 	httpd_stop(st->httpd);
-	resolver_free(st->r);
+	server_free(st->srv);
 	audit_close(st->audit);
 	config_unref(st->cfg);
 	event_base_free(st->base);

@@ -1,11 +1,10 @@
 /* metrics.c: the resolver's Prometheus families. */
+#include "metrics.h"
+
 #include <stdio.h>
 
-#include "prom.h"
-#include "server.h"
-
 void
-resolver_metrics(struct prom *p, const struct resolver_stats *s)
+metrics_write(struct prom *p, const struct server_stats *s)
 {
 	char rname[16];
 	size_t v, q;
@@ -14,13 +13,13 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
 	    "DNS queries by verdict (allow, deny, invalid, drop) and query type.");
 	for (v = 0; v < 4; v++)
-		for (q = 0; q < QT_COUNT; q++)
+		for (q = 0; q < SERVER_QT_COUNT; q++)
 			if (s->queries[v][q] > 0 || (v < 2 && q < 2))
 				prom_u64(p, "gatehouse_dns_queries_total", s->queries[v][q], "verdict",
 				    query_verdict_name((enum query_verdict)v), "qtype",
-				    stat_qtype_name((enum stat_qtype)q), (const char *)NULL);
+				    server_qtype_name((enum server_qtype)q), (const char *)NULL);
 	prom_family(p, "gatehouse_dns_responses_total", "counter", "DNS answers sent, by rcode.");
-	for (rc = 0; rc < STAT_RCODES; rc++)
+	for (rc = 0; rc < SERVER_RCODES; rc++)
 		if (s->rcode[rc] > 0 || rc == 0 || rc == 3)
 			prom_u64(p, "gatehouse_dns_responses_total", s->rcode[rc], "rcode",
 			    query_rcode_name(rc, rname, sizeof(rname)), (const char *)NULL);

@@ -9,17 +9,17 @@
 #include "config.h"
 #include "query.h"
 
-#define STAT_RCODES 24		/* rcodes 0..23 counted one by one, BADVERS (16) included */
+#define SERVER_RCODES 24		/* rcodes 0..23 counted one by one, BADVERS (16) included */
 
 /* Query types counted one by one; the rest are "other". */
-enum stat_qtype {
-	QT_A, QT_AAAA, QT_HTTPS, QT_SVCB, QT_MX, QT_TXT, QT_SRV, QT_CNAME, QT_PTR, QT_NS, QT_SOA,
-	QT_ANY, QT_OTHER, QT_COUNT
+enum server_qtype {
+	SERVER_QT_A, SERVER_QT_AAAA, SERVER_QT_HTTPS, SERVER_QT_SVCB, SERVER_QT_MX, SERVER_QT_TXT, SERVER_QT_SRV, SERVER_QT_CNAME, SERVER_QT_PTR, SERVER_QT_NS, SERVER_QT_SOA,
+	SERVER_QT_ANY, SERVER_QT_OTHER, SERVER_QT_COUNT
 };
 
-struct resolver_stats {
-	uint64_t queries[4][QT_COUNT];	/* by enum query_verdict, then qtype */
-	uint64_t rcode[STAT_RCODES];
+struct server_stats {
+	uint64_t queries[4][SERVER_QT_COUNT];	/* by enum query_verdict, then qtype */
+	uint64_t rcode[SERVER_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */
 	uint64_t send_errors;		/* sendmsg failures */
@@ -31,29 +31,25 @@ struct resolver_stats {
 	unsigned tcp_open;
 };
 
-struct resolver;
+struct server;
 
 /*
  * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). Default
  * addresses whose family the host lacks are skipped with a warning; any other bind
  * failure is an error. audit stays the caller's. NULL with err on failure.
  */
-struct resolver *resolver_new(struct event_base *base, struct config *cfg, struct audit *audit,
+struct server *server_new(struct event_base *base, struct config *cfg, struct audit *audit,
     char *err, size_t errlen);
-void resolver_free(struct resolver *r);
+void server_free(struct server *r);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
  * drops the old one). Listening addresses are not changed by a reload. */
-void resolver_set_config(struct resolver *r, struct config *cfg);
+void server_set_config(struct server *r, struct config *cfg);
 
 /* Re-read interface addresses for `answer auto` (call on a timer and after reload). */
-void resolver_refresh_interfaces(struct resolver *r);
+void server_refresh_interfaces(struct server *r);
 
-const struct resolver_stats *resolver_stats(const struct resolver *r);
-const char *stat_qtype_name(enum stat_qtype q);
-
-/* The resolver's metric families (metrics.c). */
-struct prom;
-void resolver_metrics(struct prom *p, const struct resolver_stats *s);
+const struct server_stats *server_stats(const struct server *r);
+const char *server_qtype_name(enum server_qtype q);
 
 #endif
