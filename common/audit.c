@@ -243,7 +243,7 @@ fmt_u64(char *buf, uint64_t v)
 }
 
 static void
-put(struct audit *a, const char *s, size_t n)
+put_raw(struct audit *a, const char *s, size_t n)
 {
 	if (a->overflow || a->len + n > BUF_CAP) {
 		a->overflow = 1;
@@ -270,9 +270,9 @@ put_escaped(struct audit *a, const char *s, size_t n)
 static void
 put_key(struct audit *a, const char *key)
 {
-	put(a, ",\"", 2);
-	put(a, key, strlen(key));
-	put(a, "\":", 2);
+	put_raw(a, ",\"", 2);
+	put_raw(a, key, strlen(key));
+	put_raw(a, "\":", 2);
 }
 
 static void
@@ -292,7 +292,7 @@ put_ts(struct audit *a)
 		    &tm);
 		a->ts_sec = ts.tv_sec;
 	}
-	put(a, a->ts_prefix, a->ts_prefix_len);
+	put_raw(a, a->ts_prefix, a->ts_prefix_len);
 	us = (unsigned long)(ts.tv_nsec / 1000);
 	tail[0] = '.';
 	for (i = 6; i >= 1; i--) {
@@ -300,7 +300,7 @@ put_ts(struct audit *a)
 		us /= 10;
 	}
 	tail[7] = 'Z';
-	put(a, tail, 8);
+	put_raw(a, tail, 8);
 }
 
 static void
@@ -309,13 +309,13 @@ line_open(struct audit *a, const char *event)
 	a->line_start = a->len;
 	a->in_line = 1;
 	a->overflow = 0;
-	put(a, "{\"ts\":\"", 7);
+	put_raw(a, "{\"ts\":\"", 7);
 	put_ts(a);
-	put(a, "\",\"daemon\":\"", 12);
-	put(a, a->daemon, strlen(a->daemon));
-	put(a, "\",\"event\":\"", 11);
-	put(a, event, strlen(event));
-	put(a, "\"", 1);
+	put_raw(a, "\",\"daemon\":\"", 12);
+	put_raw(a, a->daemon, strlen(a->daemon));
+	put_raw(a, "\",\"event\":\"", 11);
+	put_raw(a, event, strlen(event));
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -330,9 +330,9 @@ audit_strn(struct audit *a, const char *key, const char *val, size_t len)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
 	put_escaped(a, val, len);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -341,9 +341,9 @@ audit_safe(struct audit *a, const char *key, const char *val)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "\"", 1);
-	put(a, val, strlen(val));
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
+	put_raw(a, val, strlen(val));
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -354,7 +354,7 @@ audit_uint(struct audit *a, const char *key, uint64_t val)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, num, fmt_u64(num, val));
+	put_raw(a, num, fmt_u64(num, val));
 }
 
 void
@@ -375,9 +375,9 @@ audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with
 		n += fmt_u64(buf + n, addr_port(sa));
 	}
 	put_key(a, key);
-	put(a, "\"", 1);
-	put(a, buf, n);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
+	put_raw(a, buf, n);
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -395,13 +395,13 @@ audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "[", 1);
+	put_raw(a, "[", 1);
 	for (i = 0; i < n; i++) {
-		put(a, i ? ",\"" : "\"", i ? 2 : 1);
+		put_raw(a, i ? ",\"" : "\"", i ? 2 : 1);
 		put_escaped(a, vals[i], strlen(vals[i]));
-		put(a, "\"", 1);
+		put_raw(a, "\"", 1);
 	}
-	put(a, "]", 1);
+	put_raw(a, "]", 1);
 }
 
 void
@@ -410,7 +410,7 @@ audit_end(struct audit *a)
 	if (!a->in_line)
 		return;
 	a->in_line = 0;
-	put(a, "}\n", 2);
+	put_raw(a, "}\n", 2);
 	if (a->overflow) {	/* cannot happen with bounded fields; count, never write half */
 		a->len = a->line_start;
 		a->overflow = 0;
@@ -614,7 +614,7 @@ audit_flush(struct audit *a)
 	line_open(a, "dropped");
 	audit_uint(a, "count", n);
 	a->in_line = 0;
-	put(a, "}\n", 2);
+	put_raw(a, "}\n", 2);
 	a->pending_lines++;
 	if (write_batch(a) == 0)
 		return 0;

@@ -41,7 +41,7 @@ listener_enable(void *arg, int on)
  * and libevent would retry accept(2) in a loop: shed it and pause (sock.h), as the
  * daemons' own listeners do. */
 static void
-accept_error_cb(struct evconnlistener *l, void *arg)
+scrape_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct sockaddr_storage peer;
 	struct httpd *h;
@@ -134,7 +134,7 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 		httpd_stop(h);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(h->l, accept_error_cb);
+	evconnlistener_set_error_cb(h->l, scrape_accept_error_cb);
 	return h;
 }
 

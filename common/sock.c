@@ -44,7 +44,7 @@ sock_open(const struct sockaddr *sa, int type, unsigned flags, char *err, size_t
 }
 
 static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
+pause_over_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sock_pause *p = arg;
 
@@ -59,7 +59,7 @@ sock_pause_init(struct sock_pause *p, struct event_base *base, sock_enable_fn *e
 {
 	p->enable = enable;
 	p->arg = arg;
-	if ((p->resume = evtimer_new(base, resume_cb, p)) == NULL)
+	if ((p->resume = evtimer_new(base, pause_over_cb, p)) == NULL)
 		return -1;
 	p->reserve_fd = util_reserve_fd();	/* none now: util_shed_accept tries again */
 	return 0;

@@ -213,7 +213,7 @@ server_qtype_name(enum server_qtype q)
 }
 
 static void
-count(struct server *srv, const struct query_info *qi, int tcp)
+count_query(struct server *srv, const struct query_info *qi, int tcp)
 {
 	srv->stats.queries[qi->verdict][qtype_bucket(qi)]++;
 	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < SERVER_RCODES)
@@ -245,7 +245,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	env.tcp = tcp;
 	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
-	count(srv, &qi, tcp);
+	count_query(srv, &qi, tcp);
 	audit_query(srv, peer, tcp, &qi, &env);
 	return res == QUERY_ANSWER;
 }
