@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal, for limits in messages: UTIL_STR(DNAME_MAX) is
+ * "253" (the macro must be a plain number). */
+#define UTIL_STR(x) UTIL_STR_(x)
+#define UTIL_STR_(x) #x
 
 /* Copy with truncation; always NUL-terminates when size > 0. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);

@@ -25,8 +25,6 @@
 #define FLAG_CD 0x0010
 #define OPCODE(f) (((f) >> 11) & 0xf)
 #define EDNS_DO 0x8000
-#define EDE_OPTION 15		/* RFC 8914 */
-#define EDE_BLOCKED 15
 static const char ede_text[] = "not on the allowlist";
 
 /* SOA in negative answers: we answer as if authoritative for the whole tree. */
@@ -363,9 +361,9 @@ put_opt(struct out *o, int rcode, int dnssec_ok, int ede)
 	put32(o, (uint32_t)((rcode >> 4) & 0xff) << 24 | (dnssec_ok ? EDNS_DO : 0));
 	put16(o, rdlen);
 	if (ede) {
-		put16(o, EDE_OPTION);
+		put16(o, LDNS_EDNS_EDE);		/* RFC 8914 */
 		put16(o, (uint16_t)(2 + sizeof(ede_text) - 1));
-		put16(o, EDE_BLOCKED);
+		put16(o, LDNS_EDE_BLOCKED);
 		put_bytes(o, ede_text, sizeof(ede_text) - 1);
 	}
 }
@@ -479,7 +477,7 @@ refusal(const struct msg *m, const struct query_info *info, int *rcode)
 	if (m->nopt == 1 && !m->opt_root)
 		return "opt-owner";
 	if (m->nopt == 1 && m->opt_version > 0) {
-		*rcode = 16;		/* BADVERS, RFC 6891 */
+		*rcode = QUERY_RCODE_BADVERS;
 		return "edns-version";
 	}
 	if (info->qtype == LDNS_RR_TYPE_OPT)
@@ -618,7 +616,7 @@ query_rcode_name(int rcode, char *buf, size_t len)
 	if (rcode == LDNS_RCODE_NXDOMAIN)
 		return "NXDOMAIN";
 
-	if (rcode == 16) {
+	if (rcode == QUERY_RCODE_BADVERS) {
 		util_strlcpy(buf, "BADVERS", len);
 		return buf;
 	}
@@ -637,15 +635,12 @@ query_rcode_name(int rcode, char *buf, size_t len)
 const char *
 query_verdict_name(enum query_verdict v)
 {
-	switch (v) {
-	case VERDICT_ALLOW:
-		return "allow";
-	case VERDICT_DENY:
-		return "deny";
-	case VERDICT_INVALID:
-		return "invalid";
-	case VERDICT_DROP:
-		return "drop";
-	}
-	return "?";
+	static const char *const names[VERDICT_COUNT] = {
+		[VERDICT_ALLOW] = "allow",
+		[VERDICT_DENY] = "deny",
+		[VERDICT_INVALID] = "invalid",
+		[VERDICT_DROP] = "drop",
+	};
+
+	return (unsigned)v < VERDICT_COUNT ? names[v] : "?";
 }

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #define ROUNDS		8		/* batches per readiness event, then yield to others */
 #define UDP_IN		4096		/* larger queries are cut (and then FORMERR) */
 #define UDP_OUT		QUERY_EDNS_PAYLOAD
+#define TCP_MSG_MAX	65535		/* a DNS message over TCP (2-byte length) */
 #define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
 #define MAX_SOCKS	64
 #define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -79,7 +81,7 @@ struct server {
 		struct cmsghdr align;
 		char buf[CMSG_ROOM];
 	} in_cmsg[BATCH], out_cmsg[BATCH];
-	uint8_t tcp_buf[65535];
+	uint8_t tcp_buf[TCP_MSG_MAX];
 };
 
 static struct log_rate send_rl = LOG_RATE_INIT(5, 60);
@@ -165,7 +167,7 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 	if (qi->has_question) {
 		audit_str(srv->audit, "qname", qi->qname);
 		audit_safe(srv->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
-		if (qi->qclass != 1)
+		if (qi->qclass != LDNS_RR_CLASS_IN)
 			audit_uint(srv->audit, "qclass", qi->qclass);
 	}
 	audit_safe(srv->audit, "verdict", query_verdict_name(qi->verdict));
@@ -191,14 +193,33 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 	audit_end(srv->audit);
 }
 
+/* The query types counted one by one: their number on the wire and their label. */
+static const struct {
+	uint16_t type;
+	const char *name;
+} qtypes[SERVER_QT_COUNT] = {
+	[SERVER_QT_A] = { LDNS_RR_TYPE_A, "A" },
+	[SERVER_QT_AAAA] = { LDNS_RR_TYPE_AAAA, "AAAA" },
+	[SERVER_QT_HTTPS] = { LDNS_RR_TYPE_HTTPS, "HTTPS" },
+	[SERVER_QT_SVCB] = { LDNS_RR_TYPE_SVCB, "SVCB" },
+	[SERVER_QT_MX] = { LDNS_RR_TYPE_MX, "MX" },
+	[SERVER_QT_TXT] = { LDNS_RR_TYPE_TXT, "TXT" },
+	[SERVER_QT_SRV] = { LDNS_RR_TYPE_SRV, "SRV" },
+	[SERVER_QT_CNAME] = { LDNS_RR_TYPE_CNAME, "CNAME" },
+	[SERVER_QT_PTR] = { LDNS_RR_TYPE_PTR, "PTR" },
+	[SERVER_QT_NS] = { LDNS_RR_TYPE_NS, "NS" },
+	[SERVER_QT_SOA] = { LDNS_RR_TYPE_SOA, "SOA" },
+	[SERVER_QT_ANY] = { LDNS_RR_TYPE_ANY, "ANY" },
+	[SERVER_QT_OTHER] = { 0, "other" },
+};
+
 static enum server_qtype
 qtype_bucket(const struct query_info *qi)
 {
-	static const uint16_t types[SERVER_QT_OTHER] = { 1, 28, 65, 64, 15, 16, 33, 5, 12, 2, 6, 255 };
 	size_t i;
 
 	for (i = 0; qi->has_question && i < SERVER_QT_OTHER; i++)
-		if (types[i] == qi->qtype)
+		if (qtypes[i].type == qi->qtype)
 			return (enum server_qtype)i;
 	return SERVER_QT_OTHER;
 }
@@ -206,10 +227,7 @@ qtype_bucket(const struct query_info *qi)
 const char *
 server_qtype_name(enum server_qtype q)
 {
-	static const char *const names[SERVER_QT_COUNT] = { "A", "AAAA", "HTTPS", "SVCB", "MX", "TXT",
-		"SRV", "CNAME", "PTR", "NS", "SOA", "ANY", "other" };
-
-	return q < SERVER_QT_COUNT ? names[q] : "other";
+	return q < SERVER_QT_COUNT ? qtypes[q].name : qtypes[SERVER_QT_OTHER].name;
 }
 
 static void
@@ -556,7 +574,8 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	util_ms_to_tv(srv->cfg->dns_tcp_idle_ms, &tv);
 	bufferevent_set_timeouts(tc->bev, &tv, &tv);
-	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + 65535 + 4096);
+	/* Room for one whole framed query and then some: reading pauses above it. */
+	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + TCP_MSG_MAX + UDP_IN);
 	bufferevent_setcb(tc->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, tc);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&srv->conns, tc, entry);

@@ -9,7 +9,7 @@
 #include "config.h"
 #include "query.h"
 
-#define SERVER_RCODES 24		/* rcodes 0..23 counted one by one, BADVERS (16) included */
+#define SERVER_RCODES 24	/* rcodes 0..23 counted one by one, QUERY_RCODE_BADVERS included */
 
 /* Query types counted one by one; the rest are "other". */
 enum server_qtype {
@@ -18,7 +18,7 @@ enum server_qtype {
 };
 
 struct server_stats {
-	uint64_t queries[4][SERVER_QT_COUNT];	/* by enum query_verdict, then qtype */
+	uint64_t queries[VERDICT_COUNT][SERVER_QT_COUNT];	/* by verdict, then qtype */
 	uint64_t rcode[SERVER_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */
