@@ -18,7 +18,8 @@ struct httpd {
 	struct sock_pause pause;	/* its EMFILE back-off */
 	httpd_fill_fn *fill;
 	void *arg;
-	uint64_t accept_errors;		/* exported, not logged: common/ never logs */
+	uint64_t accept_errors;		/* exported, not logged: only the daemons' frame
+					 * (daemon.c) logs in common/ */
 	LIST_ENTRY(httpd) entry;
 };
 /* The listener's callback argument is evhttp's, so its error callback finds its httpd

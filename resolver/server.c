@@ -61,7 +61,7 @@ struct server {
 	struct event_base *base;
 	struct config *cfg;
 	struct audit *audit;
-	struct iface_table *ifaces;
+	const struct iface_table *ifaces;	/* the caller's, kept up to date by it */
 	struct udp_sock udp[MAX_SOCKS];
 	size_t nudp;
 	struct evconnlistener *tcp[MAX_SOCKS];
@@ -686,17 +686,16 @@ tcp_open(struct server *srv, const struct sockaddr *sa, char *err, size_t errlen
 }
 
 struct server *
-server_new(struct event_base *base, struct config *cfg, struct audit *audit, char *err,
-    size_t errlen)
+server_new(struct event_base *base, struct config *cfg, struct audit *audit,
+    const struct iface_table *ifaces, char *err, size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	size_t i;
 
-	if (srv == NULL || (srv->ifaces = iface_new()) == NULL ||
-	    (srv->tcp_clients = clients_new()) == NULL || (srv->burst = burst_new()) == NULL ||
+	if (srv == NULL || (srv->tcp_clients = clients_new()) == NULL ||
+	    (srv->burst = burst_new()) == NULL ||
 	    sock_pause_init(&srv->tcp_pause, base, tcp_listeners_enable, srv) == -1) {
 		if (srv != NULL) {
-			iface_free(srv->ifaces);
 			clients_free(srv->tcp_clients);
 			burst_free(srv->burst);
 		}
@@ -708,7 +707,7 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit, cha
 	LIST_INIT(&srv->conns);
 	srv->cfg = config_ref(cfg);
 	srv->audit = audit;
-	iface_refresh(srv->ifaces);
+	srv->ifaces = ifaces;
 	udp_prepare_in(srv, BATCH);
 	for (i = 0; i < cfg->dns_listen.n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
@@ -747,7 +746,6 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->ntcp; i++)
 		evconnlistener_free(srv->tcp[i]);
 	sock_pause_free(&srv->tcp_pause);
-	iface_free(srv->ifaces);
 	clients_free(srv->tcp_clients);
 	burst_free(srv->burst);
 	config_unref(srv->cfg);
@@ -760,13 +758,6 @@ server_set_config(struct server *srv, struct config *cfg)
 	config_ref(cfg);
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
-}
-
-void
-server_refresh_interfaces(struct server *srv)
-{
-	if (iface_refresh(srv->ifaces) == -1)
-		log_warn("getifaddrs");
 }
 
 const struct server_stats *

@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "iface.h"
 #include "query.h"
 
 #define SERVER_RCODES 24	/* rcodes 0..23 counted one by one, QUERY_RCODE_BADVERS included */
@@ -36,18 +37,17 @@ struct server;
 /*
  * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). Default
  * addresses whose family the host lacks are skipped with a warning; any other bind
- * failure is an error. audit stays the caller's. NULL with err on failure.
+ * failure is an error. audit and ifaces (the interface addresses `answer auto` reads,
+ * refreshed by the caller) stay the caller's and must outlive the server. NULL with err
+ * on failure.
  */
 struct server *server_new(struct event_base *base, struct config *cfg, struct audit *audit,
-    char *err, size_t errlen);
+    const struct iface_table *ifaces, char *err, size_t errlen);
 void server_free(struct server *r);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
  * drops the old one). Listening addresses are not changed by a reload. */
 void server_set_config(struct server *r, struct config *cfg);
-
-/* Re-read interface addresses for `answer auto` (call on a timer and after reload). */
-void server_refresh_interfaces(struct server *r);
 
 const struct server_stats *server_stats(const struct server *r);
 const char *server_qtype_name(enum server_qtype q);
