@@ -1,6 +1,5 @@
 /* test_clients.c: common/clients.c: exact counts per address, and the fixed slots that
  * forget the least recently seen client. */
-#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,30 +9,17 @@
 
 #include <cmocka.h>
 
+#include "addr.h"
 #include "clients.h"
 
+/* "192.0.2.1:1000", "[::1]:53", or an address alone (port 0). */
 static struct sockaddr_storage
-v4(const char *ip, uint16_t port)
+sa_of(const char *text)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	char err[128];
 
-	memset(&ss, 0, sizeof(ss));
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
-	return ss;
-}
-
-static struct sockaddr_storage
-v6(const char *ip)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-	memset(&ss, 0, sizeof(ss));
-	s6->sin6_family = AF_INET6;
-	assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	assert_int_equal(addr_parse(text, 0, &ss, err, sizeof(err)), 0);
 	return ss;
 }
 
@@ -46,8 +32,8 @@ static void
 test_counts(void **state)
 {
 	struct client_table *t = clients_new();
-	struct sockaddr_storage a = v4("192.0.2.1", 1000), a2 = v4("192.0.2.1", 2000);
-	struct sockaddr_storage mapped = v6("::ffff:192.0.2.1"), b = v4("192.0.2.2", 1000);
+	struct sockaddr_storage a = sa_of("192.0.2.1:1000"), a2 = sa_of("192.0.2.1:2000");
+	struct sockaddr_storage mapped = sa_of("::ffff:192.0.2.1"), b = sa_of("192.0.2.2:1000");
 
 	(void)state;
 	assert_non_null(t);
@@ -93,7 +79,7 @@ test_many(void **state)
 		struct sockaddr_storage c;
 
 		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 0xff, i & 0xff);
-		c = v4(ip, 1);
+		c = sa_of(ip);
 		assert_int_equal(clients_inc(t, SA(c)), 1);
 		if (i % 2 == 0)
 			assert_int_equal(clients_inc(t, SA(c)), 2);
@@ -102,7 +88,7 @@ test_many(void **state)
 		struct sockaddr_storage c;
 
 		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 0xff, i & 0xff);
-		c = v4(ip, 1);
+		c = sa_of(ip);
 		assert_int_equal(clients_count(t, SA(c)), i % 2 == 0 ? 2 : 1);
 	}
 	clients_free(t);
@@ -133,7 +119,7 @@ static void
 test_slots_keep(void **state)
 {
 	struct client_slots t;
-	struct sockaddr_storage a = v4("192.0.2.1", 1), a2 = v4("192.0.2.1", 2);
+	struct sockaddr_storage a = sa_of("192.0.2.1:1"), a2 = sa_of("192.0.2.1:2");
 	struct test_slot *s;
 	int fresh;
 
@@ -166,7 +152,7 @@ test_slots_evict(void **state)
 	assert_int_equal(clients_slots_init(&t, 4, sizeof(struct test_slot), 4), 0);
 	for (i = 0; i < 5; i++) {
 		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
-		c[i] = v4(ip, 1);
+		c[i] = sa_of(ip);
 	}
 	for (i = 0; i < 4; i++) {
 		s = slot(&t, c[i], 100 + (uint64_t)i, &fresh);
@@ -192,7 +178,7 @@ static void
 test_slots_unused_first(void **state)
 {
 	struct client_slots t;
-	struct sockaddr_storage a = v4("203.0.113.1", 1), b = v4("203.0.113.2", 1);
+	struct sockaddr_storage a = sa_of("203.0.113.1:1"), b = sa_of("203.0.113.2:1");
 	struct client_slot *victim;
 	int fresh, i;
 
