@@ -112,8 +112,8 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
 	h->fill = fill;
 	h->arg = arg;
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_timeout(h->http, 5);
-	evhttp_set_max_headers_size(h->http, 8192);
+	evhttp_set_timeout(h->http, HTTPD_TIMEOUT_SEC);
+	evhttp_set_max_headers_size(h->http, HTTPD_HEADERS_MAX);
 	evhttp_set_max_body_size(h->http, 0);
 	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
 	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);

@@ -1,4 +1,5 @@
-/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing. */
+/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing, and
+ * shedding a client when accept(2) runs out of descriptors. */
 #ifndef GATEHOUSE_UTIL_H
 #define GATEHOUSE_UTIL_H
 
@@ -42,8 +43,9 @@ uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
  * waiting client keeps the socket readable: close *reserve_fd (an fd held for this
  * moment), accept one waiting client into it and close that at once, so the client sees
  * a reset instead of a hang, then take the reserve again; the caller should then pause
- * accepting. Returns 1 with the client's address in *peer when one was shed, 0 when out
- * of descriptors but none was shed, -1 when err is something else (nothing to do).
+ * accepting (sock_pause_accept_error in sock.h does both). Returns 1 with the client's
+ * address in *peer when one was shed, 0 when out of descriptors but none was shed, -1
+ * when err is something else (nothing to do).
  */
 #define UTIL_ACCEPT_BACKOFF_MS 250	/* how long a listener pauses after shedding */
 struct sockaddr_storage;

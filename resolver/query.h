@@ -20,7 +20,8 @@
 
 enum query_result {
 	QUERY_ANSWER,	/* out[0..*outlen) is the answer to send */
-	QUERY_DROP	/* send nothing (a response, or under 12 bytes); info says why */
+	QUERY_DROP	/* send nothing (a response, under 12 bytes, or outcap under
+			 * QUERY_UDP_MIN); info says why */
 };
 
 /* Signs of data smuggled in a name, for the audit line (flagged, allowed or not). */

@@ -14,8 +14,9 @@
 
 /* Query types counted one by one; the rest are "other". */
 enum server_qtype {
-	SERVER_QT_A, SERVER_QT_AAAA, SERVER_QT_HTTPS, SERVER_QT_SVCB, SERVER_QT_MX, SERVER_QT_TXT, SERVER_QT_SRV, SERVER_QT_CNAME, SERVER_QT_PTR, SERVER_QT_NS, SERVER_QT_SOA,
-	SERVER_QT_ANY, SERVER_QT_OTHER, SERVER_QT_COUNT
+	SERVER_QT_A, SERVER_QT_AAAA, SERVER_QT_HTTPS, SERVER_QT_SVCB, SERVER_QT_MX,
+	SERVER_QT_TXT, SERVER_QT_SRV, SERVER_QT_CNAME, SERVER_QT_PTR, SERVER_QT_NS,
+	SERVER_QT_SOA, SERVER_QT_ANY, SERVER_QT_OTHER, SERVER_QT_COUNT
 };
 
 struct server_stats {
@@ -23,8 +24,9 @@ struct server_stats {
 	uint64_t rcode[SERVER_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */
-	uint64_t send_errors;		/* sendmsg failures */
-	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: over dns-tcp-max) */
+	uint64_t send_errors;		/* datagrams sendmmsg could not send */
+	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: at dns-tcp-max
+					 * with none to evict, or over a client's share) */
 	uint64_t tcp_idle_closed;
 	uint64_t tcp_evicted;		/* closed at dns-tcp-max to make room */
 	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
@@ -35,21 +37,23 @@ struct server_stats {
 struct server;
 
 /*
- * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). Default
- * addresses whose family the host lacks are skipped with a warning; any other bind
- * failure is an error. audit and ifaces (the interface addresses `answer auto` reads,
+ * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). A default
+ * IPv6 address the host cannot bind (no IPv6, or no such address) is skipped with a
+ * warning; any other failure is an error. audit and ifaces (the interface addresses `answer auto` reads,
  * refreshed by the caller) stay the caller's and must outlive the server. NULL with err
  * on failure.
  */
 struct server *server_new(struct event_base *base, struct config *cfg, struct audit *audit,
     const struct iface_table *ifaces, char *err, size_t errlen);
-void server_free(struct server *r);
+void server_free(struct server *srv);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
  * drops the old one). Listening addresses are not changed by a reload. */
-void server_set_config(struct server *r, struct config *cfg);
+void server_set_config(struct server *srv, struct config *cfg);
 
-const struct server_stats *server_stats(const struct server *r);
+/* The counters, valid as long as srv. */
+const struct server_stats *server_stats(const struct server *srv);
+/* "A", "AAAA", ..., "other": the qtype label of the metrics. */
 const char *server_qtype_name(enum server_qtype q);
 
 #endif
