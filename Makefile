@@ -35,7 +35,7 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
-           common/preflight.c common/route.c common/sandbox.c
+           common/preflight.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/relay.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
@@ -80,12 +80,13 @@ UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
 UNIT_test_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
-UNIT_test_audit     = common/audit.c common/addr.c common/util.c
+UNIT_test_audit     = common/audit.c common/clients.c common/addr.c common/util.c
 UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
-UNIT_test_burst     = resolver/burst.c common/addr.c common/util.c
+UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
+UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))

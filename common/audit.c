@@ -12,9 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
-
 #include <netinet/in.h>
+
+#include "addr.h"
+#include "clients.h"
 #include "util.h"
 
 #define BUF_CAP		(256 * 1024)	/* batch buffer */
@@ -25,10 +26,8 @@
 #define BURST_FACTOR	10
 #define GLOBAL_FACTOR	20
 
-struct client_slot {
-	uint8_t key[16];
-	int used;
-	uint64_t last_ms;		/* last line, written or not */
+struct audit_slot {
+	struct client_slot c;		/* c.last_ms: the bucket's last refill */
 	uint64_t tokens;		/* in thousandths of a line */
 	uint64_t held;			/* suppressed since the last report */
 };
@@ -49,11 +48,10 @@ struct audit {
 	size_t pending_lines;		/* complete lines in buf */
 	uint64_t dropped_unreported;
 	uint64_t global_tokens, global_ms;
-	uint64_t seed;
 	time_t ts_sec;			/* cache for the timestamp's date part */
 	char ts_prefix[24];		/* "2026-11-28T12:00:00" */
 	size_t ts_prefix_len;
-	struct client_slot *slots;
+	struct client_slots slots;
 	struct audit_stats stats;
 };
 
@@ -92,10 +90,9 @@ struct audit *
 audit_open(const char *target, const char *daemon, unsigned rate, char *err, size_t errlen)
 {
 	struct audit *a = calloc(1, sizeof(*a));
-	struct timespec ts;
 
 	if (a == NULL || (a->buf = malloc(BUF_CAP)) == NULL ||
-	    (a->slots = calloc(SLOTS, sizeof(*a->slots))) == NULL ||
+	    clients_slots_init(&a->slots, SLOTS, sizeof(struct audit_slot), PROBE) == -1 ||
 	    (a->target = strdup(target)) == NULL) {
 		snprintf(err, errlen, "audit: out of memory");
 		goto fail;
@@ -104,14 +101,12 @@ audit_open(const char *target, const char *daemon, unsigned rate, char *err, siz
 		goto fail;
 	a->is_pipe = is_fifo(a->fd);
 	util_strlcpy(a->daemon, daemon, sizeof(a->daemon));
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	a->seed = UTIL_HASH_INIT ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid();
 	audit_set_rate(a, rate);
 	return a;
 fail:
 	if (a != NULL) {
 		free(a->buf);
-		free(a->slots);
+		clients_slots_free(&a->slots);
 		free(a->target);
 		free(a);
 	}
@@ -248,7 +243,7 @@ fmt_u64(char *buf, uint64_t v)
 }
 
 static void
-put(struct audit *a, const char *s, size_t n)
+put_raw(struct audit *a, const char *s, size_t n)
 {
 	if (a->overflow || a->len + n > BUF_CAP) {
 		a->overflow = 1;
@@ -275,9 +270,9 @@ put_escaped(struct audit *a, const char *s, size_t n)
 static void
 put_key(struct audit *a, const char *key)
 {
-	put(a, ",\"", 2);
-	put(a, key, strlen(key));
-	put(a, "\":", 2);
+	put_raw(a, ",\"", 2);
+	put_raw(a, key, strlen(key));
+	put_raw(a, "\":", 2);
 }
 
 static void
@@ -297,7 +292,7 @@ put_ts(struct audit *a)
 		    &tm);
 		a->ts_sec = ts.tv_sec;
 	}
-	put(a, a->ts_prefix, a->ts_prefix_len);
+	put_raw(a, a->ts_prefix, a->ts_prefix_len);
 	us = (unsigned long)(ts.tv_nsec / 1000);
 	tail[0] = '.';
 	for (i = 6; i >= 1; i--) {
@@ -305,7 +300,7 @@ put_ts(struct audit *a)
 		us /= 10;
 	}
 	tail[7] = 'Z';
-	put(a, tail, 8);
+	put_raw(a, tail, 8);
 }
 
 static void
@@ -314,13 +309,13 @@ line_open(struct audit *a, const char *event)
 	a->line_start = a->len;
 	a->in_line = 1;
 	a->overflow = 0;
-	put(a, "{\"ts\":\"", 7);
+	put_raw(a, "{\"ts\":\"", 7);
 	put_ts(a);
-	put(a, "\",\"daemon\":\"", 12);
-	put(a, a->daemon, strlen(a->daemon));
-	put(a, "\",\"event\":\"", 11);
-	put(a, event, strlen(event));
-	put(a, "\"", 1);
+	put_raw(a, "\",\"daemon\":\"", 12);
+	put_raw(a, a->daemon, strlen(a->daemon));
+	put_raw(a, "\",\"event\":\"", 11);
+	put_raw(a, event, strlen(event));
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -335,9 +330,9 @@ audit_strn(struct audit *a, const char *key, const char *val, size_t len)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
 	put_escaped(a, val, len);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -346,9 +341,9 @@ audit_safe(struct audit *a, const char *key, const char *val)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "\"", 1);
-	put(a, val, strlen(val));
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
+	put_raw(a, val, strlen(val));
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -359,7 +354,7 @@ audit_uint(struct audit *a, const char *key, uint64_t val)
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, num, fmt_u64(num, val));
+	put_raw(a, num, fmt_u64(num, val));
 }
 
 void
@@ -380,9 +375,9 @@ audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with
 		n += fmt_u64(buf + n, addr_port(sa));
 	}
 	put_key(a, key);
-	put(a, "\"", 1);
-	put(a, buf, n);
-	put(a, "\"", 1);
+	put_raw(a, "\"", 1);
+	put_raw(a, buf, n);
+	put_raw(a, "\"", 1);
 }
 
 void
@@ -400,13 +395,13 @@ audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t
 	if (!a->in_line)
 		return;
 	put_key(a, key);
-	put(a, "[", 1);
+	put_raw(a, "[", 1);
 	for (i = 0; i < n; i++) {
-		put(a, i ? ",\"" : "\"", i ? 2 : 1);
+		put_raw(a, i ? ",\"" : "\"", i ? 2 : 1);
 		put_escaped(a, vals[i], strlen(vals[i]));
-		put(a, "\"", 1);
+		put_raw(a, "\"", 1);
 	}
-	put(a, "]", 1);
+	put_raw(a, "]", 1);
 }
 
 void
@@ -415,7 +410,7 @@ audit_end(struct audit *a)
 	if (!a->in_line)
 		return;
 	a->in_line = 0;
-	put(a, "}\n", 2);
+	put_raw(a, "}\n", 2);
 	if (a->overflow) {	/* cannot happen with bounded fields; count, never write half */
 		a->len = a->line_start;
 		a->overflow = 0;
@@ -445,38 +440,24 @@ bucket_take(uint64_t *tokens, uint64_t *last_ms, uint64_t now, uint64_t rate, ui
 	return 1;
 }
 
-static void report_held(struct audit *a, struct client_slot *s);
+static void report_held(struct audit *a, struct audit_slot *s);
 
-static struct client_slot *
-slot_for(struct audit *a, const struct sockaddr *client, uint64_t now)
+/* The flood bound's slot of client, a full bucket for one not seen lately. */
+static struct audit_slot *
+audit_slot(struct audit *a, const struct sockaddr *client, uint64_t now)
 {
-	uint8_t key[16];
-	uint64_t h;
-	struct client_slot *oldest = NULL;
-	size_t i;
+	struct client_slot *c;
+	struct audit_slot *s;
 
-	addr_key(client, key);
-	h = util_hash(a->seed, key, sizeof(key));
-	for (i = 0; i < PROBE; i++) {
-		struct client_slot *s = &a->slots[(h + i) & (SLOTS - 1)];
-
-		if (s->used && memcmp(s->key, key, 16) == 0)
-			return s;
-		if (!s->used) {
-			oldest = s;
-			break;
-		}
-		if (oldest == NULL || s->last_ms < oldest->last_ms)
-			oldest = s;
-	}
-	if (oldest->used && oldest->held > 0)
-		report_held(a, oldest);	/* evicted: its count is written first */
-	memcpy(oldest->key, key, 16);
-	oldest->used = 1;
-	oldest->last_ms = now;
-	oldest->tokens = (uint64_t)a->rate * BURST_FACTOR * 1000;
-	oldest->held = 0;
-	return oldest;
+	if (clients_slot_find(&a->slots, client, &c))
+		return (struct audit_slot *)c;
+	s = (struct audit_slot *)c;
+	if (s->c.used && s->held > 0)
+		report_held(a, s);	/* evicted: its count is written first */
+	clients_slot_claim(&a->slots, c, client);
+	s->c.last_ms = now;
+	s->tokens = (uint64_t)a->rate * BURST_FACTOR * 1000;
+	return s;
 }
 
 int
@@ -493,10 +474,10 @@ audit_begin(struct audit *a, const char *event, const struct sockaddr *client)
 	}
 	if (a->rate > 0 && client != NULL) {
 		uint64_t now = util_now_ms();
-		struct client_slot *s = slot_for(a, client, now);
+		struct audit_slot *s = audit_slot(a, client, now);
 		uint64_t r = a->rate;
 
-		if (!bucket_take(&s->tokens, &s->last_ms, now, r, r * BURST_FACTOR * 1000) ||
+		if (!bucket_take(&s->tokens, &s->c.last_ms, now, r, r * BURST_FACTOR * 1000) ||
 		    !bucket_take(&a->global_tokens, &a->global_ms, now, r * GLOBAL_FACTOR,
 		    r * BURST_FACTOR * GLOBAL_FACTOR * 1000)) {
 			s->held++;
@@ -509,13 +490,13 @@ audit_begin(struct audit *a, const char *event, const struct sockaddr *client)
 }
 
 static void
-report_held(struct audit *a, struct client_slot *s)
+report_held(struct audit *a, struct audit_slot *s)
 {
 	struct sockaddr_in6 sin6;
 
 	memset(&sin6, 0, sizeof(sin6));
 	sin6.sin6_family = AF_INET6;
-	memcpy(&sin6.sin6_addr, s->key, 16);
+	memcpy(&sin6.sin6_addr, s->c.key, 16);
 	line_open(a, "suppressed");
 	audit_addr(a, "client", (struct sockaddr *)&sin6, 0);
 	audit_uint(a, "count", s->held);
@@ -530,12 +511,12 @@ audit_tick(struct audit *a)
 	size_t i;
 
 	for (i = 0; i < SLOTS && a->fd != -1; i++) {
-		struct client_slot *s = &a->slots[i];
+		struct audit_slot *s = (struct audit_slot *)clients_slot_at(&a->slots, i);
 
-		if (s->used && s->held > 0)
+		if (s->c.used && s->held > 0)
 			report_held(a, s);	/* once a second while a flood lasts */
-		else if (s->used && s->held == 0 && now - s->last_ms > 60000)
-			s->used = 0;	/* idle: free the slot */
+		else if (s->c.used && s->held == 0 && now - s->c.last_ms > 60000)
+			s->c.used = 0;	/* idle: free the slot */
 	}
 	audit_flush(a);
 }
@@ -633,7 +614,7 @@ audit_flush(struct audit *a)
 	line_open(a, "dropped");
 	audit_uint(a, "count", n);
 	a->in_line = 0;
-	put(a, "}\n", 2);
+	put_raw(a, "}\n", 2);
 	a->pending_lines++;
 	if (write_batch(a) == 0)
 		return 0;
@@ -651,14 +632,17 @@ audit_close(struct audit *a)
 
 	if (a == NULL)
 		return;
-	for (i = 0; i < SLOTS && a->fd != -1; i++)
-		if (a->slots[i].used && a->slots[i].held > 0)
-			report_held(a, &a->slots[i]);
+	for (i = 0; i < SLOTS && a->fd != -1; i++) {
+		struct audit_slot *s = (struct audit_slot *)clients_slot_at(&a->slots, i);
+
+		if (s->c.used && s->held > 0)
+			report_held(a, s);
+	}
 	audit_flush(a);
 	if (a->own_fd)
 		close(a->fd);
 	free(a->buf);
-	free(a->slots);
+	clients_slots_free(&a->slots);
 	free(a->target);
 	free(a);
 }

@@ -33,7 +33,8 @@ struct audit *audit_open(const char *target, const char *daemon, unsigned rate, 
     size_t errlen);
 /* Flush, report what is still suppressed, close the file. */
 void audit_close(struct audit *a);
-/* Reopen a file target at its path (after rotation); stdout/stderr: no-op. */
+/* Reopen a file target at its path (after rotation); stdout, stderr and off: nothing to
+ * do. 0, or -1 with err (the old file stays in use). */
 int audit_reopen(struct audit *a, char *err, size_t errlen);
 void audit_set_rate(struct audit *a, unsigned rate);
 const char *audit_target(const struct audit *a);
@@ -65,7 +66,9 @@ void audit_end(struct audit *a);
 /* Write what is batched. 0, or -1 with errno when write(2) failed (those lines are
  * counted as dropped). Call at the end of each event-loop callback. */
 int audit_flush(struct audit *a);
-/* Once a second: write "suppressed" lines for clients whose flood has paused. */
+/* Once a second: a "suppressed" line for each client with lines held back since the
+ * last one (a flood shows as one line a second), slots idle for a minute freed, and a
+ * flush. */
 void audit_tick(struct audit *a);
 
 const struct audit_stats *audit_stats(const struct audit *a);

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "util.h"
+
 static int
 is_label_char(unsigned char c)
 {
@@ -121,11 +123,11 @@ dname_status_str(enum dname_status status)
 	case DNAME_EMPTY:
 		return "empty name";
 	case DNAME_TOO_LONG:
-		return "name longer than 253 characters";
+		return "name longer than " UTIL_STR(DNAME_MAX) " characters";
 	case DNAME_LABEL_EMPTY:
 		return "empty label (two dots in a row, or a leading dot)";
 	case DNAME_LABEL_TOO_LONG:
-		return "label longer than 63 characters";
+		return "label longer than " UTIL_STR(DNAME_LABEL_MAX) " characters";
 	case DNAME_BAD_CHAR:
 		return "character not allowed in a host name (letters, digits, '-', '_')";
 	case DNAME_NON_ASCII:

@@ -7,56 +7,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "util.h"
+#include "sock.h"
 
 struct httpd {
 	struct evhttp *http;
-	struct evconnlistener *l;	/* evhttp's own; we only watch its errors */
-	struct event *resume;
-	int reserve_fd;
+	struct evconnlistener *l;	/* evhttp's once bound; we only watch its errors */
+	struct sock_pause pause;	/* its EMFILE back-off */
 	httpd_fill_fn *fill;
 	void *arg;
-	uint64_t accept_errors;		/* exported, not logged: common/ never logs */
-	struct httpd *next;
+	uint64_t accept_errors;		/* exported, not logged: only the daemons' frame
+					 * (daemon.c) logs in common/ */
+	LIST_ENTRY(httpd) entry;
 };
 /* The listener's callback argument is evhttp's, so its error callback finds its httpd
  * here (one per daemon in practice). */
-static struct httpd *live;
+static LIST_HEAD(, httpd) live = LIST_HEAD_INITIALIZER(live);
 
+/* The listener on or off (sock_enable_fn). */
 static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
+listener_enable(void *arg, int on)
 {
 	struct httpd *h = arg;
 
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(h->l);
+	if (on)
+		evconnlistener_enable(h->l);
+	else
+		evconnlistener_disable(h->l);
 }
 
 /* Out of descriptors, a waiting scraper (the healthcheck) would keep the listener ready
- * and libevent would retry accept(2) in a loop: shed it and pause, as the daemons'
- * own listeners do. */
+ * and libevent would retry accept(2) in a loop: shed it and pause (sock.h), as the
+ * daemons' own listeners do. */
 static void
-accept_error_cb(struct evconnlistener *l, void *arg)
+scrape_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct httpd *h = live;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
-	int err = EVUTIL_SOCKET_ERROR();
+	struct httpd *h;
 
 	(void)arg;
-	while (h != NULL && h->l != l)
-		h = h->next;
+	LIST_FOREACH(h, &live, entry)
+		if (h->l == l)
+			break;
 	if (h == NULL)
 		return;
 	h->accept_errors++;
-	if (util_shed_accept(evconnlistener_get_fd(l), err, &h->reserve_fd, &peer) == -1)
-		return;
-	evconnlistener_disable(l);
-	evtimer_add(h->resume, &tv);
+	sock_pause_accept_error(&h->pause, evconnlistener_get_fd(l), EVUTIL_SOCKET_ERROR(), &peer);
 }
 
 static void
@@ -97,56 +95,59 @@ httpd_start(struct event_base *base, const struct sockaddr *sa, httpd_fill_fn *f
     void *arg, char *err, size_t errlen)
 {
 	struct httpd *h = calloc(1, sizeof(*h));
-	char host[ADDR_STRLEN], full[ADDR_STRLEN];
-	struct evhttp_bound_socket *bound;
+	char msg[256];
+	int fd;
 
-	if (h == NULL || (h->http = evhttp_new(base)) == NULL ||
-	    (h->resume = evtimer_new(base, resume_cb, h)) == NULL) {
+	if (h == NULL) {
 		snprintf(err, errlen, "metrics: out of memory");
-		if (h != NULL && h->http != NULL)
-			evhttp_free(h->http);
-		free(h);
 		return NULL;
 	}
-	h->reserve_fd = util_reserve_fd();
-	h->fill = fill;
-	h->arg = arg;
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_timeout(h->http, 5);
-	evhttp_set_max_headers_size(h->http, 8192);
-	evhttp_set_max_body_size(h->http, 0);
-	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
-	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);
-	addr_format(sa, 0, host, sizeof(host));
-	if ((bound = evhttp_bind_socket_with_handle(h->http, host, addr_port(sa))) == NULL) {
-		snprintf(err, errlen, "metrics %s: cannot listen", addr_format(sa, 1, full,
-		    sizeof(full)));
+	LIST_INSERT_HEAD(&live, h, entry);
+	if ((h->http = evhttp_new(base)) == NULL ||
+	    sock_pause_init(&h->pause, base, listener_enable, h) == -1) {
+		snprintf(err, errlen, "metrics: out of memory");
 		httpd_stop(h);
 		return NULL;
 	}
-	h->l = evhttp_bound_socket_get_listener(bound);
-	evconnlistener_set_error_cb(h->l, accept_error_cb);
-	h->next = live;
-	live = h;
+	h->fill = fill;
+	h->arg = arg;
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(h->http, HTTPD_TIMEOUT_SEC);
+	evhttp_set_max_headers_size(h->http, HTTPD_HEADERS_MAX);
+	evhttp_set_max_body_size(h->http, 0);
+	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
+	evhttp_set_cb(h->http, "/healthz", healthz_cb, h);
+	/* Our socket, not evhttp_bind_socket's: that one would listen with libevent's backlog
+	 * and take IPv6 only or not by the system's default, as this one still does. */
+	if ((fd = sock_open(sa, SOCK_STREAM, 0, msg, sizeof(msg))) == -1) {
+		snprintf(err, errlen, "metrics %s", msg);
+		httpd_stop(h);
+		return NULL;
+	}
+	if ((h->l = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd)) == NULL ||
+	    evhttp_bind_listener(h->http, h->l) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		if (h->l != NULL)
+			evconnlistener_free(h->l);
+		else
+			close(fd);
+		h->l = NULL;
+		httpd_stop(h);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(h->l, scrape_accept_error_cb);
 	return h;
 }
 
 void
 httpd_stop(struct httpd *h)
 {
-	struct httpd **pp;
-
 	if (h == NULL)
 		return;
-	for (pp = &live; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == h) {
-			*pp = h->next;
-			break;
-		}
-	evhttp_free(h->http);
-	event_free(h->resume);
-	if (h->reserve_fd != -1)
-		close(h->reserve_fd);
+	LIST_REMOVE(h, entry);
+	if (h->http != NULL)
+		evhttp_free(h->http);	/* and the listener bound to it */
+	sock_pause_free(&h->pause);
 	free(h);
 }
 

@@ -16,7 +16,12 @@ typedef void httpd_fill_fn(struct prom *p, void *arg);
 
 struct httpd;
 
-/* Listen on sa; GET/HEAD only, small headers, 5 s timeouts. NULL with err. */
+/* Listen on sa (IPv6 only or not by the system's default); GET and HEAD only, headers
+ * up to HTTPD_HEADERS_MAX bytes, no body, HTTPD_TIMEOUT_SEC timeouts. Out of descriptors,
+ * a waiting scraper is shed and accepting pauses (sock.h), counted in
+ * gatehouse_metrics_accept_errors_total. NULL with err. */
+#define HTTPD_HEADERS_MAX 8192
+#define HTTPD_TIMEOUT_SEC 5
 struct httpd *httpd_start(struct event_base *base, const struct sockaddr *sa,
     httpd_fill_fn *fill, void *arg, char *err, size_t errlen);
 void httpd_stop(struct httpd *h);

@@ -8,12 +8,10 @@
 #include "addr.h"
 #include "util.h"
 
-#define MAX_LOCAL 256		/* every local address, for iface_is_local */
-
 struct iface_table {
 	struct iface *v;
 	size_t n;
-	struct sockaddr_storage local[MAX_LOCAL];
+	struct sockaddr_storage local[IFACE_LOCAL_MAX];
 	size_t nlocal;
 };
 
@@ -51,7 +49,7 @@ find_or_add(struct iface *v, size_t *n, size_t cap, const char *name)
 static void
 add_local(struct iface_table *t, const struct sockaddr *sa)
 {
-	if (t->nlocal < MAX_LOCAL)
+	if (t->nlocal < IFACE_LOCAL_MAX)
 		memcpy(&t->local[t->nlocal++], sa, addr_len(sa));
 }
 

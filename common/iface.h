@@ -8,13 +8,14 @@
 #include <sys/socket.h>
 
 #define IFACE_ADDRS 4		/* addresses kept per family per interface */
+#define IFACE_LOCAL_MAX 256	/* addresses of the machine kept for iface_is_assigned */
 
 struct iface {
 	unsigned index;
 	char name[IF_NAMESIZE];
 	struct in_addr v4[IFACE_ADDRS];
 	size_t n4;
-	struct in6_addr v6[IFACE_ADDRS];	/* global and ULA, never link-local */
+	struct in6_addr v6[IFACE_ADDRS];	/* any but link-local ones (::1 included) */
 	size_t n6;
 };
 
@@ -32,11 +33,11 @@ const struct iface *iface_by_index(const struct iface_table *t, unsigned index);
 const struct iface *iface_by_addr(const struct iface_table *t, const struct sockaddr *sa);
 
 /* 1 if sa's address is exactly one assigned to an interface (127.0.0.11 is not, when lo
- * holds 127.0.0.1/8). */
+ * holds 127.0.0.1/8), among the first IFACE_LOCAL_MAX of the machine. */
 int iface_is_assigned(const struct iface_table *t, const struct sockaddr *sa);
 
 /* 1 if sa's address is assigned to one of the interfaces (IPv6 link-local included), or
- * is in 127.0.0.0/8 or ::1. */
+ * is in 127.0.0.0/8 or ::1; an IPv4-mapped address is taken as its IPv4 address. */
 int iface_is_local(const struct iface_table *t, const struct sockaddr *sa);
 
 #endif

@@ -16,12 +16,6 @@ log_init(const char *progname, int verbose)
 	log_verbosity = verbose;
 }
 
-int
-log_verbose(void)
-{
-	return log_verbosity;
-}
-
 static void
 vlog(const char *level, const char *errstr, const char *fmt, va_list ap)
 {

@@ -9,7 +9,6 @@
 
 /* progname prefixes every line; verbose > 0 enables log_debug. */
 void log_init(const char *progname, int verbose);
-int log_verbose(void);
 
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);	/* appends ": strerror(errno)" */
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

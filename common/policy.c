@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "dname.h"
 #include "util.h"
@@ -20,7 +21,7 @@ struct slot {
 
 /* Rules are carved from big blocks: no per-rule malloc overhead, one free per block. */
 struct block {
-	struct block *next;
+	SLIST_ENTRY(block) entry;
 	size_t used, cap;
 	char data[];
 };
@@ -35,7 +36,7 @@ struct policy {
 	struct rule **rules;
 	size_t n, cap;
 	struct table exact, wild;
-	struct block *blocks;
+	SLIST_HEAD(, block) blocks;
 	char **srcs;		/* distinct source names, shared by the rules */
 	size_t nsrcs;
 };
@@ -49,7 +50,7 @@ slot_rule(const struct policy *p, const struct slot *s)
 static void *
 arena_alloc(struct policy *p, size_t n)
 {
-	struct block *b = p->blocks;
+	struct block *b = SLIST_FIRST(&p->blocks);
 
 	n = (n + 7) & ~(size_t)7;
 	if (b == NULL || b->cap - b->used < n) {
@@ -59,8 +60,7 @@ arena_alloc(struct policy *p, size_t n)
 			return NULL;
 		b->used = 0;
 		b->cap = cap;
-		b->next = p->blocks;
-		p->blocks = b;
+		SLIST_INSERT_HEAD(&p->blocks, b, entry);
 	}
 	b->used += n;
 	return b->data + b->used - n;
@@ -205,20 +205,23 @@ table_add(struct policy *p, struct table *t, const char *key, size_t len, size_t
 struct policy *
 policy_new(void)
 {
-	return calloc(1, sizeof(struct policy));
+	struct policy *p = calloc(1, sizeof(*p));
+
+	if (p != NULL)
+		SLIST_INIT(&p->blocks);
+	return p;
 }
 
 void
 policy_free(struct policy *p)
 {
+	struct block *b;
 	size_t i;
 
 	if (p == NULL)
 		return;
-	while (p->blocks != NULL) {
-		struct block *b = p->blocks;
-
-		p->blocks = b->next;
+	while ((b = SLIST_FIRST(&p->blocks)) != NULL) {
+		SLIST_REMOVE_HEAD(&p->blocks, entry);
 		free(b);
 	}
 	for (i = 0; i < p->nsrcs; i++)

@@ -63,7 +63,7 @@ warn(struct pf *pf, const char *fmt, ...)
 
 /* "FILE:LINE" or "GATEHOUSE_X" where setting was written, else "NAME (the default)". */
 static const char *
-origin(const struct config *c, const char *setting, char *buf, size_t len)
+setting_origin(const struct config *c, const char *setting, char *buf, size_t len)
 {
 	if (!config_origin(c, setting, buf, len))
 		snprintf(buf, len, "%s (the default)", setting);
@@ -97,8 +97,8 @@ check_user(struct pf *pf, struct passwd *out)
 	errno = 0;
 	if ((pw = getpwnam(pf->c->user)) == NULL)
 		return fail(pf, "%s: user '%s': %s: the daemons switch to it when started as root; "
-		    "name a user of this system", origin(pf->c, "user", where, sizeof(where)),
-		    pf->c->user, errno ? strerror(errno) : "no such user");
+		    "name a user of this system",
+		    setting_origin(pf->c, "user", where, sizeof(where)), pf->c->user, errno ? strerror(errno) : "no such user");
 	*out = *pw;
 	return 0;
 }
@@ -146,7 +146,7 @@ check_audit(struct pf *pf, const struct passwd *pw)
 	if (strcmp(path, "stdout") == 0 || strcmp(path, "stderr") == 0 ||
 	    strcmp(path, "off") == 0)
 		return 0;
-	origin(pf->c, "audit", where, sizeof(where));
+	setting_origin(pf->c, "audit", where, sizeof(where));
 	if ((slash = strrchr(path, '/')) == NULL)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -246,7 +246,7 @@ check_listeners(struct pf *pf)
 				continue;
 			return fail(pf, "%s: %s would listen on %s, where %s listens (%s %s, %s): one of "
 			    "them would fail to start; use another port",
-			    origin(c, l[j].setting, w1, sizeof(w1)), l[j].what,
+			    setting_origin(c, l[j].setting, w1, sizeof(w1)), l[j].what,
 			    addr_format((const struct sockaddr *)&l[j].sa, 1, a1, sizeof(a1)), l[i].what,
 			    l[i].setting, addr_format(a, 1, a2, sizeof(a2)),
 			    set_at(c, l[i].setting, w2, sizeof(w2)));
@@ -276,7 +276,8 @@ check_listeners(struct pf *pf)
 				continue;
 			return fail(pf, "%s: forward-listen %s and %s overlap (a wildcard covers the "
 			    "other, or one is written twice): the second bind of each port would fail; "
-			    "list each address once", origin(c, "forward-listen", w1, sizeof(w1)),
+			    "list each address once",
+			    setting_origin(c, "forward-listen", w1, sizeof(w1)),
 			    addr_format((const struct sockaddr *)&c->forward_listen.v[i], 0, a1,
 			    sizeof(a1)), addr_format((const struct sockaddr *)&c->forward_listen.v[j], 0,
 			    a2, sizeof(a2)));
@@ -296,7 +297,7 @@ warn_foreign(struct pf *pf, const struct sockaddr *sa, const char *setting, int 
 		return;
 	warn(pf, "%s: %s %s: no interface of this machine has this address, so binding it "
 	    "fails here (fine when --check runs outside the gateway)",
-	    origin(pf->c, setting, where, sizeof(where)), setting,
+	    setting_origin(pf->c, setting, where, sizeof(where)), setting,
 	    addr_format(sa, with_port, a, sizeof(a)));
 }
 
@@ -433,14 +434,15 @@ check_upstream(struct pf *pf)
 			if (c->upstream_system)
 				return fail(pf, "%s: the system resolver %s (%s) is this gateway's own "
 				    "resolver (dns-listen %s, %s): the forwarder's lookups would loop; set "
-				    "`upstream` to a real DNS server", origin(c, "upstream", w1, sizeof(w1)),
+				    "`upstream` to a real DNS server",
+				    setting_origin(c, "upstream", w1, sizeof(w1)),
 				    addr_format(s, 1, a1, sizeof(a1)),
 				    pf->env->resolvconf ? pf->env->resolvconf : "/etc/resolv.conf",
 				    addr_format(l, 1, a2, sizeof(a2)), set_at(c, "dns-listen", w2,
 				    sizeof(w2)));
 			return fail(pf, "%s: upstream DNS server %s is this gateway's own resolver "
 			    "(dns-listen %s, %s): the forwarder's lookups would loop; set `upstream` to a "
-			    "real DNS server", origin(c, "upstream", w1, sizeof(w1)),
+			    "real DNS server", setting_origin(c, "upstream", w1, sizeof(w1)),
 			    addr_format(s, 1, a1, sizeof(a1)), addr_format(l, 1, a2, sizeof(a2)),
 			    set_at(c, "dns-listen", w2, sizeof(w2)));
 		}

@@ -100,7 +100,8 @@ on_sigsys(int sig, siginfo_t *si, void *uctx)
 		n = put_str(line, n, cap, sb_machine);
 		n = put_str(line, n, cap, ")");
 	}
-	n = put_str(line, n, cap, " is not allowed by the seccomp filter; exiting with status 159."
+	n = put_str(line, n, cap, " is not allowed by the seccomp filter; exiting with status "
+	    UTIL_STR(SANDBOX_EXIT_STATUS) "."
 	    " `sandbox off` (GATEHOUSE_SANDBOX=off) disables the filter, for debugging only\n");
 	w = write(STDERR_FILENO, line, n);
 	(void)w;

@@ -96,15 +96,6 @@ util_now_ms(void)
 }
 
 uint64_t
-util_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
 util_hash(uint64_t seed, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
@@ -113,18 +104,6 @@ util_hash(uint64_t seed, const void *buf, size_t len)
 	while (len-- > 0)
 		h = util_hash_step(h, *p++);
 	return h;
-}
-
-void
-util_lower(char *dst, const char *src, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char c = src[i];
-
-		dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
 }
 
 int

@@ -1,4 +1,5 @@
-/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing. */
+/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing, and
+ * shedding a client when accept(2) runs out of descriptors. */
 #ifndef GATEHOUSE_UTIL_H
 #define GATEHOUSE_UTIL_H
 
@@ -6,6 +7,10 @@
 #include <stdint.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal, for limits in messages: UTIL_STR(DNAME_MAX) is
+ * "253" (the macro must be a plain number). */
+#define UTIL_STR(x) UTIL_STR_(x)
+#define UTIL_STR_(x) #x
 
 /* Copy with truncation; always NUL-terminates when size > 0. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
@@ -24,9 +29,6 @@ void util_ms_to_tv(uint64_t ms, struct timeval *tv);
 /* Milliseconds on the monotonic clock. */
 uint64_t util_now_ms(void);
 
-/* Microseconds since the Unix epoch (wall clock), for audit timestamps. */
-uint64_t util_wall_us(void);
-
 /* FNV-1a over bytes, 64 bits, starting from `seed` (use UTIL_HASH_INIT when unseeded). */
 #define UTIL_HASH_INIT 0xcbf29ce484222325ULL
 static inline uint64_t
@@ -36,16 +38,14 @@ util_hash_step(uint64_t h, unsigned char c)
 }
 uint64_t util_hash(uint64_t seed, const void *buf, size_t len);
 
-/* Lowercase ASCII copy of src[0..len) into dst (which holds len bytes). */
-void util_lower(char *dst, const char *src, size_t len);
-
 /*
  * accept(2) on listening socket lfd failed with err. Out of descriptors (or memory), a
  * waiting client keeps the socket readable: close *reserve_fd (an fd held for this
  * moment), accept one waiting client into it and close that at once, so the client sees
  * a reset instead of a hang, then take the reserve again; the caller should then pause
- * accepting. Returns 1 with the client's address in *peer when one was shed, 0 when out
- * of descriptors but none was shed, -1 when err is something else (nothing to do).
+ * accepting (sock_pause_accept_error in sock.h does both). Returns 1 with the client's
+ * address in *peer when one was shed, 0 when out of descriptors but none was shed, -1
+ * when err is something else (nothing to do).
  */
 #define UTIL_ACCEPT_BACKOFF_MS 250	/* how long a listener pauses after shedding */
 struct sockaddr_storage;

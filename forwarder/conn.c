@@ -1203,7 +1203,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	f->stats.accepted++;
 	c->timer = evtimer_new(f->base, timer_cb, c);
 	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
-	if (clients_inc(f->clients, peer) > c->cfg->max_conns_per_client) {
+	if (clients_over(clients_inc(f->clients, peer), c->cfg->max_conns_per_client)) {
 		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
 		return;
 	}

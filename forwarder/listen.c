@@ -10,9 +10,8 @@
 #include "addr.h"
 #include "fwd.h"
 #include "log.h"
+#include "sock.h"
 #include "util.h"
-
-#define BACKLOG 1024
 
 struct lsock {
 	struct listeners *ls;
@@ -195,9 +194,8 @@ listeners_count(const struct listeners *ls)
 static int
 open_one(struct listeners *ls, const struct sockaddr *sa, char *err, size_t errlen)
 {
-	char abuf[ADDR_STRLEN];
 	struct lsock *s;
-	int fd, on = 1;
+	int fd;
 
 	if (ls->n == ls->cap) {
 		size_t nc = ls->cap ? ls->cap * 2 : 16;
@@ -210,16 +208,9 @@ open_one(struct listeners *ls, const struct sockaddr *sa, char *err, size_t errl
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto nomem;
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (sa->sa_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
-	    bind(fd, sa, addr_len(sa)) == -1 || listen(fd, BACKLOG) == -1) {
+	if ((fd = sock_open(sa, SOCK_STREAM, SOCK_OPEN_V6ONLY, err, errlen)) == -1) {
 		int e = errno;
 
-		snprintf(err, errlen, "%s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(e));
-		if (fd != -1)
-			close(fd);
 		free(s);
 		errno = e;
 		return -1;
@@ -227,8 +218,7 @@ open_one(struct listeners *ls, const struct sockaddr *sa, char *err, size_t errl
 	s->ls = ls;
 	memcpy(&s->addr, sa, addr_len(sa));
 	s->keep = 1;
-	/* Backlog 0: the socket listens already. -1 would make libevent listen(fd, 128) again,
-	 * cutting BACKLOG to 128 (a flood of new connections then overflows the queue). */
+	/* Backlog 0: the socket listens already (sock.h). */
 	s->l = evconnlistener_new(ls->f->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (s->l == NULL) {
 		close(fd);

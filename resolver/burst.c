@@ -3,40 +3,35 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "addr.h"
+#include "clients.h"
 #include "util.h"
 
 #define SLOTS	1024
 #define PROBE	4
 #define SET	32		/* name hashes kept per client: enough to tell 20 apart */
 
-struct slot {
-	uint8_t key[16];
-	int used;
-	uint64_t window_start, last_ms;
+struct burst_slot {
+	struct client_slot c;	/* c.last_ms: the client's last blocked name */
+	uint64_t window_start;
 	uint32_t hashes[SET];
 	unsigned distinct;
 };
 
 struct burst {
-	struct slot *slots;
-	uint64_t seed;
+	struct client_slots slots;
 };
 
 struct burst *
 burst_new(void)
 {
 	struct burst *b = calloc(1, sizeof(*b));
-	struct timespec ts;
 
-	if (b == NULL || (b->slots = calloc(SLOTS, sizeof(*b->slots))) == NULL) {
+	if (b == NULL || clients_slots_init(&b->slots, SLOTS, sizeof(struct burst_slot),
+	    PROBE) == -1) {
 		free(b);
 		return NULL;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	b->seed = UTIL_HASH_INIT ^ (uint64_t)ts.tv_nsec;
 	return b;
 }
 
@@ -45,44 +40,27 @@ burst_free(struct burst *b)
 {
 	if (b == NULL)
 		return;
-	free(b->slots);
+	clients_slots_free(&b->slots);
 	free(b);
-}
-
-static struct slot *
-slot_for(struct burst *b, const uint8_t key[16], uint64_t now)
-{
-	uint64_t h = util_hash(b->seed, key, 16);
-	struct slot *victim = NULL;
-	size_t i;
-
-	for (i = 0; i < PROBE; i++) {
-		struct slot *s = &b->slots[(h + i) & (SLOTS - 1)];
-
-		if (s->used && memcmp(s->key, key, 16) == 0)
-			return s;
-		if (victim == NULL || !s->used || (victim->used && s->last_ms < victim->last_ms))
-			victim = s;
-	}
-	memset(victim, 0, sizeof(*victim));
-	memcpy(victim->key, key, 16);
-	victim->used = 1;
-	victim->window_start = now;
-	return victim;
 }
 
 int
 burst_note(struct burst *b, const struct sockaddr *client, const char *name, size_t len,
     uint64_t now_ms)
 {
-	uint8_t key[16];
 	uint64_t h = UTIL_HASH_INIT;
-	struct slot *s;
+	struct client_slot *slot;
+	struct burst_slot *s;
 	size_t i;
+	int found;
 
-	addr_key(client, key);
-	s = slot_for(b, key, now_ms);
-	s->last_ms = now_ms;
+	found = clients_slot_find(&b->slots, client, &slot);
+	s = (struct burst_slot *)slot;
+	if (!found) {
+		clients_slot_claim(&b->slots, slot, client);
+		s->window_start = now_ms;
+	}
+	s->c.last_ms = now_ms;
 	if (now_ms - s->window_start >= BURST_WINDOW_MS) {
 		s->window_start = now_ms;
 		s->distinct = 0;

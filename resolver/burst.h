@@ -17,8 +17,8 @@ void burst_free(struct burst *b);
 
 /* Count a blocked name (any case; compared case-insensitively) asked by client at now_ms.
  * Returns 1 when the client has asked for BURST_NAMES or more distinct blocked names in
- * its current window. Memory is fixed; the least recently active client is forgotten
- * first. */
+ * its current window. Memory is fixed: a new client takes the place of the least
+ * recently active of the clients that share its slots (clients.h). */
 int burst_note(struct burst *b, const struct sockaddr *client, const char *name, size_t len,
     uint64_t now_ms);
 

@@ -1,11 +1,26 @@
 /* metrics.c: the resolver's Prometheus families. */
+#include "metrics.h"
+
+#include <ldns/ldns.h>
 #include <stdio.h>
 
-#include "prom.h"
-#include "server.h"
+#include "util.h"
+
+/* The series written even at zero, so that a dashboard has them from the start. */
+static int
+always_verdict(size_t v)
+{
+	return v == VERDICT_ALLOW || v == VERDICT_DENY;
+}
+
+static int
+always_qtype(size_t q)
+{
+	return q == SERVER_QT_A || q == SERVER_QT_AAAA;
+}
 
 void
-resolver_metrics(struct prom *p, const struct resolver_stats *s)
+metrics_write(struct prom *p, const struct server_stats *s)
 {
 	char rname[16];
 	size_t v, q;
@@ -13,15 +28,15 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
 	    "DNS queries by verdict (allow, deny, invalid, drop) and query type.");
-	for (v = 0; v < 4; v++)
-		for (q = 0; q < QT_COUNT; q++)
-			if (s->queries[v][q] > 0 || (v < 2 && q < 2))
+	for (v = 0; v < VERDICT_COUNT; v++)
+		for (q = 0; q < SERVER_QT_COUNT; q++)
+			if (s->queries[v][q] > 0 || (always_verdict(v) && always_qtype(q)))
 				prom_u64(p, "gatehouse_dns_queries_total", s->queries[v][q], "verdict",
 				    query_verdict_name((enum query_verdict)v), "qtype",
-				    stat_qtype_name((enum stat_qtype)q), (const char *)NULL);
+				    server_qtype_name((enum server_qtype)q), (const char *)NULL);
 	prom_family(p, "gatehouse_dns_responses_total", "counter", "DNS answers sent, by rcode.");
-	for (rc = 0; rc < STAT_RCODES; rc++)
-		if (s->rcode[rc] > 0 || rc == 0 || rc == 3)
+	for (rc = 0; rc < SERVER_RCODES; rc++)
+		if (s->rcode[rc] > 0 || rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
 			prom_u64(p, "gatehouse_dns_responses_total", s->rcode[rc], "rcode",
 			    query_rcode_name(rc, rname, sizeof(rname)), (const char *)NULL);
 	prom_family(p, "gatehouse_dns_transport_queries_total", "counter", "DNS queries by transport.");
@@ -44,7 +59,8 @@ resolver_metrics(struct prom *p, const struct resolver_stats *s)
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_shed, "result", "shed",
 	    (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
-	    "accept(2) failures (EMFILE and friends), each followed by a 250 ms pause in accepting.");
+	    "accept(2) failures (EMFILE and friends), each followed by a "
+	    UTIL_STR(UTIL_ACCEPT_BACKOFF_MS) " ms pause in accepting.");
 	prom_u64(p, "gatehouse_dns_tcp_accept_errors_total", s->tcp_accept_errors, (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
 	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);

@@ -25,8 +25,6 @@
 #define FLAG_CD 0x0010
 #define OPCODE(f) (((f) >> 11) & 0xf)
 #define EDNS_DO 0x8000
-#define EDE_OPTION 15		/* RFC 8914 */
-#define EDE_BLOCKED 15
 static const char ede_text[] = "not on the allowlist";
 
 /* SOA in negative answers: we answer as if authoritative for the whole tree. */
@@ -292,7 +290,7 @@ struct out {
 };
 
 static void
-put(struct out *o, const void *d, size_t n)
+put_bytes(struct out *o, const void *d, size_t n)
 {
 	if (o->full || o->len + n > o->cap) {
 		o->full = 1;
@@ -307,7 +305,7 @@ put16(struct out *o, uint16_t v)
 {
 	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
 
-	put(o, b, 2);
+	put_bytes(o, b, 2);
 }
 
 static void
@@ -315,7 +313,7 @@ put32(struct out *o, uint32_t v)
 {
 	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
 
-	put(o, b, 4);
+	put_bytes(o, b, 4);
 }
 
 /* Type, class, TTL and rdlength of a record whose owner was just written. */
@@ -333,7 +331,7 @@ put_addr_rr(struct out *o, uint16_t type, const void *addr, uint16_t alen, uint3
 {
 	put16(o, 0xc000 | HDR);		/* owner: the question name, as sent */
 	put_rr_head(o, type, LDNS_RR_CLASS_IN, ttl, alen);
-	put(o, addr, alen);
+	put_bytes(o, addr, alen);
 }
 
 static void
@@ -341,10 +339,10 @@ put_soa(struct out *o, uint32_t negttl)
 {
 	uint16_t rdlen = (uint16_t)(sizeof(soa_mname) + sizeof(soa_rname) + 20);
 
-	put(o, "", 1);			/* owner: root */
+	put_bytes(o, "", 1);			/* owner: root */
 	put_rr_head(o, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, negttl, rdlen);
-	put(o, soa_mname, sizeof(soa_mname));	/* sizeof includes the root label */
-	put(o, soa_rname, sizeof(soa_rname));
+	put_bytes(o, soa_mname, sizeof(soa_mname));	/* sizeof includes the root label */
+	put_bytes(o, soa_rname, sizeof(soa_rname));
 	put32(o, 1);			/* serial */
 	put32(o, 3600);			/* refresh */
 	put32(o, 600);			/* retry */
@@ -357,16 +355,16 @@ put_opt(struct out *o, int rcode, int dnssec_ok, int ede)
 {
 	uint16_t rdlen = ede ? (uint16_t)(4 + 2 + sizeof(ede_text) - 1) : 0;
 
-	put(o, "", 1);
+	put_bytes(o, "", 1);
 	put16(o, LDNS_RR_TYPE_OPT);
 	put16(o, QUERY_EDNS_PAYLOAD);
 	put32(o, (uint32_t)((rcode >> 4) & 0xff) << 24 | (dnssec_ok ? EDNS_DO : 0));
 	put16(o, rdlen);
 	if (ede) {
-		put16(o, EDE_OPTION);
+		put16(o, LDNS_EDNS_EDE);		/* RFC 8914 */
 		put16(o, (uint16_t)(2 + sizeof(ede_text) - 1));
-		put16(o, EDE_BLOCKED);
-		put(o, ede_text, sizeof(ede_text) - 1);
+		put16(o, LDNS_EDE_BLOCKED);
+		put_bytes(o, ede_text, sizeof(ede_text) - 1);
 	}
 }
 
@@ -399,7 +397,7 @@ put_header(struct out *o, const struct msg *m, const struct plan *pl, uint16_t a
 
 /* Write the whole answer; 0, or -1 when it does not fit in o->cap. */
 static int
-build(struct out *o, const uint8_t *q, const struct msg *m, const struct plan *pl,
+write_answer(struct out *o, const uint8_t *q, const struct msg *m, const struct plan *pl,
     const struct query_env *env, struct query_info *info, int tc)
 {
 	size_t n4 = tc || !pl->want4 ? 0 : env->na;
@@ -412,7 +410,7 @@ build(struct out *o, const uint8_t *q, const struct msg *m, const struct plan *p
 		return -1;
 	put_header(o, m, pl, (uint16_t)(n4 + n6), (pl->soa && !tc) ? 1 : 0, pl->opt ? 1 : 0, tc);
 	if (pl->question)
-		put(o, q + m->qname_off, m->question_end - m->qname_off);
+		put_bytes(o, q + m->qname_off, m->question_end - m->qname_off);
 	for (i = 0; i < n4; i++)
 		put_addr_rr(o, LDNS_RR_TYPE_A, &env->a[i], 4, env->ttl);
 	for (i = 0; i < n6; i++)
@@ -479,7 +477,7 @@ refusal(const struct msg *m, const struct query_info *info, int *rcode)
 	if (m->nopt == 1 && !m->opt_root)
 		return "opt-owner";
 	if (m->nopt == 1 && m->opt_version > 0) {
-		*rcode = 16;		/* BADVERS, RFC 6891 */
+		*rcode = QUERY_RCODE_BADVERS;
 		return "edns-version";
 	}
 	if (info->qtype == LDNS_RR_TYPE_OPT)
@@ -563,8 +561,8 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	o.cap = limit;
 	/* Too big: TC set, records dropped. Header, question (at most 259 bytes) and OPT
 	 * with EDE (at most 37) always fit in the 512 bytes every limit allows. */
-	if (build(&o, q, &m, &pl, env, info, 0) == -1)
-		build(&o, q, &m, &pl, env, info, 1);
+	if (write_answer(&o, q, &m, &pl, env, info, 0) == -1)
+		write_answer(&o, q, &m, &pl, env, info, 1);
 	*outlen = o.len;
 	return QUERY_ANSWER;
 }
@@ -618,7 +616,7 @@ query_rcode_name(int rcode, char *buf, size_t len)
 	if (rcode == LDNS_RCODE_NXDOMAIN)
 		return "NXDOMAIN";
 
-	if (rcode == 16) {
+	if (rcode == QUERY_RCODE_BADVERS) {
 		util_strlcpy(buf, "BADVERS", len);
 		return buf;
 	}
@@ -637,15 +635,12 @@ query_rcode_name(int rcode, char *buf, size_t len)
 const char *
 query_verdict_name(enum query_verdict v)
 {
-	switch (v) {
-	case VERDICT_ALLOW:
-		return "allow";
-	case VERDICT_DENY:
-		return "deny";
-	case VERDICT_INVALID:
-		return "invalid";
-	case VERDICT_DROP:
-		return "drop";
-	}
-	return "?";
+	static const char *const names[VERDICT_COUNT] = {
+		[VERDICT_ALLOW] = "allow",
+		[VERDICT_DENY] = "deny",
+		[VERDICT_INVALID] = "invalid",
+		[VERDICT_DROP] = "drop",
+	};
+
+	return (unsigned)v < VERDICT_COUNT ? names[v] : "?";
 }

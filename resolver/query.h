@@ -15,10 +15,13 @@
  * send over UDP whatever the client offers (DNS Flag Day 2020). */
 #define QUERY_EDNS_PAYLOAD 1232
 #define QUERY_UDP_MIN 512
+/* RFC 6891's extended rcode for an EDNS version we do not speak (ldns has no name). */
+#define QUERY_RCODE_BADVERS 16
 
 enum query_result {
 	QUERY_ANSWER,	/* out[0..*outlen) is the answer to send */
-	QUERY_DROP	/* send nothing (a response, or under 12 bytes); info says why */
+	QUERY_DROP	/* send nothing (a response, under 12 bytes, or outcap under
+			 * QUERY_UDP_MIN); info says why */
 };
 
 /* Signs of data smuggled in a name, for the audit line (flagged, allowed or not). */
@@ -34,7 +37,8 @@ enum query_verdict {
 	VERDICT_ALLOW,	/* the name is on the allowlist */
 	VERDICT_DENY,	/* a well-formed query for a name that is not */
 	VERDICT_INVALID,/* refused on its form: FORMERR, NOTIMP, REFUSED (class, xfr), BADVERS */
-	VERDICT_DROP	/* not answered at all */
+	VERDICT_DROP,	/* not answered at all */
+	VERDICT_COUNT
 };
 
 /* What the answer depends on besides the packet. */
@@ -57,7 +61,7 @@ struct query_info {
 	uint16_t id;
 	int has_question;		/* qname/qtype/qclass are valid */
 	uint16_t qtype, qclass;
-	int rcode;			/* 12-bit (BADVERS is 16) */
+	int rcode;			/* 12-bit (QUERY_RCODE_BADVERS is 16) */
 	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
 	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
 	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */

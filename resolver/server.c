@@ -6,9 +6,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,12 +19,14 @@
 #include "clients.h"
 #include "iface.h"
 #include "log.h"
+#include "sock.h"
 #include "util.h"
 
 #define BATCH		32		/* datagrams per recvmmsg/sendmmsg */
 #define ROUNDS		8		/* batches per readiness event, then yield to others */
 #define UDP_IN		4096		/* larger queries are cut (and then FORMERR) */
 #define UDP_OUT		QUERY_EDNS_PAYLOAD
+#define TCP_MSG_MAX	65535		/* a DNS message over TCP (2-byte length) */
 #define TCP_OUT_MAX	(256 * 1024)	/* stop reading a client that does not read answers */
 #define MAX_SOCKS	64
 #define CMSG_ROOM	CMSG_SPACE(sizeof(struct in6_pktinfo))
@@ -30,7 +34,7 @@
 					 * for this long gives its place to a new one */
 
 struct udp_sock {
-	struct resolver *r;
+	struct server *srv;
 	int fd;
 	int family;
 	int wildcard;		/* bound to 0.0.0.0 or ::, so answers name their source */
@@ -38,13 +42,13 @@ struct udp_sock {
 };
 
 struct tcp_conn {
-	struct resolver *r;
+	struct server *srv;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer, local;
 	unsigned ifindex;
 	int closing;			/* EOF seen: free once the answers are written */
 	uint64_t last_answer_ms;	/* accept time, then the last answer */
-	struct tcp_conn *prev, *next;
+	LIST_ENTRY(tcp_conn) entry;
 };
 
 /* Addresses an answer may carry, computed per query for `answer auto`. */
@@ -53,21 +57,20 @@ struct answer_addrs {
 	struct in6_addr aaaa[IFACE_ADDRS];
 };
 
-struct resolver {
+struct server {
 	struct event_base *base;
 	struct config *cfg;
 	struct audit *audit;
-	struct iface_table *ifaces;
+	const struct iface_table *ifaces;	/* the caller's, kept up to date by it */
 	struct udp_sock udp[MAX_SOCKS];
 	size_t nudp;
 	struct evconnlistener *tcp[MAX_SOCKS];
 	size_t ntcp;
-	struct event *tcp_resume;		/* accepting again after EMFILE back-off */
-	int reserve_fd;				/* for shedding one client on EMFILE */
-	struct tcp_conn *conns;
+	struct sock_pause tcp_pause;		/* the TCP listeners' EMFILE back-off */
+	LIST_HEAD(, tcp_conn) conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
-	struct resolver_stats stats;
+	struct server_stats stats;
 	/* UDP batch scratch */
 	struct mmsghdr in[BATCH], out[BATCH];
 	struct iovec in_iov[BATCH], out_iov[BATCH];
@@ -78,7 +81,7 @@ struct resolver {
 		struct cmsghdr align;
 		char buf[CMSG_ROOM];
 	} in_cmsg[BATCH], out_cmsg[BATCH];
-	uint8_t tcp_buf[65535];
+	uint8_t tcp_buf[TCP_MSG_MAX];
 };
 
 static struct log_rate send_rl = LOG_RATE_INIT(5, 60);
@@ -88,10 +91,10 @@ static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
 
 /* Fill env's answer addresses for a query that arrived on dst (interface ifindex). */
 static void
-answer_env(struct resolver *r, const struct sockaddr *dst, unsigned ifindex,
+answer_env(struct server *srv, const struct sockaddr *dst, unsigned ifindex,
     struct query_env *env, struct answer_addrs *aa)
 {
-	const struct config *c = r->cfg;
+	const struct config *c = srv->cfg;
 	const struct iface *ifc;
 
 	if (!c->answer_auto) {
@@ -104,9 +107,9 @@ answer_env(struct resolver *r, const struct sockaddr *dst, unsigned ifindex,
 	env->a = aa->a;
 	env->aaaa = aa->aaaa;
 	env->na = env->naaaa = 0;
-	ifc = ifindex ? iface_by_index(r->ifaces, ifindex) : NULL;
+	ifc = ifindex ? iface_by_index(srv->ifaces, ifindex) : NULL;
 	if (ifc == NULL)
-		ifc = iface_by_addr(r->ifaces, dst);
+		ifc = iface_by_addr(srv->ifaces, dst);
 	if (dst->sa_family == AF_INET) {
 		aa->a[0] = ((const struct sockaddr_in *)dst)->sin_addr;
 		env->na = 1;
@@ -146,88 +149,104 @@ append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
 }
 
 static void
-audit_query(struct resolver *r, const struct sockaddr *peer, int tcp,
+audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
     const struct query_info *qi, const struct query_env *env)
 {
 	const char *flags[5];
 	size_t nflags;
-	int burst = qi->verdict == VERDICT_DENY && r->burst != NULL &&
-	    burst_note(r->burst, peer, qi->qname, strlen(qi->qname), util_now_ms());
+	int burst = qi->verdict == VERDICT_DENY && srv->burst != NULL &&
+	    burst_note(srv->burst, peer, qi->qname, strlen(qi->qname), util_now_ms());
 
 	char tbuf[16], rbuf[16], ans[512];
 	size_t i, off = 0;
 
-	if (!audit_begin(r->audit, "query", peer))
+	if (!audit_begin(srv->audit, "query", peer))
 		return;
-	audit_client(r->audit, peer);
-	audit_safe(r->audit, "proto", tcp ? "tcp" : "udp");
+	audit_client(srv->audit, peer);
+	audit_safe(srv->audit, "proto", tcp ? "tcp" : "udp");
 	if (qi->has_question) {
-		audit_str(r->audit, "qname", qi->qname);
-		audit_safe(r->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
-		if (qi->qclass != 1)
-			audit_uint(r->audit, "qclass", qi->qclass);
+		audit_str(srv->audit, "qname", qi->qname);
+		audit_safe(srv->audit, "qtype", query_type_name(qi->qtype, tbuf, sizeof(tbuf)));
+		if (qi->qclass != LDNS_RR_CLASS_IN)
+			audit_uint(srv->audit, "qclass", qi->qclass);
 	}
-	audit_safe(r->audit, "verdict", query_verdict_name(qi->verdict));
+	audit_safe(srv->audit, "verdict", query_verdict_name(qi->verdict));
 	if (qi->rule != NULL)
-		audit_safe(r->audit, "rule", qi->rule->pattern);
+		audit_safe(srv->audit, "rule", qi->rule->pattern);
 	if (qi->reason != NULL)
-		audit_safe(r->audit, "reason", qi->reason);
+		audit_safe(srv->audit, "reason", qi->reason);
 	if (qi->verdict != VERDICT_DROP)
-		audit_safe(r->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
+		audit_safe(srv->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
 	for (i = 0; i < qi->nanswer4 && i < env->na; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET, &env->a[i]);
 	for (i = 0; i < qi->nanswer6 && i < env->naaaa; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET6, &env->aaaa[i]);
 	if (off > 0)
-		audit_safe(r->audit, "answer", ans);
+		audit_safe(srv->audit, "answer", ans);
 	if (qi->truncated)
-		audit_uint(r->audit, "tc", 1);
+		audit_uint(srv->audit, "tc", 1);
 	nflags = query_flag_names(qi->flags, flags);
 	if (burst)
 		flags[nflags++] = "blocked-burst";
 	if (nflags > 0)
-		audit_strarray(r->audit, "flags", flags, nflags);
-	audit_end(r->audit);
+		audit_strarray(srv->audit, "flags", flags, nflags);
+	audit_end(srv->audit);
 }
 
-static enum stat_qtype
+/* The query types counted one by one: their number on the wire and their label. */
+static const struct {
+	uint16_t type;
+	const char *name;
+} qtypes[SERVER_QT_COUNT] = {
+	[SERVER_QT_A] = { LDNS_RR_TYPE_A, "A" },
+	[SERVER_QT_AAAA] = { LDNS_RR_TYPE_AAAA, "AAAA" },
+	[SERVER_QT_HTTPS] = { LDNS_RR_TYPE_HTTPS, "HTTPS" },
+	[SERVER_QT_SVCB] = { LDNS_RR_TYPE_SVCB, "SVCB" },
+	[SERVER_QT_MX] = { LDNS_RR_TYPE_MX, "MX" },
+	[SERVER_QT_TXT] = { LDNS_RR_TYPE_TXT, "TXT" },
+	[SERVER_QT_SRV] = { LDNS_RR_TYPE_SRV, "SRV" },
+	[SERVER_QT_CNAME] = { LDNS_RR_TYPE_CNAME, "CNAME" },
+	[SERVER_QT_PTR] = { LDNS_RR_TYPE_PTR, "PTR" },
+	[SERVER_QT_NS] = { LDNS_RR_TYPE_NS, "NS" },
+	[SERVER_QT_SOA] = { LDNS_RR_TYPE_SOA, "SOA" },
+	[SERVER_QT_ANY] = { LDNS_RR_TYPE_ANY, "ANY" },
+	[SERVER_QT_OTHER] = { 0, "other" },
+};
+
+static enum server_qtype
 qtype_bucket(const struct query_info *qi)
 {
-	static const uint16_t types[QT_OTHER] = { 1, 28, 65, 64, 15, 16, 33, 5, 12, 2, 6, 255 };
 	size_t i;
 
-	for (i = 0; qi->has_question && i < QT_OTHER; i++)
-		if (types[i] == qi->qtype)
-			return (enum stat_qtype)i;
-	return QT_OTHER;
+	for (i = 0; qi->has_question && i < SERVER_QT_OTHER; i++)
+		if (qtypes[i].type == qi->qtype)
+			return (enum server_qtype)i;
+	return SERVER_QT_OTHER;
 }
 
 const char *
-stat_qtype_name(enum stat_qtype q)
+server_qtype_name(enum server_qtype q)
 {
-	static const char *const names[QT_COUNT] = { "A", "AAAA", "HTTPS", "SVCB", "MX", "TXT",
-		"SRV", "CNAME", "PTR", "NS", "SOA", "ANY", "other" };
-
-	return q < QT_COUNT ? names[q] : "other";
+	return q < SERVER_QT_COUNT ? qtypes[q].name : qtypes[SERVER_QT_OTHER].name;
 }
 
 static void
-count(struct resolver *r, const struct query_info *qi, int tcp)
+count_query(struct server *srv, const struct query_info *qi, int tcp)
 {
-	r->stats.queries[qi->verdict][qtype_bucket(qi)]++;
-	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < STAT_RCODES)
-		r->stats.rcode[qi->rcode]++;
+	srv->stats.queries[qi->verdict][qtype_bucket(qi)]++;
+	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < SERVER_RCODES)
+		srv->stats.rcode[qi->rcode]++;
 	if (tcp)
-		r->stats.tcp++;
+		srv->stats.tcp++;
 	else
-		r->stats.udp++;
+		srv->stats.udp++;
 	if (qi->truncated)
-		r->stats.truncated++;
+		srv->stats.truncated++;
 }
 
 /* Answer one query; 1 with *outlen set when there is something to send. */
 static int
-answer_one(struct resolver *r, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
+answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
     const struct sockaddr *dst, unsigned ifindex, int tcp, uint8_t *out, size_t outcap,
     size_t *outlen)
 {
@@ -237,15 +256,15 @@ answer_one(struct resolver *r, const uint8_t *q, size_t qlen, const struct socka
 	enum query_result res;
 
 	memset(&env, 0, sizeof(env));
-	env.policy = r->cfg->policy;
-	env.ttl = r->cfg->ttl;
-	env.negative_ttl = r->cfg->negative_ttl;
-	env.blocked_refused = r->cfg->blocked_refused;
+	env.policy = srv->cfg->policy;
+	env.ttl = srv->cfg->ttl;
+	env.negative_ttl = srv->cfg->negative_ttl;
+	env.blocked_refused = srv->cfg->blocked_refused;
 	env.tcp = tcp;
-	answer_env(r, dst, ifindex, &env, &aa);
+	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
-	count(r, &qi, tcp);
-	audit_query(r, peer, tcp, &qi, &env);
+	count_query(srv, &qi, tcp);
+	audit_query(srv, peer, tcp, &qi, &env);
 	return res == QUERY_ANSWER;
 }
 
@@ -313,12 +332,12 @@ udp_src_cmsg(struct msghdr *mh, void *room, const struct sockaddr *dst, unsigned
 }
 
 static void
-udp_send(struct resolver *r, int fd, unsigned n)
+udp_send(struct server *srv, int fd, unsigned n)
 {
 	unsigned done = 0;
 
 	while (done < n) {
-		int s = sendmmsg(fd, r->out + done, n - done, MSG_DONTWAIT);
+		int s = sendmmsg(fd, srv->out + done, n - done, MSG_DONTWAIT);
 
 		if (s > 0) {
 			done += (unsigned)s;
@@ -327,7 +346,7 @@ udp_send(struct resolver *r, int fd, unsigned n)
 		if (s == -1 && errno == EINTR)
 			continue;
 		/* This datagram cannot go (full buffer, unreachable peer): skip it. */
-		r->stats.send_errors++;
+		srv->stats.send_errors++;
 		log_warn_rl(&send_rl, "udp send");
 		done++;
 	}
@@ -336,20 +355,20 @@ udp_send(struct resolver *r, int fd, unsigned n)
 /* Point the receive headers at their buffers: all of them once, then after each
  * recvmmsg only the n it filled (the kernel changed their lengths and flags). */
 static void
-udp_prepare_in(struct resolver *r, unsigned n)
+udp_prepare_in(struct server *srv, unsigned n)
 {
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		struct msghdr *mh = &r->in[i].msg_hdr;
+		struct msghdr *mh = &srv->in[i].msg_hdr;
 
-		r->in_iov[i].iov_base = r->in_buf[i];
-		r->in_iov[i].iov_len = UDP_IN;
-		mh->msg_name = &r->peer[i];
-		mh->msg_namelen = sizeof(r->peer[i]);
-		mh->msg_iov = &r->in_iov[i];
+		srv->in_iov[i].iov_base = srv->in_buf[i];
+		srv->in_iov[i].iov_len = UDP_IN;
+		mh->msg_name = &srv->peer[i];
+		mh->msg_namelen = sizeof(srv->peer[i]);
+		mh->msg_iov = &srv->in_iov[i];
 		mh->msg_iovlen = 1;
-		mh->msg_control = r->in_cmsg[i].buf;
+		mh->msg_control = srv->in_cmsg[i].buf;
 		mh->msg_controllen = CMSG_ROOM;
 		mh->msg_flags = 0;
 	}
@@ -359,7 +378,7 @@ static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *us = arg;
-	struct resolver *r = us->r;
+	struct server *srv = us->srv;
 	int round;
 
 	(void)what;
@@ -367,41 +386,41 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		int got, i;
 		unsigned nout = 0;
 
-		got = recvmmsg(fd, r->in, BATCH, MSG_DONTWAIT, NULL);
+		got = recvmmsg(fd, srv->in, BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			break;
 		for (i = 0; i < got; i++) {
-			struct msghdr *mh = &r->in[i].msg_hdr;
-			struct msghdr *oh = &r->out[nout].msg_hdr;
+			struct msghdr *mh = &srv->in[i].msg_hdr;
+			struct msghdr *oh = &srv->out[nout].msg_hdr;
 			struct sockaddr_storage dst;
 			unsigned ifindex = udp_dst(mh, us->family, &dst);
 			size_t outlen;
 
-			if (!answer_one(r, r->in_buf[i], r->in[i].msg_len,
-			    (struct sockaddr *)&r->peer[i], (struct sockaddr *)&dst, ifindex, 0,
-			    r->out_buf[nout], UDP_OUT, &outlen))
+			if (!answer_one(srv, srv->in_buf[i], srv->in[i].msg_len,
+			    (struct sockaddr *)&srv->peer[i], (struct sockaddr *)&dst, ifindex, 0,
+			    srv->out_buf[nout], UDP_OUT, &outlen))
 				continue;
 			memset(oh, 0, sizeof(*oh));
-			r->out_iov[nout].iov_base = r->out_buf[nout];
-			r->out_iov[nout].iov_len = outlen;
-			oh->msg_name = &r->peer[i];
+			srv->out_iov[nout].iov_base = srv->out_buf[nout];
+			srv->out_iov[nout].iov_len = outlen;
+			oh->msg_name = &srv->peer[i];
 			oh->msg_namelen = mh->msg_namelen;
-			oh->msg_iov = &r->out_iov[nout];
+			oh->msg_iov = &srv->out_iov[nout];
 			oh->msg_iovlen = 1;
 			/* Bound to one address, the kernel picks it as the source anyway;
 			 * a control message per datagram would only cost a lookup. */
 			if (us->wildcard)
-				udp_src_cmsg(oh, r->out_cmsg[nout].buf, (struct sockaddr *)&dst,
+				udp_src_cmsg(oh, srv->out_cmsg[nout].buf, (struct sockaddr *)&dst,
 				    ifindex);
 			nout++;
 		}
 		if (nout > 0)
-			udp_send(r, fd, nout);
-		udp_prepare_in(r, (unsigned)got);
+			udp_send(srv, fd, nout);
+		udp_prepare_in(srv, (unsigned)got);
 		if (got < BATCH)
 			break;
 	}
-	audit_flush(r->audit);
+	audit_flush(srv->audit);
 }
 
 /* ---- TCP (RFC 7766: 2-byte framing, pipelined queries, idle timeout) ---- */
@@ -409,17 +428,12 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 static void
 tcp_free(struct tcp_conn *tc)
 {
-	struct resolver *r = tc->r;
+	struct server *srv = tc->srv;
 
-	if (tc->prev != NULL)
-		tc->prev->next = tc->next;
-	else
-		r->conns = tc->next;
-	if (tc->next != NULL)
-		tc->next->prev = tc->prev;
+	LIST_REMOVE(tc, entry);
 	bufferevent_free(tc->bev);
-	clients_dec(r->tcp_clients, (struct sockaddr *)&tc->peer);
-	r->stats.tcp_open--;
+	clients_dec(srv->tcp_clients, (struct sockaddr *)&tc->peer);
+	srv->stats.tcp_open--;
 	free(tc);
 }
 
@@ -427,7 +441,7 @@ static void
 tcp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
-	struct resolver *r = tc->r;
+	struct server *srv = tc->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 
@@ -443,12 +457,12 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 		if ((q = evbuffer_pullup(in, (ev_ssize_t)(2 + mlen))) == NULL)
 			break;
 		tc->last_answer_ms = util_now_ms();
-		if (answer_one(r, q + 2, mlen, (struct sockaddr *)&tc->peer,
-		    (struct sockaddr *)&tc->local, tc->ifindex, 1, r->tcp_buf + 2,
-		    sizeof(r->tcp_buf) - 2, &outlen)) {
-			r->tcp_buf[0] = (uint8_t)(outlen >> 8);
-			r->tcp_buf[1] = (uint8_t)outlen;
-			evbuffer_add(out, r->tcp_buf, outlen + 2);
+		if (answer_one(srv, q + 2, mlen, (struct sockaddr *)&tc->peer,
+		    (struct sockaddr *)&tc->local, tc->ifindex, 1, srv->tcp_buf + 2,
+		    sizeof(srv->tcp_buf) - 2, &outlen)) {
+			srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
+			srv->tcp_buf[1] = (uint8_t)outlen;
+			evbuffer_add(out, srv->tcp_buf, outlen + 2);
 		}
 		evbuffer_drain(in, 2 + mlen);
 		if (evbuffer_get_length(out) > TCP_OUT_MAX) {
@@ -456,7 +470,7 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		}
 	}
-	audit_flush(r->audit);
+	audit_flush(srv->audit);
 }
 
 static void
@@ -486,7 +500,7 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		tc->r->stats.tcp_idle_closed++;
+		tc->srv->stats.tcp_idle_closed++;
 	tcp_free(tc);
 }
 
@@ -494,17 +508,17 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
  * that is over TCP_EVICT_MS (RFC 7766 6.2.3 lets a server close connections to make
  * room; a client trickling bytes never completes a query, so it goes first). */
 static int
-tcp_make_room(struct resolver *r)
+tcp_make_room(struct server *srv)
 {
 	struct tcp_conn *tc, *oldest = NULL;
 	uint64_t now = util_now_ms();
 
-	for (tc = r->conns; tc != NULL; tc = tc->next)
+	LIST_FOREACH(tc, &srv->conns, entry)
 		if (oldest == NULL || tc->last_answer_ms < oldest->last_answer_ms)
 			oldest = tc;
 	if (oldest == NULL || now - oldest->last_answer_ms < TCP_EVICT_MS)
 		return -1;
-	r->stats.tcp_evicted++;
+	srv->stats.tcp_evicted++;
 	tcp_free(oldest);
 	return 0;
 }
@@ -520,270 +534,234 @@ static void
 tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
 {
-	struct resolver *r = arg;
+	struct server *srv = arg;
 	struct tcp_conn *tc;
 	struct timeval tv;
 	socklen_t sl = sizeof(tc->local);
 	const struct iface *ifc;
 
 	(void)l;
-	if ((r->stats.tcp_open >= r->cfg->dns_tcp_max && tcp_make_room(r) == -1) ||
+	if ((srv->stats.tcp_open >= srv->cfg->dns_tcp_max && tcp_make_room(srv) == -1) ||
 	    (tc = calloc(1, sizeof(*tc))) == NULL) {
-		r->stats.tcp_refused++;
+		srv->stats.tcp_refused++;
 		close(fd);
 		return;
 	}
-	if (clients_inc(r->tcp_clients, sa) > tcp_per_client(r->cfg)) {
-		clients_dec(r->tcp_clients, sa);
-		r->stats.tcp_refused++;
+	if (clients_over(clients_inc(srv->tcp_clients, sa), tcp_per_client(srv->cfg))) {
+		clients_dec(srv->tcp_clients, sa);
+		srv->stats.tcp_refused++;
 		free(tc);
 		close(fd);
 		return;
 	}
-	tc->r = r;
+	tc->srv = srv;
 	tc->last_answer_ms = util_now_ms();
 	memcpy(&tc->peer, sa, (size_t)salen < sizeof(tc->peer) ? (size_t)salen : sizeof(tc->peer));
 	if (getsockname(fd, (struct sockaddr *)&tc->local, &sl) == -1) {
-		clients_dec(r->tcp_clients, sa);
+		clients_dec(srv->tcp_clients, sa);
 		close(fd);
 		free(tc);
 		return;
 	}
-	ifc = iface_by_addr(r->ifaces, (struct sockaddr *)&tc->local);
+	ifc = iface_by_addr(srv->ifaces, (struct sockaddr *)&tc->local);
 	tc->ifindex = ifc ? ifc->index : 0;
-	tc->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	tc->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (tc->bev == NULL) {
-		clients_dec(r->tcp_clients, sa);
+		clients_dec(srv->tcp_clients, sa);
 		close(fd);
 		free(tc);
 		return;
 	}
-	tv.tv_sec = (time_t)(r->cfg->dns_tcp_idle_ms / 1000);
-	tv.tv_usec = (suseconds_t)(r->cfg->dns_tcp_idle_ms % 1000) * 1000;
+	util_ms_to_tv(srv->cfg->dns_tcp_idle_ms, &tv);
 	bufferevent_set_timeouts(tc->bev, &tv, &tv);
-	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + 65535 + 4096);
+	/* Room for one whole framed query and then some: reading pauses above it. */
+	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + TCP_MSG_MAX + UDP_IN);
 	bufferevent_setcb(tc->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, tc);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
-	tc->next = r->conns;
-	if (r->conns != NULL)
-		r->conns->prev = tc;
-	r->conns = tc;
-	r->stats.tcp_open++;
-	r->stats.tcp_accepted++;
+	LIST_INSERT_HEAD(&srv->conns, tc, entry);
+	srv->stats.tcp_open++;
+	srv->stats.tcp_accepted++;
 }
 
+/* The TCP listeners on or off (sock_enable_fn). */
 static void
-tcp_listeners_enable(struct resolver *r, int on)
+tcp_listeners_enable(void *arg, int on)
 {
+	struct server *srv = arg;
 	size_t i;
 
-	for (i = 0; i < r->ntcp; i++) {
+	for (i = 0; i < srv->ntcp; i++) {
 		if (on)
-			evconnlistener_enable(r->tcp[i]);
+			evconnlistener_enable(srv->tcp[i]);
 		else
-			evconnlistener_disable(r->tcp[i]);
+			evconnlistener_disable(srv->tcp[i]);
 	}
-}
-
-static void
-tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	tcp_listeners_enable(arg, 1);
 }
 
 static void
 tcp_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct resolver *r = arg;
+	struct server *srv = arg;
 	struct sockaddr_storage peer;
-	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
 	int err = EVUTIL_SOCKET_ERROR(), shed;
 
-	r->stats.tcp_accept_errors++;
+	srv->stats.tcp_accept_errors++;
 	errno = err;
 	log_warn_rl(&accept_rl, "dns tcp accept");
-	/* Out of descriptors: the waiting client would make the listener ready again at
-	 * once (a busy loop) and then hang. Shed one with the reserve descriptor so it sees
-	 * a reset, and stop accepting for a moment; UDP goes on meanwhile. */
-	if ((shed = util_shed_accept(evconnlistener_get_fd(l), err, &r->reserve_fd, &peer)) == -1)
+	/* Out of descriptors: shed one waiting client and stop accepting for a moment
+	 * (sock.h); UDP goes on meanwhile. */
+	if ((shed = sock_pause_accept_error(&srv->tcp_pause, evconnlistener_get_fd(l), err,
+	    &peer)) == -1)
 		return;
-	r->stats.tcp_shed += (uint64_t)shed;
-	tcp_listeners_enable(r, 0);
-	evtimer_add(r->tcp_resume, &tv);
+	srv->stats.tcp_shed += (uint64_t)shed;
 }
 
 /* ---- sockets ---- */
 
+/* A socket for dns-listen address sa: "udp ADDR: reason" or "tcp ADDR: reason" in err,
+ * and errno (EAFNOSUPPORT, EADDRNOTAVAIL, ...) for server_new, on failure. */
 static int
-udp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
+open_dns_socket(size_t nopen, const struct sockaddr *sa, int type, char *err, size_t errlen)
 {
-	char abuf[ADDR_STRLEN];
-	int fd, on = 1, rcv = 1 << 20;
-	struct udp_sock *us;
+	char msg[256];
+	int fd, e;
 
-	if (r->nudp == MAX_SOCKS) {
+	if (nopen == MAX_SOCKS) {
 		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+		errno = EINVAL;
 		return -1;
 	}
-	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
+	fd = sock_open(sa, type, SOCK_OPEN_V6ONLY | (type == SOCK_DGRAM ? SOCK_OPEN_PKTINFO : 0),
+	    msg, sizeof(msg));
+	if (fd == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s %s", type == SOCK_DGRAM ? "udp" : "tcp", msg);
+		errno = e;
+	}
+	return fd;
+}
+
+static int
+udp_open(struct server *srv, const struct sockaddr *sa, char *err, size_t errlen)
+{
+	struct udp_sock *us = &srv->udp[srv->nudp];
+	int fd, rcv = 1 << 20;
+
+	if ((fd = open_dns_socket(srv->nudp, sa, SOCK_DGRAM, err, errlen)) == -1)
+		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	if (sa->sa_family == AF_INET6) {
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)) == -1)
-			goto fail;
-	} else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) == -1)
-		goto fail;
-	if (bind(fd, sa, addr_len(sa)) == -1)
-		goto fail;
-	us = &r->udp[r->nudp];
-	us->r = r;
+	us->srv = srv;
 	us->fd = fd;
 	us->family = sa->sa_family;
 	us->wildcard = addr_is_any(sa);
-	us->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, udp_read_cb, us);
+	us->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, udp_read_cb, us);
 	if (us->ev == NULL || event_add(us->ev, NULL) == -1) {
 		snprintf(err, errlen, "event_new failed");
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
-	r->nudp++;
+	srv->nudp++;
 	return 0;
-fail:
-	snprintf(err, errlen, "udp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return -1;
 }
 
 static int
-tcp_open(struct resolver *r, const struct sockaddr *sa, char *err, size_t errlen)
+tcp_open(struct server *srv, const struct sockaddr *sa, char *err, size_t errlen)
 {
-	char abuf[ADDR_STRLEN];
-	int fd, on = 1;
 	struct evconnlistener *l;
+	int fd;
 
-	if (r->ntcp == MAX_SOCKS) {
-		snprintf(err, errlen, "too many dns-listen addresses (most %d)", MAX_SOCKS);
+	if ((fd = open_dns_socket(srv->ntcp, sa, SOCK_STREAM, err, errlen)) == -1)
 		return -1;
-	}
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (sa->sa_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		goto fail;
-	if (bind(fd, sa, addr_len(sa)) == -1 || listen(fd, 128) == -1)
-		goto fail;
-	/* Backlog 0: listening already (-1 would make libevent listen again). */
-	l = evconnlistener_new(r->base, tcp_accept_cb, r, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+	l = evconnlistener_new(srv->base, tcp_accept_cb, srv, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (l == NULL) {
 		snprintf(err, errlen, "evconnlistener_new failed");
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, tcp_error_cb);
-	r->tcp[r->ntcp++] = l;
+	srv->tcp[srv->ntcp++] = l;
 	return 0;
-fail:
-	snprintf(err, errlen, "tcp %s: %s", addr_format(sa, 1, abuf, sizeof(abuf)), strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return -1;
 }
 
-struct resolver *
-resolver_new(struct event_base *base, struct config *cfg, struct audit *audit, char *err,
-    size_t errlen)
+struct server *
+server_new(struct event_base *base, struct config *cfg, struct audit *audit,
+    const struct iface_table *ifaces, char *err, size_t errlen)
 {
-	struct resolver *r = calloc(1, sizeof(*r));
+	struct server *srv = calloc(1, sizeof(*srv));
 	size_t i;
 
-	if (r == NULL || (r->ifaces = iface_new()) == NULL ||
-	    (r->tcp_clients = clients_new()) == NULL || (r->burst = burst_new()) == NULL ||
-	    (r->tcp_resume = evtimer_new(base, tcp_resume_cb, r)) == NULL) {
-		if (r != NULL) {
-			iface_free(r->ifaces);
-			clients_free(r->tcp_clients);
-			burst_free(r->burst);
+	if (srv == NULL || (srv->tcp_clients = clients_new()) == NULL ||
+	    (srv->burst = burst_new()) == NULL ||
+	    sock_pause_init(&srv->tcp_pause, base, tcp_listeners_enable, srv) == -1) {
+		if (srv != NULL) {
+			clients_free(srv->tcp_clients);
+			burst_free(srv->burst);
 		}
 		snprintf(err, errlen, "out of memory");
-		free(r);
+		free(srv);
 		return NULL;
 	}
-	r->base = base;
-	r->reserve_fd = util_reserve_fd();
-	r->cfg = config_ref(cfg);
-	r->audit = audit;
-	iface_refresh(r->ifaces);
-	udp_prepare_in(r, BATCH);
+	srv->base = base;
+	LIST_INIT(&srv->conns);
+	srv->cfg = config_ref(cfg);
+	srv->audit = audit;
+	srv->ifaces = ifaces;
+	udp_prepare_in(srv, BATCH);
 	for (i = 0; i < cfg->dns_listen.n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
 
-		if (udp_open(r, sa, err, errlen) == 0 && tcp_open(r, sa, err, errlen) == 0)
+		if (udp_open(srv, sa, err, errlen) == 0 && tcp_open(srv, sa, err, errlen) == 0)
 			continue;
 		if (cfg->dns_listen_default && sa->sa_family == AF_INET6 &&
 		    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			log_warnx("%s; IPv6 skipped", err);
 			continue;
 		}
-		resolver_free(r);
+		server_free(srv);
 		return NULL;
 	}
-	if (r->nudp == 0) {
+	if (srv->nudp == 0) {
 		snprintf(err, errlen, "no DNS socket could be opened");
-		resolver_free(r);
+		server_free(srv);
 		return NULL;
 	}
-	return r;
+	return srv;
 }
 
 void
-resolver_free(struct resolver *r)
+server_free(struct server *srv)
 {
 	size_t i;
 
-	if (r == NULL)
+	if (srv == NULL)
 		return;
-	while (r->conns != NULL)
-		tcp_free(r->conns);
-	for (i = 0; i < r->nudp; i++) {
-		event_free(r->udp[i].ev);
-		close(r->udp[i].fd);
+	while (!LIST_EMPTY(&srv->conns))
+		tcp_free(LIST_FIRST(&srv->conns));
+	for (i = 0; i < srv->nudp; i++) {
+		event_free(srv->udp[i].ev);
+		close(srv->udp[i].fd);
 	}
-	for (i = 0; i < r->ntcp; i++)
-		evconnlistener_free(r->tcp[i]);
-	event_free(r->tcp_resume);
-	if (r->reserve_fd != -1)
-		close(r->reserve_fd);
-	iface_free(r->ifaces);
-	clients_free(r->tcp_clients);
-	burst_free(r->burst);
-	config_unref(r->cfg);
-	free(r);
+	for (i = 0; i < srv->ntcp; i++)
+		evconnlistener_free(srv->tcp[i]);
+	sock_pause_free(&srv->tcp_pause);
+	clients_free(srv->tcp_clients);
+	burst_free(srv->burst);
+	config_unref(srv->cfg);
+	free(srv);
 }
 
 void
-resolver_set_config(struct resolver *r, struct config *cfg)
+server_set_config(struct server *srv, struct config *cfg)
 {
 	config_ref(cfg);
-	config_unref(r->cfg);
-	r->cfg = cfg;
+	config_unref(srv->cfg);
+	srv->cfg = cfg;
 }
 
-void
-resolver_refresh_interfaces(struct resolver *r)
+const struct server_stats *
+server_stats(const struct server *srv)
 {
-	if (iface_refresh(r->ifaces) == -1)
-		log_warn("getifaddrs");
-}
-
-const struct resolver_stats *
-resolver_stats(const struct resolver *r)
-{
-	return &r->stats;
+	return &srv->stats;
 }

@@ -7,23 +7,26 @@
 
 #include "audit.h"
 #include "config.h"
+#include "iface.h"
 #include "query.h"
 
-#define STAT_RCODES 24		/* rcodes 0..23 counted one by one, BADVERS (16) included */
+#define SERVER_RCODES 24	/* rcodes 0..23 counted one by one, QUERY_RCODE_BADVERS included */
 
 /* Query types counted one by one; the rest are "other". */
-enum stat_qtype {
-	QT_A, QT_AAAA, QT_HTTPS, QT_SVCB, QT_MX, QT_TXT, QT_SRV, QT_CNAME, QT_PTR, QT_NS, QT_SOA,
-	QT_ANY, QT_OTHER, QT_COUNT
+enum server_qtype {
+	SERVER_QT_A, SERVER_QT_AAAA, SERVER_QT_HTTPS, SERVER_QT_SVCB, SERVER_QT_MX,
+	SERVER_QT_TXT, SERVER_QT_SRV, SERVER_QT_CNAME, SERVER_QT_PTR, SERVER_QT_NS,
+	SERVER_QT_SOA, SERVER_QT_ANY, SERVER_QT_OTHER, SERVER_QT_COUNT
 };
 
-struct resolver_stats {
-	uint64_t queries[4][QT_COUNT];	/* by enum query_verdict, then qtype */
-	uint64_t rcode[STAT_RCODES];
+struct server_stats {
+	uint64_t queries[VERDICT_COUNT][SERVER_QT_COUNT];	/* by verdict, then qtype */
+	uint64_t rcode[SERVER_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */
-	uint64_t send_errors;		/* sendmsg failures */
-	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: over dns-tcp-max) */
+	uint64_t send_errors;		/* datagrams sendmmsg could not send */
+	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: at dns-tcp-max
+					 * with none to evict, or over a client's share) */
 	uint64_t tcp_idle_closed;
 	uint64_t tcp_evicted;		/* closed at dns-tcp-max to make room */
 	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
@@ -31,29 +34,26 @@ struct resolver_stats {
 	unsigned tcp_open;
 };
 
-struct resolver;
+struct server;
 
 /*
- * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). Default
- * addresses whose family the host lacks are skipped with a warning; any other bind
- * failure is an error. audit stays the caller's. NULL with err on failure.
+ * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). A default
+ * IPv6 address the host cannot bind (no IPv6, or no such address) is skipped with a
+ * warning; any other failure is an error. audit and ifaces (the interface addresses `answer auto` reads,
+ * refreshed by the caller) stay the caller's and must outlive the server. NULL with err
+ * on failure.
  */
-struct resolver *resolver_new(struct event_base *base, struct config *cfg, struct audit *audit,
-    char *err, size_t errlen);
-void resolver_free(struct resolver *r);
+struct server *server_new(struct event_base *base, struct config *cfg, struct audit *audit,
+    const struct iface_table *ifaces, char *err, size_t errlen);
+void server_free(struct server *srv);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
  * drops the old one). Listening addresses are not changed by a reload. */
-void resolver_set_config(struct resolver *r, struct config *cfg);
+void server_set_config(struct server *srv, struct config *cfg);
 
-/* Re-read interface addresses for `answer auto` (call on a timer and after reload). */
-void resolver_refresh_interfaces(struct resolver *r);
-
-const struct resolver_stats *resolver_stats(const struct resolver *r);
-const char *stat_qtype_name(enum stat_qtype q);
-
-/* The resolver's metric families (metrics.c). */
-struct prom;
-void resolver_metrics(struct prom *p, const struct resolver_stats *s);
+/* The counters, valid as long as srv. */
+const struct server_stats *server_stats(const struct server *srv);
+/* "A", "AAAA", ..., "other": the qtype label of the metrics. */
+const char *server_qtype_name(enum server_qtype q);
 
 #endif
