@@ -17,7 +17,7 @@ struct freebuf {
 
 struct bufpool {
 	struct freebuf *free;
-	size_t nfree, max_free, out;
+	size_t nfree, max_free;
 };
 
 struct bufpool *
@@ -44,12 +44,6 @@ bufpool_free(struct bufpool *p)
 	free(p);
 }
 
-size_t
-bufpool_outstanding(const struct bufpool *p)
-{
-	return p->out;
-}
-
 static uint8_t *
 pool_get(struct bufpool *p)
 {
@@ -61,14 +55,12 @@ pool_get(struct bufpool *p)
 		p->nfree--;
 	} else if ((b = malloc(RELAY_BUF)) == NULL)
 		return NULL;
-	p->out++;
 	return b;
 }
 
 static void
 pool_put(struct bufpool *p, uint8_t *b)
 {
-	p->out--;
 	if (p->nfree >= p->max_free) {
 		free(b);
 		return;

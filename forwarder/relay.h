@@ -14,7 +14,6 @@ struct bufpool;
 /* Keep up to max_free idle buffers for reuse. */
 struct bufpool *bufpool_new(size_t max_free);
 void bufpool_free(struct bufpool *p);
-size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
 
 /* After this many bytes in one direction, that direction moves by splice(2) through a
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
