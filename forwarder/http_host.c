@@ -306,35 +306,6 @@ ipv6_valid(const uint8_t *s, size_t n)
 	return inet_pton(AF_INET6, tmp, &a6) == 1;
 }
 
-/*
- * 1 if the last label of s[0..n) is a number ("127.1", "0x7f000001", "10.0.0.010"):
- * URL parsers (WHATWG) read such a host as an IPv4 address, so it is no name.
- */
-static int
-host_is_numeric(const uint8_t *s, size_t n)
-{
-	size_t start, i;
-
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	for (start = n; start > 0 && s[start - 1] != '.'; start--)
-		;
-	if (start == n)
-		return 0;
-	i = start;
-	if (n - start >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-		for (i += 2; i < n; i++)
-			if (!((s[i] >= '0' && s[i] <= '9') || (ascii_lower(s[i]) >= 'a' &&
-			    ascii_lower(s[i]) <= 'f')))
-				return 0;
-		return 1;
-	}
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* The host part of an authority (no port, not bracketed): a name, an IPv4 literal or bad. */
 static void
 host_classify(const uint8_t *s, size_t n, struct authority *a)
@@ -345,7 +316,7 @@ host_classify(const uint8_t *s, size_t n, struct authority *a)
 		a->why = "empty host";
 		return;
 	}
-	if (host_is_numeric(s, n) || dname_is_ip_literal((const char *)s, n)) {
+	if (dname_is_ip_literal((const char *)s, n)) {
 		a->kind = AUTH_IP;
 		a->why = "host is an IPv4 address, not a name";
 		return;
