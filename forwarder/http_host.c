@@ -75,21 +75,6 @@ ascii_caseeq(const uint8_t *a, const uint8_t *b, size_t n)
 	return 1;
 }
 
-static enum peek_status
-verdict(struct peek_result *res, enum peek_status status, const char *why)
-{
-	res->status = status;
-	res->why = why;
-	return status;
-}
-
-static enum peek_status
-need_more(struct peek_result *res, size_t len)
-{
-	res->need = len + 1;
-	return verdict(res, PEEK_NEED_MORE, NULL);
-}
-
 /* The scan has decided before the blank line: status, why, and where. */
 static void
 scan_fail(struct http_scan *scan, enum peek_status status, size_t decided, const char *why)
@@ -395,14 +380,14 @@ authority_verdict(const struct authority *a, struct peek_result *res)
 	switch (a->kind) {
 	case AUTH_NAME:
 		memcpy(res->name, a->name, sizeof(res->name));
-		return verdict(res, PEEK_OK, NULL);
+		return peek_verdict(res, PEEK_OK, NULL);
 	case AUTH_IP:
 		res->flags |= PEEK_F_IP_LITERAL;
-		return verdict(res, PEEK_NO_NAME, a->why);
+		return peek_verdict(res, PEEK_NO_NAME, a->why);
 	case AUTH_BAD:
 		break;
 	}
-	return verdict(res, PEEK_MALFORMED, a->why);
+	return peek_verdict(res, PEEK_MALFORMED, a->why);
 }
 
 /* The name from the target when it has an authority (Host must then agree), else Host. */
@@ -415,24 +400,24 @@ name_choose(const struct http_scan *scan, const uint8_t *buf, struct peek_result
 
 	if (scan->form != FORM_ABSOLUTE && scan->form != FORM_AUTHORITY) {
 		if (host == NULL)
-			return verdict(res, PEEK_NO_NAME, "no Host field");
+			return peek_verdict(res, PEEK_NO_NAME, "no Host field");
 		if (host_len == 0)
-			return verdict(res, PEEK_NO_NAME, "empty Host field");
+			return peek_verdict(res, PEEK_NO_NAME, "empty Host field");
 		authority_parse(host, host_len, &h);
 		return authority_verdict(&h, res);
 	}
 	authority_parse(buf + scan->auth_off, scan->auth_len, &t);
 	if (t.kind == AUTH_BAD)
-		return verdict(res, PEEK_MALFORMED, t.why);
+		return peek_verdict(res, PEEK_MALFORMED, t.why);
 	if (scan->form == FORM_AUTHORITY && t.port == 0)
-		return verdict(res, PEEK_MALFORMED, "CONNECT target without a port");
+		return peek_verdict(res, PEEK_MALFORMED, "CONNECT target without a port");
 	if (host != NULL) {
 		authority_parse(host, host_len, &h);
 		if (h.kind == AUTH_BAD && host_len > 0)
-			return verdict(res, PEEK_MALFORMED, h.why);
+			return peek_verdict(res, PEEK_MALFORMED, h.why);
 		if (!authority_same(&t, &h, scan->form == FORM_AUTHORITY ? t.port :
 		    scan->dflt_port))
-			return verdict(res, PEEK_MALFORMED, "Host differs from request target");
+			return peek_verdict(res, PEEK_MALFORMED, "Host differs from request target");
 	}
 	return authority_verdict(&t, res);
 }
@@ -565,12 +550,12 @@ http_scan_feed(struct http_scan *scan, const uint8_t *buf, size_t len, struct pe
 	switch (scan->phase) {
 	case SCAN_FAILED:
 		res->head_len = scan->head_len;
-		return verdict(res, scan->status, scan->why);
+		return peek_verdict(res, scan->status, scan->why);
 	case SCAN_DONE:
 		res->head_len = scan->head_len;
 		return name_choose(scan, buf, res);
 	default:
-		return need_more(res, len);
+		return peek_need_more(res, len + 1);
 	}
 }
 
