@@ -154,8 +154,7 @@ arm_timer(struct conn *c, uint64_t ms)
 {
 	struct timeval tv;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	util_ms_to_tv(ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 

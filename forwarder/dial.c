@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "util.h"
 
 struct attempt {
 	int fd;
@@ -164,8 +165,7 @@ next_attempt(struct dial *d)
 		break;
 	}
 	if (d->next < d->n) {
-		tv.tv_sec = (time_t)(d->stagger_ms / 1000);
-		tv.tv_usec = (suseconds_t)(d->stagger_ms % 1000) * 1000;
+		util_ms_to_tv(d->stagger_ms, &tv);
 		evtimer_add(d->timer, &tv);
 	}
 }
