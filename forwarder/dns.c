@@ -562,16 +562,6 @@ set_servers(struct dns *d, const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-apply_limits(struct dns *d, const struct config *cfg)
-{
-	d->max_lookups = cfg->max_lookups;
-	d->max_lookups_per_client = cfg->max_lookups_per_client;
-	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
-	d->negative_ttl = cfg->negative_cache_ttl;
-	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
-}
-
 struct dns *
 dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
 {
@@ -587,7 +577,7 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 		goto fail;
 	}
 	d->base = base;
-	apply_limits(d, cfg);
+	dns_reconfigure(d, cfg);
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		goto fail;
@@ -620,13 +610,14 @@ fail:
 	return NULL;
 }
 
-int
-dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen)
+void
+dns_reconfigure(struct dns *d, const struct config *cfg)
 {
-	(void)err;
-	(void)errlen;
-	apply_limits(d, cfg);
-	return 0;
+	d->max_lookups = cfg->max_lookups;
+	d->max_lookups_per_client = cfg->max_lookups_per_client;
+	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
+	d->negative_ttl = cfg->negative_cache_ttl;
+	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
 }
 
 void

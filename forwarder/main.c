@@ -55,7 +55,7 @@ reload(struct state *st)
 		log_warnx("reload: audit and user changes take effect at the next start");
 	if (nc->upstream_system != f->cfg->upstream_system || nc->upstream.n != f->cfg->upstream.n)
 		log_warnx("reload: upstream changes take effect at the next start");
-	dns_reconfigure(f->dns, nc, err, sizeof(err));
+	dns_reconfigure(f->dns, nc);
 	audit_set_rate(f->audit, nc->audit_rate);
 	config_unref(f->cfg);
 	f->cfg = nc;		/* new connections use it; live ones keep theirs */
