@@ -1,19 +1,12 @@
-/* relay.h: one direction of a relayed connection (a pump from one fd to another), and the
- * pool of buffers the pumps borrow only while bytes are in flight. */
+/* relay.h: one direction of a relayed connection (a pump from one fd to another), copying
+ * through a buffer it borrows from a bufpool only while bytes are in flight. */
 #ifndef GATEHOUSE_RELAY_H
 #define GATEHOUSE_RELAY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RELAY_BUF (64 * 1024)	/* bytes one read may move; the most a copying direction
-				 * holds (a spliced one: one pipe, RELAY_PIPE) */
-
-struct bufpool;
-
-/* Keep up to max_free idle buffers for reuse. */
-struct bufpool *bufpool_new(size_t max_free);
-void bufpool_free(struct bufpool *p);
+#include "bufpool.h"
 
 /* After this many bytes in one direction, that direction moves by splice(2) through a
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
@@ -30,7 +23,7 @@ void bufpool_free(struct bufpool *p);
  * pipes share fs.pipe-user-pages-soft (64 MiB): 512 KiB pipes used it up after 128
  * directions, 256 KiB after 256. 256 KiB is the smallest pipe within 2% of the best
  * throughput and 16% of the best CPU, at half the memory of 512 KiB. A pipe the kernel
- * will not make at least RELAY_BUF long (past the quota it makes 8 KiB ones) is not used:
+ * will not make at least BUFPOOL_BUF long (past the quota it makes 8 KiB ones) is not used:
  * that direction keeps copying. */
 #define RELAY_SPLICE_AFTER (256 * 1024)
 #ifndef RELAY_PIPE
@@ -62,7 +55,7 @@ enum pump_state {
 void pump_init(struct pump *p, int src, int dst);
 
 /* Queue bytes to write first (the peeked ClientHello or request head). Copies them.
- * 0, or -1 when no buffer could be had or len is over RELAY_BUF. */
+ * 0, or -1 when no buffer could be had or len is over BUFPOOL_BUF. */
 int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len);
 
 /* src is readable: read once (spliced: up to a few pipefuls while dst takes them), write
