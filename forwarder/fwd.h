@@ -11,7 +11,7 @@
 #include "config.h"
 #include "dns.h"
 #include "iface.h"
-#include "relay.h"
+#include "pump.h"
 #include "route.h"
 
 /* Why a connection was refused; the names go into the audit line. */

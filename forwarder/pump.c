@@ -1,6 +1,6 @@
-/* relay.c: moving bytes from one socket to another with bounded buffering and half-close:
+/* pump.c: moving bytes from one socket to another with bounded buffering and half-close:
  * copied through a pooled buffer, or spliced through a pipe once a transfer is bulk. */
-#include "relay.h"
+#include "pump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,14 +50,14 @@ maybe_splice(struct pump *p)
 {
 	int fds[2], size;
 
-	if (p->pipe_r != -1 || p->copy_only || p->bytes < RELAY_SPLICE_AFTER || p->off < p->len)
+	if (p->pipe_r != -1 || p->copy_only || p->bytes < PUMP_SPLICE_AFTER || p->off < p->len)
 		return;
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
 		p->copy_only = 1;
 		return;
 	}
 	/* Refused (pipe-max-size, the quota): the pipe keeps what it got, if enough. */
-	(void)fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, PUMP_PIPE);
 	if ((size = fcntl(fds[1], F_GETPIPE_SZ)) < BUFPOOL_BUF) {
 		close(fds[0]);
 		close(fds[1]);

@@ -1,7 +1,7 @@
-/* relay.h: one direction of a relayed connection (a pump from one fd to another), copying
+/* pump.h: one direction of a relayed connection (a pump from one fd to another), copying
  * through a buffer it borrows from a bufpool only while bytes are in flight. */
-#ifndef GATEHOUSE_RELAY_H
-#define GATEHOUSE_RELAY_H
+#ifndef GATEHOUSE_PUMP_H
+#define GATEHOUSE_PUMP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
  * (no pipe, no extra descriptors for the many small connections).
  *
- * RELAY_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, a 1 GiB download,
+ * PUMP_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, a 1 GiB download,
  * the forwarder as nobody, median of 5 runs on a quiet 2-core VM; README "Splice"):
  *   pipe     MiB/s   CPU s/GiB
  *   64 KiB   1396    0.40
@@ -25,9 +25,9 @@
  * throughput and 16% of the best CPU, at half the memory of 512 KiB. A pipe the kernel
  * will not make at least BUFPOOL_BUF long (past the quota it makes 8 KiB ones) is not used:
  * that direction keeps copying. */
-#define RELAY_SPLICE_AFTER (256 * 1024)
-#ifndef RELAY_PIPE
-#define RELAY_PIPE (256 * 1024)
+#define PUMP_SPLICE_AFTER (256 * 1024)
+#ifndef PUMP_PIPE
+#define PUMP_PIPE (256 * 1024)
 #endif
 
 struct pump {
