@@ -970,6 +970,9 @@ pumped(struct conn *c, int up, enum pump_state s)
 		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
 		struct linger lg = { 1, 0 };
 
+		log_debug("conn %d: %s the %s failed: %s", c->cfd, s == PUMP_SRC_ERROR ? "reading" :
+		    "writing", client_side ? "client" : "upstream",
+		    strerror(up ? c->up_p.err : c->down_p.err));
 		/* Pass a reset on as a reset. */
 		setsockopt(client_side ? c->ufd : c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		conn_close(c, client_side ? "client-reset" : "upstream-reset");

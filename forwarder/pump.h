@@ -41,7 +41,8 @@ struct pump {
 	uint64_t bytes;		/* written to dst */
 	int eof;		/* src sent FIN */
 	int shut;		/* dst has been shut down for writing */
-	int err;		/* errno of the failure, with PUMP_SRC_ERROR/PUMP_DST_ERROR */
+	int err;		/* with PUMP_SRC_ERROR/PUMP_DST_ERROR: the errno of the failure
+				 * (EPIPE when dst took nothing), for the caller's log */
 };
 
 enum pump_state {
