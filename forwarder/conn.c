@@ -64,7 +64,7 @@ enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
 struct conn {
 	struct fwd *f;
 	struct config *cfg;		/* held for the connection's life (reload safety) */
-	struct conn *prev, *next;
+	LIST_ENTRY(conn) entry;		/* in f->conns */
 	enum conn_state state;
 	enum gate gate;
 	int cfd, ufd;
@@ -294,12 +294,7 @@ conn_close(struct conn *c, const char *end)
 	free(c->peek);
 	c->peek = NULL;
 	clients_dec(f->clients, (struct sockaddr *)&c->peer);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		f->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	f->stats.active--;
 	config_unref(c->cfg);
 	free(c);
@@ -310,8 +305,8 @@ conn_close(struct conn *c, const char *end)
 void
 conn_close_all(struct fwd *f)
 {
-	while (f->conns != NULL)
-		conn_close(f->conns, "shutdown");
+	while (!LIST_EMPTY(&f->conns))
+		conn_close(LIST_FIRST(&f->conns), "shutdown");
 }
 
 /* ---- refusing ---- */
@@ -1197,10 +1192,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->t_start = c->t_last = util_now_ms();
-	c->next = f->conns;
-	if (f->conns != NULL)
-		f->conns->prev = c;
-	f->conns = c;
+	LIST_INSERT_HEAD(&f->conns, c, entry);
 	f->stats.active++;
 	f->stats.accepted++;
 	c->timer = evtimer_new(f->base, timer_cb, c);
