@@ -1109,8 +1109,9 @@ relay_check_time(struct conn *c, uint64_t now)
 	return 0;
 }
 
+/* The deadline of the state the connection is in has come (c->timer). */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	int r;
@@ -1195,7 +1196,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	LIST_INSERT_HEAD(&f->conns, c, entry);
 	f->stats.active++;
 	f->stats.accepted++;
-	c->timer = evtimer_new(f->base, timer_cb, c);
+	c->timer = evtimer_new(f->base, deadline_cb, c);
 	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	if (clients_inc(f->clients, peer) > c->cfg->max_conns_per_client) {
 		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);

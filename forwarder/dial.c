@@ -82,7 +82,7 @@ dial_cancel(struct dial *d)
 }
 
 static int
-active(const struct dial *d)
+attempts_active(const struct dial *d)
 {
 	size_t i;
 
@@ -98,7 +98,7 @@ static void next_attempt(struct dial *d);
 static void
 maybe_failed(struct dial *d)
 {
-	if (d->next < d->n || active(d))
+	if (d->next < d->n || attempts_active(d))
 		return;
 	d->failed = 1;
 	event_active(d->timer, EV_TIMEOUT, 0);
@@ -170,8 +170,9 @@ next_attempt(struct dial *d)
 	}
 }
 
+/* The stagger ran out: start the next attempt. Or report the failure maybe_failed queued. */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+stagger_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dial *d = arg;
 
@@ -208,7 +209,7 @@ dial_start(struct event_base *base, const struct sockaddr_storage *addrs, size_t
 	d->stagger_ms = stagger_ms;
 	d->cb = cb;
 	d->arg = arg;
-	if ((d->timer = evtimer_new(base, timer_cb, d)) == NULL) {
+	if ((d->timer = evtimer_new(base, stagger_cb, d)) == NULL) {
 		free(d);
 		return NULL;
 	}

@@ -107,8 +107,9 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 	rearm(d);
 }
 
+/* c-ares's own timeouts (retries, a server that does not answer) have come. */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+channel_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns *d = arg;
 
@@ -449,7 +450,7 @@ dns_cancel(struct dns_wait *w)
  * would reach whoever serves the search domain.
  */
 static struct pending *
-start(struct dns *d, const char *name, const struct sockaddr *client)
+lookup_start(struct dns *d, const char *name, const struct sockaddr *client)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	struct timeval tv;
@@ -508,7 +509,7 @@ dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_c
 		d->stats.lookups[DNS_CLIENT_LIMIT]++;
 		*st = DNS_CLIENT_LIMIT;
 		return 1;
-	} else if ((p = start(d, name, client)) == NULL) {
+	} else if ((p = lookup_start(d, name, client)) == NULL) {
 		*st = DNS_FAIL;
 		return 1;
 	}
@@ -551,7 +552,7 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 	char lookups[] = "b";
 
 	if (d == NULL || (d->cache = cache_new(CACHE_ENTRIES, cfg->cache_min_ttl,
-	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, timer_cb, d)) == NULL ||
+	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, channel_timeout_cb, d)) == NULL ||
 	    (d->per_client = clients_new()) == NULL) {
 		snprintf(err, errlen, "dns: out of memory");
 		goto fail;
@@ -564,7 +565,7 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 		goto fail;
 	}
 	memset(&o, 0, sizeof(o));
-	/* Names are asked as written (ares_query, see start()). Belt and braces for any path
+	/* Names are asked as written (ares_query, see lookup_start()). Belt and braces for any path
 	 * that would still consult them: no search domains (an empty list given here is not
 	 * replaced by resolv.conf's or LOCALDOMAIN's), ndots 1, no HOSTALIASES, no hosts file. */
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
