@@ -2,7 +2,7 @@
 """bench/splice_pipe.py: how big the forwarder's splice pipe should be (issue 11, item 6).
 
 In splice mode each direction of a bulk transfer holds up to one pipe of bytes in kernel
-memory. This measures, for forwarders built with different RELAY_PIPE sizes, on loopback:
+memory. This measures, for forwarders built with different PUMP_PIPE sizes, on loopback:
 
   bulk      one 1 GiB download through the forwarder: MiB/s and forwarder CPU s/GiB
   held      N downloads that stall after 1 MiB (the client stops reading, the origin keeps
@@ -42,13 +42,13 @@ FWD, ORIGIN, DNS = "127.0.78.10", "127.0.78.20", "127.0.78.30"
 PORT = 8088
 F_GETPIPE_SZ = 1032
 BULK = 1 << 30
-STALL_AFTER = 1 << 20      # past RELAY_SPLICE_AFTER (256 KiB): the direction is spliced
+STALL_AFTER = 1 << 20      # past PUMP_SPLICE_AFTER (256 KiB): the direction is spliced
 
 
 def build(size):
     out = os.path.join(ROOT, "build", f"pipe-{size}")
     subprocess.run(["make", "-s", "-C", ROOT, f"BUILD={out}",
-                    f"CFLAGS=-O2 -g -DRELAY_PIPE={size}", f"{out}/gatehouse-forwarder"],
+                    f"CFLAGS=-O2 -g -DPUMP_PIPE={size}", f"{out}/gatehouse-forwarder"],
                    check=True)
     return os.path.join(out, "gatehouse-forwarder")
 

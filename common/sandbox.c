@@ -277,7 +277,7 @@ allow_opens(struct build *b, const struct config *cfg)
  * ioctl(2): FIONREAD (libevent sizes its reads with it) and SIOCGIFINDEX
  * (if_nametoindex). fcntl(2), forwarder only: status and descriptor flags (c-ares makes
  * its sockets non-blocking and close-on-exec), F_SETPIPE_SZ and F_GETPIPE_SZ (splice
- * mode sizes its pipes; main's relay.c reads the size back). mmap never executable.
+ * mode sizes its pipes; forwarder/pump.c reads the size back). mmap never executable.
  * rt_sigaction only for the signals libevent handles (it puts back their old handlers
  * when the daemon exits), so SIGSYS keeps its handler.
  */

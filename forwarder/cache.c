@@ -3,12 +3,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "util.h"
 
 struct entry {
 	struct entry *hnext;		/* hash chain */
-	struct entry *older, *newer;	/* insertion order, for eviction */
+	TAILQ_ENTRY(entry) order;	/* insertion order, for eviction */
 	uint64_t hash;
 	uint64_t expires_ms;
 	int negative;
@@ -23,7 +24,7 @@ struct cache {
 	size_t count, max;
 	size_t naddrs;			/* addresses held by every entry together */
 	uint32_t min_ttl, max_ttl;
-	struct entry *oldest, *newest;
+	TAILQ_HEAD(, entry) order;	/* oldest first */
 };
 
 struct cache *
@@ -41,6 +42,7 @@ cache_new(size_t max_entries, uint32_t min_ttl, uint32_t max_ttl)
 		return NULL;
 	}
 	c->nbuckets = nb;
+	TAILQ_INIT(&c->order);
 	c->max = max_entries ? max_entries : 1;
 	cache_set_limits(c, min_ttl, max_ttl);
 	return c;
@@ -64,25 +66,12 @@ slot(struct cache *c, const char *name, uint64_t h)
 }
 
 static void
-unlink_order(struct cache *c, struct entry *e)
-{
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		c->oldest = e->newer;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		c->newest = e->older;
-}
-
-static void
 remove_entry(struct cache *c, struct entry **pp)
 {
 	struct entry *e = *pp;
 
 	*pp = e->hnext;
-	unlink_order(c, e);
+	TAILQ_REMOVE(&c->order, e, order);
 	c->naddrs -= e->n;
 	free(e->addrs);
 	free(e);
@@ -92,13 +81,12 @@ remove_entry(struct cache *c, struct entry **pp)
 void
 cache_free(struct cache *c)
 {
+	struct entry *e;
+
 	if (c == NULL)
 		return;
-	while (c->oldest != NULL) {
-		struct entry *e = c->oldest;
-
+	while ((e = TAILQ_FIRST(&c->order)) != NULL)
 		remove_entry(c, slot(c, e->name, e->hash));
-	}
 	free(c->buckets);
 	free(c);
 }
@@ -108,13 +96,14 @@ store(struct cache *c, const char *name, const struct cache_addr *addrs, size_t 
     int negative, uint64_t expires_ms)
 {
 	uint64_t h = util_hash(UTIL_HASH_INIT, name, strlen(name));
-	struct entry **pp = slot(c, name, h), *e;
+	struct entry **pp = slot(c, name, h), *e, *old;
 	size_t nl = strlen(name);
 
 	if (*pp != NULL)
 		remove_entry(c, pp);
-	while ((c->count >= c->max || c->naddrs + n > CACHE_ADDR_BUDGET) && c->oldest != NULL)
-		remove_entry(c, slot(c, c->oldest->name, c->oldest->hash));
+	while ((c->count >= c->max || c->naddrs + n > CACHE_ADDR_BUDGET) &&
+	    (old = TAILQ_FIRST(&c->order)) != NULL)
+		remove_entry(c, slot(c, old->name, old->hash));
 	if ((e = calloc(1, sizeof(*e) + nl + 1)) == NULL)
 		return;
 	if (n > 0 && (e->addrs = malloc(n * sizeof(*addrs))) == NULL) {
@@ -131,12 +120,7 @@ store(struct cache *c, const char *name, const struct cache_addr *addrs, size_t 
 	e->expires_ms = expires_ms;
 	pp = slot(c, name, h);
 	*pp = e;
-	e->older = c->newest;
-	if (c->newest != NULL)
-		c->newest->newer = e;
-	else
-		c->oldest = e;
-	c->newest = e;
+	TAILQ_INSERT_TAIL(&c->order, e, order);
 	c->count++;
 }
 

@@ -64,7 +64,7 @@ enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
 struct conn {
 	struct fwd *f;
 	struct config *cfg;		/* held for the connection's life (reload safety) */
-	struct conn *prev, *next;
+	LIST_ENTRY(conn) entry;		/* in f->conns */
 	enum conn_state state;
 	enum gate gate;
 	int cfd, ufd;
@@ -154,8 +154,7 @@ arm_timer(struct conn *c, uint64_t ms)
 {
 	struct timeval tv;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	util_ms_to_tv(ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -295,12 +294,7 @@ conn_close(struct conn *c, const char *end)
 	free(c->peek);
 	c->peek = NULL;
 	clients_dec(f->clients, (struct sockaddr *)&c->peer);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		f->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	f->stats.active--;
 	config_unref(c->cfg);
 	free(c);
@@ -311,8 +305,8 @@ conn_close(struct conn *c, const char *end)
 void
 conn_close_all(struct fwd *f)
 {
-	while (f->conns != NULL)
-		conn_close(f->conns, "shutdown");
+	while (!LIST_EMPTY(&f->conns))
+		conn_close(LIST_FIRST(&f->conns), "shutdown");
 }
 
 /* ---- refusing ---- */
@@ -971,6 +965,9 @@ pumped(struct conn *c, int up, enum pump_state s)
 		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
 		struct linger lg = { 1, 0 };
 
+		log_debug("conn %d: %s the %s failed: %s", c->cfd, s == PUMP_SRC_ERROR ? "reading" :
+		    "writing", client_side ? "client" : "upstream",
+		    strerror(up ? c->up_p.err : c->down_p.err));
 		/* Pass a reset on as a reset. */
 		setsockopt(client_side ? c->ufd : c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		conn_close(c, client_side ? "client-reset" : "upstream-reset");
@@ -1112,8 +1109,9 @@ relay_check_time(struct conn *c, uint64_t now)
 	return 0;
 }
 
+/* The deadline of the state the connection is in has come (c->timer). */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	int r;
@@ -1195,13 +1193,10 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->t_start = c->t_last = util_now_ms();
-	c->next = f->conns;
-	if (f->conns != NULL)
-		f->conns->prev = c;
-	f->conns = c;
+	LIST_INSERT_HEAD(&f->conns, c, entry);
 	f->stats.active++;
 	f->stats.accepted++;
-	c->timer = evtimer_new(f->base, timer_cb, c);
+	c->timer = evtimer_new(f->base, deadline_cb, c);
 	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	if (clients_over(clients_inc(f->clients, peer), c->cfg->max_conns_per_client)) {
 		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);

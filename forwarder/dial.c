@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "util.h"
 
 struct attempt {
 	int fd;
@@ -81,7 +82,7 @@ dial_cancel(struct dial *d)
 }
 
 static int
-active(const struct dial *d)
+attempts_active(const struct dial *d)
 {
 	size_t i;
 
@@ -97,7 +98,7 @@ static void next_attempt(struct dial *d);
 static void
 maybe_failed(struct dial *d)
 {
-	if (d->next < d->n || active(d))
+	if (d->next < d->n || attempts_active(d))
 		return;
 	d->failed = 1;
 	event_active(d->timer, EV_TIMEOUT, 0);
@@ -164,14 +165,14 @@ next_attempt(struct dial *d)
 		break;
 	}
 	if (d->next < d->n) {
-		tv.tv_sec = (time_t)(d->stagger_ms / 1000);
-		tv.tv_usec = (suseconds_t)(d->stagger_ms % 1000) * 1000;
+		util_ms_to_tv(d->stagger_ms, &tv);
 		evtimer_add(d->timer, &tv);
 	}
 }
 
+/* The stagger ran out: start the next attempt. Or report the failure maybe_failed queued. */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+stagger_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dial *d = arg;
 
@@ -208,7 +209,7 @@ dial_start(struct event_base *base, const struct sockaddr_storage *addrs, size_t
 	d->stagger_ms = stagger_ms;
 	d->cb = cb;
 	d->arg = arg;
-	if ((d->timer = evtimer_new(base, timer_cb, d)) == NULL) {
+	if ((d->timer = evtimer_new(base, stagger_cb, d)) == NULL) {
 		free(d);
 		return NULL;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "addr.h"
 #include "clients.h"
@@ -20,17 +21,16 @@
 static struct log_rate upstream_rl = LOG_RATE_INIT(5, 60);
 
 struct dns_wait {
-	struct pending *p;
 	dns_cb *cb;
 	void *arg;
-	struct dns_wait *prev, *next;
+	LIST_ENTRY(dns_wait) entry;	/* in its pending's waiters */
 };
 
 /* One name being looked up on the network; its waiters share the answer. */
 struct pending {
 	struct dns *d;
-	struct pending *prev, *next;	/* d->pending, while waiters may join */
-	int in_table;
+	LIST_ENTRY(pending) entry;	/* in d->pending, while waiters may join */
+	int listed;			/* entry is linked (the two go together) */
 	int orphan;			/* timed out: c-ares still owns a query for it */
 	int completed;			/* c-ares answered; delivery is queued */
 	int outstanding;		/* queries c-ares still holds (A, AAAA) */
@@ -44,7 +44,7 @@ struct pending {
 	int counted;			/* ... when the count could be kept */
 	struct event *ev;		/* lookup timeout, then delivery */
 	uint64_t start_ms;
-	struct dns_wait *waiters;
+	LIST_HEAD(, dns_wait) waiters;
 	char name[DNAME_MAX + 1];
 };
 
@@ -61,7 +61,7 @@ struct dns {
 	struct sockev *socks;
 	size_t nsocks, capsocks;
 	struct cache *cache;
-	struct pending *pending;
+	LIST_HEAD(, pending) pending;	/* lookups a new waiter may join */
 	struct client_table *per_client;	/* lookups in flight each client started */
 	unsigned max_lookups, max_lookups_per_client;
 	uint64_t lookup_timeout_ms;
@@ -107,8 +107,9 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 	rearm(d);
 }
 
+/* c-ares's own timeouts (retries, a server that does not answer) have come. */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+channel_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns *d = arg;
 
@@ -172,29 +173,23 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 
 /* ---- lookups ---- */
 
+/* No more waiters may join p (it is answered, or is being freed). */
 static void
-table_remove(struct pending *p)
+pending_unlist(struct pending *p)
 {
-	struct dns *d = p->d;
-
-	if (!p->in_table)
+	if (!p->listed)
 		return;
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		d->pending = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
-	p->in_table = 0;
+	LIST_REMOVE(p, entry);
+	p->listed = 0;
 }
 
 /* Free p once c-ares holds no query for it any more (its callbacks have all run). */
 static void
 pending_free(struct pending *p)
 {
-	table_remove(p);
-	while (p->waiters != NULL)
-		dns_cancel(p->waiters);
+	pending_unlist(p);
+	while (!LIST_EMPTY(&p->waiters))
+		dns_cancel(LIST_FIRST(&p->waiters));
 	event_free(p->ev);
 	p->d->stats.in_flight--;
 	if (p->counted)
@@ -209,8 +204,8 @@ deliver(struct pending *p, enum dns_status st, const struct cache_result *res)
 {
 	struct dns_wait *w;
 
-	table_remove(p);
-	while ((w = p->waiters) != NULL) {
+	pending_unlist(p);
+	while ((w = LIST_FIRST(&p->waiters)) != NULL) {
 		dns_cb *cb = w->cb;
 		void *arg = w->arg;
 
@@ -432,30 +427,18 @@ add_waiter(struct pending *p, dns_cb *cb, void *arg)
 
 	if (w == NULL)
 		return NULL;
-	w->p = p;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = p->waiters;
-	if (p->waiters != NULL)
-		p->waiters->prev = w;
-	p->waiters = w;
+	LIST_INSERT_HEAD(&p->waiters, w, entry);
 	return w;
 }
 
 void
 dns_cancel(struct dns_wait *w)
 {
-	struct pending *p;
-
 	if (w == NULL)
 		return;
-	p = w->p;
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		p->waiters = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	free(w);
 }
 
@@ -467,7 +450,7 @@ dns_cancel(struct dns_wait *w)
  * would reach whoever serves the search domain.
  */
 static struct pending *
-start(struct dns *d, const char *name, const struct sockaddr *client)
+lookup_start(struct dns *d, const char *name, const struct sockaddr *client)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	struct timeval tv;
@@ -486,11 +469,9 @@ start(struct dns *d, const char *name, const struct sockaddr *client)
 	p->counted = clients_inc(d->per_client, client) > 0;	/* 0: out of memory */
 	util_ms_to_tv(d->lookup_timeout_ms, &tv);
 	evtimer_add(p->ev, &tv);
-	p->next = d->pending;
-	if (d->pending != NULL)
-		d->pending->prev = p;
-	d->pending = p;
-	p->in_table = 1;
+	LIST_INIT(&p->waiters);
+	LIST_INSERT_HEAD(&d->pending, p, entry);
+	p->listed = 1;
 	d->stats.in_flight++;
 	p->outstanding = 2;
 	ares_query(d->ch, name, ns_c_in, ns_t_a, a_cb, p);
@@ -515,7 +496,7 @@ dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_c
 			d->stats.cache_hits++;
 		return 1;
 	}
-	for (p = d->pending; p != NULL; p = p->next)
+	LIST_FOREACH(p, &d->pending, entry)
 		if (strcmp(p->name, name) == 0)
 			break;
 	if (p != NULL)
@@ -528,7 +509,7 @@ dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_c
 		d->stats.lookups[DNS_CLIENT_LIMIT]++;
 		*st = DNS_CLIENT_LIMIT;
 		return 1;
-	} else if ((p = start(d, name, client)) == NULL) {
+	} else if ((p = lookup_start(d, name, client)) == NULL) {
 		*st = DNS_FAIL;
 		return 1;
 	}
@@ -562,16 +543,6 @@ set_servers(struct dns *d, const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-apply_limits(struct dns *d, const struct config *cfg)
-{
-	d->max_lookups = cfg->max_lookups;
-	d->max_lookups_per_client = cfg->max_lookups_per_client;
-	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
-	d->negative_ttl = cfg->negative_cache_ttl;
-	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
-}
-
 struct dns *
 dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
 {
@@ -581,19 +552,20 @@ dns_new(struct event_base *base, const struct config *cfg, char *err, size_t err
 	char lookups[] = "b";
 
 	if (d == NULL || (d->cache = cache_new(CACHE_ENTRIES, cfg->cache_min_ttl,
-	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, timer_cb, d)) == NULL ||
+	    cfg->cache_max_ttl)) == NULL || (d->timer = evtimer_new(base, channel_timeout_cb, d)) == NULL ||
 	    (d->per_client = clients_new()) == NULL) {
 		snprintf(err, errlen, "dns: out of memory");
 		goto fail;
 	}
 	d->base = base;
-	apply_limits(d, cfg);
+	LIST_INIT(&d->pending);
+	dns_reconfigure(d, cfg);
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		goto fail;
 	}
 	memset(&o, 0, sizeof(o));
-	/* Names are asked as written (ares_query, see start()). Belt and braces for any path
+	/* Names are asked as written (ares_query, see lookup_start()). Belt and braces for any path
 	 * that would still consult them: no search domains (an empty list given here is not
 	 * replaced by resolv.conf's or LOCALDOMAIN's), ndots 1, no HOSTALIASES, no hosts file. */
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
@@ -620,13 +592,14 @@ fail:
 	return NULL;
 }
 
-int
-dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen)
+void
+dns_reconfigure(struct dns *d, const struct config *cfg)
 {
-	(void)err;
-	(void)errlen;
-	apply_limits(d, cfg);
-	return 0;
+	d->max_lookups = cfg->max_lookups;
+	d->max_lookups_per_client = cfg->max_lookups_per_client;
+	d->lookup_timeout_ms = cfg->lookup_timeout_ms;
+	d->negative_ttl = cfg->negative_cache_ttl;
+	cache_set_limits(d->cache, cfg->cache_min_ttl, cfg->cache_max_ttl);
 }
 
 void
@@ -640,8 +613,8 @@ dns_free(struct dns *d)
 		ares_destroy(d->ch);	/* calls back every pending lookup with EDESTRUCTION */
 		d->ch = NULL;
 	}
-	while (d->pending != NULL)
-		pending_free(d->pending);
+	while (!LIST_EMPTY(&d->pending))
+		pending_free(LIST_FIRST(&d->pending));
 	for (i = 0; i < d->nsocks; i++)
 		event_free(d->socks[i].ev);
 	free(d->socks);

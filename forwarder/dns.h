@@ -39,9 +39,11 @@ struct dns_wait;
 struct dns *dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
 void dns_free(struct dns *d);
 
-/* Apply a reloaded configuration (servers, timeouts, cache limits). 0 or -1 with err;
- * on error the old servers stay. */
-int dns_reconfigure(struct dns *d, const struct config *cfg, char *err, size_t errlen);
+/* Apply a reloaded configuration's limits: max-lookups, max-lookups-per-client,
+ * lookup-timeout (for lookups started from now on; the per-try timeout c-ares was given
+ * at start stays), negative-cache-ttl and the cache's TTL bounds. The upstream servers
+ * stay those of dns_new: a change of upstream takes effect at the next start. */
+void dns_reconfigure(struct dns *d, const struct config *cfg);
 
 /*
  * Resolve name (normalised, already allowed): the upstream is asked for exactly this

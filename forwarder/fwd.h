@@ -5,13 +5,14 @@
 
 #include <event2/event.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "audit.h"
 #include "config.h"
 #include "dns.h"
 #include "iface.h"
-#include "relay.h"
+#include "pump.h"
 #include "route.h"
 
 /* Why a connection was refused; the names go into the audit line. */
@@ -62,7 +63,7 @@ struct fwd {
 	struct route_probe *routes;	/* asks the kernel whether an address is this host */
 	struct bufpool *pool;
 	struct client_table *clients;
-	struct conn *conns;		/* every live connection */
+	LIST_HEAD(conn_list, conn) conns;	/* every live connection (zeroed: empty) */
 	struct fwd_stats stats;
 };
 

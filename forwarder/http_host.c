@@ -75,21 +75,6 @@ ascii_caseeq(const uint8_t *a, const uint8_t *b, size_t n)
 	return 1;
 }
 
-static enum peek_status
-verdict(struct peek_result *res, enum peek_status status, const char *why)
-{
-	res->status = status;
-	res->why = why;
-	return status;
-}
-
-static enum peek_status
-need_more(struct peek_result *res, size_t len)
-{
-	res->need = len + 1;
-	return verdict(res, PEEK_NEED_MORE, NULL);
-}
-
 /* The scan has decided before the blank line: status, why, and where. */
 static void
 scan_fail(struct http_scan *scan, enum peek_status status, size_t decided, const char *why)
@@ -306,35 +291,6 @@ ipv6_valid(const uint8_t *s, size_t n)
 	return inet_pton(AF_INET6, tmp, &a6) == 1;
 }
 
-/*
- * 1 if the last label of s[0..n) is a number ("127.1", "0x7f000001", "10.0.0.010"):
- * URL parsers (WHATWG) read such a host as an IPv4 address, so it is no name.
- */
-static int
-host_is_numeric(const uint8_t *s, size_t n)
-{
-	size_t start, i;
-
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	for (start = n; start > 0 && s[start - 1] != '.'; start--)
-		;
-	if (start == n)
-		return 0;
-	i = start;
-	if (n - start >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-		for (i += 2; i < n; i++)
-			if (!((s[i] >= '0' && s[i] <= '9') || (ascii_lower(s[i]) >= 'a' &&
-			    ascii_lower(s[i]) <= 'f')))
-				return 0;
-		return 1;
-	}
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* The host part of an authority (no port, not bracketed): a name, an IPv4 literal or bad. */
 static void
 host_classify(const uint8_t *s, size_t n, struct authority *a)
@@ -345,7 +301,7 @@ host_classify(const uint8_t *s, size_t n, struct authority *a)
 		a->why = "empty host";
 		return;
 	}
-	if (host_is_numeric(s, n) || dname_is_ip_literal((const char *)s, n)) {
+	if (dname_is_ip_literal((const char *)s, n)) {
 		a->kind = AUTH_IP;
 		a->why = "host is an IPv4 address, not a name";
 		return;
@@ -424,14 +380,14 @@ authority_verdict(const struct authority *a, struct peek_result *res)
 	switch (a->kind) {
 	case AUTH_NAME:
 		memcpy(res->name, a->name, sizeof(res->name));
-		return verdict(res, PEEK_OK, NULL);
+		return peek_verdict(res, PEEK_OK, NULL);
 	case AUTH_IP:
 		res->flags |= PEEK_F_IP_LITERAL;
-		return verdict(res, PEEK_NO_NAME, a->why);
+		return peek_verdict(res, PEEK_NO_NAME, a->why);
 	case AUTH_BAD:
 		break;
 	}
-	return verdict(res, PEEK_MALFORMED, a->why);
+	return peek_verdict(res, PEEK_MALFORMED, a->why);
 }
 
 /* The name from the target when it has an authority (Host must then agree), else Host. */
@@ -444,24 +400,24 @@ name_choose(const struct http_scan *scan, const uint8_t *buf, struct peek_result
 
 	if (scan->form != FORM_ABSOLUTE && scan->form != FORM_AUTHORITY) {
 		if (host == NULL)
-			return verdict(res, PEEK_NO_NAME, "no Host field");
+			return peek_verdict(res, PEEK_NO_NAME, "no Host field");
 		if (host_len == 0)
-			return verdict(res, PEEK_NO_NAME, "empty Host field");
+			return peek_verdict(res, PEEK_NO_NAME, "empty Host field");
 		authority_parse(host, host_len, &h);
 		return authority_verdict(&h, res);
 	}
 	authority_parse(buf + scan->auth_off, scan->auth_len, &t);
 	if (t.kind == AUTH_BAD)
-		return verdict(res, PEEK_MALFORMED, t.why);
+		return peek_verdict(res, PEEK_MALFORMED, t.why);
 	if (scan->form == FORM_AUTHORITY && t.port == 0)
-		return verdict(res, PEEK_MALFORMED, "CONNECT target without a port");
+		return peek_verdict(res, PEEK_MALFORMED, "CONNECT target without a port");
 	if (host != NULL) {
 		authority_parse(host, host_len, &h);
 		if (h.kind == AUTH_BAD && host_len > 0)
-			return verdict(res, PEEK_MALFORMED, h.why);
+			return peek_verdict(res, PEEK_MALFORMED, h.why);
 		if (!authority_same(&t, &h, scan->form == FORM_AUTHORITY ? t.port :
 		    scan->dflt_port))
-			return verdict(res, PEEK_MALFORMED, "Host differs from request target");
+			return peek_verdict(res, PEEK_MALFORMED, "Host differs from request target");
 	}
 	return authority_verdict(&t, res);
 }
@@ -594,12 +550,12 @@ http_scan_feed(struct http_scan *scan, const uint8_t *buf, size_t len, struct pe
 	switch (scan->phase) {
 	case SCAN_FAILED:
 		res->head_len = scan->head_len;
-		return verdict(res, scan->status, scan->why);
+		return peek_verdict(res, scan->status, scan->why);
 	case SCAN_DONE:
 		res->head_len = scan->head_len;
 		return name_choose(scan, buf, res);
 	default:
-		return need_more(res, len);
+		return peek_need_more(res, len + 1);
 	}
 }
 

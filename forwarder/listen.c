@@ -101,7 +101,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	struct listeners *ls = s->ls;
 	struct sockaddr_storage peer;
 	int err = EVUTIL_SOCKET_ERROR(), shed;
-	struct timeval tv = { 0, UTIL_ACCEPT_BACKOFF_MS * 1000 };
+	struct timeval tv;
 
 	ls->f->stats.accept_errors++;
 	errno = err;
@@ -114,6 +114,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 		audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
 	ls->backoff = 1;
 	set_enabled(ls, 0);
+	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
 	evtimer_add(ls->resume, &tv);
 }
 

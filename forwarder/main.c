@@ -51,11 +51,10 @@ static void
 forwarder_reload(struct daemon *d, const struct config *old)
 {
 	struct fwd *f = d->arg;
-	char err[256];
 
 	if (d->cfg->upstream_system != old->upstream_system || d->cfg->upstream.n != old->upstream.n)
 		log_warnx("reload: upstream changes take effect at the next start");
-	dns_reconfigure(f->dns, d->cfg, err, sizeof(err));
+	dns_reconfigure(f->dns, d->cfg);
 	f->cfg = d->cfg;	/* new connections use it; live ones keep theirs */
 }
 

@@ -1,4 +1,5 @@
-/* peek.h: the verdict the forwarder's first-bytes parsers (tls_sni, http_host) return. */
+/* peek.h: the verdict the forwarder's first-bytes parsers (tls_sni, http_host) return, and
+ * the helpers they set it with. */
 #ifndef GATEHOUSE_PEEK_H
 #define GATEHOUSE_PEEK_H
 
@@ -35,6 +36,23 @@ struct peek_result {
 					 * the HTTP head that were examined */
 	const char *why;		/* NO_NAME/MALFORMED: static text saying why, for logs */
 };
+
+/* Record status and why (static text or NULL) in res; returns status. */
+static inline enum peek_status
+peek_verdict(struct peek_result *res, enum peek_status status, const char *why)
+{
+	res->status = status;
+	res->why = why;
+	return status;
+}
+
+/* PEEK_NEED_MORE: nothing can change before the buffer holds need bytes. */
+static inline enum peek_status
+peek_need_more(struct peek_result *res, size_t need)
+{
+	res->need = need;
+	return peek_verdict(res, PEEK_NEED_MORE, NULL);
+}
 
 static inline const char *
 peek_status_name(enum peek_status status)

@@ -51,27 +51,12 @@ struct sni_seen {
 	char name[DNAME_MAX + 1];
 };
 
-static enum peek_status
-verdict(struct peek_result *res, enum peek_status status, const char *why)
-{
-	res->status = status;
-	res->why = why;
-	return status;
-}
-
 /* -1 after recording MALFORMED with why: the walkers' way out. */
 static int
 bad(struct peek_result *res, const char *why)
 {
-	verdict(res, PEEK_MALFORMED, why);
+	peek_verdict(res, PEEK_MALFORMED, why);
 	return -1;
-}
-
-static enum peek_status
-need_more(struct peek_result *res, size_t need)
-{
-	res->need = need;
-	return verdict(res, PEEK_NEED_MORE, NULL);
 }
 
 /* Step to a fragment that still has a byte to give; -1 if there is none. */
@@ -151,7 +136,7 @@ static int
 check_first_bytes(const uint8_t *buf, size_t len, struct peek_result *res)
 {
 	if (len == 0) {
-		need_more(res, 1);
+		peek_need_more(res, 1);
 		return -1;
 	}
 	switch (buf[0]) {
@@ -161,11 +146,11 @@ check_first_bytes(const uint8_t *buf, size_t len, struct peek_result *res)
 	case TLS_CT_ALERT:
 	case TLS_CT_APPLICATION_DATA:
 		if (len < 2) {
-			need_more(res, 2);
+			peek_need_more(res, 2);
 			return -1;
 		}
 		if (buf[1] == 3) {
-			verdict(res, PEEK_MALFORMED, buf[0] == TLS_CT_ALERT ?
+			peek_verdict(res, PEEK_MALFORMED, buf[0] == TLS_CT_ALERT ?
 			    "alert record where a ClientHello was expected" :
 			    "TLS record of a content type other than handshake before the ClientHello");
 			return -1;
@@ -175,7 +160,7 @@ check_first_bytes(const uint8_t *buf, size_t len, struct peek_result *res)
 		break;
 	}
 	res->flags |= PEEK_F_NOT_PROTOCOL;
-	verdict(res, PEEK_NO_NAME, (buf[0] & 0x80) ?
+	peek_verdict(res, PEEK_NO_NAME, (buf[0] & 0x80) ?
 	    "not a TLS record (an SSLv2-style hello carries no SNI)" : "not a TLS record");
 	return -1;
 }
@@ -218,7 +203,7 @@ read_records(const uint8_t *buf, size_t len, struct tls_frag *frag, size_t *nfra
 		if (pos + TLS_RECORD_HEADER > PEEK_MAX)
 			return bad(res, "ClientHello cannot fit in the peek limit");
 		if (len - pos < TLS_RECORD_HEADER) {
-			need_more(res, pos + TLS_RECORD_HEADER);
+			peek_need_more(res, pos + TLS_RECORD_HEADER);
 			return -1;
 		}
 		if (buf[pos] != TLS_CT_HANDSHAKE)
@@ -235,7 +220,7 @@ read_records(const uint8_t *buf, size_t len, struct tls_frag *frag, size_t *nfra
 		if (pos + TLS_RECORD_HEADER + rlen > PEEK_MAX)
 			return bad(res, "ClientHello cannot fit in the peek limit");
 		if (len - pos - TLS_RECORD_HEADER < rlen) {
-			need_more(res, pos + TLS_RECORD_HEADER + rlen);
+			peek_need_more(res, pos + TLS_RECORD_HEADER + rlen);
 			return -1;
 		}
 		frag[*nfrag].off = pos + TLS_RECORD_HEADER;
@@ -383,13 +368,13 @@ tls_sni_parse(const uint8_t *buf, size_t len, struct peek_result *res)
 	if (walk_hello(&c, &sni, res) == -1)
 		return res->status;
 	if (!sni.have_ext)
-		return verdict(res, PEEK_NO_NAME, "no server_name extension");
+		return peek_verdict(res, PEEK_NO_NAME, "no server_name extension");
 	if (!sni.have_host)
-		return verdict(res, PEEK_NO_NAME, "server_name has no host_name entry");
+		return peek_verdict(res, PEEK_NO_NAME, "server_name has no host_name entry");
 	if (sni.status != PEEK_OK)
-		return verdict(res, PEEK_NO_NAME, "host_name is an IP address");
+		return peek_verdict(res, PEEK_NO_NAME, "host_name is an IP address");
 	memcpy(res->name, sni.name, sizeof(res->name));
-	return verdict(res, PEEK_OK, NULL);
+	return peek_verdict(res, PEEK_OK, NULL);
 }
 
 int

@@ -584,7 +584,7 @@ def test_slow_reader_backpressure_bounds_memory(env, fwd):
     cport = s.getsockname()[1]
     # What may be queued between the server and a client that reads nothing: the server's
     # send buffer, the forwarder's receive buffer from it, its relay (a pipe of at most
-    # pipe-max-size in splice mode, else RELAY_BUF: forwarder/relay.h), its send buffer
+    # pipe-max-size in splice mode, else BUFPOOL_BUF: forwarder/bufpool.h), its send buffer
     # to the client, the client's receive buffer, and a segment's overshoot per socket.
     # The download is twice that (in whole MiB), so a forwarder that kept reading the
     # upstream would let it send more.
@@ -682,7 +682,7 @@ def test_spliced_direction_holds_at_most_one_256k_pipe(env, fwd):
     s.sendall(("GET /big?n=%d HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n" %
                total).encode())
     got = b""
-    while len(got) < 1 << 20:                  # past RELAY_SPLICE_AFTER, then stop reading
+    while len(got) < 1 << 20:                  # past PUMP_SPLICE_AFTER, then stop reading
         chunk = s.recv((1 << 20) - len(got))
         assert chunk
         got += chunk

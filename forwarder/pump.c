@@ -1,82 +1,14 @@
-/* relay.c: moving bytes from one socket to another with bounded buffering and half-close:
+/* pump.c: moving bytes from one socket to another with bounded buffering and half-close:
  * copied through a pooled buffer, or spliced through a pipe once a transfer is bulk. */
-#include "relay.h"
+#include "pump.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define SPLICE_ROUNDS 4		/* pipefuls moved per readiness before yielding */
-
-struct freebuf {
-	struct freebuf *next;
-};
-
-struct bufpool {
-	struct freebuf *free;
-	size_t nfree, max_free, out;
-};
-
-struct bufpool *
-bufpool_new(size_t max_free)
-{
-	struct bufpool *p = calloc(1, sizeof(*p));
-
-	if (p != NULL)
-		p->max_free = max_free;
-	return p;
-}
-
-void
-bufpool_free(struct bufpool *p)
-{
-	if (p == NULL)
-		return;
-	while (p->free != NULL) {
-		struct freebuf *f = p->free;
-
-		p->free = f->next;
-		free(f);
-	}
-	free(p);
-}
-
-size_t
-bufpool_outstanding(const struct bufpool *p)
-{
-	return p->out;
-}
-
-static uint8_t *
-pool_get(struct bufpool *p)
-{
-	uint8_t *b;
-
-	if (p->free != NULL) {
-		b = (uint8_t *)p->free;
-		p->free = p->free->next;
-		p->nfree--;
-	} else if ((b = malloc(RELAY_BUF)) == NULL)
-		return NULL;
-	p->out++;
-	return b;
-}
-
-static void
-pool_put(struct bufpool *p, uint8_t *b)
-{
-	p->out--;
-	if (p->nfree >= p->max_free) {
-		free(b);
-		return;
-	}
-	((struct freebuf *)(void *)b)->next = p->free;
-	p->free = (struct freebuf *)(void *)b;
-	p->nfree++;
-}
 
 void
 pump_init(struct pump *p, int src, int dst)
@@ -92,7 +24,7 @@ static void
 buf_release(struct pump *p, struct bufpool *pool)
 {
 	if (p->buf != NULL) {
-		pool_put(pool, p->buf);
+		bufpool_put(pool, p->buf);
 		p->buf = NULL;
 	}
 	p->off = p->len = 0;
@@ -111,22 +43,22 @@ pump_release(struct pump *p, struct bufpool *pool)
 }
 
 /* Switch to splice once the direction is a bulk transfer and the copy buffer is empty.
- * Without a pipe of at least RELAY_BUF (EMFILE, the user's pipe quota used up: the kernel
+ * Without a pipe of at least BUFPOOL_BUF (EMFILE, the user's pipe quota used up: the kernel
  * then makes 8 KiB pipes) this direction keeps the copying path for good. */
 static void
 maybe_splice(struct pump *p)
 {
 	int fds[2], size;
 
-	if (p->pipe_r != -1 || p->copy_only || p->bytes < RELAY_SPLICE_AFTER || p->off < p->len)
+	if (p->pipe_r != -1 || p->copy_only || p->bytes < PUMP_SPLICE_AFTER || p->off < p->len)
 		return;
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
 		p->copy_only = 1;
 		return;
 	}
 	/* Refused (pipe-max-size, the quota): the pipe keeps what it got, if enough. */
-	(void)fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE);
-	if ((size = fcntl(fds[1], F_GETPIPE_SZ)) < RELAY_BUF) {
+	(void)fcntl(fds[1], F_SETPIPE_SZ, PUMP_PIPE);
+	if ((size = fcntl(fds[1], F_GETPIPE_SZ)) < BUFPOOL_BUF) {
 		close(fds[0]);
 		close(fds[1]);
 		p->copy_only = 1;
@@ -204,7 +136,7 @@ pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t l
 {
 	if (len == 0)
 		return 0;
-	if (len > RELAY_BUF || p->buf != NULL || (p->buf = pool_get(pool)) == NULL)
+	if (len > BUFPOOL_BUF || p->buf != NULL || (p->buf = bufpool_get(pool)) == NULL)
 		return -1;
 	memcpy(p->buf, data, len);
 	p->off = 0;
@@ -254,10 +186,10 @@ pump_on_readable(struct pump *p, struct bufpool *pool)
 		return flush(p, pool);	/* still blocked on dst */
 	if (p->eof)
 		return flush(p, pool);
-	if (p->buf == NULL && (p->buf = pool_get(pool)) == NULL)
+	if (p->buf == NULL && (p->buf = bufpool_get(pool)) == NULL)
 		return PUMP_READ;	/* out of memory: try again on the next readiness */
 	do
-		r = recv(p->src, p->buf, RELAY_BUF, 0);
+		r = recv(p->src, p->buf, BUFPOOL_BUF, 0);
 	while (r == -1 && errno == EINTR);
 	if (r > 0) {
 		p->off = 0;

@@ -1,26 +1,18 @@
-/* relay.h: one direction of a relayed connection (a pump from one fd to another), and the
- * pool of buffers the pumps borrow only while bytes are in flight. */
-#ifndef GATEHOUSE_RELAY_H
-#define GATEHOUSE_RELAY_H
+/* pump.h: one direction of a relayed connection (a pump from one fd to another), copying
+ * through a buffer it borrows from a bufpool only while bytes are in flight. */
+#ifndef GATEHOUSE_PUMP_H
+#define GATEHOUSE_PUMP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RELAY_BUF (64 * 1024)	/* bytes one read may move; the most a copying direction
-				 * holds (a spliced one: one pipe, RELAY_PIPE) */
-
-struct bufpool;
-
-/* Keep up to max_free idle buffers for reuse. */
-struct bufpool *bufpool_new(size_t max_free);
-void bufpool_free(struct bufpool *p);
-size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
+#include "bufpool.h"
 
 /* After this many bytes in one direction, that direction moves by splice(2) through a
  * pipe of its own: the bytes stay in the kernel. Short exchanges keep the copying path
  * (no pipe, no extra descriptors for the many small connections).
  *
- * RELAY_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, a 1 GiB download,
+ * PUMP_PIPE, the pipe asked for, from bench/splice_pipe.py (loopback, a 1 GiB download,
  * the forwarder as nobody, median of 5 runs on a quiet 2-core VM; README "Splice"):
  *   pipe     MiB/s   CPU s/GiB
  *   64 KiB   1396    0.40
@@ -31,11 +23,11 @@ size_t bufpool_outstanding(const struct bufpool *p);	/* buffers lent out now */
  * pipes share fs.pipe-user-pages-soft (64 MiB): 512 KiB pipes used it up after 128
  * directions, 256 KiB after 256. 256 KiB is the smallest pipe within 2% of the best
  * throughput and 16% of the best CPU, at half the memory of 512 KiB. A pipe the kernel
- * will not make at least RELAY_BUF long (past the quota it makes 8 KiB ones) is not used:
+ * will not make at least BUFPOOL_BUF long (past the quota it makes 8 KiB ones) is not used:
  * that direction keeps copying. */
-#define RELAY_SPLICE_AFTER (256 * 1024)
-#ifndef RELAY_PIPE
-#define RELAY_PIPE (256 * 1024)
+#define PUMP_SPLICE_AFTER (256 * 1024)
+#ifndef PUMP_PIPE
+#define PUMP_PIPE (256 * 1024)
 #endif
 
 struct pump {
@@ -49,7 +41,8 @@ struct pump {
 	uint64_t bytes;		/* written to dst */
 	int eof;		/* src sent FIN */
 	int shut;		/* dst has been shut down for writing */
-	int err;		/* errno of the failure, with PUMP_SRC_ERROR/PUMP_DST_ERROR */
+	int err;		/* with PUMP_SRC_ERROR/PUMP_DST_ERROR: the errno of the failure
+				 * (EPIPE when dst took nothing), for the caller's log */
 };
 
 enum pump_state {
@@ -63,7 +56,7 @@ enum pump_state {
 void pump_init(struct pump *p, int src, int dst);
 
 /* Queue bytes to write first (the peeked ClientHello or request head). Copies them.
- * 0, or -1 when no buffer could be had or len is over RELAY_BUF. */
+ * 0, or -1 when no buffer could be had or len is over BUFPOOL_BUF. */
 int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len);
 
 /* src is readable: read once (spliced: up to a few pipefuls while dst takes them), write
