@@ -24,8 +24,7 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
-             $(SANFLAGS) $(SANDEFS) -MMD -MP -Icommon -Iresolver -Iforwarder \
-             $(shell pkg-config --cflags $(PKGS))
+             $(SANFLAGS) $(SANDEFS) -MMD -MP $(shell pkg-config --cflags $(PKGS))
 LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -43,13 +42,21 @@ FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/pump.
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# Include paths per directory: common/ sees only its own headers (a daemon's header there
+# fails to compile), each daemon sees common/ and its own. $(call inc,FILES): the paths
+# for the directories FILES are in (a test or fuzz target: those of what it links).
+INC_common    = -Icommon
+INC_resolver  = -Icommon -Iresolver
+INC_forwarder = -Icommon -Iforwarder
+inc = $(sort $(foreach f,$(1),$(INC_$(firstword $(subst /, ,$(f))))))
+
 BINS := $(BUILD)/gatehouse-resolver $(if $(wildcard forwarder/main.c),$(BUILD)/gatehouse-forwarder)
 
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(call inc,$<) -c -o $@ $<
 
 $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
@@ -65,7 +72,7 @@ HOOK_BINS = $(HOOKS)/gatehouse-resolver $(HOOKS)/gatehouse-forwarder
 
 $(HOOKS)/obj/common/sandbox.o: common/sandbox.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(INC_common) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
 
 $(HOOKS)/gatehouse-resolver: $(call obj,$(RESOLVER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
@@ -94,7 +101,7 @@ UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $$(call obj,$$(UNIT_%))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(call inc,$(UNIT_$*)) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -103,8 +110,7 @@ unit: $(UNIT_TESTS)
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-              -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
-              $(shell pkg-config --cflags $(PKGS))
+              -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
@@ -115,7 +121,7 @@ FUZZ_QUICK_RUNS ?= 20000
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D)
 
 fuzz-build: $(FUZZ_TARGETS)
 

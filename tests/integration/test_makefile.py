@@ -46,3 +46,26 @@ def test_make_fuzz_fails_when_a_fuzzer_fails(workdir):
     r = _make_fuzz([ok, bad], workdir)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "ERROR: libFuzzer: deadly signal" in r.stdout
+
+
+# ---- include paths -------------------------------------------------------------------------
+
+def _include_dirs(target, workdir):
+    """The tree's -I directories make would compile target with (printed, not run; a
+    library's absolute path from pkg-config is not the tree's)."""
+    r = subprocess.run(["make", "-n", "-B", "-C", REPO, "BUILD=" + workdir,
+                        os.path.join(workdir, target)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = [ln for ln in r.stdout.splitlines() if " -o %s/%s " % (workdir, target) in ln][-1]
+    return sorted(w[2:] for w in line.split() if w.startswith("-I") and w[2:3] not in ("", "/"))
+
+
+@pytest.mark.parametrize("obj,dirs", [
+    ("obj/common/preflight.o", ["common"]),
+    ("obj/resolver/server.o", ["common", "resolver"]),
+    ("obj/forwarder/dns.o", ["common", "forwarder"]),
+])
+def test_each_directory_sees_only_its_headers(workdir, obj, dirs):
+    """common/ cannot include a daemon's header, nor one daemon the other's."""
+    assert _include_dirs(obj, workdir) == dirs
