@@ -34,7 +34,7 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
-           common/preflight.c common/route.c common/sandbox.c common/sock.c
+           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/pump.c forwarder/bufpool.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
@@ -94,8 +94,9 @@ UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
-UNIT_test_preflight = common/preflight.c $(CONFIG) \
+UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
+UNIT_test_resolvconf = common/resolvconf.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:
@@ -115,6 +116,7 @@ FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/uti
 FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
+FUZZ_fuzz_resolvconf = common/resolvconf.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000
