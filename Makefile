@@ -25,7 +25,14 @@ WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
              $(SANFLAGS) $(SANDEFS) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
+# Libraries: both daemons run on libevent and seccomp (common/); ldns and c-ares are linked
+# only where the one file that calls each is: ldns into the resolver (resolver/query.c),
+# c-ares into the forwarder (forwarder/dns.c), and each into the tests that link that file.
+# $(call libs,FILES,MORE): the link flags for FILES, plus the pkg-config packages MORE.
+PKGS_common           = libevent libseccomp
+PKGS_resolver/query.c = ldns
+PKGS_forwarder/dns.c  = libcares
+libs = $(shell pkg-config --libs $(sort $(PKGS_common) $(foreach f,$(1),$(PKGS_$(f))) $(2))) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
@@ -59,10 +66,10 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(call inc,$<) -c -o $@ $<
 
 $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(RESOLVER))
 
 $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(FORWARDER))
 
 # ---- test-only daemons (make check): the same objects but common/sandbox.c, built with
 # -DGATEHOUSE_TEST_HOOKS so that SIGUSR2 tries a forbidden system call (tests/integration/
@@ -75,14 +82,15 @@ $(HOOKS)/obj/common/sandbox.o: common/sandbox.c
 	$(CC) $(ALL_CFLAGS) $(INC_common) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
 
 $(HOOKS)/gatehouse-resolver: $(call obj,$(RESOLVER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(RESOLVER))
 
 $(HOOKS)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(FORWARDER))
 
 testhooks: $(HOOK_BINS)
 
 # ---- unit tests: one program per module, linking only that module and what it needs
+# (UNIT_PKGS_test_X: libraries the test itself uses)
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
@@ -97,12 +105,14 @@ UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_test_resolvconf = common/resolvconf.c
+UNIT_PKGS_test_resolvconf = libcares
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $$(call obj,$$(UNIT_%))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(call inc,$(UNIT_$*)) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(call inc,$(UNIT_$*)) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	  $(call libs,$(UNIT_$*),cmocka $(UNIT_PKGS_$*))
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -123,7 +133,7 @@ FUZZ_QUICK_RUNS ?= 20000
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(call libs,$(FUZZ_$*))
 
 fuzz-build: $(FUZZ_TARGETS)
 
