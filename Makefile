@@ -24,9 +24,15 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
-             $(SANFLAGS) $(SANDEFS) -MMD -MP -Icommon -Iresolver -Iforwarder \
-             $(shell pkg-config --cflags $(PKGS))
-LDLIBS_D = $(shell pkg-config --libs $(PKGS)) -lm
+             $(SANFLAGS) $(SANDEFS) -MMD -MP $(shell pkg-config --cflags $(PKGS))
+# Libraries: both daemons run on libevent and seccomp (common/); ldns and c-ares are linked
+# only where the one file that calls each is: ldns into the resolver (resolver/query.c),
+# c-ares into the forwarder (forwarder/dns.c), and each into the tests that link that file.
+# $(call libs,FILES,MORE): the link flags for FILES, plus the pkg-config packages MORE.
+PKGS_common           = libevent libseccomp
+PKGS_resolver/query.c = ldns
+PKGS_forwarder/dns.c  = libcares
+libs = $(shell pkg-config --libs $(sort $(PKGS_common) $(foreach f,$(1),$(PKGS_$(f))) $(2))) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
@@ -35,7 +41,7 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
-           common/preflight.c common/route.c common/sandbox.c common/sock.c
+           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/pump.c forwarder/bufpool.c \
            forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
@@ -43,19 +49,27 @@ FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/pump.
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# Include paths per directory: common/ sees only its own headers (a daemon's header there
+# fails to compile), each daemon sees common/ and its own. $(call inc,FILES): the paths
+# for the directories FILES are in (a test or fuzz target: those of what it links).
+INC_common    = -Icommon
+INC_resolver  = -Icommon -Iresolver
+INC_forwarder = -Icommon -Iforwarder
+inc = $(sort $(foreach f,$(1),$(INC_$(firstword $(subst /, ,$(f))))))
+
 BINS := $(BUILD)/gatehouse-resolver $(if $(wildcard forwarder/main.c),$(BUILD)/gatehouse-forwarder)
 
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(call inc,$<) -c -o $@ $<
 
 $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(RESOLVER))
 
 $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(FORWARDER))
 
 # ---- test-only daemons (make check): the same objects but common/sandbox.c, built with
 # -DGATEHOUSE_TEST_HOOKS so that SIGUSR2 tries a forbidden system call (tests/integration/
@@ -65,17 +79,18 @@ HOOK_BINS = $(HOOKS)/gatehouse-resolver $(HOOKS)/gatehouse-forwarder
 
 $(HOOKS)/obj/common/sandbox.o: common/sandbox.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(INC_common) -DGATEHOUSE_TEST_HOOKS -c -o $@ $<
 
 $(HOOKS)/gatehouse-resolver: $(call obj,$(RESOLVER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(RESOLVER))
 
 $(HOOKS)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(filter-out common/sandbox.c,$(COMMON))) $(HOOKS)/obj/common/sandbox.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(FORWARDER))
 
 testhooks: $(HOOK_BINS)
 
 # ---- unit tests: one program per module, linking only that module and what it needs
+# (UNIT_PKGS_test_X: libraries the test itself uses)
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
@@ -87,14 +102,17 @@ UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
-UNIT_test_preflight = common/preflight.c $(CONFIG) \
+UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
+UNIT_test_resolvconf = common/resolvconf.c
+UNIT_PKGS_test_resolvconf = libcares
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $$(call obj,$$(UNIT_%))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(call inc,$(UNIT_$*)) -Itests/unit $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+	  $(call libs,$(UNIT_$*),cmocka $(UNIT_PKGS_$*))
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -103,19 +121,19 @@ unit: $(UNIT_TESTS)
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-              -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' -Icommon -Iresolver -Iforwarder \
-              $(shell pkg-config --cflags $(PKGS))
+              -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
 FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
+FUZZ_fuzz_resolvconf = common/resolvconf.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(call libs,$(FUZZ_$*))
 
 fuzz-build: $(FUZZ_TARGETS)
 

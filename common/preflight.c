@@ -2,7 +2,6 @@
  * listener clashes, an upstream that is the gateway's own resolver, and warnings. */
 #include "preflight.h"
 
-#include <ares.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "resolvconf.h"
 #include "util.h"
 
 #define MAX_SERVERS 32
@@ -347,62 +347,6 @@ add_warnings(struct pf *pf)
 
 /* ---- upstream ---- */
 
-int
-preflight_system_servers(const char *resolvconf, struct sockaddr_storage *out, size_t max,
-    size_t *n, char *err, size_t errlen)
-{
-	struct ares_addr_port_node *list = NULL, *s;
-	struct ares_options o;
-	ares_channel ch;
-	char lookups[] = "b";
-	int rc, mask;
-
-	*n = 0;
-	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-		return -1;
-	}
-	/* As forwarder/dns.c initialises its channel. */
-	memset(&o, 0, sizeof(o));
-	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-	o.lookups = lookups;
-	mask = ARES_OPT_FLAGS | ARES_OPT_LOOKUPS;
-	if (resolvconf != NULL) {
-		o.resolvconf_path = (char *)(uintptr_t)resolvconf;
-		mask |= ARES_OPT_RESOLVCONF;
-	}
-	if ((rc = ares_init_options(&ch, &o, mask)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-		ares_library_cleanup();
-		return -1;
-	}
-	if ((rc = ares_get_servers_ports(ch, &list)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-		ares_destroy(ch);
-		ares_library_cleanup();
-		return -1;
-	}
-	for (s = list; s != NULL && *n < max; s = s->next) {
-		struct sockaddr_storage *ss = &out[*n];
-
-		memset(ss, 0, sizeof(*ss));
-		if (s->family == AF_INET) {
-			ss->ss_family = AF_INET;
-			memcpy(&((struct sockaddr_in *)ss)->sin_addr, &s->addr.addr4, 4);
-		} else if (s->family == AF_INET6) {
-			ss->ss_family = AF_INET6;
-			memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, &s->addr.addr6, 16);
-		} else
-			continue;
-		addr_set_port((struct sockaddr *)ss, (uint16_t)(s->udp_port ? s->udp_port : 53));
-		(*n)++;
-	}
-	ares_free_data(list);
-	ares_destroy(ch);
-	ares_library_cleanup();
-	return 0;
-}
-
 /* The forwarder resolving through this gateway's own resolver would get the gateway's
  * address back for every name. 127.0.0.11 (Docker's embedded DNS) is not ours: only
  * addresses actually assigned to an interface count. */
@@ -416,7 +360,7 @@ check_upstream(struct pf *pf)
 	char a1[ADDR_STRLEN], a2[ADDR_STRLEN], w1[300], w2[300], msg[256];
 
 	if (c->upstream_system) {
-		if (preflight_system_servers(pf->env->resolvconf, sys, MAX_SERVERS, &n, msg,
+		if (resolvconf_read(pf->env->resolvconf, sys, MAX_SERVERS, &n, msg,
 		    sizeof(msg)) == -1)
 			return fail(pf, "upstream system: %s", msg);
 		srv = sys;
@@ -437,7 +381,7 @@ check_upstream(struct pf *pf)
 				    "`upstream` to a real DNS server",
 				    setting_origin(c, "upstream", w1, sizeof(w1)),
 				    addr_format(s, 1, a1, sizeof(a1)),
-				    pf->env->resolvconf ? pf->env->resolvconf : "/etc/resolv.conf",
+				    pf->env->resolvconf ? pf->env->resolvconf : RESOLVCONF_PATH,
 				    addr_format(l, 1, a2, sizeof(a2)), set_at(c, "dns-listen", w2,
 				    sizeof(w2)));
 			return fail(pf, "%s: upstream DNS server %s is this gateway's own resolver "

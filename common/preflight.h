@@ -5,15 +5,14 @@
 #define GATEHOUSE_PREFLIGHT_H
 
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include "config.h"
 #include "iface.h"
 
 /* What the checks read from the machine; tests point these elsewhere. */
 struct preflight_env {
-	const char *resolvconf;		/* the file c-ares reads for `upstream system`;
-					 * NULL: its default (/etc/resolv.conf) */
+	const char *resolvconf;		/* the file the forwarder's c-ares reads for
+					 * `upstream system`; NULL: /etc/resolv.conf */
 	const struct iface_table *ifaces;	/* the machine's addresses; NULL: read them */
 	unsigned euid;			/* the user the daemon starts as */
 };
@@ -33,8 +32,9 @@ void preflight_env_default(struct preflight_env *env);
  * - two TCP listeners on one address and port: dns-listen, forward-listen times the
  *   allowlist's ports, metrics and the forwarder's metrics (PORT+1), which run in one
  *   network namespace;
- * - `upstream` (or, for `upstream system`, the servers c-ares reads from resolv.conf) is
- *   one of this gateway's own dns-listen sockets: every lookup would loop;
+ * - `upstream` (or, for `upstream system`, the servers the forwarder's c-ares reads from
+ *   resolv.conf: resolvconf.h) is one of this gateway's own dns-listen sockets: every
+ *   lookup would loop;
  * Warnings: an empty allowlist; a listen address no interface of this machine has (fine
  *   when --check runs outside the gateway); a port below the unprivileged-port start
  *   when not root.
@@ -44,10 +44,5 @@ void preflight_env_default(struct preflight_env *env);
  */
 int preflight_check(const struct config *c, const struct preflight_env *env, char **warnings,
     char *err, size_t errlen);
-
-/* The DNS servers c-ares reads from resolvconf (NULL: its default), as a forwarder with
- * `upstream system` would use them. 0, or -1 with err. */
-int preflight_system_servers(const char *resolvconf, struct sockaddr_storage *out,
-    size_t max, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from gh_testlib import REPO
+from gh_testlib import BUILD, REPO
 
 
 def _target(d, name, text, rc):
@@ -46,3 +46,48 @@ def test_make_fuzz_fails_when_a_fuzzer_fails(workdir):
     r = _make_fuzz([ok, bad], workdir)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "ERROR: libFuzzer: deadly signal" in r.stdout
+
+
+# ---- include paths -------------------------------------------------------------------------
+
+def _include_dirs(target, workdir):
+    """The tree's -I directories make would compile target with (printed, not run; a
+    library's absolute path from pkg-config is not the tree's)."""
+    r = subprocess.run(["make", "-n", "-B", "-C", REPO, "BUILD=" + workdir,
+                        os.path.join(workdir, target)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = [ln for ln in r.stdout.splitlines() if " -o %s/%s " % (workdir, target) in ln][-1]
+    return sorted(w[2:] for w in line.split() if w.startswith("-I") and w[2:3] not in ("", "/"))
+
+
+@pytest.mark.parametrize("obj,dirs", [
+    ("obj/common/preflight.o", ["common"]),
+    ("obj/resolver/server.o", ["common", "resolver"]),
+    ("obj/forwarder/dns.o", ["common", "forwarder"]),
+])
+def test_each_directory_sees_only_its_headers(workdir, obj, dirs):
+    """common/ cannot include a daemon's header, nor one daemon the other's."""
+    assert _include_dirs(obj, workdir) == dirs
+
+
+# ---- libraries -----------------------------------------------------------------------------
+
+def _needed(binary):
+    """The shared libraries binary names in its dynamic section (DT_NEEDED)."""
+    r = subprocess.run(["readelf", "-d", os.path.join(BUILD, binary)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [ln.split("[", 1)[1].rstrip("]") for ln in r.stdout.splitlines() if "(NEEDED)" in ln]
+
+
+@pytest.mark.parametrize("binary,has,lacks", [
+    ("gatehouse-resolver", "libldns.so", "libcares.so"),
+    ("gatehouse-forwarder", "libcares.so", "libldns.so"),
+])
+def test_each_daemon_links_only_its_dns_library(binary, has, lacks):
+    """ldns only in the resolver (it builds answers), c-ares only in the forwarder (it
+    resolves): a daemon carries no library it never calls."""
+    needed = _needed(binary)
+    assert any(n.startswith(has) for n in needed), needed
+    assert not any(n.startswith(lacks) for n in needed), needed
