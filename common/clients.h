@@ -13,11 +13,14 @@
 
 struct client_table;
 
+/* An empty table; NULL when out of memory. */
 struct client_table *clients_new(void);
+/* Frees every entry and t; NULL is ignored. */
 void clients_free(struct client_table *t);
 /* Count one more from sa's address. Returns the new count, or 0 when out of memory:
- * nothing was counted, and the caller refuses the client (memory runs out under a flood,
- * and an uncounted client would escape the limit): clients_over says both. */
+ * nothing was counted. A limit refuses the client then (memory runs out under a flood,
+ * and an uncounted client would escape the limit): clients_over says both. (dns.c
+ * does not: it starts the lookup uncounted, bounded by max-lookups alone.) */
 unsigned clients_inc(struct client_table *t, const struct sockaddr *sa);
 /* 1 when count, what clients_inc returned, is over max or 0: refuse the client. */
 int clients_over(unsigned count, unsigned max);
@@ -46,6 +49,7 @@ struct client_slots {
 /* n slots (a power of two) of size bytes each (the caller's slot type), all unused; a
  * client may sit in probe of them. 0, or -1 when out of memory. */
 int clients_slots_init(struct client_slots *t, size_t n, size_t size, size_t probe);
+/* Frees the array (the struct is the caller's); safe on a zeroed struct. */
 void clients_slots_free(struct client_slots *t);
 /* Slot i, 0 <= i < n (to visit them all). */
 struct client_slot *clients_slot_at(const struct client_slots *t, size_t i);

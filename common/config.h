@@ -69,7 +69,7 @@ struct config {
 	uint32_t cache_min_ttl, cache_max_ttl, negative_cache_ttl;
 
 	/* both */
-	char *audit;			/* "stdout", "stderr" or a path */
+	char *audit;			/* "stdout", "stderr", "off" or a path */
 	unsigned audit_rate;		/* lines per second per client; 0: no limit */
 	int metrics_on;
 	struct sockaddr_storage metrics;
@@ -85,17 +85,21 @@ struct config {
  * Load the configuration: the file at path (when path is NULL: $GATEHOUSE_CONFIG, else
  * CONFIG_DEFAULT_PATH, which may be missing), then the GATEHOUSE_* entries of env
  * (NULL-terminated "NAME=value" strings; NULL means none). Environment entries add
- * allow/route rules and replace single settings. On error returns -1 and err holds
- * "FILE:LINE: what is wrong" (or "GATEHOUSE_X: ..."). *out has one reference.
+ * allow/route rules and replace single settings. 0 with *out holding one reference
+ * (the caller's, for config_unref). On error returns -1, *out is NULL and err holds
+ * "FILE:LINE: what is wrong" (or "GATEHOUSE_X: ...", or "PATH: cannot open: ...").
  */
 int config_load(const char *path, char *const *env, struct config **out, char *err,
     size_t errlen);
 
-/* As config_load, from a buffer (name is used in messages), with no file access. */
+/* As config_load, from buf[0..len) (NULL: no file) with no file access; name is used
+ * in messages and as c->path (NULL: "config" in messages, and no path). */
 int config_parse(const char *name, const char *buf, size_t len, char *const *env,
     struct config **out, char *err, size_t errlen);
 
+/* One more reference to c; returns c. Not thread-safe: one event loop. */
 struct config *config_ref(struct config *c);
+/* Drop one; the last frees c and everything it holds. NULL is ignored. */
 void config_unref(struct config *c);
 
 /* The route for a listening port, or NULL. */
@@ -122,8 +126,10 @@ const struct rule *config_implicit_route(const struct config *c, uint16_t port);
  * config_print. */
 void config_ports_print(const struct config *c, FILE *f);
 
-/* One line for the start-up message: "ports 443,465,587; routed: 465 -> smtp.gmail.com,
- * 587 -> smtp.gmail.com:587" (cut with "..." when longer than len). */
+/* One line for the start-up message: "ports 443,465,587,8000-8099; routed: 465 ->
+ * smtp.gmail.com:465, 587 -> mail.example.com" (a route with its target port, an
+ * implicit route without), or "no ports"; cut with "..." when longer than len. A len
+ * under 8 leaves buf untouched. */
 void config_ports_summary(const struct config *c, char *buf, size_t len);
 
 /* ---- --check (config_print.c) ---- */

@@ -128,7 +128,7 @@ struct config_source {
 };
 
 /* Read every line of src (ps->line counts them): allow, route, settings, comments. 0, or
- * -1 with "SRC:LINE: what is wrong". */
+ * -1 with "SRC:LINE: what is wrong" (a stream over 64 MiB is refused). */
 int config_file_read(struct config_parser *ps, const struct config_source *src);
 
 #endif

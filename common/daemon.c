@@ -4,7 +4,7 @@
  * The one file in common/ that logs (log.h) and exits on an error: it is the daemons'
  * frame, not a library. Every other file in common/ returns its errors to the caller
  * (log.c is the logger itself; sandbox.c's SIGSYS handler writes one last line as the
- * filter ends the process). */
+ * filter ends the process, and so does its SIGUSR2 hook in test builds). */
 #include "daemon.h"
 
 #include <errno.h>

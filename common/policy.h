@@ -30,8 +30,9 @@ struct rule {
 /* Immutable once built; the owner (struct config) frees it. Lookups never allocate. */
 struct policy;
 
+/* An empty policy; NULL when out of memory. */
 struct policy *policy_new(void);
-void policy_free(struct policy *p);
+void policy_free(struct policy *p);	/* NULL is ignored */
 
 /*
  * Add a rule. pattern is a host name or "*." followed by one (case-insensitive, a
@@ -50,17 +51,19 @@ const char *rule_origin(const struct rule *r, char *buf, size_t len);
 
 /* name must be normalised (lowercase, no trailing dot: dname_normalize). The most
  * specific rule whose pattern matches name: the exact rule first, then wildcards from
- * the longest suffix; NULL when none. Cost grows with the labels of name, never with
- * the number of rules. */
+ * the longest suffix; NULL when none (or len is 0 or over DNAME_MAX). Cost grows with
+ * the labels of name, never with the number of rules. */
 const struct rule *policy_match_name(const struct policy *p, const char *name, size_t len);
 
 /* As policy_match_name, but only rules that include port. */
 const struct rule *policy_match(const struct policy *p, const char *name, size_t len,
     uint16_t port);
 
+/* 1 if port is in one of r's ranges. */
 int rule_has_port(const struct rule *r, uint16_t port);
 
-/* Every rule in the order added, for printing and for the forwarder's port list. */
+/* Every rule in the order added, for printing and for the forwarder's port list
+ * (policy_rule: NULL for i >= policy_count). */
 size_t policy_count(const struct policy *p);
 const struct rule *policy_rule(const struct policy *p, size_t i);
 
@@ -77,7 +80,7 @@ const struct rule *policy_find(const struct policy *p, const char *pattern,
  * means private on 587 too, in any order of lines. */
 void policy_finish(struct policy *p);
 
-/* Ports as written: "465,587,8000-8099". */
+/* Ports as written: "465,587,8000-8099" (cut short when len is too small). */
 void rule_format_ports(const struct rule *r, char *buf, size_t len);
 
 /* Parse "465,587,8000-8099" into a new array (caller frees). 0 or -1 with err. */

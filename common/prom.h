@@ -8,17 +8,20 @@
 struct prom {
 	char *buf;
 	size_t len, cap;
-	int oom;		/* a write did not fit in memory: the text is incomplete */
+	int oom;		/* a write did not fit in memory: the text is incomplete, and
+				 * later writes are skipped */
 };
 
+/* An empty buffer (nothing allocated yet); prom_free frees it and empties p again. */
 void prom_init(struct prom *p);
 void prom_free(struct prom *p);
 
-/* "# HELP name help" and "# TYPE name type" (counter, gauge, histogram). */
+/* "# HELP name help" and "# TYPE name type" (counter, gauge, histogram); help is
+ * written as it is (no escaping). */
 void prom_family(struct prom *p, const char *name, const char *type, const char *help);
 
-/* name{k1="v1",k2="v2"} value. Labels are NULL-terminated key, value pairs; values
- * are escaped (backslash, double quote, newline). */
+/* name{k1="v1",k2="v2"} value. Labels are key, value pairs ended by (const char *)NULL;
+ * values are escaped (backslash, double quote, newline). */
 void prom_u64(struct prom *p, const char *name, uint64_t v, ...);
 void prom_double(struct prom *p, const char *name, double v, ...);
 

@@ -19,7 +19,7 @@ enum sandbox_daemon {
 };
 
 /*
- * Confine the calling process for good: PR_SET_NO_NEW_PRIVS, a SIGSYS handler, then a
+ * Confine the calling process for good: a SIGSYS handler, PR_SET_NO_NEW_PRIVS, then a
  * seccomp filter that allows only the system calls (and, where seccomp can compare
  * them, the arguments) that daemon makes from its event loop on: serving, reloading
  * cfg's file, reopening an audit file named by cfg->audit, metrics, shutting down. Any
@@ -28,7 +28,7 @@ enum sandbox_daemon {
  * (`sandbox off` skips this call). Call it once, after every socket is bound, files are
  * opened, c-ares is initialised and privileges are dropped, right before the event
  * loop, from a process with one thread. 0, or -1 with err (the filter is then not
- * installed; no-new-privs may be set).
+ * installed; the handler and no-new-privs may be).
  */
 int sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err,
     size_t errlen);

@@ -1,5 +1,5 @@
-/* util.h: small helpers with no state: strings, numbers, durations, clocks, hashing, and
- * shedding a client when accept(2) runs out of descriptors. */
+/* util.h: small helpers that keep no state of their own: strings, numbers, durations,
+ * clocks, hashing, and shedding a client when accept(2) runs out of descriptors. */
 #ifndef GATEHOUSE_UTIL_H
 #define GATEHOUSE_UTIL_H
 
@@ -15,11 +15,13 @@
 /* Copy with truncation; always NUL-terminates when size > 0. Returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
-/* Parse a whole decimal string into [min, max]. 0 on success, -1 otherwise. */
+/* Parse a whole decimal string (digits only: no sign, no blank) into [min, max]. 0 on
+ * success, -1 otherwise (*out untouched). */
 int util_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
-/* Parse a duration: "10" or "1.5" (seconds) or "250ms" or "2s" or "5m". Result in ms,
- * at most max_ms. 0 on success, -1 otherwise. */
+/* Parse a duration: "10" or "1.5" (seconds) or "250ms" or "2s" or "5m" (a fraction with
+ * any unit; digits past the sixth after the point are ignored). Result in ms, at most
+ * max_ms. 0 on success, -1 otherwise (*out_ms untouched). */
 int util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
 /* ms as a struct timeval (for libevent timers). */

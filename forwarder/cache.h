@@ -30,17 +30,22 @@ struct cache_result {
 
 struct cache;
 
-/* At most max_entries names; positive TTLs are clamped to [min_ttl, max_ttl] seconds. */
+/* At most max_entries names (at least 1); positive TTLs are clamped to [min_ttl,
+ * max_ttl] seconds (cache_set_limits: a max_ttl under min_ttl is taken as min_ttl, and
+ * entries already stored keep their expiry). NULL when out of memory. */
 struct cache *cache_new(size_t max_entries, uint32_t min_ttl, uint32_t max_ttl);
-void cache_free(struct cache *c);
+void cache_free(struct cache *c);	/* NULL is ignored */
 void cache_set_limits(struct cache *c, uint32_t min_ttl, uint32_t max_ttl);
 
 /* Store (replacing) the addresses of name (normalised), valid for the clamped ttl from
  * now_ms. Copies everything. When full (entries, or the address budget), the oldest
- * entries go first; an answer larger than the whole budget is not cached. */
+ * entries go first. Nothing is stored, and an entry already there stays, for n == 0, a
+ * clamped ttl of 0 or an answer larger than the whole budget; out of memory, nothing
+ * is stored and the old entry is gone. */
 void cache_put(struct cache *c, const char *name, const struct cache_addr *addrs, size_t n,
     uint32_t ttl, uint64_t now_ms);
-/* Store that name has no address, for ttl seconds exactly (no clamping; 0: nothing). */
+/* Store that name has no address, for ttl seconds exactly (no clamping; 0: nothing
+ * stored, an entry already there stays), replacing what the name had. */
 void cache_put_negative(struct cache *c, const char *name, uint32_t ttl, uint64_t now_ms);
 
 /* 1 and *out filled while the entry is fresh (out->addrs borrowed, see struct

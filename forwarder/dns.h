@@ -11,7 +11,8 @@
 enum dns_status {
 	DNS_OK,			/* addresses found */
 	DNS_NOADDR,		/* NXDOMAIN or no A/AAAA (cached as negative) */
-	DNS_FAIL,		/* SERVFAIL, refused, garbage, no server: nothing learned */
+	DNS_FAIL,		/* SERVFAIL, refused, garbage, no server, out of memory:
+				 * nothing learned */
 	DNS_TIMEOUT,		/* no answer within lookup-timeout */
 	DNS_LIMIT,		/* max-lookups names already in flight */
 	DNS_CLIENT_LIMIT	/* this client started max-lookups-per-client of them */
@@ -28,6 +29,8 @@ struct dns_stats {
 	unsigned in_flight;
 };
 
+/* res holds the addresses when st is DNS_OK; for another status it holds none, or is
+ * NULL (DNS_TIMEOUT). */
 typedef void dns_cb(void *arg, enum dns_status st, const struct cache_result *res);
 
 struct dns;
@@ -35,8 +38,10 @@ struct dns_wait;
 
 /* Initialise c-ares on base from cfg's upstream (system: the servers of /etc/resolv.conf;
  * its search list, ndots, LOCALDOMAIN, RES_OPTIONS and HOSTALIASES never change a name
- * asked). NULL with err on failure. */
+ * asked) and cfg's limits (dns_reconfigure). NULL with err on failure. */
 struct dns *dns_new(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
+/* Stop every lookup (their callbacks are never called: cancel or forget the waits
+ * first) and free d; NULL is ignored. */
 void dns_free(struct dns *d);
 
 /* Apply a reloaded configuration's limits: max-lookups, max-lookups-per-client,
@@ -47,19 +52,25 @@ void dns_reconfigure(struct dns *d, const struct config *cfg);
 
 /*
  * Resolve name (normalised, already allowed): the upstream is asked for exactly this
- * name, A and AAAA, and every address of the answers is kept. A fresh cache entry
- * answers at once: returns 1 with *st and *res filled and cb never called. Otherwise
- * returns 0 and cb is called exactly once later (unless dns_cancel is called first);
+ * name, A and AAAA, and every address of the answers is kept. Returns 1 when the
+ * answer is known at once, with *st set, *wait NULL and cb never called: a fresh cache
+ * entry (DNS_OK with *res filled, or DNS_NOADDR), DNS_LIMIT, DNS_CLIENT_LIMIT, or
+ * DNS_FAIL when out of memory (*res then empty). Otherwise returns 0 and cb is called
+ * exactly once later, from the event loop (unless dns_cancel(*wait) comes first);
  * *wait is the handle. A lookup that must go to the network counts against client's
- * share (max-lookups-per-client) until it ends; joining one in flight is free. When one
- * family has answered, the other gets 50 ms more (RFC 8305), then the addresses in hand
- * are delivered. res is borrowed: when returned, valid until the next dns_* call; in cb,
- * until cb returns.
+ * share (max-lookups-per-client) until c-ares is done with it, past lookup-timeout if
+ * need be (uncounted when the count cannot be kept: out of memory); joining one in
+ * flight is free. When one family has answered, the other gets 50 ms more (RFC 8305),
+ * then the addresses in hand are delivered. res is borrowed: when returned, valid until
+ * the next dns_* call; in cb, until cb returns.
  */
 int dns_lookup(struct dns *d, const char *name, const struct sockaddr *client, dns_cb *cb,
     void *arg, struct dns_wait **wait, enum dns_status *st, struct cache_result *res);
+/* Forget a wait dns_lookup returned, before its cb has run (the wait is freed when cb
+ * is called); the lookup goes on for others and the cache. NULL is ignored. */
 void dns_cancel(struct dns_wait *w);
 
+/* The counters, valid as long as d. */
 const struct dns_stats *dns_stats(const struct dns *d);
 const char *dns_status_name(enum dns_status st);
 

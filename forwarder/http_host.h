@@ -7,7 +7,8 @@
 
 #include "peek.h"
 
-/* Limits; a request past them is refused rather than buffered. */
+/* Limits; a request past them is refused rather than buffered (a method or target past
+ * its limit as not HTTP, a head or field count past its limit as malformed). */
 #define HTTP_METHOD_MAX	32	/* bytes in the method token */
 #define HTTP_TARGET_MAX	8192	/* bytes in the request target */
 #define HTTP_HEAD_MAX	16384	/* bytes in the whole head, blank line included */
@@ -30,14 +31,16 @@ size_t http_head_end(const uint8_t *buf, size_t len, size_t from);
  * buffer, so a head fed in pieces gets exactly this verdict. Returns:
  *  - PEEK_NEED_MORE while the bytes are a plausible but incomplete head; res->need = len + 1.
  *  - PEEK_NO_NAME | PEEK_F_NOT_PROTOCOL as soon as the bytes cannot start an HTTP/1.0 or
- *    HTTP/1.1 request line (SMTP, TLS, SSH, an HTTP/2 preface, binary), at the latest at
- *    the first LF; res->head_len = bytes examined.
+ *    HTTP/1.1 request line (SMTP, TLS, SSH, an HTTP/2 preface, binary, a method over
+ *    HTTP_METHOD_MAX or a target over HTTP_TARGET_MAX bytes), at the latest at the
+ *    first LF; res->head_len = bytes examined.
  *  - PEEK_NO_NAME when the head is well formed but names no usable host: no Host, an empty
  *    Host, or an IP literal (PEEK_F_IP_LITERAL; a numeric last label such as "127.1" or
  *    "0x7f000001" counts as one, since URL parsers read it as IPv4).
  *  - PEEK_MALFORMED for a broken or ambiguous head (RFC 9112 smuggling defences: obs-fold,
  *    space before the colon, bare CR, control bytes, two Host fields, a Host that differs
- *    from an absolute-form or CONNECT target, an invalid name or port, over the limits).
+ *    from an absolute-form or CONNECT target, a CONNECT target without a port, an
+ *    invalid name or port, over HTTP_HEAD_MAX or HTTP_FIELDS_MAX).
  *    Lines are judged as they complete, so a head is refused as soon as a complete line
  *    is bad (a request target of the wrong form, a broken field line, the 101st field) or
  *    HTTP_HEAD_MAX bytes have arrived without the blank line, without waiting for the

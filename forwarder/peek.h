@@ -33,7 +33,8 @@ struct peek_result {
 	size_t need;			/* PEEK_NEED_MORE: calling again before the buffer holds at
 					 * least this many bytes cannot change the answer */
 	size_t head_len;		/* PEEK_OK/NO_NAME: bytes of the ClientHello records or of
-					 * the HTTP head that were examined */
+					 * the HTTP head that were examined (see each parser;
+					 * 0 for NEED_MORE) */
 	const char *why;		/* NO_NAME/MALFORMED: static text saying why, for logs */
 };
 

@@ -33,7 +33,8 @@
  *  - PEEK_OK: res->name is the host_name normalised by dname_normalize.
  * PEEK_F_ECH is set when an encrypted_client_hello extension is present; the verdict is
  * then still the outer ClientHello's. For OK and NO_NAME, res->head_len is the length of
- * the records that carried the ClientHello; bytes after them are ignored.
+ * the records that carried the ClientHello (0 for PEEK_F_NOT_PROTOCOL: no record was
+ * read); bytes after them are ignored.
  */
 enum peek_status tls_sni_parse(const uint8_t *buf, size_t len, struct peek_result *res);
 

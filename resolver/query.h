@@ -75,20 +75,25 @@ struct query_info {
 
 /*
  * Decide the answer to the query q[0..qlen) and write it to out (outcap >= 512; for TCP
- * the answer is bounded by min(outcap, 65535), for UDP by the client's size). Never
- * reads outside q, never writes outside out, allocates nothing, does no I/O. info is
- * always filled.
+ * the answer is bounded by min(outcap, 65535), for UDP also by the client's size: 512
+ * without EDNS, else its EDNS payload size within [512, QUERY_EDNS_PAYLOAD]). An answer
+ * too large is sent with TC set and no answer or authority records. Never reads
+ * outside q, never writes outside out, allocates nothing, does no I/O. info is always
+ * filled (info->rule points into env->policy).
  */
 enum query_result query_answer(const uint8_t *q, size_t qlen, const struct query_env *env,
     uint8_t *out, size_t outcap, size_t *outlen, struct query_info *info);
 
-/* "A", "AAAA", "HTTPS", ... or "TYPE65280"; buf holds 16 bytes. */
+/* "A", "AAAA", "HTTPS", ... or "TYPE65280": a static string for the common ones, else
+ * written to buf (16 bytes are enough). */
 const char *query_type_name(uint16_t type, char *buf, size_t len);
-/* "NOERROR", "NXDOMAIN", ..., "BADVERS", or "RCODE23"; buf holds 16 bytes. */
+/* "NOERROR", "NXDOMAIN", ..., "BADVERS", or "RCODE23": as query_type_name, static or
+ * in buf. */
 const char *query_rcode_name(int rcode, char *buf, size_t len);
 const char *query_verdict_name(enum query_verdict v);
 
-/* The QFLAG_* of a wire name (labels up to the root; bounded by the caller). Pure. */
+/* The QFLAG_* of a wire name the caller has checked (labels up to the root; the walk
+ * stops at 255 bytes). Pure. */
 unsigned query_name_flags(const uint8_t *wire);
 /* The names of the flags set, into names[] (at most 4); returns how many. */
 size_t query_flag_names(unsigned flags, const char **names);

@@ -26,8 +26,9 @@ struct server_stats {
 	uint64_t truncated;		/* answers sent with TC=1 */
 	uint64_t send_errors;		/* datagrams sendmmsg could not send */
 	uint64_t tcp_accepted, tcp_refused;	/* TCP connections (refused: at dns-tcp-max
-					 * with none to evict, or over a client's share) */
-	uint64_t tcp_idle_closed;
+					 * with none to evict, over a client's share, or
+					 * out of memory) */
+	uint64_t tcp_idle_closed;	/* closed when a read or write waited dns-tcp-idle */
 	uint64_t tcp_evicted;		/* closed at dns-tcp-max to make room */
 	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
 	uint64_t tcp_shed;		/* accepted and closed at once when out of descriptors */
@@ -37,14 +38,15 @@ struct server_stats {
 struct server;
 
 /*
- * Bind UDP and TCP on every dns-listen address of cfg (takes a reference). A default
- * IPv6 address the host cannot bind (no IPv6, or no such address) is skipped with a
- * warning; any other failure is an error. audit and ifaces (the interface addresses `answer auto` reads,
- * refreshed by the caller) stay the caller's and must outlive the server. NULL with err
- * on failure.
+ * Bind UDP and TCP on every dns-listen address of cfg (at most 64; takes a reference).
+ * A default IPv6 address the host cannot bind (no IPv6, or no such address) is skipped
+ * with a warning logged; any other failure is an error. audit and ifaces (the interface
+ * addresses `answer auto` reads, refreshed by the caller) stay the caller's and must
+ * outlive the server. NULL with err on failure.
  */
 struct server *server_new(struct event_base *base, struct config *cfg, struct audit *audit,
     const struct iface_table *ifaces, char *err, size_t errlen);
+/* Close every socket and connection, drop the configuration; NULL is ignored. */
 void server_free(struct server *srv);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
