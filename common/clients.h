@@ -19,8 +19,7 @@ struct client_table *clients_new(void);
 void clients_free(struct client_table *t);
 /* Count one more from sa's address. Returns the new count, or 0 when out of memory:
  * nothing was counted. A limit refuses the client then (memory runs out under a flood,
- * and an uncounted client would escape the limit): clients_over says both. (dns.c
- * does not: it starts the lookup uncounted, bounded by max-lookups alone.) */
+ * and an uncounted client would escape the limit): clients_over says both. */
 unsigned clients_inc(struct client_table *t, const struct sockaddr *sa);
 /* 1 when count, what clients_inc returned, is over max or 0: refuse the client. */
 int clients_over(unsigned count, unsigned max);

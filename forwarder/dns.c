@@ -41,7 +41,6 @@ struct pending {
 	size_t naddrs;
 	uint32_t ttl;			/* the smallest TTL seen */
 	struct sockaddr_storage client;	/* who started it: counted in per_client */
-	int counted;			/* ... when the count could be kept */
 	struct event *ev;		/* lookup timeout, then delivery */
 	uint64_t start_ms;
 	LIST_HEAD(, dns_wait) waiters;
@@ -192,8 +191,7 @@ pending_free(struct pending *p)
 		dns_cancel(LIST_FIRST(&p->waiters));
 	event_free(p->ev);
 	p->d->stats.in_flight--;
-	if (p->counted)
-		clients_dec(p->d->per_client, (struct sockaddr *)&p->client);
+	clients_dec(p->d->per_client, (struct sockaddr *)&p->client);
 	free(p->addrs);
 	free(p);
 }
@@ -457,16 +455,20 @@ lookup_start(struct dns *d, const char *name, const struct sockaddr *client)
 
 	if (p == NULL)
 		return NULL;
+	if (clients_inc(d->per_client, client) == 0) {	/* out of memory: refused (DNS_FAIL) */
+		free(p);
+		return NULL;
+	}
 	p->d = d;
 	util_strlcpy(p->name, name, sizeof(p->name));
 	p->start_ms = util_now_ms();
 	p->ttl = UINT32_MAX;
+	memcpy(&p->client, client, addr_len(client));
 	if ((p->ev = evtimer_new(d->base, pending_ev_cb, p)) == NULL) {
+		clients_dec(d->per_client, client);
 		free(p);
 		return NULL;
 	}
-	memcpy(&p->client, client, addr_len(client));
-	p->counted = clients_inc(d->per_client, client) > 0;	/* 0: out of memory */
 	util_ms_to_tv(d->lookup_timeout_ms, &tv);
 	evtimer_add(p->ev, &tv);
 	LIST_INIT(&p->waiters);
