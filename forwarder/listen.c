@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "conn.h"
 #include "fwd.h"
+#include "listen.h"
 #include "log.h"
 #include "sock.h"
 #include "util.h"

@@ -6,7 +6,9 @@
 
 #include "clients.h"
 #include "daemon.h"
+#include "conn.h"
 #include "fwd.h"
+#include "listen.h"
 #include "log.h"
 
 #define PROGNAME "gatehouse-forwarder"

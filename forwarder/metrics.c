@@ -1,6 +1,7 @@
 /* metrics.c: the forwarder's Prometheus families. */
 #include <stdio.h>
 
+#include "conn.h"
 #include "fwd.h"
 #include "prom.h"
 
