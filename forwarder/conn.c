@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "clients.h"
+#include "conn_audit.h"
 #include "dial.h"
 #include "conn.h"
 #include "fwd.h"
@@ -173,76 +174,20 @@ ev_set(struct event *ev, int on)
 
 /* ---- audit ---- */
 
+/* What c's audit line says about it, whatever the outcome. */
 static void
-audit_common(struct conn *c, const char *verdict)
+conn_facts_of(const struct conn *c, struct conn_facts *cf)
 {
-	struct audit *a = c->f->audit;
-
-	audit_client(a, (struct sockaddr *)&c->peer);
-	audit_uint(a, "port", c->port);
-	if (c->name[0] != '\0')
-		audit_safe(a, "name", c->name);
-	if (c->via != VIA_NONE)
-		audit_safe(a, "via", via_name(c->via));
-	if (c->route != NULL) {		/* a routed port: where it goes, whatever was named */
-		char rt[DNAME_MAX + 8];
-
-		snprintf(rt, sizeof(rt), "%s:%u", c->route, c->target_port);
-		audit_safe(a, "route", rt);
-	}
-	audit_safe(a, "verdict", verdict);
-	if (c->rule != NULL)
-		audit_safe(a, "rule", c->rule->pattern);
-}
-
-static void
-audit_deny(struct conn *c)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "deny");
-	audit_safe(a, "reason", deny_name(c->deny));
-	if (c->detail[0] != '\0')
-		audit_str(a, "detail", c->detail);
-	if (c->peek_flags & PEEK_F_ECH)
-		audit_safe(a, "ech", "outer-sni");
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_end(a);
-}
-
-static void
-audit_done(struct conn *c, const char *end)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "allow");
-	audit_addr(a, "upstream", (struct sockaddr *)&c->up, 1);
-	audit_uint(a, "bytes_up", c->up_p.bytes);
-	audit_uint(a, "bytes_down", c->down_p.bytes);
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_safe(a, "end", end);
-	if (c->peek_flags & PEEK_F_ECH)
-		audit_safe(a, "ech", "outer-sni");
-	audit_end(a);
-}
-
-/* Closed before any decision (daemon shutdown, out of memory). */
-static void
-audit_aborted(struct conn *c, const char *end)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "abort");
-	audit_safe(a, "state", conn_state_name(c->state));
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_safe(a, "end", end);
-	audit_end(a);
+	cf->peer = (const struct sockaddr *)&c->peer;
+	cf->port = c->port;
+	cf->name = c->name;
+	cf->via = c->via;
+	cf->route = c->route;
+	cf->target_port = c->target_port;
+	cf->rule = c->rule != NULL ? c->rule->pattern : NULL;
+	cf->ech = (c->peek_flags & PEEK_F_ECH) != 0;
+	cf->timed = 1;
+	cf->ms = util_now_ms() - c->t_start;
 }
 
 /* ---- the one destructor ---- */
@@ -262,12 +207,20 @@ conn_close(struct conn *c, const char *end)
 	struct fwd *f = c->f;
 
 	if (!c->audited && c->state == CONN_RELAYING) {
-		audit_done(c, end);
+		struct conn_facts cf;
+
+		conn_facts_of(c, &cf);
+		conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up, c->up_p.bytes,
+		    c->down_p.bytes, end);
 		f->stats.allowed[c->via]++;
 		f->stats.bytes_up += c->up_p.bytes;
 		f->stats.bytes_down += c->down_p.bytes;
-	} else if (!c->audited)
-		audit_aborted(c, end);
+	} else if (!c->audited) {
+		struct conn_facts cf;
+
+		conn_facts_of(c, &cf);
+		conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
+	}
 	conn_set_state(c, CONN_CLOSED);
 	free_event(&c->ev_cr);
 	free_event(&c->ev_cw);
@@ -453,6 +406,7 @@ static void
 conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 {
 	struct fwd *f = c->f;
+	struct conn_facts facts;
 	char resp[1024];
 	size_t rl = 0;
 	va_list ap;
@@ -466,7 +420,8 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 	}
 	if (refuse_later(c, reason))
 		return;
-	audit_deny(c);
+	conn_facts_of(c, &facts);
+	conn_audit_deny(f->audit, &facts, c->deny, c->detail);
 	c->audited = 1;
 	f->stats.denied[reason]++;
 	if (c->proto == PROTO_TLS && reason != DENY_PEEK_TIMEOUT) {
