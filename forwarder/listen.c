@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "conn_audit.h"
 #include "fwd.h"
 #include "listen.h"
 #include "log.h"
@@ -83,16 +84,10 @@ static void
 audit_shed(struct listeners *ls, const struct sockaddr *peer, uint16_t port)
 {
 	struct fwd *f = ls->f;
+	struct conn_facts cf = { .peer = peer, .port = port, .via = VIA_NONE, .timed = 0 };
 
 	f->stats.denied[DENY_LIMIT]++;
-	if (!audit_begin(f->audit, "conn", peer))
-		return;
-	audit_client(f->audit, peer);
-	audit_uint(f->audit, "port", port);
-	audit_str(f->audit, "verdict", "deny");
-	audit_str(f->audit, "reason", deny_name(DENY_LIMIT));
-	audit_str(f->audit, "detail", "out of file descriptors");
-	audit_end(f->audit);
+	conn_audit_deny(f->audit, &cf, DENY_LIMIT, "out of file descriptors");
 	audit_flush(f->audit);
 }
 
