@@ -64,17 +64,28 @@ enum gate {
 
 enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
 
+/* One end of a relayed connection: its socket, its events, and the pump that carries
+ * what is read from it to the other side. */
+struct side {
+	struct conn *conn;		/* the events' argument */
+	int fd;				/* -1: not connected (yet), or closed */
+	struct event *ev_read, *ev_write;	/* NULL until made; persistent, not always added */
+	struct pump pump;		/* bytes read from this side, written to the other */
+	enum pump_state flow;		/* where that pump stood after its last step */
+};
+
 struct conn {
 	struct fwd *f;
 	struct config *cfg;		/* held for the connection's life (reload safety) */
 	LIST_ENTRY(conn) entry;		/* in f->conns */
 	enum conn_state state;
 	enum gate gate;
-	int cfd, ufd;
+	struct side client, upstream;	/* client.pump: client->upstream; upstream.pump:
+					 * upstream->client */
 	struct sockaddr_storage peer, up;
 	uint16_t port, target_port;
 	uint64_t t_start, t_last, t_first_byte;
-	struct event *ev_cr, *ev_cw, *ev_ur, *ev_uw, *timer;
+	struct event *timer;
 	struct event *pace;		/* peeking: the next paced read */
 	unsigned peek_reads;		/* reads that left the name undecided */
 	unsigned pace_ms;		/* the last pause */
@@ -97,8 +108,6 @@ struct conn {
 	struct dns_wait *wait;
 	struct dial *dial;
 	/* the relay */
-	struct pump up_p, down_p;	/* client->upstream, upstream->client */
-	enum pump_state up_s, down_s;
 	int audited;
 	size_t drained;
 	enum deny deny;
@@ -148,7 +157,7 @@ static void update_events(struct conn *c);
 static void
 conn_set_state(struct conn *c, enum conn_state s)
 {
-	log_debug("conn %d: %s -> %s", c->cfd, conn_state_name(c->state), conn_state_name(s));
+	log_debug("conn %d: %s -> %s", c->client.fd, conn_state_name(c->state), conn_state_name(s));
 	c->state = s;
 }
 
@@ -210,11 +219,11 @@ conn_close(struct conn *c, const char *end)
 		struct conn_facts cf;
 
 		conn_facts_of(c, &cf);
-		conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up, c->up_p.bytes,
-		    c->down_p.bytes, end);
+		conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up, c->client.pump.bytes,
+		    c->upstream.pump.bytes, end);
 		f->stats.allowed[c->via]++;
-		f->stats.bytes_up += c->up_p.bytes;
-		f->stats.bytes_down += c->down_p.bytes;
+		f->stats.bytes_up += c->client.pump.bytes;
+		f->stats.bytes_down += c->upstream.pump.bytes;
 	} else if (!c->audited) {
 		struct conn_facts cf;
 
@@ -222,10 +231,10 @@ conn_close(struct conn *c, const char *end)
 		conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
 	}
 	conn_set_state(c, CONN_CLOSED);
-	free_event(&c->ev_cr);
-	free_event(&c->ev_cw);
-	free_event(&c->ev_ur);
-	free_event(&c->ev_uw);
+	free_event(&c->client.ev_read);
+	free_event(&c->client.ev_write);
+	free_event(&c->upstream.ev_read);
+	free_event(&c->upstream.ev_write);
 	free_event(&c->timer);
 	free_event(&c->pace);
 	if (c->wait != NULL) {
@@ -236,15 +245,15 @@ conn_close(struct conn *c, const char *end)
 		dial_cancel(c->dial);
 		c->dial = NULL;
 	}
-	pump_release(&c->up_p, f->pool);
-	pump_release(&c->down_p, f->pool);
-	if (c->cfd != -1) {
-		close(c->cfd);
-		c->cfd = -1;
+	pump_release(&c->client.pump, f->pool);
+	pump_release(&c->upstream.pump, f->pool);
+	if (c->client.fd != -1) {
+		close(c->client.fd);
+		c->client.fd = -1;
 	}
-	if (c->ufd != -1) {
-		close(c->ufd);
-		c->ufd = -1;
+	if (c->upstream.fd != -1) {
+		close(c->upstream.fd);
+		c->upstream.fd = -1;
 	}
 	free(c->peek);
 	c->peek = NULL;
@@ -354,9 +363,9 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 static void
 stop_upstream(struct conn *c)
 {
-	free_event(&c->ev_cw);
-	free_event(&c->ev_ur);
-	free_event(&c->ev_uw);
+	free_event(&c->client.ev_write);
+	free_event(&c->upstream.ev_read);
+	free_event(&c->upstream.ev_write);
 	if (c->wait != NULL) {
 		dns_cancel(c->wait);
 		c->wait = NULL;
@@ -365,9 +374,9 @@ stop_upstream(struct conn *c)
 		dial_cancel(c->dial);
 		c->dial = NULL;
 	}
-	if (c->ufd != -1) {
-		close(c->ufd);
-		c->ufd = -1;
+	if (c->upstream.fd != -1) {
+		close(c->upstream.fd);
+		c->upstream.fd = -1;
 	}
 }
 
@@ -383,7 +392,7 @@ refuse_later(struct conn *c, enum deny reason)
 	c->deny = reason;
 	stop_upstream(c);
 	conn_set_state(c, CONN_REFUSING);
-	ev_set(c->ev_cr, 1);
+	ev_set(c->client.ev_read, 1);
 	arm_timer(c, REFUSE_WAIT_MS);
 	return 1;
 }
@@ -429,22 +438,23 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 		rl = 7;
 	} else if (c->proto == PROTO_HTTP && reason != DENY_PEEK_TIMEOUT)
 		rl = http_refusal(c, resp, sizeof(resp));
-	if (rl == 0 || c->client_eof || send(c->cfd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+	if (rl == 0 || c->client_eof ||
+	    send(c->client.fd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		conn_close(c, "refused");
 		return;
 	}
-	shutdown(c->cfd, SHUT_WR);
+	shutdown(c->client.fd, SHUT_WR);
 	/* Stop everything but reading the client. */
 	free_event(&c->pace);
 	stop_upstream(c);
-	free_event(&c->ev_cr);
+	free_event(&c->client.ev_read);
 	conn_set_state(c, CONN_DRAINING);
-	c->ev_cr = event_new(f->base, c->cfd, EV_READ | EV_PERSIST, drain_cb, c);
-	if (c->ev_cr == NULL) {
+	c->client.ev_read = event_new(f->base, c->client.fd, EV_READ | EV_PERSIST, drain_cb, c);
+	if (c->client.ev_read == NULL) {
 		conn_close(c, "refused");
 		return;
 	}
-	event_add(c->ev_cr, NULL);
+	event_add(c->client.ev_read, NULL);
 	event_del(c->timer);
 	event_assign(c->timer, f->base, -1, 0, drain_cb, c);
 	arm_timer(c, DRAIN_MS);
@@ -471,7 +481,7 @@ peek_read(struct conn *c)
 		c->peekcap = ncap;
 	}
 	do
-		r = recv(c->cfd, c->peek + c->peeklen, c->peekcap - c->peeklen, 0);
+		r = recv(c->client.fd, c->peek + c->peeklen, c->peekcap - c->peeklen, 0);
 	while (r == -1 && errno == EINTR);
 	if (r > 0) {
 		if (c->peeklen == 0)
@@ -576,7 +586,7 @@ peek_decide(struct conn *c, int final)
 	peek_unpace(c, 1);
 	/* The client's read event stays registered: a TLS client sends nothing more until
 	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
-	 * before we relay, client_read_cb parks the event and the bytes wait in the kernel. */
+	 * before we relay, side_read_cb parks the event and the bytes wait in the kernel. */
 	resolve_start(c);
 	return 0;
 }
@@ -588,7 +598,7 @@ pace_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	client_peek_cb(c->cfd, EV_READ, c);
+	client_peek_cb(c->client.fd, EV_READ, c);
 }
 
 /* A read left the name undecided: past PEEK_EAGER_READS, take the next read from the
@@ -604,7 +614,7 @@ peek_pace(struct conn *c)
 		return;
 	if (c->pace == NULL && (c->pace = evtimer_new(c->f->base, pace_cb, c)) == NULL)
 		return;
-	if (!c->lowat && setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+	if (!c->lowat && setsockopt(c->client.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
 		c->lowat = 1;
 	c->pace_ms = c->pace_ms == 0 ? PEEK_PACE_MS : c->pace_ms * 2;
 	if (c->pace_ms > PEEK_PACE_MAX_MS)
@@ -625,7 +635,7 @@ peek_unpace(struct conn *c, int done)
 	if (done)
 		free_event(&c->pace);
 	if (c->lowat) {
-		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+		setsockopt(c->client.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 		c->lowat = 0;
 	}
 }
@@ -709,7 +719,7 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->gate = GATE_OPEN;
-	ev_set(c->ev_cr, 0);
+	ev_set(c->client.ev_read, 0);
 	if (c->state == CONN_RELAYING)
 		relay_start(c);
 }
@@ -827,7 +837,7 @@ dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 		conn_deny(c, DENY_CONNECT_FAILED, "%s", strerror(err));
 		return;
 	}
-	c->ufd = fd;
+	c->upstream.fd = fd;
 	c->up = *sa;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_set_state(c, CONN_RELAYING);
@@ -904,39 +914,43 @@ update_events(struct conn *c)
 {
 	int gate_open = c->gate == GATE_OPEN;
 
-	ev_set(c->ev_cr, gate_open ? c->up_s == PUMP_READ : c->gate == GATE_VERIFY &&
-	    !c->client_eof);
-	ev_set(c->ev_uw, gate_open && c->up_s == PUMP_WRITE);
-	ev_set(c->ev_ur, c->down_s == PUMP_READ);
-	ev_set(c->ev_cw, c->down_s == PUMP_WRITE);
+	ev_set(c->client.ev_read, gate_open ? c->client.flow == PUMP_READ :
+	    c->gate == GATE_VERIFY && !c->client_eof);
+	ev_set(c->upstream.ev_write, gate_open && c->client.flow == PUMP_WRITE);
+	ev_set(c->upstream.ev_read, c->upstream.flow == PUMP_READ);
+	ev_set(c->client.ev_write, c->upstream.flow == PUMP_WRITE);
 }
 
-/* A pump reported state s for direction up (client->upstream) or down. */
+static struct side *
+side_other(struct conn *c, const struct side *s)
+{
+	return s == &c->client ? &c->upstream : &c->client;
+}
+
+/* The pump of side from (carrying what from reads) reported state st. */
 static void
-pumped(struct conn *c, int up, enum pump_state s)
+pumped(struct conn *c, struct side *from, enum pump_state st)
 {
 	int half_closed = 0;
 
 	c->t_last = util_now_ms();
-	if (s == PUMP_SRC_ERROR || s == PUMP_DST_ERROR) {
-		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
+	if (st == PUMP_SRC_ERROR || st == PUMP_DST_ERROR) {
+		struct side *failed = st == PUMP_SRC_ERROR ? from : side_other(c, from);
+		int client_side = failed == &c->client;
 		struct linger lg = { 1, 0 };
 
-		log_debug("conn %d: %s the %s failed: %s", c->cfd, s == PUMP_SRC_ERROR ? "reading" :
-		    "writing", client_side ? "client" : "upstream",
-		    strerror(up ? c->up_p.err : c->down_p.err));
+		log_debug("conn %d: %s the %s failed: %s", c->client.fd, st == PUMP_SRC_ERROR ?
+		    "reading" : "writing", client_side ? "client" : "upstream",
+		    strerror(from->pump.err));
 		/* Pass a reset on as a reset. */
-		setsockopt(client_side ? c->ufd : c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		setsockopt(side_other(c, failed)->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		conn_close(c, client_side ? "client-reset" : "upstream-reset");
 		return;
 	}
-	if ((up ? c->up_s : c->down_s) != PUMP_DONE && s == PUMP_DONE)
+	if (from->flow != PUMP_DONE && st == PUMP_DONE)
 		half_closed = 1;
-	if (up)
-		c->up_s = s;
-	else
-		c->down_s = s;
-	if (c->up_s == PUMP_DONE && c->down_s == PUMP_DONE) {
+	from->flow = st;
+	if (c->client.flow == PUMP_DONE && c->upstream.flow == PUMP_DONE) {
 		conn_close(c, "eof");
 		return;
 	}
@@ -945,52 +959,36 @@ pumped(struct conn *c, int up, enum pump_state s)
 		(void)relay_check_time(c, c->t_last);
 }
 
+/* A side is readable: its pump reads. The client's read event also serves the first
+ * bytes while the gate is closed. */
 static void
-client_read_cb(evutil_socket_t fd, short what, void *arg)
+side_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct side *s = arg;
+	struct conn *c = s->conn;
 
-	(void)fd;
-	(void)what;
-	if (c->gate != GATE_OPEN) {
-		client_peek_cb(fd, what, arg);
+	if (s == &c->client && c->gate != GATE_OPEN) {
+		client_peek_cb(fd, what, c);
 		return;
 	}
 	if (c->state != CONN_RELAYING) {	/* resolving or connecting: later */
-		ev_set(c->ev_cr, 0);
+		ev_set(s->ev_read, 0);
 		return;
 	}
-	pumped(c, 1, pump_on_readable(&c->up_p, c->f->pool));
+	pumped(c, s, pump_on_readable(&s->pump, c->f->pool));
 }
 
+/* A side is writable: the other side's pump writes to it. */
 static void
-upstream_write_cb(evutil_socket_t fd, short what, void *arg)
+side_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct side *s = arg;
+	struct conn *c = s->conn;
+	struct side *from = side_other(c, s);
 
 	(void)fd;
 	(void)what;
-	pumped(c, 1, pump_on_writable(&c->up_p, c->f->pool));
-}
-
-static void
-upstream_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	pumped(c, 0, pump_on_readable(&c->down_p, c->f->pool));
-}
-
-static void
-client_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	pumped(c, 0, pump_on_writable(&c->down_p, c->f->pool));
+	pumped(c, from, pump_on_writable(&from->pump, c->f->pool));
 }
 
 /* Called when the upstream connects, and again when a routed gate opens. */
@@ -999,35 +997,39 @@ relay_start(struct conn *c)
 {
 	struct fwd *f = c->f;
 
-	if (c->ev_ur == NULL) {
-		c->ev_ur = event_new(f->base, c->ufd, EV_READ | EV_PERSIST, upstream_read_cb, c);
-		c->ev_uw = event_new(f->base, c->ufd, EV_WRITE | EV_PERSIST, upstream_write_cb, c);
-		c->ev_cw = event_new(f->base, c->cfd, EV_WRITE | EV_PERSIST, client_write_cb, c);
-		if (c->ev_ur == NULL || c->ev_uw == NULL || c->ev_cw == NULL) {
+	if (c->upstream.ev_read == NULL) {
+		c->upstream.ev_read = event_new(f->base, c->upstream.fd, EV_READ | EV_PERSIST,
+		    side_read_cb, &c->upstream);
+		c->upstream.ev_write = event_new(f->base, c->upstream.fd, EV_WRITE | EV_PERSIST,
+		    side_write_cb, &c->upstream);
+		c->client.ev_write = event_new(f->base, c->client.fd, EV_WRITE | EV_PERSIST,
+		    side_write_cb, &c->client);
+		if (c->upstream.ev_read == NULL || c->upstream.ev_write == NULL ||
+		    c->client.ev_write == NULL) {
 			conn_close(c, "error");
 			return;
 		}
-		pump_init(&c->down_p, c->ufd, c->cfd);
-		pump_init(&c->up_p, c->cfd, c->ufd);
-		c->up_s = c->down_s = PUMP_READ;
+		pump_init(&c->upstream.pump, c->upstream.fd, c->client.fd);
+		pump_init(&c->client.pump, c->client.fd, c->upstream.fd);
+		c->client.flow = c->upstream.flow = PUMP_READ;
 		c->t_last = util_now_ms();
 		if (relay_check_time(c, c->t_last) == -1)
 			return;
 	}
 	if (c->gate == GATE_OPEN && c->peek != NULL) {
-		if (pump_preload(&c->up_p, f->pool, c->peek, c->peeklen) == -1) {
+		if (pump_preload(&c->client.pump, f->pool, c->peek, c->peeklen) == -1) {
 			conn_close(c, "error");
 			return;
 		}
 		free(c->peek);
 		c->peek = NULL;
-		c->up_p.eof = c->client_eof;
-		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		c->client.pump.eof = c->client_eof;
+		pumped(c, &c->client, pump_on_writable(&c->client.pump, f->pool));
 		return;
 	}
 	if (c->gate == GATE_OPEN && c->client_eof) {
-		c->up_p.eof = 1;
-		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		c->client.pump.eof = 1;
+		pumped(c, &c->client, pump_on_writable(&c->client.pump, f->pool));
 		return;
 	}
 	update_events(c);
@@ -1042,7 +1044,7 @@ relay_start(struct conn *c)
 static int
 relay_check_time(struct conn *c, uint64_t now)
 {
-	int half = c->up_s == PUMP_DONE || c->down_s == PUMP_DONE;
+	int half = c->client.flow == PUMP_DONE || c->upstream.flow == PUMP_DONE;
 	uint64_t limit = c->cfg->idle_timeout_ms, deadline;
 
 	if (half && c->cfg->half_close_timeout_ms < limit)
@@ -1143,10 +1145,12 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	}
 	c->f = f;
 	c->cfg = config_ref(f->cfg);
-	c->cfd = fd;
-	c->ufd = -1;
-	pump_init(&c->up_p, -1, -1);	/* no pipes yet: conn_close releases them */
-	pump_init(&c->down_p, -1, -1);
+	c->client.conn = c;
+	c->client.fd = fd;
+	c->upstream.conn = c;
+	c->upstream.fd = -1;
+	pump_init(&c->client.pump, -1, -1);	/* no pipes yet: conn_close releases them */
+	pump_init(&c->upstream.pump, -1, -1);
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->t_start = c->t_last = util_now_ms();
@@ -1154,18 +1158,18 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	f->stats.active++;
 	f->stats.accepted++;
 	c->timer = evtimer_new(f->base, deadline_cb, c);
-	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->client.ev_read = event_new(f->base, fd, EV_READ | EV_PERSIST, side_read_cb, &c->client);
 	if (clients_over(clients_inc(f->clients, peer), c->cfg->max_conns_per_client)) {
 		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
 		return;
 	}
-	if (c->timer == NULL || c->ev_cr == NULL) {
+	if (c->timer == NULL || c->client.ev_read == NULL) {
 		conn_close(c, "error");
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	routed = route_for(c, port, &rname);
-	event_add(c->ev_cr, NULL);
+	event_add(c->client.ev_read, NULL);
 	if (routed != NULL) {
 		/* Dial at once: the server may speak first (SMTP). */
 		c->rule = routed;
