@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "clients.h"
+#include "dest.h"
 #include "conn_audit.h"
 #include "dial.h"
 #include "conn.h"
@@ -576,7 +577,7 @@ peek_decide(struct conn *c, int final)
 		conn_deny(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
 		return 0;
 	}
-	c->rule = policy_match(c->cfg->policy, c->name, strlen(c->name), c->port);
+	c->rule = dest_rule(c->cfg, c->name, c->port);
 	if (c->rule == NULL) {
 		conn_deny(c, DENY_NOT_ALLOWED, "%s", "");
 		return 0;
@@ -726,106 +727,6 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- resolving and dialling ---- */
 
-#define ROUTE_QUERIES_MAX 64	/* kernel route queries one connection may make */
-
-static struct log_rate route_rl = LOG_RATE_INIT(5, 60);
-
-/*
- * Where the gateway's kernel would deliver sa: NULL when it routes it out, else "loopback",
- * "own-address" (assigned to an interface) or what the kernel says ("local": AnyIP and
- * `ip route add local` routes, "broadcast", "anycast"), asked with the routing rules in
- * force now. When the kernel cannot be asked, the interface snapshot alone answers.
- */
-static const char *
-local_kind(struct conn *c, const struct sockaddr *sa, unsigned *queries)
-{
-	const char *kind, *sp = addr_special(sa);
-
-	if (sp != NULL && strcmp(sp, "loopback") == 0)
-		return "loopback";
-	if (iface_is_assigned(c->f->ifaces, sa))
-		return "own-address";
-	if (++*queries > ROUTE_QUERIES_MAX)
-		return NULL;
-	if (route_probe_kind(c->f->routes, sa, &kind) == -1) {
-		log_warn_rl(&route_rl, "route query");
-		return NULL;
-	}
-	return kind;
-}
-
-/*
- * Why the address ss (port set) may not be dialled by this connection, into why (only
- * when why is still empty: the first refusal is the one reported); 0 when it may.
- * Refused whatever the rule: addresses that are never a destination (0.0.0.0, ::,
- * broadcast, multicast: Linux dials 0.0.0.0 and :: as this host), and any destination
- * that would land on one of the forwarder's own listeners (a loop). Refused without
- * `private`: special-purpose addresses and every address the gateway keeps for itself.
- */
-static int
-refuse_addr(struct conn *c, const struct sockaddr_storage *ss, int priv, unsigned *queries,
-    char *why, size_t whylen)
-{
-	struct sockaddr_storage u = *ss;
-	const struct sockaddr *sa = (const struct sockaddr *)&u;
-	char abuf[ADDR_STRLEN];
-	const char *never, *sp = NULL, *local = NULL;
-	int loop = 0;
-
-	addr_unmap(&u);		/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
-	if ((never = addr_never(sa)) == NULL &&
-	    (priv || (sp = addr_special((const struct sockaddr *)ss)) == NULL)) {
-		local = local_kind(c, sa, queries);
-		loop = listeners_would_accept(c->f->ls, sa, local != NULL);
-		if (!loop && (priv || local == NULL))
-			return 0;
-	}
-	if (why[0] != '\0')
-		return 1;
-	addr_format((const struct sockaddr *)ss, 0, abuf, sizeof(abuf));
-	if (never != NULL)
-		snprintf(why, whylen, "%s is %s: never a destination", abuf, never);
-	else if (sp != NULL)
-		snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
-	else if (loop)
-		snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf, c->target_port);
-	else
-		snprintf(why, whylen, "%s is the gateway's own address (%s)", abuf, local);
-	return 1;
-}
-
-/* The addresses of res this connection may dial: the first DIAL_MAX that pass (an answer
- * may hold thousands; at most ROUTE_QUERIES_MAX of them cost a kernel route query);
- * *why names the first refused one. */
-static size_t
-filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_storage *out,
-    char *why, size_t whylen)
-{
-	int priv = c->rule != NULL && (c->rule->flags & RULE_PRIVATE);
-	unsigned queries = 0;
-	size_t i, n = 0;
-
-	why[0] = '\0';
-	for (i = 0; i < res->n && n < DIAL_MAX; i++) {
-		struct sockaddr_storage ss;
-
-		memset(&ss, 0, sizeof(ss));
-		ss.ss_family = (sa_family_t)res->addrs[i].family;
-		if (ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_addr = res->addrs[i].u.v4;
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
-		addr_set_port((struct sockaddr *)&ss, c->target_port);
-		if (refuse_addr(c, &ss, priv, &queries, why, whylen))
-			continue;
-		addr_unmap(&ss);
-		out[n++] = ss;
-	}
-	if (n == 0 && why[0] == '\0')
-		snprintf(why, whylen, "no address could be checked");
-	return n;
-}
-
 static void
 dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 {
@@ -874,7 +775,8 @@ on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 		conn_deny(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
 		return;
 	}
-	if ((n = filter_addrs(c, res, addrs, why, sizeof(why))) == 0) {
+	if ((n = dest_filter(c->f, res, c->target_port, c->rule != NULL &&
+	    (c->rule->flags & RULE_PRIVATE), addrs, why, sizeof(why))) == 0) {
 		conn_deny(c, DENY_NO_ADDRESS, "%s", why);
 		return;
 	}
@@ -1112,25 +1014,6 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ---- */
 
-/* The rule that routes this port: a `route`, or the one exact rule alone on it. */
-static const struct rule *
-route_for(struct conn *c, uint16_t port, const char **name)
-{
-	const struct route *rt = config_route(c->cfg, port);
-	const struct rule *only;
-
-	if (rt != NULL) {
-		c->target_port = rt->target_port;
-		*name = rt->name;
-		return policy_match(c->cfg->policy, rt->name, strlen(rt->name), port);
-	}
-	if ((only = config_implicit_route(c->cfg, port)) != NULL) {
-		c->target_port = port;
-		*name = only->pattern;
-	}
-	return only;
-}
-
 void
 conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 {
@@ -1168,7 +1051,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	routed = route_for(c, port, &rname);
+	routed = dest_route(c->cfg, port, &rname, &c->target_port);
 	event_add(c->client.ev_read, NULL);
 	if (routed != NULL) {
 		/* Dial at once: the server may speak first (SMTP). */
