@@ -12,9 +12,8 @@
 #include "addr.h"
 #include "clients.h"
 #include "dest.h"
-#include "conn_audit.h"
 #include "dial.h"
-#include "conn.h"
+#include "conn_internal.h"
 #include "fwd.h"
 #include "listen.h"
 #include "http_host.h"
@@ -44,76 +43,6 @@
 #define PEEK_EAGER_READS 2
 #define PEEK_PACE_MS 40
 #define PEEK_PACE_MAX_MS 640
-
-enum conn_state {
-	CONN_ACCEPTED,
-	CONN_PEEKING,		/* reading the first bytes for the name */
-	CONN_RESOLVING,
-	CONN_CONNECTING,
-	CONN_RELAYING,
-	CONN_REFUSING,		/* routed port, refused before the client spoke: waiting a
-				 * moment for its first bytes to refuse in its protocol */
-	CONN_DRAINING,		/* refused: the signal is written, reading what is left */
-	CONN_CLOSED
-};
-
-enum gate {
-	GATE_PEEK,		/* the name comes from the first bytes */
-	GATE_VERIFY,		/* routed: the first bytes must not name another host */
-	GATE_OPEN		/* client bytes flow to the upstream */
-};
-
-enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
-
-/* One end of a relayed connection: its socket, its events, and the pump that carries
- * what is read from it to the other side. */
-struct side {
-	struct conn *conn;		/* the events' argument */
-	int fd;				/* -1: not connected (yet), or closed */
-	struct event *ev_read, *ev_write;	/* NULL until made; persistent, not always added */
-	struct pump pump;		/* bytes read from this side, written to the other */
-	enum pump_state flow;		/* where that pump stood after its last step */
-};
-
-struct conn {
-	struct fwd *f;
-	struct config *cfg;		/* held for the connection's life (reload safety) */
-	LIST_ENTRY(conn) entry;		/* in f->conns */
-	enum conn_state state;
-	enum gate gate;
-	struct side client, upstream;	/* client.pump: client->upstream; upstream.pump:
-					 * upstream->client */
-	struct sockaddr_storage peer, up;
-	uint16_t port, target_port;
-	uint64_t t_start, t_last, t_first_byte;
-	struct event *timer;
-	struct event *pace;		/* peeking: the next paced read */
-	unsigned peek_reads;		/* reads that left the name undecided */
-	unsigned pace_ms;		/* the last pause */
-	int lowat;			/* SO_RCVLOWAT raised while paced */
-	/* the first bytes */
-	uint8_t *peek;
-	size_t peeklen, peekcap, need;	/* need: TLS, see tls_sni_parse */
-	struct http_scan http;		/* HTTP: how far the head has been read */
-	enum proto proto;
-	unsigned peek_flags;
-	int client_eof;			/* FIN seen while the gate was closed */
-	int proto_sure;			/* CONN_REFUSING: the first bytes have shown the
-					 * protocol (not merely a prefix of one) */
-	/* the decision */
-	enum via via;
-	const struct rule *rule;	/* points into cfg->policy */
-	const char *route;		/* routed port: the target name (in cfg), else NULL */
-	char name[DNAME_MAX + 1];	/* the name the connection is for: what the client
-					 * named, else the route's target */
-	struct dns_wait *wait;
-	struct dial *dial;
-	/* the relay */
-	int audited;
-	size_t drained;
-	enum deny deny;
-	char detail[128];
-};
 
 static const char *const deny_names[DENY_COUNT] = {
 	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
@@ -145,25 +74,21 @@ conn_state_name(enum conn_state s)
 	return s <= CONN_CLOSED ? state_names[s] : "?";
 }
 
-static void conn_close(struct conn *c, const char *end);
 static void client_peek_cb(evutil_socket_t fd, short what, void *arg);
 static void peek_unpace(struct conn *c, int done);
 static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void relay_start(struct conn *c);
-static int relay_check_time(struct conn *c, uint64_t now);
-static void resolve_start(struct conn *c);
 static void update_events(struct conn *c);
 
-static void
+void
 conn_set_state(struct conn *c, enum conn_state s)
 {
 	log_debug("conn %d: %s -> %s", c->client.fd, conn_state_name(c->state), conn_state_name(s));
 	c->state = s;
 }
 
-static void
-arm_timer(struct conn *c, uint64_t ms)
+void
+conn_arm_timer(struct conn *c, uint64_t ms)
 {
 	struct timeval tv;
 
@@ -171,8 +96,8 @@ arm_timer(struct conn *c, uint64_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
-static void
-ev_set(struct event *ev, int on)
+void
+conn_event_set(struct event *ev, int on)
 {
 	if (ev == NULL)
 		return;
@@ -185,7 +110,7 @@ ev_set(struct event *ev, int on)
 /* ---- audit ---- */
 
 /* What c's audit line says about it, whatever the outcome. */
-static void
+void
 conn_facts_of(const struct conn *c, struct conn_facts *cf)
 {
 	cf->peer = (const struct sockaddr *)&c->peer;
@@ -202,8 +127,8 @@ conn_facts_of(const struct conn *c, struct conn_facts *cf)
 
 /* ---- the one destructor ---- */
 
-static void
-free_event(struct event **ev)
+void
+conn_free_event(struct event **ev)
 {
 	if (*ev != NULL) {
 		event_free(*ev);
@@ -211,7 +136,7 @@ free_event(struct event **ev)
 	}
 }
 
-static void
+void
 conn_close(struct conn *c, const char *end)
 {
 	struct fwd *f = c->f;
@@ -232,12 +157,12 @@ conn_close(struct conn *c, const char *end)
 		conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
 	}
 	conn_set_state(c, CONN_CLOSED);
-	free_event(&c->client.ev_read);
-	free_event(&c->client.ev_write);
-	free_event(&c->upstream.ev_read);
-	free_event(&c->upstream.ev_write);
-	free_event(&c->timer);
-	free_event(&c->pace);
+	conn_free_event(&c->client.ev_read);
+	conn_free_event(&c->client.ev_write);
+	conn_free_event(&c->upstream.ev_read);
+	conn_free_event(&c->upstream.ev_write);
+	conn_free_event(&c->timer);
+	conn_free_event(&c->pace);
 	if (c->wait != NULL) {
 		dns_cancel(c->wait);
 		c->wait = NULL;
@@ -361,12 +286,12 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
-static void
-stop_upstream(struct conn *c)
+void
+conn_stop_upstream(struct conn *c)
 {
-	free_event(&c->client.ev_write);
-	free_event(&c->upstream.ev_read);
-	free_event(&c->upstream.ev_write);
+	conn_free_event(&c->client.ev_write);
+	conn_free_event(&c->upstream.ev_read);
+	conn_free_event(&c->upstream.ev_write);
 	if (c->wait != NULL) {
 		dns_cancel(c->wait);
 		c->wait = NULL;
@@ -391,10 +316,10 @@ refuse_later(struct conn *c, enum deny reason)
 	    reason != DENY_NO_ADDRESS))
 		return 0;
 	c->deny = reason;
-	stop_upstream(c);
+	conn_stop_upstream(c);
 	conn_set_state(c, CONN_REFUSING);
-	ev_set(c->client.ev_read, 1);
-	arm_timer(c, REFUSE_WAIT_MS);
+	conn_event_set(c->client.ev_read, 1);
+	conn_arm_timer(c, REFUSE_WAIT_MS);
 	return 1;
 }
 
@@ -446,9 +371,9 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 	}
 	shutdown(c->client.fd, SHUT_WR);
 	/* Stop everything but reading the client. */
-	free_event(&c->pace);
-	stop_upstream(c);
-	free_event(&c->client.ev_read);
+	conn_free_event(&c->pace);
+	conn_stop_upstream(c);
+	conn_free_event(&c->client.ev_read);
 	conn_set_state(c, CONN_DRAINING);
 	c->client.ev_read = event_new(f->base, c->client.fd, EV_READ | EV_PERSIST, drain_cb, c);
 	if (c->client.ev_read == NULL) {
@@ -458,7 +383,7 @@ conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
 	event_add(c->client.ev_read, NULL);
 	event_del(c->timer);
 	event_assign(c->timer, f->base, -1, 0, drain_cb, c);
-	arm_timer(c, DRAIN_MS);
+	conn_arm_timer(c, DRAIN_MS);
 }
 
 /* ---- the first bytes ---- */
@@ -588,7 +513,7 @@ peek_decide(struct conn *c, int final)
 	/* The client's read event stays registered: a TLS client sends nothing more until
 	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
 	 * before we relay, side_read_cb parks the event and the bytes wait in the kernel. */
-	resolve_start(c);
+	conn_resolve(c);
 	return 0;
 }
 
@@ -634,7 +559,7 @@ peek_unpace(struct conn *c, int done)
 	int one = 1;
 
 	if (done)
-		free_event(&c->pace);
+		conn_free_event(&c->pace);
 	if (c->lowat) {
 		setsockopt(c->client.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 		c->lowat = 0;
@@ -716,13 +641,13 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 		return;			/* refused: c may be gone */
 	if (r == 0 && !c->client_eof) {
 		if (c->state == CONN_RELAYING)	/* first bytes started: peek-timeout runs */
-			(void)relay_check_time(c, util_now_ms());
+			(void)conn_relay_check_time(c, util_now_ms());
 		return;
 	}
 	c->gate = GATE_OPEN;
-	ev_set(c->client.ev_read, 0);
+	conn_event_set(c->client.ev_read, 0);
 	if (c->state == CONN_RELAYING)
-		relay_start(c);
+		conn_relay_start(c);
 }
 
 /* ---- resolving and dialling ---- */
@@ -742,7 +667,7 @@ dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 	c->up = *sa;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_set_state(c, CONN_RELAYING);
-	relay_start(c);
+	conn_relay_start(c);
 }
 
 static const char *
@@ -781,7 +706,7 @@ on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 		return;
 	}
 	conn_set_state(c, CONN_CONNECTING);
-	arm_timer(c, c->cfg->connect_timeout_ms);
+	conn_arm_timer(c, c->cfg->connect_timeout_ms);
 	c->dial = dial_start(c->f->base, addrs, n, DIAL_STAGGER_MS, dialled_cb, c);
 	if (c->dial == NULL)
 		conn_deny(c, DENY_CONNECT_FAILED, "out of memory");
@@ -796,14 +721,14 @@ resolved_cb(void *arg, enum dns_status st, const struct cache_result *res)
 	on_resolved(c, st, res);
 }
 
-static void
-resolve_start(struct conn *c)
+void
+conn_resolve(struct conn *c)
 {
 	struct cache_result res;
 	enum dns_status st;
 
 	conn_set_state(c, CONN_RESOLVING);
-	arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
+	conn_arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
 	if (dns_lookup(c->f->dns, c->name, (struct sockaddr *)&c->peer, resolved_cb, c, &c->wait,
 	    &st, &res))
 		on_resolved(c, st, &res);
@@ -816,11 +741,11 @@ update_events(struct conn *c)
 {
 	int gate_open = c->gate == GATE_OPEN;
 
-	ev_set(c->client.ev_read, gate_open ? c->client.flow == PUMP_READ :
+	conn_event_set(c->client.ev_read, gate_open ? c->client.flow == PUMP_READ :
 	    c->gate == GATE_VERIFY && !c->client_eof);
-	ev_set(c->upstream.ev_write, gate_open && c->client.flow == PUMP_WRITE);
-	ev_set(c->upstream.ev_read, c->upstream.flow == PUMP_READ);
-	ev_set(c->client.ev_write, c->upstream.flow == PUMP_WRITE);
+	conn_event_set(c->upstream.ev_write, gate_open && c->client.flow == PUMP_WRITE);
+	conn_event_set(c->upstream.ev_read, c->upstream.flow == PUMP_READ);
+	conn_event_set(c->client.ev_write, c->upstream.flow == PUMP_WRITE);
 }
 
 static struct side *
@@ -858,7 +783,7 @@ pumped(struct conn *c, struct side *from, enum pump_state st)
 	}
 	update_events(c);
 	if (half_closed)		/* the shorter half-close limit starts now */
-		(void)relay_check_time(c, c->t_last);
+		(void)conn_relay_check_time(c, c->t_last);
 }
 
 /* A side is readable: its pump reads. The client's read event also serves the first
@@ -874,7 +799,7 @@ side_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->state != CONN_RELAYING) {	/* resolving or connecting: later */
-		ev_set(s->ev_read, 0);
+		conn_event_set(s->ev_read, 0);
 		return;
 	}
 	pumped(c, s, pump_on_readable(&s->pump, c->f->pool));
@@ -894,8 +819,8 @@ side_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Called when the upstream connects, and again when a routed gate opens. */
-static void
-relay_start(struct conn *c)
+void
+conn_relay_start(struct conn *c)
 {
 	struct fwd *f = c->f;
 
@@ -915,7 +840,7 @@ relay_start(struct conn *c)
 		pump_init(&c->client.pump, c->client.fd, c->upstream.fd);
 		c->client.flow = c->upstream.flow = PUMP_READ;
 		c->t_last = util_now_ms();
-		if (relay_check_time(c, c->t_last) == -1)
+		if (conn_relay_check_time(c, c->t_last) == -1)
 			return;
 	}
 	if (c->gate == GATE_OPEN && c->peek != NULL) {
@@ -943,8 +868,8 @@ relay_start(struct conn *c)
  * half-close-timeout once one direction has finished, and on a routed port the
  * peek-timeout for first bytes that started but did not yet decide anything. Closes the
  * connection when one has passed, else arms the timer for the nearest. */
-static int
-relay_check_time(struct conn *c, uint64_t now)
+int
+conn_relay_check_time(struct conn *c, uint64_t now)
 {
 	int half = c->client.flow == PUMP_DONE || c->upstream.flow == PUMP_DONE;
 	uint64_t limit = c->cfg->idle_timeout_ms, deadline;
@@ -966,7 +891,7 @@ relay_check_time(struct conn *c, uint64_t now)
 		conn_close(c, half ? "half-close-timeout" : "idle-timeout");
 		return -1;
 	}
-	arm_timer(c, deadline - now);
+	conn_arm_timer(c, deadline - now);
 	return 0;
 }
 
@@ -1009,7 +934,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, "timeout");
 		return;
 	}
-	(void)relay_check_time(c, now);
+	(void)conn_relay_check_time(c, now);
 }
 
 /* ---- accepting ---- */
@@ -1060,9 +985,9 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		c->route = rname;
 		util_strlcpy(c->name, rname, sizeof(c->name));
 		c->gate = GATE_VERIFY;
-		resolve_start(c);
+		conn_resolve(c);
 		return;
 	}
 	conn_set_state(c, CONN_PEEKING);
-	arm_timer(c, c->cfg->peek_timeout_ms);
+	conn_arm_timer(c, c->cfg->peek_timeout_ms);
 }
