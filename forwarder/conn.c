@@ -19,16 +19,11 @@
 #include "http_host.h"
 #include "log.h"
 #include "peek.h"
+#include "refuse.h"
 #include "tls_sni.h"
 #include "util.h"
 
 #define PEEK_CHUNK 4096		/* first peek buffer; grows to PEEK_MAX */
-#define DRAIN_MS 2000		/* after a refusal: let the client read it before closing */
-#define DRAIN_BYTES 65536
-/* A routed port is dialled before the client speaks; when that fails first, the client's
- * first bytes (if it sends any soon) say how to refuse it: a TLS alert, an HTTP 502. A
- * client that waits for the server to speak (SMTP) is closed after this. */
-#define REFUSE_WAIT_MS 500
 /* Peeking, the first PEEK_EAGER_READS reads that leave the name undecided follow the
  * client at once (a real client's ClientHello or head comes in one or two reads, even a
  * post-quantum hello). After that each read that still leaves it undecided is followed by
@@ -76,8 +71,6 @@ conn_state_name(enum conn_state s)
 
 static void client_peek_cb(evutil_socket_t fd, short what, void *arg);
 static void peek_unpace(struct conn *c, int done);
-static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static void update_events(struct conn *c);
 
 void
@@ -133,6 +126,27 @@ conn_free_event(struct event **ev)
 	if (*ev != NULL) {
 		event_free(*ev);
 		*ev = NULL;
+	}
+}
+
+/* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
+void
+conn_stop_upstream(struct conn *c)
+{
+	conn_free_event(&c->client.ev_write);
+	conn_free_event(&c->upstream.ev_read);
+	conn_free_event(&c->upstream.ev_write);
+	if (c->wait != NULL) {
+		dns_cancel(c->wait);
+		c->wait = NULL;
+	}
+	if (c->dial != NULL) {
+		dial_cancel(c->dial);
+		c->dial = NULL;
+	}
+	if (c->upstream.fd != -1) {
+		close(c->upstream.fd);
+		c->upstream.fd = -1;
 	}
 }
 
@@ -197,193 +211,6 @@ conn_close_all(struct fwd *f)
 {
 	while (!LIST_EMPTY(&f->conns))
 		conn_close(LIST_FIRST(&f->conns), "shutdown");
-}
-
-/* ---- refusing ---- */
-
-static const uint8_t *
-tls_alert(enum deny reason)
-{
-	/* A fatal alert record: content type 21, TLS 1.2 record version, length 2. */
-	static uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
-
-	switch (reason) {
-	case DENY_NO_NAME:
-		alert[6] = 112;		/* unrecognized_name */
-		break;
-	case DENY_MALFORMED:
-		alert[6] = 50;		/* decode_error */
-		break;
-	case DENY_RESOLVE_FAILED:
-	case DENY_CONNECT_FAILED:
-		alert[6] = 80;		/* internal_error */
-		break;
-	default:
-		alert[6] = 49;		/* access_denied */
-		break;
-	}
-	return alert;
-}
-
-static size_t
-http_refusal(struct conn *c, char *buf, size_t len)
-{
-	char body[512];
-	const char *status = "403 Forbidden";
-	int bl;
-
-	switch (c->deny) {
-	case DENY_NOT_ALLOWED:
-		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is not on the allowlist\n",
-		    c->name, c->port);
-		break;
-	case DENY_NAME_MISMATCH:
-		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
-		    "allowed here\n", c->port, c->route ? c->route : "another host", c->name);
-		break;
-	case DENY_NO_ADDRESS:
-		bl = snprintf(body, sizeof(body), "gatehouse: %s has no address it may connect to (%s)\n",
-		    c->name, c->detail);
-		break;
-	case DENY_RESOLVE_FAILED:
-		status = "502 Bad Gateway";
-		bl = snprintf(body, sizeof(body), "gatehouse: %s could not be resolved (%s)\n", c->name,
-		    c->detail);
-		break;
-	case DENY_CONNECT_FAILED:
-		status = "502 Bad Gateway";
-		bl = snprintf(body, sizeof(body), "gatehouse: could not connect to %s port %u (%s)\n",
-		    c->name, c->target_port, c->detail);
-		break;
-	default:
-		status = "400 Bad Request";
-		bl = snprintf(body, sizeof(body), "gatehouse: %s (%s)\n", deny_name(c->deny), c->detail);
-		break;
-	}
-	if (bl < 0 || (size_t)bl >= sizeof(body))
-		bl = (int)sizeof(body) - 1;
-	return (size_t)snprintf(buf, len, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
-	    "Content-Length: %d\r\nConnection: close\r\n\r\n%.*s", status, bl, bl, body);
-}
-
-static void
-drain_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	uint8_t buf[4096];
-	ssize_t r;
-
-	if (what & EV_TIMEOUT) {
-		conn_close(c, "drained");
-		return;
-	}
-	r = recv(fd, buf, sizeof(buf), 0);
-	if (r > 0 && (c->drained += (size_t)r) < DRAIN_BYTES)
-		return;
-	if (r == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	conn_close(c, "drained");
-}
-
-/* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
-void
-conn_stop_upstream(struct conn *c)
-{
-	conn_free_event(&c->client.ev_write);
-	conn_free_event(&c->upstream.ev_read);
-	conn_free_event(&c->upstream.ev_write);
-	if (c->wait != NULL) {
-		dns_cancel(c->wait);
-		c->wait = NULL;
-	}
-	if (c->dial != NULL) {
-		dial_cancel(c->dial);
-		c->dial = NULL;
-	}
-	if (c->upstream.fd != -1) {
-		close(c->upstream.fd);
-		c->upstream.fd = -1;
-	}
-}
-
-/* A routed port failed before the client sent a byte: wait REFUSE_WAIT_MS for its first
- * bytes (client_peek_cb), then refuse (refuse_now). 1 when deferred. */
-static int
-refuse_later(struct conn *c, enum deny reason)
-{
-	if (c->state == CONN_REFUSING || c->gate != GATE_VERIFY || c->peeklen > 0 ||
-	    c->client_eof || (reason != DENY_CONNECT_FAILED && reason != DENY_RESOLVE_FAILED &&
-	    reason != DENY_NO_ADDRESS))
-		return 0;
-	c->deny = reason;
-	conn_stop_upstream(c);
-	conn_set_state(c, CONN_REFUSING);
-	conn_event_set(c->client.ev_read, 1);
-	conn_arm_timer(c, REFUSE_WAIT_MS);
-	return 1;
-}
-
-/* The refusal refuse_later put off, now: in the protocol the first bytes showed, if any. */
-static void
-refuse_now(struct conn *c)
-{
-	char detail[sizeof(c->detail)];
-
-	if (!c->proto_sure)
-		c->proto = PROTO_UNKNOWN;	/* no bytes, or not enough to tell */
-	util_strlcpy(detail, c->detail, sizeof(detail));
-	conn_deny(c, c->deny, "%s", detail);
-}
-
-/* Refuse: one audit line, the protocol's signal, then a short drain so the client reads
- * the signal instead of a reset. */
-static void
-conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
-{
-	struct fwd *f = c->f;
-	struct conn_facts facts;
-	char resp[1024];
-	size_t rl = 0;
-	va_list ap;
-
-	c->deny = reason;
-	c->detail[0] = '\0';
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
-		va_end(ap);
-	}
-	if (refuse_later(c, reason))
-		return;
-	conn_facts_of(c, &facts);
-	conn_audit_deny(f->audit, &facts, c->deny, c->detail);
-	c->audited = 1;
-	f->stats.denied[reason]++;
-	if (c->proto == PROTO_TLS && reason != DENY_PEEK_TIMEOUT) {
-		memcpy(resp, tls_alert(reason), 7);
-		rl = 7;
-	} else if (c->proto == PROTO_HTTP && reason != DENY_PEEK_TIMEOUT)
-		rl = http_refusal(c, resp, sizeof(resp));
-	if (rl == 0 || c->client_eof ||
-	    send(c->client.fd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		conn_close(c, "refused");
-		return;
-	}
-	shutdown(c->client.fd, SHUT_WR);
-	/* Stop everything but reading the client. */
-	conn_free_event(&c->pace);
-	conn_stop_upstream(c);
-	conn_free_event(&c->client.ev_read);
-	conn_set_state(c, CONN_DRAINING);
-	c->client.ev_read = event_new(f->base, c->client.fd, EV_READ | EV_PERSIST, drain_cb, c);
-	if (c->client.ev_read == NULL) {
-		conn_close(c, "refused");
-		return;
-	}
-	event_add(c->client.ev_read, NULL);
-	event_del(c->timer);
-	event_assign(c->timer, f->base, -1, 0, drain_cb, c);
-	conn_arm_timer(c, DRAIN_MS);
 }
 
 /* ---- the first bytes ---- */
@@ -484,14 +311,14 @@ peek_decide(struct conn *c, int final)
 	case PEEK_NEED_MORE:
 		if (!final)
 			return 1;
-		conn_deny(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
+		refuse_conn(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
 		    "before naming a host" : "without sending anything");
 		return 0;
 	case PEEK_NO_NAME:
-		conn_deny(c, DENY_NO_NAME, "%s", no_name_detail(&res));
+		refuse_conn(c, DENY_NO_NAME, "%s", no_name_detail(&res));
 		return 0;
 	case PEEK_MALFORMED:
-		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
+		refuse_conn(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
 		return 0;
 	case PEEK_OK:
 		break;
@@ -499,12 +326,12 @@ peek_decide(struct conn *c, int final)
 	util_strlcpy(c->name, res.name, sizeof(c->name));
 	c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
 	if (res.flags & PEEK_F_CONNECT) {
-		conn_deny(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
+		refuse_conn(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
 		return 0;
 	}
 	c->rule = dest_rule(c->cfg, c->name, c->port);
 	if (c->rule == NULL) {
-		conn_deny(c, DENY_NOT_ALLOWED, "%s", "");
+		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
 		return 0;
 	}
 	c->target_port = c->port;
@@ -578,7 +405,7 @@ verify_decide(struct conn *c)
 	case PEEK_NEED_MORE:
 		return 0;
 	case PEEK_MALFORMED:
-		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
+		refuse_conn(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
 		return -1;
 	case PEEK_OK:
 		if (strcmp(res.name, c->name) != 0) {
@@ -586,7 +413,7 @@ verify_decide(struct conn *c)
 			 * route's target is in the line's "route" field. */
 			util_strlcpy(c->name, res.name, sizeof(c->name));
 			c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
-			conn_deny(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port, c->route);
+			refuse_conn(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port, c->route);
 			return -1;
 		}
 		break;
@@ -625,7 +452,7 @@ client_peek_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (r == -1 && !c->client_eof) {
 		if (c->gate == GATE_PEEK || c->state != CONN_RELAYING)
-			conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
+			refuse_conn(c, DENY_NO_NAME, "client reset before naming a host");
 		else
 			conn_close(c, "client-reset");
 		return;
@@ -660,7 +487,7 @@ dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 
 	c->dial = NULL;
 	if (fd == -1) {
-		conn_deny(c, DENY_CONNECT_FAILED, "%s", strerror(err));
+		refuse_conn(c, DENY_CONNECT_FAILED, "%s", strerror(err));
 		return;
 	}
 	c->upstream.fd = fd;
@@ -697,19 +524,19 @@ on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 	size_t n;
 
 	if (st != DNS_OK) {
-		conn_deny(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
+		refuse_conn(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
 		return;
 	}
 	if ((n = dest_filter(c->f, res, c->target_port, c->rule != NULL &&
 	    (c->rule->flags & RULE_PRIVATE), addrs, why, sizeof(why))) == 0) {
-		conn_deny(c, DENY_NO_ADDRESS, "%s", why);
+		refuse_conn(c, DENY_NO_ADDRESS, "%s", why);
 		return;
 	}
 	conn_set_state(c, CONN_CONNECTING);
 	conn_arm_timer(c, c->cfg->connect_timeout_ms);
 	c->dial = dial_start(c->f->base, addrs, n, DIAL_STAGGER_MS, dialled_cb, c);
 	if (c->dial == NULL)
-		conn_deny(c, DENY_CONNECT_FAILED, "out of memory");
+		refuse_conn(c, DENY_CONNECT_FAILED, "out of memory");
 }
 
 static void
@@ -881,7 +708,7 @@ conn_relay_check_time(struct conn *c, uint64_t now)
 		uint64_t peek_deadline = c->t_first_byte + c->cfg->peek_timeout_ms;
 
 		if (now >= peek_deadline) {
-			conn_deny(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
+			refuse_conn(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
 			return -1;
 		}
 		if (peek_deadline < deadline)
@@ -910,20 +737,20 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 		/* Paced, bytes may be waiting unread: they count if they arrived in time. */
 		if (c->lowat && (r = peek_read(c)) != 0) {
 			if (r == -1 && !c->client_eof) {
-				conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
+				refuse_conn(c, DENY_NO_NAME, "client reset before naming a host");
 				return;
 			}
 			if (!peek_decide(c, c->client_eof))
 				return;		/* decided: c may be gone */
 		}
-		conn_deny(c, DENY_PEEK_TIMEOUT, "%zu bytes in %llu ms", c->peeklen,
+		refuse_conn(c, DENY_PEEK_TIMEOUT, "%zu bytes in %llu ms", c->peeklen,
 		    (unsigned long long)(now - c->t_start));
 		return;
 	case CONN_RESOLVING:
-		conn_deny(c, DENY_RESOLVE_FAILED, "lookup timed out");
+		refuse_conn(c, DENY_RESOLVE_FAILED, "lookup timed out");
 		return;
 	case CONN_CONNECTING:
-		conn_deny(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
+		refuse_conn(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
 		return;
 	case CONN_REFUSING:
 		refuse_now(c);
@@ -968,7 +795,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	c->timer = evtimer_new(f->base, deadline_cb, c);
 	c->client.ev_read = event_new(f->base, fd, EV_READ | EV_PERSIST, side_read_cb, &c->client);
 	if (clients_over(clients_inc(f->clients, peer), c->cfg->max_conns_per_client)) {
-		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
+		refuse_conn(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
 		return;
 	}
 	if (c->timer == NULL || c->client.ev_read == NULL) {
