@@ -103,7 +103,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A routed port failed before the client sent a byte: wait REFUSE_WAIT_MS for its first
- * bytes (client_peek_cb), then refuse (refuse_now). 1 when deferred. */
+ * bytes (first_bytes_readable), then refuse (refuse_now). 1 when deferred. */
 static int
 refuse_later(struct conn *c, enum deny reason)
 {
