@@ -135,45 +135,29 @@ conn_close(struct conn *c, const char *end)
 {
 	struct fwd *f = c->f;
 
-	if (!c->audited && c->state == CONN_RELAYING) {
+	if (!c->audited) {
 		struct conn_facts cf;
 
 		conn_facts_of(c, &cf);
-		conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up, c->client.pump.bytes,
-		    c->upstream.pump.bytes, end);
-		f->stats.allowed[c->via]++;
-		f->stats.bytes_up += c->client.pump.bytes;
-		f->stats.bytes_down += c->upstream.pump.bytes;
-	} else if (!c->audited) {
-		struct conn_facts cf;
-
-		conn_facts_of(c, &cf);
-		conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
+		if (c->state == CONN_RELAYING) {
+			conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up,
+			    c->client.pump.bytes, c->upstream.pump.bytes, end);
+			f->stats.allowed[c->via]++;
+			f->stats.bytes_up += c->client.pump.bytes;
+			f->stats.bytes_down += c->upstream.pump.bytes;
+		} else
+			conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
 	}
 	conn_set_state(c, CONN_CLOSED);
+	conn_stop_upstream(c);
 	conn_free_event(&c->client.ev_read);
-	conn_free_event(&c->client.ev_write);
-	conn_free_event(&c->upstream.ev_read);
-	conn_free_event(&c->upstream.ev_write);
 	conn_free_event(&c->timer);
 	conn_free_event(&c->pace);
-	if (c->wait != NULL) {
-		dns_cancel(c->wait);
-		c->wait = NULL;
-	}
-	if (c->dial != NULL) {
-		dial_cancel(c->dial);
-		c->dial = NULL;
-	}
 	pump_release(&c->client.pump, f->pool);
 	pump_release(&c->upstream.pump, f->pool);
 	if (c->client.fd != -1) {
 		close(c->client.fd);
 		c->client.fd = -1;
-	}
-	if (c->upstream.fd != -1) {
-		close(c->upstream.fd);
-		c->upstream.fd = -1;
 	}
 	free(c->peek);
 	c->peek = NULL;
