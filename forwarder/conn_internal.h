@@ -15,22 +15,62 @@
 #include "http_host.h"
 #include "pump.h"
 
+/*
+ * The connection's machine: a state (what the forwarder is doing for it; one helper,
+ * conn_set_state, changes it; c->timer holds its deadline, deadline_cb) and a gate (may
+ * the client's bytes go to the upstream). Every "refused" below is refuse_conn
+ * (refuse.c): the audit line, then a TLS alert or HTTP reply and DRAINING when the
+ * first bytes showed TLS or HTTP and the client still reads, else CLOSED at once.
+ *
+ * Gates:
+ *   GATE_PEEK    a port that is not routed: the name comes from the first bytes.
+ *   GATE_VERIFY  a routed port: the route names the target, dialled at once (the server
+ *                may speak first); the client's first bytes may only confirm it.
+ *   GATE_OPEN    the client's bytes may flow to the upstream (they do once RELAYING).
+ *
+ * States, and what moves a connection out of each:
+ *   ACCEPTED    conn_accept. Over max-conns-per-client: refused. Not routed: GATE_PEEK,
+ *               to PEEKING. Routed: GATE_VERIFY, to RESOLVING.
+ *   PEEKING     GATE_PEEK; first_bytes.c reads (paced) until the bytes decide. An allowed
+ *               name: GATE_OPEN, to RESOLVING. No name, malformed, a CONNECT, not
+ *               allowed, the client gone, or peek-timeout: refused.
+ *   RESOLVING   the name is looked up (deadline lookup-timeout + 1 s: dns.c answers
+ *               first). Addresses that pass dest_filter: to CONNECTING. Else refused.
+ *   CONNECTING  dial.c tries them (deadline connect-timeout). One answers: to RELAYING.
+ *               Else refused.
+ *   RELAYING    the pumps run; upstream to client at once, client to upstream only at
+ *               GATE_OPEN (deadlines idle-timeout, half-close-timeout once a direction
+ *               is done). Both directions done, a reset, or a deadline: CLOSED.
+ *   REFUSING    GATE_VERIFY, and RESOLVING or CONNECTING failed (resolve-failed,
+ *               no-address, connect-failed) before the client sent a byte: up to
+ *               REFUSE_WAIT_MS for its first bytes to show its protocol, then refused.
+ *   DRAINING    refused with a signal sent and our side shut down: what the client still
+ *               sends is read and dropped; its FIN or reset, DRAIN_BYTES or DRAIN_MS:
+ *               CLOSED.
+ *   CLOSED      conn_close, the one destructor, from any state; it writes the audit line
+ *               unless a refusal did (allow from RELAYING, abort from elsewhere).
+ *
+ * GATE_VERIFY in RESOLVING, CONNECTING and RELAYING: the client's bytes are read into
+ * the peek buffer as they come. A different name, or malformed bytes: refused. The
+ * route's name, bytes that name none (SMTP, TLS without SNI) or the client's FIN:
+ * GATE_OPEN. A reset: refused before RELAYING, CLOSED in it. Once bytes started,
+ * RELAYING bounds them by peek-timeout.
+ */
 enum conn_state {
 	CONN_ACCEPTED,
-	CONN_PEEKING,		/* reading the first bytes for the name */
+	CONN_PEEKING,
 	CONN_RESOLVING,
 	CONN_CONNECTING,
 	CONN_RELAYING,
-	CONN_REFUSING,		/* routed port, refused before the client spoke: waiting a
-				 * moment for its first bytes to refuse in its protocol */
-	CONN_DRAINING,		/* refused: the signal is written, reading what is left */
+	CONN_REFUSING,
+	CONN_DRAINING,
 	CONN_CLOSED
 };
 
 enum gate {
-	GATE_PEEK,		/* the name comes from the first bytes */
-	GATE_VERIFY,		/* routed: the first bytes must not name another host */
-	GATE_OPEN		/* client bytes flow to the upstream */
+	GATE_PEEK,
+	GATE_VERIFY,
+	GATE_OPEN
 };
 
 enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
