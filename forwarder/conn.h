@@ -33,7 +33,8 @@ enum via {
 
 struct fwd;
 
-/* A new client connection on a listening port (listen.c). Takes ownership of fd. */
+/* A new client connection on a listening port (main.c hands it to listeners_new as the
+ * accept callback). Takes ownership of fd. */
 void conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port);
 /* Close every connection (shutdown). */
 void conn_close_all(struct fwd *f);

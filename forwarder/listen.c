@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "conn.h"
 #include "conn_audit.h"
 #include "fwd.h"
 #include "listen.h"
@@ -25,6 +24,7 @@ struct lsock {
 
 struct listeners {
 	struct fwd *f;
+	listen_accept_fn *on_accept;
 	struct lsock **v;
 	size_t n, cap;
 	int paused;			/* at max-conns */
@@ -58,7 +58,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 	(void)l;
 	(void)salen;
-	conn_accept(f, fd, sa, addr_port((struct sockaddr *)&s->addr));
+	ls->on_accept(f, fd, sa, addr_port((struct sockaddr *)&s->addr));
 	if (!ls->paused && f->stats.active >= f->cfg->max_conns) {
 		ls->paused = 1;
 		f->stats.accept_paused++;
@@ -126,13 +126,14 @@ listeners_conn_closed(struct listeners *ls)
 }
 
 struct listeners *
-listeners_new(struct fwd *f)
+listeners_new(struct fwd *f, listen_accept_fn *on_accept)
 {
 	struct listeners *ls = calloc(1, sizeof(*ls));
 
 	if (ls == NULL)
 		return NULL;
 	ls->f = f;
+	ls->on_accept = on_accept;
 	ls->reserve_fd = util_reserve_fd();
 	if ((ls->resume = evtimer_new(f->base, resume_cb, ls)) == NULL) {
 		free(ls);

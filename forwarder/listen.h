@@ -3,6 +3,7 @@
 #define GATEHOUSE_LISTEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -10,7 +11,14 @@
 struct fwd;
 struct listeners;
 
-struct listeners *listeners_new(struct fwd *f);
+/* A client connection accepted from peer on a listening port; the callee owns fd. */
+typedef void listen_accept_fn(struct fwd *f, int fd, const struct sockaddr *peer,
+    uint16_t port);
+
+/* Listeners that hand each accepted connection to on_accept (conn_accept; listen.c calls
+ * nothing in conn.c itself). f's counters and max-conns pause accepting. NULL when out
+ * of memory. */
+struct listeners *listeners_new(struct fwd *f, listen_accept_fn *on_accept);
 void listeners_free(struct listeners *ls);
 /* Open what cfg names (cfg->ports on each forward-listen address) and close what it no
  * longer names. strict: a failed bind is an

@@ -33,7 +33,7 @@ forwarder_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if ((f->dns = dns_new(f->base, f->cfg, err, errlen)) == NULL)
 		return -1;
-	if ((f->ls = listeners_new(f)) == NULL) {
+	if ((f->ls = listeners_new(f, conn_accept)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
