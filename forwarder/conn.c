@@ -34,13 +34,13 @@ static const char *const state_names[] = {
 };
 
 const char *
-deny_name(enum deny d)
+conn_deny_name(enum deny d)
 {
 	return d < DENY_COUNT ? deny_names[d] : "?";
 }
 
 const char *
-via_name(enum via v)
+conn_via_name(enum via v)
 {
 	return v < VIA_COUNT ? via_names[v] : "?";
 }

@@ -40,7 +40,7 @@ void conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t po
 void conn_close_all(struct fwd *f);
 
 /* The audit and metric names: static text, "?" when out of range. */
-const char *deny_name(enum deny d);
-const char *via_name(enum via v);
+const char *conn_deny_name(enum deny d);
+const char *conn_via_name(enum via v);
 
 #endif

@@ -13,7 +13,7 @@ put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
 	if (cf->name != NULL && cf->name[0] != '\0')
 		audit_safe(a, "name", cf->name);
 	if (cf->via != VIA_NONE)
-		audit_safe(a, "via", via_name(cf->via));
+		audit_safe(a, "via", conn_via_name(cf->via));
 	if (cf->route != NULL) {	/* a routed port: where it goes, whatever was named */
 		char rt[DNAME_MAX + 8];
 
@@ -32,7 +32,7 @@ conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
 	if (!audit_begin(a, "conn", cf->peer))
 		return;
 	put_facts(a, cf, "deny");
-	audit_safe(a, "reason", deny_name(reason));
+	audit_safe(a, "reason", conn_deny_name(reason));
 	if (detail != NULL && detail[0] != '\0')
 		audit_str(a, "detail", detail);
 	if (cf->ech)

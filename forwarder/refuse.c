@@ -74,7 +74,8 @@ http_refusal(struct conn *c, char *buf, size_t len)
 		break;
 	default:
 		status = "400 Bad Request";
-		bl = snprintf(body, sizeof(body), "gatehouse: %s (%s)\n", deny_name(c->deny), c->detail);
+		bl = snprintf(body, sizeof(body), "gatehouse: %s (%s)\n", conn_deny_name(c->deny),
+		    c->detail);
 		break;
 	}
 	if (bl < 0 || (size_t)bl >= sizeof(body))
