@@ -16,7 +16,7 @@
 #include "dest.h"
 #include "dial.h"
 #include "first_bytes.h"
-#include "listen.h"
+#include "listeners.h"
 #include "log.h"
 #include "refuse.h"
 #include "util.h"

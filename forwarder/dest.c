@@ -8,7 +8,7 @@
 #include "dest.h"
 #include "dial.h"
 #include "iface.h"
-#include "listen.h"
+#include "listeners.h"
 #include "log.h"
 #include "policy.h"
 #include "route.h"

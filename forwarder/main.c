@@ -8,7 +8,7 @@
 #include "daemon.h"
 #include "conn.h"
 #include "fwd.h"
-#include "listen.h"
+#include "listeners.h"
 #include "log.h"
 
 #define PROGNAME "gatehouse-forwarder"

@@ -1,4 +1,4 @@
-/* listen.c: the forwarder's listening sockets: one per (forward-listen address, allowed
+/* listeners.c: the forwarder's listening sockets: one per (forward-listen address, allowed
  * port), kept in step with the configuration, paused at max-conns, backed off on EMFILE. */
 #include <errno.h>
 #include <event2/listener.h>
@@ -10,7 +10,7 @@
 #include "addr.h"
 #include "conn_audit.h"
 #include "fwd.h"
-#include "listen.h"
+#include "listeners.h"
 #include "log.h"
 #include "sock.h"
 #include "util.h"
@@ -24,7 +24,7 @@ struct lsock {
 
 struct listeners {
 	struct fwd *f;
-	listen_accept_fn *on_accept;
+	listeners_accept_fn *on_accept;
 	struct lsock **v;
 	size_t n, cap;
 	int paused;			/* at max-conns */
@@ -126,7 +126,7 @@ listeners_conn_closed(struct listeners *ls)
 }
 
 struct listeners *
-listeners_new(struct fwd *f, listen_accept_fn *on_accept)
+listeners_new(struct fwd *f, listeners_accept_fn *on_accept)
 {
 	struct listeners *ls = calloc(1, sizeof(*ls));
 

@@ -1,6 +1,6 @@
-/* listen.h: the forwarder's listening sockets, one per (forward-listen address, port). */
-#ifndef GATEHOUSE_LISTEN_H
-#define GATEHOUSE_LISTEN_H
+/* listeners.h: the forwarder's listening sockets, one per (forward-listen address, port). */
+#ifndef GATEHOUSE_LISTENERS_H
+#define GATEHOUSE_LISTENERS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,13 +12,13 @@ struct fwd;
 struct listeners;
 
 /* A client connection accepted from peer on a listening port; the callee owns fd. */
-typedef void listen_accept_fn(struct fwd *f, int fd, const struct sockaddr *peer,
+typedef void listeners_accept_fn(struct fwd *f, int fd, const struct sockaddr *peer,
     uint16_t port);
 
-/* Listeners that hand each accepted connection to on_accept (conn_accept; listen.c calls
+/* Listeners that hand each accepted connection to on_accept (conn_accept; listeners.c calls
  * nothing in conn.c itself). f's counters and max-conns pause accepting. NULL when out
  * of memory. */
-struct listeners *listeners_new(struct fwd *f, listen_accept_fn *on_accept);
+struct listeners *listeners_new(struct fwd *f, listeners_accept_fn *on_accept);
 void listeners_free(struct listeners *ls);
 /* Open what cfg names (cfg->ports on each forward-listen address) and close what it no
  * longer names. strict: a failed bind is an
