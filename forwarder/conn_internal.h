@@ -118,11 +118,11 @@ struct conn {
 					 * named, else the route's target */
 	struct dns_wait *wait;
 	struct dial *dial;
-	/* the relay */
-	int audited;
-	size_t drained;
-	enum deny deny;
-	char detail[128];
+	/* the outcome */
+	int audited;			/* the audit line is written (a refusal's) */
+	size_t drained;			/* CONN_DRAINING: bytes read and dropped */
+	enum deny deny;			/* refused (or CONN_REFUSING): why */
+	char detail[128];		/* with deny: the audit line's detail, "" for none */
 };
 
 /* Change state (logged at debug level). */
