@@ -1,6 +1,4 @@
-/* conn.c: one forwarded connection from accept to close: its state, resolving, dialling,
- * relaying, deadlines, and the one destructor. The first bytes are first_bytes.c's, the
- * destination check dest.c's, refusals refuse.c's, the audit line conn_audit.c's. */
+/* conn.c: one forwarded connection's life: state, resolve, dial, relay, deadlines, close. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -1,6 +1,4 @@
-/* conn.h: the forwarder's connections as the rest of the forwarder sees them: one is made
- * for each accepted client, all are closed at shutdown, and a verdict is named by a deny
- * reason and a via (the words of the audit line and the metrics). */
+/* conn.h: the forwarder's connections to the rest of it: accept, close all, verdict names. */
 #ifndef GATEHOUSE_CONN_H
 #define GATEHOUSE_CONN_H
 

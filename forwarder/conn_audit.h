@@ -1,5 +1,4 @@
-/* conn_audit.h: the forwarder's "conn" audit line, the one formatter of every connection's
- * outcome: relayed, refused (also a client shed at accept), or closed before a decision. */
+/* conn_audit.h: the forwarder's "conn" audit line, one formatter for every outcome. */
 #ifndef GATEHOUSE_CONN_AUDIT_H
 #define GATEHOUSE_CONN_AUDIT_H
 

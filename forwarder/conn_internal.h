@@ -1,5 +1,4 @@
-/* conn_internal.h: struct conn and what the files of one connection (conn.c, refuse.c,
- * first_bytes.c) share of it; no other file includes this. */
+/* conn_internal.h: struct conn, shared by conn.c, first_bytes.c and refuse.c only. */
 #ifndef GATEHOUSE_CONN_INTERNAL_H
 #define GATEHOUSE_CONN_INTERNAL_H
 

@@ -1,5 +1,4 @@
-/* dest.c: the destination check: the allowlist's rule for a connection, and the addresses
- * it may dial (never-destinations, special-purpose and own addresses, the loop guard). */
+/* dest.c: where a connection may go: its allowlist rule and the addresses it may dial. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>

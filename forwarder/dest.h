@@ -1,5 +1,4 @@
-/* dest.h: where a connection may go: the allowlist's rule for a name or a routed port, and
- * which of a name's addresses may be dialled. */
+/* dest.h: where a connection may go: its allowlist rule and the addresses it may dial. */
 #ifndef GATEHOUSE_DEST_H
 #define GATEHOUSE_DEST_H
 

@@ -1,6 +1,4 @@
-/* first_bytes.c: a connection's first bytes: reading them (paced: PEEK_EAGER_READS, a
- * timer, SO_RCVLOWAT), classifying them (TLS or HTTP), and deciding the name (peeking) or
- * confirming a route (a routed port's gate). */
+/* first_bytes.c: a connection's first bytes: paced reads, TLS or HTTP, the name they give. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
-/* first_bytes.h: a connection's first bytes, read while its gate is closed (GATE_PEEK:
- * they must name an allowed host; GATE_VERIFY: they must not name another than the route's). */
+/* first_bytes.h: a connection's first bytes, read while its gate is closed. */
 #ifndef GATEHOUSE_FIRST_BYTES_H
 #define GATEHOUSE_FIRST_BYTES_H
 

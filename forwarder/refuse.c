@@ -1,6 +1,4 @@
-/* refuse.c: refusing a connection: its audit line, the signal in the client's protocol (a
- * TLS alert, an HTTP 403/502/400 reply), the wait for a routed client's first bytes
- * (REFUSE_WAIT_MS), and the drain that lets the client read the signal. */
+/* refuse.c: refusing a connection: audit line, TLS alert or HTTP reply, REFUSE_WAIT, drain. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
