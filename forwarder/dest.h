@@ -15,9 +15,10 @@
 const struct rule *dest_rule(const struct config *cfg, const char *name, uint16_t port);
 
 /* The rule that routes port: a `route` (its rule, NULL when the allowlist does not allow
- * the route's target), or the one exact rule alone on the port. When port is routed,
- * *name is the target's name (in cfg) and *target_port its port; both are untouched
- * otherwise (NULL returned). */
+ * the route's target on port), or the one exact rule alone on the port (an implicit
+ * route). When port is routed either way, *name is the target's name (in cfg) and
+ * *target_port its port, even when NULL is returned; otherwise both are untouched and
+ * NULL is returned. */
 const struct rule *dest_route(const struct config *cfg, uint16_t port, const char **name,
     uint16_t *target_port);
 

@@ -15,9 +15,10 @@ struct listeners;
 typedef void listeners_accept_fn(struct fwd *f, int fd, const struct sockaddr *peer,
     uint16_t port);
 
-/* Listeners that hand each accepted connection to on_accept (conn_accept; listeners.c calls
- * nothing in conn.c itself). f's counters and max-conns pause accepting. NULL when out
- * of memory. */
+/* Listeners on f's loop that hand each accepted connection to on_accept (main.c gives
+ * conn_accept: listeners.c calls nothing in conn.c itself). Accepting pauses while
+ * f->stats.active is at f->cfg->max_conns (listeners_conn_closed resumes it). NULL when
+ * out of memory. */
 struct listeners *listeners_new(struct fwd *f, listeners_accept_fn *on_accept);
 void listeners_free(struct listeners *ls);
 /* Open what cfg names (cfg->ports on each forward-listen address) and close what it no
