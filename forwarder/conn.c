@@ -49,8 +49,6 @@ conn_state_name(enum conn_state s)
 	return s <= CONN_CLOSED ? state_names[s] : "?";
 }
 
-static void update_events(struct conn *c);
-
 void
 conn_set_state(struct conn *c, enum conn_state s)
 {
