@@ -44,8 +44,4 @@ struct fwd {
 	struct fwd_stats stats;
 };
 
-/* The forwarder's metric families (metrics.c). */
-struct prom;
-void fwd_metrics(struct prom *p, const struct fwd *f);
-
 #endif

@@ -10,6 +10,7 @@
 #include "fwd.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 
 #define PROGNAME "gatehouse-forwarder"
 #define POOL_FREE 64		/* idle relay buffers kept for reuse */
@@ -84,7 +85,7 @@ forwarder_started(const struct daemon *d, const char *as_user)
 static void
 forwarder_metrics(const struct daemon *d, struct prom *p)
 {
-	fwd_metrics(p, d->arg);
+	metrics_write(p, d->arg);
 }
 
 static void

@@ -3,6 +3,7 @@
 
 #include "conn.h"
 #include "fwd.h"
+#include "metrics.h"
 #include "prom.h"
 
 static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
@@ -67,7 +68,7 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 }
 
 void
-fwd_metrics(struct prom *p, const struct fwd *f)
+metrics_write(struct prom *p, const struct fwd *f)
 {
 	conn_metrics(p, &f->stats);
 	dns_metrics(p, dns_stats(f->dns));
