@@ -43,9 +43,10 @@ COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy
            common/prom.c common/httpd.c common/clients.c \
            common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
-FORWARDER = forwarder/main.c forwarder/listen.c forwarder/conn.c forwarder/pump.c forwarder/bufpool.c \
-           forwarder/dial.c forwarder/dns.c forwarder/cache.c forwarder/tls_sni.c \
-           forwarder/http_host.c forwarder/metrics.c
+FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \
+           forwarder/dest.c forwarder/refuse.c forwarder/first_bytes.c forwarder/pump.c \
+           forwarder/bufpool.c forwarder/dial.c forwarder/dns.c forwarder/cache.c \
+           forwarder/tls_sni.c forwarder/http_host.c forwarder/metrics.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -1,5 +1,4 @@
-/* conn.c: one forwarded connection from accept to close: learn the name, check it, resolve,
- * dial, relay, and write its audit line. One struct, one state, one destructor. */
+/* conn.c: one forwarded connection's life: state, resolve, dial, relay, deadlines, close. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,96 +10,14 @@
 
 #include "addr.h"
 #include "clients.h"
+#include "conn_internal.h"
+#include "dest.h"
 #include "dial.h"
-#include "fwd.h"
-#include "http_host.h"
+#include "first_bytes.h"
+#include "listeners.h"
 #include "log.h"
-#include "peek.h"
-#include "tls_sni.h"
+#include "refuse.h"
 #include "util.h"
-
-#define PEEK_CHUNK 4096		/* first peek buffer; grows to PEEK_MAX */
-#define DRAIN_MS 2000		/* after a refusal: let the client read it before closing */
-#define DRAIN_BYTES 65536
-/* A routed port is dialled before the client speaks; when that fails first, the client's
- * first bytes (if it sends any soon) say how to refuse it: a TLS alert, an HTTP 502. A
- * client that waits for the server to speak (SMTP) is closed after this. */
-#define REFUSE_WAIT_MS 500
-/* Peeking, the first PEEK_EAGER_READS reads that leave the name undecided follow the
- * client at once (a real client's ClientHello or head comes in one or two reads, even a
- * post-quantum hello). After that each read that still leaves it undecided is followed by
- * a pause, PEEK_PACE_MS doubling up to PEEK_PACE_MAX_MS, with SO_RCVLOWAT raised to
- * PEEK_MAX so the kernel does not wake the loop for each segment meanwhile (a FIN, a reset
- * or a full peek still do); a timer then reads what has come. Bytes dripped a segment at
- * a time are taken many segments a read: the forwarder's work per connection is bounded
- * by time, not by how finely the client cuts its bytes (bench/run.py --only peek). A
- * paced read that finds nothing puts the low-water mark back, so an idle client costs no
- * wake-ups; at peek-timeout what has arrived is read before giving up; the mark is one
- * byte again before anything is relayed. */
-#define PEEK_EAGER_READS 2
-#define PEEK_PACE_MS 40
-#define PEEK_PACE_MAX_MS 640
-
-enum conn_state {
-	CONN_ACCEPTED,
-	CONN_PEEKING,		/* reading the first bytes for the name */
-	CONN_RESOLVING,
-	CONN_CONNECTING,
-	CONN_RELAYING,
-	CONN_REFUSING,		/* routed port, refused before the client spoke: waiting a
-				 * moment for its first bytes to refuse in its protocol */
-	CONN_DRAINING,		/* refused: the signal is written, reading what is left */
-	CONN_CLOSED
-};
-
-enum gate {
-	GATE_PEEK,		/* the name comes from the first bytes */
-	GATE_VERIFY,		/* routed: the first bytes must not name another host */
-	GATE_OPEN		/* client bytes flow to the upstream */
-};
-
-enum proto { PROTO_UNKNOWN, PROTO_TLS, PROTO_HTTP, PROTO_OTHER };
-
-struct conn {
-	struct fwd *f;
-	struct config *cfg;		/* held for the connection's life (reload safety) */
-	LIST_ENTRY(conn) entry;		/* in f->conns */
-	enum conn_state state;
-	enum gate gate;
-	int cfd, ufd;
-	struct sockaddr_storage peer, up;
-	uint16_t port, target_port;
-	uint64_t t_start, t_last, t_first_byte;
-	struct event *ev_cr, *ev_cw, *ev_ur, *ev_uw, *timer;
-	struct event *pace;		/* peeking: the next paced read */
-	unsigned peek_reads;		/* reads that left the name undecided */
-	unsigned pace_ms;		/* the last pause */
-	int lowat;			/* SO_RCVLOWAT raised while paced */
-	/* the first bytes */
-	uint8_t *peek;
-	size_t peeklen, peekcap, need;	/* need: TLS, see tls_sni_parse */
-	struct http_scan http;		/* HTTP: how far the head has been read */
-	enum proto proto;
-	unsigned peek_flags;
-	int client_eof;			/* FIN seen while the gate was closed */
-	int proto_sure;			/* CONN_REFUSING: the first bytes have shown the
-					 * protocol (not merely a prefix of one) */
-	/* the decision */
-	enum via via;
-	const struct rule *rule;	/* points into cfg->policy */
-	const char *route;		/* routed port: the target name (in cfg), else NULL */
-	char name[DNAME_MAX + 1];	/* the name the connection is for: what the client
-					 * named, else the route's target */
-	struct dns_wait *wait;
-	struct dial *dial;
-	/* the relay */
-	struct pump up_p, down_p;	/* client->upstream, upstream->client */
-	enum pump_state up_s, down_s;
-	int audited;
-	size_t drained;
-	enum deny deny;
-	char detail[128];
-};
 
 static const char *const deny_names[DENY_COUNT] = {
 	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
@@ -115,13 +32,13 @@ static const char *const state_names[] = {
 };
 
 const char *
-deny_name(enum deny d)
+conn_deny_name(enum deny d)
 {
 	return d < DENY_COUNT ? deny_names[d] : "?";
 }
 
 const char *
-via_name(enum via v)
+conn_via_name(enum via v)
 {
 	return v < VIA_COUNT ? via_names[v] : "?";
 }
@@ -132,25 +49,15 @@ conn_state_name(enum conn_state s)
 	return s <= CONN_CLOSED ? state_names[s] : "?";
 }
 
-static void conn_close(struct conn *c, const char *end);
-static void client_peek_cb(evutil_socket_t fd, short what, void *arg);
-static void peek_unpace(struct conn *c, int done);
-static void conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void relay_start(struct conn *c);
-static int relay_check_time(struct conn *c, uint64_t now);
-static void resolve_start(struct conn *c);
-static void update_events(struct conn *c);
-
-static void
+void
 conn_set_state(struct conn *c, enum conn_state s)
 {
-	log_debug("conn %d: %s -> %s", c->cfd, conn_state_name(c->state), conn_state_name(s));
+	log_debug("conn %d: %s -> %s", c->client.fd, conn_state_name(c->state), conn_state_name(s));
 	c->state = s;
 }
 
-static void
-arm_timer(struct conn *c, uint64_t ms)
+void
+conn_arm_timer(struct conn *c, uint64_t ms)
 {
 	struct timeval tv;
 
@@ -158,8 +65,8 @@ arm_timer(struct conn *c, uint64_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
-static void
-ev_set(struct event *ev, int on)
+void
+conn_event_set(struct event *ev, int on)
 {
 	if (ev == NULL)
 		return;
@@ -171,82 +78,26 @@ ev_set(struct event *ev, int on)
 
 /* ---- audit ---- */
 
-static void
-audit_common(struct conn *c, const char *verdict)
+/* What c's audit line says about it, whatever the outcome. */
+void
+conn_facts_of(const struct conn *c, struct conn_facts *cf)
 {
-	struct audit *a = c->f->audit;
-
-	audit_client(a, (struct sockaddr *)&c->peer);
-	audit_uint(a, "port", c->port);
-	if (c->name[0] != '\0')
-		audit_safe(a, "name", c->name);
-	if (c->via != VIA_NONE)
-		audit_safe(a, "via", via_name(c->via));
-	if (c->route != NULL) {		/* a routed port: where it goes, whatever was named */
-		char rt[DNAME_MAX + 8];
-
-		snprintf(rt, sizeof(rt), "%s:%u", c->route, c->target_port);
-		audit_safe(a, "route", rt);
-	}
-	audit_safe(a, "verdict", verdict);
-	if (c->rule != NULL)
-		audit_safe(a, "rule", c->rule->pattern);
-}
-
-static void
-audit_deny(struct conn *c)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "deny");
-	audit_safe(a, "reason", deny_name(c->deny));
-	if (c->detail[0] != '\0')
-		audit_str(a, "detail", c->detail);
-	if (c->peek_flags & PEEK_F_ECH)
-		audit_safe(a, "ech", "outer-sni");
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_end(a);
-}
-
-static void
-audit_done(struct conn *c, const char *end)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "allow");
-	audit_addr(a, "upstream", (struct sockaddr *)&c->up, 1);
-	audit_uint(a, "bytes_up", c->up_p.bytes);
-	audit_uint(a, "bytes_down", c->down_p.bytes);
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_safe(a, "end", end);
-	if (c->peek_flags & PEEK_F_ECH)
-		audit_safe(a, "ech", "outer-sni");
-	audit_end(a);
-}
-
-/* Closed before any decision (daemon shutdown, out of memory). */
-static void
-audit_aborted(struct conn *c, const char *end)
-{
-	struct audit *a = c->f->audit;
-
-	if (!audit_begin(a, "conn", (struct sockaddr *)&c->peer))
-		return;
-	audit_common(c, "abort");
-	audit_safe(a, "state", conn_state_name(c->state));
-	audit_uint(a, "ms", util_now_ms() - c->t_start);
-	audit_safe(a, "end", end);
-	audit_end(a);
+	cf->peer = (const struct sockaddr *)&c->peer;
+	cf->port = c->port;
+	cf->name = c->name;
+	cf->via = c->via;
+	cf->route = c->route;
+	cf->target_port = c->target_port;
+	cf->rule = c->rule != NULL ? c->rule->pattern : NULL;
+	cf->ech = (c->peek_flags & PEEK_F_ECH) != 0;
+	cf->timed = 1;
+	cf->ms = util_now_ms() - c->t_start;
 }
 
 /* ---- the one destructor ---- */
 
-static void
-free_event(struct event **ev)
+void
+conn_free_event(struct event **ev)
 {
 	if (*ev != NULL) {
 		event_free(*ev);
@@ -254,25 +105,13 @@ free_event(struct event **ev)
 	}
 }
 
-static void
-conn_close(struct conn *c, const char *end)
+/* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
+void
+conn_stop_upstream(struct conn *c)
 {
-	struct fwd *f = c->f;
-
-	if (!c->audited && c->state == CONN_RELAYING) {
-		audit_done(c, end);
-		f->stats.allowed[c->via]++;
-		f->stats.bytes_up += c->up_p.bytes;
-		f->stats.bytes_down += c->down_p.bytes;
-	} else if (!c->audited)
-		audit_aborted(c, end);
-	conn_set_state(c, CONN_CLOSED);
-	free_event(&c->ev_cr);
-	free_event(&c->ev_cw);
-	free_event(&c->ev_ur);
-	free_event(&c->ev_uw);
-	free_event(&c->timer);
-	free_event(&c->pace);
+	conn_free_event(&c->client.ev_write);
+	conn_free_event(&c->upstream.ev_read);
+	conn_free_event(&c->upstream.ev_write);
 	if (c->wait != NULL) {
 		dns_cancel(c->wait);
 		c->wait = NULL;
@@ -281,15 +120,40 @@ conn_close(struct conn *c, const char *end)
 		dial_cancel(c->dial);
 		c->dial = NULL;
 	}
-	pump_release(&c->up_p, f->pool);
-	pump_release(&c->down_p, f->pool);
-	if (c->cfd != -1) {
-		close(c->cfd);
-		c->cfd = -1;
+	if (c->upstream.fd != -1) {
+		close(c->upstream.fd);
+		c->upstream.fd = -1;
 	}
-	if (c->ufd != -1) {
-		close(c->ufd);
-		c->ufd = -1;
+}
+
+void
+conn_close(struct conn *c, const char *end)
+{
+	struct fwd *f = c->f;
+
+	if (!c->audited) {
+		struct conn_facts cf;
+
+		conn_facts_of(c, &cf);
+		if (c->state == CONN_RELAYING) {
+			conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up,
+			    c->client.pump.bytes, c->upstream.pump.bytes, end);
+			f->stats.allowed[c->via]++;
+			f->stats.bytes_up += c->client.pump.bytes;
+			f->stats.bytes_down += c->upstream.pump.bytes;
+		} else
+			conn_audit_abort(f->audit, &cf, conn_state_name(c->state), end);
+	}
+	conn_set_state(c, CONN_CLOSED);
+	conn_stop_upstream(c);
+	conn_free_event(&c->client.ev_read);
+	conn_free_event(&c->timer);
+	conn_free_event(&c->pace);
+	pump_release(&c->client.pump, f->pool);
+	pump_release(&c->upstream.pump, f->pool);
+	if (c->client.fd != -1) {
+		close(c->client.fd);
+		c->client.fd = -1;
 	}
 	free(c->peek);
 	c->peek = NULL;
@@ -309,555 +173,7 @@ conn_close_all(struct fwd *f)
 		conn_close(LIST_FIRST(&f->conns), "shutdown");
 }
 
-/* ---- refusing ---- */
-
-static const uint8_t *
-tls_alert(enum deny reason)
-{
-	/* A fatal alert record: content type 21, TLS 1.2 record version, length 2. */
-	static uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
-
-	switch (reason) {
-	case DENY_NO_NAME:
-		alert[6] = 112;		/* unrecognized_name */
-		break;
-	case DENY_MALFORMED:
-		alert[6] = 50;		/* decode_error */
-		break;
-	case DENY_RESOLVE_FAILED:
-	case DENY_CONNECT_FAILED:
-		alert[6] = 80;		/* internal_error */
-		break;
-	default:
-		alert[6] = 49;		/* access_denied */
-		break;
-	}
-	return alert;
-}
-
-static size_t
-http_refusal(struct conn *c, char *buf, size_t len)
-{
-	char body[512];
-	const char *status = "403 Forbidden";
-	int bl;
-
-	switch (c->deny) {
-	case DENY_NOT_ALLOWED:
-		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is not on the allowlist\n",
-		    c->name, c->port);
-		break;
-	case DENY_NAME_MISMATCH:
-		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
-		    "allowed here\n", c->port, c->route ? c->route : "another host", c->name);
-		break;
-	case DENY_NO_ADDRESS:
-		bl = snprintf(body, sizeof(body), "gatehouse: %s has no address it may connect to (%s)\n",
-		    c->name, c->detail);
-		break;
-	case DENY_RESOLVE_FAILED:
-		status = "502 Bad Gateway";
-		bl = snprintf(body, sizeof(body), "gatehouse: %s could not be resolved (%s)\n", c->name,
-		    c->detail);
-		break;
-	case DENY_CONNECT_FAILED:
-		status = "502 Bad Gateway";
-		bl = snprintf(body, sizeof(body), "gatehouse: could not connect to %s port %u (%s)\n",
-		    c->name, c->target_port, c->detail);
-		break;
-	default:
-		status = "400 Bad Request";
-		bl = snprintf(body, sizeof(body), "gatehouse: %s (%s)\n", deny_name(c->deny), c->detail);
-		break;
-	}
-	if (bl < 0 || (size_t)bl >= sizeof(body))
-		bl = (int)sizeof(body) - 1;
-	return (size_t)snprintf(buf, len, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
-	    "Content-Length: %d\r\nConnection: close\r\n\r\n%.*s", status, bl, bl, body);
-}
-
-static void
-drain_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	uint8_t buf[4096];
-	ssize_t r;
-
-	if (what & EV_TIMEOUT) {
-		conn_close(c, "drained");
-		return;
-	}
-	r = recv(fd, buf, sizeof(buf), 0);
-	if (r > 0 && (c->drained += (size_t)r) < DRAIN_BYTES)
-		return;
-	if (r == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	conn_close(c, "drained");
-}
-
-/* Everything on the upstream side goes: a lookup, a dial, the socket and its events. */
-static void
-stop_upstream(struct conn *c)
-{
-	free_event(&c->ev_cw);
-	free_event(&c->ev_ur);
-	free_event(&c->ev_uw);
-	if (c->wait != NULL) {
-		dns_cancel(c->wait);
-		c->wait = NULL;
-	}
-	if (c->dial != NULL) {
-		dial_cancel(c->dial);
-		c->dial = NULL;
-	}
-	if (c->ufd != -1) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
-}
-
-/* A routed port failed before the client sent a byte: wait REFUSE_WAIT_MS for its first
- * bytes (client_peek_cb), then refuse (refuse_now). 1 when deferred. */
-static int
-refuse_later(struct conn *c, enum deny reason)
-{
-	if (c->state == CONN_REFUSING || c->gate != GATE_VERIFY || c->peeklen > 0 ||
-	    c->client_eof || (reason != DENY_CONNECT_FAILED && reason != DENY_RESOLVE_FAILED &&
-	    reason != DENY_NO_ADDRESS))
-		return 0;
-	c->deny = reason;
-	stop_upstream(c);
-	conn_set_state(c, CONN_REFUSING);
-	ev_set(c->ev_cr, 1);
-	arm_timer(c, REFUSE_WAIT_MS);
-	return 1;
-}
-
-/* The refusal refuse_later put off, now: in the protocol the first bytes showed, if any. */
-static void
-refuse_now(struct conn *c)
-{
-	char detail[sizeof(c->detail)];
-
-	if (!c->proto_sure)
-		c->proto = PROTO_UNKNOWN;	/* no bytes, or not enough to tell */
-	util_strlcpy(detail, c->detail, sizeof(detail));
-	conn_deny(c, c->deny, "%s", detail);
-}
-
-/* Refuse: one audit line, the protocol's signal, then a short drain so the client reads
- * the signal instead of a reset. */
-static void
-conn_deny(struct conn *c, enum deny reason, const char *fmt, ...)
-{
-	struct fwd *f = c->f;
-	char resp[1024];
-	size_t rl = 0;
-	va_list ap;
-
-	c->deny = reason;
-	c->detail[0] = '\0';
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
-		va_end(ap);
-	}
-	if (refuse_later(c, reason))
-		return;
-	audit_deny(c);
-	c->audited = 1;
-	f->stats.denied[reason]++;
-	if (c->proto == PROTO_TLS && reason != DENY_PEEK_TIMEOUT) {
-		memcpy(resp, tls_alert(reason), 7);
-		rl = 7;
-	} else if (c->proto == PROTO_HTTP && reason != DENY_PEEK_TIMEOUT)
-		rl = http_refusal(c, resp, sizeof(resp));
-	if (rl == 0 || c->client_eof || send(c->cfd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		conn_close(c, "refused");
-		return;
-	}
-	shutdown(c->cfd, SHUT_WR);
-	/* Stop everything but reading the client. */
-	free_event(&c->pace);
-	stop_upstream(c);
-	free_event(&c->ev_cr);
-	conn_set_state(c, CONN_DRAINING);
-	c->ev_cr = event_new(f->base, c->cfd, EV_READ | EV_PERSIST, drain_cb, c);
-	if (c->ev_cr == NULL) {
-		conn_close(c, "refused");
-		return;
-	}
-	event_add(c->ev_cr, NULL);
-	event_del(c->timer);
-	event_assign(c->timer, f->base, -1, 0, drain_cb, c);
-	arm_timer(c, DRAIN_MS);
-}
-
-/* ---- the first bytes ---- */
-
-/* Read what the client sent into the peek buffer. 1 read something, 0 nothing yet,
- * -1 the client is gone (closed or reset: c->client_eof set for a clean FIN). */
-static int
-peek_read(struct conn *c)
-{
-	ssize_t r;
-
-	if (c->peeklen == c->peekcap) {
-		size_t ncap = c->peekcap ? c->peekcap * 2 : PEEK_CHUNK;
-		uint8_t *np;
-
-		if (ncap > PEEK_MAX)
-			ncap = PEEK_MAX;
-		if (ncap == c->peekcap || (np = realloc(c->peek, ncap)) == NULL)
-			return 0;
-		c->peek = np;
-		c->peekcap = ncap;
-	}
-	do
-		r = recv(c->cfd, c->peek + c->peeklen, c->peekcap - c->peeklen, 0);
-	while (r == -1 && errno == EINTR);
-	if (r > 0) {
-		if (c->peeklen == 0)
-			c->t_first_byte = util_now_ms();
-		c->peeklen += (size_t)r;
-		c->t_last = util_now_ms();
-		return 1;
-	}
-	if (r == 0) {
-		c->client_eof = 1;
-		return -1;
-	}
-	return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
-}
-
-/* Run the parser that fits the first bytes, so that the work over all the reads is
- * linear in the bytes received, however they are cut into segments: the HTTP head scan
- * resumes where the last read left it; the ClientHello is parsed again only once a TLS
- * record is complete (tls_sni_parse's need), and a hello spans at most
- * TLS_HELLO_RECORDS_MAX records. */
-static enum peek_status
-classify(struct conn *c, struct peek_result *res)
-{
-	enum peek_status st;
-
-	memset(res, 0, sizeof(*res));
-	if (c->peeklen == 0)
-		return PEEK_NEED_MORE;
-	if (c->proto == PROTO_UNKNOWN) {
-		c->proto = tls_looks_like(c->peek, c->peeklen) ? PROTO_TLS : PROTO_HTTP;
-		if (c->proto == PROTO_HTTP)
-			http_scan_init(&c->http);
-	}
-	if (c->proto == PROTO_TLS) {
-		if (c->peeklen < c->need)
-			return PEEK_NEED_MORE;
-		st = tls_sni_parse(c->peek, c->peeklen, res);
-		if (st == PEEK_NEED_MORE)
-			c->need = res->need;
-	} else if (c->proto == PROTO_HTTP) {
-		st = http_scan_feed(&c->http, c->peek, c->peeklen, res);
-		if (st == PEEK_NO_NAME && (res->flags & PEEK_F_NOT_PROTOCOL))
-			c->proto = PROTO_OTHER;
-	} else
-		return PEEK_NO_NAME;
-	if (st == PEEK_NEED_MORE && c->peeklen >= PEEK_MAX) {
-		res->why = "first bytes exceed 64 KiB without a name";
-		return PEEK_MALFORMED;
-	}
-	c->peek_flags |= res->flags;
-	return st;
-}
-
-static const char *
-no_name_detail(const struct peek_result *res)
-{
-	if (res->flags & PEEK_F_IP_LITERAL)
-		return "an IP address was given, not a name";
-	if (res->flags & PEEK_F_NOT_PROTOCOL)
-		return "neither a TLS ClientHello nor an HTTP request";
-	return res->why ? res->why : "no name";
-}
-
-/* Non-routed port: the name decides everything. final: the client has closed, so
- * nothing more will come. 1 when the name is still undecided (more bytes are awaited),
- * 0 when decided (refused: c may be gone). */
-static int
-peek_decide(struct conn *c, int final)
-{
-	struct peek_result res;
-	enum peek_status st = classify(c, &res);
-
-	switch (st) {
-	case PEEK_NEED_MORE:
-		if (!final)
-			return 1;
-		conn_deny(c, DENY_NO_NAME, "client closed %s", c->peeklen ?
-		    "before naming a host" : "without sending anything");
-		return 0;
-	case PEEK_NO_NAME:
-		conn_deny(c, DENY_NO_NAME, "%s", no_name_detail(&res));
-		return 0;
-	case PEEK_MALFORMED:
-		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
-		return 0;
-	case PEEK_OK:
-		break;
-	}
-	util_strlcpy(c->name, res.name, sizeof(c->name));
-	c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
-	if (res.flags & PEEK_F_CONNECT) {
-		conn_deny(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
-		return 0;
-	}
-	c->rule = policy_match(c->cfg->policy, c->name, strlen(c->name), c->port);
-	if (c->rule == NULL) {
-		conn_deny(c, DENY_NOT_ALLOWED, "%s", "");
-		return 0;
-	}
-	c->target_port = c->port;
-	c->gate = GATE_OPEN;
-	peek_unpace(c, 1);
-	/* The client's read event stays registered: a TLS client sends nothing more until
-	 * the server answers, so this saves two epoll_ctl calls; if it does send (or close)
-	 * before we relay, client_read_cb parks the event and the bytes wait in the kernel. */
-	resolve_start(c);
-	return 0;
-}
-
-static void
-pace_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	client_peek_cb(c->cfd, EV_READ, c);
-}
-
-/* A read left the name undecided: past PEEK_EAGER_READS, take the next read from the
- * timer, after a longer pause each time. Without a timer to spare, keep reading at once:
- * correct, only dearer. */
-static void
-peek_pace(struct conn *c)
-{
-	struct timeval tv;
-	int lowat = PEEK_MAX;
-
-	if (++c->peek_reads <= PEEK_EAGER_READS)
-		return;
-	if (c->pace == NULL && (c->pace = evtimer_new(c->f->base, pace_cb, c)) == NULL)
-		return;
-	if (!c->lowat && setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
-		c->lowat = 1;
-	c->pace_ms = c->pace_ms == 0 ? PEEK_PACE_MS : c->pace_ms * 2;
-	if (c->pace_ms > PEEK_PACE_MAX_MS)
-		c->pace_ms = PEEK_PACE_MAX_MS;
-	util_ms_to_tv(c->pace_ms, &tv);
-	evtimer_add(c->pace, &tv);
-}
-
-/* Reads follow the client at once again: the low-water mark back to one byte. Called when
- * a paced read found nothing (the client's next bytes wake the loop and start a longer
- * pause: an idle client costs no wake-ups) and when the name is decided (done: the timer
- * goes too). */
-static void
-peek_unpace(struct conn *c, int done)
-{
-	int one = 1;
-
-	if (done)
-		free_event(&c->pace);
-	if (c->lowat) {
-		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-		c->lowat = 0;
-	}
-}
-
-/* Routed port: the first bytes may only confirm the routed name. Returns 1 when the
- * gate opened, 0 when still undecided, -1 when the connection was refused. */
-static int
-verify_decide(struct conn *c)
-{
-	struct peek_result res;
-	enum peek_status st = classify(c, &res);
-
-	switch (st) {
-	case PEEK_NEED_MORE:
-		return 0;
-	case PEEK_MALFORMED:
-		conn_deny(c, DENY_MALFORMED, "%s", res.why ? res.why : "malformed");
-		return -1;
-	case PEEK_OK:
-		if (strcmp(res.name, c->name) != 0) {
-			/* The audit line and the refusal name what the client asked for; the
-			 * route's target is in the line's "route" field. */
-			util_strlcpy(c->name, res.name, sizeof(c->name));
-			c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
-			conn_deny(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port, c->route);
-			return -1;
-		}
-		break;
-	case PEEK_NO_NAME:
-		break;		/* no name in it (SMTP, no SNI): the route decides */
-	}
-	c->gate = GATE_OPEN;
-	return 1;
-}
-
-static void
-client_peek_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	int r;
-
-	(void)fd;
-	(void)what;
-	r = peek_read(c);
-	if (r == 0) {
-		if (c->lowat && c->gate == GATE_PEEK)	/* the timer found nothing */
-			peek_unpace(c, 0);
-		return;
-	}
-	if (c->state == CONN_REFUSING) {
-		struct peek_result res;
-
-		/* A ClientHello shows itself in two bytes; an HTTP request once its request
-		 * line is judged; anything else is no protocol we answer in. */
-		if (r == 1 && classify(c, &res) == PEEK_NEED_MORE && c->proto != PROTO_TLS &&
-		    !c->client_eof)
-			return;
-		c->proto_sure = r == 1;
-		refuse_now(c);
-		return;
-	}
-	if (r == -1 && !c->client_eof) {
-		if (c->gate == GATE_PEEK || c->state != CONN_RELAYING)
-			conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
-		else
-			conn_close(c, "client-reset");
-		return;
-	}
-	if (c->gate == GATE_PEEK) {
-		if (peek_decide(c, c->client_eof))
-			peek_pace(c);
-		return;
-	}
-	/* GATE_VERIFY: a partial prefix followed by FIN cannot name anything: let it pass. */
-	r = verify_decide(c);
-	if (r == -1)
-		return;			/* refused: c may be gone */
-	if (r == 0 && !c->client_eof) {
-		if (c->state == CONN_RELAYING)	/* first bytes started: peek-timeout runs */
-			(void)relay_check_time(c, util_now_ms());
-		return;
-	}
-	c->gate = GATE_OPEN;
-	ev_set(c->ev_cr, 0);
-	if (c->state == CONN_RELAYING)
-		relay_start(c);
-}
-
 /* ---- resolving and dialling ---- */
-
-#define ROUTE_QUERIES_MAX 64	/* kernel route queries one connection may make */
-
-static struct log_rate route_rl = LOG_RATE_INIT(5, 60);
-
-/*
- * Where the gateway's kernel would deliver sa: NULL when it routes it out, else "loopback",
- * "own-address" (assigned to an interface) or what the kernel says ("local": AnyIP and
- * `ip route add local` routes, "broadcast", "anycast"), asked with the routing rules in
- * force now. When the kernel cannot be asked, the interface snapshot alone answers.
- */
-static const char *
-local_kind(struct conn *c, const struct sockaddr *sa, unsigned *queries)
-{
-	const char *kind, *sp = addr_special(sa);
-
-	if (sp != NULL && strcmp(sp, "loopback") == 0)
-		return "loopback";
-	if (iface_is_assigned(c->f->ifaces, sa))
-		return "own-address";
-	if (++*queries > ROUTE_QUERIES_MAX)
-		return NULL;
-	if (route_probe_kind(c->f->routes, sa, &kind) == -1) {
-		log_warn_rl(&route_rl, "route query");
-		return NULL;
-	}
-	return kind;
-}
-
-/*
- * Why the address ss (port set) may not be dialled by this connection, into why (only
- * when why is still empty: the first refusal is the one reported); 0 when it may.
- * Refused whatever the rule: addresses that are never a destination (0.0.0.0, ::,
- * broadcast, multicast: Linux dials 0.0.0.0 and :: as this host), and any destination
- * that would land on one of the forwarder's own listeners (a loop). Refused without
- * `private`: special-purpose addresses and every address the gateway keeps for itself.
- */
-static int
-refuse_addr(struct conn *c, const struct sockaddr_storage *ss, int priv, unsigned *queries,
-    char *why, size_t whylen)
-{
-	struct sockaddr_storage u = *ss;
-	const struct sockaddr *sa = (const struct sockaddr *)&u;
-	char abuf[ADDR_STRLEN];
-	const char *never, *sp = NULL, *local = NULL;
-	int loop = 0;
-
-	addr_unmap(&u);		/* ::ffff:a.b.c.d is dialled, and checked, as a.b.c.d */
-	if ((never = addr_never(sa)) == NULL &&
-	    (priv || (sp = addr_special((const struct sockaddr *)ss)) == NULL)) {
-		local = local_kind(c, sa, queries);
-		loop = listeners_would_accept(c->f->ls, sa, local != NULL);
-		if (!loop && (priv || local == NULL))
-			return 0;
-	}
-	if (why[0] != '\0')
-		return 1;
-	addr_format((const struct sockaddr *)ss, 0, abuf, sizeof(abuf));
-	if (never != NULL)
-		snprintf(why, whylen, "%s is %s: never a destination", abuf, never);
-	else if (sp != NULL)
-		snprintf(why, whylen, "%s is %s; the rule lacks 'private'", abuf, sp);
-	else if (loop)
-		snprintf(why, whylen, "%s port %u is this forwarder (loop)", abuf, c->target_port);
-	else
-		snprintf(why, whylen, "%s is the gateway's own address (%s)", abuf, local);
-	return 1;
-}
-
-/* The addresses of res this connection may dial: the first DIAL_MAX that pass (an answer
- * may hold thousands; at most ROUTE_QUERIES_MAX of them cost a kernel route query);
- * *why names the first refused one. */
-static size_t
-filter_addrs(struct conn *c, const struct cache_result *res, struct sockaddr_storage *out,
-    char *why, size_t whylen)
-{
-	int priv = c->rule != NULL && (c->rule->flags & RULE_PRIVATE);
-	unsigned queries = 0;
-	size_t i, n = 0;
-
-	why[0] = '\0';
-	for (i = 0; i < res->n && n < DIAL_MAX; i++) {
-		struct sockaddr_storage ss;
-
-		memset(&ss, 0, sizeof(ss));
-		ss.ss_family = (sa_family_t)res->addrs[i].family;
-		if (ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_addr = res->addrs[i].u.v4;
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_addr = res->addrs[i].u.v6;
-		addr_set_port((struct sockaddr *)&ss, c->target_port);
-		if (refuse_addr(c, &ss, priv, &queries, why, whylen))
-			continue;
-		addr_unmap(&ss);
-		out[n++] = ss;
-	}
-	if (n == 0 && why[0] == '\0')
-		snprintf(why, whylen, "no address could be checked");
-	return n;
-}
 
 static void
 dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
@@ -867,14 +183,14 @@ dialled_cb(void *arg, int fd, const struct sockaddr_storage *sa, int err)
 
 	c->dial = NULL;
 	if (fd == -1) {
-		conn_deny(c, DENY_CONNECT_FAILED, "%s", strerror(err));
+		refuse_conn(c, DENY_CONNECT_FAILED, "%s", strerror(err));
 		return;
 	}
-	c->ufd = fd;
+	c->upstream.fd = fd;
 	c->up = *sa;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_set_state(c, CONN_RELAYING);
-	relay_start(c);
+	conn_relay_start(c);
 }
 
 static const char *
@@ -904,18 +220,19 @@ on_resolved(struct conn *c, enum dns_status st, const struct cache_result *res)
 	size_t n;
 
 	if (st != DNS_OK) {
-		conn_deny(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
+		refuse_conn(c, DENY_RESOLVE_FAILED, "%s", resolve_failure(st));
 		return;
 	}
-	if ((n = filter_addrs(c, res, addrs, why, sizeof(why))) == 0) {
-		conn_deny(c, DENY_NO_ADDRESS, "%s", why);
+	if ((n = dest_filter(c->f, res, c->target_port, c->rule != NULL &&
+	    (c->rule->flags & RULE_PRIVATE), addrs, why, sizeof(why))) == 0) {
+		refuse_conn(c, DENY_NO_ADDRESS, "%s", why);
 		return;
 	}
 	conn_set_state(c, CONN_CONNECTING);
-	arm_timer(c, c->cfg->connect_timeout_ms);
+	conn_arm_timer(c, c->cfg->connect_timeout_ms);
 	c->dial = dial_start(c->f->base, addrs, n, DIAL_STAGGER_MS, dialled_cb, c);
 	if (c->dial == NULL)
-		conn_deny(c, DENY_CONNECT_FAILED, "out of memory");
+		refuse_conn(c, DENY_CONNECT_FAILED, "out of memory");
 }
 
 static void
@@ -927,14 +244,14 @@ resolved_cb(void *arg, enum dns_status st, const struct cache_result *res)
 	on_resolved(c, st, res);
 }
 
-static void
-resolve_start(struct conn *c)
+void
+conn_resolve(struct conn *c)
 {
 	struct cache_result res;
 	enum dns_status st;
 
 	conn_set_state(c, CONN_RESOLVING);
-	arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
+	conn_arm_timer(c, c->cfg->lookup_timeout_ms + 1000);	/* dns.c answers first */
 	if (dns_lookup(c->f->dns, c->name, (struct sockaddr *)&c->peer, resolved_cb, c, &c->wait,
 	    &st, &res))
 		on_resolved(c, st, &res);
@@ -947,130 +264,124 @@ update_events(struct conn *c)
 {
 	int gate_open = c->gate == GATE_OPEN;
 
-	ev_set(c->ev_cr, gate_open ? c->up_s == PUMP_READ : c->gate == GATE_VERIFY &&
-	    !c->client_eof);
-	ev_set(c->ev_uw, gate_open && c->up_s == PUMP_WRITE);
-	ev_set(c->ev_ur, c->down_s == PUMP_READ);
-	ev_set(c->ev_cw, c->down_s == PUMP_WRITE);
+	conn_event_set(c->client.ev_read, gate_open ? c->client.flow == PUMP_READ :
+	    c->gate == GATE_VERIFY && !c->client_eof);
+	conn_event_set(c->upstream.ev_write, gate_open && c->client.flow == PUMP_WRITE);
+	conn_event_set(c->upstream.ev_read, c->upstream.flow == PUMP_READ);
+	conn_event_set(c->client.ev_write, c->upstream.flow == PUMP_WRITE);
 }
 
-/* A pump reported state s for direction up (client->upstream) or down. */
+static struct side *
+side_other(struct conn *c, const struct side *s)
+{
+	return s == &c->client ? &c->upstream : &c->client;
+}
+
+/* The pump of side from (carrying what from reads) reported state st. */
 static void
-pumped(struct conn *c, int up, enum pump_state s)
+pumped(struct conn *c, struct side *from, enum pump_state st)
 {
 	int half_closed = 0;
 
 	c->t_last = util_now_ms();
-	if (s == PUMP_SRC_ERROR || s == PUMP_DST_ERROR) {
-		int client_side = (up && s == PUMP_SRC_ERROR) || (!up && s == PUMP_DST_ERROR);
+	if (st == PUMP_SRC_ERROR || st == PUMP_DST_ERROR) {
+		struct side *failed = st == PUMP_SRC_ERROR ? from : side_other(c, from);
+		int client_side = failed == &c->client;
 		struct linger lg = { 1, 0 };
 
-		log_debug("conn %d: %s the %s failed: %s", c->cfd, s == PUMP_SRC_ERROR ? "reading" :
-		    "writing", client_side ? "client" : "upstream",
-		    strerror(up ? c->up_p.err : c->down_p.err));
+		log_debug("conn %d: %s the %s failed: %s", c->client.fd, st == PUMP_SRC_ERROR ?
+		    "reading" : "writing", client_side ? "client" : "upstream",
+		    strerror(from->pump.err));
 		/* Pass a reset on as a reset. */
-		setsockopt(client_side ? c->ufd : c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		setsockopt(side_other(c, failed)->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		conn_close(c, client_side ? "client-reset" : "upstream-reset");
 		return;
 	}
-	if ((up ? c->up_s : c->down_s) != PUMP_DONE && s == PUMP_DONE)
+	if (from->flow != PUMP_DONE && st == PUMP_DONE)
 		half_closed = 1;
-	if (up)
-		c->up_s = s;
-	else
-		c->down_s = s;
-	if (c->up_s == PUMP_DONE && c->down_s == PUMP_DONE) {
+	from->flow = st;
+	if (c->client.flow == PUMP_DONE && c->upstream.flow == PUMP_DONE) {
 		conn_close(c, "eof");
 		return;
 	}
 	update_events(c);
 	if (half_closed)		/* the shorter half-close limit starts now */
-		(void)relay_check_time(c, c->t_last);
+		(void)conn_relay_check_time(c, c->t_last);
 }
 
+/* A side is readable: its pump reads. The client's read event also serves the first
+ * bytes while the gate is closed. */
 static void
-client_read_cb(evutil_socket_t fd, short what, void *arg)
+side_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct side *s = arg;
+	struct conn *c = s->conn;
 
 	(void)fd;
 	(void)what;
-	if (c->gate != GATE_OPEN) {
-		client_peek_cb(fd, what, arg);
+	if (s == &c->client && c->gate != GATE_OPEN) {
+		first_bytes_readable(c);
 		return;
 	}
 	if (c->state != CONN_RELAYING) {	/* resolving or connecting: later */
-		ev_set(c->ev_cr, 0);
+		conn_event_set(s->ev_read, 0);
 		return;
 	}
-	pumped(c, 1, pump_on_readable(&c->up_p, c->f->pool));
+	pumped(c, s, pump_on_readable(&s->pump, c->f->pool));
 }
 
+/* A side is writable: the other side's pump writes to it. */
 static void
-upstream_write_cb(evutil_socket_t fd, short what, void *arg)
+side_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
+	struct side *s = arg;
+	struct conn *c = s->conn;
+	struct side *from = side_other(c, s);
 
 	(void)fd;
 	(void)what;
-	pumped(c, 1, pump_on_writable(&c->up_p, c->f->pool));
-}
-
-static void
-upstream_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	pumped(c, 0, pump_on_readable(&c->down_p, c->f->pool));
-}
-
-static void
-client_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	pumped(c, 0, pump_on_writable(&c->down_p, c->f->pool));
+	pumped(c, from, pump_on_writable(&from->pump, c->f->pool));
 }
 
 /* Called when the upstream connects, and again when a routed gate opens. */
-static void
-relay_start(struct conn *c)
+void
+conn_relay_start(struct conn *c)
 {
 	struct fwd *f = c->f;
 
-	if (c->ev_ur == NULL) {
-		c->ev_ur = event_new(f->base, c->ufd, EV_READ | EV_PERSIST, upstream_read_cb, c);
-		c->ev_uw = event_new(f->base, c->ufd, EV_WRITE | EV_PERSIST, upstream_write_cb, c);
-		c->ev_cw = event_new(f->base, c->cfd, EV_WRITE | EV_PERSIST, client_write_cb, c);
-		if (c->ev_ur == NULL || c->ev_uw == NULL || c->ev_cw == NULL) {
+	if (c->upstream.ev_read == NULL) {
+		c->upstream.ev_read = event_new(f->base, c->upstream.fd, EV_READ | EV_PERSIST,
+		    side_read_cb, &c->upstream);
+		c->upstream.ev_write = event_new(f->base, c->upstream.fd, EV_WRITE | EV_PERSIST,
+		    side_write_cb, &c->upstream);
+		c->client.ev_write = event_new(f->base, c->client.fd, EV_WRITE | EV_PERSIST,
+		    side_write_cb, &c->client);
+		if (c->upstream.ev_read == NULL || c->upstream.ev_write == NULL ||
+		    c->client.ev_write == NULL) {
 			conn_close(c, "error");
 			return;
 		}
-		pump_init(&c->down_p, c->ufd, c->cfd);
-		pump_init(&c->up_p, c->cfd, c->ufd);
-		c->up_s = c->down_s = PUMP_READ;
+		pump_init(&c->upstream.pump, c->upstream.fd, c->client.fd);
+		pump_init(&c->client.pump, c->client.fd, c->upstream.fd);
+		c->client.flow = c->upstream.flow = PUMP_READ;
 		c->t_last = util_now_ms();
-		if (relay_check_time(c, c->t_last) == -1)
+		if (conn_relay_check_time(c, c->t_last) == -1)
 			return;
 	}
 	if (c->gate == GATE_OPEN && c->peek != NULL) {
-		if (pump_preload(&c->up_p, f->pool, c->peek, c->peeklen) == -1) {
+		if (pump_preload(&c->client.pump, f->pool, c->peek, c->peeklen) == -1) {
 			conn_close(c, "error");
 			return;
 		}
 		free(c->peek);
 		c->peek = NULL;
-		c->up_p.eof = c->client_eof;
-		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		c->client.pump.eof = c->client_eof;
+		pumped(c, &c->client, pump_on_writable(&c->client.pump, f->pool));
 		return;
 	}
 	if (c->gate == GATE_OPEN && c->client_eof) {
-		c->up_p.eof = 1;
-		pumped(c, 1, pump_on_writable(&c->up_p, f->pool));
+		c->client.pump.eof = 1;
+		pumped(c, &c->client, pump_on_writable(&c->client.pump, f->pool));
 		return;
 	}
 	update_events(c);
@@ -1082,10 +393,10 @@ relay_start(struct conn *c)
  * half-close-timeout once one direction has finished, and on a routed port the
  * peek-timeout for first bytes that started but did not yet decide anything. Closes the
  * connection when one has passed, else arms the timer for the nearest. */
-static int
-relay_check_time(struct conn *c, uint64_t now)
+int
+conn_relay_check_time(struct conn *c, uint64_t now)
 {
-	int half = c->up_s == PUMP_DONE || c->down_s == PUMP_DONE;
+	int half = c->client.flow == PUMP_DONE || c->upstream.flow == PUMP_DONE;
 	uint64_t limit = c->cfg->idle_timeout_ms, deadline;
 
 	if (half && c->cfg->half_close_timeout_ms < limit)
@@ -1095,7 +406,7 @@ relay_check_time(struct conn *c, uint64_t now)
 		uint64_t peek_deadline = c->t_first_byte + c->cfg->peek_timeout_ms;
 
 		if (now >= peek_deadline) {
-			conn_deny(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
+			refuse_conn(c, DENY_PEEK_TIMEOUT, "routed port: first bytes incomplete");
 			return -1;
 		}
 		if (peek_deadline < deadline)
@@ -1105,7 +416,7 @@ relay_check_time(struct conn *c, uint64_t now)
 		conn_close(c, half ? "half-close-timeout" : "idle-timeout");
 		return -1;
 	}
-	arm_timer(c, deadline - now);
+	conn_arm_timer(c, deadline - now);
 	return 0;
 }
 
@@ -1114,30 +425,19 @@ static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	int r;
 	uint64_t now = util_now_ms();
 
 	(void)fd;
 	(void)what;
 	switch (c->state) {
 	case CONN_PEEKING:
-		/* Paced, bytes may be waiting unread: they count if they arrived in time. */
-		if (c->lowat && (r = peek_read(c)) != 0) {
-			if (r == -1 && !c->client_eof) {
-				conn_deny(c, DENY_NO_NAME, "client reset before naming a host");
-				return;
-			}
-			if (!peek_decide(c, c->client_eof))
-				return;		/* decided: c may be gone */
-		}
-		conn_deny(c, DENY_PEEK_TIMEOUT, "%zu bytes in %llu ms", c->peeklen,
-		    (unsigned long long)(now - c->t_start));
+		first_bytes_timeout(c, now);
 		return;
 	case CONN_RESOLVING:
-		conn_deny(c, DENY_RESOLVE_FAILED, "lookup timed out");
+		refuse_conn(c, DENY_RESOLVE_FAILED, "lookup timed out");
 		return;
 	case CONN_CONNECTING:
-		conn_deny(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
+		refuse_conn(c, DENY_CONNECT_FAILED, "no address answered within connect-timeout");
 		return;
 	case CONN_REFUSING:
 		refuse_now(c);
@@ -1148,29 +448,10 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, "timeout");
 		return;
 	}
-	(void)relay_check_time(c, now);
+	(void)conn_relay_check_time(c, now);
 }
 
 /* ---- accepting ---- */
-
-/* The rule that routes this port: a `route`, or the one exact rule alone on it. */
-static const struct rule *
-route_for(struct conn *c, uint16_t port, const char **name)
-{
-	const struct route *rt = config_route(c->cfg, port);
-	const struct rule *only;
-
-	if (rt != NULL) {
-		c->target_port = rt->target_port;
-		*name = rt->name;
-		return policy_match(c->cfg->policy, rt->name, strlen(rt->name), port);
-	}
-	if ((only = config_implicit_route(c->cfg, port)) != NULL) {
-		c->target_port = port;
-		*name = only->pattern;
-	}
-	return only;
-}
 
 void
 conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
@@ -1186,10 +467,12 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	}
 	c->f = f;
 	c->cfg = config_ref(f->cfg);
-	c->cfd = fd;
-	c->ufd = -1;
-	pump_init(&c->up_p, -1, -1);	/* no pipes yet: conn_close releases them */
-	pump_init(&c->down_p, -1, -1);
+	c->client.conn = c;
+	c->client.fd = fd;
+	c->upstream.conn = c;
+	c->upstream.fd = -1;
+	pump_init(&c->client.pump, -1, -1);	/* no pipes yet: conn_close releases them */
+	pump_init(&c->upstream.pump, -1, -1);
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->t_start = c->t_last = util_now_ms();
@@ -1197,18 +480,18 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	f->stats.active++;
 	f->stats.accepted++;
 	c->timer = evtimer_new(f->base, deadline_cb, c);
-	c->ev_cr = event_new(f->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->client.ev_read = event_new(f->base, fd, EV_READ | EV_PERSIST, side_read_cb, &c->client);
 	if (clients_over(clients_inc(f->clients, peer), c->cfg->max_conns_per_client)) {
-		conn_deny(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
+		refuse_conn(c, DENY_LIMIT, "max-conns-per-client %u", c->cfg->max_conns_per_client);
 		return;
 	}
-	if (c->timer == NULL || c->ev_cr == NULL) {
+	if (c->timer == NULL || c->client.ev_read == NULL) {
 		conn_close(c, "error");
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	routed = route_for(c, port, &rname);
-	event_add(c->ev_cr, NULL);
+	routed = dest_route(c->cfg, port, &rname, &c->target_port);
+	event_add(c->client.ev_read, NULL);
 	if (routed != NULL) {
 		/* Dial at once: the server may speak first (SMTP). */
 		c->rule = routed;
@@ -1216,9 +499,9 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		c->route = rname;
 		util_strlcpy(c->name, rname, sizeof(c->name));
 		c->gate = GATE_VERIFY;
-		resolve_start(c);
+		conn_resolve(c);
 		return;
 	}
 	conn_set_state(c, CONN_PEEKING);
-	arm_timer(c, c->cfg->peek_timeout_ms);
+	conn_arm_timer(c, c->cfg->peek_timeout_ms);
 }

@@ -6,8 +6,11 @@
 
 #include "clients.h"
 #include "daemon.h"
+#include "conn.h"
 #include "fwd.h"
+#include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 
 #define PROGNAME "gatehouse-forwarder"
 #define POOL_FREE 64		/* idle relay buffers kept for reuse */
@@ -31,7 +34,7 @@ forwarder_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if ((f->dns = dns_new(f->base, f->cfg, err, errlen)) == NULL)
 		return -1;
-	if ((f->ls = listeners_new(f)) == NULL) {
+	if ((f->ls = listeners_new(f, conn_accept)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -82,7 +85,7 @@ forwarder_started(const struct daemon *d, const char *as_user)
 static void
 forwarder_metrics(const struct daemon *d, struct prom *p)
 {
-	fwd_metrics(p, d->arg);
+	metrics_write(p, d->arg);
 }
 
 static void

@@ -1,7 +1,9 @@
 /* metrics.c: the forwarder's Prometheus families. */
 #include <stdio.h>
 
+#include "conn.h"
 #include "fwd.h"
+#include "metrics.h"
 #include "prom.h"
 
 static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
@@ -17,10 +19,10 @@ conn_metrics(struct prom *p, const struct fwd_stats *s)
 	    "Forwarded connections: allowed by how the name was learned, denied by reason.");
 	for (i = 1; i < VIA_COUNT; i++)
 		prom_u64(p, "gatehouse_connections_total", s->allowed[i], "verdict", "allow", "via",
-		    via_name((enum via)i), (const char *)NULL);
+		    conn_via_name((enum via)i), (const char *)NULL);
 	for (i = 1; i < DENY_COUNT; i++)
 		prom_u64(p, "gatehouse_connections_total", s->denied[i], "verdict", "deny", "reason",
-		    deny_name((enum deny)i), (const char *)NULL);
+		    conn_deny_name((enum deny)i), (const char *)NULL);
 	prom_family(p, "gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
 	prom_u64(p, "gatehouse_connections_accepted_total", s->accepted, (const char *)NULL);
 	prom_family(p, "gatehouse_connections_active", "gauge", "Client connections open now.");
@@ -66,7 +68,7 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 }
 
 void
-fwd_metrics(struct prom *p, const struct fwd *f)
+metrics_write(struct prom *p, const struct fwd *f)
 {
 	conn_metrics(p, &f->stats);
 	dns_metrics(p, dns_stats(f->dns));

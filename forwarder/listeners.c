@@ -1,4 +1,4 @@
-/* listen.c: the forwarder's listening sockets: one per (forward-listen address, allowed
+/* listeners.c: the forwarder's listening sockets: one per (forward-listen address, allowed
  * port), kept in step with the configuration, paused at max-conns, backed off on EMFILE. */
 #include <errno.h>
 #include <event2/listener.h>
@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "conn_audit.h"
 #include "fwd.h"
+#include "listeners.h"
 #include "log.h"
 #include "sock.h"
 #include "util.h"
@@ -22,6 +24,7 @@ struct lsock {
 
 struct listeners {
 	struct fwd *f;
+	listeners_accept_fn *on_accept;
 	struct lsock **v;
 	size_t n, cap;
 	int paused;			/* at max-conns */
@@ -55,7 +58,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 	(void)l;
 	(void)salen;
-	conn_accept(f, fd, sa, addr_port((struct sockaddr *)&s->addr));
+	ls->on_accept(f, fd, sa, addr_port((struct sockaddr *)&s->addr));
 	if (!ls->paused && f->stats.active >= f->cfg->max_conns) {
 		ls->paused = 1;
 		f->stats.accept_paused++;
@@ -81,16 +84,10 @@ static void
 audit_shed(struct listeners *ls, const struct sockaddr *peer, uint16_t port)
 {
 	struct fwd *f = ls->f;
+	struct conn_facts cf = { .peer = peer, .port = port, .via = VIA_NONE, .timed = 0 };
 
 	f->stats.denied[DENY_LIMIT]++;
-	if (!audit_begin(f->audit, "conn", peer))
-		return;
-	audit_client(f->audit, peer);
-	audit_uint(f->audit, "port", port);
-	audit_str(f->audit, "verdict", "deny");
-	audit_str(f->audit, "reason", deny_name(DENY_LIMIT));
-	audit_str(f->audit, "detail", "out of file descriptors");
-	audit_end(f->audit);
+	conn_audit_deny(f->audit, &cf, DENY_LIMIT, "out of file descriptors");
 	audit_flush(f->audit);
 }
 
@@ -129,13 +126,14 @@ listeners_conn_closed(struct listeners *ls)
 }
 
 struct listeners *
-listeners_new(struct fwd *f)
+listeners_new(struct fwd *f, listeners_accept_fn *on_accept)
 {
 	struct listeners *ls = calloc(1, sizeof(*ls));
 
 	if (ls == NULL)
 		return NULL;
 	ls->f = f;
+	ls->on_accept = on_accept;
 	ls->reserve_fd = util_reserve_fd();
 	if ((ls->resume = evtimer_new(f->base, resume_cb, ls)) == NULL) {
 		free(ls);

@@ -1,0 +1,75 @@
+/* conn_audit.c: the forwarder's "conn" audit line, for every outcome of a connection. */
+#include <stdio.h>
+
+#include "conn_audit.h"
+#include "dname.h"
+
+/* The fields every conn line has, in their order, after audit_begin succeeded. */
+static void
+put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
+{
+	audit_client(a, cf->peer);
+	audit_uint(a, "port", cf->port);
+	if (cf->name != NULL && cf->name[0] != '\0')
+		audit_safe(a, "name", cf->name);
+	if (cf->via != VIA_NONE)
+		audit_safe(a, "via", conn_via_name(cf->via));
+	if (cf->route != NULL) {	/* a routed port: where it goes, whatever was named */
+		char rt[DNAME_MAX + 8];
+
+		snprintf(rt, sizeof(rt), "%s:%u", cf->route, cf->target_port);
+		audit_safe(a, "route", rt);
+	}
+	audit_safe(a, "verdict", verdict);
+	if (cf->rule != NULL)
+		audit_safe(a, "rule", cf->rule);
+}
+
+void
+conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
+    const char *detail)
+{
+	if (!audit_begin(a, "conn", cf->peer))
+		return;
+	put_facts(a, cf, "deny");
+	audit_safe(a, "reason", conn_deny_name(reason));
+	if (detail != NULL && detail[0] != '\0')
+		audit_str(a, "detail", detail);
+	if (cf->ech)
+		audit_safe(a, "ech", "outer-sni");
+	if (cf->timed)
+		audit_uint(a, "ms", cf->ms);
+	audit_end(a);
+}
+
+void
+conn_audit_allow(struct audit *a, const struct conn_facts *cf,
+    const struct sockaddr *upstream, uint64_t bytes_up, uint64_t bytes_down, const char *end)
+{
+	if (!audit_begin(a, "conn", cf->peer))
+		return;
+	put_facts(a, cf, "allow");
+	audit_addr(a, "upstream", upstream, 1);
+	audit_uint(a, "bytes_up", bytes_up);
+	audit_uint(a, "bytes_down", bytes_down);
+	if (cf->timed)
+		audit_uint(a, "ms", cf->ms);
+	audit_safe(a, "end", end);
+	if (cf->ech)
+		audit_safe(a, "ech", "outer-sni");
+	audit_end(a);
+}
+
+void
+conn_audit_abort(struct audit *a, const struct conn_facts *cf, const char *state,
+    const char *end)
+{
+	if (!audit_begin(a, "conn", cf->peer))
+		return;
+	put_facts(a, cf, "abort");
+	audit_safe(a, "state", state);
+	if (cf->timed)
+		audit_uint(a, "ms", cf->ms);
+	audit_safe(a, "end", end);
+	audit_end(a);
+}
