@@ -31,7 +31,8 @@ from gh_testlib import REPO, daemon_env, scaled
 from conftest import Gatehouse
 
 README = os.path.join(REPO, "README.md")
-DOCS = [README] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
+ARCHITECTURE = os.path.join(REPO, "ARCHITECTURE.md")
+DOCS = [README, ARCHITECTURE] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
 BINARIES = ["gatehouse-resolver", "gatehouse-forwarder"]
 FENCE = re.compile(r"^( *)```(.*)$")
 
@@ -191,6 +192,33 @@ def test_relative_links_resolve(path):
         elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
             broken.append(target + " (no such heading)")
     assert not broken, "%s: links that lead nowhere: %s" % (doc_name(path), broken)
+
+
+# ---- ARCHITECTURE.md is the layout: every source file, no file that is gone
+
+def architecture_tables():
+    """{directory: [file names in the first column of its table]} for the sections
+    "## common/: ...", "## resolver/: ...", "## forwarder/: ..." of ARCHITECTURE.md."""
+    text = open(ARCHITECTURE, encoding="utf-8").read()
+    out = {}
+    for m in re.finditer(r"^## (common|resolver|forwarder)/:.*?$(.*?)(?=^## |\Z)", text,
+                         re.S | re.M):
+        out[m.group(1)] = re.findall(r"^\| `([a-z_]+\.[ch])` \|", m.group(2), re.M)
+    return out
+
+
+def test_architecture_names_every_source_file_and_only_those():
+    """Each .c of common/, resolver/ and forwarder/ has its row (who owns what); each
+    file a row names exists. A file added, renamed or deleted without its row fails."""
+    tables = architecture_tables()
+    assert sorted(tables) == ["common", "forwarder", "resolver"], tables
+    for d, named in tables.items():
+        there = set(os.listdir(os.path.join(REPO, d)))
+        missing = sorted(f for f in there if f.endswith(".c") and f not in named)
+        gone = sorted(f for f in named if f not in there)
+        assert not missing, "ARCHITECTURE.md has no row for %s/%s" % (d, missing)
+        assert not gone, "ARCHITECTURE.md names files %s/ does not have: %s" % (d, gone)
+        assert len(named) == len(set(named)), "a file with two rows in %s/" % d
 
 
 # ---- the README's Install section names what the machine needs
