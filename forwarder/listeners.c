@@ -13,7 +13,6 @@
 #include "listeners.h"
 #include "log.h"
 #include "sock.h"
-#include "util.h"
 
 struct lsock {
 	struct listeners *ls;
@@ -28,9 +27,8 @@ struct listeners {
 	struct lsock **v;
 	size_t n, cap;
 	int paused;			/* at max-conns */
-	int backoff;			/* after an accept error */
-	struct event *resume;
-	int reserve_fd;			/* closed to make room for one accept on EMFILE */
+	int backoff;			/* out of descriptors: off until the pause ends */
+	struct sock_pause pause;	/* that EMFILE back-off (sock.h) */
 };
 
 static struct log_rate accept_rl = LOG_RATE_INIT(5, 60);
@@ -67,16 +65,15 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	}
 }
 
+/* The EMFILE back-off turns the listeners off, and on again unless max-conns holds them. */
 static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
+backoff_enable(void *arg, int on)
 {
 	struct listeners *ls = arg;
 
-	(void)fd;
-	(void)what;
-	ls->backoff = 0;
-	if (!ls->paused)
-		set_enabled(ls, 1);
+	ls->backoff = !on;
+	if (!on || !ls->paused)
+		set_enabled(ls, on);
 }
 
 /* The client taken off the queue when out of descriptors: denied, like any other. */
@@ -98,21 +95,15 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	struct listeners *ls = s->ls;
 	struct sockaddr_storage peer;
 	int err = EVUTIL_SOCKET_ERROR(), shed;
-	struct timeval tv;
 
 	ls->f->stats.accept_errors++;
 	errno = err;
 	log_warn_rl(&accept_rl, "accept on port %u", addr_port((struct sockaddr *)&s->addr));
 	/* Out of descriptors: one waiting client is closed (it sees a reset, not a hang)
 	 * and audited, then accepting pauses briefly. */
-	if ((shed = util_shed_accept(evconnlistener_get_fd(l), err, &ls->reserve_fd, &peer)) == -1)
-		return;
+	shed = sock_pause_accept_error(&ls->pause, evconnlistener_get_fd(l), err, &peer);
 	if (shed == 1)
 		audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
-	ls->backoff = 1;
-	set_enabled(ls, 0);
-	util_ms_to_tv(UTIL_ACCEPT_BACKOFF_MS, &tv);
-	evtimer_add(ls->resume, &tv);
 }
 
 void
@@ -134,8 +125,7 @@ listeners_new(struct fwd *f, listeners_accept_fn *on_accept)
 		return NULL;
 	ls->f = f;
 	ls->on_accept = on_accept;
-	ls->reserve_fd = util_reserve_fd();
-	if ((ls->resume = evtimer_new(f->base, resume_cb, ls)) == NULL) {
+	if (sock_pause_init(&ls->pause, f->base, backoff_enable, ls) == -1) {
 		free(ls);
 		return NULL;
 	}
@@ -154,9 +144,7 @@ listeners_free(struct listeners *ls)
 		free(ls->v[i]);
 	}
 	free(ls->v);
-	event_free(ls->resume);
-	if (ls->reserve_fd != -1)
-		close(ls->reserve_fd);
+	sock_pause_free(&ls->pause);
 	free(ls);
 }
 
