@@ -59,7 +59,8 @@ add_server(const char *s, const char *e, struct sockaddr_storage *out, size_t ma
 
 /* The servers one line [s, e) (no newline) names, added to out. */
 static void
-parse_line(const char *s, const char *e, struct sockaddr_storage *out, size_t max, size_t *n)
+read_nameserver_line(const char *s, const char *e, struct sockaddr_storage *out, size_t max,
+    size_t *n)
 {
 	static const char key[] = "nameserver";
 	const char *p;
@@ -98,7 +99,7 @@ resolvconf_parse(const char *text, size_t len, struct sockaddr_storage *out, siz
 
 		if (nl == NULL)
 			nl = end;
-		parse_line(p, nl, out, max, n);
+		read_nameserver_line(p, nl, out, max, n);
 		p = nl + 1;
 	}
 	if (*n > 0)
