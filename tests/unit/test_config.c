@@ -27,6 +27,19 @@
 
 static char err[1024];
 
+/* A table row: what goes in (a line, a file, a variable) and the text wanted for it. */
+struct in_out {
+	const char *in;
+	const char *out;
+};
+
+/* A row with a file and a variable in. */
+struct text_var_out {
+	const char *text;
+	const char *var;
+	const char *out;
+};
+
 /* Parse a string (NUL-free unless len given) with an explicit env. */
 static int
 parse_env(const char *text, char *const *env, struct config **c)
@@ -44,6 +57,38 @@ must_parse(const char *text, char *const *env)
 		fail_msg("parse failed: %s\n--- input:\n%s", err, text);
 	assert_non_null(c);
 	return c;
+}
+
+/* 0 when parsing text (with env) fails with exactly the message want and leaves no
+ * config; otherwise 1, with what was seen printed under the label what. */
+static int
+refused_with(const char *what, const char *text, char *const *env, const char *want)
+{
+	struct config *c = (struct config *)1;
+	int rc = parse_env(text, env, &c);
+
+	if (rc == -1 && c == NULL && strcmp(err, want) == 0)
+		return 0;
+	print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", what, rc, err, want);
+	if (rc == 0)
+		config_unref(c);
+	return 1;
+}
+
+/* refused_with for a file of the lines before, line, and the lines after: the message
+ * must be NAME:N: err, N the number of that line. */
+static int
+line_refused(const char *before, const char *line, const char *after, const char *err_text)
+{
+	char text[512], want[1024];
+	int n = 1;
+	const char *p;
+
+	for (p = before; *p != '\0'; p++)
+		n += *p == '\n';
+	snprintf(text, sizeof(text), "%s%s\n%s", before, line, after);
+	snprintf(want, sizeof(want), NAME ":%d: %s", n, err_text);
+	return refused_with(line, text, NULL, want);
 }
 
 /* config_print into a malloc'd string. */
@@ -97,10 +142,8 @@ addr_str(const struct sockaddr_storage *ss, int with_port, char *buf)
 static void
 test_settings_good(void **state)
 {
-	static const struct {
-		const char *line;	/* written in the file */
-		const char *printed;	/* the line config_print writes for it */
-	} cases[] = {
+	/* in: a line written in the file; out: the line config_print writes for it */
+	static const struct in_out cases[] = {
 		{ "dns-listen 127.0.0.1:5353 [::1]", "dns-listen 127.0.0.1:5353 [::1]:53" },
 		{ "dns-listen 172.19.0.120", "dns-listen 172.19.0.120:53" },
 		{ "forward-listen 172.19.0.120 fd00::1", "forward-listen 172.19.0.120 fd00::1" },
@@ -146,14 +189,14 @@ test_settings_good(void **state)
 		struct config *c = NULL;
 		char *out;
 
-		if (parse_env(cases[i].line, NULL, &c) != 0) {
-			print_error("'%s' refused: %s\n", cases[i].line, err);
+		if (parse_env(cases[i].in, NULL, &c) != 0) {
+			print_error("'%s' refused: %s\n", cases[i].in, err);
 			bad++;
 			continue;
 		}
 		out = print_str(c);
-		if (!has_line(out, cases[i].printed)) {
-			print_error("'%s': no line '%s' in:\n%s\n", cases[i].line, cases[i].printed, out);
+		if (!has_line(out, cases[i].out)) {
+			print_error("'%s': no line '%s' in:\n%s\n", cases[i].in, cases[i].out, out);
 			bad++;
 		}
 		free(out);
@@ -275,10 +318,9 @@ test_empty_and_defaults(void **state)
 static void
 test_settings_bad(void **state)
 {
-	static const struct {
-		const char *line;	/* written on line 3, after a comment and a blank line */
-		const char *err;	/* after "t.conf:3: " */
-	} cases[] = {
+	/* in: a line written on line 3, after a comment and a blank line; out: the error
+	 * after "t.conf:3: " */
+	static const struct in_out cases[] = {
 		{ "dns-listen", "'dns-listen' needs a value" },
 		{ "dns-listen 1.2.3.4:0", "dns-listen: '0': port must be 1-65535" },
 		{ "dns-listen 127.0.0.1:53 dns.google", "dns-listen: 'dns.google': not an IP address" },
@@ -338,19 +380,8 @@ test_settings_bad(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char text[512], want[1024];
-		struct config *c = (struct config *)1;
-		int rc;
-
-		snprintf(text, sizeof(text), "# settings\n\n%s\nttl 5\n", cases[i].line);
-		snprintf(want, sizeof(want), NAME ":3: %s", cases[i].err);
-		rc = parse_env(text, NULL, &c);
-		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
-			bad++;
-		}
-	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += line_refused("# settings\n\n", cases[i].in, "ttl 5\n", cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -474,10 +505,8 @@ test_max_args(void **state)
 static void
 test_allow(void **state)
 {
-	static const struct {
-		const char *line;
-		const char *err;	/* NULL: accepted; else after "t.conf:2: " */
-	} cases[] = {
+	/* in: an allow line; out: NULL when accepted, else the error after "t.conf:2: " */
+	static const struct in_out cases[] = {
 		{ "allow smtp.gmail.com 465,587", NULL },
 		{ "allow *.githubusercontent.com 443", NULL },
 		{ "allow db.internal.example 5432 private", NULL },
@@ -513,25 +542,21 @@ test_allow(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char text[512], want[1024];
+		char text[512];
 		struct config *c = NULL;
 		int rc;
 
-		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
-		rc = parse_env(text, NULL, &c);
-		if (cases[i].err == NULL) {
-			if (rc != 0 || policy_count(c->policy) != 1) {
-				print_error("'%s' refused: %s\n", cases[i].line, err);
-				bad++;
-			}
-			config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += line_refused("ttl 5\n", cases[i].in, "", cases[i].out);
 			continue;
 		}
-		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
-		if (rc != -1 || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
+		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].in);
+		rc = parse_env(text, NULL, &c);
+		if (rc != 0 || policy_count(c->policy) != 1) {
+			print_error("'%s' refused: %s\n", cases[i].in, err);
 			bad++;
 		}
+		config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -608,10 +633,8 @@ test_route(void **state)
 static void
 test_route_bad(void **state)
 {
-	static const struct {
-		const char *lines;	/* the error is on the last line */
-		const char *err;
-	} cases[] = {
+	/* in: the lines, the error is on the last one; out: the error */
+	static const struct in_out cases[] = {
 		{ "route 587", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
 		{ "route 587 a.example 1 private", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
 		{ "route 587 a.example public",
@@ -642,16 +665,8 @@ test_route_bad(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config *c = NULL;
-		int rc = parse_env(cases[i].lines, NULL, &c);
-
-		if (rc != -1 || strcmp(err, cases[i].err) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].lines, rc, err,
-			    cases[i].err);
-			bad++;
-		}
-	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += refused_with(cases[i].in, cases[i].in, NULL, cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -781,14 +796,8 @@ test_env_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *env[] = { "HOME=/", (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env(cases[i].file, env, &c);
 
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
-			bad++;
-		}
+		bad += refused_with(cases[i].var, cases[i].file, env, cases[i].err);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -812,10 +821,8 @@ test_env_empty_lists(void **state)
 static void
 test_mistakes_file(void **state)
 {
-	static const struct {
-		const char *line;	/* on line 2, after "ttl 5" */
-		const char *err;	/* after "t.conf:2: " */
-	} cases[] = {
+	/* in: a line on line 2, after "ttl 5"; out: the error after "t.conf:2: " */
+	static const struct in_out cases[] = {
 		{ "allow 443 example.com",
 		  "allow 443 example.com: the name comes first: write allow example.com 443" },
 		{ "allow 465,587 smtp.gmail.com private",
@@ -870,19 +877,8 @@ test_mistakes_file(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		char text[512], want[1024];
-		struct config *c = (struct config *)1;
-		int rc;
-
-		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
-		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
-		rc = parse_env(text, NULL, &c);
-		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
-			bad++;
-		}
-	}
+	for (i = 0; i < NELEM(cases); i++)
+		bad += line_refused("ttl 5\n", cases[i].in, "", cases[i].out);
 	/* a BOM is named as such on the first line, a comment or not */
 	{
 		struct config *c = NULL;
@@ -902,10 +898,8 @@ test_mistakes_file(void **state)
 static void
 test_mistakes_env(void **state)
 {
-	static const struct {
-		const char *var;
-		const char *err;
-	} cases[] = {
+	/* in: a variable; out: the error */
+	static const struct in_out cases[] = {
 		{ "GATEHOUSE_ALLOW=443:example.com",
 		  "GATEHOUSE_ALLOW: '443:example.com': the name comes first: write example.com:443" },
 		{ "GATEHOUSE_ALLOW=10.0.0.0/8:443",
@@ -962,15 +956,9 @@ test_mistakes_env(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env("", env, &c);
+		char *env[] = { (char *)cases[i].in, NULL };
 
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
-			bad++;
-		}
+		bad += refused_with(cases[i].in, "", env, cases[i].out);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -980,10 +968,8 @@ test_mistakes_env(void **state)
 static void
 test_unknown_variables(void **state)
 {
-	static const struct {
-		const char *var;
-		const char *err;	/* NULL: accepted (not a gatehouse variable) */
-	} cases[] = {
+	/* in: a variable; out: the error, NULL when accepted (not a gatehouse variable) */
+	static const struct in_out cases[] = {
 		{ "GATEHOUSE_FORWARD_LISTN=127.0.0.1",
 		  "GATEHOUSE_FORWARD_LISTN: not a gatehouse setting; did you mean "
 		  "GATEHOUSE_FORWARD_LISTEN?" },
@@ -1029,25 +1015,22 @@ test_unknown_variables(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { "GATEHOUSE_TTL=7", (char *)cases[i].var, "GATEHOUSE_ALLOW=b.example:1",
+		char *env[] = { "GATEHOUSE_TTL=7", (char *)cases[i].in, "GATEHOUSE_ALLOW=b.example:1",
 		    NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env("allow a.example 443\n", env, &c);
+		struct config *c = NULL;
+		int rc;
 
-		if (cases[i].err == NULL) {
-			if (rc != 0 || c == NULL || policy_count(c->policy) != 2 || c->ttl != 7) {
-				print_error("%s: rc %d err \"%s\"\n", cases[i].var, rc, err);
-				bad++;
-			}
-			if (rc == 0)
-				config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += refused_with(cases[i].in, "allow a.example 443\n", env, cases[i].out);
 			continue;
 		}
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
+		rc = parse_env("allow a.example 443\n", env, &c);
+		if (rc != 0 || c == NULL || policy_count(c->policy) != 2 || c->ttl != 7) {
+			print_error("%s: rc %d err \"%s\"\n", cases[i].in, rc, err);
 			bad++;
 		}
+		if (rc == 0)
+			config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -1057,11 +1040,8 @@ test_unknown_variables(void **state)
 static void
 test_duplicate_warning(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *var;
-		const char *warnings;	/* NULL: none */
-	} cases[] = {
+	/* text: the file; var: a variable or NULL; out: the warnings, NULL for none */
+	static const struct text_var_out cases[] = {
 		{ "allow a.example 443\n# again\nallow a.example 443\n", NULL,
 		  NAME ":3: allow a.example: port 443 is already allowed by " NAME ":1 (the same rule "
 		  "written twice?)\n" },
@@ -1094,11 +1074,11 @@ test_duplicate_warning(void **state)
 		char *env[] = { (char *)cases[i].var, NULL };
 		struct config *c = must_parse(cases[i].text, env);
 
-		if ((cases[i].warnings == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
-		    strcmp(c->warnings, cases[i].warnings) != 0)) {
+		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, cases[i].out) != 0)) {
 			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
 			    c->warnings ? c->warnings : "(none)",
-			    cases[i].warnings ? cases[i].warnings : "(none)");
+			    cases[i].out ? cases[i].out : "(none)");
 			bad++;
 		}
 		config_unref(c);
@@ -1185,11 +1165,8 @@ test_ports(void **state)
 static void
 test_ports_limit(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *var;
-		const char *err;	/* NULL: accepted */
-	} cases[] = {
+	/* text: the file; var: a variable or NULL; out: the error, NULL when accepted */
+	static const struct text_var_out cases[] = {
 		{ "allow x.example 1-65535\n", NULL, NAME ":1: allow x.example 1-65535: with this "
 		  "rule the allowlist names more than 1024 ports, the most the forwarder listens on: "
 		  "narrow the port ranges" },
@@ -1210,23 +1187,20 @@ test_ports_limit(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env(cases[i].text, env, &c);
+		struct config *c = NULL;
+		int rc;
 
-		if (cases[i].err == NULL) {
-			if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
-				print_error("case %zu: rc %d err %s\n", i, rc, err);
-				bad++;
-			}
-			if (rc == 0)
-				config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += refused_with(cases[i].text, cases[i].text, env, cases[i].out);
 			continue;
 		}
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("case %zu: rc %d err \"%s\"\n   want \"%s\"\n", i, rc, err,
-			    cases[i].err);
+		rc = parse_env(cases[i].text, env, &c);
+		if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
+			print_error("case %zu: rc %d err %s\n", i, rc, err);
 			bad++;
 		}
+		if (rc == 0)
+			config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
