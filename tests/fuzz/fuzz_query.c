@@ -13,10 +13,7 @@
 #include "query.h"
 
 #include "../unit/dns_wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "fuzz.h"
 
 /* server.c gives a UDP answer QUERY_EDNS_PAYLOAD bytes; more here, so that the UDP bound
  * is seen to come from query_answer itself, not from the buffer */
