@@ -21,9 +21,10 @@
 #include "audit.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define PYTHON "/usr/bin/python3"
 
-static char tmpdir[64];
 static char logpath[128];
 
 /* ---- helpers ---- */
@@ -196,8 +197,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-audit.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make("audit") == -1)
 		return -1;
 	snprintf(logpath, sizeof(logpath), "%s/audit.jsonl", tmpdir);
 	return 0;
@@ -206,11 +206,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 /* ---- audit_escape ---- */

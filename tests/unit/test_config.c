@@ -19,6 +19,8 @@
 #include "policy.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define NAME "t.conf"
 #define ADDR_ADVICE "allow the name the clients use (the forwarder dials what it resolves " \
 	"to; add 'private' for private addresses)"
@@ -1359,7 +1361,6 @@ test_cross_setting_error_env(void **state)
 
 /* ---- config_load: files ---- */
 
-static char tmpdir[64];
 
 static char *
 tmp_path(const char *name, char *buf, size_t len)
@@ -1382,18 +1383,14 @@ static int
 setup_tmp(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-config.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tmpdir_make("config");
 }
 
 static int
 teardown_tmp(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 static void

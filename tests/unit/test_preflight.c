@@ -21,9 +21,11 @@
 #include "preflight.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define NAME "t.conf"
 
-static char tmpdir[64], resolvconf[128], err[2048];
+static char resolvconf[128], err[2048];
 static struct iface_table *ifaces;
 static char *warnings;
 
@@ -399,8 +401,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-preflight.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make("preflight") == -1)
 		return -1;
 	chmod(tmpdir, 01777);	/* test_audit_not_writable's child (nobody) makes a directory */
 	snprintf(resolvconf, sizeof(resolvconf), "%s/resolv.conf", tmpdir);
@@ -413,13 +414,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	free(warnings);
 	iface_free(ifaces);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 int
