@@ -421,17 +421,20 @@ test_never(void **state)
 
 /* ---- addr_equal, addr_is_any, addr_key ---- */
 
+/* Two endpoints and whether addr_equal calls them equal without, and with, the port. */
+struct eq_case {
+	const char *a;
+	unsigned pa;
+	const char *b;
+	unsigned pb;
+	int noport, withport;
+	const char *shows;
+};
+
 static void
 test_equal(void **state)
 {
-	static const struct {
-		const char *a;
-		unsigned pa;
-		const char *b;
-		unsigned pb;
-		int noport, withport;
-		const char *shows;
-	} cases[] = {
+	static const struct eq_case cases[] = {
 		{ "1.2.3.4", 1, "1.2.3.4", 1, 1, 1, "same address and port" },
 		{ "1.2.3.4", 1, "1.2.3.4", 2, 1, 0, "port differs" },
 		{ "1.2.3.4", 1, "1.2.3.5", 1, 0, 0, "address differs" },

@@ -212,15 +212,18 @@ teardown(void **state)
 
 /* ---- audit_escape ---- */
 
+/* Bytes (len of them, NULs included) and their escaped form. */
+struct esc_case {
+	const char *in;
+	size_t len;
+	const char *out;
+	const char *shows;
+};
+
 static void
 test_escape(void **state)
 {
-	static const struct {
-		const char *in;
-		size_t len;
-		const char *out;
-		const char *shows;
-	} cases[] = {
+	static const struct esc_case cases[] = {
 		{ "smtp.gmail.com", 14, "smtp.gmail.com", "printable ASCII kept" },
 		{ " !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~", 37, " !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~",
 		  "every printable class kept" },

@@ -217,15 +217,18 @@ test_out_bounds(void **state)
 	assert_string_equal(out, "a.b");
 }
 
+/* A text and whether dname_is_ip_literal reads it as an address. */
+struct ip_case {
+	const char *s;
+	int want;
+	const char *shows;
+};
+
 /* dname_is_ip_literal on its own (used by the peek parsers on raw SNI/Host values). */
 static void
 test_is_ip_literal(void **state)
 {
-	static const struct {
-		const char *s;
-		int want;
-		const char *shows;
-	} cases[] = {
+	static const struct ip_case cases[] = {
 		{ "1.2.3.4", 1, "dotted quad" },
 		{ "1.2.3.4.", 1, "dotted quad, trailing dot" },
 		{ "10", 1, "one number" },
