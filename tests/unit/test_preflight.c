@@ -351,6 +351,19 @@ test_upstream(void **state)
 	write_resolvconf("nameserver 198.51.100.53\n");
 }
 
+/* The number a one-line file (a sysctl) holds, or dflt when it cannot be read. */
+static unsigned
+file_uint(const char *path, unsigned dflt)
+{
+	FILE *f = fopen(path, "r");
+	unsigned v;
+	int ok = f != NULL && fscanf(f, "%u", &v) == 1;
+
+	if (f != NULL)
+		fclose(f);
+	return ok ? v : dflt;
+}
+
 /* ---- warnings ---- */
 
 static void
@@ -373,14 +386,8 @@ test_warnings(void **state)
 	    "user root\n", NULL);
 	/* a low port when not root */
 	{
-		FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
-		unsigned start = 1024;
+		unsigned start = file_uint("/proc/sys/net/ipv4/ip_unprivileged_port_start", 1024);
 
-		if (f != NULL) {
-			if (fscanf(f, "%u", &start) != 1)
-				start = 1024;
-			fclose(f);
-		}
 		assert_int_equal(check_env("allow a.example 443\ndns-listen 127.0.0.1:5353\n"
 		    "user root\n", NULL, 1000), 0);
 		if (start > 443) {
