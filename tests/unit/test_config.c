@@ -139,6 +139,21 @@ addr_str(const struct sockaddr_storage *ss, int with_port, char *buf)
 	return addr_format((const struct sockaddr *)ss, with_port, buf, ADDR_STRLEN);
 }
 
+/* The list is exactly want: its addresses in order, as addr_format writes them (with the
+ * port when with_port), separated by one space. */
+static void
+assert_addrlist(const struct addrlist *l, int with_port, const char *want)
+{
+	char got[512], b[ADDR_STRLEN];
+	size_t i, o = 0;
+
+	got[0] = '\0';
+	for (i = 0; i < l->n && o < sizeof(got); i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s", i > 0 ? " " : "",
+		    addr_str(&l->v[i], with_port, b));
+	assert_string_equal(got, want);
+}
+
 /* ---- every setting: a good value ---- */
 
 static void
@@ -228,12 +243,9 @@ test_settings_fields(void **state)
 	    "max-conns 100\nmax-conns-per-client 10\nmax-lookups 32\n"
 	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
 	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n", NULL);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:53");
+	assert_addrlist(&c->dns_listen, 1, "127.0.0.1:5353 [::1]:53");
 	assert_int_equal(c->dns_listen_default, 0);
-	assert_int_equal(c->forward_listen.n, 1);
-	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "172.19.0.120");
+	assert_addrlist(&c->forward_listen, 0, "172.19.0.120");
 	assert_int_equal(addr_port((struct sockaddr *)&c->forward_listen.v[0]), 0);
 	assert_int_equal(c->forward_listen_default, 0);
 	assert_int_equal(c->answer_auto, 0);
@@ -244,8 +256,7 @@ test_settings_fields(void **state)
 	assert_int_equal(c->ttl, 30);
 	assert_int_equal(c->negative_ttl, 20);
 	assert_int_equal(c->upstream_system, 0);
-	assert_int_equal(c->upstream.n, 1);
-	assert_string_equal(addr_str(&c->upstream.v[0], 1, b), "9.9.9.9:53");
+	assert_addrlist(&c->upstream, 1, "9.9.9.9:53");
 	assert_string_equal(c->audit, "/tmp/a.log");
 	assert_int_equal(c->audit_rate, 7);
 	assert_int_equal(c->metrics_on, 1);
@@ -276,7 +287,6 @@ test_empty_and_defaults(void **state)
 	static const char *const empties[] = { "", "\n", "# only a comment\n", "  \t \r\n\n",
 	    "   # indented comment\n\n# another" };
 	struct config *c;
-	char b[ADDR_STRLEN];
 	size_t i;
 
 	(void)state;
@@ -290,13 +300,9 @@ test_empty_and_defaults(void **state)
 	assert_int_equal(config_parse(NULL, NULL, 0, NULL, &c, err, sizeof(err)), 0);
 	assert_null(c->path);
 	assert_int_equal(policy_count(c->policy), 0);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "0.0.0.0:53");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::]:53");
+	assert_addrlist(&c->dns_listen, 1, "0.0.0.0:53 [::]:53");
 	assert_int_equal(c->dns_listen_default, 1);
-	assert_int_equal(c->forward_listen.n, 2);
-	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "0.0.0.0");
-	assert_string_equal(addr_str(&c->forward_listen.v[1], 0, b), "::");
+	assert_addrlist(&c->forward_listen, 0, "0.0.0.0 ::");
 	assert_int_equal(c->forward_listen_default, 1);
 	assert_int_equal(c->answer_auto, 1);
 	assert_int_equal(c->blocked_refused, 0);
@@ -739,21 +745,17 @@ test_env_settings(void **state)
 	    "GATEHOUSE_BLOCKED=refused", "GATEHOUSE_CONFIG=/nonexistent/ignored.conf",
 	    "GATEHOUSEX=1", "GATEHOUSE_ALLOW", "NOT_GATEHOUSE_TTL=x", "GATEHOUSE=1",
 	    "GATEHOUSE_UPSTREAM=1.1.1.1;9.9.9.9:5353", NULL };
-	char b[ADDR_STRLEN];
 	struct config *c;
 
 	(void)state;
 	c = must_parse("dns-listen 0.0.0.0:53\nttl 300\nmax-conns-per-client 100\n", env1);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:5353");
+	assert_addrlist(&c->dns_listen, 1, "127.0.0.1:5353 [::1]:5353");
 	assert_int_equal(c->ttl, 7);
 	assert_int_equal(c->max_conns_per_client, 9);
 	assert_int_equal(c->peek_timeout_ms, 250);
 	assert_int_equal(c->blocked_refused, 1);
 	assert_int_equal(c->upstream_system, 0);
-	assert_int_equal(c->upstream.n, 2);
-	assert_string_equal(addr_str(&c->upstream.v[1], 1, b), "9.9.9.9:5353");
+	assert_addrlist(&c->upstream, 1, "1.1.1.1:53 9.9.9.9:5353");
 	config_unref(c);
 }
 
