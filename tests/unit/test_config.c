@@ -93,6 +93,17 @@ line_refused(const char *before, const char *line, const char *after, const char
 	return refused_with(line, text, NULL, want);
 }
 
+/* The environment of one variable (none when var is NULL); valid until the next call. */
+static char *const *
+env_of(const char *var)
+{
+	static char *env[2];
+
+	env[0] = (char *)var;
+	env[1] = NULL;
+	return env;
+}
+
 /* config_print into a malloc'd string. */
 static char *
 print_str(const struct config *c)
@@ -959,11 +970,8 @@ test_mistakes_env(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].in, NULL };
-
-		bad += refused_with(cases[i].in, "", env, cases[i].out);
-	}
+	for (i = 0; i < NELEM(cases); i++)
+		bad += refused_with(cases[i].in, "", env_of(cases[i].in), cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -1075,8 +1083,7 @@ test_duplicate_warning(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = must_parse(cases[i].text, env);
+		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
 
 		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
 		    strcmp(c->warnings, cases[i].out) != 0)) {
@@ -1190,15 +1197,15 @@ test_ports_limit(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
 		struct config *c = NULL;
 		int rc;
 
 		if (cases[i].out != NULL) {
-			bad += refused_with(cases[i].text, cases[i].text, env, cases[i].out);
+			bad += refused_with(cases[i].text, cases[i].text, env_of(cases[i].var),
+			    cases[i].out);
 			continue;
 		}
-		rc = parse_env(cases[i].text, env, &c);
+		rc = parse_env(cases[i].text, env_of(cases[i].var), &c);
 		if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
 			print_error("case %zu: rc %d err %s\n", i, rc, err);
 			bad++;
@@ -1743,11 +1750,10 @@ test_route_private_inherited(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
 		struct config *c = NULL;
 		const struct rule *r;
 
-		if (parse_env(cases[i].text, env, &c) != 0) {
+		if (parse_env(cases[i].text, env_of(cases[i].var), &c) != 0) {
 			print_error("case %zu refused: %s\n", i, err);
 			bad++;
 			continue;
