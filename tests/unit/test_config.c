@@ -104,6 +104,23 @@ env_of(const char *var)
 	return env;
 }
 
+/* The route listening on port goes to target ("name:port") with flags; it was written at
+ * origin unless that is NULL. */
+static void
+assert_route(const struct config *c, uint16_t port, const char *target, unsigned flags,
+    const char *origin)
+{
+	const struct route *r = config_route(c, port);
+	char got[300];
+
+	assert_non_null(r);
+	snprintf(got, sizeof(got), "%s:%u", r->name, (unsigned)r->target_port);
+	assert_string_equal(got, target);
+	assert_int_equal(r->flags, flags);
+	if (origin != NULL)
+		assert_string_equal(r->origin, origin);
+}
+
 /* config_print into a malloc'd string. */
 static char *
 print_str(const struct config *c)
@@ -233,6 +250,85 @@ test_settings_good(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* The integer settings: the default (an empty configuration) and the value the file of
+ * test_settings_fields gives, read from struct config by offset; UNCHECKED where the
+ * test does not look. */
+struct field_case {
+	const char *name;
+	size_t offset, size;
+	long long dflt, set;
+};
+#define UNCHECKED (-1LL)
+#define FIELD(f, dflt_, set_) \
+	{ #f, offsetof(struct config, f), sizeof(((struct config *)0)->f), (dflt_), (set_) }
+
+static const struct field_case fields[] = {
+	FIELD(dns_listen_default, 1, 0),
+	FIELD(forward_listen_default, 1, 0),
+	FIELD(answer_auto, 1, 0),
+	FIELD(blocked_refused, 0, 1),
+	FIELD(ttl, 60, 30),
+	FIELD(negative_ttl, 60, 20),
+	FIELD(upstream_system, 1, 0),
+	FIELD(metrics_on, 0, 1),
+	FIELD(peek_timeout_ms, 10000, 1500),
+	FIELD(connect_timeout_ms, 10000, 250),
+	FIELD(idle_timeout_ms, 3600000, 300000),
+	FIELD(max_conns, 4096, 100),
+	FIELD(max_conns_per_client, 512, 10),
+	FIELD(sandbox, 1, 1),
+	/* set by the test file, their defaults not checked here */
+	FIELD(nanswer4, UNCHECKED, 1),
+	FIELD(nanswer6, UNCHECKED, 1),
+	FIELD(audit_rate, UNCHECKED, 7),
+	FIELD(half_close_timeout_ms, UNCHECKED, 2000),
+	FIELD(lookup_timeout_ms, UNCHECKED, 3000),
+	FIELD(max_lookups, UNCHECKED, 32),
+	FIELD(cache_min_ttl, UNCHECKED, 1),
+	FIELD(cache_max_ttl, UNCHECKED, 60),
+	FIELD(negative_cache_ttl, UNCHECKED, 2),
+	FIELD(dns_tcp_max, UNCHECKED, 16),
+	FIELD(dns_tcp_idle_ms, UNCHECKED, 500),
+};
+
+/* Field f of c (an int, unsigned, uint32_t, size_t or uint64_t: none is negative here). */
+static long long
+field_value(const struct config *c, const struct field_case *f)
+{
+	const unsigned char *p = (const unsigned char *)c + f->offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (f->size == sizeof(v64)) {
+		memcpy(&v64, p, sizeof(v64));
+		return (long long)v64;
+	}
+	assert_int_equal(f->size, sizeof(v32));
+	memcpy(&v32, p, sizeof(v32));
+	return v32;
+}
+
+/* Every field of the table holds its default (dflt) or its set value: each one that
+ * does not is named, then the test fails. */
+static void
+assert_fields(const struct config *c, int dflt)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < NELEM(fields); i++) {
+		long long want = dflt ? fields[i].dflt : fields[i].set, got;
+
+		if (want == UNCHECKED)
+			continue;
+		got = field_value(c, &fields[i]);
+		if (got != want) {
+			print_error("%s is %lld, want %lld\n", fields[i].name, got, want);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
 /* The values land in the right fields. */
 static void
 test_settings_fields(void **state)
@@ -255,39 +351,15 @@ test_settings_fields(void **state)
 	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
 	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n", NULL);
 	assert_addrlist(&c->dns_listen, 1, "127.0.0.1:5353 [::1]:53");
-	assert_int_equal(c->dns_listen_default, 0);
 	assert_addrlist(&c->forward_listen, 0, "172.19.0.120");
 	assert_int_equal(addr_port((struct sockaddr *)&c->forward_listen.v[0]), 0);
-	assert_int_equal(c->forward_listen_default, 0);
-	assert_int_equal(c->answer_auto, 0);
-	assert_int_equal(c->nanswer4, 1);
-	assert_int_equal(c->nanswer6, 1);
 	assert_int_equal(c->answer4[0].s_addr, inet_addr("172.19.0.120"));
-	assert_int_equal(c->blocked_refused, 1);
-	assert_int_equal(c->ttl, 30);
-	assert_int_equal(c->negative_ttl, 20);
-	assert_int_equal(c->upstream_system, 0);
 	assert_addrlist(&c->upstream, 1, "9.9.9.9:53");
 	assert_string_equal(c->audit, "/tmp/a.log");
-	assert_int_equal(c->audit_rate, 7);
-	assert_int_equal(c->metrics_on, 1);
 	assert_string_equal(addr_str(&c->metrics, 1, b), "127.0.0.1:9100");
-	assert_int_equal(c->peek_timeout_ms, 1500);
-	assert_int_equal(c->connect_timeout_ms, 250);
-	assert_int_equal(c->idle_timeout_ms, 300000);
-	assert_int_equal(c->half_close_timeout_ms, 2000);
-	assert_int_equal(c->lookup_timeout_ms, 3000);
-	assert_int_equal(c->max_conns, 100);
-	assert_int_equal(c->max_conns_per_client, 10);
-	assert_int_equal(c->max_lookups, 32);
-	assert_int_equal(c->cache_min_ttl, 1);
-	assert_int_equal(c->cache_max_ttl, 60);
-	assert_int_equal(c->negative_cache_ttl, 2);
-	assert_int_equal(c->dns_tcp_max, 16);
-	assert_int_equal(c->dns_tcp_idle_ms, 500);
 	assert_string_equal(c->user, "gh");
-	assert_int_equal(c->sandbox, 1);
 	assert_string_equal(c->path, NAME);
+	assert_fields(c, 0);
 	config_unref(c);
 }
 
@@ -305,6 +377,7 @@ test_empty_and_defaults(void **state)
 		c = must_parse(empties[i], NULL);
 		assert_int_equal(policy_count(c->policy), 0);
 		assert_int_equal(c->nroutes, 0);
+		assert_fields(c, 1);
 		config_unref(c);
 	}
 	/* no buffer at all (config_load with a missing default file) */
@@ -312,23 +385,10 @@ test_empty_and_defaults(void **state)
 	assert_null(c->path);
 	assert_int_equal(policy_count(c->policy), 0);
 	assert_addrlist(&c->dns_listen, 1, "0.0.0.0:53 [::]:53");
-	assert_int_equal(c->dns_listen_default, 1);
 	assert_addrlist(&c->forward_listen, 0, "0.0.0.0 ::");
-	assert_int_equal(c->forward_listen_default, 1);
-	assert_int_equal(c->answer_auto, 1);
-	assert_int_equal(c->blocked_refused, 0);
-	assert_int_equal(c->ttl, 60);
-	assert_int_equal(c->negative_ttl, 60);
-	assert_int_equal(c->upstream_system, 1);
 	assert_string_equal(c->audit, "stdout");
-	assert_int_equal(c->metrics_on, 0);
-	assert_int_equal(c->peek_timeout_ms, 10000);
-	assert_int_equal(c->connect_timeout_ms, 10000);
-	assert_int_equal(c->idle_timeout_ms, 3600000);
-	assert_int_equal(c->max_conns, 4096);
-	assert_int_equal(c->max_conns_per_client, 512);
 	assert_true(c->cache_min_ttl <= c->cache_max_ttl);
-	assert_int_equal(c->sandbox, 1);
+	assert_fields(c, 1);
 	config_unref(c);
 }
 
@@ -609,7 +669,6 @@ static void
 test_route(void **state)
 {
 	struct config *c;
-	const struct route *r;
 	const struct rule *rule;
 
 	(void)state;
@@ -617,21 +676,10 @@ test_route(void **state)
 	    "route 2525 SMTP.X.com.\n"
 	    "route 15432 db.internal.example:5432 private\n", NULL);
 	assert_int_equal(c->nroutes, 3);
-	r = config_route(c, 587);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.gmail.com");
-	assert_int_equal(r->target_port, 587);
-	assert_int_equal(r->flags, 0);
-	assert_string_equal(r->origin, NAME ":1");
-	r = config_route(c, 2525);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.x.com");		/* normalised */
-	assert_int_equal(r->target_port, 2525);			/* no target port: the same */
-	r = config_route(c, 15432);
-	assert_non_null(r);
-	assert_string_equal(r->name, "db.internal.example");
-	assert_int_equal(r->target_port, 5432);
-	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_route(c, 587, "smtp.gmail.com:587", 0, NAME ":1");
+	/* normalised; no target port: the listening one */
+	assert_route(c, 2525, "smtp.x.com:2525", 0, NULL);
+	assert_route(c, 15432, "db.internal.example:5432", RULE_PRIVATE, NULL);
 	assert_null(config_route(c, 25));
 	/* each route implies an allow rule for (target, listening port) */
 	assert_int_equal(policy_count(c->policy), 3);
@@ -704,7 +752,6 @@ test_env_allow_route(void **state)
 		NULL,
 	};
 	struct config *c;
-	const struct route *r;
 
 	(void)state;
 	c = must_parse("allow file.example 443\n", env);
@@ -720,27 +767,10 @@ test_env_allow_route(void **state)
 	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
 	    RULE_PRIVATE);
 	assert_int_equal(c->nroutes, 4);
-	r = config_route(c, 587);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.gmail.com");
-	assert_int_equal(r->target_port, 587);
-	assert_int_equal(r->flags, 0);
-	assert_string_equal(r->origin, "GATEHOUSE_ROUTE");
-	r = config_route(c, 2525);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.x.com");
-	assert_int_equal(r->target_port, 2525);
-	assert_int_equal(r->flags, 0);
-	r = config_route(c, 5432);
-	assert_non_null(r);
-	assert_string_equal(r->name, "db.x");
-	assert_int_equal(r->target_port, 5432);
-	assert_int_equal(r->flags, RULE_PRIVATE);
-	r = config_route(c, 2526);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.y.com");
-	assert_int_equal(r->target_port, 2526);
-	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_route(c, 587, "smtp.gmail.com:587", 0, "GATEHOUSE_ROUTE");
+	assert_route(c, 2525, "smtp.x.com:2525", 0, NULL);
+	assert_route(c, 5432, "db.x:5432", RULE_PRIVATE, NULL);
+	assert_route(c, 2526, "smtp.y.com:2526", RULE_PRIVATE, NULL);
 	assert_string_equal(match_origin(c, "db.x", 5432), "GATEHOUSE_ROUTE");
 	assert_int_equal(policy_match(c->policy, "db.x", 4, 5432)->flags,
 	    RULE_PRIVATE | RULE_ROUTE);
