@@ -132,7 +132,7 @@ FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuz
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(call libs,$(FUZZ_$*))
 

@@ -7,9 +7,7 @@
 #include "dname.h"
 #include "http_host.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "fuzz.h"
 
 /* Invariants of one result on its own. */
 static void
@@ -178,7 +176,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st = http_host_parse(data, size, &full);
 	check_result(data, size, st, &full);
 	/* Every prefix of short inputs; about 64 spread over long ones, and the head's edge. */
-	step = size <= 1024 ? 1 : size / 64;
+	step = fuzz_prefix_step(size, 1024, 64);
 	for (n = 0; n < size; n += step)
 		check_prefix(data, n, &full);
 	if (full.head_len > 0 && full.head_len <= size) {

@@ -12,17 +12,9 @@
 #include "policy.h"
 #include "query.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "../unit/dns_wire.h"
+#include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
-
-#define HDR	12
-#define F_QR	0x8000
-#define F_AA	0x0400
-#define F_TC	0x0200
-#define F_RD	0x0100
-#define F_RA	0x0080
-#define F_CD	0x0010
 /* server.c gives a UDP answer QUERY_EDNS_PAYLOAD bytes; more here, so that the UDP bound
  * is seen to come from query_answer itself, not from the buffer */
 #define UDP_OUT	4096
@@ -100,12 +92,6 @@ env_for(const uint8_t *data, size_t size, int tcp)
 		break;
 	}
 	return e;
-}
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* The question name as the allowlist would read it: NULL-terminated lowercase dotted

@@ -7,9 +7,7 @@
 #include "dname.h"
 #include "tls_sni.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "fuzz.h"
 
 /* What must hold for any single call. */
 static void
@@ -76,20 +74,24 @@ check_prefix(const uint8_t *buf, size_t len, size_t p, const struct peek_result 
 		CHECK(strcmp(res.name, whole->name) == 0 && res.head_len == whole->head_len);
 }
 
+/* Every prefix of a short input, an even spread (plus the last bytes) of a long one. */
+static void
+check_prefixes(const uint8_t *buf, size_t len, const struct peek_result *whole)
+{
+	size_t p, step = fuzz_prefix_step(len, 512, 256);
+
+	for (p = 0; p < len; p += step)
+		check_prefix(buf, len, p, whole);
+	for (p = len > 16 ? len - 16 : 0; p < len; p++)
+		check_prefix(buf, len, p, whole);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct peek_result whole;
-	enum peek_status st;
-	size_t p, step;
 
-	st = tls_sni_parse(data, size, &whole);
-	check_one(data, size, &whole, st);
-	/* every prefix of a short input, an even spread (plus the last bytes) of a long one */
-	step = size <= 512 ? 1 : size / 256;
-	for (p = 0; p < size; p += step)
-		check_prefix(data, size, p, &whole);
-	for (p = size > 16 ? size - 16 : 0; p < size; p++)
-		check_prefix(data, size, p, &whole);
+	check_one(data, size, &whole, tls_sni_parse(data, size, &whole));
+	check_prefixes(data, size, &whole);
 	return 0;
 }

@@ -226,6 +226,14 @@ test_parse_format_roundtrip(void **state)
 	}
 }
 
+/* got (NULL or the name of a class of address) is what a table row wants: the name, or
+ * "" for NULL. */
+static int
+class_is(const char *got, const char *want)
+{
+	return want[0] == '\0' ? got == NULL : got != NULL && strcmp(got, want) == 0;
+}
+
 /* ---- addr_special ---- */
 
 static void
@@ -233,55 +241,55 @@ test_special(void **state)
 {
 	static const struct {
 		const char *addr;
-		const char *want;	/* NULL: ordinary global address */
+		const char *want;	/* "": an ordinary global address (NULL) */
 		const char *shows;
 	} cases[] = {
 		/* IPv4 */
 		{ "0.0.0.0", "this-network", "unspecified" },
 		{ "0.255.255.255", "this-network", "top of 0/8" },
-		{ "1.0.0.0", NULL, "just past 0/8" },
-		{ "9.255.255.255", NULL, "just below 10/8" },
+		{ "1.0.0.0", "", "just past 0/8" },
+		{ "9.255.255.255", "", "just below 10/8" },
 		{ "10.0.0.0", "private", "10/8 bottom" },
 		{ "10.255.255.255", "private", "10/8 top" },
-		{ "11.0.0.0", NULL, "just past 10/8" },
-		{ "100.63.255.255", NULL, "just below 100.64/10" },
+		{ "11.0.0.0", "", "just past 10/8" },
+		{ "100.63.255.255", "", "just below 100.64/10" },
 		{ "100.64.0.0", "shared", "100.64/10 bottom (CGNAT)" },
 		{ "100.127.255.255", "shared", "100.64/10 top" },
-		{ "100.128.0.0", NULL, "just past 100.64/10" },
+		{ "100.128.0.0", "", "just past 100.64/10" },
 		{ "127.0.0.1", "loopback", "loopback" },
 		{ "127.255.255.255", "loopback", "127/8 top" },
 		{ "169.254.0.0", "link-local", "169.254/16 bottom" },
 		{ "169.254.169.254", "link-local", "cloud metadata address" },
-		{ "169.255.0.0", NULL, "just past 169.254/16" },
-		{ "172.15.255.255", NULL, "just below 172.16/12" },
+		{ "169.255.0.0", "", "just past 169.254/16" },
+		{ "172.15.255.255", "", "just below 172.16/12" },
 		{ "172.16.0.0", "private", "172.16/12 bottom" },
 		{ "172.31.255.255", "private", "172.16/12 top" },
-		{ "172.32.0.0", NULL, "just past 172.16/12" },
+		{ "172.32.0.0", "", "just past 172.16/12" },
 		{ "192.0.0.0", "ietf-protocol", "192.0.0/24 bottom" },
 		{ "192.0.0.255", "ietf-protocol", "192.0.0/24 top" },
-		{ "192.0.1.0", NULL, "between 192.0.0/24 and TEST-NET-1" },
+		{ "192.0.1.0", "", "between 192.0.0/24 and TEST-NET-1" },
 		{ "192.0.2.1", "documentation", "TEST-NET-1" },
 		{ "192.88.99.1", "6to4-relay", "6to4 relay anycast" },
-		{ "192.167.255.255", NULL, "just below 192.168/16" },
+		{ "192.167.255.255", "", "just below 192.168/16" },
 		{ "192.168.0.0", "private", "192.168/16 bottom" },
 		{ "192.168.255.255", "private", "192.168/16 top" },
-		{ "192.169.0.0", NULL, "just past 192.168/16" },
-		{ "198.17.255.255", NULL, "just below 198.18/15" },
+		{ "192.169.0.0", "", "just past 192.168/16" },
+		{ "198.17.255.255", "", "just below 198.18/15" },
 		{ "198.18.0.0", "benchmarking", "198.18/15 bottom" },
 		{ "198.19.255.255", "benchmarking", "198.18/15 top" },
-		{ "198.20.0.0", NULL, "just past 198.18/15" },
+		{ "198.20.0.0", "", "just past 198.18/15" },
 		{ "198.51.100.7", "documentation", "TEST-NET-2" },
 		{ "203.0.113.9", "documentation", "TEST-NET-3" },
-		{ "203.0.114.0", NULL, "just past TEST-NET-3" },
-		{ "223.255.255.255", NULL, "just below multicast" },
+		{ "203.0.114.0", "", "just past TEST-NET-3" },
+		{ "223.255.255.255", "", "just below multicast" },
 		{ "224.0.0.1", "multicast", "multicast bottom" },
 		{ "239.255.255.255", "multicast", "multicast top" },
 		{ "240.0.0.0", "reserved", "240/4 bottom" },
 		{ "255.255.255.254", "reserved", "240/4" },
 		{ "255.255.255.255", "reserved", "limited broadcast" },
-		{ "8.8.8.8", NULL, "Google DNS" },
-		{ "1.1.1.1", NULL, "Cloudflare DNS" },
-		{ "142.250.102.108", NULL, "an smtp.gmail.com address" },
+		{ "8.8.8.8", "", "Google DNS" },
+		{ "1.1.1.1", "", "Cloudflare DNS" },
+		{ "142.250.102.108", "", "an smtp.gmail.com address" },
 		/* IPv6 */
 		{ "::", "unspecified", "IPv6 unspecified" },
 		{ "::1", "loopback", "IPv6 loopback" },
@@ -299,14 +307,14 @@ test_special(void **state)
 		{ "2001:db8::1", "documentation", "2001:db8::/32" },
 		{ "2001:1::1", "ietf-protocol", "inside 2001::/23" },
 		{ "2001:1ff::1", "ietf-protocol", "top of 2001::/23" },
-		{ "2001:200::1", NULL, "just past 2001::/23 (WIDE)" },
+		{ "2001:200::1", "", "just past 2001::/23 (WIDE)" },
 		{ "2002::1", "6to4", "6to4" },
 		{ "2002:ffff::1", "6to4", "6to4 top" },
-		{ "2003::1", NULL, "just past 2002::/16" },
+		{ "2003::1", "", "just past 2002::/16" },
 		{ "3fff::1", "documentation", "3fff::/20 (RFC 9637)" },
 		{ "3fff:fff::1", "documentation", "3fff::/20 top" },
-		{ "3fff:1000::1", NULL, "just past 3fff::/20" },
-		{ "3ffe::1", NULL, "inside 2000::/3, not special" },
+		{ "3fff:1000::1", "", "just past 3fff::/20" },
+		{ "3ffe::1", "", "inside 2000::/3, not special" },
 		{ "4000::1", "not-global-unicast", "outside 2000::/3" },
 		{ "1fff::1", "not-global-unicast", "below 2000::/3" },
 		{ "5f00::1", "srv6", "SRv6 SIDs" },
@@ -316,9 +324,9 @@ test_special(void **state)
 		{ "febf::1", "link-local", "link-local top" },
 		{ "fec0::1", "site-local", "site-local" },
 		{ "ff02::1", "multicast", "all-nodes multicast" },
-		{ "2606:4700::1111", NULL, "Cloudflare IPv6" },
-		{ "2a00:1450::1", NULL, "Google IPv6" },
-		{ "2001:4860:4860::8888", NULL, "Google DNS IPv6" },
+		{ "2606:4700::1111", "", "Cloudflare IPv6" },
+		{ "2a00:1450::1", "", "Google IPv6" },
+		{ "2001:4860:4860::8888", "", "Google DNS IPv6" },
 	};
 	size_t i, bad = 0;
 
@@ -326,12 +334,10 @@ test_special(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sockaddr_storage ss = sa_of(cases[i].addr);
 		const char *got = addr_special((struct sockaddr *)&ss);
-		int same = (got == NULL && cases[i].want == NULL) ||
-		    (got != NULL && cases[i].want != NULL && strcmp(got, cases[i].want) == 0);
 
-		if (!same) {
+		if (!class_is(got, cases[i].want)) {
 			print_error("case %zu (%s): %s -> %s, want %s\n", i, cases[i].shows,
-			    cases[i].addr, got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
+			    cases[i].addr, got ? got : "NULL", cases[i].want[0] ? cases[i].want : "NULL");
 			bad++;
 		}
 		/* the per-family helpers agree with addr_special */
@@ -371,7 +377,7 @@ test_never(void **state)
 {
 	static const struct {
 		const char *addr;
-		const char *want;	/* NULL: may be dialled (when the rule allows it) */
+		const char *want;	/* "": may be dialled when the rule allows it (NULL) */
 	} cases[] = {
 		{ "0.0.0.0", "this-network" },		/* Linux dials it as the local host */
 		{ "0.1.2.3", "this-network" },
@@ -384,16 +390,16 @@ test_never(void **state)
 		{ "::ffff:224.0.0.251", "multicast" },
 		{ "ff02::1", "multicast" },
 		{ "ff05::1:3", "multicast" },
-		{ "127.0.0.1", NULL },			/* loopback: special, the loop guard's */
-		{ "10.0.0.255", NULL },			/* subnet broadcast: a local route says */
-		{ "192.168.1.1", NULL },
-		{ "1.0.0.0", NULL },
-		{ "223.255.255.255", NULL },
-		{ "240.0.0.1", NULL },			/* reserved: special, not never */
-		{ "::1", NULL },
-		{ "::ffff:127.0.0.1", NULL },
-		{ "2001:db8::1", NULL },
-		{ "fe80::1", NULL },
+		{ "127.0.0.1", "" },			/* loopback: special, the loop guard's */
+		{ "10.0.0.255", "" },			/* subnet broadcast: a local route says */
+		{ "192.168.1.1", "" },
+		{ "1.0.0.0", "" },
+		{ "223.255.255.255", "" },
+		{ "240.0.0.1", "" },			/* reserved: special, not never */
+		{ "::1", "" },
+		{ "::ffff:127.0.0.1", "" },
+		{ "2001:db8::1", "" },
+		{ "fe80::1", "" },
 	};
 	size_t i;
 
@@ -405,10 +411,9 @@ test_never(void **state)
 
 		assert_int_equal(addr_parse(cases[i].addr, 443, &ss, err, sizeof(err)), 0);
 		got = addr_never((struct sockaddr *)&ss);
-		if ((got == NULL) != (cases[i].want == NULL) ||
-		    (got != NULL && strcmp(got, cases[i].want) != 0)) {
+		if (!class_is(got, cases[i].want)) {
 			print_error("%s: got %s, want %s\n", cases[i].addr, got ? got : "NULL",
-			    cases[i].want ? cases[i].want : "NULL");
+			    cases[i].want[0] ? cases[i].want : "NULL");
 			fail();
 		}
 	}
@@ -416,17 +421,20 @@ test_never(void **state)
 
 /* ---- addr_equal, addr_is_any, addr_key ---- */
 
+/* Two endpoints and whether addr_equal calls them equal without, and with, the port. */
+struct eq_case {
+	const char *a;
+	unsigned pa;
+	const char *b;
+	unsigned pb;
+	int noport, withport;
+	const char *shows;
+};
+
 static void
 test_equal(void **state)
 {
-	static const struct {
-		const char *a;
-		unsigned pa;
-		const char *b;
-		unsigned pb;
-		int noport, withport;
-		const char *shows;
-	} cases[] = {
+	static const struct eq_case cases[] = {
 		{ "1.2.3.4", 1, "1.2.3.4", 1, 1, 1, "same address and port" },
 		{ "1.2.3.4", 1, "1.2.3.4", 2, 1, 0, "port differs" },
 		{ "1.2.3.4", 1, "1.2.3.5", 1, 0, 0, "address differs" },

@@ -21,9 +21,10 @@
 #include "audit.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define PYTHON "/usr/bin/python3"
 
-static char tmpdir[64];
 static char logpath[128];
 
 /* ---- helpers ---- */
@@ -157,6 +158,25 @@ assert_line(const char *line, const char *after_ts)
 		fail_msg("line\n  %s\nwant\n  {\"ts\":\"...\"%s", line, after_ts);
 }
 
+/* The file at path holds exactly n lines, the i-th being a timestamp and then the i-th
+ * of the n strings given (assert_line), each one JSON object. */
+static void
+assert_log(const char *path, size_t n, ...)
+{
+	struct lines l;
+	va_list ap;
+	size_t i;
+
+	read_lines(path, &l);
+	assert_int_equal(l.n, n);
+	va_start(ap, n);
+	for (i = 0; i < n; i++)
+		assert_line(l.v[i], va_arg(ap, const char *));
+	va_end(ap);
+	free_lines(&l);
+	assert_json_lines(path);
+}
+
 static struct audit *
 open_log(unsigned rate)
 {
@@ -181,6 +201,17 @@ event(struct audit *a, const struct sockaddr *cl, const char *qname)
 	return 1;
 }
 
+/* n such lines; how many audit_begin let through (the rest were suppressed). */
+static unsigned
+events(struct audit *a, const struct sockaddr *cl, const char *qname, unsigned n)
+{
+	unsigned i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += (unsigned)event(a, cl, qname);
+	return ok;
+}
+
 static size_t
 count_event(const struct lines *l, const char *needle)
 {
@@ -196,8 +227,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-audit.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make("audit") == -1)
 		return -1;
 	snprintf(logpath, sizeof(logpath), "%s/audit.jsonl", tmpdir);
 	return 0;
@@ -206,24 +236,24 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 /* ---- audit_escape ---- */
 
+/* Bytes (len of them, NULs included) and their escaped form. */
+struct esc_case {
+	const char *in;
+	size_t len;
+	const char *out;
+	const char *shows;
+};
+
 static void
 test_escape(void **state)
 {
-	static const struct {
-		const char *in;
-		size_t len;
-		const char *out;
-		const char *shows;
-	} cases[] = {
+	static const struct esc_case cases[] = {
 		{ "smtp.gmail.com", 14, "smtp.gmail.com", "printable ASCII kept" },
 		{ " !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~", 37, " !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~",
 		  "every printable class kept" },
@@ -257,15 +287,17 @@ test_escape(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* Bytes and the capacity their escaped form needs. */
+struct cap_case {
+	const char *in;
+	size_t len, need;
+};
+
 /* The exact capacity fits; one byte less is (size_t)-1 and nothing past cap is written. */
 static void
 test_escape_small(void **state)
 {
-	static const struct {
-		const char *in;
-		size_t len;
-		size_t need;
-	} cases[] = {
+	static const struct cap_case cases[] = {
 		{ "a", 1, 1 }, { "\"", 1, 2 }, { "\n", 1, 2 }, { "\x01", 1, 6 }, { "\xff", 1, 6 },
 		{ "ab\"c\x02", 5, 11 },
 	};
@@ -297,7 +329,6 @@ test_lines_exact(void **state)
 	struct sockaddr_storage up6 = client("2a00:1450::1", 443);
 	static const char *const answers[] = { "172.19.0.120", "fd00::\"1" };
 	struct audit *a = open_log(0);
-	struct lines l;
 	struct stat st;
 	mode_t um;
 
@@ -327,18 +358,15 @@ test_lines_exact(void **state)
 	assert_int_equal(audit_stats(a)->written, 3);
 	audit_close(a);
 
-	read_lines(logpath, &l);
-	assert_int_equal(l.n, 3);
-	assert_line(l.v[0], ",\"daemon\":\"resolver\",\"event\":\"query\",\"client\":\"172.19.0.5\","
+	assert_log(logpath, 3,
+	    ",\"daemon\":\"resolver\",\"event\":\"query\",\"client\":\"172.19.0.5\","
 	    "\"proto\":\"udp\",\"qname\":\"smtp.gmail.com\",\"qtype\":\"A\","
-	    "\"answer\":[\"172.19.0.120\",\"fd00::\\\"1\"]}");
-	assert_line(l.v[1], ",\"daemon\":\"resolver\",\"event\":\"conn\",\"client\":\"172.19.0.5:41234\","
+	    "\"answer\":[\"172.19.0.120\",\"fd00::\\\"1\"]}",
+	    ",\"daemon\":\"resolver\",\"event\":\"conn\",\"client\":\"172.19.0.5:41234\","
 	    "\"port\":465,\"upstream\":\"142.250.102.108:465\",\"upstream6\":\"[2a00:1450::1]:443\","
-	    "\"bytes_up\":18446744073709551615,\"none\":[]}");
-	assert_line(l.v[2], ",\"daemon\":\"resolver\",\"event\":\"conn\","
+	    "\"bytes_up\":18446744073709551615,\"none\":[]}",
+	    ",\"daemon\":\"resolver\",\"event\":\"conn\","
 	    "\"name\":\"evil\\\"}\\n{\\\"event\\\":\\\"fake\\u0000x\",\"verdict\":\"deny\"}");
-	free_lines(&l);
-	assert_json_lines(logpath);
 	/* created 0640 (less the umask) */
 	um = umask(022);
 	umask(um);
@@ -400,7 +428,6 @@ test_line_overflow(void **state)
 	struct audit *a = open_log(0);
 	size_t big = 300 * 1024;
 	char *v = malloc(big);
-	struct lines l;
 
 	(void)state;
 	assert_non_null(v);
@@ -414,13 +441,10 @@ test_line_overflow(void **state)
 	assert_int_equal(audit_flush(a), 0);
 	audit_close(a);
 	free(v);
-	read_lines(logpath, &l);
-	assert_int_equal(l.n, 3);
-	assert_line(l.v[0], ",\"daemon\":\"resolver\",\"event\":\"query\",\"qname\":\"before\"}");
-	assert_line(l.v[1], ",\"daemon\":\"resolver\",\"event\":\"query\",\"qname\":\"after\"}");
-	assert_line(l.v[2], ",\"daemon\":\"resolver\",\"event\":\"dropped\",\"count\":1}");
-	free_lines(&l);
-	assert_json_lines(logpath);
+	assert_log(logpath, 3,
+	    ",\"daemon\":\"resolver\",\"event\":\"query\",\"qname\":\"before\"}",
+	    ",\"daemon\":\"resolver\",\"event\":\"query\",\"qname\":\"after\"}",
+	    ",\"daemon\":\"resolver\",\"event\":\"dropped\",\"count\":1}");
 }
 
 /* Many lines: batching flushes on its own and every line arrives whole, in order. */
@@ -539,7 +563,7 @@ static void
 test_flood_global(void **state)
 {
 	struct audit *a = open_log(1);
-	unsigned ok = 0, i, j, reported = 0;
+	unsigned ok = 0, i, reported = 0;
 	struct lines l;
 
 	(void)state;
@@ -549,8 +573,7 @@ test_flood_global(void **state)
 
 		snprintf(addr, sizeof(addr), "192.0.2.%u", i + 1);
 		cl = client(addr, 1);
-		for (j = 0; j < 10; j++)
-			ok += (unsigned)event(a, SA(cl), "z.example");
+		ok += events(a, SA(cl), "z.example", 10);
 	}
 	assert_int_equal(ok, 200);
 	assert_int_equal(audit_stats(a)->suppressed, 100);
@@ -579,24 +602,15 @@ test_flood_unlimited(void **state)
 {
 	struct sockaddr_storage cl = client("10.1.1.1", 1);
 	struct audit *a = open_log(0);
-	unsigned ok = 0, i;
 
 	(void)state;
-	for (i = 0; i < 3000; i++)
-		ok += (unsigned)event(a, SA(cl), "u.example");
-	assert_int_equal(ok, 3000);
+	assert_int_equal(events(a, SA(cl), "u.example", 3000), 3000);
 	assert_int_equal(audit_stats(a)->suppressed, 0);
 	audit_set_rate(a, 1);
-	for (ok = 0, i = 0; i < 300; i++)
-		ok += (unsigned)event(a, NULL, "n.example");
-	assert_int_equal(ok, 300);
-	for (ok = 0, i = 0; i < 30; i++)
-		ok += (unsigned)event(a, SA(cl), "u.example");
-	assert_int_equal(ok, 10);
+	assert_int_equal(events(a, NULL, "n.example", 300), 300);
+	assert_int_equal(events(a, SA(cl), "u.example", 30), 10);
 	audit_set_rate(a, 0);
-	for (ok = 0, i = 0; i < 30; i++)
-		ok += (unsigned)event(a, SA(cl), "u.example");
-	assert_int_equal(ok, 30);
+	assert_int_equal(events(a, SA(cl), "u.example", 30), 30);
 	audit_close(a);
 }
 
@@ -606,12 +620,11 @@ test_close_reports(void **state)
 {
 	struct sockaddr_storage cl = client("198.51.100.9", 7);
 	struct audit *a = open_log(2);
-	unsigned ok = 0, i;
+	unsigned ok;
 	struct lines l;
 
 	(void)state;
-	for (i = 0; i < 25; i++)
-		ok += (unsigned)event(a, SA(cl), "c.example");
+	ok = events(a, SA(cl), "c.example", 25);
 	assert_int_equal(ok, 20);
 	assert_int_equal(audit_stats(a)->suppressed, 5);
 	audit_close(a);
@@ -630,15 +643,13 @@ test_dev_full(void **state)
 {
 	struct audit *a;
 	char err[256] = "";
-	unsigned i;
 
 	(void)state;
 	if (access("/dev/full", W_OK) != 0)
 		skip();
 	a = audit_open("/dev/full", "forwarder", 0, err, sizeof(err));
 	assert_non_null(a);
-	for (i = 0; i < 3; i++)
-		assert_int_equal(event(a, NULL, "lost.example"), 1);
+	assert_int_equal(events(a, NULL, "lost.example", 3), 3);
 	errno = 0;
 	assert_int_equal(audit_flush(a), -1);
 	assert_int_equal(errno, ENOSPC);
@@ -646,8 +657,7 @@ test_dev_full(void **state)
 	assert_int_equal(audit_stats(a)->write_errors, 1);
 	assert_int_equal(audit_stats(a)->written, 0);
 	/* the daemon keeps going: more lines, more failures, all counted */
-	for (i = 0; i < 2; i++)
-		assert_int_equal(event(a, NULL, "lost.example"), 1);
+	assert_int_equal(events(a, NULL, "lost.example", 2), 2);
 	assert_int_equal(audit_flush(a), -1);
 	assert_int_equal(audit_stats(a)->dropped, 5);
 	assert_true(audit_stats(a)->write_errors >= 2);
@@ -663,8 +673,6 @@ test_recovery(void **state)
 	char link[160], real[160];
 	struct audit *a;
 	char err[256] = "";
-	struct lines l;
-	unsigned i;
 
 	(void)state;
 	if (access("/dev/full", W_OK) != 0)
@@ -676,8 +684,7 @@ test_recovery(void **state)
 	assert_int_equal(symlink("/dev/full", link), 0);
 	a = audit_open(link, "forwarder", 0, err, sizeof(err));
 	assert_non_null(a);
-	for (i = 0; i < 3; i++)
-		assert_int_equal(event(a, NULL, "lost.example"), 1);
+	assert_int_equal(events(a, NULL, "lost.example", 3), 3);
 	assert_int_equal(audit_flush(a), -1);
 	assert_int_equal(audit_stats(a)->dropped, 3);
 	/* rotate: the path now names a regular file */
@@ -689,12 +696,9 @@ test_recovery(void **state)
 	assert_int_equal(audit_flush(a), 0);
 	assert_int_equal(audit_stats(a)->dropped, 3);
 	audit_close(a);
-	read_lines(real, &l);
-	assert_int_equal(l.n, 2);
-	assert_line(l.v[0], ",\"daemon\":\"forwarder\",\"event\":\"query\",\"qname\":\"kept.example\"}");
-	assert_line(l.v[1], ",\"daemon\":\"forwarder\",\"event\":\"dropped\",\"count\":3}");
-	free_lines(&l);
-	assert_json_lines(real);
+	assert_log(real, 2,
+	    ",\"daemon\":\"forwarder\",\"event\":\"query\",\"qname\":\"kept.example\"}",
+	    ",\"daemon\":\"forwarder\",\"event\":\"dropped\",\"count\":3}");
 }
 
 /* A write that fails part-way (the disk fills in the middle of a batch: here a file size

@@ -19,6 +19,8 @@
 #include "policy.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define NAME "t.conf"
 #define ADDR_ADVICE "allow the name the clients use (the forwarder dials what it resolves " \
 	"to; add 'private' for private addresses)"
@@ -26,6 +28,19 @@
 	"GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. GATEHOUSE_DNS_LISTEN)"
 
 static char err[1024];
+
+/* A table row: what goes in (a line, a file, a variable) and the text wanted for it. */
+struct in_out {
+	const char *in;
+	const char *out;
+};
+
+/* A row with a file and a variable in. */
+struct text_var_out {
+	const char *text;
+	const char *var;
+	const char *out;
+};
 
 /* Parse a string (NUL-free unless len given) with an explicit env. */
 static int
@@ -44,6 +59,66 @@ must_parse(const char *text, char *const *env)
 		fail_msg("parse failed: %s\n--- input:\n%s", err, text);
 	assert_non_null(c);
 	return c;
+}
+
+/* 0 when parsing text (with env) fails with exactly the message want and leaves no
+ * config; otherwise 1, with what was seen printed under the label what. */
+static int
+refused_with(const char *what, const char *text, char *const *env, const char *want)
+{
+	struct config *c = (struct config *)1;
+	int rc = parse_env(text, env, &c);
+
+	if (rc == -1 && c == NULL && strcmp(err, want) == 0)
+		return 0;
+	print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", what, rc, err, want);
+	if (rc == 0)
+		config_unref(c);
+	return 1;
+}
+
+/* refused_with for a file of the lines before, line, and the lines after: the message
+ * must be NAME:N: err, N the number of that line. */
+static int
+line_refused(const char *before, const char *line, const char *after, const char *err_text)
+{
+	char text[512], want[1024];
+	int n = 1;
+	const char *p;
+
+	for (p = before; *p != '\0'; p++)
+		n += *p == '\n';
+	snprintf(text, sizeof(text), "%s%s\n%s", before, line, after);
+	snprintf(want, sizeof(want), NAME ":%d: %s", n, err_text);
+	return refused_with(line, text, NULL, want);
+}
+
+/* The environment of one variable (none when var is NULL); valid until the next call. */
+static char *const *
+env_of(const char *var)
+{
+	static char *env[2];
+
+	env[0] = (char *)var;
+	env[1] = NULL;
+	return env;
+}
+
+/* The route listening on port goes to target ("name:port") with flags; it was written at
+ * origin unless that is NULL. */
+static void
+assert_route(const struct config *c, uint16_t port, const char *target, unsigned flags,
+    const char *origin)
+{
+	const struct route *r = config_route(c, port);
+	char got[300];
+
+	assert_non_null(r);
+	snprintf(got, sizeof(got), "%s:%u", r->name, (unsigned)r->target_port);
+	assert_string_equal(got, target);
+	assert_int_equal(r->flags, flags);
+	if (origin != NULL)
+		assert_string_equal(r->origin, origin);
 }
 
 /* config_print into a malloc'd string. */
@@ -92,15 +167,28 @@ addr_str(const struct sockaddr_storage *ss, int with_port, char *buf)
 	return addr_format((const struct sockaddr *)ss, with_port, buf, ADDR_STRLEN);
 }
 
+/* The list is exactly want: its addresses in order, as addr_format writes them (with the
+ * port when with_port), separated by one space. */
+static void
+assert_addrlist(const struct addrlist *l, int with_port, const char *want)
+{
+	char got[512], b[ADDR_STRLEN];
+	size_t i, o = 0;
+
+	got[0] = '\0';
+	for (i = 0; i < l->n && o < sizeof(got); i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s", i > 0 ? " " : "",
+		    addr_str(&l->v[i], with_port, b));
+	assert_string_equal(got, want);
+}
+
 /* ---- every setting: a good value ---- */
 
 static void
 test_settings_good(void **state)
 {
-	static const struct {
-		const char *line;	/* written in the file */
-		const char *printed;	/* the line config_print writes for it */
-	} cases[] = {
+	/* in: a line written in the file; out: the line config_print writes for it */
+	static const struct in_out cases[] = {
 		{ "dns-listen 127.0.0.1:5353 [::1]", "dns-listen 127.0.0.1:5353 [::1]:53" },
 		{ "dns-listen 172.19.0.120", "dns-listen 172.19.0.120:53" },
 		{ "forward-listen 172.19.0.120 fd00::1", "forward-listen 172.19.0.120 fd00::1" },
@@ -146,18 +234,97 @@ test_settings_good(void **state)
 		struct config *c = NULL;
 		char *out;
 
-		if (parse_env(cases[i].line, NULL, &c) != 0) {
-			print_error("'%s' refused: %s\n", cases[i].line, err);
+		if (parse_env(cases[i].in, NULL, &c) != 0) {
+			print_error("'%s' refused: %s\n", cases[i].in, err);
 			bad++;
 			continue;
 		}
 		out = print_str(c);
-		if (!has_line(out, cases[i].printed)) {
-			print_error("'%s': no line '%s' in:\n%s\n", cases[i].line, cases[i].printed, out);
+		if (!has_line(out, cases[i].out)) {
+			print_error("'%s': no line '%s' in:\n%s\n", cases[i].in, cases[i].out, out);
 			bad++;
 		}
 		free(out);
 		config_unref(c);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* The integer settings: the default (an empty configuration) and the value the file of
+ * test_settings_fields gives, read from struct config by offset; UNCHECKED where the
+ * test does not look. */
+struct field_case {
+	const char *name;
+	size_t offset, size;
+	long long dflt, set;
+};
+#define UNCHECKED (-1LL)
+#define FIELD(f, dflt_, set_) \
+	{ #f, offsetof(struct config, f), sizeof(((struct config *)0)->f), (dflt_), (set_) }
+
+static const struct field_case fields[] = {
+	FIELD(dns_listen_default, 1, 0),
+	FIELD(forward_listen_default, 1, 0),
+	FIELD(answer_auto, 1, 0),
+	FIELD(blocked_refused, 0, 1),
+	FIELD(ttl, 60, 30),
+	FIELD(negative_ttl, 60, 20),
+	FIELD(upstream_system, 1, 0),
+	FIELD(metrics_on, 0, 1),
+	FIELD(peek_timeout_ms, 10000, 1500),
+	FIELD(connect_timeout_ms, 10000, 250),
+	FIELD(idle_timeout_ms, 3600000, 300000),
+	FIELD(max_conns, 4096, 100),
+	FIELD(max_conns_per_client, 512, 10),
+	FIELD(sandbox, 1, 1),
+	/* set by the test file, their defaults not checked here */
+	FIELD(nanswer4, UNCHECKED, 1),
+	FIELD(nanswer6, UNCHECKED, 1),
+	FIELD(audit_rate, UNCHECKED, 7),
+	FIELD(half_close_timeout_ms, UNCHECKED, 2000),
+	FIELD(lookup_timeout_ms, UNCHECKED, 3000),
+	FIELD(max_lookups, UNCHECKED, 32),
+	FIELD(cache_min_ttl, UNCHECKED, 1),
+	FIELD(cache_max_ttl, UNCHECKED, 60),
+	FIELD(negative_cache_ttl, UNCHECKED, 2),
+	FIELD(dns_tcp_max, UNCHECKED, 16),
+	FIELD(dns_tcp_idle_ms, UNCHECKED, 500),
+};
+
+/* Field f of c (an int, unsigned, uint32_t, size_t or uint64_t: none is negative here). */
+static long long
+field_value(const struct config *c, const struct field_case *f)
+{
+	const unsigned char *p = (const unsigned char *)c + f->offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (f->size == sizeof(v64)) {
+		memcpy(&v64, p, sizeof(v64));
+		return (long long)v64;
+	}
+	assert_int_equal(f->size, sizeof(v32));
+	memcpy(&v32, p, sizeof(v32));
+	return v32;
+}
+
+/* Every field of the table holds its default (dflt) or its set value: each one that
+ * does not is named, then the test fails. */
+static void
+assert_fields(const struct config *c, int dflt)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < NELEM(fields); i++) {
+		long long want = dflt ? fields[i].dflt : fields[i].set, got;
+
+		if (want == UNCHECKED)
+			continue;
+		got = field_value(c, &fields[i]);
+		if (got != want) {
+			print_error("%s is %lld, want %lld\n", fields[i].name, got, want);
+			bad++;
+		}
 	}
 	assert_int_equal(bad, 0);
 }
@@ -183,44 +350,16 @@ test_settings_fields(void **state)
 	    "max-conns 100\nmax-conns-per-client 10\nmax-lookups 32\n"
 	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
 	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n", NULL);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:53");
-	assert_int_equal(c->dns_listen_default, 0);
-	assert_int_equal(c->forward_listen.n, 1);
-	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "172.19.0.120");
+	assert_addrlist(&c->dns_listen, 1, "127.0.0.1:5353 [::1]:53");
+	assert_addrlist(&c->forward_listen, 0, "172.19.0.120");
 	assert_int_equal(addr_port((struct sockaddr *)&c->forward_listen.v[0]), 0);
-	assert_int_equal(c->forward_listen_default, 0);
-	assert_int_equal(c->answer_auto, 0);
-	assert_int_equal(c->nanswer4, 1);
-	assert_int_equal(c->nanswer6, 1);
 	assert_int_equal(c->answer4[0].s_addr, inet_addr("172.19.0.120"));
-	assert_int_equal(c->blocked_refused, 1);
-	assert_int_equal(c->ttl, 30);
-	assert_int_equal(c->negative_ttl, 20);
-	assert_int_equal(c->upstream_system, 0);
-	assert_int_equal(c->upstream.n, 1);
-	assert_string_equal(addr_str(&c->upstream.v[0], 1, b), "9.9.9.9:53");
+	assert_addrlist(&c->upstream, 1, "9.9.9.9:53");
 	assert_string_equal(c->audit, "/tmp/a.log");
-	assert_int_equal(c->audit_rate, 7);
-	assert_int_equal(c->metrics_on, 1);
 	assert_string_equal(addr_str(&c->metrics, 1, b), "127.0.0.1:9100");
-	assert_int_equal(c->peek_timeout_ms, 1500);
-	assert_int_equal(c->connect_timeout_ms, 250);
-	assert_int_equal(c->idle_timeout_ms, 300000);
-	assert_int_equal(c->half_close_timeout_ms, 2000);
-	assert_int_equal(c->lookup_timeout_ms, 3000);
-	assert_int_equal(c->max_conns, 100);
-	assert_int_equal(c->max_conns_per_client, 10);
-	assert_int_equal(c->max_lookups, 32);
-	assert_int_equal(c->cache_min_ttl, 1);
-	assert_int_equal(c->cache_max_ttl, 60);
-	assert_int_equal(c->negative_cache_ttl, 2);
-	assert_int_equal(c->dns_tcp_max, 16);
-	assert_int_equal(c->dns_tcp_idle_ms, 500);
 	assert_string_equal(c->user, "gh");
-	assert_int_equal(c->sandbox, 1);
 	assert_string_equal(c->path, NAME);
+	assert_fields(c, 0);
 	config_unref(c);
 }
 
@@ -231,7 +370,6 @@ test_empty_and_defaults(void **state)
 	static const char *const empties[] = { "", "\n", "# only a comment\n", "  \t \r\n\n",
 	    "   # indented comment\n\n# another" };
 	struct config *c;
-	char b[ADDR_STRLEN];
 	size_t i;
 
 	(void)state;
@@ -239,34 +377,18 @@ test_empty_and_defaults(void **state)
 		c = must_parse(empties[i], NULL);
 		assert_int_equal(policy_count(c->policy), 0);
 		assert_int_equal(c->nroutes, 0);
+		assert_fields(c, 1);
 		config_unref(c);
 	}
 	/* no buffer at all (config_load with a missing default file) */
 	assert_int_equal(config_parse(NULL, NULL, 0, NULL, &c, err, sizeof(err)), 0);
 	assert_null(c->path);
 	assert_int_equal(policy_count(c->policy), 0);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "0.0.0.0:53");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::]:53");
-	assert_int_equal(c->dns_listen_default, 1);
-	assert_int_equal(c->forward_listen.n, 2);
-	assert_string_equal(addr_str(&c->forward_listen.v[0], 0, b), "0.0.0.0");
-	assert_string_equal(addr_str(&c->forward_listen.v[1], 0, b), "::");
-	assert_int_equal(c->forward_listen_default, 1);
-	assert_int_equal(c->answer_auto, 1);
-	assert_int_equal(c->blocked_refused, 0);
-	assert_int_equal(c->ttl, 60);
-	assert_int_equal(c->negative_ttl, 60);
-	assert_int_equal(c->upstream_system, 1);
+	assert_addrlist(&c->dns_listen, 1, "0.0.0.0:53 [::]:53");
+	assert_addrlist(&c->forward_listen, 0, "0.0.0.0 ::");
 	assert_string_equal(c->audit, "stdout");
-	assert_int_equal(c->metrics_on, 0);
-	assert_int_equal(c->peek_timeout_ms, 10000);
-	assert_int_equal(c->connect_timeout_ms, 10000);
-	assert_int_equal(c->idle_timeout_ms, 3600000);
-	assert_int_equal(c->max_conns, 4096);
-	assert_int_equal(c->max_conns_per_client, 512);
 	assert_true(c->cache_min_ttl <= c->cache_max_ttl);
-	assert_int_equal(c->sandbox, 1);
+	assert_fields(c, 1);
 	config_unref(c);
 }
 
@@ -275,10 +397,9 @@ test_empty_and_defaults(void **state)
 static void
 test_settings_bad(void **state)
 {
-	static const struct {
-		const char *line;	/* written on line 3, after a comment and a blank line */
-		const char *err;	/* after "t.conf:3: " */
-	} cases[] = {
+	/* in: a line written on line 3, after a comment and a blank line; out: the error
+	 * after "t.conf:3: " */
+	static const struct in_out cases[] = {
 		{ "dns-listen", "'dns-listen' needs a value" },
 		{ "dns-listen 1.2.3.4:0", "dns-listen: '0': port must be 1-65535" },
 		{ "dns-listen 127.0.0.1:53 dns.google", "dns-listen: 'dns.google': not an IP address" },
@@ -338,19 +459,8 @@ test_settings_bad(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char text[512], want[1024];
-		struct config *c = (struct config *)1;
-		int rc;
-
-		snprintf(text, sizeof(text), "# settings\n\n%s\nttl 5\n", cases[i].line);
-		snprintf(want, sizeof(want), NAME ":3: %s", cases[i].err);
-		rc = parse_env(text, NULL, &c);
-		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
-			bad++;
-		}
-	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += line_refused("# settings\n\n", cases[i].in, "ttl 5\n", cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -474,10 +584,8 @@ test_max_args(void **state)
 static void
 test_allow(void **state)
 {
-	static const struct {
-		const char *line;
-		const char *err;	/* NULL: accepted; else after "t.conf:2: " */
-	} cases[] = {
+	/* in: an allow line; out: NULL when accepted, else the error after "t.conf:2: " */
+	static const struct in_out cases[] = {
 		{ "allow smtp.gmail.com 465,587", NULL },
 		{ "allow *.githubusercontent.com 443", NULL },
 		{ "allow db.internal.example 5432 private", NULL },
@@ -513,25 +621,21 @@ test_allow(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char text[512], want[1024];
+		char text[512];
 		struct config *c = NULL;
 		int rc;
 
-		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
-		rc = parse_env(text, NULL, &c);
-		if (cases[i].err == NULL) {
-			if (rc != 0 || policy_count(c->policy) != 1) {
-				print_error("'%s' refused: %s\n", cases[i].line, err);
-				bad++;
-			}
-			config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += line_refused("ttl 5\n", cases[i].in, "", cases[i].out);
 			continue;
 		}
-		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
-		if (rc != -1 || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
+		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].in);
+		rc = parse_env(text, NULL, &c);
+		if (rc != 0 || policy_count(c->policy) != 1) {
+			print_error("'%s' refused: %s\n", cases[i].in, err);
 			bad++;
 		}
+		config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -565,7 +669,6 @@ static void
 test_route(void **state)
 {
 	struct config *c;
-	const struct route *r;
 	const struct rule *rule;
 
 	(void)state;
@@ -573,21 +676,10 @@ test_route(void **state)
 	    "route 2525 SMTP.X.com.\n"
 	    "route 15432 db.internal.example:5432 private\n", NULL);
 	assert_int_equal(c->nroutes, 3);
-	r = config_route(c, 587);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.gmail.com");
-	assert_int_equal(r->target_port, 587);
-	assert_int_equal(r->flags, 0);
-	assert_string_equal(r->origin, NAME ":1");
-	r = config_route(c, 2525);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.x.com");		/* normalised */
-	assert_int_equal(r->target_port, 2525);			/* no target port: the same */
-	r = config_route(c, 15432);
-	assert_non_null(r);
-	assert_string_equal(r->name, "db.internal.example");
-	assert_int_equal(r->target_port, 5432);
-	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_route(c, 587, "smtp.gmail.com:587", 0, NAME ":1");
+	/* normalised; no target port: the listening one */
+	assert_route(c, 2525, "smtp.x.com:2525", 0, NULL);
+	assert_route(c, 15432, "db.internal.example:5432", RULE_PRIVATE, NULL);
 	assert_null(config_route(c, 25));
 	/* each route implies an allow rule for (target, listening port) */
 	assert_int_equal(policy_count(c->policy), 3);
@@ -608,10 +700,8 @@ test_route(void **state)
 static void
 test_route_bad(void **state)
 {
-	static const struct {
-		const char *lines;	/* the error is on the last line */
-		const char *err;
-	} cases[] = {
+	/* in: the lines, the error is on the last one; out: the error */
+	static const struct in_out cases[] = {
 		{ "route 587", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
 		{ "route 587 a.example 1 private", NAME ":1: usage: route PORT NAME[:PORT] [private]" },
 		{ "route 587 a.example public",
@@ -642,16 +732,8 @@ test_route_bad(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config *c = NULL;
-		int rc = parse_env(cases[i].lines, NULL, &c);
-
-		if (rc != -1 || strcmp(err, cases[i].err) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].lines, rc, err,
-			    cases[i].err);
-			bad++;
-		}
-	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += refused_with(cases[i].in, cases[i].in, NULL, cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -670,7 +752,6 @@ test_env_allow_route(void **state)
 		NULL,
 	};
 	struct config *c;
-	const struct route *r;
 
 	(void)state;
 	c = must_parse("allow file.example 443\n", env);
@@ -686,27 +767,10 @@ test_env_allow_route(void **state)
 	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
 	    RULE_PRIVATE);
 	assert_int_equal(c->nroutes, 4);
-	r = config_route(c, 587);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.gmail.com");
-	assert_int_equal(r->target_port, 587);
-	assert_int_equal(r->flags, 0);
-	assert_string_equal(r->origin, "GATEHOUSE_ROUTE");
-	r = config_route(c, 2525);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.x.com");
-	assert_int_equal(r->target_port, 2525);
-	assert_int_equal(r->flags, 0);
-	r = config_route(c, 5432);
-	assert_non_null(r);
-	assert_string_equal(r->name, "db.x");
-	assert_int_equal(r->target_port, 5432);
-	assert_int_equal(r->flags, RULE_PRIVATE);
-	r = config_route(c, 2526);
-	assert_non_null(r);
-	assert_string_equal(r->name, "smtp.y.com");
-	assert_int_equal(r->target_port, 2526);
-	assert_int_equal(r->flags, RULE_PRIVATE);
+	assert_route(c, 587, "smtp.gmail.com:587", 0, "GATEHOUSE_ROUTE");
+	assert_route(c, 2525, "smtp.x.com:2525", 0, NULL);
+	assert_route(c, 5432, "db.x:5432", RULE_PRIVATE, NULL);
+	assert_route(c, 2526, "smtp.y.com:2526", RULE_PRIVATE, NULL);
 	assert_string_equal(match_origin(c, "db.x", 5432), "GATEHOUSE_ROUTE");
 	assert_int_equal(policy_match(c->policy, "db.x", 4, 5432)->flags,
 	    RULE_PRIVATE | RULE_ROUTE);
@@ -722,21 +786,17 @@ test_env_settings(void **state)
 	    "GATEHOUSE_BLOCKED=refused", "GATEHOUSE_CONFIG=/nonexistent/ignored.conf",
 	    "GATEHOUSEX=1", "GATEHOUSE_ALLOW", "NOT_GATEHOUSE_TTL=x", "GATEHOUSE=1",
 	    "GATEHOUSE_UPSTREAM=1.1.1.1;9.9.9.9:5353", NULL };
-	char b[ADDR_STRLEN];
 	struct config *c;
 
 	(void)state;
 	c = must_parse("dns-listen 0.0.0.0:53\nttl 300\nmax-conns-per-client 100\n", env1);
-	assert_int_equal(c->dns_listen.n, 2);
-	assert_string_equal(addr_str(&c->dns_listen.v[0], 1, b), "127.0.0.1:5353");
-	assert_string_equal(addr_str(&c->dns_listen.v[1], 1, b), "[::1]:5353");
+	assert_addrlist(&c->dns_listen, 1, "127.0.0.1:5353 [::1]:5353");
 	assert_int_equal(c->ttl, 7);
 	assert_int_equal(c->max_conns_per_client, 9);
 	assert_int_equal(c->peek_timeout_ms, 250);
 	assert_int_equal(c->blocked_refused, 1);
 	assert_int_equal(c->upstream_system, 0);
-	assert_int_equal(c->upstream.n, 2);
-	assert_string_equal(addr_str(&c->upstream.v[1], 1, b), "9.9.9.9:5353");
+	assert_addrlist(&c->upstream, 1, "1.1.1.1:53 9.9.9.9:5353");
 	config_unref(c);
 }
 
@@ -781,14 +841,8 @@ test_env_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *env[] = { "HOME=/", (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env(cases[i].file, env, &c);
 
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
-			bad++;
-		}
+		bad += refused_with(cases[i].var, cases[i].file, env, cases[i].err);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -812,10 +866,8 @@ test_env_empty_lists(void **state)
 static void
 test_mistakes_file(void **state)
 {
-	static const struct {
-		const char *line;	/* on line 2, after "ttl 5" */
-		const char *err;	/* after "t.conf:2: " */
-	} cases[] = {
+	/* in: a line on line 2, after "ttl 5"; out: the error after "t.conf:2: " */
+	static const struct in_out cases[] = {
 		{ "allow 443 example.com",
 		  "allow 443 example.com: the name comes first: write allow example.com 443" },
 		{ "allow 465,587 smtp.gmail.com private",
@@ -870,19 +922,8 @@ test_mistakes_file(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		char text[512], want[1024];
-		struct config *c = (struct config *)1;
-		int rc;
-
-		snprintf(text, sizeof(text), "ttl 5\n%s\n", cases[i].line);
-		snprintf(want, sizeof(want), NAME ":2: %s", cases[i].err);
-		rc = parse_env(text, NULL, &c);
-		if (rc != -1 || c != NULL || strcmp(err, want) != 0) {
-			print_error("'%s': rc %d err \"%s\"\n   want \"%s\"\n", cases[i].line, rc, err, want);
-			bad++;
-		}
-	}
+	for (i = 0; i < NELEM(cases); i++)
+		bad += line_refused("ttl 5\n", cases[i].in, "", cases[i].out);
 	/* a BOM is named as such on the first line, a comment or not */
 	{
 		struct config *c = NULL;
@@ -902,10 +943,8 @@ test_mistakes_file(void **state)
 static void
 test_mistakes_env(void **state)
 {
-	static const struct {
-		const char *var;
-		const char *err;
-	} cases[] = {
+	/* in: a variable; out: the error */
+	static const struct in_out cases[] = {
 		{ "GATEHOUSE_ALLOW=443:example.com",
 		  "GATEHOUSE_ALLOW: '443:example.com': the name comes first: write example.com:443" },
 		{ "GATEHOUSE_ALLOW=10.0.0.0/8:443",
@@ -961,17 +1000,8 @@ test_mistakes_env(void **state)
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env("", env, &c);
-
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
-			bad++;
-		}
-	}
+	for (i = 0; i < NELEM(cases); i++)
+		bad += refused_with(cases[i].in, "", env_of(cases[i].in), cases[i].out);
 	assert_int_equal(bad, 0);
 }
 
@@ -980,10 +1010,8 @@ test_mistakes_env(void **state)
 static void
 test_unknown_variables(void **state)
 {
-	static const struct {
-		const char *var;
-		const char *err;	/* NULL: accepted (not a gatehouse variable) */
-	} cases[] = {
+	/* in: a variable; out: the error, NULL when accepted (not a gatehouse variable) */
+	static const struct in_out cases[] = {
 		{ "GATEHOUSE_FORWARD_LISTN=127.0.0.1",
 		  "GATEHOUSE_FORWARD_LISTN: not a gatehouse setting; did you mean "
 		  "GATEHOUSE_FORWARD_LISTEN?" },
@@ -1029,25 +1057,22 @@ test_unknown_variables(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { "GATEHOUSE_TTL=7", (char *)cases[i].var, "GATEHOUSE_ALLOW=b.example:1",
+		char *env[] = { "GATEHOUSE_TTL=7", (char *)cases[i].in, "GATEHOUSE_ALLOW=b.example:1",
 		    NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env("allow a.example 443\n", env, &c);
+		struct config *c = NULL;
+		int rc;
 
-		if (cases[i].err == NULL) {
-			if (rc != 0 || c == NULL || policy_count(c->policy) != 2 || c->ttl != 7) {
-				print_error("%s: rc %d err \"%s\"\n", cases[i].var, rc, err);
-				bad++;
-			}
-			if (rc == 0)
-				config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += refused_with(cases[i].in, "allow a.example 443\n", env, cases[i].out);
 			continue;
 		}
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("%s: rc %d err \"%s\"\n   want \"%s\"\n", cases[i].var, rc, err,
-			    cases[i].err);
+		rc = parse_env("allow a.example 443\n", env, &c);
+		if (rc != 0 || c == NULL || policy_count(c->policy) != 2 || c->ttl != 7) {
+			print_error("%s: rc %d err \"%s\"\n", cases[i].in, rc, err);
 			bad++;
 		}
+		if (rc == 0)
+			config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -1057,11 +1082,8 @@ test_unknown_variables(void **state)
 static void
 test_duplicate_warning(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *var;
-		const char *warnings;	/* NULL: none */
-	} cases[] = {
+	/* text: the file; var: a variable or NULL; out: the warnings, NULL for none */
+	static const struct text_var_out cases[] = {
 		{ "allow a.example 443\n# again\nallow a.example 443\n", NULL,
 		  NAME ":3: allow a.example: port 443 is already allowed by " NAME ":1 (the same rule "
 		  "written twice?)\n" },
@@ -1091,14 +1113,13 @@ test_duplicate_warning(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = must_parse(cases[i].text, env);
+		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
 
-		if ((cases[i].warnings == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
-		    strcmp(c->warnings, cases[i].warnings) != 0)) {
+		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, cases[i].out) != 0)) {
 			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
 			    c->warnings ? c->warnings : "(none)",
-			    cases[i].warnings ? cases[i].warnings : "(none)");
+			    cases[i].out ? cases[i].out : "(none)");
 			bad++;
 		}
 		config_unref(c);
@@ -1185,11 +1206,8 @@ test_ports(void **state)
 static void
 test_ports_limit(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *var;
-		const char *err;	/* NULL: accepted */
-	} cases[] = {
+	/* text: the file; var: a variable or NULL; out: the error, NULL when accepted */
+	static const struct text_var_out cases[] = {
 		{ "allow x.example 1-65535\n", NULL, NAME ":1: allow x.example 1-65535: with this "
 		  "rule the allowlist names more than 1024 ports, the most the forwarder listens on: "
 		  "narrow the port ranges" },
@@ -1209,24 +1227,21 @@ test_ports_limit(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
-		struct config *c = (struct config *)1;
-		int rc = parse_env(cases[i].text, env, &c);
+		struct config *c = NULL;
+		int rc;
 
-		if (cases[i].err == NULL) {
-			if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
-				print_error("case %zu: rc %d err %s\n", i, rc, err);
-				bad++;
-			}
-			if (rc == 0)
-				config_unref(c);
+		if (cases[i].out != NULL) {
+			bad += refused_with(cases[i].text, cases[i].text, env_of(cases[i].var),
+			    cases[i].out);
 			continue;
 		}
-		if (rc != -1 || c != NULL || strcmp(err, cases[i].err) != 0) {
-			print_error("case %zu: rc %d err \"%s\"\n   want \"%s\"\n", i, rc, err,
-			    cases[i].err);
+		rc = parse_env(cases[i].text, env_of(cases[i].var), &c);
+		if (rc != 0 || c->nports != CONFIG_MAX_PORTS) {
+			print_error("case %zu: rc %d err %s\n", i, rc, err);
 			bad++;
 		}
+		if (rc == 0)
+			config_unref(c);
 	}
 	assert_int_equal(bad, 0);
 }
@@ -1385,7 +1400,6 @@ test_cross_setting_error_env(void **state)
 
 /* ---- config_load: files ---- */
 
-static char tmpdir[64];
 
 static char *
 tmp_path(const char *name, char *buf, size_t len)
@@ -1408,18 +1422,14 @@ static int
 setup_tmp(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-config.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tmpdir_make("config");
 }
 
 static int
 teardown_tmp(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 static void
@@ -1770,11 +1780,10 @@ test_route_private_inherited(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		char *env[] = { (char *)cases[i].var, NULL };
 		struct config *c = NULL;
 		const struct rule *r;
 
-		if (parse_env(cases[i].text, env, &c) != 0) {
+		if (parse_env(cases[i].text, env_of(cases[i].var), &c) != 0) {
 			print_error("case %zu refused: %s\n", i, err);
 			bad++;
 			continue;

@@ -19,6 +19,12 @@ struct ncase {
 	const char *shows;
 };
 
+/* Rows: in is already in normal form; in is normalised to out; in is refused with st. */
+#define KEPT(in_, shows_) { .in = (in_), .want = DNAME_OK, .out = (in_), .shows = (shows_) }
+#define NORMAL(in_, out_, shows_) \
+	{ .in = (in_), .want = DNAME_OK, .out = (out_), .shows = (shows_) }
+#define REFUSED(in_, st, shows_) { .in = (in_), .want = (st), .shows = (shows_) }
+
 static const char *
 status_name(enum dname_status st)
 {
@@ -85,21 +91,21 @@ static void
 test_normal_form(void **state)
 {
 	static const struct ncase cases[] = {
-		{ "example.com", 0, DNAME_OK, "example.com", "already normal" },
-		{ "Example.COM", 0, DNAME_OK, "example.com", "ASCII letters lowercased" },
-		{ "SMTP.GMAIL.COM.", 0, DNAME_OK, "smtp.gmail.com", "uppercase and trailing dot" },
-		{ "example.com.", 0, DNAME_OK, "example.com", "one trailing dot dropped" },
-		{ "localhost", 0, DNAME_OK, "localhost", "single label" },
-		{ "a", 0, DNAME_OK, "a", "one character" },
-		{ "_acme-challenge.example.com", 0, DNAME_OK, "_acme-challenge.example.com",
-		  "underscore service label accepted" },
-		{ "_dmarc.Example.org", 0, DNAME_OK, "_dmarc.example.org", "underscore + case" },
-		{ "a_b.c-d.e", 0, DNAME_OK, "a_b.c-d.e", "'_' and '-' inside labels" },
-		{ "xn--bcher-kva.example", 0, DNAME_OK, "xn--bcher-kva.example", "A-label kept" },
-		{ "123.example.com", 0, DNAME_OK, "123.example.com", "numeric first label is a name" },
-		{ "1.2.3.com", 0, DNAME_OK, "1.2.3.com", "numeric labels, alphabetic TLD" },
-		{ "0x1.example", 0, DNAME_OK, "0x1.example", "hex-looking first label is fine" },
-		{ "example.com\0junk", 11, DNAME_OK, "example.com", "only len bytes are read" },
+		KEPT("example.com", "already normal"),
+		NORMAL("Example.COM", "example.com", "ASCII letters lowercased"),
+		NORMAL("SMTP.GMAIL.COM.", "smtp.gmail.com", "uppercase and trailing dot"),
+		NORMAL("example.com.", "example.com", "one trailing dot dropped"),
+		KEPT("localhost", "single label"),
+		KEPT("a", "one character"),
+		KEPT("_acme-challenge.example.com", "underscore service label accepted"),
+		NORMAL("_dmarc.Example.org", "_dmarc.example.org", "underscore + case"),
+		KEPT("a_b.c-d.e", "'_' and '-' inside labels"),
+		KEPT("xn--bcher-kva.example", "A-label kept"),
+		KEPT("123.example.com", "numeric first label is a name"),
+		KEPT("1.2.3.com", "numeric labels, alphabetic TLD"),
+		KEPT("0x1.example", "hex-looking first label is fine"),
+		{ .in = "example.com\0junk", .len = 11, .want = DNAME_OK, .out = "example.com",
+		  .shows = "only len bytes are read" },
 	};
 
 	(void)state;
@@ -110,36 +116,37 @@ static void
 test_statuses(void **state)
 {
 	static const struct ncase cases[] = {
-		{ "", 0, DNAME_EMPTY, NULL, "empty string" },
-		{ ".", 0, DNAME_EMPTY, NULL, "root alone" },
-		{ "a..b", 0, DNAME_LABEL_EMPTY, NULL, "two dots in a row" },
-		{ ".a", 0, DNAME_LABEL_EMPTY, NULL, "leading dot" },
-		{ "a..", 0, DNAME_LABEL_EMPTY, NULL, "two trailing dots: only one is dropped" },
-		{ "..", 0, DNAME_LABEL_EMPTY, NULL, "two dots alone" },
-		{ "a b.com", 0, DNAME_BAD_CHAR, NULL, "space" },
-		{ "*.example.com", 0, DNAME_BAD_CHAR, NULL, "'*' is not a name character" },
-		{ "a/b.com", 0, DNAME_BAD_CHAR, NULL, "'/'" },
-		{ "a\0b.com", 7, DNAME_BAD_CHAR, NULL, "NUL inside the name" },
-		{ "exa\tmple.com", 0, DNAME_BAD_CHAR, NULL, "tab" },
-		{ "a@b.com", 0, DNAME_BAD_CHAR, NULL, "'@'" },
-		{ "a\x7f.com", 0, DNAME_BAD_CHAR, NULL, "DEL (0x7f)" },
-		{ "b\xc3\xbc" "cher.example", 0, DNAME_NON_ASCII, NULL, "UTF-8 u-umlaut" },
-		{ "\xe4\xbe\x8b.com", 0, DNAME_NON_ASCII, NULL, "UTF-8 CJK label" },
-		{ "a.\xff", 0, DNAME_NON_ASCII, NULL, "0xff byte" },
-		{ "1.2.3.4", 0, DNAME_IP_LITERAL, NULL, "IPv4 dotted quad" },
-		{ "1.2.3.4.", 0, DNAME_IP_LITERAL, NULL, "IPv4 with trailing dot" },
-		{ "127.1", 0, DNAME_IP_LITERAL, NULL, "short IPv4 form (inet_aton)" },
-		{ "0x7f000001", 0, DNAME_IP_LITERAL, NULL, "hex IPv4 form" },
-		{ "2130706433", 0, DNAME_IP_LITERAL, NULL, "decimal IPv4 form" },
-		{ "example.123", 0, DNAME_IP_LITERAL, NULL, "numeric last label" },
-		{ "::1", 0, DNAME_IP_LITERAL, NULL, "IPv6 loopback" },
-		{ "2001:db8::1", 0, DNAME_IP_LITERAL, NULL, "IPv6" },
-		{ "[::1]", 0, DNAME_IP_LITERAL, NULL, "bracketed IPv6" },
-		{ "::ffff:1.2.3.4", 0, DNAME_IP_LITERAL, NULL, "IPv4-mapped IPv6" },
-		{ "fe80::1", 0, DNAME_IP_LITERAL, NULL, "link-local IPv6" },
-		{ "example.com:443", 0, DNAME_BAD_CHAR, NULL, "':' in a name that is not IPv6" },
-		{ "[::1", 0, DNAME_BAD_CHAR, NULL, "unclosed bracket: not an address either" },
-		{ "fe80::1%eth0", 0, DNAME_BAD_CHAR, NULL, "zone index: not an address" },
+		REFUSED("", DNAME_EMPTY, "empty string"),
+		REFUSED(".", DNAME_EMPTY, "root alone"),
+		REFUSED("a..b", DNAME_LABEL_EMPTY, "two dots in a row"),
+		REFUSED(".a", DNAME_LABEL_EMPTY, "leading dot"),
+		REFUSED("a..", DNAME_LABEL_EMPTY, "two trailing dots: only one is dropped"),
+		REFUSED("..", DNAME_LABEL_EMPTY, "two dots alone"),
+		REFUSED("a b.com", DNAME_BAD_CHAR, "space"),
+		REFUSED("*.example.com", DNAME_BAD_CHAR, "'*' is not a name character"),
+		REFUSED("a/b.com", DNAME_BAD_CHAR, "'/'"),
+		{ .in = "a\0b.com", .len = 7, .want = DNAME_BAD_CHAR, 
+		  .shows = "NUL inside the name" },
+		REFUSED("exa\tmple.com", DNAME_BAD_CHAR, "tab"),
+		REFUSED("a@b.com", DNAME_BAD_CHAR, "'@'"),
+		REFUSED("a\x7f.com", DNAME_BAD_CHAR, "DEL (0x7f)"),
+		REFUSED("b\xc3\xbc" "cher.example", DNAME_NON_ASCII, "UTF-8 u-umlaut"),
+		REFUSED("\xe4\xbe\x8b.com", DNAME_NON_ASCII, "UTF-8 CJK label"),
+		REFUSED("a.\xff", DNAME_NON_ASCII, "0xff byte"),
+		REFUSED("1.2.3.4", DNAME_IP_LITERAL, "IPv4 dotted quad"),
+		REFUSED("1.2.3.4.", DNAME_IP_LITERAL, "IPv4 with trailing dot"),
+		REFUSED("127.1", DNAME_IP_LITERAL, "short IPv4 form (inet_aton)"),
+		REFUSED("0x7f000001", DNAME_IP_LITERAL, "hex IPv4 form"),
+		REFUSED("2130706433", DNAME_IP_LITERAL, "decimal IPv4 form"),
+		REFUSED("example.123", DNAME_IP_LITERAL, "numeric last label"),
+		REFUSED("::1", DNAME_IP_LITERAL, "IPv6 loopback"),
+		REFUSED("2001:db8::1", DNAME_IP_LITERAL, "IPv6"),
+		REFUSED("[::1]", DNAME_IP_LITERAL, "bracketed IPv6"),
+		REFUSED("::ffff:1.2.3.4", DNAME_IP_LITERAL, "IPv4-mapped IPv6"),
+		REFUSED("fe80::1", DNAME_IP_LITERAL, "link-local IPv6"),
+		REFUSED("example.com:443", DNAME_BAD_CHAR, "':' in a name that is not IPv6"),
+		REFUSED("[::1", DNAME_BAD_CHAR, "unclosed bracket: not an address either"),
+		REFUSED("fe80::1%eth0", DNAME_BAD_CHAR, "zone index: not an address"),
 	};
 
 	(void)state;
@@ -176,13 +183,13 @@ test_lengths(void **state)
 		for (i = 0; i <= strlen(n253); i++)
 			up253[i] = n253[i] == 'a' ? 'A' : n253[i];
 		const struct ncase cases[] = {
-			{ l63, 0, DNAME_OK, l63, "63-character label is the maximum" },
-			{ l64, 0, DNAME_LABEL_TOO_LONG, NULL, "64-character label" },
-			{ n253, 0, DNAME_OK, n253, "253 characters is the maximum" },
-			{ n253dot, 0, DNAME_OK, n253, "253 characters plus the trailing dot" },
-			{ up253, 0, DNAME_OK, n253, "253 uppercase characters lowercased" },
-			{ n254, 0, DNAME_TOO_LONG, NULL, "254 characters" },
-			{ rep(tmp, 64, ""), 0, DNAME_LABEL_TOO_LONG, NULL, "single 64-char label" },
+			KEPT(l63, "63-character label is the maximum"),
+			REFUSED(l64, DNAME_LABEL_TOO_LONG, "64-character label"),
+			KEPT(n253, "253 characters is the maximum"),
+			NORMAL(n253dot, n253, "253 characters plus the trailing dot"),
+			NORMAL(up253, n253, "253 uppercase characters lowercased"),
+			REFUSED(n254, DNAME_TOO_LONG, "254 characters"),
+			REFUSED(rep(tmp, 64, ""), DNAME_LABEL_TOO_LONG, "single 64-char label"),
 		};
 		run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 	}
@@ -210,15 +217,18 @@ test_out_bounds(void **state)
 	assert_string_equal(out, "a.b");
 }
 
+/* A text and whether dname_is_ip_literal reads it as an address. */
+struct ip_case {
+	const char *s;
+	int want;
+	const char *shows;
+};
+
 /* dname_is_ip_literal on its own (used by the peek parsers on raw SNI/Host values). */
 static void
 test_is_ip_literal(void **state)
 {
-	static const struct {
-		const char *s;
-		int want;
-		const char *shows;
-	} cases[] = {
+	static const struct ip_case cases[] = {
 		{ "1.2.3.4", 1, "dotted quad" },
 		{ "1.2.3.4.", 1, "dotted quad, trailing dot" },
 		{ "10", 1, "one number" },

@@ -220,15 +220,18 @@ test_has_port(void **state)
 	assert_int_equal(rule_has_port(&r, 0), 0);
 }
 
+/* A pattern policy_add refuses, its message, and what the case shows. */
+struct refusal {
+	const char *pattern;
+	const char *err;
+	const char *shows;
+};
+
 /* Refused patterns, each with the exact message. */
 static void
 test_refused_patterns(void **state)
 {
-	static const struct {
-		const char *pattern;
-		const char *err;
-		const char *shows;
-	} cases[] = {
+	static const struct refusal cases[] = {
 		{ "*", "'*' matches every name; list the names to allow", "bare '*'" },
 		{ "*.", "'*.' matches every name; list the names to allow", "'*.'" },
 		{ "*.com", "'*.com' is too broad: it covers a whole public suffix", "a TLD" },

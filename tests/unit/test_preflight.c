@@ -21,9 +21,11 @@
 #include "preflight.h"
 #include "util.h"
 
+#include "tmpdir.h"
+
 #define NAME "t.conf"
 
-static char tmpdir[64], resolvconf[128], err[2048];
+static char resolvconf[128], err[2048];
 static struct iface_table *ifaces;
 static char *warnings;
 
@@ -349,6 +351,19 @@ test_upstream(void **state)
 	write_resolvconf("nameserver 198.51.100.53\n");
 }
 
+/* The number a one-line file (a sysctl) holds, or dflt when it cannot be read. */
+static unsigned
+file_uint(const char *path, unsigned dflt)
+{
+	FILE *f = fopen(path, "r");
+	unsigned v;
+	int ok = f != NULL && fscanf(f, "%u", &v) == 1;
+
+	if (f != NULL)
+		fclose(f);
+	return ok ? v : dflt;
+}
+
 /* ---- warnings ---- */
 
 static void
@@ -371,14 +386,8 @@ test_warnings(void **state)
 	    "user root\n", NULL);
 	/* a low port when not root */
 	{
-		FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
-		unsigned start = 1024;
+		unsigned start = file_uint("/proc/sys/net/ipv4/ip_unprivileged_port_start", 1024);
 
-		if (f != NULL) {
-			if (fscanf(f, "%u", &start) != 1)
-				start = 1024;
-			fclose(f);
-		}
 		assert_int_equal(check_env("allow a.example 443\ndns-listen 127.0.0.1:5353\n"
 		    "user root\n", NULL, 1000), 0);
 		if (start > 443) {
@@ -399,8 +408,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/gh-test-preflight.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make("preflight") == -1)
 		return -1;
 	chmod(tmpdir, 01777);	/* test_audit_not_writable's child (nobody) makes a directory */
 	snprintf(resolvconf, sizeof(resolvconf), "%s/resolv.conf", tmpdir);
@@ -413,13 +421,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	free(warnings);
 	iface_free(ifaces);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove();
 }
 
 int

@@ -11,20 +11,10 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
+#include "dns_wire.h"
 #include "policy.h"
 #include "query.h"
 
-#define HDR		12
-#define F_QR		0x8000
-#define F_AA		0x0400
-#define F_TC		0x0200
-#define F_RD		0x0100
-#define F_RA		0x0080
-#define F_Z		0x0040
-#define F_AD		0x0020
-#define F_CD		0x0010
-#define OPCODE(n)	((uint16_t)((n) << 11))
-#define EDNS_DO		0x8000
 #define T_A		1
 #define T_NS		2
 #define T_CNAME		5
@@ -49,6 +39,9 @@
 #define TTL		300
 #define NEG_TTL		30
 #define OUTCAP		65535
+#define ALLOWED		"allowed.example.com"	/* on the allowlist (setup) */
+#define EVIL		"evil.example"		/* not on it */
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* ---- the query builder: every helper appends annotated bytes ---------------------- */
 
@@ -82,27 +75,35 @@ w_u16(struct wire *w, uint16_t v)
 	w_bytes(w, b, 2);
 }
 
+/* n bytes of value c (a long label's bytes) */
 static void
-w_u32(struct wire *w, uint32_t v)
+w_fill(struct wire *w, uint8_t c, size_t n)
 {
-	w_u16(w, (uint16_t)(v >> 16));
-	w_u16(w, (uint16_t)v);
+	assert_true(w->len + n <= sizeof(w->b));
+	memset(w->b + w->len, c, n);
+	w->len += n;
 }
 
-/* Header: ID, flags (QR|opcode|AA|TC|RD / RA|Z|AD|CD|rcode), then QD/AN/NS/AR counts. */
+/* The counts of a header (QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT); left out: 0. */
+struct counts {
+	uint16_t qd, an, ns, ar;
+};
+
+/* Header: ID, flags (QR|opcode|AA|TC|RD / RA|Z|AD|CD|rcode), then the four counts. Starts
+ * the wire afresh. */
 static void
-w_header(struct wire *w, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
-    uint16_t ar)
+w_header(struct wire *w, uint16_t id, uint16_t flags, struct counts c)
 {
 	memset(w, 0, sizeof(*w));
 	w_u16(w, id);		/* bytes 0-1: ID */
 	w_u16(w, flags);	/* bytes 2-3: flags */
-	w_u16(w, qd);		/* bytes 4-5: QDCOUNT */
-	w_u16(w, an);		/* bytes 6-7: ANCOUNT */
-	w_u16(w, ns);		/* bytes 8-9: NSCOUNT */
-	w_u16(w, ar);		/* bytes 10-11: ARCOUNT */
+	w_u16(w, c.qd);		/* bytes 4-5: QDCOUNT */
+	w_u16(w, c.an);		/* bytes 6-7: ANCOUNT */
+	w_u16(w, c.ns);		/* bytes 8-9: NSCOUNT */
+	w_u16(w, c.ar);		/* bytes 10-11: ARCOUNT */
 	w->flags = flags;
 }
+#define HEADER(w, id, flags, ...) w_header((w), (id), (flags), (struct counts){ __VA_ARGS__ })
 
 /* A name from dotted text, case kept: one length byte per label, then the root (0). "." is
  * the root alone. No escapes: raw label bytes go through w_bytes. */
@@ -123,57 +124,99 @@ w_name(struct wire *w, const char *text)
 	w_u8(w, 0);			/* root label */
 }
 
-/* The question: name, QTYPE, QCLASS. The first one is remembered for comparison. */
+/* Mark the bytes from start to here as the first question (for comparison). */
 static void
-w_question(struct wire *w, const char *name, uint16_t type, uint16_t class)
+w_mark_question(struct wire *w, size_t start)
 {
-	size_t start = w->len;
-
-	w_name(w, name);
-	w_u16(w, type);		/* QTYPE */
-	w_u16(w, class);	/* QCLASS */
 	if (w->qend == 0) {
 		w->qstart = start;
 		w->qend = w->len;
 	}
 }
 
-/* Mark bytes written by hand (w_bytes) as the first question. */
+/* QTYPE, QCLASS after a name written from start: ends a question. */
 static void
-w_mark_question(struct wire *w, size_t start)
+w_type_class(struct wire *w, size_t start, uint16_t type, uint16_t class)
 {
-	w->qstart = start;
-	w->qend = w->len;
+	w_u16(w, type);		/* QTYPE */
+	w_u16(w, class);	/* QCLASS */
+	w_mark_question(w, start);
 }
 
-/* OPT pseudo-record (RFC 6891): owner root, TYPE 41, CLASS = UDP payload size, TTL =
- * extended rcode (8) | version (8) | DO + Z (16), RDLEN, RDATA (options). */
+/* The question: name, QTYPE, QCLASS. */
 static void
-w_opt(struct wire *w, uint16_t size, uint8_t ext_rcode, uint8_t version, uint16_t eflags,
-    const uint8_t *rdata, uint16_t rdlen)
+w_question(struct wire *w, const char *name, uint16_t type, uint16_t class)
+{
+	size_t start = w->len;
+
+	w_name(w, name);
+	w_type_class(w, start, type, class);
+}
+
+/* A resource record after its owner: TYPE, CLASS, TTL, RDLENGTH (as given, which may lie),
+ * then n bytes of RDATA. */
+static void
+w_rr_after_owner(struct wire *w, uint16_t type, uint16_t class, uint32_t ttl, uint16_t rdlen,
+    const void *rdata, size_t n)
+{
+	w_u16(w, type);
+	w_u16(w, class);
+	w_u16(w, (uint16_t)(ttl >> 16));	/* TTL */
+	w_u16(w, (uint16_t)ttl);
+	w_u16(w, rdlen);			/* RDLENGTH */
+	if (n > 0)
+		w_bytes(w, rdata, n);
+}
+
+/* The fields of an OPT pseudo-record (RFC 6891); left out: 0 (no options). */
+struct opt {
+	uint16_t size;		/* CLASS: the requestor's UDP payload size */
+	uint8_t ext_rcode;	/* TTL byte 0: extended rcode */
+	uint8_t version;	/* TTL byte 1: EDNS version */
+	uint16_t eflags;	/* TTL bytes 2-3: DO bit, Z */
+	const uint8_t *rdata;	/* options: code(2) len(2) data */
+	uint16_t rdlen;
+};
+
+/* OPT: owner root, TYPE 41, then the fields above. */
+static void
+w_opt_rr(struct wire *w, struct opt o)
 {
 	w_u8(w, 0);			/* owner: root */
 	w_u16(w, T_OPT);		/* TYPE OPT */
-	w_u16(w, size);			/* CLASS: requestor's UDP payload size */
-	w_u8(w, ext_rcode);		/* TTL byte 0: extended rcode */
-	w_u8(w, version);		/* TTL byte 1: EDNS version */
-	w_u16(w, eflags);		/* TTL bytes 2-3: DO bit, Z */
-	w_u16(w, rdlen);		/* RDLENGTH */
-	if (rdlen > 0)
-		w_bytes(w, rdata, rdlen);	/* options: code(2) len(2) data */
+	w_u16(w, o.size);
+	w_u8(w, o.ext_rcode);
+	w_u8(w, o.version);
+	w_u16(w, o.eflags);
+	w_u16(w, o.rdlen);		/* RDLENGTH */
+	if (o.rdlen > 0)
+		w_bytes(w, o.rdata, o.rdlen);
 	w->has_opt = 1;
 }
+#define OPT(w, ...) w_opt_rr((w), (struct opt){ __VA_ARGS__ })
 
-/* The common case: ID, RD set, one question, and an OPT record when edns > 0 (its payload
- * size; no options, DO clear). */
+/* A query as most tests send it; left out: 0. */
+struct question {
+	uint16_t id;
+	const char *name;	/* dotted, see w_name */
+	uint16_t type;		/* QTYPE; QCLASS is IN */
+	uint16_t edns;		/* the OPT's UDP payload size; 0: no OPT */
+	uint16_t eflags;	/* the OPT's DO and Z bits */
+	uint16_t flags;		/* header flags besides RD (opcode, CD, ...) */
+	int no_rd;		/* RD clear (it is set otherwise) */
+};
+
 static void
-make_query(struct wire *w, uint16_t id, const char *name, uint16_t type, uint16_t edns)
+w_query(struct wire *w, const struct question *q)
 {
-	w_header(w, id, F_RD, 1, 0, 0, edns ? 1 : 0);
-	w_question(w, name, type, C_IN);
-	if (edns)
-		w_opt(w, edns, 0, 0, 0, NULL, 0);
+	HEADER(w, q->id, (uint16_t)((q->no_rd ? 0 : F_RD) | q->flags), .qd = 1,
+	    .ar = q->edns ? 1 : 0);
+	w_question(w, q->name, q->type, C_IN);
+	if (q->edns)
+		OPT(w, .size = q->edns, .eflags = q->eflags);
 }
+/* make_query(&w, .id = 1, .name = ALLOWED, .type = T_A, .edns = 1232) */
+#define make_query(w, ...) w_query((w), &(struct question){ __VA_ARGS__ })
 
 /* ---- the environment ------------------------------------------------------------- */
 
@@ -199,7 +242,7 @@ setup(void **state)
 	(void)state;
 	pol = policy_new();
 	assert_non_null(pol);
-	add_rule("allowed.example.com");
+	add_rule(ALLOWED);
 	add_rule("a.b.example.com");
 	add_rule("*.wild.example.org");
 	add_rule("exact.wild.example.org");
@@ -226,6 +269,7 @@ teardown(void **state)
 	return 0;
 }
 
+/* The gateway's addresses are v4[0..na) and v6[0..naaaa). */
 static struct query_env
 env_with(size_t na, size_t naaaa)
 {
@@ -254,12 +298,6 @@ struct res {
 };
 
 static struct res R;
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static void
 free_res(void)
@@ -296,85 +334,24 @@ run(const struct wire *q, const struct query_env *env)
 	return run_cap(q, env, OUTCAP);
 }
 
+/* The query answered in the usual environment: one IPv4 and one IPv6 address, UDP. */
+static struct res *
+ask(const struct wire *q)
+{
+	struct query_env env = env_with(1, 1);
+
+	return run(q, &env);
+}
+
 static uint16_t
 hflags(const struct res *r)
 {
 	return rd16(r->out + 2);
 }
 
-/* What every answer shares: ID, QR AA RA set, RD CD and opcode copied, TC as expected,
- * the question copied byte for byte when there is one, the counts, the rcode (header
- * and extended), and an OPT exactly as expected (payload 1232, version 0, DO copied). */
-static void
-check_answer(const struct res *r, int rcode, int tc, uint16_t qd, uint16_t an, uint16_t ns,
-    int opt)
-{
-	const struct wire *q = r->q;
-	uint16_t f = hflags(r), qf = q->flags;
-
-	assert_int_equal(rd16(r->out), rd16(q->b));			/* ID echoed */
-	assert_int_equal(ldns_pkt_id(r->pkt), rd16(q->b));
-	assert_true(f & F_QR);
-	assert_true(ldns_pkt_qr(r->pkt));
-	assert_true(f & F_AA);
-	assert_true(ldns_pkt_aa(r->pkt));
-	assert_true(f & F_RA);
-	assert_true(ldns_pkt_ra(r->pkt));
-	assert_int_equal(f & F_RD, qf & F_RD);
-	assert_int_equal(ldns_pkt_rd(r->pkt), (qf & F_RD) != 0);
-	assert_int_equal(f & F_CD, qf & F_CD);
-	assert_int_equal(ldns_pkt_cd(r->pkt), (qf & F_CD) != 0);
-	assert_int_equal(f & (F_Z | F_AD), 0);				/* never set */
-	assert_int_equal((f >> 11) & 0xf, (qf >> 11) & 0xf);		/* opcode */
-	assert_int_equal((f & F_TC) != 0, tc);
-	assert_int_equal(ldns_pkt_tc(r->pkt), tc);
-	assert_int_equal(f & 0xf, rcode & 0xf);				/* header rcode */
-	assert_int_equal(ldns_pkt_get_rcode(r->pkt), rcode & 0xf);
-	assert_int_equal(r->info.rcode, rcode);
-	/* counts as written on the wire */
-	assert_int_equal(rd16(r->out + 4), qd);
-	assert_int_equal(rd16(r->out + 6), an);
-	assert_int_equal(rd16(r->out + 8), ns);
-	assert_int_equal(rd16(r->out + 10), opt ? 1 : 0);
-	assert_int_equal(ldns_pkt_qdcount(r->pkt), qd);
-	assert_int_equal(ldns_pkt_ancount(r->pkt), an);
-	assert_int_equal(ldns_pkt_nscount(r->pkt), ns);
-	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_additional(r->pkt)), 0);
-	if (qd == 1) {
-		size_t ql = q->qend - q->qstart;
-
-		assert_true(q->qend > q->qstart);
-		assert_true(r->len >= HDR + ql);
-		assert_memory_equal(r->out + HDR, q->b + q->qstart, ql);	/* 0x20 kept */
-	}
-	if (opt) {
-		uint16_t qedns = 0;
-
-		assert_int_equal(ldns_pkt_edns_udp_size(r->pkt), QUERY_EDNS_PAYLOAD);
-		assert_int_equal(ldns_pkt_edns_version(r->pkt), 0);
-		assert_int_equal(ldns_pkt_edns_extended_rcode(r->pkt), (rcode >> 4) & 0xff);
-		/* DO copied from the query's OPT TTL (bytes 2-3 of it); Z never set */
-		if (q->has_opt) {
-			size_t i;
-
-			/* the query's first OPT: find it after the question(s) by its type */
-			for (i = HDR; i + 11 <= q->len; i++)
-				if (q->b[i] == 0 && rd16(q->b + i + 1) == T_OPT) {
-					qedns = rd16(q->b + i + 7);
-					break;
-				}
-		}
-		assert_int_equal(ldns_pkt_edns_do(r->pkt), (qedns & EDNS_DO) != 0);
-		assert_int_equal(ldns_pkt_edns_z(r->pkt) & ~EDNS_DO, 0);	/* ldns keeps DO in z */
-		assert_int_equal(r->info.dnssec_ok, (qedns & EDNS_DO) != 0);
-	} else {
-		assert_int_equal(ldns_pkt_edns_udp_size(r->pkt), 0);
-	}
-}
-
 /* The EDNS options of the answer: none, or exactly EDE 15 (Blocked). */
 static void
-check_ede(struct res *r, int blocked)
+check_ede(const struct res *r, int blocked)
 {
 	ldns_edns_option_list *ol = ldns_pkt_edns_get_option_list(r->pkt);
 	size_t n = ol ? ldns_edns_option_list_get_count(ol) : 0;
@@ -411,6 +388,97 @@ check_soa(const struct res *r)
 	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), NEG_TTL);	/* MINIMUM */
 }
 
+/* The DO bit of the query's first OPT (bytes 2-3 of its TTL), 0 without one. */
+static int
+query_do(const struct wire *q)
+{
+	size_t i;
+
+	if (!q->has_opt)
+		return 0;
+	/* find it after the question(s) by its owner (root) and type */
+	for (i = HDR; i + 11 <= q->len; i++)
+		if (q->b[i] == 0 && rd16(q->b + i + 1) == T_OPT)
+			return (rd16(q->b + i + 7) & EDNS_DO) != 0;
+	return 0;
+}
+
+/* What an answer's header must say; left out: 0 (NOERROR, no TC, no records, no OPT). */
+struct want {
+	int rcode;		/* 12 bits: BADVERS (16) is 0 in the header, 1 in the OPT */
+	int tc;			/* TC set */
+	int no_question;	/* QDCOUNT 0: no question copied */
+	uint16_t an;		/* ANCOUNT */
+	uint16_t ns;		/* NSCOUNT: 1 is the negative answer's SOA (check_soa) */
+	int opt;		/* an OPT in additional */
+	int ede;		/* that OPT carries EDE 15 (Blocked); otherwise no option */
+};
+
+/* What every answer shares: ID, QR AA RA set, RD CD and opcode copied, TC as expected,
+ * the question copied byte for byte when there is one, the counts, the rcode (header
+ * and extended), an OPT exactly as expected (payload 1232, version 0, DO copied) with
+ * EDE or no option, and the SOA when NSCOUNT is 1. */
+static void
+check_want(const struct res *r, struct want w)
+{
+	const struct wire *q = r->q;
+	uint16_t f = hflags(r), qf = q->flags;
+	uint16_t qd = w.no_question ? 0 : 1;
+
+	assert_int_equal(rd16(r->out), rd16(q->b));			/* ID echoed */
+	assert_int_equal(ldns_pkt_id(r->pkt), rd16(q->b));
+	assert_true(f & F_QR);
+	assert_true(ldns_pkt_qr(r->pkt));
+	assert_true(f & F_AA);
+	assert_true(ldns_pkt_aa(r->pkt));
+	assert_true(f & F_RA);
+	assert_true(ldns_pkt_ra(r->pkt));
+	assert_int_equal(f & F_RD, qf & F_RD);
+	assert_int_equal(ldns_pkt_rd(r->pkt), (qf & F_RD) != 0);
+	assert_int_equal(f & F_CD, qf & F_CD);
+	assert_int_equal(ldns_pkt_cd(r->pkt), (qf & F_CD) != 0);
+	assert_int_equal(f & (F_Z | F_AD), 0);				/* never set */
+	assert_int_equal((f >> 11) & 0xf, (qf >> 11) & 0xf);		/* opcode */
+	assert_int_equal((f & F_TC) != 0, w.tc);
+	assert_int_equal(ldns_pkt_tc(r->pkt), w.tc);
+	assert_int_equal(f & 0xf, w.rcode & 0xf);			/* header rcode */
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), w.rcode & 0xf);
+	assert_int_equal(r->info.rcode, w.rcode);
+	/* counts as written on the wire */
+	assert_int_equal(rd16(r->out + 4), qd);
+	assert_int_equal(rd16(r->out + 6), w.an);
+	assert_int_equal(rd16(r->out + 8), w.ns);
+	assert_int_equal(rd16(r->out + 10), w.opt ? 1 : 0);
+	assert_int_equal(ldns_pkt_qdcount(r->pkt), qd);
+	assert_int_equal(ldns_pkt_ancount(r->pkt), w.an);
+	assert_int_equal(ldns_pkt_nscount(r->pkt), w.ns);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_additional(r->pkt)), 0);
+	if (qd == 1) {
+		size_t ql = q->qend - q->qstart;
+
+		assert_true(q->qend > q->qstart);
+		assert_true(r->len >= HDR + ql);
+		assert_memory_equal(r->out + HDR, q->b + q->qstart, ql);	/* 0x20 kept */
+	}
+	if (w.opt) {
+		int qdo = query_do(q);
+
+		assert_int_equal(ldns_pkt_edns_udp_size(r->pkt), QUERY_EDNS_PAYLOAD);
+		assert_int_equal(ldns_pkt_edns_version(r->pkt), 0);
+		assert_int_equal(ldns_pkt_edns_extended_rcode(r->pkt), (w.rcode >> 4) & 0xff);
+		assert_int_equal(ldns_pkt_edns_do(r->pkt), qdo);
+		assert_int_equal(ldns_pkt_edns_z(r->pkt) & ~EDNS_DO, 0);	/* ldns keeps DO in z */
+		assert_int_equal(r->info.dnssec_ok, qdo);
+	} else {
+		assert_int_equal(ldns_pkt_edns_udp_size(r->pkt), 0);
+	}
+	check_ede(r, w.ede);
+	if (w.ns == 1)
+		check_soa(r);
+}
+/* check_answer(r, .rcode = LDNS_RCODE_NOERROR, .an = 1, .opt = 1) */
+#define check_answer(r, ...) check_want((r), (struct want){ __VA_ARGS__ })
+
 /* Answer record i: type, owner the question name byte for byte, class IN, TTL, address. */
 static void
 check_addr_rr(const struct res *r, size_t i, uint16_t type, const void *addr)
@@ -431,132 +499,175 @@ check_addr_rr(const struct res *r, size_t i, uint16_t type, const void *addr)
 	assert_memory_equal(ldns_rdf_data(rd), addr, type == T_A ? 4 : 16);
 }
 
+/* What query_info must say; left out: 0/NULL. */
+struct want_info {
+	enum query_verdict verdict;
+	const char *reason;	/* INVALID/DROP's short name; NULL: none */
+	const char *rule;	/* the pattern of the rule that matched; NULL: none */
+	const char *qname;	/* the question's text; NULL: no question */
+	unsigned n4, n6;	/* addresses answered */
+	int truncated;
+};
+
+/* The info, and when there is a question its QTYPE/QCLASS as sent; the n4 A records are
+ * v4[0..n4) in order, then the n6 AAAA records v6[0..n6). */
 static void
-check_info(const struct res *r, enum query_verdict v, const char *reason, const char *rule,
-    const char *qname, unsigned n4, unsigned n6, int truncated)
+check_want_info(const struct res *r, struct want_info w)
 {
 	const struct query_info *i = &r->info;
+	size_t k;
 
-	assert_int_equal(i->verdict, v);
-	if (reason == NULL)
+	assert_int_equal(i->verdict, w.verdict);
+	if (w.reason == NULL)
 		assert_null(i->reason);
 	else {
 		assert_non_null(i->reason);
-		assert_string_equal(i->reason, reason);
+		assert_string_equal(i->reason, w.reason);
 	}
-	if (rule == NULL)
+	if (w.rule == NULL)
 		assert_null(i->rule);
 	else {
 		assert_non_null(i->rule);
-		assert_string_equal(i->rule->pattern, rule);
+		assert_string_equal(i->rule->pattern, w.rule);
 	}
-	if (qname == NULL)
+	if (w.qname == NULL)
 		assert_int_equal(i->has_question, 0);
 	else {
 		assert_int_equal(i->has_question, 1);
-		assert_string_equal(i->qname, qname);
+		assert_string_equal(i->qname, w.qname);
+		assert_int_equal(i->qtype, rd16(r->q->b + r->q->qend - 4));
+		assert_int_equal(i->qclass, rd16(r->q->b + r->q->qend - 2));
 	}
 	assert_int_equal(i->id, rd16(r->q->b));
-	assert_int_equal(i->nanswer4, n4);
-	assert_int_equal(i->nanswer6, n6);
-	assert_int_equal(i->truncated, truncated);
+	assert_int_equal(i->nanswer4, w.n4);
+	assert_int_equal(i->nanswer6, w.n6);
+	assert_int_equal(i->truncated, w.truncated);
+	for (k = 0; k < w.n4; k++)
+		check_addr_rr(r, k, T_A, &v4[k]);
+	for (k = 0; k < w.n6; k++)
+		check_addr_rr(r, w.n4 + k, T_AAAA, &v6[k]);
 }
+/* check_info(r, .verdict = VERDICT_DENY, .qname = EVIL) */
+#define check_info(r, ...) check_want_info((r), (struct want_info){ __VA_ARGS__ })
+
+/* One query of a table and what its answer must be. */
+struct step {
+	size_t na, naaaa;	/* the gateway's addresses (env_with) */
+	int tcp;		/* env.tcp */
+	int refused;		/* env.blocked_refused */
+	size_t outcap;		/* the caller's buffer; 0: OUTCAP */
+	struct question q;
+	struct want want;
+	struct want_info info;
+	size_t len;		/* the answer's exact length; 0: not checked */
+	size_t max_len;		/* a bound on it; 0: not checked */
+};
+
+/* Each step in turn: the query built, answered and checked, and the EDNS the query
+ * carried read back from info. */
+static void
+run_steps(const struct step *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, s++) {
+		struct query_env env = env_with(s->na, s->naaaa);
+		struct wire q;
+		struct res *r;
+
+		env.tcp = s->tcp;
+		env.blocked_refused = s->refused;
+		w_query(&q, &s->q);
+		r = run_cap(&q, &env, s->outcap ? s->outcap : OUTCAP);
+		check_want(r, s->want);
+		check_want_info(r, s->info);
+		assert_int_equal(r->info.edns, s->q.edns != 0);
+		if (s->q.edns)
+			assert_int_equal(r->info.edns_size, s->q.edns);
+		if (s->len)
+			assert_int_equal(r->len, s->len);
+		if (s->max_len)
+			assert_true(r->len <= s->max_len);
+	}
+	free_res();
+}
+
+/* A test that is a table of steps (struct step_table as the cmocka state). */
+struct step_table {
+	const struct step *steps;
+	size_t n;
+};
+
+static void
+test_steps(void **state)
+{
+	const struct step_table *t = *state;
+
+	run_steps(t->steps, t->n);
+}
+#define STEPS(s)	(&(struct step_table){ (s), NELEM(s) })
+#define STEP_TEST(name, s) { name, test_steps, NULL, NULL, STEPS(s) }
+
+/* The info of an answer for the allowed name; .n4/.n6/.truncated follow it. */
+#define ALLOWED_INFO	.verdict = VERDICT_ALLOW, .rule = ALLOWED, .qname = ALLOWED
+/* The answer to ALLOWED A with n addresses: header 12 + question (21 + 4) + 16 per A
+ * record (a pointer owner, type, class, TTL, length, address) + 11 for an OPT without
+ * options. */
+#define A_ANSWER_LEN(n, opt)	(HDR + 25 + 16 * (n) + ((opt) ? 11 : 0))
 
 /* ---- allowed names ------------------------------------------------------------------ */
 
-/* allowed name, A: NOERROR, one A record per configured address, TTL `ttl`. */
-static void
-test_allowed_a(void **state)
-{
-	struct query_env env = env_with(1, 1);
-	struct wire q;
-	struct res *r;
-	size_t n;
-
-	(void)state;
-	make_query(&q, 0x1234, "allowed.example.com", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 0);
-	check_addr_rr(r, 0, T_A, &v4[0]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 1, 0, 0);
-	assert_int_equal(r->info.qtype, T_A);
-	assert_int_equal(r->info.qclass, C_IN);
-	assert_int_equal(r->info.edns, 0);
-	/* exact size: header + question (21 + 4) + one A with a pointer owner (16) */
-	assert_int_equal(r->len, HDR + 25 + 16);
-
-	for (n = 2; n <= 3; n++) {	/* several configured addresses: all of them, in order */
-		size_t i;
-
-		env = env_with(n, 0);
-		make_query(&q, (uint16_t)(0x2000 + n), "allowed.example.com", T_A, 1232);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NOERROR, 0, 1, (uint16_t)n, 0, 1);
-		check_ede(r, 0);
-		for (i = 0; i < n; i++)
-			check_addr_rr(r, i, T_A, &v4[i]);
-		check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com",
-		    (unsigned)n, 0, 0);
-		assert_int_equal(r->info.edns, 1);
-		assert_int_equal(r->info.edns_size, 1232);
-	}
-	free_res();
-}
+/* allowed name, A: NOERROR, one A record per configured address (all of them, in order),
+ * TTL `ttl`. */
+static const struct step allowed_a[] = {
+	{ .na = 1, .naaaa = 1, .q = { .id = 0x1234, .name = ALLOWED, .type = T_A },
+	  .want = { .an = 1 }, .info = { ALLOWED_INFO, .n4 = 1 },
+	  .len = A_ANSWER_LEN(1, 0) },
+	{ .na = 2, .q = { .id = 0x2002, .name = ALLOWED, .type = T_A, .edns = 1232 },
+	  .want = { .an = 2, .opt = 1 }, .info = { ALLOWED_INFO, .n4 = 2 } },
+	{ .na = 3, .q = { .id = 0x2003, .name = ALLOWED, .type = T_A, .edns = 1232 },
+	  .want = { .an = 3, .opt = 1 }, .info = { ALLOWED_INFO, .n4 = 3 } },
+};
 
 /* allowed name, AAAA: the IPv6 addresses when there are some ... */
-static void
-test_allowed_aaaa(void **state)
-{
-	struct query_env env = env_with(1, 1);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	make_query(&q, 0xbeef, "allowed.example.com", T_AAAA, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 0);
-	check_addr_rr(r, 0, T_AAAA, &v6[0]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 1, 0);
-
-	env = env_with(0, 2);
-	make_query(&q, 0xbef0, "allowed.example.com", T_AAAA, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 2, 0, 1);
-	check_addr_rr(r, 0, T_AAAA, &v6[0]);
-	check_addr_rr(r, 1, T_AAAA, &v6[1]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 2, 0);
-	free_res();
-}
+static const struct step allowed_aaaa[] = {
+	{ .na = 1, .naaaa = 1, .q = { .id = 0xbeef, .name = ALLOWED, .type = T_AAAA },
+	  .want = { .an = 1 }, .info = { ALLOWED_INFO, .n6 = 1 } },
+	{ .naaaa = 2, .q = { .id = 0xbef0, .name = ALLOWED, .type = T_AAAA, .edns = 1232 },
+	  .want = { .an = 2, .opt = 1 }, .info = { ALLOWED_INFO, .n6 = 2 } },
+};
 
 /* ... and NODATA (NOERROR, no answer, SOA in authority) when there are none. Likewise an
  * A query when the gateway has no IPv4 address. Never NXDOMAIN for an allowed name. */
+static const struct step allowed_nodata_no_addresses[] = {
+	{ .na = 1, .q = { .id = 7, .name = ALLOWED, .type = T_AAAA },
+	  .want = { .ns = 1 }, .info = { ALLOWED_INFO } },
+	{ .na = 1, .q = { .id = 8, .name = ALLOWED, .type = T_AAAA, .edns = 1232 },
+	  .want = { .ns = 1, .opt = 1 }, .info = { ALLOWED_INFO } },
+	{ .naaaa = 1, .q = { .id = 9, .name = ALLOWED, .type = T_A },
+	  .want = { .ns = 1 }, .info = { ALLOWED_INFO } },
+};
+
+/* Step s for each of types[] (IDs s.q.id + i), once without EDNS and once with an OPT of
+ * 1232 (the answer then has an OPT, and EDE 15 when ede_blocked). */
 static void
-test_allowed_nodata_no_addresses(void **state)
+run_each_type(struct step s, const uint16_t *types, size_t n, int ede_blocked)
 {
-	struct query_env env = env_with(1, 0);
-	struct wire q;
-	struct res *r;
+	uint16_t id = s.q.id;
+	size_t i;
 
-	(void)state;
-	make_query(&q, 7, "allowed.example.com", T_AAAA, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, 0);
-	check_soa(r);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 0);
-
-	make_query(&q, 8, "allowed.example.com", T_AAAA, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, 1);
-	check_soa(r);
-	check_ede(r, 0);
-
-	env = env_with(0, 1);
-	make_query(&q, 9, "allowed.example.com", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, 0);
-	check_soa(r);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 0);
-	free_res();
+	for (i = 0; i < n; i++) {
+		s.q.id = (uint16_t)(id + i);
+		s.q.type = types[i];
+		s.q.edns = 0;
+		s.want.opt = 0;
+		s.want.ede = 0;
+		run_steps(&s, 1);
+		s.q.edns = 1232;
+		s.want.opt = 1;
+		s.want.ede = ede_blocked;
+		run_steps(&s, 1);
+	}
 }
 
 /* allowed name, any other type: NODATA, nothing forwarded (HTTPS/SVCB included). */
@@ -565,60 +676,23 @@ test_allowed_other_types_nodata(void **state)
 {
 	static const uint16_t types[] = { T_MX, T_TXT, T_HTTPS, T_SVCB, T_SRV, T_CNAME, T_PTR,
 		T_NS, T_SOA, T_CAA, 99 /* SPF */, 65280 /* private use */, 0 /* reserved */ };
-	struct query_env env = env_with(2, 2);
-	struct wire q;
-	size_t i;
+	const struct step s = { .na = 2, .naaaa = 2, .q = { .id = 0x4000, .name = ALLOWED },
+		.want = { .ns = 1 }, .info = { ALLOWED_INFO } };
 
 	(void)state;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct res *r;
-		int edns;
-
-		for (edns = 0; edns <= 1; edns++) {
-			make_query(&q, (uint16_t)(0x4000 + i), "allowed.example.com", types[i],
-			    edns ? 1232 : 0);
-			r = run(&q, &env);
-			check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, edns);
-			check_soa(r);
-			if (edns)
-				check_ede(r, 0);
-			check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com",
-			    "allowed.example.com", 0, 0, 0);
-			assert_int_equal(r->info.qtype, types[i]);
-		}
-	}
-	free_res();
+	run_each_type(s, types, NELEM(types), 0);
 }
 
-/* allowed name, ANY: RFC 8482, the A and AAAA answer. */
-static void
-test_allowed_any(void **state)
-{
-	struct query_env env = env_with(2, 1);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	make_query(&q, 0x0a0a, "allowed.example.com", T_ANY, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 3, 0, 1);
-	check_addr_rr(r, 0, T_A, &v4[0]);
-	check_addr_rr(r, 1, T_A, &v4[1]);
-	check_addr_rr(r, 2, T_AAAA, &v6[0]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 2, 1, 0);
-
-	env = env_with(1, 0);		/* no IPv6: A only */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 1);
-	check_addr_rr(r, 0, T_A, &v4[0]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 1, 0, 0);
-
-	env = env_with(0, 0);		/* nothing at all: NODATA */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, 1);
-	check_soa(r);
-	free_res();
-}
+/* allowed name, ANY: RFC 8482, the A and AAAA answer; A only without IPv6; NODATA with
+ * no address at all. */
+static const struct step allowed_any[] = {
+	{ .na = 2, .naaaa = 1, .q = { .id = 0x0a0a, .name = ALLOWED, .type = T_ANY, .edns = 1232 },
+	  .want = { .an = 3, .opt = 1 }, .info = { ALLOWED_INFO, .n4 = 2, .n6 = 1 } },
+	{ .na = 1, .q = { .id = 0x0a0a, .name = ALLOWED, .type = T_ANY, .edns = 1232 },
+	  .want = { .an = 1, .opt = 1 }, .info = { ALLOWED_INFO, .n4 = 1 } },
+	{ .q = { .id = 0x0a0a, .name = ALLOWED, .type = T_ANY, .edns = 1232 },
+	  .want = { .ns = 1, .opt = 1 }, .info = { ALLOWED_INFO } },
+};
 
 /* ---- names not allowed ------------------------------------------------------------ */
 
@@ -628,44 +702,29 @@ test_blocked_nxdomain(void **state)
 {
 	static const uint16_t types[] = { T_A, T_AAAA, T_MX, T_TXT, T_HTTPS, T_SVCB, T_ANY,
 		T_PTR };
-	struct query_env env = env_with(1, 1);
-	struct wire q;
+	/* a sibling, a parent and an extension of an allowed name are all different names */
+	static const char *const names[] = { "example.com", "x.allowed.example.com",
+		"allowed.example.com.corp.example" /* search domain */, "allowed.example.co" };
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct res *r;
+	run_each_type((struct step){ .na = 1, .naaaa = 1, .q = { .id = 0x5000, .name = EVIL },
+	    .want = { .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1 },
+	    .info = { .verdict = VERDICT_DENY, .qname = EVIL } }, types, NELEM(types), 1);
+	for (i = 0; i < NELEM(names); i++) {
+		const struct step s = { .na = 1, .naaaa = 1,
+			.q = { .id = (uint16_t)(1 + i), .name = names[i], .type = T_A },
+			.want = { .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1 },
+			.info = { .verdict = VERDICT_DENY, .qname = names[i] } };
 
-		make_query(&q, (uint16_t)(0x5000 + i), "evil.example", types[i], 0);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-		check_soa(r);
-		check_info(r, VERDICT_DENY, NULL, NULL, "evil.example", 0, 0, 0);
-
-		make_query(&q, (uint16_t)(0x5100 + i), "evil.example", types[i], 1232);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 1);
-		check_soa(r);
-		check_ede(r, 1);
-		check_info(r, VERDICT_DENY, NULL, NULL, "evil.example", 0, 0, 0);
+		run_steps(&s, 1);
 	}
-	/* a sibling, a parent and an extension of an allowed name are all different names */
-	make_query(&q, 1, "example.com", T_A, 0);
-	check_answer(run(&q, &env), LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	make_query(&q, 2, "x.allowed.example.com", T_A, 0);
-	check_answer(run(&q, &env), LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	make_query(&q, 3, "allowed.example.com.corp.example", T_A, 0);	/* search domain */
-	check_answer(run(&q, &env), LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	make_query(&q, 4, "allowed.example.co", T_A, 0);
-	check_answer(run(&q, &env), LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	free_res();
 }
 
 /* The EDE text, when there is one, is printable ASCII (RFC 8914: UTF-8). */
 static void
 test_blocked_ede_text(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	ldns_edns_option_list *ol;
 	ldns_edns_option *o;
 	struct wire q;
@@ -674,8 +733,8 @@ test_blocked_ede_text(void **state)
 	uint8_t *d;
 
 	(void)state;
-	make_query(&q, 0x0e0e, "evil.example", T_A, 1232);
-	r = run(&q, &env);
+	make_query(&q, .id = 0x0e0e, .name = EVIL, .type = T_A, .edns = 1232);
+	r = ask(&q);
 	ol = ldns_pkt_edns_get_option_list(r->pkt);
 	assert_non_null(ol);
 	o = ldns_edns_option_list_get_option(ol, 0);
@@ -686,36 +745,21 @@ test_blocked_ede_text(void **state)
 	free_res();
 }
 
-/* blocked refused: REFUSED (no SOA), EDE still tells why when the query had EDNS. */
-static void
-test_blocked_refused(void **state)
-{
-	struct query_env env = env_with(1, 1);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	env.blocked_refused = 1;
-	make_query(&q, 0x7777, "evil.example", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_REFUSED, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_DENY, NULL, NULL, "evil.example", 0, 0, 0);
-
-	make_query(&q, 0x7778, "evil.example", T_AAAA, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_REFUSED, 0, 1, 0, 0, 1);
-	check_ede(r, 1);
-
-	/* allowed names are not affected by the mode */
-	make_query(&q, 0x7779, "allowed.example.com", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 0);
-	make_query(&q, 0x777a, "allowed.example.com", T_MX, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 0, 1, 0);
-	check_soa(r);
-	free_res();
-}
+/* blocked refused: REFUSED (no SOA), EDE still tells why when the query had EDNS; allowed
+ * names are not affected by the mode. */
+static const struct step blocked_refused[] = {
+	{ .na = 1, .naaaa = 1, .refused = 1, .q = { .id = 0x7777, .name = EVIL, .type = T_A },
+	  .want = { .rcode = LDNS_RCODE_REFUSED },
+	  .info = { .verdict = VERDICT_DENY, .qname = EVIL } },
+	{ .na = 1, .naaaa = 1, .refused = 1,
+	  .q = { .id = 0x7778, .name = EVIL, .type = T_AAAA, .edns = 1232 },
+	  .want = { .rcode = LDNS_RCODE_REFUSED, .opt = 1, .ede = 1 },
+	  .info = { .verdict = VERDICT_DENY, .qname = EVIL } },
+	{ .na = 1, .naaaa = 1, .refused = 1, .q = { .id = 0x7779, .name = ALLOWED, .type = T_A },
+	  .want = { .an = 1 }, .info = { ALLOWED_INFO, .n4 = 1 } },
+	{ .na = 1, .naaaa = 1, .refused = 1, .q = { .id = 0x777a, .name = ALLOWED, .type = T_MX },
+	  .want = { .ns = 1 }, .info = { ALLOWED_INFO } },
+};
 
 /* ---- refused on form ---------------------------------------------------------------- */
 
@@ -723,31 +767,29 @@ test_blocked_refused(void **state)
 static void
 test_opcode_notimp(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	unsigned op;
 
 	(void)state;
 	for (op = 1; op <= 15; op++) {
-		struct res *r;
-		int edns;
+		const struct step s[2] = {
+			{ .na = 1, .naaaa = 1,
+			  .q = { .id = (uint16_t)(0x6000 + op), .flags = OPCODE(op), .name = ALLOWED,
+			    .type = T_A },
+			  .want = { .rcode = LDNS_RCODE_NOTIMPL },
+			  .info = { .verdict = VERDICT_INVALID, .reason = "opcode", .qname = ALLOWED } },
+			{ .na = 1, .naaaa = 1,
+			  .q = { .id = (uint16_t)(0x6000 + op), .flags = OPCODE(op), .name = ALLOWED,
+			    .type = T_A, .edns = 1232, .eflags = EDNS_DO },
+			  .want = { .rcode = LDNS_RCODE_NOTIMPL, .opt = 1 },
+			  .info = { .verdict = VERDICT_INVALID, .reason = "opcode", .qname = ALLOWED } },
+		};
 
-		for (edns = 0; edns <= 1; edns++) {
-			w_header(&q, (uint16_t)(0x6000 + op), (uint16_t)(OPCODE(op) | F_RD), 1, 0, 0,
-			    edns ? 1 : 0);
-			w_question(&q, "allowed.example.com", T_A, C_IN);
-			if (edns)
-				w_opt(&q, 1232, 0, 0, EDNS_DO, NULL, 0);
-			r = run(&q, &env);
-			check_answer(r, LDNS_RCODE_NOTIMPL, 0, 1, 0, 0, edns);
-			if (edns)
-				check_ede(r, 0);
-			check_info(r, VERDICT_INVALID, "opcode", NULL, "allowed.example.com", 0, 0, 0);
-		}
+		run_steps(s, NELEM(s));
 	}
 	/* NOTIFY (4) with no question at all: NOTIMP still (the opcode is checked first) */
-	w_header(&q, 0x6100, OPCODE(4), 0, 0, 0, 0);
-	check_answer(run(&q, &env), LDNS_RCODE_NOTIMPL, 0, 0, 0, 0, 0);
+	HEADER(&q, 0x6100, OPCODE(4));
+	check_answer(ask(&q), .rcode = LDNS_RCODE_NOTIMPL, .no_question = 1);
 	free_res();
 }
 
@@ -755,54 +797,61 @@ test_opcode_notimp(void **state)
 static void
 test_qdcount(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
 
 	(void)state;
-	w_header(&q, 0x0100, F_RD, 0, 0, 0, 0);		/* header alone */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "qdcount", NULL, NULL, 0, 0, 0);
+	HEADER(&q, 0x0100, F_RD);				/* header alone */
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1);
+	check_info(r, .verdict = VERDICT_INVALID, .reason = "qdcount");
 
-	w_header(&q, 0x0101, F_RD, 0, 0, 0, 1);		/* no question, an OPT */
-	w_opt(&q, 1232, 0, 0, 0, NULL, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 1);
-	check_ede(r, 0);
-	check_info(r, VERDICT_INVALID, "qdcount", NULL, NULL, 0, 0, 0);
+	HEADER(&q, 0x0101, F_RD, .ar = 1);			/* no question, an OPT */
+	OPT(&q, .size = 1232);
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1, .opt = 1);
+	check_info(r, .verdict = VERDICT_INVALID, .reason = "qdcount");
 
-	w_header(&q, 0x0102, F_RD, 2, 0, 0, 0);		/* two questions */
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_question(&q, "allowed.example.com", T_AAAA, C_IN);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 0);
-	assert_int_equal(r->info.verdict, VERDICT_INVALID);
-	assert_string_equal(r->info.reason, "qdcount");
-	assert_int_equal(r->info.nanswer4, 0);
+	HEADER(&q, 0x0102, F_RD, .qd = 2);			/* two questions */
+	w_question(&q, ALLOWED, T_A, C_IN);
+	w_question(&q, ALLOWED, T_AAAA, C_IN);
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1);
+	check_info(r, .verdict = VERDICT_INVALID, .reason = "qdcount",
+	    .qname = ALLOWED);			/* the first question is audited */
 
-	w_header(&q, 0x0103, F_RD, 2, 0, 0, 0);		/* QDCOUNT 2, one question sent */
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 0);
+	HEADER(&q, 0x0103, F_RD, .qd = 2);			/* QDCOUNT 2, one question sent */
+	w_question(&q, ALLOWED, T_A, C_IN);
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1);
 	assert_int_equal(r->info.verdict, VERDICT_INVALID);
 	free_res();
+}
+
+/* n labels of 63 bytes c (a long name's body, without the root) */
+static void
+w_long_labels(struct wire *q, size_t n, uint8_t c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		w_u8(q, 63);
+		w_fill(q, c, 63);
+	}
 }
 
 /* An unparseable question: FORMERR with the ID echoed and no question copied. */
 static void
 test_bad_question(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
-	size_t i;
 	int c;
 
 	(void)state;
 	for (c = 0; c < 9; c++) {
 		struct res *r;
 
-		w_header(&q, (uint16_t)(0xf000 + c), F_RD, 1, 0, 0, 0);
+		HEADER(&q, (uint16_t)(0xf000 + c), F_RD, .qd = 1);
 		switch (c) {
 		case 0:	/* truncated name: "\007exam" and the packet ends */
 			w_bytes(&q, "\007exam", 5);
@@ -823,26 +872,21 @@ test_bad_question(void **state)
 			w_bytes(&q, "\201a\000\000\001\000\001", 7);
 			break;
 		case 6:	/* name over 255 bytes: four 63-byte labels + root = 257 */
-			for (i = 0; i < 4; i++) {
-				w_u8(&q, 63);
-				memset(q.b + q.len, 'a', 63);
-				q.len += 63;
-			}
+			w_long_labels(&q, 4, 'a');
 			w_u8(&q, 0);
-			w_u16(&q, T_A);
-			w_u16(&q, C_IN);
+			w_type_class(&q, HDR, T_A, C_IN);
 			break;
 		case 7:	/* name complete, QTYPE/QCLASS cut: only 3 of 4 bytes */
-			w_name(&q, "allowed.example.com");
+			w_name(&q, ALLOWED);
 			w_bytes(&q, "\000\001\000", 3);
 			break;
 		case 8:	/* name with no root label: ends after a full label */
 			w_bytes(&q, "\007example", 8);
 			break;
 		}
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 0);
-		check_info(r, VERDICT_INVALID, "malformed-question", NULL, NULL, 0, 0, 0);
+		r = ask(&q);
+		check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1);
+		check_info(r, .verdict = VERDICT_INVALID, .reason = "malformed-question");
 		assert_int_equal(r->info.id, 0xf000 + c);
 	}
 	free_res();
@@ -852,31 +896,19 @@ test_bad_question(void **state)
 static void
 test_name_255(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
-	size_t start;
-	int i;
 
 	(void)state;
-	w_header(&q, 0x0255, F_RD, 1, 0, 0, 0);
-	start = q.len;
-	for (i = 0; i < 3; i++) {	/* 3 * (1 + 63) = 192 */
-		w_u8(&q, 63);
-		memset(q.b + q.len, 'a', 63);
-		q.len += 63;
-	}
+	HEADER(&q, 0x0255, F_RD, .qd = 1);
+	w_long_labels(&q, 3, 'a');	/* 3 * (1 + 63) = 192 */
 	w_u8(&q, 61);			/* + 62 = 254 */
-	memset(q.b + q.len, 'b', 61);
-	q.len += 61;
+	w_fill(&q, 'b', 61);
 	w_u8(&q, 0);			/* + root = 255 */
-	w_u16(&q, T_A);
-	w_u16(&q, C_IN);
-	w_mark_question(&q, start);
+	w_type_class(&q, HDR, T_A, C_IN);
 	assert_int_equal(q.qend - q.qstart - 4, 255);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	check_soa(r);
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1);
 	assert_int_equal(r->info.verdict, VERDICT_DENY);
 	assert_int_equal(strlen(r->info.qname), 253);
 	free_res();
@@ -887,190 +919,138 @@ static void
 test_class_refused(void **state)
 {
 	static const uint16_t classes[] = { C_CH, C_HS, C_NONE, C_ANY, 2, 0 };
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+	for (i = 0; i < NELEM(classes); i++) {
 		struct res *r;
 
-		w_header(&q, (uint16_t)(0x0c00 + i), F_RD, 1, 0, 0, 0);
-		w_question(&q, "allowed.example.com", T_A, classes[i]);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_REFUSED, 0, 1, 0, 0, 0);
-		check_info(r, VERDICT_INVALID, "class", NULL, "allowed.example.com", 0, 0, 0);
+		HEADER(&q, (uint16_t)(0x0c00 + i), F_RD, .qd = 1);
+		w_question(&q, ALLOWED, T_A, classes[i]);
+		r = ask(&q);
+		check_answer(r, .rcode = LDNS_RCODE_REFUSED);
+		check_info(r, .verdict = VERDICT_INVALID, .reason = "class", .qname = ALLOWED);
 		assert_int_equal(r->info.qclass, classes[i]);
 	}
 	/* version.bind CH TXT: the classic probe */
-	w_header(&q, 0x0cff, 0, 1, 0, 0, 0);
+	HEADER(&q, 0x0cff, 0, .qd = 1);
 	w_question(&q, "version.bind", T_TXT, C_CH);
-	check_answer(run(&q, &env), LDNS_RCODE_REFUSED, 0, 1, 0, 0, 0);
+	check_answer(ask(&q), .rcode = LDNS_RCODE_REFUSED);
 	free_res();
 }
 
 /* AXFR / IXFR: REFUSED, whatever the name. */
-static void
-test_zone_transfer_refused(void **state)
-{
-	struct query_env env = env_with(1, 1);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	make_query(&q, 0xaf01, "allowed.example.com", T_AXFR, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_REFUSED, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "zone-transfer", NULL, "allowed.example.com", 0, 0, 0);
-	make_query(&q, 0xaf02, "evil.example", T_IXFR, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_REFUSED, 0, 1, 0, 0, 1);
-	check_ede(r, 0);
-	check_info(r, VERDICT_INVALID, "zone-transfer", NULL, "evil.example", 0, 0, 0);
-	free_res();
-}
+static const struct step zone_transfer_refused[] = {
+	{ .na = 1, .naaaa = 1, .q = { .id = 0xaf01, .name = ALLOWED, .type = T_AXFR },
+	  .want = { .rcode = LDNS_RCODE_REFUSED },
+	  .info = { .verdict = VERDICT_INVALID, .reason = "zone-transfer", .qname = ALLOWED } },
+	{ .na = 1, .naaaa = 1, .q = { .id = 0xaf02, .name = EVIL, .type = T_IXFR, .edns = 1232 },
+	  .want = { .rcode = LDNS_RCODE_REFUSED, .opt = 1 },
+	  .info = { .verdict = VERDICT_INVALID, .reason = "zone-transfer", .qname = EVIL } },
+};
 
 /* EDNS version 1: BADVERS (16): extended rcode 1 in the OPT TTL, 0 in the header. */
 static void
 test_badvers(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
 
 	(void)state;
-	w_header(&q, 0xbad1, F_RD | F_CD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_opt(&q, 4096, 0, 1 /* version */, EDNS_DO, NULL, 0);
-	r = run(&q, &env);
-	check_answer(r, 16, 0, 1, 0, 0, 1);
+	HEADER(&q, 0xbad1, F_RD | F_CD, .qd = 1, .ar = 1);
+	w_question(&q, ALLOWED, T_A, C_IN);
+	OPT(&q, .size = 4096, .version = 1, .eflags = EDNS_DO);
+	r = ask(&q);
+	check_answer(r, .rcode = QUERY_RCODE_BADVERS, .opt = 1);
 	assert_int_equal(hflags(r) & 0xf, 0);
 	assert_int_equal(ldns_pkt_edns_extended_rcode(r->pkt), 1);
-	check_ede(r, 0);
-	check_info(r, VERDICT_INVALID, "edns-version", NULL, "allowed.example.com", 0, 0, 0);
+	check_info(r, .verdict = VERDICT_INVALID, .reason = "edns-version", .qname = ALLOWED);
 	assert_int_equal(r->info.rcode, 16);
 
 	/* version 255, for a name not allowed: BADVERS too (the form is judged first) */
-	w_header(&q, 0xbad2, 0, 1, 0, 0, 1);
-	w_question(&q, "evil.example", T_A, C_IN);
-	w_opt(&q, 1232, 0, 255, 0, NULL, 0);
-	r = run(&q, &env);
-	check_answer(r, 16, 0, 1, 0, 0, 1);
-	check_ede(r, 0);
+	HEADER(&q, 0xbad2, 0, .qd = 1, .ar = 1);
+	w_question(&q, EVIL, T_A, C_IN);
+	OPT(&q, .size = 1232, .version = 255);
+	r = ask(&q);
+	check_answer(r, .rcode = QUERY_RCODE_BADVERS, .opt = 1);
 	free_res();
 }
 
 /* More than one OPT, TC in a query, ANCOUNT or NSCOUNT, OPT with a non-root owner,
- * QTYPE OPT, a record running past the end: FORMERR. */
+ * QTYPE OPT, a record running past the end: FORMERR, with the reason named. */
 static void
 test_formerr_forms(void **state)
 {
-	struct query_env env = env_with(1, 1);
+	static const struct {
+		uint16_t flags;		/* header flags besides RD */
+		struct counts c;	/* QDCOUNT is 1 */
+		uint16_t qtype;		/* 0: A */
+		int opt;		/* the answer has an OPT */
+		const char *reason;
+	} cases[] = {
+		{ .c = { .ar = 2 }, .opt = 1, .reason = "several-opt" },
+		{ .flags = F_TC, .reason = "tc-set" },
+		{ .c = { .an = 1 }, .reason = "ancount" },
+		{ .c = { .ns = 1 }, .reason = "nscount" },
+		{ .c = { .an = 1 }, .reason = "ancount" },
+		{ .c = { .ar = 1 }, .opt = 1, .reason = "opt-owner" },
+		{ .c = { .ar = 1 }, .opt = 1, .reason = "opt-owner" },
+		{ .qtype = T_OPT, .reason = "qtype-opt" },
+		{ .c = { .ar = 1 }, .reason = "malformed-record" },
+		{ .c = { .ar = 1 }, .reason = "malformed-record" },
+	};
 	struct wire q;
-	struct res *r;
+	size_t i;
 
 	(void)state;
-	/* two OPT records */
-	w_header(&q, 0xf001, F_RD, 1, 0, 0, 2);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_opt(&q, 1232, 0, 0, 0, NULL, 0);
-	w_opt(&q, 1232, 0, 0, 0, NULL, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 1);
-	check_ede(r, 0);
-	check_info(r, VERDICT_INVALID, "several-opt", NULL, "allowed.example.com", 0, 0, 0);
+	for (i = 0; i < NELEM(cases); i++) {
+		struct counts c = cases[i].c;
+		struct res *r;
 
-	/* TC=1 in a query */
-	w_header(&q, 0xf002, F_RD | F_TC, 1, 0, 0, 0);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "tc-set", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* ANCOUNT 1 with a real answer record: owner pointer to the question, A, IN */
-	w_header(&q, 0xf003, F_RD, 1, 1, 0, 0);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_bytes(&q, "\300\014", 2);		/* owner: pointer to offset 12 */
-	w_u16(&q, T_A);
-	w_u16(&q, C_IN);
-	w_u32(&q, 60);				/* TTL */
-	w_u16(&q, 4);				/* RDLENGTH */
-	w_bytes(&q, "\001\002\003\004", 4);	/* 1.2.3.4 */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "ancount", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* NSCOUNT 1 with an NS record in authority */
-	w_header(&q, 0xf004, F_RD, 1, 0, 1, 0);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_u8(&q, 0);				/* owner: root */
-	w_u16(&q, T_NS);
-	w_u16(&q, C_IN);
-	w_u32(&q, 60);
-	w_u16(&q, 2);
-	w_bytes(&q, "\300\014", 2);		/* NSDNAME: pointer */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "nscount", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* ANCOUNT 1 with no record sent: FORMERR still */
-	w_header(&q, 0xf005, F_RD, 1, 1, 0, 0);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	assert_int_equal(r->info.verdict, VERDICT_INVALID);
-
-	/* OPT with a non-root owner ("\001x") */
-	w_header(&q, 0xf006, F_RD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_bytes(&q, "\001x\000", 3);		/* owner x. */
-	w_u16(&q, T_OPT);
-	w_u16(&q, 1232);
-	w_u32(&q, 0);
-	w_u16(&q, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 1);
-	check_info(r, VERDICT_INVALID, "opt-owner", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* OPT owner as a pointer to the question name: not root either */
-	w_header(&q, 0xf007, F_RD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_bytes(&q, "\300\014", 2);
-	w_u16(&q, T_OPT);
-	w_u16(&q, 1232);
-	w_u32(&q, 0);
-	w_u16(&q, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 1);
-	check_info(r, VERDICT_INVALID, "opt-owner", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* QTYPE OPT (41) in the question */
-	make_query(&q, 0xf008, "allowed.example.com", T_OPT, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "qtype-opt", NULL, "allowed.example.com", 0, 0, 0);
-
-	/* OPT whose RDLENGTH runs past the end: malformed, and no OPT is trusted */
-	w_header(&q, 0xf009, F_RD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_u8(&q, 0);
-	w_u16(&q, T_OPT);
-	w_u16(&q, 1232);
-	w_u32(&q, 0);
-	w_u16(&q, 8);				/* RDLENGTH 8, 2 bytes follow */
-	w_bytes(&q, "\000\012", 2);
-	q.has_opt = 0;
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "malformed-record", NULL, "allowed.example.com", 0, 0, 0);
-	assert_int_equal(r->info.edns, 0);
-
-	/* ARCOUNT 1 and nothing there */
-	w_header(&q, 0xf00a, F_RD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-	check_info(r, VERDICT_INVALID, "malformed-record", NULL, "allowed.example.com", 0, 0, 0);
+		c.qd = 1;
+		w_header(&q, (uint16_t)(0xf001 + i), (uint16_t)(F_RD | cases[i].flags), c);
+		w_question(&q, ALLOWED, cases[i].qtype ? cases[i].qtype : T_A, C_IN);
+		switch (i) {
+		case 0:	/* two OPT records */
+			OPT(&q, .size = 1232);
+			OPT(&q, .size = 1232);
+			break;
+		case 1:	/* TC=1 in a query */
+			break;
+		case 2:	/* ANCOUNT 1 with a real answer record: owner pointer to the question */
+			w_bytes(&q, "\300\014", 2);
+			w_rr_after_owner(&q, T_A, C_IN, 60, 4, "\001\002\003\004", 4);	/* 1.2.3.4 */
+			break;
+		case 3:	/* NSCOUNT 1 with an NS record in authority: owner root */
+			w_u8(&q, 0);
+			w_rr_after_owner(&q, T_NS, C_IN, 60, 2, "\300\014", 2);	/* NSDNAME: pointer */
+			break;
+		case 4:	/* ANCOUNT 1 with no record sent */
+			break;
+		case 5:	/* OPT with a non-root owner ("\001x") */
+			w_bytes(&q, "\001x\000", 3);
+			w_rr_after_owner(&q, T_OPT, 1232, 0, 0, NULL, 0);
+			break;
+		case 6:	/* OPT owner as a pointer to the question name: not root either */
+			w_bytes(&q, "\300\014", 2);
+			w_rr_after_owner(&q, T_OPT, 1232, 0, 0, NULL, 0);
+			break;
+		case 7:	/* QTYPE OPT (41) in the question */
+			break;
+		case 8:	/* OPT whose RDLENGTH (8) runs past the end (2 bytes): no OPT trusted */
+			w_u8(&q, 0);
+			w_rr_after_owner(&q, T_OPT, 1232, 0, 8, "\000\012", 2);
+			break;
+		case 9:	/* ARCOUNT 1 and nothing there */
+			break;
+		}
+		r = ask(&q);
+		check_answer(r, .rcode = LDNS_RCODE_FORMERR, .opt = cases[i].opt);
+		check_info(r, .verdict = VERDICT_INVALID, .reason = cases[i].reason, .qname = ALLOWED);
+		if (i == 8)
+			assert_int_equal(r->info.edns, 0);
+	}
 	free_res();
 }
 
@@ -1079,15 +1059,14 @@ test_formerr_forms(void **state)
 static void
 test_record_names(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
-	int c, i;
+	int c;
 
 	(void)state;
 	for (c = 0; c < 4; c++) {
-		w_header(&q, (uint16_t)(0x5a00 + c), F_RD, 1, 0, 0, 2);
-		w_question(&q, "allowed.example.com", T_A, C_IN);
+		HEADER(&q, (uint16_t)(0x5a00 + c), F_RD, .qd = 1, .ar = 2);
+		w_question(&q, ALLOWED, T_A, C_IN);
 		switch (c) {
 		case 0:	/* owner with a 0x40 label */
 			w_bytes(&q, "\101x\000", 3);
@@ -1096,33 +1075,24 @@ test_record_names(void **state)
 			w_bytes(&q, "\201x\000", 3);
 			break;
 		case 2:	/* owner of 4 * 64 + 1 = 257 bytes */
-			for (i = 0; i < 4; i++) {
-				w_u8(&q, 63);
-				memset(q.b + q.len, 'o', 63);
-				q.len += 63;
-			}
+			w_long_labels(&q, 4, 'o');
 			w_u8(&q, 0);
 			break;
 		case 3:	/* owner "\001x" + pointer to the question name: well-formed */
 			w_bytes(&q, "\001x\300\014", 4);
 			break;
 		}
-		w_u16(&q, T_TXT);		/* a TXT record in additional */
-		w_u16(&q, C_IN);
-		w_u32(&q, 0);
-		w_u16(&q, 2);
-		w_bytes(&q, "\001z", 2);
-		w_opt(&q, 1232, 0, 0, 0, NULL, 0);
-		r = run(&q, &env);
+		w_rr_after_owner(&q, T_TXT, C_IN, 0, 2, "\001z", 2);	/* a TXT in additional */
+		OPT(&q, .size = 1232);
+		r = ask(&q);
 		if (c < 3) {
 			q.has_opt = 0;
-			check_answer(r, LDNS_RCODE_FORMERR, 0, 1, 0, 0, 0);
-			check_info(r, VERDICT_INVALID, "malformed-record", NULL, "allowed.example.com",
-			    0, 0, 0);
+			check_answer(r, .rcode = LDNS_RCODE_FORMERR);
+			check_info(r, .verdict = VERDICT_INVALID, .reason = "malformed-record",
+			    .qname = ALLOWED);
 		} else {
-			check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 1);
-			check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com",
-			    1, 0, 0);
+			check_answer(r, .an = 1, .opt = 1);
+			check_info(r, ALLOWED_INFO, .n4 = 1);
 		}
 	}
 	free_res();
@@ -1142,10 +1112,10 @@ test_too_many_addresses(void **state)
 	env.a = many;
 	env.na = 65536;
 	env.tcp = 1;
-	make_query(&q, 0xffff, "allowed.example.com", T_A, 0);
+	make_query(&q, .id = 0xffff, .name = ALLOWED, .type = T_A);
 	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 0);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 1);
+	check_answer(r, .tc = 1);
+	check_info(r, ALLOWED_INFO, .truncated = 1);
 	free_res();
 	free(many);
 }
@@ -1154,23 +1124,18 @@ test_too_many_addresses(void **state)
 static void
 test_other_additional_ok(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
 
 	(void)state;
-	w_header(&q, 0xadd1, F_RD, 1, 0, 0, 2);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
+	HEADER(&q, 0xadd1, F_RD, .qd = 1, .ar = 2);
+	w_question(&q, ALLOWED, T_A, C_IN);
 	w_bytes(&q, "\300\014", 2);		/* owner: the question name */
-	w_u16(&q, T_TXT);
-	w_u16(&q, C_IN);
-	w_u32(&q, 0);
-	w_u16(&q, 2);
-	w_bytes(&q, "\001z", 2);		/* one character-string "z" */
-	w_opt(&q, 1232, 0, 0, 0, NULL, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 1);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 1, 0, 0);
+	w_rr_after_owner(&q, T_TXT, C_IN, 0, 2, "\001z", 2);	/* one character-string "z" */
+	OPT(&q, .size = 1232);
+	r = ask(&q);
+	check_answer(r, .an = 1, .opt = 1);
+	check_info(r, ALLOWED_INFO, .n4 = 1);
 	free_res();
 }
 
@@ -1178,15 +1143,14 @@ test_other_additional_ok(void **state)
 static void
 test_dropped(void **state)
 {
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
 	size_t n;
 
 	(void)state;
-	w_header(&q, 0xd001, F_QR | F_AA | F_RD | F_RA, 1, 1, 0, 0);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	r = run(&q, &env);
+	HEADER(&q, 0xd001, F_QR | F_AA | F_RD | F_RA, .qd = 1, .an = 1);
+	w_question(&q, ALLOWED, T_A, C_IN);
+	r = ask(&q);
 	assert_int_equal(r->r, QUERY_DROP);
 	assert_int_equal(r->len, 0);
 	assert_int_equal(r->info.verdict, VERDICT_DROP);
@@ -1194,19 +1158,19 @@ test_dropped(void **state)
 	assert_int_equal(r->info.id, 0xd001);
 
 	/* QR=1 on a header alone, and on garbage */
-	w_header(&q, 0xd002, F_QR, 0, 0, 0, 0);
-	r = run(&q, &env);
+	HEADER(&q, 0xd002, F_QR);
+	r = ask(&q);
 	assert_int_equal(r->r, QUERY_DROP);
-	w_header(&q, 0xd003, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff);
-	r = run(&q, &env);
+	HEADER(&q, 0xd003, 0xffff, .qd = 0xffff, .an = 0xffff, .ns = 0xffff, .ar = 0xffff);
+	r = ask(&q);
 	assert_int_equal(r->r, QUERY_DROP);
 
-	make_query(&q, 0xd004, "allowed.example.com", T_A, 0);
+	make_query(&q, .id = 0xd004, .name = ALLOWED, .type = T_A);
 	for (n = 0; n < HDR; n++) {
 		struct wire s = q;
 
 		s.len = n;
-		r = run(&s, &env);
+		r = ask(&s);
 		assert_int_equal(r->r, QUERY_DROP);
 		assert_int_equal(r->len, 0);
 		assert_int_equal(r->info.verdict, VERDICT_DROP);
@@ -1214,9 +1178,9 @@ test_dropped(void **state)
 	}
 	/* exactly a header: answered (FORMERR, qdcount 0... here QDCOUNT says 1) */
 	q.len = HDR;
-	r = run(&q, &env);
+	r = ask(&q);
 	assert_int_equal(r->r, QUERY_ANSWER);
-	check_answer(r, LDNS_RCODE_FORMERR, 0, 0, 0, 0, 0);
+	check_answer(r, .rcode = LDNS_RCODE_FORMERR, .no_question = 1);
 	free_res();
 }
 
@@ -1233,17 +1197,16 @@ test_edns_options_not_echoed(void **state)
 		0x00, 0x0c, 0x00, 0x04, 0, 0, 0, 0,
 		0xfd, 0xe9, 0x00, 0x03, 'x', 'y', 'z',
 	};
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
 
 	(void)state;
-	w_header(&q, 0xed01, F_RD | F_CD, 1, 0, 0, 1);
-	w_question(&q, "allowed.example.com", T_A, C_IN);
-	w_opt(&q, 4096, 0, 0, EDNS_DO | 0x1234 /* Z bits */, opts, sizeof(opts));
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 1);
-	check_ede(r, 0);
+	HEADER(&q, 0xed01, F_RD | F_CD, .qd = 1, .ar = 1);
+	w_question(&q, ALLOWED, T_A, C_IN);
+	OPT(&q, .size = 4096, .eflags = EDNS_DO | 0x1234 /* Z bits */, .rdata = opts,
+	    .rdlen = sizeof(opts));
+	r = ask(&q);
+	check_answer(r, .an = 1, .opt = 1);
 	assert_true(ldns_pkt_edns_do(r->pkt));
 	assert_int_equal(r->info.dnssec_ok, 1);
 	assert_int_equal(r->info.edns_size, 4096);
@@ -1251,12 +1214,13 @@ test_edns_options_not_echoed(void **state)
 	assert_memory_equal(r->out + r->len - 11,
 	    "\000\000\051\004\320\000\000\200\000\000\000", 11);
 
-	w_header(&q, 0xed02, 0, 1, 0, 0, 1);
-	w_question(&q, "evil.example", T_A, C_IN);
-	w_opt(&q, 4096, 0, 0, 0x7fff /* everything but DO */, opts, sizeof(opts));
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 1);
-	check_ede(r, 1);				/* only EDE, none of the query's */
+	HEADER(&q, 0xed02, 0, .qd = 1, .ar = 1);
+	w_question(&q, EVIL, T_A, C_IN);
+	OPT(&q, .size = 4096, .eflags = 0x7fff /* everything but DO */, .rdata = opts,
+	    .rdlen = sizeof(opts));
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1, .opt = 1,
+	    .ede = 1);					/* only EDE, none of the query's */
 	assert_false(ldns_pkt_edns_do(r->pkt));
 	free_res();
 }
@@ -1267,166 +1231,81 @@ test_header_bits(void **state)
 {
 	static const uint16_t fl[] = { 0, F_RD, F_CD, F_RD | F_CD, F_AD | F_Z, F_RD | F_AD | F_CD |
 		F_Z | F_RA | F_AA | 0x000f /* an rcode in a query */ };
-	struct query_env env = env_with(1, 1);
-	struct wire q;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
-		struct res *r;
+	for (i = 0; i < NELEM(fl); i++) {
+		const struct step s = { .na = 1, .naaaa = 1,
+			.q = { .id = (uint16_t)(0x4b00 + i), .no_rd = 1, .flags = fl[i],
+			    .name = ALLOWED, .type = T_A },
+			.want = { .an = 1 }, .info = { ALLOWED_INFO, .n4 = 1 } };
 
-		w_header(&q, (uint16_t)(0x4b00 + i), fl[i], 1, 0, 0, 0);
-		w_question(&q, "allowed.example.com", T_A, C_IN);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 0);
+		run_steps(&s, 1);
 	}
-	free_res();
 }
 
 /* ---- sizes -------------------------------------------------------------------------- */
 
-/* The answer to "allowed.example.com" A with n addresses: header 12 + question 25 +
- * 16 per A record (+ 11 for an OPT without options). */
-static size_t
-a_answer_len(size_t n, int opt)
-{
-	return HDR + 25 + 16 * n + (opt ? 11 : 0);
-}
+/* A UDP limit for ALLOWED A with an OPT of payload edns (0: none): `fit` addresses make a
+ * complete answer of exactly A_ANSWER_LEN, one more makes TC with the question (and the
+ * OPT) only. */
+struct udp_limit {
+	uint16_t id, edns;
+	size_t fit;
+};
 
-/* Without EDNS, 512 is the most: 29 records fit (501), 30 do not (517) -> TC. */
-static void
-test_udp_512(void **state)
-{
-	struct query_env env = env_with(29, 0);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	make_query(&q, 0x0512, "allowed.example.com", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 29, 0, 0);
-	assert_int_equal(r->len, a_answer_len(29, 0));
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 29, 0, 0);
-
-	env = env_with(30, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 0);	/* TC, question only */
-	assert_int_equal(r->len, HDR + 25);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 1);
-
-	/* EDNS with a payload under 512 means 512 (RFC 6891); exactly 512 fits */
-	env = env_with(29, 0);
-	make_query(&q, 0x0513, "allowed.example.com", T_A, 100);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 29, 0, 1);
-	assert_int_equal(r->len, 512);
-	assert_int_equal(r->len, a_answer_len(29, 1));
-	env = env_with(30, 0);
-	r = run(&q, &env);					/* 528 */
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	assert_int_equal(r->len, HDR + 25 + 11);
-	free_res();
-}
-
-/* EDNS 4096: capped at 1232 (74 records = exactly 1232 fit, 75 = 1248 do not). */
-static void
-test_udp_1232(void **state)
-{
-	struct query_env env = env_with(74, 0);
-	struct wire q;
-	struct res *r;
-
-	(void)state;
-	make_query(&q, 0x1232, "allowed.example.com", T_A, 4096);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 74, 0, 1);
-	assert_int_equal(r->len, a_answer_len(74, 1));
-	assert_int_equal(r->len, 1232);
-
-	env = env_with(75, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	assert_int_equal(r->len, HDR + 25 + 11);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 1);
-
-	/* 65535 offered: still 1232 */
-	make_query(&q, 0x1233, "allowed.example.com", T_A, 65535);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	free_res();
-}
-
+/* Without EDNS, 512 is the most: 29 records fit (501), 30 do not (517). EDNS with a
+ * payload under 512 means 512 (RFC 6891): exactly 512 fits, 528 does not. */
+static const struct udp_limit udp_512 = { .id = 0x0512, .edns = 0, .fit = 29 };
+static const struct udp_limit udp_512_edns_100 = { .id = 0x0513, .edns = 100, .fit = 29 };
+_Static_assert(A_ANSWER_LEN(29, 1) == 512, "29 records and an OPT are 512 bytes");
+/* EDNS 4096: capped at 1232 (74 records = exactly 1232 fit, 75 = 1248 do not); 65535
+ * offered: still 1232. */
+static const struct udp_limit udp_1232 = { .id = 0x1232, .edns = 4096, .fit = 74 };
+static const struct udp_limit udp_1232_edns_65535 = { .id = 0x1233, .edns = 65535, .fit = 74 };
+_Static_assert(A_ANSWER_LEN(74, 1) == 1232, "74 records and an OPT are 1232 bytes");
 /* EDNS 600: 600 (34 records = 592 fit, 35 = 608 do not). */
+static const struct udp_limit udp_600 = { .id = 0x0600, .edns = 600, .fit = 34 };
+
 static void
-test_udp_600(void **state)
+test_udp_limit(void **state)
 {
-	struct query_env env = env_with(34, 0);
-	struct wire q;
-	struct res *r;
+	const struct udp_limit *l = *state;
+	const struct step s[2] = {
+		{ .na = l->fit, .q = { .id = l->id, .name = ALLOWED, .type = T_A, .edns = l->edns },
+		  .want = { .an = (uint16_t)l->fit, .opt = l->edns != 0 },
+		  .info = { ALLOWED_INFO, .n4 = (unsigned)l->fit },
+		  .len = A_ANSWER_LEN(l->fit, l->edns != 0) },
+		{ .na = l->fit + 1, .q = { .id = l->id, .name = ALLOWED, .type = T_A, .edns = l->edns },
+		  .want = { .tc = 1, .opt = l->edns != 0 }, .info = { ALLOWED_INFO, .truncated = 1 },
+		  .len = A_ANSWER_LEN(0, l->edns != 0) },
+	};
 
-	(void)state;
-	make_query(&q, 0x0600, "allowed.example.com", T_A, 600);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 34, 0, 1);
-	assert_int_equal(r->len, a_answer_len(34, 1));
-
-	env = env_with(35, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	assert_true(r->len <= 600);
-	free_res();
+	run_steps(s, NELEM(s));
 }
+#define UDP_LIMIT_TEST(l) { "test_" #l, test_udp_limit, NULL, NULL, (void *)&(l) }
 
 /* An answer that cannot fit (200 addresses): TC=1 with the question (+OPT), no records;
- * over TCP the same query gets everything. */
-static void
-test_truncation_and_tcp(void **state)
-{
-	struct query_env env = env_with(200, 0);
-	struct wire q;
-	struct res *r;
-	size_t i;
-
-	(void)state;
-	make_query(&q, 0x7c01, "allowed.example.com", T_A, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	check_ede(r, 0);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 1);
-
-	make_query(&q, 0x7c02, "allowed.example.com", T_A, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 0);
-	assert_int_equal(r->len, HDR + 25);
-
+ * over TCP the same query gets everything, bounded by the caller's buffer only. */
+static const struct step truncation_and_tcp[] = {
+	{ .na = 200, .q = { .id = 0x7c01, .name = ALLOWED, .type = T_A, .edns = 1232 },
+	  .want = { .tc = 1, .opt = 1 }, .info = { ALLOWED_INFO, .truncated = 1 } },
+	{ .na = 200, .q = { .id = 0x7c02, .name = ALLOWED, .type = T_A },
+	  .want = { .tc = 1 }, .info = { ALLOWED_INFO, .truncated = 1 },
+	  .len = A_ANSWER_LEN(0, 0) },
 	/* ANY with 200 + 2: TC too */
-	env.aaaa = v6;
-	env.naaaa = 2;
-	make_query(&q, 0x7c03, "allowed.example.com", T_ANY, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 1);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 0, 0, 1);
-
-	env = env_with(200, 0);
-	env.tcp = 1;
-	make_query(&q, 0x7c04, "allowed.example.com", T_A, 1232);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 200, 0, 1);
-	assert_int_equal(r->len, a_answer_len(200, 1));
-	for (i = 0; i < 200; i++)
-		check_addr_rr(r, i, T_A, &v4[i]);
-	check_info(r, VERDICT_ALLOW, NULL, "allowed.example.com", "allowed.example.com", 200, 0, 0);
-
-	make_query(&q, 0x7c05, "allowed.example.com", T_A, 0);	/* TCP, no EDNS: no limit */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 200, 0, 0);
-
+	{ .na = 200, .naaaa = 2, .q = { .id = 0x7c03, .name = ALLOWED, .type = T_ANY, .edns = 1232 },
+	  .want = { .tc = 1, .opt = 1 }, .info = { ALLOWED_INFO, .truncated = 1 } },
+	{ .na = 200, .tcp = 1, .q = { .id = 0x7c04, .name = ALLOWED, .type = T_A, .edns = 1232 },
+	  .want = { .an = 200, .opt = 1 }, .info = { ALLOWED_INFO, .n4 = 200 },
+	  .len = A_ANSWER_LEN(200, 1) },
+	/* TCP, no EDNS: no limit */
+	{ .na = 200, .tcp = 1, .q = { .id = 0x7c05, .name = ALLOWED, .type = T_A },
+	  .want = { .an = 200 }, .info = { ALLOWED_INFO, .n4 = 200 } },
 	/* TCP is bounded by the caller's buffer: 1024 holds 61 records, not 200 */
-	r = run_cap(&q, &env, 1024);
-	check_answer(r, LDNS_RCODE_NOERROR, 1, 1, 0, 0, 0);
-	assert_true(r->len <= 1024);
-	free_res();
-}
+	{ .na = 200, .tcp = 1, .outcap = 1024, .q = { .id = 0x7c05, .name = ALLOWED, .type = T_A },
+	  .want = { .tc = 1 }, .info = { ALLOWED_INFO, .truncated = 1 }, .max_len = 1024 },
+};
 
 /* outcap under 512 is a caller error: nothing is written. */
 static void
@@ -1439,7 +1318,7 @@ test_small_outcap(void **state)
 	struct wire q;
 
 	(void)state;
-	make_query(&q, 1, "allowed.example.com", T_A, 0);
+	make_query(&q, .id = 1, .name = ALLOWED, .type = T_A);
 	assert_int_equal(query_answer(q.b, q.len, &env, out, sizeof(out), &outlen, &info),
 	    QUERY_DROP);
 	assert_int_equal(outlen, 0);
@@ -1462,29 +1341,26 @@ test_wildcard_and_exact(void **state)
 		{ "example.org", NULL },
 		{ "awild.example.org", NULL },
 		{ "a.wild.example.org.evil", NULL },
-		{ "allowed.example.com", "allowed.example.com" },
+		{ ALLOWED, ALLOWED },
 		{ "a.b.example.com", "a.b.example.com" },
 		{ "trailing.example.net", "trailing.example.net" },
 	};
-	struct query_env env = env_with(1, 0);
-	struct wire q;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct res *r;
+	for (i = 0; i < NELEM(cases); i++) {
+		struct step s = { .na = 1,
+			.q = { .id = (uint16_t)i, .name = cases[i].name, .type = T_A },
+			.want = { .an = 1 },
+			.info = { .verdict = VERDICT_ALLOW, .rule = cases[i].rule,
+			    .qname = cases[i].name, .n4 = 1 } };
 
-		make_query(&q, (uint16_t)i, cases[i].name, T_A, 0);
-		r = run(&q, &env);
-		if (cases[i].rule != NULL) {
-			check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 0);
-			check_info(r, VERDICT_ALLOW, NULL, cases[i].rule, cases[i].name, 1, 0, 0);
-		} else {
-			check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-			check_info(r, VERDICT_DENY, NULL, NULL, cases[i].name, 0, 0, 0);
+		if (cases[i].rule == NULL) {
+			s.want = (struct want){ .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1 };
+			s.info = (struct want_info){ .verdict = VERDICT_DENY, .qname = cases[i].name };
 		}
+		run_steps(&s, 1);
 	}
-	free_res();
 }
 
 /* 0x20 mixed case: matched case-insensitively, copied and audited as sent; a rule written
@@ -1494,22 +1370,31 @@ test_case_and_trailing_dot(void **state)
 {
 	static const char *const names[] = { "AlLoWeD.ExAmPlE.CoM", "ALLOWED.EXAMPLE.COM",
 		"tRaIlInG.eXaMpLe.NeT", "A.WILD.EXAMPLE.ORG" };
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < NELEM(names); i++) {
 		struct res *r;
 
-		make_query(&q, (uint16_t)(0xca5e + i), names[i], T_A, 1232);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NOERROR, 0, 1, 1, 0, 1);	/* question bytes equal */
-		check_addr_rr(r, 0, T_A, &v4[0]);			/* owner bytes equal */
+		make_query(&q, .id = (uint16_t)(0xca5e + i), .name = names[i], .type = T_A,
+		    .edns = 1232);
+		r = ask(&q);
+		check_answer(r, .an = 1, .opt = 1);		/* question bytes equal */
+		check_addr_rr(r, 0, T_A, &v4[0]);		/* owner bytes equal */
 		assert_int_equal(r->info.verdict, VERDICT_ALLOW);
-		assert_string_equal(r->info.qname, names[i]);		/* case kept */
+		assert_string_equal(r->info.qname, names[i]);	/* case kept */
 	}
 	free_res();
+}
+
+/* A question whose name is n raw wire bytes (labels and root), type A, class IN. */
+static void
+w_raw_question(struct wire *q, uint16_t id, const void *name, size_t n)
+{
+	HEADER(q, id, F_RD, .qd = 1);
+	w_bytes(q, name, n);
+	w_type_class(q, HDR, T_A, C_IN);
 }
 
 /* Bytes no host name holds ('.', NUL, '"', '\', blanks, controls, 8-bit) are denied even
@@ -1539,70 +1424,50 @@ test_special_bytes(void **state)
 		/* an 8-bit (UTF-8) label: "é" */
 		{ "\002\303\251\003com\000", 8, "\\195\\169.com" },
 	};
-	struct query_env env = env_with(1, 1);
 	struct wire q;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t start;
+	for (i = 0; i < NELEM(cases); i++) {
 		struct res *r;
 
-		w_header(&q, (uint16_t)(0x5b00 + i), F_RD, 1, 0, 0, 0);
-		start = q.len;
-		w_bytes(&q, cases[i].wire, cases[i].len);
-		w_u16(&q, T_A);
-		w_u16(&q, C_IN);
-		w_mark_question(&q, start);
-		r = run(&q, &env);
-		check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-		check_info(r, VERDICT_DENY, NULL, NULL, cases[i].text, 0, 0, 0);
+		w_raw_question(&q, (uint16_t)(0x5b00 + i), cases[i].wire, cases[i].len);
+		r = ask(&q);
+		check_answer(r, .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1);
+		check_info(r, .verdict = VERDICT_DENY, .qname = cases[i].text);
 	}
 	free_res();
 }
 
 /* The root name: a well-formed question, denied; audited as ".". */
-static void
-test_root_name(void **state)
-{
-	struct query_env env = env_with(1, 1);
-	struct wire q;
-	struct res *r;
+static const struct step root_name[] = {
+	{ .na = 1, .naaaa = 1, .q = { .id = 0x2007, .name = ".", .type = T_SOA },
+	  .want = { .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1 },
+	  .info = { .verdict = VERDICT_DENY, .qname = "." } },
+	/* a priming query */
+	{ .na = 1, .naaaa = 1, .q = { .id = 0x2008, .name = ".", .type = T_NS, .edns = 1232 },
+	  .want = { .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1, .opt = 1, .ede = 1 },
+	  .info = { .verdict = VERDICT_DENY, .qname = "." } },
+};
 
-	(void)state;
-	make_query(&q, 0x2007, ".", T_SOA, 0);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
-	check_info(r, VERDICT_DENY, NULL, NULL, ".", 0, 0, 0);
-	make_query(&q, 0x2008, ".", T_NS, 1232);	/* a priming query */
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 1);
-	check_ede(r, 1);
-	free_res();
-}
-
-/* The longest text: 127 one-byte labels of "\000" escape to 4 characters each. */
+/* The longest text: 127 one-byte labels of 0xff escape to 4 characters each ("\255"). */
 static void
 test_qname_text_longest(void **state)
 {
-	struct query_env env = env_with(1, 1);
+	uint8_t name[255];
 	struct wire q;
 	struct res *r;
-	size_t start, i;
+	size_t i;
 
 	(void)state;
-	w_header(&q, 0x1041, F_RD, 1, 0, 0, 0);
-	start = q.len;
 	for (i = 0; i < 127; i++) {		/* 127 * 2 + root = 255 bytes */
-		w_u8(&q, 1);
-		w_u8(&q, 0xff);
+		name[2 * i] = 1;
+		name[2 * i + 1] = 0xff;
 	}
-	w_u8(&q, 0);
-	w_u16(&q, T_A);
-	w_u16(&q, C_IN);
-	w_mark_question(&q, start);
-	r = run(&q, &env);
-	check_answer(r, LDNS_RCODE_NXDOMAIN, 0, 1, 0, 1, 0);
+	name[254] = 0;
+	w_raw_question(&q, 0x1041, name, sizeof(name));
+	r = ask(&q);
+	check_answer(r, .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1);
 	assert_int_equal(strlen(r->info.qname), 127 * 4 + 126);
 	assert_true(strlen(r->info.qname) < QUERY_NAME_TEXT);
 	free_res();
@@ -1689,20 +1554,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allowed_a),
-		cmocka_unit_test(test_allowed_aaaa),
-		cmocka_unit_test(test_allowed_nodata_no_addresses),
+		STEP_TEST("test_allowed_a", allowed_a),
+		STEP_TEST("test_allowed_aaaa", allowed_aaaa),
+		STEP_TEST("test_allowed_nodata_no_addresses", allowed_nodata_no_addresses),
 		cmocka_unit_test(test_allowed_other_types_nodata),
-		cmocka_unit_test(test_allowed_any),
+		STEP_TEST("test_allowed_any", allowed_any),
 		cmocka_unit_test(test_blocked_nxdomain),
 		cmocka_unit_test(test_blocked_ede_text),
-		cmocka_unit_test(test_blocked_refused),
+		STEP_TEST("test_blocked_refused", blocked_refused),
 		cmocka_unit_test(test_opcode_notimp),
 		cmocka_unit_test(test_qdcount),
 		cmocka_unit_test(test_bad_question),
 		cmocka_unit_test(test_name_255),
 		cmocka_unit_test(test_class_refused),
-		cmocka_unit_test(test_zone_transfer_refused),
+		STEP_TEST("test_zone_transfer_refused", zone_transfer_refused),
 		cmocka_unit_test(test_badvers),
 		cmocka_unit_test(test_formerr_forms),
 		cmocka_unit_test(test_record_names),
@@ -1711,15 +1576,17 @@ main(void)
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_edns_options_not_echoed),
 		cmocka_unit_test(test_header_bits),
-		cmocka_unit_test(test_udp_512),
-		cmocka_unit_test(test_udp_1232),
-		cmocka_unit_test(test_udp_600),
-		cmocka_unit_test(test_truncation_and_tcp),
+		UDP_LIMIT_TEST(udp_512),
+		UDP_LIMIT_TEST(udp_512_edns_100),
+		UDP_LIMIT_TEST(udp_1232),
+		UDP_LIMIT_TEST(udp_1232_edns_65535),
+		UDP_LIMIT_TEST(udp_600),
+		STEP_TEST("test_truncation_and_tcp", truncation_and_tcp),
 		cmocka_unit_test(test_small_outcap),
 		cmocka_unit_test(test_wildcard_and_exact),
 		cmocka_unit_test(test_case_and_trailing_dot),
 		cmocka_unit_test(test_special_bytes),
-		cmocka_unit_test(test_root_name),
+		STEP_TEST("test_root_name", root_name),
 		cmocka_unit_test(test_qname_text_longest),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_name_flags),

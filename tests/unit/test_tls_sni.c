@@ -590,15 +590,19 @@ test_hand_cases(void **state)
 	}
 }
 
+/* A prefix of a record (len bytes) and what is said about it: the need tls_sni_parse
+ * reports, or whether tls_looks_like says TLS. */
+struct prefix_case {
+	const char *bytes;
+	size_t len;
+	size_t want;
+};
+
 /* need: the end of the record header, then of the record. */
 static void
 test_need(void **state)
 {
-	static const struct {
-		const char *bytes;
-		size_t len;
-		size_t need;
-	} cases[] = {
+	static const struct prefix_case cases[] = {
 		{ "", 0, 1 },
 		{ "\x16", 1, 5 },
 		{ "\x16\x03\x01\x00", 4, 5 },
@@ -615,7 +619,7 @@ test_need(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(parse((const uint8_t *)cases[i].bytes, cases[i].len, &res),
 		    PEEK_NEED_MORE);
-		assert_int_equal(res.need, cases[i].need);
+		assert_int_equal(res.need, cases[i].want);
 		assert_null(res.why);
 	}
 }
@@ -662,11 +666,7 @@ test_peek_limit(void **state)
 static void
 test_looks_like(void **state)
 {
-	static const struct {
-		const char *bytes;
-		size_t len;
-		int want;
-	} cases[] = {
+	static const struct prefix_case cases[] = {
 		{ "", 0, 1 },
 		{ "\x16", 1, 1 },
 		{ "\x16\x03", 2, 1 },
