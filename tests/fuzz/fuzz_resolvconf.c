@@ -6,11 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
 #include "resolvconf.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define MAX 4
 
 int
