@@ -37,7 +37,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
 CONFIG   = common/config.c common/config_file.c common/config_env.c common/config_rules.c \
-           common/config_settings.c common/config_print.c common/config_ports.c common/hint.c
+           common/config_settings.c common/config_print.c common/config_ports.c common/hint.c \
+           common/policyset.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
@@ -95,9 +96,10 @@ testhooks: $(HOOK_BINS)
 UNIT_test_dname     = common/dname.c
 UNIT_test_addr      = common/addr.c common/util.c
 UNIT_test_policy    = common/policy.c common/dname.c common/util.c
+UNIT_test_policyset = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 UNIT_test_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 UNIT_test_audit     = common/audit.c common/clients.c common/addr.c common/util.c
-UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/util.c
+UNIT_test_query     = resolver/query.c common/policy.c common/policyset.c common/dname.c common/util.c
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
@@ -123,7 +125,7 @@ FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
               -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
-FUZZ_fuzz_query     = resolver/query.c common/policy.c common/dname.c common/util.c
+FUZZ_fuzz_query     = resolver/query.c common/policy.c common/policyset.c common/dname.c common/util.c
 FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c

@@ -1,6 +1,7 @@
 /* audit.c: the audit writer: JSON Lines formatted into a batch buffer, a token bucket
  * per client address (and one for all clients), counts for everything held back. */
 #include "audit.h"
+#include "policyset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -381,10 +382,25 @@ audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with
 }
 
 void
-audit_client(struct audit *a, const struct sockaddr *sa)
+audit_client(struct audit *a, const struct sockaddr *sa, const char *policy)
 {
 	audit_addr(a, "client", sa, 0);
 	audit_uint(a, "client_port", addr_port(sa));
+	audit_safe(a, "policy", policy != NULL ? policy : POLICYSET_DEFAULT);
+}
+
+void
+audit_report(struct audit *a, int enforce_allows, const char *enforce_reason,
+    const char *rule)
+{
+	audit_safe(a, "mode", "report");
+	audit_safe(a, "enforce", enforce_allows ? "allow" : "deny");
+	if (enforce_allows)
+		return;
+	if (enforce_reason != NULL)
+		audit_safe(a, "enforce_reason", enforce_reason);
+	if (rule != NULL)
+		audit_safe(a, "rule", rule);
 }
 
 void

@@ -66,8 +66,16 @@ void audit_strn(struct audit *a, const char *key, const char *val, size_t len);
 void audit_safe(struct audit *a, const char *key, const char *val);
 void audit_uint(struct audit *a, const char *key, uint64_t val);
 void audit_addr(struct audit *a, const char *key, const struct sockaddr *sa, int with_port);
-/* "client":"ADDRESS","client_port":PORT: one shape in both daemons' lines. */
-void audit_client(struct audit *a, const struct sockaddr *sa);
+/* "client":"ADDRESS","client_port":PORT,"policy":"NAME": one shape in both daemons'
+ * lines (policy: the client's policy's name, validated by the configuration, or
+ * "default"). */
+void audit_client(struct audit *a, const struct sockaddr *sa, const char *policy);
+/* A line written under report mode: "mode":"report","enforce":"allow"|"deny" (what enforce
+ * would have done: allow when enforce_allows), and when it would deny, "enforce_reason"
+ * (when not NULL) and "rule" (the deny rule, when not NULL). Constants and validated
+ * names only. */
+void audit_report(struct audit *a, int enforce_allows, const char *enforce_reason,
+    const char *rule);
 /* A JSON array of strings. */
 void audit_strarray(struct audit *a, const char *key, const char *const *vals, size_t n);
 void audit_end(struct audit *a);

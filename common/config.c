@@ -60,6 +60,7 @@ config_new(void)
 		return NULL;
 	c->refs = 1;
 	if ((c->policy = policy_new()) == NULL ||
+	    (c->policies = policyset_new(c->policy)) == NULL ||
 	    (c->set_line = calloc(SETTING_COUNT, sizeof(*c->set_line))) == NULL ||
 	    (c->set_env = calloc(SETTING_COUNT, sizeof(*c->set_env))) == NULL) {
 		config_unref(c);
@@ -74,10 +75,17 @@ static int
 config_finish(struct config_parser *ps)
 {
 	struct config *c = ps->c;
+	size_t i;
 
-	policy_finish(c->policy);
+	for (i = 0; i < policyset_count(c->policies); i++)
+		policy_finish(policyset_policy(c->policies, i));
 	if (config_settings_finish(ps) == -1)
 		return -1;
+	policyset_set_default_mode(c->policies, c->mode_report ? MODE_REPORT : MODE_ENFORCE);
+	if (policyset_finish(c->policies) == -1) {
+		snprintf(ps->err, ps->errlen, "out of memory");
+		return -1;
+	}
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
 
@@ -168,6 +176,7 @@ config_unref(struct config *c)
 
 	if (c == NULL || --c->refs > 0)
 		return;
+	policyset_free(c->policies);
 	policy_free(c->policy);
 	for (i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].name);

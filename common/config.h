@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "policy.h"
+#include "policyset.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/gatehouse/gatehouse.conf"
 
@@ -41,7 +42,10 @@ struct addrlist {
 struct config {
 	unsigned refs;
 	char *path;			/* the file read, or NULL when none */
-	struct policy *policy;		/* allow lines, plus one implied rule per route */
+	struct policy *policy;		/* global allow lines (outside any `policy` section),
+					 * plus one implied rule per route */
+	struct policyset *policies;	/* the named policies and the client selector; its
+					 * index 0 is policy (policyset.h) */
 	struct route *routes;
 	size_t nroutes;
 	struct config_port *ports;	/* ascending; computed once when built (config_ports.c) */
@@ -75,6 +79,7 @@ struct config {
 	struct sockaddr_storage metrics;
 	char *user;			/* drop to this user when started as root */
 	int sandbox;			/* 1: seccomp filter after start-up (sandbox.h) */
+	int mode_report;		/* `mode`: 0 enforce, 1 report (a policy may override) */
 	int dns_listen_default, forward_listen_default;	/* not written by the user */
 	char *warnings;			/* lines worth logging (a rule written twice), or NULL */
 	unsigned *set_line;		/* per setting: the file line that set it, 0 if none */

@@ -271,27 +271,137 @@ env_setting(struct config_parser *ps, const char *var, const char *value)
 	return rc;
 }
 
+/* ---- GATEHOUSE_POLICY_<NAME>[_ALLOW|_DENY|_MODE] ---- */
+
+#define POLICY_PREFIX ENV_PREFIX "POLICY_"
+
+static const char *const policy_suffixes[] = { "_ALLOW", "_DENY", "_MODE" };
+
+/* The suffix of var (a GATEHOUSE_POLICY_ variable) among policy_suffixes, or -1 (the
+ * variable declaring the policy). */
+static int
+policy_suffix(const char *var)
+{
+	size_t i, vl = strlen(var);
+
+	for (i = 0; i < NELEM(policy_suffixes); i++) {
+		size_t sl = strlen(policy_suffixes[i]);
+
+		if (vl >= sl && strcmp(var + vl - sl, policy_suffixes[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The policy's name in var (between the prefix and the suffix: upper case, '_' for '-')
+ * into name. 0, or -1 with the message. */
+static int
+policy_var_name(struct config_parser *ps, const char *var, int suffix, char *name,
+    size_t len)
+{
+	const char *p = var + strlen(POLICY_PREFIX);
+	size_t n = strlen(p) - (suffix >= 0 ? strlen(policy_suffixes[suffix]) : 0), i;
+
+	if (n == 0 || n >= len)
+		return config_err(ps, "write GATEHOUSE_POLICY_<NAME>, with NAME at most %d "
+		    "characters", POLICYSET_NAME_MAX);
+	for (i = 0; i < n; i++) {
+		if ((p[i] >= 'a' && p[i] <= 'z') || p[i] == '-')
+			return config_err(ps, "gatehouse variables are upper case, with '_' for "
+			    "'-' in a policy's name");
+		name[i] = p[i] == '_' ? '-' : (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] + 32) : p[i];
+	}
+	name[n] = '\0';
+	return 0;
+}
+
+/* The GATEHOUSE_POLICY_ variables: the declarations first (so a policy's _ALLOW may come
+ * before it in the environment), then their rules and modes. 0 or -1. */
+static int
+env_policies(struct config_parser *ps, char *const *env)
+{
+	char name[POLICYSET_NAME_MAX + 2], msg[512], **items = NULL, *copy = NULL;
+	int pass, suffix, idx, n = 0, rc;
+
+	for (pass = 0; pass < 2; pass++) {
+		char *const *e;
+
+		for (e = env; e != NULL && *e != NULL; e++) {
+			const char *eq = strchr(*e, '='), *value;
+			size_t vl;
+
+			if (strncmp(*e, POLICY_PREFIX, strlen(POLICY_PREFIX)) != 0 || eq == NULL)
+				continue;
+			vl = (size_t)(eq - *e) < sizeof(ps->var) ? (size_t)(eq - *e) :
+			    sizeof(ps->var) - 1;
+			memcpy(ps->var, *e, vl);
+			ps->var[vl] = '\0';
+			ps->src = ps->var;
+			ps->line = 0;
+			value = eq + 1;
+			suffix = policy_suffix(ps->var);
+			if ((suffix >= 0) != (pass == 1))
+				continue;
+			if (policy_var_name(ps, ps->var, suffix, name, sizeof(name)) == -1 ||
+			    env_value_mistake(ps, ps->var, value) == -1)
+				return -1;
+			if (pass == 0) {
+				if ((idx = policyset_add(ps->c->policies, name, msg, sizeof(msg))) == -1)
+					return config_err(ps, "policy %s", msg);
+				if (env_items(ps, value, &items, &n, &copy) == -1)
+					return -1;
+				rc = config_rules_specs(ps, (size_t)idx, items, n);
+				free(items);
+				free(copy);
+				if (rc == -1)
+					return -1;
+				continue;
+			}
+			if ((idx = policyset_find(ps->c->policies, name)) <= 0)
+				return config_err(ps, "no policy %s: declare it with "
+				    POLICY_PREFIX "%.*s or a policy line", name,
+				    (int)(strlen(ps->var) - strlen(POLICY_PREFIX) -
+				    strlen(policy_suffixes[suffix])), ps->var + strlen(POLICY_PREFIX));
+			ps->section = (size_t)idx;
+			if (suffix == 0)
+				rc = env_allow(ps, value);
+			else if (suffix == 2)
+				rc = config_rules_mode(ps, value + strspn(value, " \t"));
+			else	/* deny rules (issue 13, section 1) come with GATEHOUSE_DENY */
+				rc = config_err(ps, "deny rules are not supported by this version");
+			ps->section = 0;
+			if (rc == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int
 config_env_read(struct config_parser *ps, char *const *env)
 {
 	char *var = ps->var;
+	char *const *e;
 
-	for (; env != NULL && *env != NULL; env++) {
-		const char *eq = strchr(*env, '=');
+	ps->section = 0;
+	for (e = env; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
 		size_t vl;
 
-		if (strncasecmp(*env, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
+		if (strncasecmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
 			continue;
-		vl = (size_t)(eq - *env);
+		vl = (size_t)(eq - *e);
 		if (vl >= sizeof(ps->var))
 			vl = sizeof(ps->var) - 1;
-		memcpy(var, *env, vl);
+		memcpy(var, *e, vl);
 		var[vl] = '\0';
 		ps->src = var;
 		ps->line = 0;
 		/* The name first (an unknown one is the mistake to report), then the value. */
 		if (strncmp(var, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
 			return env_unknown(ps, var);
+		if (strncmp(var, POLICY_PREFIX, strlen(POLICY_PREFIX)) == 0)
+			continue;	/* env_policies, once the rest is read */
 		if (strcmp(var, "GATEHOUSE_CONFIG") == 0) {
 			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
 				return -1;
@@ -304,5 +414,5 @@ config_env_read(struct config_parser *ps, char *const *env)
 		} else if (env_setting(ps, var, eq + 1) == -1)
 			return -1;
 	}
-	return 0;
+	return env_policies(ps, env);
 }

@@ -62,6 +62,8 @@ blank_in_ports(struct config_parser *ps, const char *line, char **argv, int argc
 	    "as %s", argv[1], col, joined);
 }
 
+static int section_line(struct config_parser *ps, char **argv, int argc);
+
 static int
 parse_line(struct config_parser *ps, char *line)
 {
@@ -94,11 +96,34 @@ parse_line(struct config_parser *ps, char *line)
 			return config_err(ps, "usage: allow NAME PORTS [private]");
 		return config_rules_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
+	if (strcmp(argv[0], "policy") == 0)
+		return config_rules_policy(ps, argv + 1, argc - 1);
+	return section_line(ps, argv, argc);
+}
+
+/* route and settings: gateway-wide, so not inside a policy section (but `mode`). */
+static int
+section_line(struct config_parser *ps, char **argv, int argc)
+{
+	const char *pol = policyset_name(ps->c->policies, ps->section);
+
+	if (ps->section > 0 && strcmp(argv[0], "mode") == 0) {
+		if (argc != 2)
+			return config_err(ps, "usage: mode enforce|report");
+		return config_rules_mode(ps, argv[1]);
+	}
+	if (ps->section > 0 && strcmp(argv[0], "route") == 0)
+		return config_err(ps, "route inside policy %s: routes are gateway-wide; write "
+		    "them before the first policy line", pol);
 	if (strcmp(argv[0], "route") == 0) {
 		if (argc < 3 || argc > 4)
 			return config_err(ps, "usage: route PORT NAME[:PORT] [private]");
 		return config_rules_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
+	if (ps->section > 0 && config_settings_find(argv[0]) != -1)
+		return config_err(ps, "'%s' inside policy %s: settings are gateway-wide (only "
+		    "allow and mode lines belong to a policy); write it before the first policy "
+		    "line", argv[0], pol);
 	return config_settings_apply(ps, argv[0], argv + 1, argc - 1);
 }
 
@@ -159,6 +184,7 @@ config_file_read(struct config_parser *ps, const struct config_source *src)
 	int rc;
 
 	ps->line = 0;
+	ps->section = 0;
 	while ((rc = next_line(ps, &r, &ll)) == 1) {
 		ps->line++;
 		if (memchr(r.line, '\0', ll) != NULL) {

@@ -15,6 +15,8 @@ struct config_parser {
 	unsigned *seen;			/* per setting: line it was set on, 0 if not yet */
 	unsigned char *by_env;		/* per setting: set (last) by a variable */
 	const char *file;		/* the file's name, for messages after the file */
+	size_t section;			/* the policy lines go to: 0 global, else the index of
+					 * the `policy` section (or variable) being read */
 	char var[128];			/* the variable's name, when src points here */
 	char *err;
 	size_t errlen;
@@ -64,6 +66,7 @@ enum config_setting {
 	SETTING_DNS_TCP_IDLE,
 	SETTING_USER,
 	SETTING_SANDBOX,
+	SETTING_MODE,
 	SETTING_COUNT
 };
 
@@ -102,6 +105,20 @@ int config_rules_allow(struct config_parser *ps, const char *name, const char *p
  * (on PORT, or on the port after ':'), and a rule allows NAME on PORT. 0 or -1. */
 int config_rules_route(struct config_parser *ps, const char *portstr, const char *target,
     const char *flag);
+
+/* policy NAME SPEC...: a new section (argv: NAME and the specs); the allow and mode lines
+ * after it go to it. Refuses a bad or reused name, a bad spec, a spec already in a policy
+ * (naming both lines), no spec. 0 or -1. */
+int config_rules_policy(struct config_parser *ps, char **argv, int argc);
+
+/* Add client specs ("ADDR", "ADDR/LEN", "via" then "ADDR") to policy idx. 0 or -1. */
+int config_rules_specs(struct config_parser *ps, size_t idx, char **argv, int argc);
+
+/* mode enforce|report inside a policy section (or its _MODE variable). 0 or -1. */
+int config_rules_mode(struct config_parser *ps, const char *word);
+
+/* The policy the reader adds rules to (ps->section's). */
+struct policy *config_rules_target(const struct config_parser *ps);
 
 /* ---- config_env.c ---- */
 

@@ -6,7 +6,9 @@
 
 /* A port learns the name from a route, from an implicit route (one exact name alone on
  * the port), or from the client's SNI / Host. Computed once per configuration; both
- * daemons print it. */
+ * daemons print it. The rules of every policy count together: a port stays implicitly
+ * routed only when one exact name is on it across all policies (a client whose policy
+ * does not allow that name is refused on it like any other). */
 
 /* The ports seen while building: an open-addressing table that never holds more than
  * CONFIG_MAX_PORTS + 1 of them (the build stops there), so it stays small (a 65536-entry
@@ -15,6 +17,7 @@
 
 struct slot {
 	const struct rule *first;	/* the first rule naming the port; NULL: empty */
+	const struct policy *in;	/* the policy holding first */
 	uint16_t port;
 	uint8_t shared;			/* more than one name on it, or a wildcard */
 };
@@ -53,22 +56,16 @@ by_port(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
-int
-config_ports_build(struct config *c, char *err, size_t errlen)
+/* Note the ports of every rule of pol in t; *n counts them. 0, or -1 with err when a rule
+ * takes the count past CONFIG_MAX_PORTS. */
+static int
+note_ports(struct slot *t, const struct policy *pol, size_t *n, char *err, size_t errlen)
 {
-	struct slot *t;
-	size_t i, j, n = 0;
+	size_t i, j;
 	unsigned p;
 
-	free(c->ports);
-	c->ports = NULL;
-	c->nports = 0;
-	if (policy_count(c->policy) == 0)
-		return 0;
-	if ((t = calloc(SLOTS, sizeof(*t))) == NULL)
-		goto nomem;
-	for (i = 0; i < policy_count(c->policy); i++) {
-		const struct rule *r = policy_rule(c->policy, i);
+	for (i = 0; i < policy_count(pol); i++) {
+		const struct rule *r = policy_rule(pol, i);
 
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
@@ -79,7 +76,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 						sl->shared = 1;
 					continue;
 				}
-				if (++n > CONFIG_MAX_PORTS) {
+				if (++*n > CONFIG_MAX_PORTS) {
 					char where[300], what[512];
 
 					rule_text(r, what, sizeof(what));
@@ -87,14 +84,37 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 					    "than %d ports, the most the forwarder listens on: narrow the port "
 					    "ranges", rule_origin(r, where, sizeof(where)), what,
 					    CONFIG_MAX_PORTS);
-					free(t);
 					return -1;
 				}
 				sl->first = r;
+				sl->in = pol;
 				sl->port = (uint16_t)p;
 				sl->shared = r->wildcard;
 			}
 		}
+	}
+	return 0;
+}
+
+int
+config_ports_build(struct config *c, char *err, size_t errlen)
+{
+	struct slot *t;
+	size_t i, j, n = 0;
+
+	free(c->ports);
+	c->ports = NULL;
+	c->nports = 0;
+	if ((t = calloc(SLOTS, sizeof(*t))) == NULL)
+		goto nomem;
+	for (i = 0; i < policyset_count(c->policies); i++)
+		if (note_ports(t, policyset_policy(c->policies, i), &n, err, errlen) == -1) {
+			free(t);
+			return -1;
+		}
+	if (n == 0) {
+		free(t);
+		return 0;
 	}
 	if ((c->ports = calloc(n, sizeof(*c->ports))) == NULL) {
 		free(t);
@@ -110,7 +130,7 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 
 		cp->route = config_route(c, cp->port);
 		if (cp->route == NULL && !sl->shared)
-			cp->implicit = policy_match(c->policy, sl->first->pattern,
+			cp->implicit = policy_match(sl->in, sl->first->pattern,
 			    strlen(sl->first->pattern), cp->port);
 	}
 	c->nports = n;

@@ -1,6 +1,7 @@
 /* config_rules.c: the allow and route directives, from a line or a variable, into rules. */
 #include "config_parser.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,8 +53,8 @@ config_rules_allow(struct config_parser *ps, const char *name, const char *ports
 	}
 	if (policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
 		return config_err(ps, "allow %s: %s", name, msg);
-	dup = policy_find(ps->c->policy, name, pr, npr, RULE_ROUTE, &port);
-	rc = policy_add(ps->c->policy, name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
+	dup = policy_find(config_rules_target(ps), name, pr, npr, RULE_ROUTE, &port);
+	rc = policy_add(config_rules_target(ps), name, pr, npr, flags, ps->src, ps->line, msg, sizeof(msg));
 	free(pr);
 	if (rc == -1)
 		return config_err(ps, "allow %s", msg);
@@ -133,5 +134,125 @@ config_rules_route(struct config_parser *ps, const char *portstr, const char *ta
 	if (policy_add(c->policy, name, &pr, 1, flags | RULE_ROUTE, ps->src, ps->line, msg,
 	    sizeof(msg)) == -1)
 		return config_err(ps, "route %s: %s", portstr, msg);
+	return 0;
+}
+
+/* ---- policies ---- */
+
+struct policy *
+config_rules_target(const struct config_parser *ps)
+{
+	return policyset_policy(ps->c->policies, ps->section);
+}
+
+/* One source spec, "ADDR" or "ADDR/LEN", or the address after "via", into sp. 0 or -1. */
+static int
+parse_spec(struct config_parser *ps, const char *pol, const char *text, int via,
+    struct policy_spec *sp)
+{
+	char host[INET6_ADDRSTRLEN + 1], msg[512];
+	const char *slash = strchr(text, '/');
+	size_t hl = slash ? (size_t)(slash - text) : strlen(text), bits;
+	unsigned long len;
+	uint8_t masked[16];
+
+	memset(sp, 0, sizeof(*sp));
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, sp->addr) == 1)
+		sp->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, sp->addr) == 1)
+		sp->family = AF_INET6;
+	else
+		goto bad;
+	bits = sp->family == AF_INET ? 32 : 128;
+	if (via && slash != NULL)
+		return config_err(ps, "policy %s: via %s: via takes one address (the gateway's), "
+		    "not a prefix", pol, text);
+	if (slash != NULL && util_parse_uint(slash + 1, 0, bits, &len) == -1)
+		return config_err(ps, "policy %s: '%s': the prefix length must be 0-%zu", pol,
+		    text, bits);
+	sp->len = (uint8_t)(slash != NULL ? len : bits);
+	sp->via = (uint8_t)via;
+	/* 172.29.1.5/28 is ambiguous (one client, or the /28 around it?): refused. */
+	memcpy(masked, sp->addr, sizeof(masked));
+	policyset_mask(masked, sp->family, sp->len);
+	if (memcmp(masked, sp->addr, bits / 8) != 0) {
+		inet_ntop(sp->family, masked, host, sizeof(host));
+		return config_err(ps, "policy %s: '%s' has bits set past the prefix length: write "
+		    "%s/%u (the network) or the address alone (one client)", pol, text, host,
+		    sp->len);
+	}
+	return 0;
+bad:
+	if (hint_name(text, msg, sizeof(msg)) == 0)
+		snprintf(msg, sizeof(msg), "not an address");
+	return config_err(ps, "policy %s: '%s': a client is ADDR, ADDR/LEN or via ADDR (%s)",
+	    pol, text, msg);
+}
+
+int
+config_rules_specs(struct config_parser *ps, size_t idx, char **argv, int argc)
+{
+	const char *pol = policyset_name(ps->c->policies, idx);
+	const struct policy_spec *clash;
+	struct policy_spec sp;
+	char where[300];
+	int i, via;
+
+	if (argc == 0)
+		return config_err(ps, "policy %s: no client: write the clients' source addresses "
+		    "or prefixes, or via ADDR (the gateway address their traffic arrives on)", pol);
+	config_where(ps, where, sizeof(where));
+	for (i = 0; i < argc; i++) {
+		via = strcmp(argv[i], "via") == 0;
+		if (via && ++i == argc)
+			return config_err(ps, "policy %s: via needs the gateway's address", pol);
+		if (parse_spec(ps, pol, argv[i], via, &sp) == -1)
+			return -1;
+		sp.policy = (uint32_t)idx;
+		sp.origin = where;
+		if (policyset_add_spec(ps->c->policies, &sp, &clash) == -1) {
+			if (clash == NULL)
+				return config_err(ps, "out of memory");
+			return config_err(ps, "policy %s: %s%s is already a client of policy %s "
+			    "(%s): a client spec may be in one policy only", pol, via ? "via " : "",
+			    argv[i], policyset_name(ps->c->policies, clash->policy), clash->origin);
+		}
+	}
+	return 0;
+}
+
+int
+config_rules_policy(struct config_parser *ps, char **argv, int argc)
+{
+	char msg[512];
+	int idx;
+
+	if (argc < 1)
+		return config_err(ps, "usage: policy NAME ADDR[/LEN]|via ADDR ...");
+	if ((idx = policyset_add(ps->c->policies, argv[0], msg, sizeof(msg))) == -1)
+		return config_err(ps, "policy %s", msg);
+	ps->section = (size_t)idx;
+	return config_rules_specs(ps, (size_t)idx, argv + 1, argc - 1);
+}
+
+int
+config_rules_mode(struct config_parser *ps, const char *word)
+{
+	enum policy_mode m;
+
+	if (strcmp(word, "enforce") == 0)
+		m = MODE_ENFORCE;
+	else if (strcmp(word, "report") == 0)
+		m = MODE_REPORT;
+	else
+		return config_err(ps, "'mode %s': expected enforce or report", word);
+	if (ps->line > 0 && policyset_own_mode(ps->c->policies, ps->section) != MODE_UNSET)
+		return config_err(ps, "policy %s: 'mode' is set twice",
+		    policyset_name(ps->c->policies, ps->section));
+	policyset_set_mode(ps->c->policies, ps->section, m);
 	return 0;
 }

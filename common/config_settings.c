@@ -330,6 +330,7 @@ static const struct setting_type type_metrics = { 0, metrics_parse, metrics_prin
 
 static const char *const blocked_words[] = { "nxdomain", "refused", NULL };
 static const char *const sandbox_words[] = { "off", "on", NULL };
+static const char *const mode_words[] = { "enforce", "report", NULL };
 
 static const struct setting settings[SETTING_COUNT] = {
 	[SETTING_DNS_LISTEN] = { .name = "dns-listen", ADDRS(dns_listen), .port = 53,
@@ -381,6 +382,10 @@ static const struct setting settings[SETTING_COUNT] = {
 	[SETTING_USER] = { .name = "user", STRING(user), .def = "nobody" },
 	[SETTING_SANDBOX] = { .name = "sandbox", CHOICE(sandbox), .words = sandbox_words,
 	    .expect = "on or off (off is for debugging only)", .def = "on" },
+	/* The whole gateway's; a `mode` line in a policy section is that policy's
+	 * (config_rules_mode), and overrides this. */
+	[SETTING_MODE] = { .name = "mode", CHOICE(mode_report), .words = mode_words,
+	    .expect = "enforce or report", .def = "enforce" },
 };
 
 int
@@ -427,13 +432,14 @@ config_settings_apply(struct config_parser *ps, const char *name, char **argv, i
 	int idx;
 
 	if ((idx = config_settings_find(name)) == -1) {
-		const char *words[SETTING_COUNT + 2], *best;
+		const char *words[SETTING_COUNT + 3], *best;
 		size_t i;
 
 		words[0] = "allow";
 		words[1] = "route";
+		words[2] = "policy";
 		for (i = 0; i < SETTING_COUNT; i++)
-			words[i + 2] = settings[i].name;
+			words[i + 3] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
 			return config_err(ps, "unknown directive '%s'; did you mean '%s'?", name,
 			    best);

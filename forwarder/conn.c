@@ -17,6 +17,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "refuse.h"
+#include "policyset.h"
 #include "util.h"
 
 static const char *const deny_names[DENY_COUNT] = {
@@ -83,6 +84,9 @@ void
 conn_facts_of(const struct conn *c, struct conn_facts *cf)
 {
 	cf->peer = (const struct sockaddr *)&c->peer;
+	cf->policy = policyset_name(c->cfg->policies, c->policy);
+	cf->report = c->report;
+	cf->would_deny = c->would_deny;
 	cf->port = c->port;
 	cf->name = c->name;
 	cf->via = c->via;
@@ -453,6 +457,20 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ---- */
 
+/* The policy of the client at peer on the accepted socket fd: by its source, else by the
+ * address it connected to (asked of the kernel only when a policy is chosen by it). */
+static size_t
+conn_policy(const struct config *cfg, int fd, const struct sockaddr *peer)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	int has_local;
+
+	has_local = policyset_has_via(cfg->policies) &&
+	    getsockname(fd, (struct sockaddr *)&local, &len) == 0;
+	return policyset_select(cfg->policies, peer, has_local ? (struct sockaddr *)&local : NULL);
+}
+
 void
 conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 {
@@ -475,6 +493,8 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	pump_init(&c->upstream.pump, -1, -1);
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
+	c->policy = conn_policy(c->cfg, fd, peer);
+	c->report = policyset_mode(c->cfg->policies, c->policy) == MODE_REPORT;
 	c->t_start = c->t_last = util_now_ms();
 	LIST_INSERT_HEAD(&f->conns, c, entry);
 	f->stats.active++;
@@ -490,9 +510,17 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	routed = dest_route(c->cfg, port, &rname, &c->target_port);
+	routed = dest_route(c->cfg, c->policy, port, &rname, &c->target_port);
 	event_add(c->client.ev_read, NULL);
-	if (routed != NULL) {
+	if (routed == NULL && rname != NULL && c->report)
+		c->would_deny = 1;	/* report: the route's name is known; relayed */
+	else if (routed == NULL && rname != NULL) {
+		c->route = rname;
+		util_strlcpy(c->name, rname, sizeof(c->name));
+		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
+		return;
+	}
+	if (routed != NULL || c->would_deny) {
 		/* Dial at once: the server may speak first (SMTP). */
 		c->rule = routed;
 		c->via = VIA_ROUTE;

@@ -8,7 +8,7 @@
 static void
 put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
 {
-	audit_client(a, cf->peer);
+	audit_client(a, cf->peer, cf->policy);
 	audit_uint(a, "port", cf->port);
 	if (cf->name != NULL && cf->name[0] != '\0')
 		audit_safe(a, "name", cf->name);
@@ -25,6 +25,19 @@ put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
 		audit_safe(a, "rule", cf->rule);
 }
 
+/* Under report mode: what enforce would have done. A refusal (deny_reason) is one in
+ * enforce too; otherwise enforce refuses what was relayed only for a name no rule allows. */
+static void
+put_report(struct audit *a, const struct conn_facts *cf, const char *deny_reason)
+{
+	if (!cf->report)
+		return;
+	if (deny_reason != NULL)
+		audit_report(a, 0, deny_reason, NULL);
+	else
+		audit_report(a, !cf->would_deny, conn_deny_name(DENY_NOT_ALLOWED), NULL);
+}
+
 void
 conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
     const char *detail)
@@ -39,6 +52,7 @@ conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
 		audit_safe(a, "ech", "outer-sni");
 	if (cf->timed)
 		audit_uint(a, "ms", cf->ms);
+	put_report(a, cf, conn_deny_name(reason));
 	audit_end(a);
 }
 
@@ -57,6 +71,7 @@ conn_audit_allow(struct audit *a, const struct conn_facts *cf,
 	audit_safe(a, "end", end);
 	if (cf->ech)
 		audit_safe(a, "ech", "outer-sni");
+	put_report(a, cf, NULL);
 	audit_end(a);
 }
 
@@ -71,5 +86,6 @@ conn_audit_abort(struct audit *a, const struct conn_facts *cf, const char *state
 	if (cf->timed)
 		audit_uint(a, "ms", cf->ms);
 	audit_safe(a, "end", end);
+	put_report(a, cf, NULL);
 	audit_end(a);
 }

@@ -12,6 +12,9 @@
  * during the call only. */
 struct conn_facts {
 	const struct sockaddr *peer;	/* the client */
+	const char *policy;		/* its policy's name; NULL: "default" */
+	int report;			/* under report mode: the line says so */
+	int would_deny;			/* report: enforce would have refused (not-allowed) */
 	uint16_t port;			/* the port it connected to */
 	const char *name;		/* the name it is for; NULL or "": none learned */
 	enum via via;			/* VIA_NONE: none learned */

@@ -111,7 +111,10 @@ struct conn {
 					 * protocol (not merely a prefix of one) */
 	/* the decision */
 	enum via via;
-	const struct rule *rule;	/* points into cfg->policy */
+	size_t policy;			/* the client's policy in cfg->policies (0: none) */
+	int report;			/* its mode is report */
+	int would_deny;			/* report: relayed although enforce refuses it */
+	const struct rule *rule;	/* points into cfg->policies */
 	const char *route;		/* routed port: the target name (in cfg), else NULL */
 	char name[DNAME_MAX + 1];	/* the name the connection is for: what the client
 					 * named, else the route's target */

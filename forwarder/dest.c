@@ -23,13 +23,14 @@ struct dest_walk {
 static struct log_rate route_rl = LOG_RATE_INIT(5, 60);
 
 const struct rule *
-dest_rule(const struct config *cfg, const char *name, uint16_t port)
+dest_rule(const struct config *cfg, size_t policy, const char *name, uint16_t port)
 {
-	return policy_match(cfg->policy, name, strlen(name), port);
+	return policyset_check(cfg->policies, policy, name, strlen(name), port);
 }
 
 const struct rule *
-dest_route(const struct config *cfg, uint16_t port, const char **name, uint16_t *target_port)
+dest_route(const struct config *cfg, size_t policy, uint16_t port, const char **name,
+    uint16_t *target_port)
 {
 	const struct route *rt = config_route(cfg, port);
 	const struct rule *only;
@@ -37,13 +38,13 @@ dest_route(const struct config *cfg, uint16_t port, const char **name, uint16_t 
 	if (rt != NULL) {
 		*target_port = rt->target_port;
 		*name = rt->name;
-		return dest_rule(cfg, rt->name, port);
+		return dest_rule(cfg, policy, rt->name, port);
 	}
-	if ((only = config_implicit_route(cfg, port)) != NULL) {
-		*target_port = port;
-		*name = only->pattern;
-	}
-	return only;
+	if ((only = config_implicit_route(cfg, port)) == NULL)
+		return NULL;
+	*target_port = port;
+	*name = only->pattern;
+	return dest_rule(cfg, policy, only->pattern, port);
 }
 
 /*

@@ -10,17 +10,20 @@
 #include "config.h"
 #include "fwd.h"
 
-/* The rule of cfg's allowlist that allows (name, port), NULL when none does. The rule
- * points into cfg->policy: valid while the caller holds cfg. */
-const struct rule *dest_rule(const struct config *cfg, const char *name, uint16_t port);
+/* The rule of cfg's allowlist that allows (name, port) for a client in policy (an index
+ * in cfg->policies: the global rules and that policy's), NULL when none does. The rule
+ * points into cfg->policies: valid while the caller holds cfg. */
+const struct rule *dest_rule(const struct config *cfg, size_t policy, const char *name,
+    uint16_t port);
 
-/* The rule that routes port: a `route` (its rule, NULL when the allowlist does not allow
- * the route's target on port), or the one exact rule alone on the port (an implicit
- * route). When port is routed either way, *name is the target's name (in cfg) and
+/* The rule that routes port for a client in policy: a `route` (its rule, NULL when the
+ * allowlist does not allow the route's target on port), or the rule that allows the one
+ * exact name alone on the port (an implicit route; NULL when the client's rules do not
+ * allow it there). When port is routed either way, *name is the target's name (in cfg) and
  * *target_port its port, even when NULL is returned; otherwise both are untouched and
  * NULL is returned. */
-const struct rule *dest_route(const struct config *cfg, uint16_t port, const char **name,
-    uint16_t *target_port);
+const struct rule *dest_route(const struct config *cfg, size_t policy, uint16_t port,
+    const char **name, uint16_t *target_port);
 
 /* The addresses of res a connection may dial on port, into out (room for DIAL_MAX): the
  * first DIAL_MAX that pass, unmapped (::ffff:a.b.c.d as a.b.c.d); the count is returned.

@@ -144,8 +144,12 @@ peek_decide(struct conn *c, int final)
 		refuse_conn(c, DENY_MALFORMED, "CONNECT is not supported: connect to the name itself");
 		return 0;
 	}
-	c->rule = dest_rule(c->cfg, c->name, c->port);
-	if (c->rule == NULL) {
+	c->rule = dest_rule(c->cfg, c->policy, c->name, c->port);
+	/* Report mode relays a learned name enforce refuses; with no rule there is no
+	 * 'private', so dest_filter still refuses special-purpose addresses and loops. */
+	if (c->rule == NULL && c->report)
+		c->would_deny = 1;
+	else if (c->rule == NULL) {
 		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
 		return 0;
 	}

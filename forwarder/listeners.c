@@ -76,13 +76,18 @@ backoff_enable(void *arg, int on)
 		set_enabled(ls, on);
 }
 
-/* The client taken off the queue when out of descriptors: denied, like any other. */
+/* The client taken off the queue when out of descriptors: denied, like any other. Its
+ * policy from its source, or from the listener's address (a wildcard listener's matches
+ * no via spec: no socket is left to ask the kernel which address it was). */
 static void
-audit_shed(struct listeners *ls, const struct sockaddr *peer, uint16_t port)
+audit_shed(struct listeners *ls, const struct sockaddr *peer, const struct sockaddr *local,
+    uint16_t port)
 {
 	struct fwd *f = ls->f;
 	struct conn_facts cf = { .peer = peer, .port = port, .via = VIA_NONE, .timed = 0 };
 
+	cf.policy = policyset_name(f->cfg->policies, policyset_select(f->cfg->policies, peer,
+	    local));
 	f->stats.denied[DENY_LIMIT]++;
 	conn_audit_deny(f->audit, &cf, DENY_LIMIT, "out of file descriptors");
 	audit_flush(f->audit);
@@ -103,7 +108,8 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	 * and audited, then accepting pauses briefly. */
 	shed = sock_pause_accept_error(&ls->pause, evconnlistener_get_fd(l), err, &peer);
 	if (shed == 1)
-		audit_shed(ls, (struct sockaddr *)&peer, addr_port((struct sockaddr *)&s->addr));
+		audit_shed(ls, (struct sockaddr *)&peer, (struct sockaddr *)&s->addr,
+		    addr_port((struct sockaddr *)&s->addr));
 }
 
 void

@@ -436,8 +436,14 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 {
 	uint16_t t = info->qtype;
 
-	info->rule = matchlen > 0 ? policy_match_name(env->policy, match, matchlen) : NULL;
-	if (info->rule == NULL) {
+	info->rule = matchlen > 0 ? policyset_check(env->policies, env->policy, match,
+	    matchlen, 0) : NULL;
+	/* Report mode answers a name enforce refuses as an allowed one, the root excepted
+	 * (no rule can allow it). Nothing is forwarded either way: the answer is the
+	 * gateway's own address. */
+	if (info->rule == NULL && env->report && matchlen > 0)
+		info->would_deny = 1;
+	else if (info->rule == NULL) {
 		info->verdict = VERDICT_DENY;
 		pl->rcode = env->blocked_refused ? LDNS_RCODE_REFUSED : LDNS_RCODE_NXDOMAIN;
 		pl->soa = !env->blocked_refused;

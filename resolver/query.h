@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "policyset.h"
 
 /* A question name in presentation form with \DDD escapes: at most 4 characters per
  * wire byte, plus the NUL. */
@@ -43,7 +44,10 @@ enum query_verdict {
 
 /* What the answer depends on besides the packet. */
 struct query_env {
-	const struct policy *policy;
+	const struct policyset *policies;	/* the global rules and the named policies */
+	size_t policy;			/* the client's policy in policies (0: none) */
+	int report;			/* its mode is report: a name enforce refuses is
+					 * answered as allowed (info->would_deny) */
 	const struct in_addr *a;	/* addresses for A answers (may be none) */
 	size_t na;
 	const struct in6_addr *aaaa;	/* addresses for AAAA answers (may be none) */
@@ -62,7 +66,8 @@ struct query_info {
 	int has_question;		/* qname/qtype/qclass are valid */
 	uint16_t qtype, qclass;
 	int rcode;			/* 12-bit (QUERY_RCODE_BADVERS is 16) */
-	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
+	const struct rule *rule;	/* ALLOW: the rule that matched (points into policies) */
+	int would_deny;			/* ALLOW under report mode for a name enforce refuses */
 	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
 	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */
 	int truncated;			/* TC was set */
@@ -79,7 +84,7 @@ struct query_info {
  * without EDNS, else its EDNS payload size within [512, QUERY_EDNS_PAYLOAD]). An answer
  * too large is sent with TC set and no answer or authority records. Never reads
  * outside q, never writes outside out, allocates nothing, does no I/O. info is always
- * filled (info->rule points into env->policy).
+ * filled (info->rule points into env->policies).
  */
 enum query_result query_answer(const uint8_t *q, size_t qlen, const struct query_env *env,
     uint8_t *out, size_t outcap, size_t *outlen, struct query_info *info);

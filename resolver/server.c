@@ -162,7 +162,7 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 
 	if (!audit_begin(srv->audit, "query", peer))
 		return;
-	audit_client(srv->audit, peer);
+	audit_client(srv->audit, peer, policyset_name(env->policies, env->policy));
 	audit_safe(srv->audit, "proto", tcp ? "tcp" : "udp");
 	if (qi->has_question) {
 		audit_str(srv->audit, "qname", qi->qname);
@@ -190,6 +190,9 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 		flags[nflags++] = "blocked-burst";
 	if (nflags > 0)
 		audit_strarray(srv->audit, "flags", flags, nflags);
+	if (env->report)
+		audit_report(srv->audit, qi->verdict == VERDICT_ALLOW && !qi->would_deny,
+		    qi->would_deny ? "not-allowed" : qi->reason, NULL);
 	audit_end(srv->audit);
 }
 
@@ -256,7 +259,9 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	enum query_result res;
 
 	memset(&env, 0, sizeof(env));
-	env.policy = srv->cfg->policy;
+	env.policies = srv->cfg->policies;
+	env.policy = policyset_select(env.policies, peer, dst);
+	env.report = policyset_mode(env.policies, env.policy) == MODE_REPORT;
 	env.ttl = srv->cfg->ttl;
 	env.negative_ttl = srv->cfg->negative_ttl;
 	env.blocked_refused = srv->cfg->blocked_refused;

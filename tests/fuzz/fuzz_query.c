@@ -21,6 +21,7 @@
 #define TCP_OUT	65535
 
 static struct policy *pol;
+static struct policyset *set;
 static struct in_addr v4[100];
 static struct in6_addr v6[4];
 
@@ -40,6 +41,11 @@ init(void)
 	CHECK(pol != NULL);
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		CHECK(policy_add(pol, rules[i], &pr, 1, 0, "fuzz", 0, err, sizeof(err)) == 0);
+	CHECK((set = policyset_new(pol)) != NULL);
+	CHECK(policyset_add(set, "p", err, sizeof(err)) == 1);
+	CHECK(policy_add(policyset_policy(set, 1), "only-p.example.com", &pr, 1, 0, "fuzz", 0,
+	    err, sizeof(err)) == 0);
+	CHECK(policyset_finish(set) == 0);
 	for (i = 0; i < 100; i++)
 		v4[i].s_addr = htonl(0xc0000200u + (uint32_t)i);	/* 192.0.2.0 + i */
 	for (i = 0; i < 4; i++) {
@@ -56,7 +62,9 @@ env_for(const uint8_t *data, size_t size, int tcp)
 	unsigned pick = size >= 2 ? data[1] & 7 : 0;
 
 	memset(&e, 0, sizeof(e));
-	e.policy = pol;
+	e.policies = set;
+	e.policy = size >= 1 ? data[0] & 1 : 0;	/* the default, or policy p */
+	e.report = size >= 1 && (data[0] & 2) != 0;
 	e.a = v4;
 	e.aaaa = v6;
 	e.ttl = 60;
@@ -217,15 +225,21 @@ check_answer(const uint8_t *data, size_t size, const struct query_env *env,
 
 			expected_match(out + HDR, qlen - 4, want, sizeof(want));
 			allowed = want[0] != '\0' &&
-			    policy_match_name(pol, want, strlen(want)) != NULL;
-			CHECK(allowed == (info->verdict == VERDICT_ALLOW));
+			    (policy_match_name(pol, want, strlen(want)) != NULL ||
+			    (env->policy == 1 && policy_match_name(policyset_policy(set, 1), want,
+			    strlen(want)) != NULL));
+			/* report mode answers every name but the root, and says which enforce
+			 * would refuse */
+			CHECK((allowed || (env->report && want[0] != '\0')) ==
+			    (info->verdict == VERDICT_ALLOW));
+			CHECK(info->would_deny == (!allowed && info->verdict == VERDICT_ALLOW));
 			CHECK(info->qclass == 1);
 		}
 	}
 
 	/* records: only for allowed names; TC answers carry none */
 	if (info->verdict == VERDICT_ALLOW) {
-		CHECK(info->rule != NULL && info->rcode == LDNS_RCODE_NOERROR && qd == 1);
+		CHECK((info->rule != NULL) != info->would_deny && info->rcode == LDNS_RCODE_NOERROR && qd == 1);
 		CHECK(an == info->nanswer4 + info->nanswer6);
 		CHECK(info->nanswer4 <= env->na && info->nanswer6 <= env->naaaa);
 		if (!info->truncated)

@@ -1312,7 +1312,8 @@ static const char DEFAULTS[] =
     "dns-tcp-max 256\n"
     "dns-tcp-idle 10\n"
     "user nobody\n"
-    "sandbox on\n";
+    "sandbox on\n"
+    "mode enforce\n";
 
 static void
 test_defaults_printed(void **state)
@@ -1374,7 +1375,7 @@ test_every_setting(void **state)
 		assert_string_equal(err, want);
 		n++;
 	}
-	assert_int_equal(n, 26);
+	assert_int_equal(n, 27);
 }
 
 /* A check across settings blames the variable when the environment wrote the setting

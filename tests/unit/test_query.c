@@ -41,6 +41,7 @@
 #define OUTCAP		65535
 #define ALLOWED		"allowed.example.com"	/* on the allowlist (setup) */
 #define EVIL		"evil.example"		/* not on it */
+#define ONLY_B		"only-b.example.com"	/* on policy b's rules only */
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* ---- the query builder: every helper appends annotated bytes ---------------------- */
@@ -221,6 +222,7 @@ w_query(struct wire *w, const struct question *q)
 /* ---- the environment ------------------------------------------------------------- */
 
 static struct policy *pol;
+static struct policyset *set;		/* pol global; policy "b" (index 1) adds ONLY_B */
 static struct in_addr v4[256];
 static struct in6_addr v6[4];
 
@@ -247,6 +249,16 @@ setup(void **state)
 	add_rule("*.wild.example.org");
 	add_rule("exact.wild.example.org");
 	add_rule("Trailing.Example.NET.");	/* normalised to trailing.example.net */
+	{
+		struct portrange pr = { 443, 443 };
+		char err[256];
+
+		assert_non_null(set = policyset_new(pol));
+		assert_int_equal(policyset_add(set, "b", err, sizeof(err)), 1);
+		assert_int_equal(policy_add(policyset_policy(set, 1), ONLY_B, &pr, 1, 0, "test",
+		    0, err, sizeof(err)), 0);
+		assert_int_equal(policyset_finish(set), 0);
+	}
 	for (i = 0; i < 256; i++) {		/* 10.0.<i/256>.<i%256>, then 192.0.2.1.. */
 		char s[32];
 
@@ -265,6 +277,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	policyset_free(set);
 	policy_free(pol);
 	return 0;
 }
@@ -276,7 +289,7 @@ env_with(size_t na, size_t naaaa)
 	struct query_env e;
 
 	memset(&e, 0, sizeof(e));
-	e.policy = pol;
+	e.policies = set;
 	e.a = v4;
 	e.na = na;
 	e.aaaa = v6;
@@ -1550,6 +1563,64 @@ test_name_flags(void **state)
 	}
 }
 
+/* A name only policy b allows: answered for b, refused for the default; the global
+ * rules answer for both. */
+static void
+test_per_policy(void **state)
+{
+	struct wire w;
+	struct query_env e = env_with(1, 1);
+	struct res *r;
+
+	(void)state;
+	make_query(&w, .id = 0x7001, .name = ONLY_B, .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_DENY);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NXDOMAIN);
+	e.policy = 1;
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_ALLOW);
+	assert_string_equal(r->info.rule->pattern, ONLY_B);
+	assert_int_equal(ldns_pkt_ancount(r->pkt), 1);
+	make_query(&w, .id = 0x7002, .name = ALLOWED, .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_ALLOW);
+	assert_string_equal(r->info.rule->pattern, ALLOWED);
+	free_res();
+}
+
+/* Report mode: a refused name is answered with the gateway's address, and said to be
+ * one enforce refuses; an allowed one is not; the root and malformed queries stay
+ * refused (nothing is forwarded either way: query.c does no I/O). */
+static void
+test_report_mode(void **state)
+{
+	struct wire w;
+	struct query_env e = env_with(1, 1);
+	struct res *r;
+
+	(void)state;
+	e.report = 1;
+	make_query(&w, .id = 0x7101, .name = EVIL, .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_ALLOW);
+	assert_int_equal(r->info.would_deny, 1);
+	assert_null(r->info.rule);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r->pkt), 1);
+	make_query(&w, .id = 0x7102, .name = ALLOWED, .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_ALLOW);
+	assert_int_equal(r->info.would_deny, 0);
+	make_query(&w, .id = 0x7103, .name = ".", .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_DENY);
+	make_query(&w, .id = 0x7104, .name = EVIL, .type = T_A, .flags = 0x0800 /* IQUERY */);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_INVALID);
+	free_res();
+}
+
 int
 main(void)
 {
@@ -1590,6 +1661,8 @@ main(void)
 		cmocka_unit_test(test_qname_text_longest),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_name_flags),
+		cmocka_unit_test(test_per_policy),
+		cmocka_unit_test(test_report_mode),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
