@@ -41,7 +41,7 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
            common/policyset.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
-           common/prom.c common/httpd.c common/clients.c \
+           common/prom.c common/httpd.c common/clients.c common/polstats.c \
            common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
 FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \

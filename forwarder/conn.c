@@ -142,7 +142,9 @@ conn_close(struct conn *c, const char *end)
 		if (c->state == CONN_RELAYING) {
 			conn_audit_allow(f->audit, &cf, (struct sockaddr *)&c->up,
 			    c->client.pump.bytes, c->upstream.pump.bytes, end);
-			f->stats.allowed[c->via]++;
+			polstats_row(f->pstats, c->pslot)[FWD_PSTAT_ALLOWED + c->via]++;
+			if (c->would_deny)
+				polstats_row(f->pstats, c->pslot)[FWD_PSTAT_WOULD_DENY]++;
 			f->stats.bytes_up += c->client.pump.bytes;
 			f->stats.bytes_down += c->upstream.pump.bytes;
 		} else
@@ -495,6 +497,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	memcpy(&c->peer, peer, addr_len(peer));
 	c->policy = conn_policy(c->cfg, fd, peer);
 	c->report = policyset_mode(c->cfg->policies, c->policy) == MODE_REPORT;
+	c->pslot = fwd_policy_slot(f, c->policy);
 	c->t_start = c->t_last = util_now_ms();
 	LIST_INSERT_HEAD(&f->conns, c, entry);
 	f->stats.active++;

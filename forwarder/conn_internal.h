@@ -112,6 +112,7 @@ struct conn {
 	/* the decision */
 	enum via via;
 	size_t policy;			/* the client's policy in cfg->policies (0: none) */
+	uint32_t pslot;			/* its row in f->pstats */
 	int report;			/* its mode is report */
 	int would_deny;			/* report: relayed although enforce refuses it */
 	const struct rule *rule;	/* points into cfg->policies */

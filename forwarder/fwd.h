@@ -13,18 +13,24 @@
 #include "conn.h"
 #include "dns.h"
 #include "iface.h"
+#include "polstats.h"
 #include "pump.h"
 #include "route.h"
 
 struct fwd_stats {
 	uint64_t accepted;
-	uint64_t allowed[VIA_COUNT];		/* connections relayed, by how named */
-	uint64_t denied[DENY_COUNT];		/* by reason */
 	uint64_t bytes_up, bytes_down;		/* finished connections */
 	uint64_t accept_paused;			/* times max-conns paused accepting */
 	uint64_t accept_errors;			/* EMFILE and friends */
 	unsigned active;
 };
+
+/* A policy's row in fwd.pstats: connections allowed by via, denied by reason, then those
+ * report mode relayed that enforce refuses. */
+#define FWD_PSTAT_ALLOWED 0
+#define FWD_PSTAT_DENIED VIA_COUNT
+#define FWD_PSTAT_WOULD_DENY (VIA_COUNT + DENY_COUNT)
+#define FWD_PSTAT_WIDTH (FWD_PSTAT_WOULD_DENY + 1)
 
 struct conn;
 struct listeners;
@@ -42,6 +48,13 @@ struct fwd {
 	struct client_table *clients;
 	LIST_HEAD(conn_list, conn) conns;	/* every live connection (zeroed: empty) */
 	struct fwd_stats stats;
+	struct polstats *pstats;	/* the verdict counters per policy name (FWD_PSTAT_*) */
+	uint32_t *pslot;		/* cfg's policy index -> row in pstats (NULL when out
+					 * of memory: every policy counts as the default) */
 };
+
+/* The row of pstats of policy, an index in f->cfg->policies (the current configuration:
+ * a connection takes its row when accepted and keeps it). main.c. */
+uint32_t fwd_policy_slot(const struct fwd *f, size_t policy);
 
 #endif

@@ -86,9 +86,10 @@ audit_shed(struct listeners *ls, const struct sockaddr *peer, const struct socka
 	struct fwd *f = ls->f;
 	struct conn_facts cf = { .peer = peer, .port = port, .via = VIA_NONE, .timed = 0 };
 
-	cf.policy = policyset_name(f->cfg->policies, policyset_select(f->cfg->policies, peer,
-	    local));
-	f->stats.denied[DENY_LIMIT]++;
+	size_t policy = policyset_select(f->cfg->policies, peer, local);
+
+	cf.policy = policyset_name(f->cfg->policies, policy);
+	polstats_row(f->pstats, fwd_policy_slot(f, policy))[FWD_PSTAT_DENIED + DENY_LIMIT]++;
 	conn_audit_deny(f->audit, &cf, DENY_LIMIT, "out of file descriptors");
 	audit_flush(f->audit);
 }

@@ -2,6 +2,7 @@
  * shared context (fwd.h), what a reload changes, its start-up line and metrics. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clients.h"
@@ -24,7 +25,9 @@ forwarder_start(struct daemon *d, char *err, size_t errlen)
 	f->cfg = d->cfg;	/* the frame's reference; reloads replace it */
 	f->audit = d->audit;
 	f->ifaces = d->ifaces;
-	if ((f->pool = bufpool_new(POOL_FREE)) == NULL || (f->clients = clients_new()) == NULL) {
+	if ((f->pool = bufpool_new(POOL_FREE)) == NULL || (f->clients = clients_new()) == NULL ||
+	    (f->pstats = polstats_new(FWD_PSTAT_WIDTH)) == NULL ||
+	    polstats_map(f->pstats, f->cfg->policies, &f->pslot) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -59,6 +62,16 @@ forwarder_reload(struct daemon *d, const struct config *old)
 		log_warnx("reload: upstream changes take effect at the next start");
 	dns_reconfigure(f->dns, d->cfg);
 	f->cfg = d->cfg;	/* new connections use it; live ones keep theirs */
+	free(f->pslot);
+	if (polstats_map(f->pstats, f->cfg->policies, &f->pslot) == -1)
+		log_warnx("reload: out of memory for the per-policy counters: counted as %s",
+		    POLICYSET_DEFAULT);
+}
+
+uint32_t
+fwd_policy_slot(const struct fwd *f, size_t policy)
+{
+	return f->pslot != NULL ? f->pslot[policy] : 0;
 }
 
 static void
@@ -97,6 +110,8 @@ forwarder_stop(struct daemon *d)
 	listeners_free(f->ls);
 	dns_free(f->dns);
 	clients_free(f->clients);
+	polstats_free(f->pstats);
+	free(f->pslot);
 	bufpool_free(f->pool);
 	route_probe_close(f->routes);
 }

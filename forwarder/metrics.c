@@ -10,19 +10,40 @@ static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10
 };
 
+/* The verdict families, one set of series per policy name (bounded: polstats.h). */
 static void
-conn_metrics(struct prom *p, const struct fwd_stats *s)
+verdict_metrics(struct prom *p, const struct polstats *ps)
 {
+	uint32_t k;
 	int i;
 
 	prom_family(p, "gatehouse_connections_total", "counter",
-	    "Forwarded connections: allowed by how the name was learned, denied by reason.");
-	for (i = 1; i < VIA_COUNT; i++)
-		prom_u64(p, "gatehouse_connections_total", s->allowed[i], "verdict", "allow", "via",
-		    conn_via_name((enum via)i), (const char *)NULL);
-	for (i = 1; i < DENY_COUNT; i++)
-		prom_u64(p, "gatehouse_connections_total", s->denied[i], "verdict", "deny", "reason",
-		    conn_deny_name((enum deny)i), (const char *)NULL);
+	    "Forwarded connections by client policy: allowed by how the name was learned, "
+	    "denied by reason.");
+	for (k = 0; k < polstats_count(ps); k++) {
+		const uint64_t *row = polstats_crow(ps, k);
+		const char *pol = polstats_name(ps, k);
+
+		for (i = 1; i < VIA_COUNT; i++)
+			prom_u64(p, "gatehouse_connections_total", row[FWD_PSTAT_ALLOWED + i], "policy",
+			    pol, "verdict", "allow", "via", conn_via_name((enum via)i),
+			    (const char *)NULL);
+		for (i = 1; i < DENY_COUNT; i++)
+			prom_u64(p, "gatehouse_connections_total", row[FWD_PSTAT_DENIED + i], "policy",
+			    pol, "verdict", "deny", "reason", conn_deny_name((enum deny)i),
+			    (const char *)NULL);
+	}
+	prom_family(p, "gatehouse_report_would_deny_total", "counter",
+	    "Connections report mode relayed that enforce would refuse, by client policy.");
+	for (k = 0; k < polstats_count(ps); k++)
+		prom_u64(p, "gatehouse_report_would_deny_total",
+		    polstats_crow(ps, k)[FWD_PSTAT_WOULD_DENY], "policy", polstats_name(ps, k),
+		    (const char *)NULL);
+}
+
+static void
+conn_metrics(struct prom *p, const struct fwd_stats *s)
+{
 	prom_family(p, "gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
 	prom_u64(p, "gatehouse_connections_accepted_total", s->accepted, (const char *)NULL);
 	prom_family(p, "gatehouse_connections_active", "gauge", "Client connections open now.");
@@ -70,6 +91,7 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 void
 metrics_write(struct prom *p, const struct fwd *f)
 {
+	verdict_metrics(p, f->pstats);
 	conn_metrics(p, &f->stats);
 	dns_metrics(p, dns_stats(f->dns));
 }

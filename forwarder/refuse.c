@@ -153,7 +153,7 @@ refuse_conn(struct conn *c, enum deny reason, const char *fmt, ...)
 	conn_facts_of(c, &facts);
 	conn_audit_deny(f->audit, &facts, c->deny, c->detail);
 	c->audited = 1;
-	f->stats.denied[reason]++;
+	polstats_row(f->pstats, c->pslot)[FWD_PSTAT_DENIED + reason]++;
 	if (c->proto == PROTO_TLS && reason != DENY_PEEK_TIMEOUT) {
 		memcpy(resp, tls_alert(reason), 7);
 		rl = 7;

@@ -26,14 +26,30 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	size_t v, q;
 	int rc;
 
+	uint32_t i;
+
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
-	    "DNS queries by verdict (allow, deny, invalid, drop) and query type.");
-	for (v = 0; v < VERDICT_COUNT; v++)
-		for (q = 0; q < SERVER_QT_COUNT; q++)
-			if (s->queries[v][q] > 0 || (always_verdict(v) && always_qtype(q)))
-				prom_u64(p, "gatehouse_dns_queries_total", s->queries[v][q], "verdict",
-				    query_verdict_name((enum query_verdict)v), "qtype",
-				    server_qtype_name((enum server_qtype)q), (const char *)NULL);
+	    "DNS queries by client policy, verdict (allow, deny, invalid, drop) and query type.");
+	for (i = 0; i < polstats_count(s->policies); i++) {
+		const uint64_t *row = polstats_crow(s->policies, i);
+		const char *pol = polstats_name(s->policies, i);
+
+		for (v = 0; v < VERDICT_COUNT; v++)
+			for (q = 0; q < SERVER_QT_COUNT; q++) {
+				uint64_t n = row[v * SERVER_QT_COUNT + q];
+
+				if (n > 0 || (always_verdict(v) && always_qtype(q)))
+					prom_u64(p, "gatehouse_dns_queries_total", n, "policy", pol,
+					    "verdict", query_verdict_name((enum query_verdict)v), "qtype",
+					    server_qtype_name((enum server_qtype)q), (const char *)NULL);
+			}
+	}
+	prom_family(p, "gatehouse_report_would_deny_total", "counter",
+	    "Names report mode answered that enforce would refuse, by client policy.");
+	for (i = 0; i < polstats_count(s->policies); i++)
+		prom_u64(p, "gatehouse_report_would_deny_total",
+		    polstats_crow(s->policies, i)[SERVER_PSTAT_WOULD_DENY], "policy",
+		    polstats_name(s->policies, i), (const char *)NULL);
 	prom_family(p, "gatehouse_dns_responses_total", "counter", "DNS answers sent, by rcode.");
 	for (rc = 0; rc < SERVER_RCODES; rc++)
 		if (s->rcode[rc] > 0 || rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)

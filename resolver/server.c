@@ -71,6 +71,8 @@ struct server {
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
 	struct server_stats stats;
+	uint32_t *pslot;			/* cfg's policy index -> row in stats.policies
+					 * (NULL when out of memory: all in the default's) */
 	/* UDP batch scratch */
 	struct mmsghdr in[BATCH], out[BATCH];
 	struct iovec in_iov[BATCH], out_iov[BATCH];
@@ -234,9 +236,13 @@ server_qtype_name(enum server_qtype q)
 }
 
 static void
-count_query(struct server *srv, const struct query_info *qi, int tcp)
+count_query(struct server *srv, const struct query_info *qi, int tcp, size_t policy)
 {
-	srv->stats.queries[qi->verdict][qtype_bucket(qi)]++;
+	uint64_t *row = polstats_row(srv->stats.policies, srv->pslot ? srv->pslot[policy] : 0);
+
+	row[qi->verdict * SERVER_QT_COUNT + qtype_bucket(qi)]++;
+	if (qi->would_deny)
+		row[SERVER_PSTAT_WOULD_DENY]++;
 	if (qi->verdict != VERDICT_DROP && qi->rcode >= 0 && qi->rcode < SERVER_RCODES)
 		srv->stats.rcode[qi->rcode]++;
 	if (tcp)
@@ -268,7 +274,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	env.tcp = tcp;
 	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
-	count_query(srv, &qi, tcp);
+	count_query(srv, &qi, tcp, env.policy);
 	audit_query(srv, peer, tcp, &qi, &env);
 	return res == QUERY_ANSWER;
 }
@@ -699,10 +705,13 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit,
 
 	if (srv == NULL || (srv->tcp_clients = clients_new()) == NULL ||
 	    (srv->burst = burst_new()) == NULL ||
+	    (srv->stats.policies = polstats_new(SERVER_PSTAT_WIDTH)) == NULL ||
+	    polstats_map(srv->stats.policies, cfg->policies, &srv->pslot) == -1 ||
 	    sock_pause_init(&srv->tcp_pause, base, tcp_listeners_enable, srv) == -1) {
 		if (srv != NULL) {
 			clients_free(srv->tcp_clients);
 			burst_free(srv->burst);
+			polstats_free(srv->stats.policies);
 		}
 		snprintf(err, errlen, "out of memory");
 		free(srv);
@@ -753,6 +762,8 @@ server_free(struct server *srv)
 	sock_pause_free(&srv->tcp_pause);
 	clients_free(srv->tcp_clients);
 	burst_free(srv->burst);
+	polstats_free(srv->stats.policies);
+	free(srv->pslot);
 	config_unref(srv->cfg);
 	free(srv);
 }
@@ -763,6 +774,10 @@ server_set_config(struct server *srv, struct config *cfg)
 	config_ref(cfg);
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
+	free(srv->pslot);
+	if (polstats_map(srv->stats.policies, cfg->policies, &srv->pslot) == -1)
+		log_warnx("reload: out of memory for the per-policy counters: counted as %s",
+		    POLICYSET_DEFAULT);
 }
 
 const struct server_stats *

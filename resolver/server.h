@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "config.h"
 #include "iface.h"
+#include "polstats.h"
 #include "query.h"
 
 #define SERVER_RCODES 24	/* rcodes 0..23 counted one by one, QUERY_RCODE_BADVERS included */
@@ -19,8 +20,14 @@ enum server_qtype {
 	SERVER_QT_SOA, SERVER_QT_ANY, SERVER_QT_OTHER, SERVER_QT_COUNT
 };
 
+/* A policy's row in server_stats.policies: queries by verdict and qtype
+ * (v * SERVER_QT_COUNT + q), then the names report mode answered that enforce refuses. */
+#define SERVER_PSTAT_WOULD_DENY (VERDICT_COUNT * SERVER_QT_COUNT)
+#define SERVER_PSTAT_WIDTH (SERVER_PSTAT_WOULD_DENY + 1)
+
 struct server_stats {
-	uint64_t queries[VERDICT_COUNT][SERVER_QT_COUNT];	/* by verdict, then qtype */
+	struct polstats *policies;	/* queries per policy name, verdict and qtype
+					 * (SERVER_PSTAT_*) */
 	uint64_t rcode[SERVER_RCODES];
 	uint64_t udp, tcp;		/* queries per transport */
 	uint64_t truncated;		/* answers sent with TC=1 */

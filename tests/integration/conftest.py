@@ -203,6 +203,18 @@ class Daemon:
         return got
 
 
+def add_settings(config, lines):
+    """config with the setting lines added: at the end, or before the first `policy` line
+    (settings are gateway-wide: after it they would belong to the policy, an error)."""
+    if not lines:
+        return config
+    text = config.splitlines(keepends=True)
+    for i, l in enumerate(text):
+        if l.split()[:1] == ["policy"]:
+            return "".join(text[:i]) + lines + "".join(text[i:])
+    return config + "\n" + lines
+
+
 class Gatehouse:
     """Starts daemons for one test and cleans up after it."""
 
@@ -253,13 +265,15 @@ class Gatehouse:
         if config is not None:
             lines = config.splitlines()
             has = lambda kw: any(l.split()[:1] == [kw] for l in lines if l.strip())
+            extra = ""
             if audit and not has("audit"):
                 audit_path = self.path(f"{tag}.audit")
-                config += f"\naudit {audit_path}\n"
+                extra += f"audit {audit_path}\n"
             elif has("audit"):
                 audit_path = [l.split()[1] for l in lines if l.split()[:1] == ["audit"]][0]
             if user and not has("user"):
-                config += f"\nuser {self.user()}\n"
+                extra += f"user {self.user()}\n"
+            config = add_settings(config, extra)
             config_path = self.write(f"{tag}.conf", config)
             argv += ["-c", config_path]
         else:

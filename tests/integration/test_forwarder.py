@@ -1438,8 +1438,8 @@ def test_metrics_count_what_happened(env, fwd):
         return text if re.search(r'^gatehouse_connections_active 0$', text, re.M) else None
     # the client may read its answer before the daemon has closed and counted the connection
     text = wait_for(ended, 5, what="both connections to be counted as ended")
-    assert re.search(r'gatehouse_connections_total\{verdict="allow",via="host"\} 1\b', text), text
-    assert re.search(r'gatehouse_connections_total\{verdict="deny",reason="not-allowed"\} 1\b',
+    assert re.search(r'gatehouse_connections_total\{policy="default",verdict="allow",via="host"\} 1\b', text), text
+    assert re.search(r'gatehouse_connections_total\{policy="default",verdict="deny",reason="not-allowed"\} 1\b',
                      text), text
     assert re.search(r'^gatehouse_connections_active 0$', text, re.M), text
     s = connect(mport + 1)

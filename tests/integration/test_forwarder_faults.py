@@ -662,7 +662,7 @@ def test_upstream_dns_fault_denies_within_lookup_timeout_then_recovers(env, fwd,
     m = metrics(f)
     result = "timeout" if mode in ("slow", "random", "wrong-id") else "fail"
     assert m['gatehouse_upstream_lookups_total{result="%s"}' % result] >= 1, m
-    assert m['gatehouse_connections_total{verdict="deny",reason="resolve-failed"}'] == 1
+    assert m['gatehouse_connections_total{policy="default",verdict="deny",reason="resolve-failed"}'] == 1
     assert m['gatehouse_upstream_cache_hits_total{kind="negative"}'] == 0
 
 
@@ -906,7 +906,7 @@ def test_connection_flood_from_one_client(env, fwd):
               len(results), slowest, idle_rss, peak_rss, RSS_BOUND_KB))
     assert len(held) == per_client, "%d connections from one client admitted" % len(held)
     assert refused == n_flood - per_client
-    assert m['gatehouse_connections_total{verdict="deny",reason="limit"}'] == n_flood - per_client
+    assert m['gatehouse_connections_total{policy="default",verdict="deny",reason="limit"}'] == n_flood - per_client
     assert m["gatehouse_connections_active"] <= per_client + 1
     assert not fails, "the good client failed during the flood: %r" % fails[:5]
     assert len(results) >= 5
@@ -1047,7 +1047,7 @@ def test_private_rule_never_dials_itself_or_nowhere(env, fwd, layout, listen, di
         metrics(f)), 5, what="every connection closed")
     assert m["gatehouse_connections_accepted_total"] == len(cases), m
     refused = [n for n, w in cases.items() if w is not CONNECT_FAILED]
-    assert m['gatehouse_connections_total{verdict="deny",reason="no-address"}'] == \
+    assert m['gatehouse_connections_total{policy="default",verdict="deny",reason="no-address"}'] == \
         len(refused), m
 
 
@@ -1521,7 +1521,7 @@ def test_audit_on_a_full_disk_keeps_relaying_and_counts(env, tiny_tmpfs, fwd):
     assert dropped >= n_full, m
     assert 1 <= reports <= 3, "the stderr report is not rate-limited: %d" % reports
     assert "No space left on device" in f.stderr()
-    assert m['gatehouse_connections_total{verdict="allow",via="host"}'] == n_full
+    assert m['gatehouse_connections_total{policy="default",verdict="allow",via="host"}'] == n_full
     assert f.audit() == [], "lines were written to a full disk?"
 
     # space again: the lines resume, and one `dropped` line accounts for the lost ones
