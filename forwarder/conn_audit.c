@@ -25,17 +25,18 @@ put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
 		audit_safe(a, "rule", cf->rule);
 }
 
-/* Under report mode: what enforce would have done. A refusal (deny_reason) is one in
- * enforce too; otherwise enforce refuses what was relayed only for a name no rule allows. */
+/* Under report mode: what enforce would have done. For a name no rule allows, enforce
+ * refuses it as not-allowed before anything else; otherwise a refusal (deny_reason) is
+ * the same in enforce, and what was relayed enforce relays too. */
 static void
 put_report(struct audit *a, const struct conn_facts *cf, const char *deny_reason)
 {
 	if (!cf->report)
 		return;
-	if (deny_reason != NULL)
-		audit_report(a, 0, deny_reason, NULL);
+	if (cf->would_deny)
+		audit_report(a, 0, conn_deny_name(DENY_NOT_ALLOWED), NULL);
 	else
-		audit_report(a, !cf->would_deny, conn_deny_name(DENY_NOT_ALLOWED), NULL);
+		audit_report(a, deny_reason == NULL, deny_reason, NULL);
 }
 
 void
