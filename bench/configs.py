@@ -65,6 +65,29 @@ def gatehouse_resolver(rules, listen, audit):
     return "\n".join(lines) + "\n"
 
 
+def gatehouse_policies(rules, npolicies, listen, audit):
+    """The resolver with npolicies policies of len(rules) rules each and no global rule.
+    The client (127.0.0.1, where dnsperf sends from) is in the first, whose rules are
+    rules' own; the others are clients at 10.x.y.z/32 that never ask, with rules of the
+    same shape under their own names."""
+    lines = [
+        "# gatehouse-resolver, benchmark: policies",
+        f"dns-listen {listen}:53",
+        f"answer {ANSWER}",
+        f"audit {audit}",
+        "audit-rate 0",
+        "user root",
+        "policy p0 127.0.0.0/8",
+    ]
+    lines += [f"allow {n} {RULE_PORT}" for n in rules.exact]
+    lines += [f"allow *.{s} {RULE_PORT}" for s in rules.wild]
+    for k in range(1, npolicies):
+        lines.append(f"policy p{k} 10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}")
+        lines += [f"allow p{k}.{n} {RULE_PORT}" for n in rules.exact]
+        lines += [f"allow *.p{k}.{s} {RULE_PORT}" for s in rules.wild]
+    return "\n".join(lines) + "\n"
+
+
 def nsd_zone(rules, ns_addr):
     """The root zone: every name not in it is NXDOMAIN, authoritatively."""
     lines = [

@@ -5,7 +5,7 @@ bench/RESULTS.json) and prints the report.
 
   /usr/bin/python3 bench/run.py [--quick] [--runs N] [--only PHASES] [--merge] [--keep] [--out FILE]
 
---only runs some of the phases (resolver, rules, callgrind, forwarder, peek); with --merge
+--only runs some of the phases (resolver, rules, policies, callgrind, forwarder, peek); with --merge
 the report keeps the other phases' figures from the RESULTS.json it replaces, saying so.
 Runs as root (it installs missing Debian packages, binds port 53 on 127.0.77.x and
 bind-mounts a hosts file in a private mount namespace for wrk). Every server it starts is
@@ -58,11 +58,13 @@ PACKAGES = {  # binary -> Debian package
     "fstrm_capture": "fstrm-bin", "valgrind": "valgrind", "openssl": "openssl",
     "taskset": "util-linux",
 }
-PHASE_SECTIONS = {"resolver": ["resolver"], "rules": ["rules"], "callgrind": ["instr", "hot"],
+PHASE_SECTIONS = {"resolver": ["resolver"], "rules": ["rules"], "policies": ["policies"],
+                  "callgrind": ["instr", "hot"],
                   "forwarder": ["forwarder"], "peek": ["peek"]}
 PHASES = {  # phase -> the binaries it runs (taskset: all of them)
     "resolver": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq"},
     "rules": {"dnsperf"},
+    "policies": {"dnsperf"},
     "callgrind": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq", "valgrind"},
     "forwarder": {"nginx", "haproxy", "wrk", "curl", "openssl", "dnsmasq"},
     "peek": {"dnsmasq"},
@@ -86,7 +88,7 @@ class Bench:
         self.bg = Background(self.procs)
         self.retry_budget = 0 if args.quick else 120	# seconds of re-measurement allowed
         self.t0 = time.monotonic()
-        self.res = {"meta": {}, "resolver": {}, "rules": {}, "instr": {}, "hot": {},
+        self.res = {"meta": {}, "resolver": {}, "rules": {}, "policies": {}, "instr": {}, "hot": {},
                     "forwarder": {}, "peek": {}, "notes": [], "errors": []}
         q = self.quick
         self.sat_s = 1.5 if q else 4
@@ -501,6 +503,51 @@ class Bench:
         for srv, _, _ in servers.values():
             self.procs.stop(srv)
 
+    def phase_policies(self):
+        """Issue 13: QPS from one client with 1 policy of 100 rules, and with 1,000
+        policies of 100 rules each (the client in one of them): choosing a client's policy
+        must not cost more with more policies (target: at least 0.9x)."""
+        counts = [1, 1000]
+        self.log(f"resolver policy scaling: gatehouse with {counts} policies of 100 rules")
+        rules = configs.RuleSet(100)
+        pairs = rules.queries(100000)
+        qfile = self.write("queries-policies.txt", configs.dnsperf_file(pairs))
+        servers = {}
+        for i, n in enumerate(counts):
+            addr = NET + str(45 + i)
+            tag = f"gatehouse-policies-{n}"
+            conf = self.write(f"{tag}.conf", configs.gatehouse_policies(rules, n, addr, "off"))
+            t = time.monotonic()
+            try:
+                srv = self.procs.start(tag, [GH_RESOLVER, "-c", conf], SUT_CPU)
+                self.wait_dns(srv, addr, rules.exact[0], timeout=60)
+            except Exception as e:  # noqa: BLE001
+                self.err(f"start gatehouse with {n} policies", e)
+                continue
+            r = self.res["policies"].setdefault(str(n), {})
+            r["start_s"] = time.monotonic() - t
+            r["wrong"] = len(dnswire.check(addr, pairs[:200], configs.ANSWER))
+            servers[n] = (srv, addr)
+        for run in range(self.runs):
+            for n in (counts if run % 2 == 0 else counts[::-1]):
+                if n not in servers:
+                    continue
+                srv, addr = servers[n]
+                r = self.res["policies"][str(n)]
+                def one(srv=srv, addr=addr, r=r):
+                    c0 = srv.cpu()
+                    d = self.dnsperf(addr, qfile, self.rules_s)
+                    c1 = srv.cpu()
+                    r.setdefault("qps", []).append(d["qps"])
+                    r.setdefault("cpu_us", []).append((c1 - c0) / max(1, d["completed"]) * 1e6)
+                    r["hwm_kib"] = max(r.get("hwm_kib", 0), srv.hwm_kib())
+                try:
+                    self.guarded(f"policies {n} run {run + 1}", r, one)
+                except Exception as e:  # noqa: BLE001
+                    self.err(f"policies {n}", e)
+        for srv, _ in servers.values():
+            self.procs.stop(srv)
+
     def phase_callgrind(self):
         """Instructions per query from a short run under callgrind (no PMU in this machine)."""
         self.log(f"callgrind: {self.cg_queries} queries per server")
@@ -767,6 +814,8 @@ class Bench:
             self.phase_resolver(use_perf)
         if "rules" in self.phases:
             self.phase_rules()
+        if "policies" in self.phases:
+            self.phase_policies()
         if not use_perf and "callgrind" in self.phases:
             self.phase_callgrind()
         if "forwarder" in self.phases:
