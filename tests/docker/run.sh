@@ -28,6 +28,8 @@ KEEP=${GATEHOUSE_DOCKER_KEEP:-0}
 ID=ghtest$$
 GH_SUBNET=${GATEHOUSE_TEST_SUBNET:-172.30.213.0/24}
 GH_IP=${GH_SUBNET%.*}.120
+GH_GRAFANA_IP=${GH_SUBNET%.*}.200	# fixed, far from the addresses Docker hands out
+GH_WORKER_IP=${GH_SUBNET%.*}.201
 export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}	# the classic builder: local base images only
 export COMPOSE_DOCKER_CLI_BUILD=0
 T0=$SECONDS
@@ -245,7 +247,7 @@ make_certs() {
 			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 				-subj "/CN=api.example.test" -keyout server.key -out server.csr &&
 			printf '%s\n' \
-				'subjectAltName=DNS:api.example.test,DNS:*.svc.example.test,DNS:blocked.example.test,DNS:smtp.mail.test,DNS:intranet' \
+				'subjectAltName=DNS:api.example.test,DNS:*.svc.example.test,DNS:blocked.example.test,DNS:pypi.example.test,DNS:smtp.mail.test,DNS:intranet' \
 				'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
 				'extendedKeyUsage=serverAuth' >server.ext &&
 			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
@@ -351,7 +353,7 @@ GH_IMAGE=gatehouse-test/gatehouse:$ID
 GH_PEER_IMAGE=gatehouse-test/peer:$ID
 GH_CURL_IMAGE=gatehouse-test/curl:$ID
 GH_GO_IMAGE=gatehouse-test/goclient:$ID
-export GH_SUBNET GH_IP GH_IMAGE GH_PEER_IMAGE GH_CURL_IMAGE GH_GO_IMAGE
+export GH_SUBNET GH_IP GH_GRAFANA_IP GH_WORKER_IP GH_IMAGE GH_PEER_IMAGE GH_CURL_IMAGE GH_GO_IMAGE
 
 log "building the gatehouse image from $ROOT/Dockerfile"
 tb=$SECONDS
@@ -493,6 +495,28 @@ expect "pure Go (the seed's Grafana case): alert mail over smtps to smtp.mail.te
 expect "the SMTP server recorded all three messages, via the gateway" \
 	"^3$" bash -c "docker logs $SMTP 2>&1 | grep -E 'subject=\"(curl-root|curl-nonroot|go)-$ID\".*from=$(re_ip "$GW_OUT"):.*tls-sni=smtp\.mail\.test' | wc -l"
 
+echo "# policies per client (environment only): grafana $GH_GRAFANA_IP may send mail only, worker $GH_WORKER_IP may fetch only from its package index"
+GRAFANA=$(compose_p "$P" ps -q grafana)
+WORKER=$(compose_p "$P" ps -q worker)
+expect "grafana: smtps://smtp.mail.test:465 sends a message" "queued|^$" \
+	bash -c "printf 'Subject: grafana-$ID\r\n\r\nalert\r\n' | docker exec -i $GRAFANA curl -sS --max-time 20 --cacert $CA --ssl-reqd --mail-from alerts@grafana.test --mail-rcpt oncall@example.test -T - smtps://smtp.mail.test:465"
+expect "grafana: api.example.test (the other clients' name) is NXDOMAIN" "status: NXDOMAIN" \
+	docker exec "$GRAFANA" dig +time=3 +tries=1 api.example.test
+expect "grafana: pypi.example.test (the worker's name) is NXDOMAIN" "status: NXDOMAIN" \
+	docker exec "$GRAFANA" dig +time=3 +tries=1 pypi.example.test
+refuse "grafana naming pypi.example.test in its SNI at the gateway: the forwarder refuses" \
+	"alert|SSL|TLS|reset|closed" docker exec "$GRAFANA" curl -sS --max-time 15 --cacert "$CA" \
+	--resolve "pypi.example.test:443:$GH_IP" https://pypi.example.test/
+expect "worker: https://pypi.example.test/ (its package index) works" "^hello from web$" \
+	docker exec "$WORKER" curl -sS --max-time 15 --cacert "$CA" https://pypi.example.test/
+expect "worker: smtp.mail.test (grafana's name) is NXDOMAIN" "status: NXDOMAIN" \
+	docker exec "$WORKER" dig +time=3 +tries=1 smtp.mail.test
+refuse "worker connecting to the gateway's SMTPS port (routed to smtp.mail.test): refused" \
+	"alert|SSL|TLS|reset|closed|EOF|error" docker exec "$WORKER" curl -sS --max-time 15 --cacert "$CA" \
+	--resolve "smtp.mail.test:465:$GH_IP" smtps://smtp.mail.test:465
+expect "curl (policy clients): pypi.example.test is NXDOMAIN for it too" "status: NXDOMAIN" \
+	docker exec "$CURL" dig +time=3 +tries=1 pypi.example.test
+
 echo "# blocked names"
 refuse "curl: https://blocked.example.test/ fails at DNS" "Could not resolve host" \
 	docker exec "$CURL" curl -sS --max-time 15 --cacert "$CA" https://blocked.example.test/
@@ -539,9 +563,9 @@ echo "# note: the Docker host's address on the bridge network, $HOST_OUT:443, fr
 
 echo "# the audit log in docker logs of the gateway"
 timeout 30 docker logs "$GW" >"$WORK/audit.jsonl" 2>"$WORK/diag.log"
-AUDIT_OUT=$(python3 - "$WORK/audit.jsonl" "$GH_IP" "$CURL_IP" "$NONROOT_IP" "$GO_IP" "$WEB_OUT" "$SMTP_OUT" <<'EOF'
+AUDIT_OUT=$(python3 - "$WORK/audit.jsonl" "$GH_IP" "$CURL_IP" "$NONROOT_IP" "$GO_IP" "$WEB_OUT" "$SMTP_OUT" "$GH_GRAFANA_IP" "$GH_WORKER_IP" <<'EOF'
 import json, sys
-path, gh, curl, nonroot, go, web, smtp = sys.argv[1:]
+path, gh, curl, nonroot, go, web, smtp, grafana, worker = sys.argv[1:]
 ev, bad = [], []
 for line in open(path, encoding="utf-8", errors="replace"):
     line = line.rstrip("\n")
@@ -586,6 +610,24 @@ checks = [
      has(daemon="forwarder", event="conn", client=nonroot, name="smtp.mail.test", verdict="allow")),
     ("forwarder: SNI api.example.test on port 465 (routed to smtp.mail.test) denied, name-mismatch",
      has(daemon="forwarder", client=curl, port=465, verdict="deny", reason="name-mismatch")),
+    ("policy: grafana %s's SMTPS connection allowed under policy grafana" % grafana,
+     has(daemon="forwarder", event="conn", client=grafana, policy="grafana",
+         name="smtp.mail.test", verdict="allow")),
+    ("policy: grafana %s's query for pypi.example.test denied under policy grafana" % grafana,
+     has(daemon="resolver", event="query", client=grafana, policy="grafana",
+         qname="pypi.example.test", verdict="deny")),
+    ("policy: grafana %s naming pypi.example.test denied, not-allowed" % grafana,
+     has(daemon="forwarder", event="conn", client=grafana, policy="grafana",
+         name="pypi.example.test", verdict="deny", reason="not-allowed")),
+    ("policy: worker %s -> pypi.example.test:443 allowed under policy worker" % worker,
+     has(daemon="forwarder", event="conn", client=worker, policy="worker",
+         name="pypi.example.test", verdict="allow")),
+    ("policy: worker %s on the SMTPS port denied under policy worker" % worker,
+     has(daemon="forwarder", event="conn", client=worker, policy="worker", port=465,
+         verdict="deny", reason="not-allowed")),
+    ("policy: curl %s's lines carry policy clients" % curl,
+     has(daemon="resolver", event="query", client=curl, policy="clients",
+         qname="api.example.test")),
     ("forwarder: SNI blocked.example.test from curl %s denied, not-allowed" % curl,
      has(daemon="forwarder", client=curl, name="blocked.example.test", verdict="deny",
          reason="not-allowed")),

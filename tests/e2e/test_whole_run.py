@@ -24,8 +24,15 @@ from gh_testlib import scaled, wait_for
 import helpers
 import topology as T
 
-OUR_CLIENTS = {T.CLIENT4, T.CLIENT6, T.ATTACKER4}
+OUR_CLIENTS = {T.CLIENT4, T.CLIENT6, T.ATTACKER4, T.CLIENT2_4}    # CLIENT2_4: test_policies
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def _report_deny(e):
+    """An allow line written under report mode for what enforce denies (no rule allowed
+    it, so it names none: test_policies)."""
+    return e.get("mode") == "report" and e.get("enforce") == "deny" and \
+        e.get("enforce_reason") == "not-allowed"
 
 
 def _addr_of(client):
@@ -151,7 +158,8 @@ def test_audit_accounts_for_every_lookup_and_connection(topo):
             elif daemon == "resolver" and ev == "query":
                 if e.get("verdict") not in ("allow", "deny", "invalid", "drop"):
                     problems.append(f"bad verdict: {e}")
-                if e["verdict"] == "allow" and (e.get("rcode") != "NOERROR" or "rule" not in e):
+                if e["verdict"] == "allow" and (e.get("rcode") != "NOERROR" or
+                                                ("rule" not in e) != _report_deny(e)):
                     problems.append(f"allow without NOERROR/rule: {e}")
                 if e["verdict"] == "deny" and e.get("rcode") != "NXDOMAIN":
                     problems.append(f"deny without NXDOMAIN: {e}")
@@ -162,7 +170,8 @@ def test_audit_accounts_for_every_lookup_and_connection(topo):
                     for k in ("bytes_up", "bytes_down", "ms"):
                         if not (isinstance(e.get(k), int) and e[k] >= 0):
                             problems.append(f"allow without {k}: {e}")
-                    if not e.get("upstream") or not e.get("end") or not e.get("rule"):
+                    if not e.get("upstream") or not e.get("end") or \
+                            (not e.get("rule")) != _report_deny(e):
                         problems.append(f"allow without upstream/end/rule: {e}")
                 elif e.get("verdict") == "deny":
                     if not e.get("reason") or not isinstance(e.get("ms"), int):

@@ -46,6 +46,8 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 CLIENT4 = "10.77.0.2"
 ATTACKER4 = "10.77.0.66"
 CLIENT6 = "fd00:77::2"
+CLIENT2_4 = "10.79.0.2"        # test_policies: a second client namespace on its own link
+GW_IN2_4 = "10.79.0.1"         # the gateway's side of that link
 GW_IN4 = "10.77.0.1"           # the gateway's constrained-side addresses: what gatehouse
 GW_IN6 = "fd00:77::1"          # answers and where the forwarder listens
 GW_OUT4 = "11.0.0.2"
@@ -73,6 +75,8 @@ UPSTREAM_HOSTS = {
     "late.example.test": WEB_ADDR,          # allowed only by test_reload's SIGHUP
     "anyip.example.test": "10.99.0.5",      # test_loop_guard: in a local route it adds
     "gw.example.test": GW_OUT4,             # the gateway's own bridge-side address
+    "one.example.test": WWW_ADDR,           # test_policies: policy one's name
+    "two.example.test": WWW_ADDR,           # test_policies: policy two's name
 }                                           # gone.example.test: allowed, but NXDOMAIN upstream
 # evil.test and every name below it; every name below the search domain (so a lookup
 # that wrongly appends it finds an address: the trap)
@@ -104,7 +108,7 @@ allow gw.example.test 80 private
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 
-_NS_RE = re.compile(r"^gh(\d+)-(client|gw|inet)$")
+_NS_RE = re.compile(r"^gh(\d+)-(client2|client|gw|inet)$")
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
