@@ -214,7 +214,7 @@ print_check(const struct config *cfg, const char *progname)
 	fflush(stdout);
 	config_ports_summary(cfg, ports, sizeof(ports));
 	fprintf(stderr, "%s: configuration ok (%s, %zu rules, %s)\n", progname,
-	    cfg->path ? cfg->path : "environment only", policy_count(cfg->policy), ports);
+	    cfg->path ? cfg->path : "environment only", policyset_rule_count(cfg->policies), ports);
 }
 
 /* Load d->cfg and run the same checks for --check and a start, so that what --check
@@ -379,8 +379,8 @@ fill_metrics(struct prom *p, void *arg)
 {
 	struct daemon *d = arg;
 
-	httpd_common_metrics(p, d->ops->name, policy_count(d->cfg->policy), audit_stats(d->audit),
-	    &d->reloads);
+	httpd_common_metrics(p, d->ops->name, policyset_rule_count(d->cfg->policies),
+	    audit_stats(d->audit), &d->reloads);
 	d->ops->metrics(d, p);
 }
 

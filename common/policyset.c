@@ -120,6 +120,16 @@ nomem:
 }
 
 size_t
+policyset_rule_count(const struct policyset *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += policy_count(s->v[i].policy);
+	return n;
+}
+
+size_t
 policyset_count(const struct policyset *s)
 {
 	return s->n;

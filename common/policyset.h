@@ -53,6 +53,9 @@ int policyset_add(struct policyset *s, const char *name, char *err, size_t errle
 /* The policy named name, or -1. */
 int policyset_find(const struct policyset *s, const char *name);
 
+/* Rules in every policy, the global ones included. */
+size_t policyset_rule_count(const struct policyset *s);
+
 /* Policies, the default (0) included. */
 size_t policyset_count(const struct policyset *s);
 const char *policyset_name(const struct policyset *s, size_t idx);

@@ -201,11 +201,15 @@ clash(const struct sockaddr *a, const struct sockaddr *b)
 static const struct rule *
 rule_for_port(const struct config *c, uint16_t port)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < policy_count(c->policy); i++)
-		if (rule_has_port(policy_rule(c->policy, i), port))
-			return policy_rule(c->policy, i);
+	for (k = 0; k < policyset_count(c->policies); k++) {
+		const struct policy *p = policyset_policy(c->policies, k);
+
+		for (i = 0; i < policy_count(p); i++)
+			if (rule_has_port(policy_rule(p, i), port))
+				return policy_rule(p, i);
+	}
 	return NULL;
 }
 
@@ -323,7 +327,7 @@ add_warnings(struct pf *pf)
 	unsigned low = 65536, start;
 	size_t i;
 
-	if (policy_count(c->policy) == 0)
+	if (policyset_rule_count(c->policies) == 0)
 		warn(pf, "the allowlist is empty: every name is answered NXDOMAIN and nothing is "
 		    "forwarded");
 	for (i = 0; i < c->dns_listen.n; i++)

@@ -81,8 +81,8 @@ forwarder_describe(const struct daemon *d, char *buf, size_t len)
 	char ports[600];
 
 	config_ports_summary(d->cfg, ports, sizeof(ports));
-	snprintf(buf, len, "%zu rules, %zu listening sockets, %s", policy_count(d->cfg->policy),
-	    listeners_count(f->ls), ports);
+	snprintf(buf, len, "%zu rules, %zu listening sockets, %s",
+	    policyset_rule_count(d->cfg->policies), listeners_count(f->ls), ports);
 }
 
 static void

@@ -33,7 +33,7 @@ resolver_reload(struct daemon *d, const struct config *old)
 		    (const struct sockaddr *)&nc->dns_listen.v[i], 1);
 	if (!same)
 		log_warnx("reload: dns-listen changes take effect at the next start");
-	if (policy_count(nc->policy) == 0)
+	if (policyset_rule_count(nc->policies) == 0)
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
 	server_set_config(*srv, d->cfg);
 }
@@ -41,7 +41,7 @@ resolver_reload(struct daemon *d, const struct config *old)
 static void
 resolver_describe(const struct daemon *d, char *buf, size_t len)
 {
-	snprintf(buf, len, "%zu rules", policy_count(d->cfg->policy));
+	snprintf(buf, len, "%zu rules", policyset_rule_count(d->cfg->policies));
 }
 
 static void
@@ -54,8 +54,8 @@ resolver_started(const struct daemon *d, const char *as_user)
 		log_info("listening on %s (udp, tcp)", addr_format(
 		    (const struct sockaddr *)&d->cfg->dns_listen.v[i], 1, abuf, sizeof(abuf)));
 	log_info("%s %s: %zu rules, answer %s, audit to %s%s", PROGNAME, GATEHOUSE_VERSION,
-	    policy_count(d->cfg->policy), d->cfg->answer_auto ? "auto" : "fixed", d->cfg->audit,
-	    as_user);
+	    policyset_rule_count(d->cfg->policies), d->cfg->answer_auto ? "auto" : "fixed",
+	    d->cfg->audit, as_user);
 }
 
 static void

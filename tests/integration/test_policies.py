@@ -363,3 +363,25 @@ def test_reload_applies_to_new_connections_open_relays_keep_theirs(env, fwds):
         s.close()
     line = f.wait_conn(cport)
     assert (line["verdict"], line["policy"]) == ("allow", "a")
+
+
+def test_check_by_environment_alone(gatehouse):
+    """--check with policies from the environment only: the policies and the order specs
+    are tried in, the rules of every policy counted, no "empty allowlist" warning."""
+    env = {"GATEHOUSE_POLICY_GRAFANA": "172.29.0.200",
+           "GATEHOUSE_POLICY_GRAFANA_ALLOW": "smtp.gmail.com:465",
+           "GATEHOUSE_POLICY_WORKER": "172.29.0.201",
+           "GATEHOUSE_POLICY_WORKER_ALLOW": "pypi.org:443 files.pythonhosted.org:443",
+           "GATEHOUSE_POLICY_WORKER_MODE": "report", "GATEHOUSE_USER": gatehouse.user()}
+    r = gatehouse.run(RESOLVER, ["--check"], env=env)
+    assert r.returncode == 0, r.stderr
+    assert "allowlist is empty" not in r.stderr
+    assert "3 rules" in r.stderr, r.stderr
+    out = r.stdout
+    assert "policy grafana 172.29.0.200\nallow smtp.gmail.com 465\t# " \
+        "GATEHOUSE_POLICY_GRAFANA_ALLOW\n" in out, out
+    assert "policy worker 172.29.0.201\n" in out and "\nmode report\n" in out, out
+    assert "#   172.29.0.200 -> grafana\t(GATEHOUSE_POLICY_GRAFANA)\n" in out, out
+    bad = gatehouse.run(RESOLVER, ["--check"], env=dict(env, GATEHOUSE_POLICY_GRAFANA_MODE="x"))
+    assert bad.returncode == 2
+    assert "GATEHOUSE_POLICY_GRAFANA_MODE: 'mode x': expected enforce or report" in bad.stderr
