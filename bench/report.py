@@ -140,6 +140,18 @@ def resolver_section(res):
     return out
 
 
+def scaling_rows(r):
+    """A table row per size n in r: QPS, CPU per query, peak RSS, start-up, wrong answers,
+    other load."""
+    out = []
+    for n in sorted(r, key=int):
+        x = r[n]
+        out.append(f"| {int(n):,} | {fmt(x.get('qps'))} | {fmt(x.get('cpu_us'), 2)} | "
+                   f"{fmt(x.get('hwm_kib'), 1, 1 / 1024)} | {fmt(x.get('start_s'), 2)} | "
+                   f"{x.get('wrong', 'n/a')} | {fmt(x.get('bg'))} |")
+    return out
+
+
 def rules_section(res):
     r = res.get("rules", {})
     if not r:
@@ -147,11 +159,7 @@ def rules_section(res):
     out = ["## gatehouse-resolver: lookup cost against the size of the allowlist", "",
            "| rules | QPS at saturation | CPU µs/query | peak RSS MiB | start-up s | wrong answers "
            "| other load % |", "|---|---|---|---|---|---|---|"]
-    for n in sorted(r, key=int):
-        x = r[n]
-        out.append(f"| {int(n):,} | {fmt(x.get('qps'))} | {fmt(x.get('cpu_us'), 2)} | "
-                   f"{fmt(x.get('hwm_kib'), 1, 1 / 1024)} | {fmt(x.get('start_s'), 2)} | "
-                   f"{x.get('wrong', 'n/a')} | {fmt(x.get('bg'))} |")
+    out += scaling_rows(r)
     q10, q100k = med(r.get("10", {}).get("qps")), med(r.get("100000", {}).get("qps"))
     c10, c100k = med(r.get("10", {}).get("cpu_us")), med(r.get("100000", {}).get("cpu_us"))
     out += ["", f"100,000 rules / 10 rules: QPS {rfmt(ratio(q100k, q10))}, "
@@ -168,11 +176,7 @@ def policies_section(res):
            "100 rules each (100,000 rules).", "",
            "| policies | QPS at saturation | CPU µs/query | peak RSS MiB | start-up s | "
            "wrong answers | other load % |", "|---|---|---|---|---|---|---|"]
-    for n in sorted(r, key=int):
-        x = r[n]
-        out.append(f"| {int(n):,} | {fmt(x.get('qps'))} | {fmt(x.get('cpu_us'), 2)} | "
-                   f"{fmt(x.get('hwm_kib'), 1, 1 / 1024)} | {fmt(x.get('start_s'), 2)} | "
-                   f"{x.get('wrong', 'n/a')} | {fmt(x.get('bg'))} |")
+    out += scaling_rows(r)
     q1, q1k = med(r.get("1", {}).get("qps")), med(r.get("1000", {}).get("qps"))
     out += ["", f"1,000 policies / 1 policy: QPS {rfmt(ratio(q1k, q1))} (target ≥ 0.9).", ""]
     return out

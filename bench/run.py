@@ -462,6 +462,21 @@ class Bench:
         for srv, _, _ in servers.values():
             self.procs.stop(srv)
 
+    def saturate(self, what, run, srv, addr, qfile, r):
+        """One dnsperf run at saturation against srv: QPS, CPU per query and peak RSS
+        into r (guarded: a noisy measurement is taken again)."""
+        def one():
+            c0 = srv.cpu()
+            d = self.dnsperf(addr, qfile, self.rules_s)
+            c1 = srv.cpu()
+            r.setdefault("qps", []).append(d["qps"])
+            r.setdefault("cpu_us", []).append((c1 - c0) / max(1, d["completed"]) * 1e6)
+            r["hwm_kib"] = max(r.get("hwm_kib", 0), srv.hwm_kib())
+        try:
+            self.guarded(f"{what} run {run + 1}", r, one)
+        except Exception as e:  # noqa: BLE001
+            self.err(what, e)
+
     def phase_rules(self):
         sizes = [10, 10000, 100000]
         self.log(f"resolver rule scaling: gatehouse at {sizes}")
@@ -488,18 +503,7 @@ class Bench:
                 if n not in servers:
                     continue
                 srv, addr, qfile = servers[n]
-                r = self.res["rules"][str(n)]
-                def one(srv=srv, addr=addr, qfile=qfile, r=r):
-                    c0 = srv.cpu()
-                    d = self.dnsperf(addr, qfile, self.rules_s)
-                    c1 = srv.cpu()
-                    r.setdefault("qps", []).append(d["qps"])
-                    r.setdefault("cpu_us", []).append((c1 - c0) / max(1, d["completed"]) * 1e6)
-                    r["hwm_kib"] = max(r.get("hwm_kib", 0), srv.hwm_kib())
-                try:
-                    self.guarded(f"rules {n} run {run + 1}", r, one)
-                except Exception as e:  # noqa: BLE001
-                    self.err(f"rules {n}", e)
+                self.saturate(f"rules {n}", run, srv, addr, qfile, self.res["rules"][str(n)])
         for srv, _, _ in servers.values():
             self.procs.stop(srv)
 
@@ -533,18 +537,8 @@ class Bench:
                 if n not in servers:
                     continue
                 srv, addr = servers[n]
-                r = self.res["policies"][str(n)]
-                def one(srv=srv, addr=addr, r=r):
-                    c0 = srv.cpu()
-                    d = self.dnsperf(addr, qfile, self.rules_s)
-                    c1 = srv.cpu()
-                    r.setdefault("qps", []).append(d["qps"])
-                    r.setdefault("cpu_us", []).append((c1 - c0) / max(1, d["completed"]) * 1e6)
-                    r["hwm_kib"] = max(r.get("hwm_kib", 0), srv.hwm_kib())
-                try:
-                    self.guarded(f"policies {n} run {run + 1}", r, one)
-                except Exception as e:  # noqa: BLE001
-                    self.err(f"policies {n}", e)
+                self.saturate(f"policies {n}", run, srv, addr, qfile,
+                              self.res["policies"][str(n)])
         for srv, _ in servers.values():
             self.procs.stop(srv)
 

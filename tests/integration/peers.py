@@ -17,8 +17,11 @@ down by PID even when a test fails:
 Only the standard library and /usr/bin/python3; every socket operation has a timeout.
 """
 
+import contextlib
 import hashlib
 import http.server
+import shutil
+import types
 import os
 import random
 import re
@@ -146,6 +149,26 @@ def make_workdir(prefix="gatehouse-it-"):
     d = tempfile.mkdtemp(prefix=prefix)
     os.chmod(d, 0o755)
     return d
+
+
+@contextlib.contextmanager
+def peer_env(prefix):
+    """A test module's peers: yields an object with procs (Procs), dir (a work directory),
+    servers and close_also (lists the module fills); at the end, whatever happened, every
+    server then everything in close_also is closed, every process killed by PID and the
+    directory removed."""
+    e = types.SimpleNamespace(procs=Procs(), dir=make_workdir(prefix), servers=[],
+                              close_also=[])
+    try:
+        yield e
+    finally:
+        for s in e.servers + e.close_also:
+            try:
+                s.close()
+            except Exception:
+                pass
+        e.procs.kill_all()
+        shutil.rmtree(e.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -898,6 +921,20 @@ class Forwarder:
         if rc not in self.expected_rc and rc is not None and not problems:
             problems.append("exit status %s after SIGTERM" % rc)
         return rc, problems
+
+
+def recv_until_eof(s, limit=1 << 24):
+    """Bytes read from s until EOF, a reset, or limit bytes."""
+    buf = b""
+    while len(buf) < limit:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
 
 
 def keepalive_get(s, host, path="/"):

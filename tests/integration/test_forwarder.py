@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -29,9 +28,9 @@ import pytest
 
 import peers
 from gh_testlib import client_hello_bytes, daemon_env, scaled, wait_for
-from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer, Procs,
-                   SilentUdp, TestCA, free_port, keepalive_get,
-                   make_workdir, payload_sha256)
+from peers import (BannerServer, BioTLS, DnsServer, EofServer, Forwarder, HttpServer,
+                   SilentUdp, TestCA, free_port, keepalive_get, payload_sha256,
+                   recv_until_eof)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -63,17 +62,9 @@ NEVER_LOOKED_UP = ("evil.test",)
 ALERT_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"    # fatal alert 49
 
 
-class Env:
-    pass
-
-
 @pytest.fixture(scope="module")
 def env():
-    e = Env()
-    e.procs = Procs()
-    e.dir = make_workdir("gatehouse-fwd-it-")
-    servers = []
-    try:
+    with peers.peer_env("gatehouse-fwd-it-") as e:
         e.ca = TestCA(e.dir)
         a = ADDR
         e.p_tls = free_port((FWD, a["api.test"], a["other.test"], a["evil.test"]))
@@ -98,23 +89,14 @@ def env():
         e.smtp2 = BannerServer(a["smtp2.test"], e.p_smtp2, "smtp2.test")
         e.eof = EofServer(a["eof.test"], e.p_eof, "eof")
         e.silent = EofServer(a["silent.test"], e.p_eof, "silent", answer=False)
-        servers = [e.api, e.other, e.trap_tls, e.web, e.trap_http, e.new, e.smtp, e.smtp2,
-                   e.eof, e.silent]
-        e.servers = servers
+        e.servers = [e.api, e.other, e.trap_tls, e.web, e.trap_http, e.new, e.smtp, e.smtp2,
+                     e.eof, e.silent]
         e.http_servers = [e.api, e.other, e.trap_tls, e.web, e.trap_http, e.new]
         e.traps = [e.trap_tls, e.trap_http]
         yield e
         # security invariant 2, over the whole run: no test made a blocked name resolve.
         for name in NEVER_LOOKED_UP:
             assert e.dns.queried(name) == [], "%s was looked up upstream" % name
-    finally:
-        for s in servers:
-            try:
-                s.close()
-            except Exception:
-                pass
-        e.procs.kill_all()
-        shutil.rmtree(e.dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -146,19 +128,6 @@ def connect(port, addr=FWD, rcvbuf=None):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect((addr, port))
     return s
-
-
-def recv_until_eof(s, limit=1 << 24):
-    buf = b""
-    while len(buf) < limit:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def http_raw(port, request, addr=FWD):

@@ -19,7 +19,6 @@ import os
 import random
 import re
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -33,8 +32,7 @@ import pytest
 import peers
 from gh_testlib import (client_hello_bytes, dns_query, read_audit, sanitizer_marks, scaled,
                         wait_for, wait_until)
-from peers import (Blackhole, Forwarder, HttpServer, Procs, TestCA, _TcpServer,
-                   keepalive_get, make_workdir)
+from peers import Blackhole, Forwarder, HttpServer, TestCA, _TcpServer, keepalive_get
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -323,39 +321,21 @@ class SynWatch:
 # the module's peers, and a forwarder per test
 
 
-class Env:
-    pass
-
-
 @pytest.fixture(scope="module")
 def env():
-    e = Env()
-    e.procs = Procs()
-    e.dir = make_workdir("gatehouse-fwd-faults-")
-    e.servers = []
-    e.dns = None
-    try:
+    with peers.peer_env("gatehouse-fwd-faults-") as e:
         e.ca = TestCA(e.dir)
         e.p_http = peers.free_port((FWD, WEB_ADDR, TRAP_ADDR) + REFUSE_ADDRS + HOLE_ADDRS +
                                    RESET_ADDRS)
         e.p_tls = peers.free_port((FWD, API_ADDR))
         e.p_dns = peers.free_port((DNS_ADDR,))
         e.dns = FaultyDns(DNS_ADDR, e.p_dns, RECORDS)
+        e.close_also.append(e.dns)
         e.web = HttpServer(WEB_ADDR, e.p_http, "web")
         e.trap = HttpServer(TRAP_ADDR, e.p_http, "trap")
         e.api = HttpServer(API_ADDR, e.p_tls, "api", ca=e.ca, names=["api.test"])
         e.servers = [e.web, e.trap, e.api]
         yield e
-    finally:
-        for s in e.servers:
-            try:
-                s.close()
-            except Exception:
-                pass
-        if e.dns is not None:
-            e.dns.close()
-        e.procs.kill_all()
-        shutil.rmtree(e.dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -401,16 +381,7 @@ def connect(port, addr=FWD, src=None, timeout=TIMEOUT):
 
 
 def recv_until_eof(s, limit=1 << 22):
-    buf = b""
-    while len(buf) < limit:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf
+    return peers.recv_until_eof(s, limit)
 
 
 def http_get(port, host, path="/", src=None):

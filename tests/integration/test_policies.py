@@ -14,7 +14,6 @@ Run: /usr/bin/python3 -m pytest -q tests/integration/test_policies.py
 
 import os
 import re
-import shutil
 import socket
 import urllib.request
 
@@ -26,8 +25,8 @@ import pytest
 
 import peers
 from conftest import dns_ready
-from gh_testlib import scaled, wait_for
-from peers import DnsServer, Forwarder, HttpServer, Procs, free_port, make_workdir
+from gh_testlib import metric_sum as metric, scaled, wait_for
+from peers import DnsServer, Forwarder, HttpServer, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.exists(peers.FORWARDER_BIN),
                                 reason="no gatehouse-forwarder in %s" % peers.BUILD)
@@ -41,17 +40,9 @@ ADDR = {"a.test": "127.0.0.21", "b.test": "127.0.0.22", "g.test": "127.0.0.23",
 RESOLVER = "gatehouse-resolver"
 
 
-class Env:
-    pass
-
-
 @pytest.fixture(scope="module")
 def env():
-    e = Env()
-    e.procs = Procs()
-    e.dir = make_workdir("gatehouse-pol-it-")
-    e.servers = []
-    try:
+    with peers.peer_env("gatehouse-pol-it-") as e:
         e.p_http = free_port((GW,) + tuple(v for v in ADDR.values() if v.startswith("127.")))
         e.p_dns = free_port((DNS_ADDR,))
         e.dns = DnsServer(e.procs, e.dir, DNS_ADDR, e.p_dns, ADDR)
@@ -59,11 +50,6 @@ def env():
             e.servers.append(HttpServer(ADDR[name], e.p_http, name))
         e.web = {s.label: s for s in e.servers}
         yield e
-    finally:
-        for s in e.servers:
-            s.close()
-        e.procs.kill_all()
-        shutil.rmtree(e.dir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -143,16 +129,7 @@ def http_from(src, port, host):
         s.connect((GW, port))
         cport = s.getsockname()[1]
         s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
-        buf = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-        return buf, cport
+        return peers.recv_until_eof(s), cport
     finally:
         s.close()
 
@@ -166,19 +143,6 @@ def status(resp):
 def metrics_text(port):
     with urllib.request.urlopen("http://%s:%d/metrics" % (GW, port), timeout=T) as r:
         return r.read().decode()
-
-
-def metric(text, name, **labels):
-    """The value of the one series name{labels...} (labels: a subset; 0 when none)."""
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"^(\w+)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(lab.get(k) == v for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
 
 
 # ---------------------------------------------------------------------------------------

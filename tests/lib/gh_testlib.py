@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import re
 import ssl
 import struct
 import time
@@ -189,3 +190,19 @@ def tls_client_start(server_name, ctx=None):
 def client_hello_bytes(server_name):
     """The bytes of the ClientHello Python's TLS stack (OpenSSL) sends for server_name."""
     return tls_client_start(server_name)[2].read()
+
+
+def metric_sum(text, name, **labels):
+    """The sum of the Prometheus series called name in text whose labels include labels
+    (0 when none)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        m = re.match(r"^(\w+)(\{[^}]*\})?\s+(\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(lab.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+    return total

@@ -65,7 +65,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import peers  # noqa: E402  (the integration tests' real peers and process handling)
-from gh_testlib import (client_hello_bytes, daemon_env, dns_name, sanitizer_marks,  # noqa: E402
+from gh_testlib import (client_hello_bytes, daemon_env, dns_name, metric_sum, sanitizer_marks,  # noqa: E402
                         wait_for)
 
 # ---- the topology (loopback only) -----------------------------------------------------
@@ -1035,20 +1035,6 @@ def scrape(addr, port, path="/metrics", method="GET"):
         return r.status, r.read().decode("utf-8", "replace")
     finally:
         c.close()
-
-
-def metric_sum(text, name, **labels):
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name) or line.startswith("#"):
-            continue
-        m = re.match(r"^(\w+)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(lab.get(k) == v for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
 
 
 # ---------------------------------------------------------------------------------------

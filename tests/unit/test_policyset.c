@@ -247,43 +247,65 @@ test_env(void **state)
 static void
 test_errors(void **state)
 {
+	static const struct { const char *text, *want; } file[] = {
+		{ "policy a 10.0.0.0/8\npolicy b 10.0.0.0/8\n",
+		    NAME ":2: policy b: "
+		    "10.0.0.0/8 is already a client of policy a (" NAME ":1): a client spec may be in one "
+		    "policy only" },
+		{ "policy a via 10.0.0.1\n\npolicy b 10.0.0.1 via 10.0.0.1\n",
+		    NAME ":3: "
+		    "policy b: via 10.0.0.1 is already a client of policy a (" NAME ":1): a client spec "
+		    "may be in one policy only" },
+		{ "policy a 10.0.0.5/24\n",
+		    NAME ":1: policy a: '10.0.0.5/24' has bits set "
+		    "past the prefix length: write 10.0.0.0/24 (the network) or the address alone (one "
+		    "client)" },
+		{ "policy a 10.0.0.0/33\n",
+		    NAME ":1: policy a: '10.0.0.0/33': the prefix "
+		    "length must be 0-32" },
+		{ "policy a via 10.0.0.0/24\n",
+		    NAME ":1: policy a: via 10.0.0.0/24: via "
+		    "takes one address (the gateway's), not a prefix" },
+		{ "policy a via\n",
+		    NAME ":1: policy a: via needs the gateway's address" },
+		{ "policy a\n",
+		    NAME ":1: policy a: no client: write the clients' source "
+		    "addresses or prefixes, or via ADDR (the gateway address their traffic arrives on)" },
+		{ "policy a grafana\n",
+		    NAME ":1: policy a: 'grafana': a client is ADDR, "
+		    "ADDR/LEN or via ADDR (not an address)" },
+		{ "policy default 10.0.0.1\n",
+		    NAME ":1: policy 'default': a policy's name "
+		    "is [a-z0-9][a-z0-9-]*, at most 32 bytes, and not 'default' (the name of clients in "
+		    "no policy)" },
+		{ "policy Grafana 10.0.0.1\n",
+		    NAME ":1: policy 'Grafana': a policy's name "
+		    "is [a-z0-9][a-z0-9-]*, at most 32 bytes, and not 'default' (the name of clients in "
+		    "no policy)" },
+		{ "policy a 10.0.0.1\npolicy a 10.0.0.2\n",
+		    NAME ":2: policy a is "
+		    "already declared" },
+		{ "policy a 10.0.0.1\nroute 587 smtp.gmail.com\n",
+		    NAME ":2: route inside "
+		    "policy a: routes are gateway-wide; write them before the first policy line" },
+		{ "policy a 10.0.0.1\nttl 30\n",
+		    NAME ":2: 'ttl' inside policy a: settings "
+		    "are gateway-wide (only allow and mode lines belong to a policy); write it before the "
+		    "first policy line" },
+		{ "policy a 10.0.0.1\nmode audit\n",
+		    NAME ":2: 'mode audit': expected "
+		    "enforce or report" },
+		{ "policy a 10.0.0.1\nmode report\nmode enforce\n",
+		    NAME ":3: policy a: "
+		    "'mode' is set twice" },
+		{ "mode off\n",
+		    NAME ":1: 'mode off': expected enforce or report" },
+	};
+	size_t i;
+
 	(void)state;
-	refused("policy a 10.0.0.0/8\npolicy b 10.0.0.0/8\n", NULL, NAME ":2: policy b: "
-	    "10.0.0.0/8 is already a client of policy a (" NAME ":1): a client spec may be in one "
-	    "policy only");
-	refused("policy a via 10.0.0.1\n\npolicy b 10.0.0.1 via 10.0.0.1\n", NULL, NAME ":3: "
-	    "policy b: via 10.0.0.1 is already a client of policy a (" NAME ":1): a client spec "
-	    "may be in one policy only");
-	refused("policy a 10.0.0.5/24\n", NULL, NAME ":1: policy a: '10.0.0.5/24' has bits set "
-	    "past the prefix length: write 10.0.0.0/24 (the network) or the address alone (one "
-	    "client)");
-	refused("policy a 10.0.0.0/33\n", NULL, NAME ":1: policy a: '10.0.0.0/33': the prefix "
-	    "length must be 0-32");
-	refused("policy a via 10.0.0.0/24\n", NULL, NAME ":1: policy a: via 10.0.0.0/24: via "
-	    "takes one address (the gateway's), not a prefix");
-	refused("policy a via\n", NULL, NAME ":1: policy a: via needs the gateway's address");
-	refused("policy a\n", NULL, NAME ":1: policy a: no client: write the clients' source "
-	    "addresses or prefixes, or via ADDR (the gateway address their traffic arrives on)");
-	refused("policy a grafana\n", NULL, NAME ":1: policy a: 'grafana': a client is ADDR, "
-	    "ADDR/LEN or via ADDR (not an address)");
-	refused("policy default 10.0.0.1\n", NULL, NAME ":1: policy 'default': a policy's name "
-	    "is [a-z0-9][a-z0-9-]*, at most 32 bytes, and not 'default' (the name of clients in "
-	    "no policy)");
-	refused("policy Grafana 10.0.0.1\n", NULL, NAME ":1: policy 'Grafana': a policy's name "
-	    "is [a-z0-9][a-z0-9-]*, at most 32 bytes, and not 'default' (the name of clients in "
-	    "no policy)");
-	refused("policy a 10.0.0.1\npolicy a 10.0.0.2\n", NULL, NAME ":2: policy a is "
-	    "already declared");
-	refused("policy a 10.0.0.1\nroute 587 smtp.gmail.com\n", NULL, NAME ":2: route inside "
-	    "policy a: routes are gateway-wide; write them before the first policy line");
-	refused("policy a 10.0.0.1\nttl 30\n", NULL, NAME ":2: 'ttl' inside policy a: settings "
-	    "are gateway-wide (only allow and mode lines belong to a policy); write it before the "
-	    "first policy line");
-	refused("policy a 10.0.0.1\nmode audit\n", NULL, NAME ":2: 'mode audit': expected "
-	    "enforce or report");
-	refused("policy a 10.0.0.1\nmode report\nmode enforce\n", NULL, NAME ":3: policy a: "
-	    "'mode' is set twice");
-	refused("mode off\n", NULL, NAME ":1: 'mode off': expected enforce or report");
+	for (i = 0; i < sizeof(file) / sizeof(file[0]); i++)
+		refused(file[i].text, NULL, file[i].want);
 	{
 		char *e1[] = { "GATEHOUSE_POLICY_A_ALLOW=x.example:443", NULL };
 		char *e2[] = { "GATEHOUSE_POLICY_a=10.0.0.1", NULL };
