@@ -301,7 +301,8 @@ policyset_finish(struct policyset *s)
 			memmove(&s->specs[nsrc + 1], &s->specs[nsrc], (i - nsrc) * sizeof(tmp));
 			s->specs[nsrc++] = tmp;
 		}
-	qsort(s->specs, nsrc, sizeof(*s->specs), by_trial);
+	if (nsrc > 1)		/* (specs is NULL when there are none) */
+		qsort(s->specs, nsrc, sizeof(*s->specs), by_trial);
 	for (j = 0; j < s->nspecs; j++) {
 		const struct policy_spec *sp = &s->specs[j];
 

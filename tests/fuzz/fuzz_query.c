@@ -103,16 +103,19 @@ env_for(const uint8_t *data, size_t size, int tcp)
 }
 
 /* The question name as the allowlist would read it: NULL-terminated lowercase dotted
- * text, or "" when a byte no host name holds is in it. Written independently of query.c:
- * walks the (already validated) answer copy of the question. */
+ * text, or "" when a byte no host name holds is in it. *named: 1 when the name is one
+ * report mode answers (not the root, only letters, digits, '-' and '_', at most
+ * DNAME_MAX as text), whether or not it is a host name a rule could hold. Written
+ * independently of query.c: walks the (already validated) answer copy of the question. */
 static void
-expected_match(const uint8_t *name, size_t len, char *out, size_t outcap)
+expected_match(const uint8_t *name, size_t len, char *out, size_t outcap, int *named)
 {
 	char text[4 * 256];
 	size_t o = 0, off = 0;
 	enum dname_status st;
 
 	out[0] = '\0';
+	*named = 0;
 	while (off < len && name[off] != 0) {
 		uint8_t l = name[off++];
 		size_t j;
@@ -132,6 +135,7 @@ expected_match(const uint8_t *name, size_t len, char *out, size_t outcap)
 	if (o == 0)
 		return;
 	text[--o] = '\0';
+	*named = o <= DNAME_MAX;
 	CHECK(outcap >= DNAME_MAX + 1);
 	/* dname_normalize also refuses IP-looking names; the matcher would never hold one */
 	st = dname_normalize(text, o, out, NULL);
@@ -221,16 +225,16 @@ check_answer(const uint8_t *data, size_t size, const struct query_env *env,
 
 		/* allow iff the name, read independently, is on the allowlist */
 		if (info->verdict == VERDICT_ALLOW || info->verdict == VERDICT_DENY) {
-			int allowed;
+			int allowed, named;
 
-			expected_match(out + HDR, qlen - 4, want, sizeof(want));
+			expected_match(out + HDR, qlen - 4, want, sizeof(want), &named);
 			allowed = want[0] != '\0' &&
 			    (policy_match_name(pol, want, strlen(want)) != NULL ||
 			    (env->policy == 1 && policy_match_name(policyset_policy(set, 1), want,
 			    strlen(want)) != NULL));
-			/* report mode answers every name but the root, and says which enforce
-			 * would refuse */
-			CHECK((allowed || (env->report && want[0] != '\0')) ==
+			/* report mode answers every name but the root and names no host name
+			 * is like, and says which enforce would refuse */
+			CHECK((allowed || (env->report && named)) ==
 			    (info->verdict == VERDICT_ALLOW));
 			CHECK(info->would_deny == (!allowed && info->verdict == VERDICT_ALLOW));
 			CHECK(info->qclass == 1);
