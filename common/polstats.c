@@ -1,5 +1,6 @@
 /* polstats.c: counters per policy name, kept across reloads: the metrics' policy label. */
 #include "polstats.h"
+#include "prom.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,4 +115,15 @@ const char *
 polstats_name(const struct polstats *ps, uint32_t slot)
 {
 	return slot < ps->n ? ps->names[slot] : POLICYSET_DEFAULT;
+}
+
+void
+polstats_write_would_deny(const struct polstats *ps, struct prom *p, const char *help, size_t col)
+{
+	uint32_t i;
+
+	prom_family(p, POLSTATS_WOULD_DENY, "counter", help);
+	for (i = 0; i < ps->n; i++)
+		prom_u64(p, POLSTATS_WOULD_DENY, polstats_crow(ps, i)[col], "policy",
+		    ps->names[i], (const char *)NULL);
 }

@@ -29,6 +29,14 @@ int polstats_map(struct polstats *ps, const struct policyset *set, uint32_t **ma
 uint64_t *polstats_row(struct polstats *ps, uint32_t slot);
 const uint64_t *polstats_crow(const struct polstats *ps, uint32_t slot);
 
+struct prom;
+
+/* The family POLSTATS_WOULD_DENY ("gatehouse_report_would_deny_total", help text help):
+ * one series per policy name, the counter in column col of its row. */
+#define POLSTATS_WOULD_DENY "gatehouse_report_would_deny_total"
+void polstats_write_would_deny(const struct polstats *ps, struct prom *p, const char *help,
+    size_t col);
+
 size_t polstats_count(const struct polstats *ps);
 const char *polstats_name(const struct polstats *ps, uint32_t slot);
 

@@ -33,12 +33,8 @@ verdict_metrics(struct prom *p, const struct polstats *ps)
 			    pol, "verdict", "deny", "reason", conn_deny_name((enum deny)i),
 			    (const char *)NULL);
 	}
-	prom_family(p, "gatehouse_report_would_deny_total", "counter",
-	    "Connections report mode relayed that enforce would refuse, by client policy.");
-	for (k = 0; k < polstats_count(ps); k++)
-		prom_u64(p, "gatehouse_report_would_deny_total",
-		    polstats_crow(ps, k)[FWD_PSTAT_WOULD_DENY], "policy", polstats_name(ps, k),
-		    (const char *)NULL);
+	polstats_write_would_deny(ps, p, "Connections report mode relayed that enforce would refuse, "
+	    "by client policy.", FWD_PSTAT_WOULD_DENY);
 }
 
 static void

@@ -44,12 +44,8 @@ metrics_write(struct prom *p, const struct server_stats *s)
 					    server_qtype_name((enum server_qtype)q), (const char *)NULL);
 			}
 	}
-	prom_family(p, "gatehouse_report_would_deny_total", "counter",
-	    "Names report mode answered that enforce would refuse, by client policy.");
-	for (i = 0; i < polstats_count(s->policies); i++)
-		prom_u64(p, "gatehouse_report_would_deny_total",
-		    polstats_crow(s->policies, i)[SERVER_PSTAT_WOULD_DENY], "policy",
-		    polstats_name(s->policies, i), (const char *)NULL);
+	polstats_write_would_deny(s->policies, p, "Names report mode answered that enforce would "
+	    "refuse, by client policy.", SERVER_PSTAT_WOULD_DENY);
 	prom_family(p, "gatehouse_dns_responses_total", "counter", "DNS answers sent, by rcode.");
 	for (rc = 0; rc < SERVER_RCODES; rc++)
 		if (s->rcode[rc] > 0 || rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
