@@ -212,23 +212,27 @@ docker-check:
 bench: all
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-# `make install`: the daemons, their man pages, the documents and an example configuration
-# under PREFIX (default /usr/local), staged under DESTDIR for packaging. Nothing goes to
+# `make install`: the daemons (sbin), gatehouse-audit (bin), the man pages, the documents and
+# an example configuration under PREFIX (default /usr/local), staged under DESTDIR for
+# packaging. Nothing goes to
 # /etc: copy the example to /etc/gatehouse/gatehouse.conf. The man pages name DOCDIR.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/gatehouse
 INSTALL ?= install
-MAN_PAGES = man/gatehouse.conf.5 man/gatehouse-resolver.8 man/gatehouse-forwarder.8
+MAN_PAGES = man/gatehouse.conf.5 man/gatehouse-resolver.8 man/gatehouse-forwarder.8 man/gatehouse-audit.1
 # $(call install_man,PAGE,SECTION_DIR): the page with DOCDIR in place of the default's
 install_man = sed 's|/usr/local/share/doc/gatehouse|$(DOCDIR)|g' $(1) \
 	  >$(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1)) && chmod 0644 $(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1))
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
+	  $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0755 $(BUILD)/gatehouse-resolver $(BUILD)/gatehouse-forwarder $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/gatehouse-audit $(DESTDIR)$(BINDIR)/
+	$(call install_man,man/gatehouse-audit.1,man1)
 	$(call install_man,man/gatehouse.conf.5,man5)
 	$(call install_man,man/gatehouse-resolver.8,man8)
 	$(call install_man,man/gatehouse-forwarder.8,man8)
@@ -238,6 +242,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gatehouse-resolver $(DESTDIR)$(SBINDIR)/gatehouse-forwarder
+	rm -f $(DESTDIR)$(BINDIR)/gatehouse-audit
 	rm -f $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 	rm -rf $(DESTDIR)$(DOCDIR)
 

@@ -31,7 +31,7 @@ static const char usage_text[] =
     "  summary   per policy and client: names, ports, verdicts, counts, first and last seen\n"
     "  suggest   per policy, the configuration lines that let everything seen pass\n"
     "TIME is UTC: 2026-12-04, 2026-12-04T10:00, 2026-12-04T10:00:00Z.\n"
-    "See gatehouse-audit(1).\n";
+    "See man 1 gatehouse-audit.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

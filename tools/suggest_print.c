@@ -12,21 +12,20 @@
 static void
 put_clients(FILE *f, const struct strset *clients)
 {
-	fprintf(f, "client%s ", clients->n == 1 ? "" : "s");
 	for (size_t i = 0; i < clients->n && i < CLIENTS_SHOWN; i++)
 		fprintf(f, "%s%s", i ? " " : "", clients->v[i]);
 	if (clients->n > CLIENTS_SHOWN)
 		fprintf(f, " (+%zu more)", clients->n - CLIENTS_SHOWN);
 }
 
-/* "3 connections, 1 lookup" */
+/* "3 conns, 1 lookup" */
 static void
 put_counts(FILE *f, uint64_t conns, uint64_t lookups)
 {
 	const char *sep = "";
 
 	if (conns) {
-		fprintf(f, "%llu connection%s", (unsigned long long)conns, conns == 1 ? "" : "s");
+		fprintf(f, "%llu conn%s", (unsigned long long)conns, conns == 1 ? "" : "s");
 		sep = ", ";
 	}
 	if (lookups)
@@ -87,14 +86,26 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 		fprintf(f, "# review: %s was looked up, no connection seen: port %u assumed\n",
 		    l->pattern, SUGGEST_LOOKUP_PORT);
 	fprintf(f, "%s  # ", text);
-	put_counts(f, l->conns, l->lookups);
 	if (l->names > 1)
-		fprintf(f, " to %llu names", (unsigned long long)l->names);
+		fprintf(f, "%llu names, ", (unsigned long long)l->names);
+	put_counts(f, l->conns, l->lookups);
 	fprintf(f, "; ");
 	put_clients(f, &l->clients);
 	fputc('\n', f);
 	if (cur != NULL && line_is_new(cur, p, l))
 		strset_add(added, text);
+}
+
+/* "policy NAME: " for a route line's clients, nothing for the global ones. */
+static const char *
+policy_tag(const struct obs_policy *p)
+{
+	static char buf[80];
+
+	if (strcmp(p->name, "default") == 0)
+		return "";
+	snprintf(buf, sizeof(buf), "policy %s: ", p->name);
+	return buf;
 }
 
 /* Routes are gateway-wide (a `route` inside a policy section is an error): every
@@ -112,10 +123,9 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 			if (op->conns == 0)
 				continue;
 			if (op->named || op->target == NULL) {
-				fprintf(f, "# port %u: %llu connection%s with no name%s: no route "
-				    "proposed; policy %s, ", op->port, (unsigned long long)op->conns,
-				    op->conns == 1 ? "" : "s", op->named ? ", beside named ones" :
-				    " and no lookup just before", p->name);
+				fprintf(f, "# port %u: %llu conn%s with no name %s: no route; %s", op->port,
+				    (unsigned long long)op->conns, op->conns == 1 ? "" : "s", op->named ?
+				    "beside named ones" : "and no lookup before", policy_tag(p));
 				put_clients(f, &op->clients);
 				fputc('\n', f);
 				continue;
@@ -125,10 +135,9 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 			if (op->special != NULL)
 				fprintf(f, "# review: route %u needed a special-purpose address: %s\n",
 				    op->port, op->special);
-			fprintf(f, "%s  # %llu connection%s %s; policy %s, ", text,
-			    (unsigned long long)op->conns, op->conns == 1 ? "" : "s",
-			    op->from_recent ? "with no name, after looking the target up" :
-			    "through this route", p->name);
+			fprintf(f, "%s  # %llu conn%s, %s; %s", text, (unsigned long long)op->conns,
+			    op->conns == 1 ? "" : "s", op->from_recent ? "no name, after a lookup" :
+			    "routed", policy_tag(p));
 			put_clients(f, &op->clients);
 			fputc('\n', f);
 			if (cur != NULL && current_route(cur, op->port, op->target,
@@ -144,13 +153,12 @@ put_policy(FILE *f, struct current *cur, const struct obs_policy *p, struct strs
 	const char *specs = cur != NULL ? current_specs(cur, p->name) : NULL;
 
 	if (strcmp(p->name, "default") == 0) {
-		fprintf(f, "\n# ---- global rules (every client gets them); seen from clients in "
-		    "no policy: ");
+		fprintf(f, "\n# ---- global rules (every client); clients in no policy: ");
 		put_clients(f, &p->clients);
 		fputc('\n', f);
 	} else {
 		fprintf(f, "\n# ---- policy %s: %s\npolicy %s ", p->name, specs != NULL ?
-		    "its clients as the configuration names them" : "the clients seen", p->name);
+		    "its clients as the configuration has them" : "the clients seen", p->name);
 		if (specs != NULL)
 			fputs(specs, f);
 		else
@@ -207,9 +215,8 @@ suggest_print(const struct suggest *s, struct current *cur, FILE *f)
 	if (s->records)
 		fprintf(f, " from %s to %s", audit_time_format(s->first, a, sizeof(a)),
 		    audit_time_format(s->last, b, sizeof(b)));
-	fprintf(f, "; siblings fold from %u names on\n", s->threshold);
-	fprintf(f, "# Each line lets what was seen pass. Review it before loading it: above all "
-	    "the lines marked \"review\".\n");
+	fprintf(f, "\n# siblings fold from %u names on. Each line lets what was seen pass:\n"
+	    "# review them before loading, above all those marked \"review\".\n", s->threshold);
 	for (i = 0; i < s->npol && strcmp(s->pol[i].name, "default") != 0; i++)
 		;
 	fprintf(f, "%s", i == s->npol ? "\n# ---- global rules\n" : "");
