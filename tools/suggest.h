@@ -10,7 +10,8 @@
 
 /* Siblings below one parent collapse into a wildcard from this many names on. */
 #define SUGGEST_THRESHOLD 5
-/* The port a name only looked up (no connection seen) is allowed on. */
+/* The port a name only looked up (no connection seen) is allowed on when the policy's
+ * names were reached on none (else on the port most of them were reached on). */
 #define SUGGEST_LOOKUP_PORT 443
 
 /* A set of strings in the order first added (client addresses). */
@@ -57,7 +58,7 @@ struct suggestion {
 	uint64_t conns, lookups, names;	/* names: how many observed names it covers */
 	struct strset clients;
 	char *special;		/* the first special-purpose address seen, or NULL */
-	int lookup_only;	/* no connection seen: the port is SUGGEST_LOOKUP_PORT */
+	int lookup_only;	/* no connection seen: the port is a guess (suggest_build) */
 };
 
 struct obs_policy {

@@ -70,14 +70,37 @@ cmp_lines(const void *pa, const void *pb)
 		sa++;
 	while (*sb == '*' || *sb == '.')
 		sb++;
-	int c = strcmp(sa, sb);
+	return strcmp(sa, sb) != 0 ? strcmp(sa, sb) : strcmp(a->pattern, b->pattern);
+}
 
-	return c != 0 ? c : strcmp(a->pattern, b->pattern);
+/* The port most of p's names were reached on (the lowest of a tie), or
+ * SUGGEST_LOOKUP_PORT when none was: the port a name only looked up gets. */
+static uint16_t
+busiest_port(const struct obs_policy *p)
+{
+	uint16_t best = SUGGEST_LOOKUP_PORT;
+	size_t best_n = 0;
+
+	for (size_t i = 0; i < p->nports; i++) {
+		uint16_t port = p->ports[i].port;
+		size_t n = 0;
+
+		for (size_t k = 0; k < p->nnames; k++)
+			for (size_t j = 0; j < p->names[k].ports.n; j++)
+				n += p->names[k].ports.v[j] == port;
+		if (n > best_n || (n == best_n && n > 0 && port < best)) {
+			best = port;
+			best_n = n;
+		}
+	}
+	return best;
 }
 
 static int
 build_policy(struct obs_policy *p, unsigned threshold)
 {
+	uint16_t guess = busiest_port(p);
+
 	for (size_t i = 0; i < p->nports; i++)
 		if (!p->ports[i].named && choose_route(&p->ports[i]) == -1)
 			return -1;
@@ -96,7 +119,7 @@ build_policy(struct obs_policy *p, unsigned threshold)
 
 		if (l->ports.n == 0) {	/* looked up only: a port must be written */
 			l->lookup_only = 1;
-			if (portset_add(&l->ports, SUGGEST_LOOKUP_PORT) == -1)
+			if (portset_add(&l->ports, guess) == -1)
 				return -1;
 		}
 	}

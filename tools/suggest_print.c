@@ -83,8 +83,8 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 		fprintf(f, "# review: %s needed a special-purpose address: %s\n", l->pattern,
 		    l->special);
 	if (l->lookup_only)
-		fprintf(f, "# review: %s was looked up, no connection seen: port %u assumed\n",
-		    l->pattern, SUGGEST_LOOKUP_PORT);
+		fprintf(f, "# review: %s was looked up, no connection seen: port %s assumed\n",
+		    l->pattern, ports);
 	fprintf(f, "%s  # ", text);
 	if (l->names > 1)
 		fprintf(f, "%llu names, ", (unsigned long long)l->names);

@@ -427,6 +427,30 @@ test_policies_apart(void **state)
 	suggest_free(&s);
 }
 
+static void
+test_lookup_only_port(void **state)
+{
+	struct suggest s;
+	char buf[1024];
+
+	(void)state;
+	suggest_init(&s);
+	/* policy web: its names were reached on 8443 most, so a name only looked up gets it */
+	conn(&s, "10.0.0.2", 8443, "a.example", ",\"policy\":\"web\"");
+	conn(&s, "10.0.0.2", 8443, "b.example", ",\"policy\":\"web\"");
+	conn(&s, "10.0.0.2", 443, "b.example", ",\"policy\":\"web\"");
+	query_line(buf, sizeof(buf), 1, "10.0.0.2", "c.example", "deny", ",\"policy\":\"web\"");
+	feed_sug(&s, buf);
+	/* policy db: no connection at all: 443 */
+	query_line(buf, sizeof(buf), 1, "10.0.0.3", "d.example", "deny", ",\"policy\":\"db\"");
+	feed_sug(&s, buf);
+	assert_int_equal(suggest_build(&s), 0);
+	ports_are(line_of(policy_of(&s, "web"), "c.example"), "8443");
+	assert_int_equal(line_of(policy_of(&s, "web"), "c.example")->lookup_only, 1);
+	ports_are(line_of(policy_of(&s, "db"), "d.example"), "443");
+	suggest_free(&s);
+}
+
 int
 main(void)
 {
@@ -439,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_routes_from_recent),
 		cmocka_unit_test(test_review_marks),
 		cmocka_unit_test(test_policies_apart),
+		cmocka_unit_test(test_lookup_only_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
