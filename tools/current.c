@@ -74,17 +74,25 @@ current_allows(struct current *cur, const char *policy, const char *name, uint16
 	return r;
 }
 
-const struct route *
+int
 current_route(struct current *cur, uint16_t port, const char *target, uint16_t target_port)
 {
+	const struct rule *r;
+
 	for (size_t i = 0; i < cur->c->nroutes; i++) {
 		const struct route *rt = &cur->c->routes[i];
 
 		if (rt->port == port && rt->target_port == target_port &&
 		    strcmp(rt->name, target) == 0) {
 			cur->route_used[i] = 1;
-			return rt;
+			return 1;
 		}
 	}
-	return NULL;
+	/* an implicit route: the port's only name, an exact allow rule */
+	r = config_implicit_route(cur->c, port);
+	if (r != NULL && target_port == port && strcmp(r->pattern, target) == 0) {
+		mark(cur, r);
+		return 1;
+	}
+	return 0;
 }

@@ -34,8 +34,10 @@ const char *current_specs(const struct current *cur, const char *policy);
  * resolver asks), marked used; NULL when none. */
 const struct rule *current_allows(struct current *cur, const char *policy, const char *name,
     uint16_t port);
-/* The route on port when it sends connections to target:target_port, marked used. */
-const struct route *current_route(struct current *cur, uint16_t port, const char *target,
+/* 1 when the configuration sends connections on port to target:target_port: a route
+ * (marked used), or an implicit route (the port's only name, an exact rule: the rule
+ * marked used); else 0. */
+int current_route(struct current *cur, uint16_t port, const char *target,
     uint16_t target_port);
 
 #endif

@@ -150,12 +150,16 @@ parse_options(int argc, char **argv, struct run *r, int *json, const char **conf
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, r->suggest ? "+:c:h" : "+:h", longopts, NULL)) != -1) {
-		int for_summary = ch == OPT_DENIED || ch == OPT_CLIENT || ch == OPT_JSON;
-		int for_suggest = ch == 'c' || ch == OPT_THRESHOLD;
+	for (;;) {
+		int li = -1, for_summary, for_suggest;
 
+		if ((ch = getopt_long(argc, argv, "+:c:h", longopts, &li)) == -1)
+			break;
+		for_summary = ch == OPT_DENIED || ch == OPT_CLIENT || ch == OPT_JSON;
+		for_suggest = ch == 'c' || ch == OPT_THRESHOLD;
 		if ((for_summary && r->suggest) || (for_suggest && !r->suggest))
-			return usage_error("%s: not an option of this command", argv[optind - 1]);
+			return usage_error("%s%s: not an option of this command", li >= 0 ? "--" :
+			    "-", li >= 0 ? longopts[li].name : "c");
 		switch (ch) {
 		case OPT_DENIED: r->filter.denied = 1; break;
 		case OPT_CLIENT: r->filter.client = optarg; break;

@@ -171,7 +171,12 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 		    "only special-purpose addresses");
 		range = special;
 	}
-	if (rec->route != NULL) {	/* a routed port: the route is what lets it pass */
+	/* A routed port where the client named nothing (via "route"): the route is what lets
+	 * it pass. Where it named a host (SNI, Host), the name is what it needed: an allow
+	 * line, which routes the port by itself when it is the port's only name (an implicit
+	 * route: the forwarder writes "route" on those lines too). */
+	if (rec->route != NULL && (rec->name == NULL || (rec->via != NULL &&
+	    strcmp(rec->via, "route") == 0))) {
 		const char *colon = strrchr(rec->route, ':');
 
 		if (colon == NULL || (op = get_port(p, (uint16_t)rec->port)) == NULL)

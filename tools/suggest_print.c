@@ -140,8 +140,8 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 			    "routed", policy_tag(p));
 			put_clients(f, &op->clients);
 			fputc('\n', f);
-			if (cur != NULL && current_route(cur, op->port, op->target,
-			    op->target_port) == NULL)
+			if (cur != NULL && !current_route(cur, op->port, op->target,
+			    op->target_port))
 				strset_add(added, text);
 		}
 	}

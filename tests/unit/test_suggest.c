@@ -320,6 +320,10 @@ test_routes_from_recent(void **state)
 	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 587, "smtp.gmail.com", "allow",
 	    ",\"via\":\"route\",\"route\":\"smtp.gmail.com:587\"");
 	feed_sug(&s, buf);
+	/* an implicit route (the port's only name), the client naming it: an allow line */
+	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 8080, "web.example.com", "allow",
+	    ",\"via\":\"host\",\"route\":\"web.example.com:8080\"");
+	feed_sug(&s, buf);
 	/* the route's target looked up: covered by the route, no allow line of its own */
 	query_line(buf, sizeof(buf), 7, "10.0.0.1", "smtp.gmail.com", "allow", NULL);
 	feed_sug(&s, buf);
@@ -342,6 +346,10 @@ test_routes_from_recent(void **state)
 		case 9000:
 			assert_null(op->target);
 			break;
+		case 8080:
+			assert_int_equal(op->named, 1);
+			assert_int_equal(op->conns, 0);
+			break;
 		case 587:
 			assert_string_equal(op->target, "smtp.gmail.com");
 			assert_int_equal(op->from_recent, 0);
@@ -350,7 +358,8 @@ test_routes_from_recent(void **state)
 			fail_msg("port %u", op->port);
 		}
 	}
-	assert_int_equal(p->nports, 4);
+	assert_int_equal(p->nports, 5);
+	ports_are(line_of(p, "web.example.com"), "8080");
 	assert_null(line_of(p, "smtp.gmail.com"));
 	assert_non_null(line_of(p, "www.example.com"));
 	suggest_free(&s);
