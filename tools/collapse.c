@@ -89,16 +89,10 @@ candidates(const struct obs_policy *p, struct strset *out)
 static int
 fold(struct obs_policy *p, const char *pattern, const char *parent, int one_label)
 {
-	struct suggestion *nl = realloc(p->lines, (p->nlines + 1) * sizeof(*nl)), *l;
+	struct suggestion *l = suggest_line(p, pattern);
 
-	if (nl == NULL)
+	if (l == NULL)
 		return -1;
-	p->lines = nl;
-	l = &p->lines[p->nlines];
-	memset(l, 0, sizeof(*l));
-	if ((l->pattern = strdup(pattern)) == NULL)
-		return -1;
-	p->nlines++;
 	for (size_t i = 0; i < p->nnames; i++) {
 		struct obs_name *n = &p->names[i];
 		size_t d = depth_below(n->name, parent);

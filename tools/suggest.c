@@ -1,6 +1,7 @@
 /* suggest.c: what each policy's clients were seen to need, taken from audit records (no output). */
 #include "suggest.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,32 +78,51 @@ reserve(void **v, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
+/* Entries found by name: the arrays of these structs start with their name. */
+_Static_assert(offsetof(struct obs_policy, name) == 0, "a policy starts with its name");
+_Static_assert(offsetof(struct obs_name, name) == 0, "a name entry starts with its name");
+_Static_assert(offsetof(struct suggestion, pattern) == 0, "a line starts with its pattern");
+
+/* The entry called name in the array *v (*n structs of size sz, each starting with its
+ * name as a char *), appended zeroed with a copy of name when there is none; NULL when
+ * out of memory. A linear search: a policy's names number in the hundreds. */
+static void *
+named_entry(void **v, size_t *n, size_t *cap, size_t sz, const char *name)
+{
+	char **slot;
+
+	for (size_t i = 0; i < *n; i++) {
+		slot = (char **)((char *)*v + i * sz);
+		if (strcmp(*slot, name) == 0)
+			return slot;
+	}
+	if (reserve(v, cap, *n, sz) == -1)
+		return NULL;
+	slot = (char **)((char *)*v + *n * sz);
+	if ((*slot = strdup(name)) == NULL)
+		return NULL;
+	(*n)++;
+	return slot;
+}
+
 static struct obs_policy *
 get_policy(struct suggest *s, const char *name)
 {
-	for (size_t i = 0; i < s->npol; i++)
-		if (strcmp(s->pol[i].name, name) == 0)
-			return &s->pol[i];
-	if (reserve((void **)&s->pol, &s->cap, s->npol, sizeof(*s->pol)) == -1)
-		return NULL;
-	if ((s->pol[s->npol].name = strdup(name)) == NULL)
-		return NULL;
-	return &s->pol[s->npol++];
+	return named_entry((void **)&s->pol, &s->npol, &s->cap, sizeof(*s->pol), name);
 }
 
-/* The entry for the normalised name (made on first use). A linear search: a policy's
- * names number in the hundreds. */
+/* The entry for the normalised name (made on first use). */
 static struct obs_name *
 get_name(struct obs_policy *p, const char *name)
 {
-	for (size_t i = 0; i < p->nnames; i++)
-		if (strcmp(p->names[i].name, name) == 0)
-			return &p->names[i];
-	if (reserve((void **)&p->names, &p->capnames, p->nnames, sizeof(*p->names)) == -1)
-		return NULL;
-	if ((p->names[p->nnames].name = strdup(name)) == NULL)
-		return NULL;
-	return &p->names[p->nnames++];
+	return named_entry((void **)&p->names, &p->nnames, &p->capnames, sizeof(*p->names), name);
+}
+
+struct suggestion *
+suggest_line(struct obs_policy *p, const char *pattern)
+{
+	return named_entry((void **)&p->lines, &p->nlines, &p->caplines, sizeof(*p->lines),
+	    pattern);
 }
 
 static struct obs_port *

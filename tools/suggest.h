@@ -69,7 +69,7 @@ struct obs_policy {
 	struct obs_port *ports;
 	size_t nports, capports;
 	struct suggestion *lines;	/* suggest_build */
-	size_t nlines;
+	size_t nlines, caplines;
 };
 
 struct suggest {
@@ -88,6 +88,10 @@ int suggest_add(struct suggest *s, const struct audit_rec *rec);
 /* Turn each policy's observations into lines (names collapsed as collapse.h says,
  * routes for ports where no name was learned). 0, or -1 when out of memory. */
 int suggest_build(struct suggest *s);
+
+/* The line of p for pattern, added (zeroed but its pattern) when p has none; NULL when
+ * out of memory. A pointer into p->lines: valid until the next line is added. */
+struct suggestion *suggest_line(struct obs_policy *p, const char *pattern);
 
 /* Helpers the other files share. 0, or -1 when out of memory. */
 int strset_add(struct strset *set, const char *s);

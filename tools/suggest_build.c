@@ -38,16 +38,10 @@ is_route_target(const struct obs_policy *p, const char *name)
 static int
 exact_line(struct obs_policy *p, const struct obs_name *n)
 {
-	struct suggestion *nl = realloc(p->lines, (p->nlines + 1) * sizeof(*nl)), *l;
+	struct suggestion *l = suggest_line(p, n->name);
 
-	if (nl == NULL)
+	if (l == NULL)
 		return -1;
-	p->lines = nl;
-	l = &p->lines[p->nlines];
-	memset(l, 0, sizeof(*l));
-	if ((l->pattern = strdup(n->name)) == NULL)
-		return -1;
-	p->nlines++;
 	l->names = 1;
 	l->conns = n->conns;
 	l->lookups = n->lookups;

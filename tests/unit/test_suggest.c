@@ -55,23 +55,43 @@ conn(struct suggest *s, const char *client, unsigned port, const char *name, con
 	feed_sug(s, buf);
 }
 
-/* The line of policy p (NULL: none) whose pattern is pat. */
+/* The entry of v (n structs of size sz that start with their name, as suggest.c's
+ * arrays do) called name, or NULL. */
+static const void *
+named(const void *v, size_t n, size_t sz, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *const *e = (const void *)((const char *)v + i * sz);
+
+		if (strcmp(*e, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The line of policy p whose pattern is pat, or NULL. */
 static const struct suggestion *
 line_of(const struct obs_policy *p, const char *pat)
 {
-	for (size_t i = 0; i < p->nlines; i++)
-		if (strcmp(p->lines[i].pattern, pat) == 0)
-			return &p->lines[i];
-	return NULL;
+	return named(p->lines, p->nlines, sizeof(*p->lines), pat);
+}
+
+/* p has exactly the lines of want (NULL-terminated patterns), in any order. */
+static void
+lines_are(const struct obs_policy *p, const char *const *want)
+{
+	size_t n = 0;
+
+	for (; want[n] != NULL; n++)
+		if (line_of(p, want[n]) == NULL)
+			fail_msg("no line %s", want[n]);
+	assert_int_equal(p->nlines, n);
 }
 
 static const struct obs_policy *
 policy_of(const struct suggest *s, const char *name)
 {
-	for (size_t i = 0; i < s->npol; i++)
-		if (strcmp(s->pol[i].name, name) == 0)
-			return &s->pol[i];
-	return NULL;
+	return named(s->pol, s->npol, sizeof(*s->pol), name);
 }
 
 static void
@@ -194,20 +214,17 @@ test_fold_threshold(void **state)
 	siblings(&s, "b", ".five.example.com", 5, 443);	/* at it */
 	assert_int_equal(suggest_build(&s), 0);
 	p = policy_of(&s, "default");
-	assert_non_null(line_of(p, "a0.four.example.com"));
-	assert_null(line_of(p, "*.four.example.com"));
-	assert_non_null(line_of(p, "*.five.example.com"));
+	/* the four do not fold, nor with the five below example.com once those folded */
+	lines_are(p, (const char *const[]){ "a0.four.example.com", "a1.four.example.com",
+	    "a2.four.example.com", "a3.four.example.com", "*.five.example.com", NULL });
 	assert_int_equal(line_of(p, "*.five.example.com")->names, 5);
-	assert_null(line_of(p, "b0.five.example.com"));
-	/* 4 + 1 lines: the four below example.com's parent do not fold with the wildcard */
-	assert_int_equal(p->nlines, 5);
 	suggest_free(&s);
 
 	suggest_init(&s);
 	s.threshold = 3;			/* the option */
 	siblings(&s, "a", ".four.example.com", 4, 443);
 	assert_int_equal(suggest_build(&s), 0);
-	assert_non_null(line_of(&s.pol[0], "*.four.example.com"));
+	lines_are(&s.pol[0], (const char *const[]){ "*.four.example.com", NULL });
 	suggest_free(&s);
 }
 
@@ -230,13 +247,10 @@ test_fold_one_label_or_any_depth(void **state)
 	conn(&s, "10.0.0.1", 443, "deep.r0.api.example.org", NULL);
 	assert_int_equal(suggest_build(&s), 0);
 	p = &s.pol[0];
-	assert_non_null(line_of(p, "**.cdn.example.net"));
+	lines_are(p, (const char *const[]){ "**.cdn.example.net", "*.api.example.org",
+	    "deep.r0.api.example.org", NULL });
 	assert_int_equal(line_of(p, "**.cdn.example.net")->names, 5);
-	assert_null(line_of(p, "*.cdn.example.net"));
-	assert_non_null(line_of(p, "*.api.example.org"));
-	assert_null(line_of(p, "**.api.example.org"));
-	assert_non_null(line_of(p, "deep.r0.api.example.org"));
-	assert_int_equal(p->nlines, 3);
+	assert_int_equal(line_of(p, "*.api.example.org")->names, 5);
 	suggest_free(&s);
 }
 
@@ -295,6 +309,20 @@ test_ports_merged(void **state)
 static void
 test_routes_from_recent(void **state)
 {
+	/* per port: the route target (NULL: none), where it came from, whether a connection
+	 * on it named a host, the connections without one */
+	static const struct {
+		unsigned port;
+		const char *target;
+		int from_recent, named;
+		unsigned conns;
+	} want[] = {
+		{ 25, "mx.example.net", 1, 0, 3 },	/* the lookup most made before */
+		{ 443, NULL, 0, 1, 1 },			/* named ones there: no route */
+		{ 9000, NULL, 0, 0, 1 },		/* no lookup before: nothing to route to */
+		{ 587, "smtp.gmail.com", 0, 0, 1 },	/* the route seen */
+		{ 8080, NULL, 0, 1, 0 },		/* an implicit route, the name named */
+	};
 	struct suggest s;
 	const struct obs_policy *p;
 	char buf[1024];
@@ -329,34 +357,21 @@ test_routes_from_recent(void **state)
 	feed_sug(&s, buf);
 	assert_int_equal(suggest_build(&s), 0);
 	p = &s.pol[0];
-	for (size_t i = 0; i < p->nports; i++) {
-		const struct obs_port *op = &p->ports[i];
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct obs_port *op = NULL;
 
-		switch (op->port) {
-		case 25:
-			assert_string_equal(op->target, "mx.example.net");
-			assert_int_equal(op->target_port, 25);
-			assert_int_equal(op->from_recent, 1);
-			assert_int_equal(op->conns, 3);
-			break;
-		case 443:
-			assert_int_equal(op->named, 1);
-			assert_int_equal(op->conns, 1);
-			break;
-		case 9000:
+		for (size_t k = 0; k < p->nports; k++)
+			if (p->ports[k].port == want[i].port)
+				op = &p->ports[k];
+		assert_non_null(op);
+		if (want[i].target == NULL)
 			assert_null(op->target);
-			break;
-		case 8080:
-			assert_int_equal(op->named, 1);
-			assert_int_equal(op->conns, 0);
-			break;
-		case 587:
-			assert_string_equal(op->target, "smtp.gmail.com");
-			assert_int_equal(op->from_recent, 0);
-			break;
-		default:
-			fail_msg("port %u", op->port);
-		}
+		else
+			assert_string_equal(op->target, want[i].target);
+		assert_int_equal(op->target_port, want[i].target ? want[i].port : 0);
+		assert_int_equal(op->from_recent, want[i].from_recent);
+		assert_int_equal(op->named, want[i].named);
+		assert_int_equal(op->conns, want[i].conns);
 	}
 	assert_int_equal(p->nports, 5);
 	ports_are(line_of(p, "web.example.com"), "8080");
