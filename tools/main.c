@@ -204,19 +204,19 @@ run_command(struct run *r, int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", PROG, err);
 		return EXIT_USAGE;
 	}
-	rc = read_inputs(r, argv + optind, argc - optind);
-	if (rc == 0 && r->suggest) {
-		if (suggest_build(&r->sug) == -1)
-			rc = 1;
-		else if (suggest_print(&r->sug, config ? &cur : NULL, stdout) == -1)
-			rc = 1;
-	} else if (rc == 0) {
-		if ((json ? summary_print_json(&r->sum, stdout) :
-		    summary_print_table(&r->sum, stdout)) == -1)
-			rc = 1;
+	rc = read_inputs(r, argv + optind, argc - optind);	/* says what failed */
+	if (rc == 0) {
+		errno = 0;
+		if (r->suggest)
+			rc = suggest_build(&r->sug) == -1 ||
+			    suggest_print(&r->sug, config ? &cur : NULL, stdout) == -1;
+		else
+			rc = (json ? summary_print_json(&r->sum, stdout) :
+			    summary_print_table(&r->sum, stdout)) == -1;
+		if (rc != 0)
+			fprintf(stderr, "%s: writing the %s: %s\n", PROG, r->suggest ?
+			    "suggestion" : "summary", errno ? strerror(errno) : "out of memory");
 	}
-	if (rc == 1)
-		fprintf(stderr, "%s: %s\n", PROG, errno ? strerror(errno) : "failed");
 	if (config != NULL)
 		current_free(&cur);
 	return rc;

@@ -444,3 +444,14 @@ def test_one_label_wildcards_pass_check(env):
     r = run_audit(["suggest", "-"], stdin="\n".join(log) + "\n")
     assert "\nallow *.cdn.example.com 443  # 5 names, 5 conns; 10.0.0.1\n" in r.stdout, r.stdout
     assert reader_accepts(env, r.stdout, "suggested-one-label") is None, r.stdout
+
+
+@pytest.mark.parametrize("cmd", ["summary", "suggest"])
+def test_a_failed_write_is_status_1(cmd):
+    line = synthetic("default", "10.0.0.1", "a.example", 443)[0] + "\n"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([AUDIT_BIN, cmd], input=line, stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=scaled(30))
+    assert r.returncode == 1, r
+    assert r.stderr == "gatehouse-audit: writing the %s: No space left on device\n" % (
+        "summary" if cmd == "summary" else "suggestion"), r.stderr
