@@ -31,6 +31,7 @@ policy_free(struct obs_policy *p)
 {
 	free(p->name);
 	strset_free(&p->clients);
+	strset_free(&p->denied);
 	for (size_t i = 0; i < p->nnames; i++) {
 		free(p->names[i].name);
 		portset_free(&p->names[i].ports);
@@ -171,6 +172,21 @@ set_special(char **dst, const char *what)
 	return (*dst = strdup(what)) == NULL ? -1 : 0;
 }
 
+/* A name refused by a deny rule (reason, or report mode's enforce_reason, "denied")
+ * stays refused: a deny is the operator's decision, and it wins over any allow line.
+ * It is listed for the reader ("NAME (deny RULE)"); 1 when rec is one, -1 out of memory. */
+static int
+by_deny_rule(struct obs_policy *p, const struct audit_rec *rec, const char *name)
+{
+	const char *reason = rec->reason != NULL ? rec->reason : rec->enforce_reason;
+	char entry[DNAME_MAX + 300];
+
+	if (reason == NULL || strcmp(reason, "denied") != 0)
+		return 0;
+	snprintf(entry, sizeof(entry), "%s (deny %s)", name, rec->rule != NULL ? rec->rule : "?");
+	return strset_add(&p->denied, entry) == -1 ? -1 : 1;
+}
+
 /* What a connection record says the policy needs: a name on a port, a route, or a
  * port reached with no name. */
 static int
@@ -181,6 +197,7 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 	char name[DNAME_MAX + 1], special[300];
 	struct obs_port *op;
 	struct obs_name *n;
+	int rc;
 
 	/* needed a special-purpose address: dialled one (allowed with `private`), or was
 	 * refused for having only such addresses (the refusal's detail names it) */
@@ -244,6 +261,8 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 	if ((op = get_port(p, (uint16_t)rec->port)) == NULL)
 		return -1;
 	op->named = 1;
+	if ((rc = by_deny_rule(p, rec, name)) != 0)
+		return rc == -1 ? -1 : 0;
 	if ((n = get_name(p, name)) == NULL)
 		return -1;
 	n->conns++;
@@ -258,11 +277,14 @@ add_query(struct obs_policy *p, const struct audit_rec *rec)
 {
 	char name[DNAME_MAX + 1];
 	struct obs_name *n;
+	int rc;
 
 	if (strcmp(rec->verdict, "allow") != 0 && strcmp(rec->verdict, "deny") != 0)
 		return 0;	/* invalid, dropped: no name to allow */
 	if (host_name(rec->name, name) == -1)
 		return 0;
+	if ((rc = by_deny_rule(p, rec, name)) != 0)
+		return rc == -1 ? -1 : 0;
 	if ((n = get_name(p, name)) == NULL)
 		return -1;
 	n->lookups++;

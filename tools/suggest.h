@@ -64,6 +64,7 @@ struct suggestion {
 struct obs_policy {
 	char *name;
 	struct strset clients;
+	struct strset denied;	/* "NAME (deny RULE)": refused by a deny rule, left out */
 	struct obs_name *names;
 	size_t nnames, capnames;
 	struct obs_port *ports;

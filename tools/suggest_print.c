@@ -168,6 +168,8 @@ put_policy(FILE *f, struct current *cur, const struct obs_policy *p, struct strs
 	}
 	for (size_t i = 0; i < p->nlines; i++)
 		put_line(f, cur, p, &p->lines[i], added);
+	for (size_t i = 0; i < p->denied.n; i++)
+		fprintf(f, "# left out, refused by a deny rule: %s\n", p->denied.v[i]);
 }
 
 /* The diff against the configuration, as comments: what the suggestion adds, and the

@@ -475,6 +475,37 @@ test_lookup_only_port(void **state)
 	suggest_free(&s);
 }
 
+static void
+test_deny_rules_stay(void **state)
+{
+	struct suggest s;
+	const struct obs_policy *p;
+	char buf[1024];
+
+	(void)state;
+	suggest_init(&s);
+	conn_line(buf, sizeof(buf), 1, "10.0.0.1", 443, "vault.example.com", "deny",
+	    ",\"reason\":\"denied\",\"rule\":\"vault.example.com\"");
+	feed_sug(&s, buf);
+	query_line(buf, sizeof(buf), 2, "10.0.0.1", "vault.example.com", "deny",
+	    ",\"reason\":\"denied\",\"rule\":\"vault.example.com\"");
+	feed_sug(&s, buf);
+	/* report mode: let through, but a deny rule's */
+	conn_line(buf, sizeof(buf), 3, "10.0.0.1", 22, "git.example.com", "allow",
+	    ",\"mode\":\"report\",\"enforce\":\"deny\",\"enforce_reason\":\"denied\","
+	    "\"rule\":\"git.example.com\"");
+	feed_sug(&s, buf);
+	conn(&s, "10.0.0.1", 443, "git.example.com", NULL);
+	assert_int_equal(suggest_build(&s), 0);
+	p = &s.pol[0];
+	lines_are(p, (const char *const[]){ "git.example.com", NULL });
+	ports_are(line_of(p, "git.example.com"), "443");
+	assert_int_equal(p->denied.n, 2);
+	assert_string_equal(p->denied.v[0], "vault.example.com (deny vault.example.com)");
+	assert_string_equal(p->denied.v[1], "git.example.com (deny git.example.com)");
+	suggest_free(&s);
+}
+
 int
 main(void)
 {
@@ -488,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_review_marks),
 		cmocka_unit_test(test_policies_apart),
 		cmocka_unit_test(test_lookup_only_port),
+		cmocka_unit_test(test_deny_rules_stay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
