@@ -98,11 +98,11 @@ row_json(const struct summary_row *r)
 	if (r->port)
 		json_object_set_new(o, "port", json_integer(r->port));
 	json_object_set_new(o, "verdict", json_string(r->verdict));
+	if (r->would_deny)
+		json_object_set_new(o, "enforce", json_string("deny"));
 	if (r->reason[0])
 		json_object_set_new(o, r->would_deny ? "enforce_reason" : "reason",
 		    json_string(r->reason));
-	if (r->would_deny)
-		json_object_set_new(o, "enforce", json_string("deny"));
 	json_object_set_new(o, "count", json_integer((json_int_t)r->count));
 	json_object_set_new(o, "first", json_string(audit_time_format(r->first, first,
 	    sizeof(first))));

@@ -455,3 +455,34 @@ def test_a_failed_write_is_status_1(cmd):
     assert r.returncode == 1, r
     assert r.stderr == "gatehouse-audit: writing the %s: No space left on device\n" % (
         "summary" if cmd == "summary" else "suggestion"), r.stderr
+
+
+def test_report_mode_and_recent_lines(env):
+    """The fields issue 13 adds, as the daemons will write them: report mode's would-be
+    denials in the summary; a no-name port with the lookups before it becomes a route
+    that passes --check."""
+    log = synthetic("default", "10.0.0.1", "new.example.com", 443, n=2)
+    log += ['{"ts":"2026-12-04T10:00:05Z","event":"conn","client":"10.0.0.1","port":%d,'
+            '"verdict":"deny","reason":"no-name","recent":["mx.example.net","new.example.com"]}'
+            % p for p in (2525, 2525)]
+    text = "\n".join(log) + "\n"
+    r = run_audit(["summary"], stdin=text)
+    assert r.returncode == 0, r.stderr
+    rows = [l.split() for l in r.stdout.splitlines()[1:]]
+    # two rows of 2: by name then, a no-name row ("-") first
+    assert [r[:-2] for r in rows] == [
+        ["default", "10.0.0.1", "conn", "-", "2525", "deny", "no-name", "2"],
+        ["default", "10.0.0.1", "conn", "new.example.com", "443", "allow", "would-deny",
+         "not-allowed", "2"]], rows
+    r = run_audit(["summary", "--json", "--denied"], stdin=text)
+    rows = json.loads(r.stdout)["policies"][0]["clients"][0]["rows"]
+    assert rows[1] == {"event": "conn", "name": "new.example.com", "port": 443,
+                       "verdict": "allow", "enforce_reason": "not-allowed", "enforce": "deny",
+                       "count": 2, "first": "2026-12-04T10:00:00Z",
+                       "last": "2026-12-04T10:00:01Z"}, rows
+    r = run_audit(["suggest"], stdin=text)
+    assert r.returncode == 0, r.stderr
+    assert "\nroute 2525 mx.example.net:2525  # 2 conns, no name, after a lookup; 10.0.0.1\n" \
+        in r.stdout, r.stdout
+    assert "\nallow new.example.com 443  # 2 conns; 10.0.0.1\n" in r.stdout, r.stdout
+    assert reader_accepts(env, r.stdout, "suggested-route") is None, r.stdout
