@@ -1,8 +1,11 @@
 /* audit_line.c: one audit JSON line (compose prefix accepted) into a record, with jansson; pure. */
 #include "audit_line.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "audit_time.h"
 
@@ -79,8 +82,31 @@ take_recent(json_t *o, struct audit_rec *rec)
 	}
 }
 
+/* An address as the daemons write a client (inet_ntop's form, IPv4 or IPv6). */
+static int
+is_address(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* A policy name as the configuration allows it: [a-z0-9][a-z0-9-]*, at most 32 bytes. */
+static int
+is_policy_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > AUDIT_POLICY_MAX || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return 1;
+}
+
 /* Fill rec from o, an object of event ev; AUDIT_LINE_MALFORMED when a required field is
- * missing. */
+ * missing, or client or policy is not what a daemon writes there. */
 static enum audit_line_status
 take_fields(json_t *o, enum audit_event ev, struct audit_rec *rec)
 {
@@ -91,12 +117,14 @@ take_fields(json_t *o, enum audit_event ev, struct audit_rec *rec)
 	rec->client = str(o, "client");
 	rec->verdict = str(o, "verdict");
 	if (rec->ts == NULL || audit_time_parse(rec->ts, &rec->ts_us) == -1 ||
-	    rec->client == NULL || rec->client[0] == '\0' || rec->verdict == NULL)
+	    rec->client == NULL || !is_address(rec->client) || rec->verdict == NULL)
 		return AUDIT_LINE_MALFORMED;
 	rec->client_port = (int)num(o, "client_port", 0, 65535);
 	rec->policy = str(o, "policy");
-	if (rec->policy == NULL || rec->policy[0] == '\0')
+	if (rec->policy == NULL)
 		rec->policy = "default";
+	else if (!is_policy_name(rec->policy))
+		return AUDIT_LINE_MALFORMED;
 	if (ev == AUDIT_QUERY) {
 		rec->name = str(o, "qname");
 		rec->qtype = str(o, "qtype");

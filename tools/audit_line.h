@@ -9,12 +9,17 @@
  * keeps fewer); more are ignored. */
 #define AUDIT_RECENT_MAX 8
 
+/* The longest policy name (the configuration's bound). */
+#define AUDIT_POLICY_MAX 32
+
 enum audit_line_status {
 	AUDIT_LINE_OK,		/* a query or conn event: *rec is filled */
 	AUDIT_LINE_BLANK,	/* nothing but white space (and a compose prefix): not counted */
 	AUDIT_LINE_OTHER,	/* a JSON object of another event (suppressed, dropped) */
 	AUDIT_LINE_MALFORMED	/* not a JSON object, or a query/conn line missing a field
-				 * every such line has (ts, client, verdict; port for conn) */
+				 * every such line has (ts, client, verdict; port for conn),
+				 * or whose client is no IP address or policy no policy name
+				 * ([a-z0-9][a-z0-9-]*, at most 32 bytes) */
 };
 
 enum audit_event { AUDIT_QUERY, AUDIT_CONN };
@@ -22,7 +27,9 @@ enum audit_event { AUDIT_QUERY, AUDIT_CONN };
 /*
  * The fields the learning command uses. Every string points into the parsed line and
  * stays valid until audit_rec_free; a field absent from the line is NULL, except policy
- * ("default" when absent). Unknown fields are ignored.
+ * ("default" when absent). Unknown fields are ignored. client is an IP address and
+ * policy a policy name (so both may be written into a configuration); every other
+ * string is as the line has it, any bytes but NUL.
  */
 struct audit_rec {
 	enum audit_event event;

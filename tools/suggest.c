@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "dname.h"
+#include "util.h"
 
 void
 suggest_init(struct suggest *s)
@@ -164,12 +165,43 @@ special_range(const char *addr)
 	return addr_special((const struct sockaddr *)&ss);
 }
 
+/* A copy of s for a comment: anything but printable ASCII becomes '?', so that no byte
+ * of an audit line can end the comment it is written in. NULL when out of memory. */
+static char *
+comment_text(const char *s)
+{
+	char *copy = strdup(s);
+
+	for (char *c = copy; c != NULL && *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
+	return copy;
+}
+
 static int
 set_special(char **dst, const char *what)
 {
 	if (*dst != NULL || what == NULL)
 		return 0;
-	return (*dst = strdup(what)) == NULL ? -1 : 0;
+	return (*dst = comment_text(what)) == NULL ? -1 : 0;
+}
+
+/* "NAME:PORT" of a route field into a host name and port: 0, or -1 when it is not one
+ * (a line no forwarder writes). */
+static int
+route_target(const char *route, char *name, uint16_t *port)
+{
+	const char *colon = strrchr(route, ':');
+	char host[DNAME_MAX + 1];
+	unsigned long n;
+
+	if (colon == NULL || (size_t)(colon - route) > DNAME_MAX ||
+	    util_parse_uint(colon + 1, 1, 65535, &n) == -1)
+		return -1;
+	memcpy(host, route, (size_t)(colon - route));
+	host[colon - route] = '\0';
+	*port = (uint16_t)n;
+	return host_name(host, name);
 }
 
 /* A name refused by a deny rule (reason, or report mode's enforce_reason, "denied")
@@ -179,12 +211,18 @@ static int
 by_deny_rule(struct obs_policy *p, const struct audit_rec *rec, const char *name)
 {
 	const char *reason = rec->reason != NULL ? rec->reason : rec->enforce_reason;
-	char entry[DNAME_MAX + 300];
+	char entry[DNAME_MAX + 300], *rule;
+	int rc;
 
 	if (reason == NULL || strcmp(reason, "denied") != 0)
 		return 0;
-	snprintf(entry, sizeof(entry), "%s (deny %s)", name, rec->rule != NULL ? rec->rule : "?");
-	return strset_add(&p->denied, entry) == -1 ? -1 : 1;
+	rule = comment_text(rec->rule != NULL ? rec->rule : "?");
+	if (rule == NULL)
+		return -1;
+	snprintf(entry, sizeof(entry), "%s (deny %s)", name, rule);
+	free(rule);
+	rc = strset_add(&p->denied, entry);
+	return rc == -1 ? -1 : 1;
 }
 
 /* What a connection record says the policy needs: a name on a port, a route, or a
@@ -214,15 +252,16 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 	 * route: the forwarder writes "route" on those lines too). */
 	if (rec->route != NULL && (rec->name == NULL || (rec->via != NULL &&
 	    strcmp(rec->via, "route") == 0))) {
-		const char *colon = strrchr(rec->route, ':');
+		uint16_t tport;
 
-		if (colon == NULL || (op = get_port(p, (uint16_t)rec->port)) == NULL)
-			return colon == NULL ? 0 : -1;
+		if (route_target(rec->route, name, &tport) == -1)
+			return 0;
+		if ((op = get_port(p, (uint16_t)rec->port)) == NULL)
+			return -1;
 		if (op->target == NULL) {
-			op->target = strndup(rec->route, (size_t)(colon - rec->route));
-			op->target_port = (uint16_t)atoi(colon + 1);
-			if (op->target == NULL)
+			if ((op->target = strdup(name)) == NULL)
 				return -1;
+			op->target_port = tport;
 		}
 		op->conns++;
 		return strset_add(&op->clients, rec->client) == -1 ||

@@ -95,16 +95,25 @@ test_blank_other_malformed(void **state)
 		"[1,2]",
 		"\"a string\"",
 		"{\"event\":\"query\"",					/* cut */
-		"{\"event\":\"query\",\"client\":\"a\",\"verdict\":\"allow\"}",	/* no ts */
-		"{\"ts\":\"yesterday\",\"event\":\"query\",\"client\":\"a\",\"verdict\":\"allow\"}",
+		"{\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\"}",	/* no ts */
+		"{\"ts\":\"yesterday\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\"}",
 		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"verdict\":\"allow\"}",
-		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"a\"}",
-		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"a\",\"verdict\":\"allow\"}",
-		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"a\",\"verdict\":\"allow\",\"port\":0}",
-		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"a\",\"verdict\":\"allow\",\"port\":\"443\"}",
-		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"a\",\"verdict\":\"allow\",\"port\":70000}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"port\":0}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"port\":\"443\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"conn\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"port\":70000}",
 		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"\",\"verdict\":\"allow\"}",
 		"gatehouse-1  | gatehouse-resolver: started",		/* a diagnostic */
+		/* a client that is no address, a policy that is no policy name: a line no
+		 * daemon writes, and nothing to put in a configuration */
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"host\",\"verdict\":\"allow\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\\nallow x 1\",\"verdict\":\"allow\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"policy\":\"\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"policy\":\"Web\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"policy\":\"-web\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"policy\":\"a b\"}",
+		"{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\",\"client\":\"10.0.0.1\",\"verdict\":\"allow\",\"policy\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
 	};
 	struct audit_rec rec;
 
@@ -115,6 +124,11 @@ test_blank_other_malformed(void **state)
 	assert_int_equal(parse("{\"ts\":\"x\",\"event\":\"suppressed\",\"count\":3}", &rec),
 	    AUDIT_LINE_OTHER);
 	assert_int_equal(parse("{\"event\":\"dropped\"}", &rec), AUDIT_LINE_OTHER);
+	/* the longest policy name, and an IPv6 client */
+	assert_int_equal(parse("{\"ts\":\"2026-01-01T00:00:00Z\",\"event\":\"query\","
+	    "\"client\":\"2001:db8::1\",\"verdict\":\"allow\",\"policy\":"
+	    "\"a-0123456789abcdefghijklmnopqrst\"}", &rec), AUDIT_LINE_OK);
+	audit_rec_free(&rec);
 	assert_int_equal(parse("{\"no\":\"event\"}", &rec), AUDIT_LINE_OTHER);
 	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
 		assert_int_equal(parse(malformed[i], &rec), AUDIT_LINE_MALFORMED);

@@ -352,6 +352,16 @@ test_routes_from_recent(void **state)
 	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 8080, "web.example.com", "allow",
 	    ",\"via\":\"host\",\"route\":\"web.example.com:8080\"");
 	feed_sug(&s, buf);
+	/* route fields no forwarder writes: ignored */
+	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 26, NULL, "allow",
+	    ",\"via\":\"route\",\"route\":\"bad name:26\"");
+	feed_sug(&s, buf);
+	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 26, NULL, "allow",
+	    ",\"via\":\"route\",\"route\":\"ok.example:0\"");
+	feed_sug(&s, buf);
+	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 26, NULL, "allow",
+	    ",\"via\":\"route\",\"route\":\"no-port.example\"");
+	feed_sug(&s, buf);
 	/* the route's target looked up: covered by the route, no allow line of its own */
 	query_line(buf, sizeof(buf), 7, "10.0.0.1", "smtp.gmail.com", "allow", NULL);
 	feed_sug(&s, buf);
@@ -396,6 +406,10 @@ test_review_marks(void **state)
 	    ",\"reason\":\"no-address\",\"detail\":\"169.254.169.254 (link-local)\"");
 	feed_sug(&s, buf);
 	conn(&s, "10.0.0.1", 443, "v6.example.com", ",\"upstream\":\"[::1]:443\"");
+	/* a detail with a newline cannot end its comment */
+	conn_line(buf, sizeof(buf), 2, "10.0.0.1", 443, "nl.example.com", "deny",
+	    ",\"reason\":\"no-address\",\"detail\":\"10.0.0.1\\nallow evil.example 1\"");
+	feed_sug(&s, buf);
 	/* a name only looked up: allowed on the assumed port, for review */
 	query_line(buf, sizeof(buf), 3, "10.0.0.1", "lookup.example.com", "deny", NULL);
 	feed_sug(&s, buf);
@@ -427,7 +441,8 @@ test_review_marks(void **state)
 	assert_int_equal(line_of(p, "ok.example.com")->lookup_only, 0);
 	assert_null(line_of(p, "*.lan.example.com"));
 	assert_non_null(line_of(p, "n0.lan.example.com"));
-	assert_int_equal(p->nlines, 5 + 5);
+	assert_string_equal(line_of(p, "nl.example.com")->special, "10.0.0.1?allow evil.example 1");
+	assert_int_equal(p->nlines, 6 + 5);
 	suggest_free(&s);
 }
 
