@@ -214,8 +214,8 @@ bench: all
 
 # `make install`: the daemons (sbin), gatehouse-audit (bin), the man pages, the documents and
 # an example configuration under PREFIX (default /usr/local), staged under DESTDIR for
-# packaging. Nothing goes to
-# /etc: copy the example to /etc/gatehouse/gatehouse.conf. The man pages name DOCDIR.
+# packaging. Nothing goes to /etc: copy the example to /etc/gatehouse/gatehouse.conf. The
+# man pages name DOCDIR.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR  ?= $(PREFIX)/bin
