@@ -87,6 +87,7 @@ UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
+UNIT_test_prom      = common/prom.c
 UNIT_test_preflight = common/preflight.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
