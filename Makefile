@@ -89,6 +89,7 @@ UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/uti
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_prom      = common/prom.c
 UNIT_test_dial      = forwarder/dial.c common/addr.c common/util.c
+UNIT_test_pump      = forwarder/pump.c forwarder/bufpool.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
