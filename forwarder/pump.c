@@ -69,6 +69,21 @@ maybe_splice(struct pump *p)
 	p->pipe_w = fds[1];
 }
 
+/* Nothing is pending for dst: shut it down for writing once src has ended (PUMP_DONE),
+ * else wait for src (PUMP_READ). */
+static enum pump_state
+nothing_pending(struct pump *p)
+{
+	if (p->eof) {
+		if (!p->shut) {
+			shutdown(p->dst, SHUT_WR);
+			p->shut = 1;
+		}
+		return PUMP_DONE;
+	}
+	return PUMP_READ;
+}
+
 /* Splice mode: move what the pipe holds to dst. */
 static enum pump_state
 splice_flush(struct pump *p)
@@ -89,14 +104,7 @@ splice_flush(struct pump *p)
 		p->err = w == 0 ? EPIPE : errno;
 		return PUMP_DST_ERROR;
 	}
-	if (p->eof) {
-		if (!p->shut) {
-			shutdown(p->dst, SHUT_WR);
-			p->shut = 1;
-		}
-		return PUMP_DONE;
-	}
-	return PUMP_READ;
+	return nothing_pending(p);
 }
 
 /* Splice mode: src is readable, so fill the (empty) pipe from it, then flush; while dst
@@ -165,14 +173,7 @@ flush(struct pump *p, struct bufpool *pool)
 	}
 	buf_release(p, pool);
 	maybe_splice(p);
-	if (p->eof) {
-		if (!p->shut) {
-			shutdown(p->dst, SHUT_WR);
-			p->shut = 1;
-		}
-		return PUMP_DONE;
-	}
-	return PUMP_READ;
+	return nothing_pending(p);
 }
 
 enum pump_state
