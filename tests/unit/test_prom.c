@@ -1,5 +1,5 @@
 /* test_prom.c: common/prom.c: the Prometheus text format, byte for byte (HELP and TYPE
- * lines, labels and their escaping, counters, gauges, histograms). */
+ * lines, labels and their escaping, counters, gauges, one-series families, histograms). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +36,8 @@ test_family_lines(void **state)
 	expect_text(&p, "# HELP x_total Things counted.\n# TYPE x_total counter\n");
 	prom_family(&p, "x_now", "gauge", "Things now.");
 	expect_text(&p, "# HELP x_now Things now.\n# TYPE x_now gauge\n");
+	prom_scalar(&p, "y_total", "counter", "One series.", 5);
+	expect_text(&p, "# HELP y_total One series.\n# TYPE y_total counter\ny_total 5\n");
 	prom_free(&p);
 }
 
