@@ -222,10 +222,9 @@ nap(const struct rig *r)
 	(void)poll(pfd, 4, 1);
 }
 
-/* Move flows (NULL-terminated) until each has read what it wrote (or a wrong byte), with
- * readers stopped when reading is 0. */
+/* Move flows (NULL-terminated) until each has read what it wrote (or a wrong byte). */
 static void
-rig_run(struct rig *r, struct flow **flows, int reading)
+rig_run(struct rig *r, struct flow **flows)
 {
 	uint64_t deadline = unit_now_ms() + unit_scaled_ms(DEADLINE_MS);
 	int rounds, all;
@@ -235,8 +234,7 @@ rig_run(struct rig *r, struct flow **flows, int reading)
 		all = 1;
 		for (f = flows; *f != NULL; f++) {
 			flow_write(*f);
-			if (reading)
-				flow_read(*f);
+			flow_read(*f);
 			all = all && flow_done(*f);
 		}
 		pump_turn(&r->up, &r->up_st, r->pool);
@@ -294,7 +292,7 @@ both_ways(int tcp, size_t up_bytes, size_t down_bytes)
 		struct flow u = flow_up(&r, up_bytes), d = flow_down(&r, down_bytes);
 		struct flow *flows[] = { &u, &d, NULL };
 
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	assert_int_equal(r.up.bytes, up_bytes);
 	assert_int_equal(r.down.bytes, down_bytes);
@@ -329,7 +327,7 @@ test_splice_intact(void **state)
 		struct flow u = flow_up(&r, 5 * MIB + 333), d = flow_down(&r, 1000);
 		struct flow *flows[] = { &u, &d, NULL };
 
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	if (r.up.copy_only)
 		skip();		/* no pipe of BUFPOOL_BUF to be had here: nothing to test */
@@ -344,7 +342,7 @@ test_splice_intact(void **state)
 		struct flow *flows[] = { &u, &d, NULL };
 
 		u.seed = 77;
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	assert_int_not_equal(r.down.pipe_r, -1);
 	assert_int_equal(r.down.bytes, 4 * MIB + 1001);
@@ -409,7 +407,7 @@ test_backpressure(void **state)
 		assert_int_equal(pump_on_readable(&r.up, r.pool), PUMP_WRITE);
 		assert_int_equal(unread(r.a), in_src);
 		u.size = u.sent + 12345;	/* then resume: read s */
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	rig_close(&r);
 }
@@ -426,7 +424,7 @@ test_backpressure_spliced(void **state)
 		struct flow u = flow_up(&r, PUMP_SPLICE_AFTER + 1);
 		struct flow *flows[] = { &u, NULL };
 
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 		if (r.up.copy_only)
 			skip();
 		assert_int_not_equal(r.up.pipe_r, -1);
@@ -435,7 +433,7 @@ test_backpressure_spliced(void **state)
 		assert_true(r.up.in_pipe > 0 && r.up.in_pipe <= (size_t)r.up.pipe_size);
 		assert_null(r.up.buf);
 		u.size = u.sent + 54321;
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	rig_close(&r);
 }
@@ -453,14 +451,14 @@ half_close(enum rig_kind kind)
 		struct flow u = flow_up(&r, 70000), d = flow_down(&r, PUMP_SPLICE_AFTER + 99999);
 		struct flow *up_only[] = { &u, NULL }, *down_only[] = { &d, NULL };
 
-		rig_run(&r, up_only, 1);
+		rig_run(&r, up_only);
 		assert_int_equal(shutdown(r.c, SHUT_WR), 0);
 		rig_wait(&r, NULL, &r.up_st, PUMP_DONE);
 		assert_true(r.up.eof && r.up.shut);
 		flow_read(&u);
 		assert_true(u.eof);
 		assert_int_equal(r.down_st, PUMP_READ);
-		rig_run(&r, down_only, 1);
+		rig_run(&r, down_only);
 		assert_false(d.eof);
 		assert_int_equal(shutdown(r.s, SHUT_WR), 0);
 		rig_wait(&r, NULL, &r.down_st, PUMP_DONE);
@@ -494,7 +492,7 @@ src_reset(size_t before)
 		struct flow u = flow_up(&r, before);
 		struct flow *flows[] = { &u, NULL };
 
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 	}
 	reset_close(&r.c);
 	rig_wait(&r, NULL, &r.up_st, PUMP_SRC_ERROR);
@@ -513,7 +511,7 @@ dst_gone(enum rig_kind kind, size_t before)
 		struct flow u = flow_up(&r, before);
 		struct flow *flows[] = { &u, NULL };
 
-		rig_run(&r, flows, 1);
+		rig_run(&r, flows);
 		if (kind == RIG_UNIX) {
 			close(r.s);
 			r.s = -1;
