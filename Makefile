@@ -85,11 +85,11 @@ UNIT_test_query     = resolver/query.c common/policy.c common/dname.c common/uti
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
-UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
-UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_prom      = common/prom.c
 UNIT_test_dial      = forwarder/dial.c common/addr.c common/util.c
 UNIT_test_pump      = forwarder/pump.c forwarder/bufpool.c common/addr.c common/util.c
+UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
+UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
