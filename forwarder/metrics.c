@@ -23,20 +23,20 @@ conn_metrics(struct prom *p, const struct fwd_stats *s)
 	for (i = 1; i < DENY_COUNT; i++)
 		prom_u64(p, "gatehouse_connections_total", s->denied[i], "verdict", "deny", "reason",
 		    conn_deny_name((enum deny)i), (const char *)NULL);
-	prom_family(p, "gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
-	prom_u64(p, "gatehouse_connections_accepted_total", s->accepted, (const char *)NULL);
-	prom_family(p, "gatehouse_connections_active", "gauge", "Client connections open now.");
-	prom_u64(p, "gatehouse_connections_active", s->active, (const char *)NULL);
+	prom_scalar(p, "gatehouse_connections_accepted_total", "counter",
+	    "Client connections accepted.", s->accepted);
+	prom_scalar(p, "gatehouse_connections_active", "gauge",
+	    "Client connections open now.", s->active);
 	prom_family(p, "gatehouse_relay_bytes_total", "counter",
 	    "Bytes relayed by finished connections: up (client to upstream) and down.");
 	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_up, "direction", "up", (const char *)NULL);
 	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_down, "direction", "down",
 	    (const char *)NULL);
-	prom_family(p, "gatehouse_accept_paused_total", "counter", "Times max-conns paused accepting.");
-	prom_u64(p, "gatehouse_accept_paused_total", s->accept_paused, (const char *)NULL);
-	prom_family(p, "gatehouse_accept_errors_total", "counter",
-	    "accept(2) failures (EMFILE and friends), each followed by a short back-off.");
-	prom_u64(p, "gatehouse_accept_errors_total", s->accept_errors, (const char *)NULL);
+	prom_scalar(p, "gatehouse_accept_paused_total", "counter",
+	    "Times max-conns paused accepting.", s->accept_paused);
+	prom_scalar(p, "gatehouse_accept_errors_total", "counter",
+	    "accept(2) failures (EMFILE and friends), each followed by a short back-off.",
+	    s->accept_errors);
 }
 
 static void
@@ -60,11 +60,10 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_upstream_cache_hits_total", d->cache_negative_hits, "kind", "negative",
 	    (const char *)NULL);
-	prom_family(p, "gatehouse_upstream_lookups_coalesced_total", "counter",
-	    "Lookups that joined one already in flight for the same name.");
-	prom_u64(p, "gatehouse_upstream_lookups_coalesced_total", d->coalesced, (const char *)NULL);
-	prom_family(p, "gatehouse_upstream_lookups_in_flight", "gauge", "Names being looked up now.");
-	prom_u64(p, "gatehouse_upstream_lookups_in_flight", d->in_flight, (const char *)NULL);
+	prom_scalar(p, "gatehouse_upstream_lookups_coalesced_total", "counter",
+	    "Lookups that joined one already in flight for the same name.", d->coalesced);
+	prom_scalar(p, "gatehouse_upstream_lookups_in_flight", "gauge",
+	    "Names being looked up now.", d->in_flight);
 }
 
 void

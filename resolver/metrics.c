@@ -42,10 +42,10 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	prom_family(p, "gatehouse_dns_transport_queries_total", "counter", "DNS queries by transport.");
 	prom_u64(p, "gatehouse_dns_transport_queries_total", s->udp, "proto", "udp", (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_transport_queries_total", s->tcp, "proto", "tcp", (const char *)NULL);
-	prom_family(p, "gatehouse_dns_truncated_total", "counter", "UDP answers sent with TC=1.");
-	prom_u64(p, "gatehouse_dns_truncated_total", s->truncated, (const char *)NULL);
-	prom_family(p, "gatehouse_dns_send_errors_total", "counter", "UDP answers that could not be sent.");
-	prom_u64(p, "gatehouse_dns_send_errors_total", s->send_errors, (const char *)NULL);
+	prom_scalar(p, "gatehouse_dns_truncated_total", "counter",
+	    "UDP answers sent with TC=1.", s->truncated);
+	prom_scalar(p, "gatehouse_dns_send_errors_total", "counter",
+	    "UDP answers that could not be sent.", s->send_errors);
 	prom_family(p, "gatehouse_dns_tcp_connections_total", "counter",
 	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room, shed (out of descriptors).");
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_accepted, "result", "accepted",
@@ -58,10 +58,10 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_shed, "result", "shed",
 	    (const char *)NULL);
-	prom_family(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
+	prom_scalar(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
 	    "accept(2) failures (EMFILE and friends), each followed by a "
-	    UTIL_STR(UTIL_ACCEPT_BACKOFF_MS) " ms pause in accepting.");
-	prom_u64(p, "gatehouse_dns_tcp_accept_errors_total", s->tcp_accept_errors, (const char *)NULL);
-	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
-	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
+	    UTIL_STR(UTIL_ACCEPT_BACKOFF_MS) " ms pause in accepting.",
+	    s->tcp_accept_errors);
+	prom_scalar(p, "gatehouse_dns_tcp_open", "gauge",
+	    "DNS-over-TCP connections open now.", s->tcp_open);
 }
