@@ -29,6 +29,11 @@ void prom_double(struct prom *p, const char *name, double v, ...);
 void prom_scalar(struct prom *p, const char *name, const char *type, const char *help,
     uint64_t v);
 
+/* A family whose n series differ in one label: name{label="names[i]"} values[i], in
+ * that order, after prom_family. */
+void prom_by_label(struct prom *p, const char *name, const char *type, const char *help,
+    const char *label, const char *const *names, const uint64_t *values, size_t n);
+
 /* A histogram: name_bucket{le=...} for each bound (cumulative), +Inf, _sum, _count.
  * counts has nbounds + 1 entries (the last is above every bound). */
 void prom_histogram(struct prom *p, const char *name, const double *bounds,

@@ -13,6 +13,8 @@ static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
 static void
 conn_metrics(struct prom *p, const struct fwd_stats *s)
 {
+	static const char *const directions[] = { "up", "down" };
+	const uint64_t bytes[] = { s->bytes_up, s->bytes_down };
 	int i;
 
 	prom_family(p, "gatehouse_connections_total", "counter",
@@ -27,11 +29,9 @@ conn_metrics(struct prom *p, const struct fwd_stats *s)
 	    "Client connections accepted.", s->accepted);
 	prom_scalar(p, "gatehouse_connections_active", "gauge",
 	    "Client connections open now.", s->active);
-	prom_family(p, "gatehouse_relay_bytes_total", "counter",
-	    "Bytes relayed by finished connections: up (client to upstream) and down.");
-	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_up, "direction", "up", (const char *)NULL);
-	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_down, "direction", "down",
-	    (const char *)NULL);
+	prom_by_label(p, "gatehouse_relay_bytes_total", "counter",
+	    "Bytes relayed by finished connections: up (client to upstream) and down.",
+	    "direction", directions, bytes, 2);
 	prom_scalar(p, "gatehouse_accept_paused_total", "counter",
 	    "Times max-conns paused accepting.", s->accept_paused);
 	prom_scalar(p, "gatehouse_accept_errors_total", "counter",

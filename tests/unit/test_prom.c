@@ -26,6 +26,8 @@ expect_text(struct prom *p, const char *want)
 static void
 test_family_lines(void **state)
 {
+	static const char *const ways[] = { "up", "down" };
+	static const uint64_t counts[] = { 7, 0 };
 	struct prom p;
 
 	(void)state;
@@ -38,6 +40,9 @@ test_family_lines(void **state)
 	expect_text(&p, "# HELP x_now Things now.\n# TYPE x_now gauge\n");
 	prom_scalar(&p, "y_total", "counter", "One series.", 5);
 	expect_text(&p, "# HELP y_total One series.\n# TYPE y_total counter\ny_total 5\n");
+	prom_by_label(&p, "z_total", "counter", "By way.", "way", ways, counts, 2);
+	expect_text(&p, "# HELP z_total By way.\n# TYPE z_total counter\n"
+	    "z_total{way=\"up\"} 7\nz_total{way=\"down\"} 0\n");
 	prom_free(&p);
 }
 
