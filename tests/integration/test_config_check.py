@@ -163,7 +163,7 @@ def test_check_warns_like_a_start(gatehouse, binary):
 def test_check_and_start_line_say_which_ports_are_routed(gatehouse):
     p_smtps, p_sub, p_https, p_wild = (free_port() for _ in range(4))
     conf_text = ("allow smtp.example %d,%d private\nroute %d smtp.example:587\n"
-                 "allow api.example %d\nallow other.example %d\nallow *.cdn.example %d\n"
+                 "allow api.example %d\nallow other.example %d\nallow **.cdn.example %d\n"
                  "dns-listen 127.0.0.1:%d\nforward-listen 127.0.0.1\n"
                  % (p_smtps, p_sub, p_sub, p_https, p_https, p_wild, free_port()))
     conf = conf_with(gatehouse, conf_text)

@@ -211,7 +211,7 @@ def allow_common(env):
     return ["allow api.test %d private" % env.p_tls,
             "allow other.test %d private" % env.p_tls,
             "allow web.test %d private" % env.p_http,
-            "allow *.wild.test %d private" % env.p_http]
+            "allow **.wild.test %d private" % env.p_http]
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_http_allowed_host_relayed(env, fwd):
     resp, cport = http_get(env.p_http, "nothere.wild.test")
     assert status_of(resp) == 502      # allowed, but NXDOMAIN upstream
     line = f.wait_conn(cport)
-    assert (line["rule"], line["reason"]) == ("*.wild.test", "resolve-failed")
+    assert (line["rule"], line["reason"]) == ("**.wild.test", "resolve-failed")
 
 
 def test_http_blocked_host_403_names_host_and_reason(env, fwd):
@@ -517,7 +517,7 @@ def test_routed_port_accepts_client_hello_naming_the_route(env, fwd):
 def test_half_close_reply_still_arrives(env, fwd, named_by):
     if named_by == "host":
         f = fwd(["allow eof.test %d private" % env.p_eof,
-                 "allow *.wild.test %d private" % env.p_eof])
+                 "allow **.wild.test %d private" % env.p_eof])
     else:
         f = fwd(["route %d eof.test:%d private" % (env.p_eof, env.p_eof)])
     payload = b"POST /upload HTTP/1.1\r\nHost: eof.test\r\n\r\n" + os.urandom(300000)
@@ -966,7 +966,7 @@ def test_sighup_reload(env, fwd):
     live_route = connect(env.p_smtp2)
     live_route_port = live_route.getsockname()[1]
     assert live_route.recv(100).startswith(b"220 smtp2.test")
-    new_rules = ["allow *.wild.test %d private" % env.p_http,     # web.test removed
+    new_rules = ["allow **.wild.test %d private" % env.p_http,     # web.test removed
                  "allow new.test %d private" % env.p_new,
                  "allow other.test %d private" % env.p_new]
     other = [l for l in open(f.conf).read().splitlines() if not l.startswith("allow")]
@@ -1076,7 +1076,7 @@ def test_check_prints_allowlist(env, fwd):
     out = r.stdout.decode()
     assert re.search(r"^allow api\.test %d private\t# %s:1$" % (env.p_tls, re.escape(f.conf)),
                      out, re.M), out
-    assert re.search(r"^allow \*\.wild\.test %d private" % env.p_http, out, re.M)
+    assert re.search(r"^allow \*\*\.wild\.test %d private" % env.p_http, out, re.M)
     assert re.search(r"^route %d smtp\.test:%d private" % (env.p_alt, env.p_smtp), out, re.M)
     assert "peek-timeout 1" in out
     assert "configuration ok" in r.stderr.decode()
@@ -1317,7 +1317,7 @@ def test_audit_flood_is_counted_not_lost(env, fwd):
 
 def test_environment_adds_rules(env, fwd):
     f = fwd(["allow api.test %d private" % env.p_tls], env_vars={
-        "GATEHOUSE_ALLOW": "web.test:%d:private *.wild.test:%d" % (env.p_http, env.p_http),
+        "GATEHOUSE_ALLOW": "web.test:%d:private **.wild.test:%d" % (env.p_http, env.p_http),
         "GATEHOUSE_ROUTE": "%d=smtp.test:%d:private" % (env.p_smtp, env.p_smtp)})
     resp, _ = http_get(env.p_http, "web.test")
     assert status_of(resp) == 200
@@ -1487,7 +1487,7 @@ def test_out_of_descriptors_backs_off_and_recovers(env, fwd):
 
 
 def test_tls_resolve_failure_is_an_internal_error_alert(env, fwd):
-    f = fwd(allow_common(env) + ["allow *.wild.test %d private" % env.p_tls])
+    f = fwd(allow_common(env) + ["allow **.wild.test %d private" % env.p_tls])
     raw = connect(env.p_tls)
     cport = raw.getsockname()[1]
     with pytest.raises(ssl.SSLError) as ei:

@@ -35,7 +35,7 @@ RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds
 V6 = have_ipv6()
 RULES = """allow smtp.gmail.com 465,587
-allow *.githubusercontent.com 443
+allow **.githubusercontent.com 443
 allow allowed.example 443
 """
 
@@ -652,7 +652,7 @@ def test_audit_lines(gatehouse):
     assert deny["verdict"] == "deny" and deny["rcode"] == "NXDOMAIN"
     assert "rule" not in deny and "answer" not in deny
     assert over_tcp["qtype"] == "HTTPS" and over_tcp["verdict"] == "allow"
-    assert over_tcp["rule"] == "*.githubusercontent.com" and "answer" not in over_tcp
+    assert over_tcp["rule"] == "**.githubusercontent.com" and "answer" not in over_tcp
     # one line per query, every line valid JSON (d.audit() checks), none half written
     assert len(d.audit()) == 3
     if V6:
@@ -815,7 +815,7 @@ def test_check_prints_allowlist(gatehouse):
     r = gatehouse.run(RESOLVER, ["--check", "-c", conf])
     assert r.returncode == 0, r.stderr
     assert "allow smtp.gmail.com 465,587" in r.stdout
-    assert "allow *.githubusercontent.com 443" in r.stdout
+    assert "allow **.githubusercontent.com 443" in r.stdout
     assert f"{conf}:1" in r.stdout                          # where each rule came from
     assert "dns-listen 127.0.0.1:5353" in r.stdout
 
@@ -853,7 +853,7 @@ def test_environment_only(gatehouse):
     if os.path.exists("/etc/gatehouse/gatehouse.conf"):
         pytest.skip("a default config file exists on this host")
     port = free_port()
-    env = {"GATEHOUSE_ALLOW": "envonly.example:443 *.envwild.example:443",
+    env = {"GATEHOUSE_ALLOW": "envonly.example:443 **.envwild.example:443",
            "GATEHOUSE_DNS_LISTEN": f"127.0.0.1:{port}",
            "GATEHOUSE_TTL": "33"}
     r = gatehouse.run(RESOLVER, ["--check"], env=env)

@@ -605,7 +605,10 @@ test_allow(void **state)
 		{ "allow *.com 443", "allow '*.com' is too broad: it covers a whole public suffix" },
 		{ "allow *.co.uk 443", "allow '*.co.uk' is too broad: it covers a whole public suffix" },
 		{ "allow a*.b.com 443",
-		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com)" },
+		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com: "
+		  "one label below example.com; **.example.com: any depth)" },
+		{ "allow **.com 443", "allow '**.com' is too broad: it covers a whole public suffix" },
+		{ "allow **.githubusercontent.com 443", NULL },
 		{ "allow 10.0.0.1 443", "allow '10.0.0.1' is an IP address, not a name: " ADDR_ADVICE },
 		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': the port goes in the port "
 		  "list, not after the name: write smtp.gmail.com 465" },
@@ -650,12 +653,18 @@ test_allow_matches(void **state)
 	c = must_parse("allow smtp.gmail.com 465,587\n"
 	    "allow *.githubusercontent.com 443\n"
 	    "allow db.internal.example 5432 private\n"
-	    "allow Upper.Example. 8000-8099\n", NULL);
+	    "allow Upper.Example. 8000-8099\n"
+	    "allow **.deep.example 443\n", NULL);
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), NAME ":1");
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), NAME ":1");
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 25), "-");
 	assert_string_equal(match_origin(c, "raw.githubusercontent.com", 443), NAME ":2");
 	assert_string_equal(match_origin(c, "githubusercontent.com", 443), "-");
+	/* *. is one label below; **. any depth; neither the apex */
+	assert_string_equal(match_origin(c, "a.raw.githubusercontent.com", 443), "-");
+	assert_string_equal(match_origin(c, "a.deep.example", 443), NAME ":5");
+	assert_string_equal(match_origin(c, "a.b.c.deep.example", 443), NAME ":5");
+	assert_string_equal(match_origin(c, "deep.example", 443), "-");
 	assert_string_equal(match_origin(c, "upper.example", 8050), NAME ":4");
 	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
 	    RULE_PRIVATE);
