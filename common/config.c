@@ -76,7 +76,7 @@ config_finish(struct config_parser *ps)
 	struct config *c = ps->c;
 
 	policy_finish(c->policy);
-	if (config_settings_finish(ps) == -1)
+	if (config_rules_check_routes(ps) == -1 || config_settings_finish(ps) == -1)
 		return -1;
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }

@@ -126,6 +126,35 @@ env_allow(struct config_parser *ps, const char *value)
 	return rc;
 }
 
+/* GATEHOUSE_DENY="name[:ports] ..." (no ports: every port) */
+static int
+env_deny(struct config_parser *ps, const char *value)
+{
+	char **items = NULL, *copy = NULL;
+	int n = 0, i, rc = 0;
+
+	if (env_items(ps, value, &items, &n, &copy) == -1)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		char *ports = strchr(items[i], ':');
+
+		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
+			break;
+		if (ports != NULL) {
+			*ports++ = '\0';
+			if (strchr(ports, ':') != NULL) {
+				rc = config_err(ps, "'%s:%s': write NAME[:PORTS], e.g. vault.example.com "
+				    "or vault.example.com:443 (a deny has no options)", items[i], ports);
+				break;
+			}
+		}
+		rc = config_rules_deny(ps, items[i], ports);
+	}
+	free(items);
+	free(copy);
+	return rc;
+}
+
 /* GATEHOUSE_ROUTE="587=smtp.gmail.com:587[:private] ..." */
 static int
 env_route(struct config_parser *ps, const char *value)
@@ -183,7 +212,7 @@ config_env_name(const char *name, char *var, size_t varlen)
 static int
 env_unknown(struct config_parser *ps, const char *var)
 {
-	static const char *const extra[] = { "allow", "route", "config" };
+	static const char *const extra[] = { "allow", "deny", "route", "config" };
 	char names[SETTING_COUNT + NELEM(extra)][48], upper[128];
 	const char *cands[SETTING_COUNT + NELEM(extra)], *best;
 	size_t i, n = 0, vl = strlen(var);
@@ -215,7 +244,7 @@ env_unknown(struct config_parser *ps, const char *var)
 		return config_err(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?",
 		    best);
 	return config_err(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
-	    "GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
+	    "GATEHOUSE_DENY, GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
 	    "GATEHOUSE_DNS_LISTEN)");
 }
 
@@ -297,6 +326,9 @@ config_env_read(struct config_parser *ps, char *const *env)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
 			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
+				return -1;
+		} else if (strcmp(var, "GATEHOUSE_DENY") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_deny(ps, eq + 1) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
 			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)

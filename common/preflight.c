@@ -197,14 +197,15 @@ clash(const struct sockaddr *a, const struct sockaddr *b)
 	    (addr_is_any(a) || addr_is_any(b) || addr_equal(a, b, 0));
 }
 
-/* The first rule that names port (for messages). */
+/* The first allow or route rule that names port (for messages; a deny names none). */
 static const struct rule *
 rule_for_port(const struct config *c, uint16_t port)
 {
 	size_t i;
 
 	for (i = 0; i < policy_count(c->policy); i++)
-		if (rule_has_port(policy_rule(c->policy, i), port))
+		if (!(policy_rule(c->policy, i)->flags & RULE_DENY) &&
+		    rule_has_port(policy_rule(c->policy, i), port))
 			return policy_rule(c->policy, i);
 	return NULL;
 }

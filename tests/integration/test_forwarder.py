@@ -345,6 +345,60 @@ def test_http_blocked_host_403_names_host_and_reason(env, fwd):
     assert env.dns.queried("evil.test") == []
 
 
+def test_deny_rules_refuse_tls_and_http(env, fwd):
+    """`deny` wins over the allow rules that match: a real TLS client gets an access_denied
+    alert, an HTTP client a 403 that names the deny rule; both audited with reason `denied`
+    and the deny rule; nothing is resolved or dialled for them. A deny with ports leaves
+    the name's other ports alone."""
+    mport = peers.free_metrics_port(FWD)
+    f = fwd(allow_common(env) + ["deny api.test %d" % env.p_tls,
+                                 "deny *.wild.test %d" % env.p_http],
+            metrics="%s:%d" % (FWD, mport))
+    api_queries, api_accepts = len(env.dns.queried("api.test")), len(env.api.accepts)
+    ctx = env.ca.client_context()
+    raw = connect(env.p_tls)
+    cport = raw.getsockname()[1]
+    with pytest.raises(ssl.SSLError) as ei:
+        with ctx.wrap_socket(raw, server_hostname="api.test") as s:
+            s.recv(1)
+    msg = str(ei.value).upper()
+    assert "ACCESS_DENIED" in msg or "ACCESS DENIED" in msg, str(ei.value)
+    raw.close()
+    line = f.wait_conn(cport)
+    assert (line["verdict"], line["reason"], line["via"], line["name"], line["rule"]) == (
+        "deny", "denied", "sni", "api.test", "api.test")
+    assert "upstream" not in line
+    resp, cport = http_get(env.p_http, "secret.wild.test:%d" % env.p_http)
+    assert resp.startswith(b"HTTP/1.1 403"), resp[:100]
+    body = body_of(resp).decode()
+    assert "secret.wild.test" in body and "deny *.wild.test" in body, body
+    line = f.wait_conn(cport)
+    assert (line["verdict"], line["reason"], line["via"], line["name"], line["rule"]) == (
+        "deny", "denied", "host", "secret.wild.test", "*.wild.test")
+    # *. is one label: a name two labels below is still allowed by **.wild.test (it does
+    # not exist upstream, so it is resolved and fails there)
+    resp, cport = http_get(env.p_http, "a.secret.wild.test")
+    assert status_of(resp) == 502
+    line = f.wait_conn(cport)
+    assert (line["rule"], line["reason"]) == ("**.wild.test", "resolve-failed")
+    assert len(env.dns.queried("api.test")) == api_queries
+    assert env.dns.queried("secret.wild.test") == []
+    assert len(env.api.accepts) == api_accepts
+    # positive control: other names on the same ports still pass
+    resp, _, _ = tls_get(env, env.p_tls, "other.test")
+    assert status_of(resp) == 200
+    assert status_of(http_get(env.p_http, "web.test")[0]) == 200
+
+    def scrape():
+        s = connect(mport + 1)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        text = recv_until_eof(s).decode()
+        s.close()
+        return text if re.search(
+            r'gatehouse_connections_total\{verdict="deny",reason="denied"\} 2\b', text) else None
+    wait_for(scrape, 5, what="the two denied connections to be counted")
+
+
 def test_http_missing_host_400(env, fwd):
     f = fwd(allow_common(env))
     resp, cport = http_raw(env.p_http, b"GET / HTTP/1.1\r\nUser-Agent: t\r\n\r\n")

@@ -661,6 +661,26 @@ def test_audit_lines(gatehouse):
         assert l6["answer"] == "::1" and l6["qtype"] == "AAAA"
 
 
+def test_deny_rule_refuses_name_with_reason(gatehouse):
+    """A deny without ports refuses the name (NXDOMAIN) over the allow that matches it,
+    audited with reason `denied` and the deny rule; a deny with ports leaves the name
+    answered (DNS carries no port); GATEHOUSE_DENY is the same as a `deny` line."""
+    d = start(gatehouse, rules=RULES + "deny vault.githubusercontent.com\n"
+              "deny *.githubusercontent.com 8443\n",
+              env={"GATEHOUSE_DENY": "envdeny.githubusercontent.com"})
+    names = ["vault.githubusercontent.com", "envdeny.githubusercontent.com",
+             "raw.githubusercontent.com"]
+    answers = [udp(d, dns.message.make_query(n, "A")) for n in names]
+    assert [dns.rcode.to_text(a.rcode()) for a in answers] == ["NXDOMAIN", "NXDOMAIN",
+                                                               "NOERROR"]
+    lines = d.wait_audit(lambda l: l.get("event") == "query", count=3)
+    got = [(l["qname"], l["verdict"], l.get("reason"), l.get("rule")) for l in lines]
+    assert got == [
+        ("vault.githubusercontent.com", "deny", "denied", "vault.githubusercontent.com"),
+        ("envdeny.githubusercontent.com", "deny", "denied", "envdeny.githubusercontent.com"),
+        ("raw.githubusercontent.com", "allow", None, "**.githubusercontent.com")]
+
+
 def test_audit_escapes_client_bytes(gatehouse):
     d = start(gatehouse)
     name = b'\x07a"b\nc\\d' + b"\x07example\x00"                 # label: a " b LF c \ d
