@@ -89,6 +89,7 @@ config_read(const char *name, const struct config_source *src, char *const *env,
 	struct config_parser ps;
 
 	*out = NULL;
+	policy_psl_load();	/* the first load, before any sandbox: policy.c says why */
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;

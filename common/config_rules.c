@@ -32,6 +32,28 @@ name_mistake(struct config_parser *ps, const char *what, const char *name, const
 	return 0;
 }
 
+/* The rule just added (the policy's last) is a wildcard over a private-section public
+ * suffix: said as a warning, at start and by --check (anyone can create names below
+ * github.io; the rule may still be meant). 0 or -1 (out of memory). */
+static int
+warn_private_suffix(struct config_parser *ps, const char *what)
+{
+	const struct policy *p = ps->c->policy;
+	const struct rule *r = policy_rule(p, policy_count(p) - 1);
+	const char *suffix;
+	char here[300];
+
+	if (r == NULL || !r->wildcard)
+		return 0;
+	suffix = strchr(r->pattern, '.') + 1;	/* past "*." or "**." */
+	if (policy_suffix_kind(suffix) != POLICY_SUFFIX_PRIVATE)
+		return 0;
+	config_where(ps, here, sizeof(here));
+	return config_warn(ps, "%s: %s %s: %s is a public suffix (private section of the "
+	    "Public Suffix List): anyone can create names below it, and this wildcard covers "
+	    "them all", here, what, r->pattern, suffix);
+}
+
 int
 config_rules_allow(struct config_parser *ps, const char *name, const char *ports,
     const char *flag)
@@ -58,6 +80,8 @@ config_rules_allow(struct config_parser *ps, const char *name, const char *ports
 	free(pr);
 	if (rc == -1)
 		return config_err(ps, "allow %s", msg);
+	if (warn_private_suffix(ps, "allow") == -1)
+		return -1;
 	/* The same rule twice is harmless but usually a slip (a line copied, the environment
 	 * repeating the file): said, not refused. */
 	if (dup != NULL) {
@@ -86,7 +110,7 @@ config_rules_deny(struct config_parser *ps, const char *name, const char *ports)
 		free(pr);
 	if (rc == -1)
 		return config_err(ps, "deny %s", msg);
-	return 0;
+	return warn_private_suffix(ps, "deny");
 }
 
 /* A route whose name a deny rule covers on its listening port could never be used: an

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include <libpsl.h>
+
 #include "dname.h"
 #include "util.h"
 
@@ -118,17 +120,47 @@ rule_origin(const struct rule *r, char *buf, size_t len)
 }
 
 /*
- * Second-level public suffixes under which a wildcard would cover unrelated owners.
- * Not the whole Public Suffix List: single-label suffixes (TLDs) are refused by rule,
- * and these are the common multi-label ones.
+ * The Public Suffix List, through libpsl, judges wildcards: loaded once per process, at
+ * the first configuration load (config_read calls policy_psl_load), so before the
+ * daemons install their seccomp filters: a reload under the sandbox uses the same list
+ * and opens no file. psl_latest(NULL) takes the newer of the distribution's file
+ * (Debian's publicsuffix package, /usr/share/publicsuffix/public_suffix_list.dafsa) and
+ * the list built into libpsl; when the file is missing, the built-in list. A libpsl with
+ * neither leaves psl NULL: then only single-label suffixes ("*.com") are refused, as the
+ * list would, and no wildcard is warned about. Kept for the life of the process.
  */
-static const char *const broad_suffixes[] = {
-	"co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk",
-	"com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "co.jp",
-	"ne.jp", "or.jp", "ac.jp", "com.br", "net.br", "org.br", "com.cn", "net.cn",
-	"org.cn", "co.in", "co.za", "com.mx", "com.tr", "com.tw", "co.kr", "com.sg",
-	"com.hk", "co.il", "com.ar", "com.ua", "com.pl", "co.id", "com.my", "com.vn",
-};
+static psl_ctx_t *psl_owned;
+static const psl_ctx_t *psl;
+static int psl_loaded;
+
+void
+policy_psl_load(void)
+{
+	if (psl_loaded)
+		return;
+	psl_loaded = 1;
+	if ((psl_owned = psl_latest(NULL)) != NULL)
+		psl = psl_owned;
+	else
+		psl = psl_builtin();
+}
+
+enum policy_suffix
+policy_suffix_kind(const char *suffix)
+{
+	policy_psl_load();
+	/* Single labels: top-level domains, or names the list's implicit "*" rule makes
+	 * public suffixes (test, internal); the ICANN check below says so too. */
+	if (strchr(suffix, '.') == NULL)
+		return POLICY_SUFFIX_ICANN;
+	if (psl == NULL)
+		return POLICY_SUFFIX_NONE;
+	if (psl_is_public_suffix2(psl, suffix, PSL_TYPE_ICANN))
+		return POLICY_SUFFIX_ICANN;
+	if (psl_is_public_suffix2(psl, suffix, PSL_TYPE_PRIVATE | PSL_TYPE_NO_STAR_RULE))
+		return POLICY_SUFFIX_PRIVATE;
+	return POLICY_SUFFIX_NONE;
+}
 
 /* Hash of s[0..len) read right to left, so that one pass over a name yields the hash
  * of every suffix (policy_lookup). */
@@ -254,19 +286,6 @@ policy_free(struct policy *p)
 	free(p);
 }
 
-static int
-is_broad(const char *suffix)
-{
-	size_t i;
-
-	if (strchr(suffix, '.') == NULL)
-		return 1;
-	for (i = 0; i < NELEM(broad_suffixes); i++)
-		if (strcmp(suffix, broad_suffixes[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* Validate pattern and write its normal form ("*." or "**." kept) to norm; *wildcard is
  * its enum form. */
 static int
@@ -301,7 +320,7 @@ pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard
 		snprintf(err, errlen, "'%s': %s", pattern, dname_status_str(st));
 		return -1;
 	}
-	if (*wildcard && is_broad(name)) {
+	if (*wildcard && policy_suffix_kind(name) == POLICY_SUFFIX_ICANN) {
 		snprintf(err, errlen, "'%s' is too broad: it covers a whole public suffix", pattern);
 		return -1;
 	}

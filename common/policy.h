@@ -31,6 +31,20 @@ struct rule {
 /* Immutable once built; the owner (struct config) frees it. Lookups never allocate. */
 struct policy;
 
+/* Load the Public Suffix List (libpsl) if not yet loaded: once per process, before the
+ * sandbox (the first configuration load does it). Later calls do nothing. */
+void policy_psl_load(void);
+
+enum policy_suffix {
+	POLICY_SUFFIX_NONE,	/* no public suffix: a wildcard over it is fine */
+	POLICY_SUFFIX_ICANN,	/* ICANN section (com, co.uk), or any single label: refused */
+	POLICY_SUFFIX_PRIVATE	/* private section (github.io, s3.amazonaws.com): anyone can
+				 * create names below it, so a wildcard is warned about */
+};
+
+/* What the Public Suffix List says of suffix (normalised, as a wildcard is over it). */
+enum policy_suffix policy_suffix_kind(const char *suffix);
+
 /* An empty policy; NULL when out of memory. */
 struct policy *policy_new(void);
 void policy_free(struct policy *p);	/* NULL is ignored */
@@ -40,9 +54,10 @@ void policy_free(struct policy *p);	/* NULL is ignored */
  * (one or more labels below it) followed by one; neither wildcard matches the name itself
  * (case-insensitive, a trailing dot allowed). src and line say where it was written
  * (line 0: an environment variable named src). Copies everything. Refuses invalid names,
- * non-ASCII names, IP addresses, over-broad wildcards ("*", "**.com", "*.co.uk"), and an
- * allow rule that disagrees on 'private' with an earlier one for the same pattern and
- * port (rules with RULE_ROUTE are not compared: see policy_finish). A RULE_ROUTE rule is
+ * non-ASCII names, IP addresses, wildcards over every name or over an ICANN public
+ * suffix ("*", "**.com", "*.co.uk": policy_suffix_kind; a private-section suffix is
+ * accepted, the caller warns), and an allow rule that disagrees on 'private' with an
+ * earlier one for the same pattern and port (rules with RULE_ROUTE are not compared: see policy_finish). A RULE_ROUTE rule is
  * matched before the other rules of its name, so on its port it decides. flags with
  * RULE_DENY: a deny rule (never with RULE_PRIVATE or RULE_ROUTE); a deny for every port
  * is one range 1-65535. 0 or -1 with err.

@@ -40,7 +40,10 @@ check_config(const struct config *c, const char *origin_prefix)
 		CHECK(bl > 0 && bl <= DNAME_MAX && body[bl - 1] != '.');
 		CHECK(strpbrk(body, "ABCDEFGHIJKLMNOPQRSTUVWXYZ*") == NULL);
 		if (!r->wildcard) {
-			CHECK(policy_match(c->policy, body, bl, r->ports[0].lo) != NULL);
+			m = policy_match(c->policy, body, bl, r->ports[0].lo);
+			CHECK(m != NULL);
+			/* a deny wins over every allow on its ports */
+			CHECK(!(r->flags & RULE_DENY) || (m->flags & RULE_DENY));
 			continue;
 		}
 		/* the apex is never matched by its own wildcard */
@@ -48,7 +51,9 @@ check_config(const struct config *c, const char *origin_prefix)
 		CHECK(m != r);
 		if (bl + 2 <= DNAME_MAX) {
 			snprintf(name, sizeof(name), "x.%s", body);
-			CHECK(policy_match(c->policy, name, bl + 2, r->ports[0].lo) != NULL);
+			m = policy_match(c->policy, name, bl + 2, r->ports[0].lo);
+			CHECK(m != NULL);
+			CHECK(!(r->flags & RULE_DENY) || (m->flags & RULE_DENY));
 		}
 	}
 	for (i = 0; i < c->nroutes; i++) {

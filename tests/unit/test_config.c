@@ -1229,6 +1229,67 @@ test_duplicate_warning(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* Wildcards judged with the Public Suffix List (libpsl): over an ICANN suffix refused at
+ * FILE:LINE (allow and deny, file and environment); over a private-section suffix
+ * accepted with a warning naming the place. */
+static void
+test_public_suffix(void **state)
+{
+	static const struct in_out refused[] = {
+		{ "allow **.co.uk 443", "allow '**.co.uk' is too broad: it covers a whole public "
+		  "suffix" },
+		{ "allow *.com.au 443", "allow '*.com.au' is too broad: it covers a whole public "
+		  "suffix" },
+		{ "allow *.nic.ck 443", "allow '*.nic.ck' is too broad: it covers a whole public "
+		  "suffix" },	/* "*.ck": every x.ck is a public suffix */
+		{ "allow *.kawasaki.jp 443", "allow '*.kawasaki.jp' is too broad: it covers a whole "
+		  "public suffix" },
+		{ "deny **.com", "deny '**.com' is too broad: it covers a whole public suffix" },
+		{ "allow *.internal 443", "allow '*.internal' is too broad: it covers a whole "
+		  "public suffix" },
+	};
+	static const struct text_var_out warned[] = {
+		{ "allow *.github.io 443\n", NULL, NAME ":1: allow *.github.io: github.io is a "
+		  "public suffix (private section of the Public Suffix List): anyone can create "
+		  "names below it, and this wildcard covers them all\n" },
+		{ "ttl 5\nallow **.s3.amazonaws.com 443\n", NULL, NAME ":2: allow "
+		  "**.s3.amazonaws.com: s3.amazonaws.com is a public suffix (private section of "
+		  "the Public Suffix List): anyone can create names below it, and this wildcard "
+		  "covers them all\n" },
+		{ "", "GATEHOUSE_ALLOW=**.githubusercontent.com:443", "GATEHOUSE_ALLOW: allow "
+		  "**.githubusercontent.com: githubusercontent.com is a public suffix (private "
+		  "section of the Public Suffix List): anyone can create names below it, and this "
+		  "wildcard covers them all\n" },
+		{ "deny *.herokuapp.com\n", NULL, NAME ":1: deny *.herokuapp.com: herokuapp.com "
+		  "is a public suffix (private section of the Public Suffix List): anyone can "
+		  "create names below it, and this wildcard covers them all\n" },
+		/* below a private suffix: one owner's names, nothing to say */
+		{ "allow *.me.github.io 443\nallow **.bucket.s3.amazonaws.com 443\n"
+		  "allow github.io 443\nallow **.example.co.uk 443\nallow *.amazonaws.com 443\n",
+		  NULL, NULL },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(refused); i++)
+		bad += line_refused("ttl 5\n", refused[i].in, "", refused[i].out);
+	bad += refused_with("env", "", env_of("GATEHOUSE_DENY=**.co.uk"), "GATEHOUSE_DENY: deny "
+	    "'**.co.uk' is too broad: it covers a whole public suffix");
+	for (i = 0; i < NELEM(warned); i++) {
+		struct config *c = must_parse(warned[i].text, env_of(warned[i].var));
+
+		if ((warned[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, warned[i].out) != 0)) {
+			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
+			    c->warnings ? c->warnings : "(none)",
+			    warned[i].out ? warned[i].out : "(none)");
+			bad++;
+		}
+		config_unref(c);
+	}
+	assert_int_equal(bad, 0);
+}
+
 /* ---- ports: the list, implicit routes, the limit ---- */
 
 /* Which ports the forwarder listens on and how each learns the name. */
@@ -2004,6 +2065,7 @@ main(void)
 		cmocka_unit_test(test_allow_matches),
 		cmocka_unit_test(test_deny),
 		cmocka_unit_test(test_deny_bad),
+		cmocka_unit_test(test_public_suffix),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_route_bad),
 		cmocka_unit_test(test_env_allow_route),

@@ -322,6 +322,10 @@ test_refused_patterns(void **state)
 		  "a second-level public suffix" },
 		{ "*.com.au", "'*.com.au' is too broad: it covers a whole public suffix",
 		  "another listed public suffix" },
+		{ "**.net.in", "'**.net.in' is too broad: it covers a whole public suffix",
+		  "a public suffix no hand-kept list had" },
+		{ "*.foo.kawasaki.jp", "'*.foo.kawasaki.jp' is too broad: it covers a whole "
+		  "public suffix", "under a \"*.kawasaki.jp\" rule of the list" },
 		{ "**", "'**' matches every name; list the names to allow", "bare '**'" },
 		{ "**.", "'**.' matches every name; list the names to allow", "'**.'" },
 		{ "**.com", "'**.com' is too broad: it covers a whole public suffix", "**. over a TLD" },
@@ -384,6 +388,35 @@ test_accepted_wildcards(void **state)
 	assert_string_equal(who(p, "x.co.uk", 443), "-");
 	assert_string_equal(who(p, "y.x.example.co.uk", 443), "**.example.co.uk");
 	policy_free(p);
+}
+
+/* policy_suffix_kind: what the Public Suffix List says of a wildcard's suffix. */
+static void
+test_suffix_kind(void **state)
+{
+	static const struct {
+		const char *suffix;
+		enum policy_suffix want;
+	} cases[] = {
+		{ "com", POLICY_SUFFIX_ICANN }, { "co.uk", POLICY_SUFFIX_ICANN },
+		{ "test", POLICY_SUFFIX_ICANN }, { "x.ck", POLICY_SUFFIX_ICANN },
+		{ "github.io", POLICY_SUFFIX_PRIVATE }, { "s3.amazonaws.com", POLICY_SUFFIX_PRIVATE },
+		{ "githubusercontent.com", POLICY_SUFFIX_PRIVATE },
+		{ "example.com", POLICY_SUFFIX_NONE }, { "me.github.io", POLICY_SUFFIX_NONE },
+		{ "amazonaws.com", POLICY_SUFFIX_NONE }, { "wild.test", POLICY_SUFFIX_NONE },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	policy_psl_load();
+	policy_psl_load();	/* once: the second call does nothing */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (policy_suffix_kind(cases[i].suffix) != cases[i].want) {
+			print_error("%s: %d, want %d\n", cases[i].suffix,
+			    (int)policy_suffix_kind(cases[i].suffix), (int)cases[i].want);
+			bad++;
+		}
+	assert_int_equal(bad, 0);
 }
 
 /* A rule with no ports is refused; flags and origin are copied. */
@@ -685,6 +718,7 @@ main(void)
 		cmocka_unit_test(test_pattern_normalised),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_deny),
+		cmocka_unit_test(test_suffix_kind),
 		cmocka_unit_test(test_same_name_rules),
 		cmocka_unit_test(test_route_rules),
 		cmocka_unit_test(test_has_port),
