@@ -608,6 +608,9 @@ test_allow(void **state)
 		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com: "
 		  "one label below example.com; **.example.com: any depth)" },
 		{ "allow **.com 443", "allow '**.com' is too broad: it covers a whole public suffix" },
+		{ "allow .example.com 443", "allow '.example.com': a leading dot is no wildcard "
+		  "here: write example.com for the name itself, *.example.com for one label below "
+		  "it, **.example.com for any depth" },
 		{ "allow **.githubusercontent.com 443", NULL },
 		{ "allow 10.0.0.1 443", "allow '10.0.0.1' is an IP address, not a name: " ADDR_ADVICE },
 		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': the port goes in the port "
