@@ -97,9 +97,10 @@ env_allow_mistake(struct config_parser *ps, const char *item, const char *next)
 	return 0;
 }
 
-/* GATEHOUSE_ALLOW="name:ports[:private] ..." */
+/* GATEHOUSE_ALLOW="name:ports[:private] ..." or (deny) GATEHOUSE_DENY="name[:ports] ..."
+ * (a deny without ports: every port). */
 static int
-env_allow(struct config_parser *ps, const char *value)
+env_rules(struct config_parser *ps, const char *value, int deny)
 {
 	char **items = NULL, *copy = NULL;
 	int n = 0, i, rc = 0;
@@ -107,48 +108,27 @@ env_allow(struct config_parser *ps, const char *value)
 	if (env_items(ps, value, &items, &n, &copy) == -1)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		char *ports = strchr(items[i], ':'), *flag;
+		char *ports = strchr(items[i], ':'), *flag = NULL;
 
 		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
 			break;
-		if (ports == NULL) {
+		if (ports == NULL && !deny) {
 			rc = config_err(ps, "'%s': write NAME:PORTS[:private], e.g. "
 			    "smtp.gmail.com:465,587", items[i]);
 			break;
 		}
-		*ports++ = '\0';
-		if ((flag = strchr(ports, ':')) != NULL)
-			*flag++ = '\0';
-		rc = config_rules_allow(ps, items[i], ports, flag);
-	}
-	free(items);
-	free(copy);
-	return rc;
-}
-
-/* GATEHOUSE_DENY="name[:ports] ..." (no ports: every port) */
-static int
-env_deny(struct config_parser *ps, const char *value)
-{
-	char **items = NULL, *copy = NULL;
-	int n = 0, i, rc = 0;
-
-	if (env_items(ps, value, &items, &n, &copy) == -1)
-		return -1;
-	for (i = 0; i < n && rc == 0; i++) {
-		char *ports = strchr(items[i], ':');
-
-		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
-			break;
 		if (ports != NULL) {
 			*ports++ = '\0';
-			if (strchr(ports, ':') != NULL) {
-				rc = config_err(ps, "'%s:%s': write NAME[:PORTS], e.g. vault.example.com "
-				    "or vault.example.com:443 (a deny has no options)", items[i], ports);
-				break;
-			}
+			if ((flag = strchr(ports, ':')) != NULL)
+				*flag++ = '\0';
 		}
-		rc = config_rules_deny(ps, items[i], ports);
+		if (deny && flag != NULL) {
+			rc = config_err(ps, "'%s:%s:%s': write NAME[:PORTS], e.g. vault.example.com "
+			    "or vault.example.com:443 (a deny has no options)", items[i], ports, flag);
+			break;
+		}
+		rc = deny ? config_rules_deny(ps, items[i], ports) :
+		    config_rules_allow(ps, items[i], ports, flag);
 	}
 	free(items);
 	free(copy);
@@ -325,10 +305,10 @@ config_env_read(struct config_parser *ps, char *const *env)
 			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_rules(ps, eq + 1, 0) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_DENY") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1 || env_deny(ps, eq + 1) == -1)
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_rules(ps, eq + 1, 1) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
 			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)

@@ -264,18 +264,23 @@ def test_sni_allowed_with_real_curl(env, fwd):
     assert line["end"] in ("eof", "client-reset", "upstream-reset")
 
 
-def test_sni_blocked_gets_alert_and_reaches_nothing(env, fwd):
-    f = fwd(allow_common(env))
+def tls_access_denied(env, sni):
+    """A real TLS client naming sni gets an access_denied alert; its client port."""
     ctx = env.ca.client_context()
     raw = connect(env.p_tls)
     cport = raw.getsockname()[1]
     with pytest.raises(ssl.SSLError) as ei:
-        with ctx.wrap_socket(raw, server_hostname="evil.test") as s:
+        with ctx.wrap_socket(raw, server_hostname=sni) as s:
             s.recv(1)
     msg = str(ei.value).upper()
     assert "ACCESS_DENIED" in msg or "ACCESS DENIED" in msg, str(ei.value)
     raw.close()
-    line = f.wait_conn(cport)
+    return cport
+
+
+def test_sni_blocked_gets_alert_and_reaches_nothing(env, fwd):
+    f = fwd(allow_common(env))
+    line = f.wait_conn(tls_access_denied(env, "evil.test"))
     assert (line["verdict"], line["reason"], line["via"], line["name"]) == (
         "deny", "not-allowed", "sni", "evil.test")
     assert "upstream" not in line and "rule" not in line
@@ -355,16 +360,7 @@ def test_deny_rules_refuse_tls_and_http(env, fwd):
                                  "deny *.wild.test %d" % env.p_http],
             metrics="%s:%d" % (FWD, mport))
     api_queries, api_accepts = len(env.dns.queried("api.test")), len(env.api.accepts)
-    ctx = env.ca.client_context()
-    raw = connect(env.p_tls)
-    cport = raw.getsockname()[1]
-    with pytest.raises(ssl.SSLError) as ei:
-        with ctx.wrap_socket(raw, server_hostname="api.test") as s:
-            s.recv(1)
-    msg = str(ei.value).upper()
-    assert "ACCESS_DENIED" in msg or "ACCESS DENIED" in msg, str(ei.value)
-    raw.close()
-    line = f.wait_conn(cport)
+    line = f.wait_conn(tls_access_denied(env, "api.test"))
     assert (line["verdict"], line["reason"], line["via"], line["name"], line["rule"]) == (
         "deny", "denied", "sni", "api.test", "api.test")
     assert "upstream" not in line
@@ -389,14 +385,9 @@ def test_deny_rules_refuse_tls_and_http(env, fwd):
     assert status_of(resp) == 200
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
 
-    def scrape():
-        s = connect(mport + 1)
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-        text = recv_until_eof(s).decode()
-        s.close()
-        return text if re.search(
-            r'gatehouse_connections_total\{verdict="deny",reason="denied"\} 2\b', text) else None
-    wait_for(scrape, 5, what="the two denied connections to be counted")
+    wait_for(lambda: re.search(r'gatehouse_connections_total\{verdict="deny",reason="denied"\} '
+                               r'2\b', scrape_metrics(mport)),
+             5, what="the two denied connections to be counted")
 
 
 def test_http_missing_host_400(env, fwd):
@@ -1474,21 +1465,23 @@ def test_lookups_in_flight_are_capped(env, fwd):
         silent.close()
 
 
+def scrape_metrics(mport):
+    """The forwarder's /metrics text (its metrics port is mport + 1)."""
+    s = connect(mport + 1)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+    text = recv_until_eof(s).decode()
+    s.close()
+    return text
+
+
 def test_metrics_count_what_happened(env, fwd):
     mport = peers.free_metrics_port(FWD)
     f = fwd(allow_common(env), metrics="%s:%d" % (FWD, mport))
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
     assert status_of(http_get(env.p_http, "evil.test")[0]) == 403
 
-    def scrape():
-        s = connect(mport + 1)
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-        text = recv_until_eof(s).decode()
-        s.close()
-        return text
-
     def ended():
-        text = scrape()
+        text = scrape_metrics(mport)
         return text if re.search(r'^gatehouse_connections_active 0$', text, re.M) else None
     # the client may read its answer before the daemon has closed and counted the connection
     text = wait_for(ended, 5, what="both connections to be counted as ended")

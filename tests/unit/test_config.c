@@ -1182,6 +1182,28 @@ test_unknown_variables(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* How many of the cases (a file, a variable or NULL) parse with warnings other than their
+ * out (NULL: none), each printed. */
+static size_t
+warnings_differ(const struct text_var_out *cases, size_t n)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
+
+		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, cases[i].out) != 0)) {
+			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
+			    c->warnings ? c->warnings : "(none)",
+			    cases[i].out ? cases[i].out : "(none)");
+			bad++;
+		}
+		config_unref(c);
+	}
+	return bad;
+}
+
 /* A rule written twice (or a port of it) is a warning naming both places, not an error;
  * a route beside the allow rule of its name is no duplicate. */
 static void
@@ -1214,22 +1236,9 @@ test_duplicate_warning(void **state)
 		{ "max-lookups 16\nmax-lookups-per-client 2\n", NULL, NULL },
 		{ "max-lookups 1\n", NULL, NULL },
 	};
-	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
-
-		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
-		    strcmp(c->warnings, cases[i].out) != 0)) {
-			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
-			    c->warnings ? c->warnings : "(none)",
-			    cases[i].out ? cases[i].out : "(none)");
-			bad++;
-		}
-		config_unref(c);
-	}
-	assert_int_equal(bad, 0);
+	assert_int_equal(warnings_differ(cases, NELEM(cases)), 0);
 }
 
 /* Wildcards judged with the Public Suffix List (libpsl): over an ICANN suffix refused at
@@ -1278,18 +1287,7 @@ test_public_suffix(void **state)
 		bad += line_refused("ttl 5\n", refused[i].in, "", refused[i].out);
 	bad += refused_with("env", "", env_of("GATEHOUSE_DENY=**.co.uk"), "GATEHOUSE_DENY: deny "
 	    "'**.co.uk' is too broad: it covers a whole public suffix");
-	for (i = 0; i < NELEM(warned); i++) {
-		struct config *c = must_parse(warned[i].text, env_of(warned[i].var));
-
-		if ((warned[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
-		    strcmp(c->warnings, warned[i].out) != 0)) {
-			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
-			    c->warnings ? c->warnings : "(none)",
-			    warned[i].out ? warned[i].out : "(none)");
-			bad++;
-		}
-		config_unref(c);
-	}
+	bad += warnings_differ(warned, NELEM(warned));
 	assert_int_equal(bad, 0);
 }
 
