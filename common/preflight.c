@@ -324,7 +324,7 @@ add_warnings(struct pf *pf)
 	unsigned low = 65536, start;
 	size_t i;
 
-	if (policy_count(c->policy) == 0)
+	if (c->nports == 0)	/* every allow and route names a port; a deny names none */
 		warn(pf, "the allowlist is empty: every name is answered NXDOMAIN and nothing is "
 		    "forwarded");
 	for (i = 0; i < c->dns_listen.n; i++)
