@@ -3,7 +3,7 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS     = libevent libcares ldns libseccomp
+PKGS     = libevent libcares ldns libseccomp libpsl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)
@@ -25,11 +25,12 @@ WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
              $(SANFLAGS) $(SANDEFS) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-# Libraries: both daemons run on libevent and seccomp (common/); ldns and c-ares are linked
+# Libraries: both daemons run on libevent and seccomp (common/) and judge wildcards with
+# libpsl (common/policy.c, which every test linking policy.c gets too); ldns and c-ares are linked
 # only where the one file that calls each is: ldns into the resolver (resolver/query.c),
 # c-ares into the forwarder (forwarder/dns.c), and each into the tests that link that file.
 # $(call libs,FILES,MORE): the link flags for FILES, plus the pkg-config packages MORE.
-PKGS_common           = libevent libseccomp
+PKGS_common           = libevent libseccomp libpsl
 PKGS_resolver/query.c = ldns
 PKGS_forwarder/dns.c  = libcares
 PKGS_tools/audit_line.c    = jansson

@@ -76,7 +76,7 @@ config_finish(struct config_parser *ps)
 	struct config *c = ps->c;
 
 	policy_finish(c->policy);
-	if (config_settings_finish(ps) == -1)
+	if (config_rules_check_routes(ps) == -1 || config_settings_finish(ps) == -1)
 		return -1;
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
@@ -89,6 +89,7 @@ config_read(const char *name, const struct config_source *src, char *const *env,
 	struct config_parser ps;
 
 	*out = NULL;
+	policy_psl_load();	/* the first load, before any sandbox: policy.c says why */
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;

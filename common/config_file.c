@@ -94,6 +94,14 @@ parse_line(struct config_parser *ps, char *line)
 			return config_err(ps, "usage: allow NAME PORTS [private]");
 		return config_rules_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
+	if (strcmp(argv[0], "deny") == 0) {
+		if (argc == 4 && strcmp(argv[3], "private") == 0)
+			return config_err(ps, "deny %s: 'private' is for allow rules; a deny "
+			    "refuses whatever the address", argv[1]);
+		if (argc < 2 || argc > 3)
+			return config_err(ps, "usage: deny NAME [PORTS]");
+		return config_rules_deny(ps, argv[1], argc == 3 ? argv[2] : NULL);
+	}
 	if (strcmp(argv[0], "route") == 0) {
 		if (argc < 3 || argc > 4)
 			return config_err(ps, "usage: route PORT NAME[:PORT] [private]");

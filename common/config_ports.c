@@ -70,6 +70,8 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 	for (i = 0; i < policy_count(c->policy); i++) {
 		const struct rule *r = policy_rule(c->policy, i);
 
+		if (r->flags & RULE_DENY)	/* a deny names no port to listen on */
+			continue;
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
 				struct slot *sl = port_slot(t, p);
@@ -112,6 +114,8 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 		if (cp->route == NULL && !sl->shared)
 			cp->implicit = policy_match(c->policy, sl->first->pattern,
 			    strlen(sl->first->pattern), cp->port);
+		if (cp->implicit != NULL && (cp->implicit->flags & RULE_DENY))
+			cp->implicit = NULL;	/* denied there: nothing to route to */
 	}
 	c->nports = n;
 	free(t);

@@ -427,13 +427,14 @@ config_settings_apply(struct config_parser *ps, const char *name, char **argv, i
 	int idx;
 
 	if ((idx = config_settings_find(name)) == -1) {
-		const char *words[SETTING_COUNT + 2], *best;
+		const char *words[SETTING_COUNT + 3], *best;
 		size_t i;
 
 		words[0] = "allow";
 		words[1] = "route";
+		words[2] = "deny";
 		for (i = 0; i < SETTING_COUNT; i++)
-			words[i + 2] = settings[i].name;
+			words[i + 3] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
 			return config_err(ps, "unknown directive '%s'; did you mean '%s'?", name,
 			    best);

@@ -21,7 +21,7 @@
 
 static const char *const deny_names[DENY_COUNT] = {
 	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
-	"resolve-failed", "no-address", "connect-failed", "limit"
+	"resolve-failed", "no-address", "connect-failed", "limit", "denied"
 };
 static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route" };
 static const char *const state_names[] = {

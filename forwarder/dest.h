@@ -10,8 +10,9 @@
 #include "config.h"
 #include "fwd.h"
 
-/* The rule of cfg's allowlist that allows (name, port), NULL when none does. The rule
- * points into cfg->policy: valid while the caller holds cfg. */
+/* The rule of cfg's allowlist that decides (name, port): one that allows it, a deny rule
+ * (RULE_DENY) that refuses it whatever the allow rules say, or NULL when none allows it.
+ * The rule points into cfg->policy: valid while the caller holds cfg. */
 const struct rule *dest_rule(const struct config *cfg, const char *name, uint16_t port);
 
 /* The rule that routes port: a `route` (its rule, NULL when the allowlist does not allow

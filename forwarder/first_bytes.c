@@ -149,6 +149,10 @@ peek_decide(struct conn *c, int final)
 		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
 		return 0;
 	}
+	if (c->rule->flags & RULE_DENY) {	/* audited with the deny rule as "rule" */
+		refuse_conn(c, DENY_DENIED, "%s", "");
+		return 0;
+	}
 	c->target_port = c->port;
 	c->gate = GATE_OPEN;
 	peek_unpace(c, 1);

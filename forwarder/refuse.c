@@ -52,6 +52,10 @@ http_refusal(struct conn *c, char *buf, size_t len)
 		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is not on the allowlist\n",
 		    c->name, c->port);
 		break;
+	case DENY_DENIED:
+		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is denied by the rule "
+		    "'deny %s'\n", c->name, c->port, c->rule ? c->rule->pattern : "?");
+		break;
 	case DENY_NAME_MISMATCH:
 		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
 		    "allowed here\n", c->port, c->route ? c->route : "another host", c->name);

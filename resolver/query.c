@@ -431,8 +431,12 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 	uint16_t t = info->qtype;
 
 	info->rule = matchlen > 0 ? policy_match_name(env->policy, match, matchlen) : NULL;
-	if (info->rule == NULL) {
+	if (info->rule == NULL || (info->rule->flags & RULE_DENY)) {
+		/* A deny rule for every port refuses the name; one for some ports does not
+		 * decide here (DNS carries no port): the forwarder refuses those. */
 		info->verdict = VERDICT_DENY;
+		if (info->rule != NULL)
+			info->reason = "denied";
 		pl->rcode = env->blocked_refused ? LDNS_RCODE_REFUSED : LDNS_RCODE_NXDOMAIN;
 		pl->soa = !env->blocked_refused;
 		pl->ede = info->edns;

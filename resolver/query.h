@@ -57,12 +57,14 @@ struct query_env {
 /* What was asked and decided, for the audit line and the counters. */
 struct query_info {
 	enum query_verdict verdict;
-	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...) */
+	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...);
+					 * DENY by a deny rule: "denied" */
 	uint16_t id;
 	int has_question;		/* qname/qtype/qclass are valid */
 	uint16_t qtype, qclass;
 	int rcode;			/* 12-bit (QUERY_RCODE_BADVERS is 16) */
-	const struct rule *rule;	/* ALLOW: the rule that matched (points into policy) */
+	const struct rule *rule;	/* ALLOW: the rule that matched; DENY: the deny rule
+					 * that refused the name, or NULL (points into policy) */
 	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
 	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */
 	int truncated;			/* TC was set */
