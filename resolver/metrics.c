@@ -64,4 +64,9 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	prom_u64(p, "gatehouse_dns_tcp_accept_errors_total", s->tcp_accept_errors, (const char *)NULL);
 	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
 	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
+	prom_family(p, "gatehouse_lookups_told_total", "counter",
+	    "Lookups of allowed names told the forwarder (lookups-socket): sent, or dropped (no forwarder bound, its queue full).");
+	prom_u64(p, "gatehouse_lookups_told_total", s->told, "result", "sent", (const char *)NULL);
+	prom_u64(p, "gatehouse_lookups_told_total", s->tell_dropped, "result", "dropped",
+	    (const char *)NULL);
 }

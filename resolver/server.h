@@ -33,6 +33,8 @@ struct server_stats {
 	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
 	uint64_t tcp_shed;		/* accepted and closed at once when out of descriptors */
 	unsigned tcp_open;
+	uint64_t told, tell_dropped;	/* lookups told the forwarder, and those dropped
+					 * (none bound, its queue full): tell.h */
 };
 
 struct server;
