@@ -127,7 +127,9 @@ recent_receive(struct recent *l, const uint8_t *buf, size_t len, uid_t uid,
 		l->stats.malformed++;
 		return;
 	}
-	if (m.ms < now_ms && now_ms - m.ms >= LOOKUPS_WINDOW_MS) {
+	if (m.ms > now_ms)		/* one host, one clock: at most a rounding ahead */
+		m.ms = now_ms;
+	if (now_ms - m.ms >= LOOKUPS_WINDOW_MS) {
 		l->stats.stale++;
 		return;
 	}
@@ -137,8 +139,9 @@ recent_receive(struct recent *l, const uint8_t *buf, size_t len, uid_t uid,
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, &sin6, sizeof(sin6));
 	addr_unmap(&ss);
-	/* The forwarder's own clock: the window is judged where the conn line is written. */
-	recent_note(l, (const struct sockaddr *)&ss, m.name, now_ms);
+	/* The lookup's own time: the window runs from the answer, however long the datagram
+	 * waited in the queue (one resolver sends them in order, so newest stays first). */
+	recent_note(l, (const struct sockaddr *)&ss, m.name, m.ms);
 	l->stats.recorded++;
 }
 

@@ -43,8 +43,9 @@ void recent_set_sender(struct recent *l, uid_t uid);
 /*
  * One datagram buf[0..len) sent by uid (its SCM_CREDENTIALS), read at now_ms: refused
  * unless uid is the sender's (recent_set_sender) or root, then decoded (malformed:
- * dropped), then stale when it waited over LOOKUPS_WINDOW_MS, else noted. Counted in
- * every case; never logs.
+ * dropped), then stale when its time is LOOKUPS_WINDOW_MS or more before now_ms, else
+ * noted at its time (a time after now_ms counts as now_ms: both daemons read one
+ * monotonic clock). Counted in every case; never logs.
  */
 void recent_receive(struct recent *l, const uint8_t *buf, size_t len, uid_t uid,
     uint64_t now_ms);

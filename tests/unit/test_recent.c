@@ -208,6 +208,15 @@ test_receive(void **state)
 	assert_int_equal(st->recorded, 2);
 	assert_int_equal(recent_list(r, SA(c), now + 6, out, LOOKUPS_RECENT_MAX), 1);
 	assert_string_equal(out[0], "api.example");
+	/* the window runs from the lookup's time, not from when it was read */
+	assert_int_equal(recent_list(r, SA(c), now + LOOKUPS_WINDOW_MS, out,
+	    LOOKUPS_RECENT_MAX), 0);
+	/* a time ahead of the reader's counts as the reader's */
+	recent_receive(r, good, sizeof(good), SENDER, now - 1000);
+	assert_int_equal(recent_list(r, SA(c), now - 1000 + LOOKUPS_WINDOW_MS - 1, out,
+	    LOOKUPS_RECENT_MAX), 1);
+	assert_int_equal(recent_list(r, SA(c), now - 1000 + LOOKUPS_WINDOW_MS, out,
+	    LOOKUPS_RECENT_MAX), 0);
 }
 
 /* Each table test gets an empty table. */
