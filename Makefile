@@ -107,6 +107,7 @@ UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_test_resolvconf = common/resolvconf.c
+UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
 UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
                       common/addr.c common/util.c
 UNIT_PKGS_test_resolvconf = libcares

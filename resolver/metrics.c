@@ -22,8 +22,11 @@ always_qtype(size_t q)
 void
 metrics_write(struct prom *p, const struct server_stats *s)
 {
+	static const char *const told[TELL_RESULT_COUNT] = {
+		[TELL_SENT] = "sent", [TELL_REPEAT] = "repeat", [TELL_DROPPED] = "dropped",
+	};
 	char rname[16];
-	size_t v, q;
+	size_t v, q, i;
 	int rc;
 
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
@@ -65,8 +68,8 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
 	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
 	prom_family(p, "gatehouse_lookups_told_total", "counter",
-	    "Lookups of allowed names told the forwarder (lookups-socket): sent, or dropped (no forwarder bound, its queue full).");
-	prom_u64(p, "gatehouse_lookups_told_total", s->told, "result", "sent", (const char *)NULL);
-	prom_u64(p, "gatehouse_lookups_told_total", s->tell_dropped, "result", "dropped",
-	    (const char *)NULL);
+	    "Lookups of allowed names told the forwarder (lookups-socket): sent, repeat (the client's same name under a second ago: not sent), dropped (no forwarder bound, its queue full).");
+	for (i = 0; i < NELEM(told); i++)
+		prom_u64(p, "gatehouse_lookups_told_total", s->told[i], "result", told[i],
+		    (const char *)NULL);
 }

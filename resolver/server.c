@@ -20,7 +20,6 @@
 #include "iface.h"
 #include "log.h"
 #include "sock.h"
-#include "tell.h"
 #include "util.h"
 
 #define BATCH		32		/* datagrams per recvmmsg/sendmmsg */
@@ -267,12 +266,8 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
 	count_query(srv, &qi, tcp);
 	audit_query(srv, peer, tcp, &qi, &env);
-	if (res == QUERY_ANSWER && qi.verdict == VERDICT_ALLOW && srv->tell != NULL) {
-		if (tell_lookup(srv->tell, peer, qi.qname, util_now_ms()) == 0)
-			srv->stats.told++;
-		else
-			srv->stats.tell_dropped++;
-	}
+	if (res == QUERY_ANSWER && qi.verdict == VERDICT_ALLOW && srv->tell != NULL)
+		srv->stats.told[tell_lookup(srv->tell, peer, qi.qname, util_now_ms())]++;
 	return res == QUERY_ANSWER;
 }
 

@@ -20,13 +20,21 @@ int tell_open(const char *setting, struct tell **out, char *err, size_t errlen);
 /* Close it; NULL is ignored. */
 void tell_free(struct tell *t);
 
+enum tell_result {
+	TELL_SENT,		/* the kernel took the datagram */
+	TELL_REPEAT,		/* this client's same name was tried under a second ago
+				 * (sent or dropped): not again (its time in the forwarder
+				 * stays the first one's) */
+	TELL_DROPPED,		/* no forwarder bound (ECONNREFUSED), its queue full
+				 * (EAGAIN: net.unix.max_dgram_qlen), qname not a host name */
+	TELL_RESULT_COUNT
+};
+
 /*
  * One datagram for (client, qname) at now_ms; qname as the query wrote it (the normal
- * form is sent). 0 when the kernel took it; -1 when it was dropped: no forwarder bound
- * (ECONNREFUSED), its queue full (EAGAIN), qname not a host name. Never blocks and
- * never logs: the caller counts.
+ * form is sent). Never blocks and never logs: the caller counts what it returns.
  */
-int tell_lookup(struct tell *t, const struct sockaddr *client, const char *qname,
-    uint64_t now_ms);
+enum tell_result tell_lookup(struct tell *t, const struct sockaddr *client,
+    const char *qname, uint64_t now_ms);
 
 #endif
