@@ -11,7 +11,7 @@
 
 #include "addr.h"
 #include "clients.h"
-#include "sa_of.h"
+#include "unit_lib.h"
 
 /* ---- counts ---- */
 

@@ -12,7 +12,7 @@
 #include "addr.h"
 #include "lookups.h"
 #include "recent.h"
-#include "sa_of.h"
+#include "unit_lib.h"
 
 #define SENDER 65534		/* the resolver's user in these tests */
 

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "lookups.h"
-#include "sa_of.h"
 #include "tell.h"
+#include "unit_lib.h"
 
 /* A name of this process's own, bound by the test (or not). */
 static void
