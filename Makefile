@@ -45,12 +45,13 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c \
-           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
-RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
+           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c common/lookups.c
+RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c \
+           resolver/tell.c
 FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \
            forwarder/dest.c forwarder/refuse.c forwarder/first_bytes.c forwarder/pump.c \
            forwarder/bufpool.c forwarder/dial.c forwarder/dns.c forwarder/cache.c \
-           forwarder/tls_sni.c forwarder/http_host.c forwarder/metrics.c
+           forwarder/tls_sni.c forwarder/http_host.c forwarder/metrics.c forwarder/recent.c
 # gatehouse-audit, the learning command (tools/): it reads audit lines, and links the
 # configuration reader for `suggest -c`; no daemon code.
 TOOLS    = tools/main.c tools/input.c tools/audit_line.c tools/audit_time.c tools/filter.c \
@@ -124,6 +125,9 @@ UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_test_resolvconf = common/resolvconf.c
+UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
+UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
+                      common/addr.c common/util.c
 UNIT_PKGS_test_resolvconf = libcares
 UNIT_test_audit_line = tools/audit_line.c tools/audit_time.c
 UNIT_test_suggest   = tools/suggest.c tools/suggest_build.c tools/collapse.c tools/sets.c \
@@ -151,6 +155,7 @@ FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
 FUZZ_fuzz_resolvconf = common/resolvconf.c
 FUZZ_fuzz_audit_line = tools/audit_line.c tools/audit_time.c
+FUZZ_fuzz_lookups   = common/lookups.c common/dname.c common/addr.c common/util.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000

@@ -92,6 +92,7 @@ conn_facts_of(const struct conn *c, struct conn_facts *cf)
 	cf->ech = (c->peek_flags & PEEK_F_ECH) != 0;
 	cf->timed = 1;
 	cf->ms = util_now_ms() - c->t_start;
+	cf->nrecent = 0;
 }
 
 /* ---- the one destructor ---- */

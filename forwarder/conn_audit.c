@@ -35,6 +35,8 @@ conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
 	audit_safe(a, "reason", conn_deny_name(reason));
 	if (detail != NULL && detail[0] != '\0')
 		audit_str(a, "detail", detail);
+	if (cf->nrecent > 0)	/* names the resolver validated (common/lookups.c) */
+		audit_strarray(a, "recent", cf->recent, cf->nrecent);
 	if (cf->ech)
 		audit_safe(a, "ech", "outer-sni");
 	if (cf->timed)

@@ -5,6 +5,7 @@
 #include "fwd.h"
 #include "metrics.h"
 #include "prom.h"
+#include "recent.h"
 
 static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10
@@ -66,9 +67,32 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 	    "Names being looked up now.", d->in_flight);
 }
 
+/* The lookups-socket's datagrams (all 0 when it is off or was not bound). */
+static void
+recent_metrics(struct prom *p, const struct recent *rc)
+{
+	static const struct recent_stats none;
+	const struct recent_stats *r = rc != NULL ? recent_stats(rc) : &none;
+	const struct {
+		const char *result;
+		uint64_t n;
+	} rows[] = {
+		{ "recorded", r->recorded }, { "malformed", r->malformed },
+		{ "refused", r->refused }, { "stale", r->stale },
+	};
+	size_t i;
+
+	prom_family(p, "gatehouse_lookups_received_total", "counter",
+	    "Datagrams on the lookups-socket: recorded, malformed, refused (not the resolver's user), stale (waited over the window).");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		prom_u64(p, "gatehouse_lookups_received_total", rows[i].n, "result", rows[i].result,
+		    (const char *)NULL);
+}
+
 void
 metrics_write(struct prom *p, const struct fwd *f)
 {
 	conn_metrics(p, &f->stats);
 	dns_metrics(p, dns_stats(f->dns));
+	recent_metrics(p, f->recent);
 }

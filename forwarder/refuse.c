@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "conn_internal.h"
+#include "recent.h"
 #include "refuse.h"
 #include "util.h"
 
@@ -155,6 +156,9 @@ refuse_conn(struct conn *c, enum deny reason, const char *fmt, ...)
 	if (refuse_later(c, reason))
 		return;
 	conn_facts_of(c, &facts);
+	if (reason == DENY_NO_NAME && f->recent != NULL)	/* a hint for a `route` */
+		facts.nrecent = recent_list(f->recent, (const struct sockaddr *)&c->peer,
+		    util_now_ms(), facts.recent, LOOKUPS_RECENT_MAX);
 	conn_audit_deny(f->audit, &facts, c->deny, c->detail);
 	c->audited = 1;
 	f->stats.denied[reason]++;

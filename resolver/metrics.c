@@ -30,6 +30,9 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	const uint64_t tcp[] = {
 		s->tcp_accepted, s->tcp_refused, s->tcp_idle_closed, s->tcp_evicted, s->tcp_shed
 	};
+	static const char *const told[TELL_RESULT_COUNT] = {
+		[TELL_SENT] = "sent", [TELL_REPEAT] = "repeat", [TELL_DROPPED] = "dropped",
+	};
 	char rname[16];
 	size_t v, q;
 	int rc;
@@ -62,4 +65,7 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	    s->tcp_accept_errors);
 	prom_scalar(p, "gatehouse_dns_tcp_open", "gauge",
 	    "DNS-over-TCP connections open now.", s->tcp_open);
+	prom_by_label(p, "gatehouse_lookups_told_total", "counter",
+	    "Lookups of allowed names told the forwarder (lookups-socket): sent, repeat (the client's same name under a second ago: not sent), dropped (no forwarder bound, its queue full).",
+	    "result", told, s->told, NELEM(told));
 }

@@ -70,6 +70,7 @@ struct server {
 	LIST_HEAD(, tcp_conn) conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
+	struct tell *tell;			/* lookups for the forwarder, or NULL (off) */
 	struct server_stats stats;
 	/* UDP batch scratch */
 	struct mmsghdr in[BATCH], out[BATCH];
@@ -265,6 +266,8 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
 	count_query(srv, &qi, tcp);
 	audit_query(srv, peer, tcp, &qi, &env);
+	if (res == QUERY_ANSWER && qi.verdict == VERDICT_ALLOW && srv->tell != NULL)
+		srv->stats.told[tell_lookup(srv->tell, peer, qi.qname, util_now_ms())]++;
 	return res == QUERY_ANSWER;
 }
 
@@ -708,6 +711,10 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit,
 	srv->cfg = config_ref(cfg);
 	srv->audit = audit;
 	srv->ifaces = ifaces;
+	if (tell_open(cfg->lookups_socket, &srv->tell, err, errlen) == -1) {
+		server_free(srv);
+		return NULL;
+	}
 	udp_prepare_in(srv, BATCH);
 	for (i = 0; i < cfg->dns_listen.n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
@@ -748,6 +755,7 @@ server_free(struct server *srv)
 	sock_pause_free(&srv->tcp_pause);
 	clients_free(srv->tcp_clients);
 	burst_free(srv->burst);
+	tell_free(srv->tell);
 	config_unref(srv->cfg);
 	free(srv);
 }

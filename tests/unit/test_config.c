@@ -226,6 +226,8 @@ test_settings_good(void **state)
 		{ "user gatehouse", "user gatehouse" },
 		{ "sandbox off", "sandbox off" },
 		{ "sandbox on", "sandbox on" },
+		{ "lookups-socket off", "lookups-socket off" },
+		{ "lookups-socket @gh-1._:/-Z", "lookups-socket @gh-1._:/-Z" },
 	};
 	size_t i, bad = 0;
 
@@ -447,6 +449,13 @@ test_settings_bad(void **state)
 		{ "user", "'user' needs a value" },
 		{ "sandbox yes", "'sandbox yes': expected on or off (off is for debugging only)" },
 		{ "sandbox on off", "'sandbox' takes one value" },
+		{ "lookups-socket /run/gatehouse/lookups", "'lookups-socket /run/gatehouse/lookups': "
+		  "expected off or @NAME (an abstract unix socket name: 1-107 letters, digits or "
+		  "._:/-)" },
+		{ "lookups-socket @", "'lookups-socket @': expected off or @NAME (an abstract unix "
+		  "socket name: 1-107 letters, digits or ._:/-)" },
+		{ "lookups-socket @a\\b", "'lookups-socket @a\\b': expected off or @NAME (an "
+		  "abstract unix socket name: 1-107 letters, digits or ._:/-)" },
 		{ "bogus 1", "unknown directive 'bogus'" },
 		{ "Allow a.com 443", "unknown directive 'Allow'; did you mean 'allow'?" },
 		{ "forward-listn 10.0.0.1", "unknown directive 'forward-listn'; did you mean "
@@ -1476,7 +1485,8 @@ static const char DEFAULTS[] =
     "dns-tcp-max 256\n"
     "dns-tcp-idle 10\n"
     "user nobody\n"
-    "sandbox on\n";
+    "sandbox on\n"
+    "lookups-socket @gatehouse-lookups\n";
 
 static void
 test_defaults_printed(void **state)
@@ -1538,7 +1548,7 @@ test_every_setting(void **state)
 		assert_string_equal(err, want);
 		n++;
 	}
-	assert_int_equal(n, 26);
+	assert_int_equal(n, 27);
 }
 
 /* A check across settings blames the variable when the environment wrote the setting
