@@ -14,36 +14,40 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libevent-dev libc-ares-dev libldns-dev libseccomp-dev \
+        libjansson-dev libpsl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile VERSION ./
 COPY common/ common/
 COPY resolver/ resolver/
 COPY forwarder/ forwarder/
+COPY tools/ tools/
 # Debian's hardening flags on top of the Makefile's own warnings (CI builds with -Werror;
 # a user's image build does not fail on a new warning).
 RUN make -j"$(nproc)" \
         CFLAGS="-O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2" \
         LDFLAGS="-Wl,-z,relro,-z,now" \
  && install -d /out \
- && install -s -m 0755 build/gatehouse-resolver build/gatehouse-forwarder /out/
+ && install -s -m 0755 build/gatehouse-resolver build/gatehouse-forwarder build/gatehouse-audit /out/
 
-# ---- runtime stage: the runtime libraries and the two binaries
+# ---- runtime stage: the runtime libraries, the two daemons and gatehouse-audit (which reads
+# audit lines: `docker compose exec gatehouse gatehouse-audit summary FILE`, or pipe
+# `docker compose logs` into it); jansson and libpsl with Debian's suffix list are its own.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libc-ares2 libldns3 libseccomp2 \
+        libevent-2.1-7 libc-ares2 libldns3 libseccomp2 libjansson4 libpsl5 publicsuffix \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 gatehouse \
  && useradd --system --uid 10001 --gid gatehouse --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin gatehouse \
  && install -d -m 0755 /etc/gatehouse
-COPY --from=build /out/gatehouse-resolver /out/gatehouse-forwarder /usr/local/bin/
+COPY --from=build /out/gatehouse-resolver /out/gatehouse-forwarder /out/gatehouse-audit /usr/local/bin/
 COPY docker/entrypoint.sh /usr/local/bin/gatehouse-entrypoint
 COPY docker/healthcheck.sh /usr/local/bin/gatehouse-healthcheck
 RUN chmod 0755 /usr/local/bin/gatehouse-entrypoint /usr/local/bin/gatehouse-healthcheck \
- && gatehouse-resolver --version && gatehouse-forwarder --version
+ && gatehouse-resolver --version && gatehouse-forwarder --version && gatehouse-audit --version
 
 # Audit lines (JSON) on stdout, diagnostics on stderr: `docker logs` shows both.
 # The resolver serves /metrics and /healthz on GATEHOUSE_METRICS, the forwarder one port

@@ -3,7 +3,7 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS     = libevent libcares ldns libseccomp
+PKGS     = libevent libcares ldns libseccomp libpsl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)
@@ -25,13 +25,17 @@ WARN    += -Werror
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
              $(SANFLAGS) $(SANDEFS) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-# Libraries: both daemons run on libevent and seccomp (common/); ldns and c-ares are linked
+# Libraries: both daemons run on libevent and seccomp (common/) and judge wildcards with
+# libpsl (common/policy.c, which every test linking policy.c gets too); ldns and c-ares are linked
 # only where the one file that calls each is: ldns into the resolver (resolver/query.c),
 # c-ares into the forwarder (forwarder/dns.c), and each into the tests that link that file.
 # $(call libs,FILES,MORE): the link flags for FILES, plus the pkg-config packages MORE.
-PKGS_common           = libevent libseccomp
+PKGS_common           = libevent libseccomp libpsl
 PKGS_resolver/query.c = ldns
 PKGS_forwarder/dns.c  = libcares
+PKGS_tools/audit_line.c    = jansson
+PKGS_tools/summary_print.c = jansson
+PKGS_tools/collapse.c      = libpsl
 libs = $(shell pkg-config --libs $(sort $(PKGS_common) $(foreach f,$(1),$(PKGS_$(f))) $(2))) -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -42,12 +46,20 @@ CONFIG   = common/config.c common/config_file.c common/config_env.c common/confi
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c common/polstats.c \
-           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c
-RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c
+           common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c \
+           common/lookups.c
+RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c \
+           resolver/tell.c
 FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \
            forwarder/dest.c forwarder/refuse.c forwarder/first_bytes.c forwarder/pump.c \
            forwarder/bufpool.c forwarder/dial.c forwarder/dns.c forwarder/cache.c \
-           forwarder/tls_sni.c forwarder/http_host.c forwarder/metrics.c
+           forwarder/tls_sni.c forwarder/http_host.c forwarder/metrics.c forwarder/recent.c
+# gatehouse-audit, the learning command (tools/): it reads audit lines, and links the
+# configuration reader for `suggest -c`; no daemon code.
+TOOLS    = tools/main.c tools/input.c tools/audit_line.c tools/audit_time.c tools/filter.c \
+           tools/summary.c tools/summary_print.c tools/suggest.c tools/suggest_build.c \
+           tools/collapse.c tools/sets.c tools/suggest_print.c tools/current.c \
+           $(CONFIG) common/policy.c common/dname.c common/addr.c common/util.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -57,9 +69,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 INC_common    = -Icommon
 INC_resolver  = -Icommon -Iresolver
 INC_forwarder = -Icommon -Iforwarder
+INC_tools     = -Icommon -Itools
 inc = $(sort $(foreach f,$(1),$(INC_$(firstword $(subst /, ,$(f))))))
 
-BINS := $(BUILD)/gatehouse-resolver $(if $(wildcard forwarder/main.c),$(BUILD)/gatehouse-forwarder)
+BINS := $(BUILD)/gatehouse-resolver $(if $(wildcard forwarder/main.c),$(BUILD)/gatehouse-forwarder) \
+        $(BUILD)/gatehouse-audit
 
 all: $(BINS)
 
@@ -72,6 +86,9 @@ $(BUILD)/gatehouse-resolver: $(call obj,$(RESOLVER) $(COMMON))
 
 $(BUILD)/gatehouse-forwarder: $(call obj,$(FORWARDER) $(COMMON))
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(FORWARDER))
+
+$(BUILD)/gatehouse-audit: $(call obj,$(TOOLS))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call libs,$(TOOLS))
 
 # ---- test-only daemons (make check): the same objects but common/sandbox.c, built with
 # -DGATEHOUSE_TEST_HOOKS so that SIGUSR2 tries a forbidden system call (tests/integration/
@@ -103,12 +120,22 @@ UNIT_test_query     = resolver/query.c common/policy.c common/policyset.c common
 UNIT_test_tls_sni   = forwarder/tls_sni.c common/dname.c
 UNIT_test_http_host = forwarder/http_host.c common/dname.c
 UNIT_test_cache     = forwarder/cache.c common/util.c
+UNIT_test_prom      = common/prom.c
+UNIT_test_dial      = forwarder/dial.c common/addr.c common/util.c
+UNIT_test_pump      = forwarder/pump.c forwarder/bufpool.c common/addr.c common/util.c
 UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
 UNIT_test_resolvconf = common/resolvconf.c
+UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
+UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
+                      common/addr.c common/util.c
 UNIT_PKGS_test_resolvconf = libcares
+UNIT_test_audit_line = tools/audit_line.c tools/audit_time.c
+UNIT_test_suggest   = tools/suggest.c tools/suggest_build.c tools/collapse.c tools/sets.c \
+                      tools/summary.c tools/filter.c tools/audit_line.c tools/audit_time.c \
+                      common/addr.c common/dname.c common/util.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:
@@ -130,11 +157,13 @@ FUZZ_fuzz_config    = $(CONFIG) common/policy.c common/dname.c common/addr.c com
 FUZZ_fuzz_tls_sni   = forwarder/tls_sni.c common/dname.c
 FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
 FUZZ_fuzz_resolvconf = common/resolvconf.c
+FUZZ_fuzz_audit_line = tools/audit_line.c tools/audit_time.c
+FUZZ_fuzz_lookups   = common/lookups.c common/dname.c common/addr.c common/util.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h tests/unit/*.h tests/fuzz/*.h)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $$(FUZZ_%) $(wildcard common/*.h resolver/*.h forwarder/*.h tools/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(call inc,$(FUZZ_$*)) -o $@ $(filter %.c %.o,$^) $(call libs,$(FUZZ_$*))
 
@@ -195,23 +224,27 @@ docker-check:
 bench: all
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-# `make install`: the daemons, their man pages, the documents and an example configuration
-# under PREFIX (default /usr/local), staged under DESTDIR for packaging. Nothing goes to
-# /etc: copy the example to /etc/gatehouse/gatehouse.conf. The man pages name DOCDIR.
+# `make install`: the daemons (sbin), gatehouse-audit (bin), the man pages, the documents and
+# an example configuration under PREFIX (default /usr/local), staged under DESTDIR for
+# packaging. Nothing goes to /etc: copy the example to /etc/gatehouse/gatehouse.conf. The
+# man pages name DOCDIR.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/gatehouse
 INSTALL ?= install
-MAN_PAGES = man/gatehouse.conf.5 man/gatehouse-resolver.8 man/gatehouse-forwarder.8
+MAN_PAGES = man/gatehouse.conf.5 man/gatehouse-resolver.8 man/gatehouse-forwarder.8 man/gatehouse-audit.1
 # $(call install_man,PAGE,SECTION_DIR): the page with DOCDIR in place of the default's
 install_man = sed 's|/usr/local/share/doc/gatehouse|$(DOCDIR)|g' $(1) \
 	  >$(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1)) && chmod 0644 $(DESTDIR)$(MANDIR)/$(2)/$(notdir $(1))
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
+	  $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0755 $(BUILD)/gatehouse-resolver $(BUILD)/gatehouse-forwarder $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/gatehouse-audit $(DESTDIR)$(BINDIR)/
+	$(call install_man,man/gatehouse-audit.1,man1)
 	$(call install_man,man/gatehouse.conf.5,man5)
 	$(call install_man,man/gatehouse-resolver.8,man8)
 	$(call install_man,man/gatehouse-forwarder.8,man8)
@@ -221,6 +254,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/gatehouse-resolver $(DESTDIR)$(SBINDIR)/gatehouse-forwarder
+	rm -f $(DESTDIR)$(BINDIR)/gatehouse-audit
 	rm -f $(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 	rm -rf $(DESTDIR)$(DOCDIR)
 

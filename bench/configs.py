@@ -10,14 +10,14 @@ RULE_PORT = 443
 
 
 class RuleSet:
-    """n rules: 3/4 exact names, 1/4 `*.` wildcards, and a query mix over them."""
+    """n rules: 3/4 exact names, 1/4 `**.` wildcards, and a query mix over them."""
 
     def __init__(self, n, seed=6):
         self.n = n
         nwild = max(1, n // 4)
         nexact = n - nwild
         self.exact = [f"api{i}.svc{i % 97}.example{i % 13}.com" for i in range(nexact)]
-        self.wild = [f"cdn{j}.assets{j % 11}.net" for j in range(nwild)]  # rule is *.SUFFIX
+        self.wild = [f"cdn{j}.assets{j % 11}.net" for j in range(nwild)]  # rule is **.SUFFIX
         self.rng = random.Random(seed)
 
     def queries(self, count):
@@ -61,7 +61,7 @@ def gatehouse_resolver(rules, listen, audit):
         "user root",
     ]
     lines += [f"allow {n} {RULE_PORT}" for n in rules.exact]
-    lines += [f"allow *.{s} {RULE_PORT}" for s in rules.wild]
+    lines += [f"allow **.{s} {RULE_PORT}" for s in rules.wild]
     return "\n".join(lines) + "\n"
 
 

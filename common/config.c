@@ -79,7 +79,7 @@ config_finish(struct config_parser *ps)
 
 	for (i = 0; i < policyset_count(c->policies); i++)
 		policy_finish(policyset_policy(c->policies, i));
-	if (config_settings_finish(ps) == -1)
+	if (config_rules_check_routes(ps) == -1 || config_settings_finish(ps) == -1)
 		return -1;
 	policyset_set_default_mode(c->policies, c->mode_report ? MODE_REPORT : MODE_ENFORCE);
 	if (policyset_finish(c->policies) == -1) {
@@ -97,6 +97,7 @@ config_read(const char *name, const struct config_source *src, char *const *env,
 	struct config_parser ps;
 
 	*out = NULL;
+	policy_psl_load();	/* the first load, before any sandbox: policy.c says why */
 	memset(&ps, 0, sizeof(ps));
 	ps.err = err;
 	ps.errlen = errlen;

@@ -79,6 +79,8 @@ struct config {
 	struct sockaddr_storage metrics;
 	char *user;			/* drop to this user when started as root */
 	int sandbox;			/* 1: seccomp filter after start-up (sandbox.h) */
+	char *lookups_socket;		/* "@NAME" (abstract unix socket) or "off": the resolver
+					 * tells the forwarder its lookups there (lookups.h) */
 	int mode_report;		/* `mode`: 0 enforce, 1 report (a policy may override) */
 	int dns_listen_default, forward_listen_default;	/* not written by the user */
 	char *warnings;			/* lines worth logging (a rule written twice), or NULL */

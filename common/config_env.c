@@ -97,9 +97,10 @@ env_allow_mistake(struct config_parser *ps, const char *item, const char *next)
 	return 0;
 }
 
-/* GATEHOUSE_ALLOW="name:ports[:private] ..." */
+/* GATEHOUSE_ALLOW="name:ports[:private] ..." or (deny) GATEHOUSE_DENY="name[:ports] ..."
+ * (a deny without ports: every port). */
 static int
-env_allow(struct config_parser *ps, const char *value)
+env_rules(struct config_parser *ps, const char *value, int deny)
 {
 	char **items = NULL, *copy = NULL;
 	int n = 0, i, rc = 0;
@@ -107,19 +108,27 @@ env_allow(struct config_parser *ps, const char *value)
 	if (env_items(ps, value, &items, &n, &copy) == -1)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		char *ports = strchr(items[i], ':'), *flag;
+		char *ports = strchr(items[i], ':'), *flag = NULL;
 
 		if ((rc = env_allow_mistake(ps, items[i], i + 1 < n ? items[i + 1] : NULL)) == -1)
 			break;
-		if (ports == NULL) {
+		if (ports == NULL && !deny) {
 			rc = config_err(ps, "'%s': write NAME:PORTS[:private], e.g. "
 			    "smtp.gmail.com:465,587", items[i]);
 			break;
 		}
-		*ports++ = '\0';
-		if ((flag = strchr(ports, ':')) != NULL)
-			*flag++ = '\0';
-		rc = config_rules_allow(ps, items[i], ports, flag);
+		if (ports != NULL) {
+			*ports++ = '\0';
+			if ((flag = strchr(ports, ':')) != NULL)
+				*flag++ = '\0';
+		}
+		if (deny && flag != NULL) {
+			rc = config_err(ps, "'%s:%s:%s': write NAME[:PORTS], e.g. vault.example.com "
+			    "or vault.example.com:443 (a deny has no options)", items[i], ports, flag);
+			break;
+		}
+		rc = deny ? config_rules_deny(ps, items[i], ports) :
+		    config_rules_allow(ps, items[i], ports, flag);
 	}
 	free(items);
 	free(copy);
@@ -183,7 +192,7 @@ config_env_name(const char *name, char *var, size_t varlen)
 static int
 env_unknown(struct config_parser *ps, const char *var)
 {
-	static const char *const extra[] = { "allow", "route", "config" };
+	static const char *const extra[] = { "allow", "deny", "route", "config" };
 	char names[SETTING_COUNT + NELEM(extra)][48], upper[128];
 	const char *cands[SETTING_COUNT + NELEM(extra)], *best;
 	size_t i, n = 0, vl = strlen(var);
@@ -215,7 +224,7 @@ env_unknown(struct config_parser *ps, const char *var)
 		return config_err(ps, "not a gatehouse setting; did you mean " ENV_PREFIX "%s?",
 		    best);
 	return config_err(ps, "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, "
-	    "GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
+	    "GATEHOUSE_DENY, GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. "
 	    "GATEHOUSE_DNS_LISTEN)");
 }
 
@@ -363,12 +372,10 @@ env_policies(struct config_parser *ps, char *const *env)
 				    (int)(strlen(ps->var) - strlen(POLICY_PREFIX) -
 				    strlen(policy_suffixes[suffix])), ps->var + strlen(POLICY_PREFIX));
 			ps->section = (size_t)idx;
-			if (suffix == 0)
-				rc = env_allow(ps, value);
-			else if (suffix == 2)
+			if (suffix == 2)
 				rc = config_rules_mode(ps, value + strspn(value, " \t"));
-			else	/* deny rules (issue 13, section 1) come with GATEHOUSE_DENY */
-				rc = config_err(ps, "deny rules are not supported by this version");
+			else	/* _ALLOW, _DENY: as GATEHOUSE_ALLOW, GATEHOUSE_DENY */
+				rc = env_rules(ps, value, suffix == 1);
 			ps->section = 0;
 			if (rc == -1)
 				return -1;
@@ -406,7 +413,10 @@ config_env_read(struct config_parser *ps, char *const *env)
 			if (env_value_mistake(ps, var, eq + 1) == -1)	/* config_load read it */
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ALLOW") == 0) {
-			if (env_value_mistake(ps, var, eq + 1) == -1 || env_allow(ps, eq + 1) == -1)
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_rules(ps, eq + 1, 0) == -1)
+				return -1;
+		} else if (strcmp(var, "GATEHOUSE_DENY") == 0) {
+			if (env_value_mistake(ps, var, eq + 1) == -1 || env_rules(ps, eq + 1, 1) == -1)
 				return -1;
 		} else if (strcmp(var, "GATEHOUSE_ROUTE") == 0) {
 			if (env_value_mistake(ps, var, eq + 1) == -1 || env_route(ps, eq + 1) == -1)

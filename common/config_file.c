@@ -96,6 +96,14 @@ parse_line(struct config_parser *ps, char *line)
 			return config_err(ps, "usage: allow NAME PORTS [private]");
 		return config_rules_allow(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
+	if (strcmp(argv[0], "deny") == 0) {
+		if (argc == 4 && strcmp(argv[3], "private") == 0)
+			return config_err(ps, "deny %s: 'private' is for allow rules; a deny "
+			    "refuses whatever the address", argv[1]);
+		if (argc < 2 || argc > 3)
+			return config_err(ps, "usage: deny NAME [PORTS]");
+		return config_rules_deny(ps, argv[1], argc == 3 ? argv[2] : NULL);
+	}
 	if (strcmp(argv[0], "policy") == 0)
 		return config_rules_policy(ps, argv + 1, argc - 1);
 	return section_line(ps, argv, argc);
@@ -122,7 +130,7 @@ section_line(struct config_parser *ps, char **argv, int argc)
 	}
 	if (ps->section > 0 && config_settings_find(argv[0]) != -1)
 		return config_err(ps, "'%s' inside policy %s: settings are gateway-wide (only "
-		    "allow and mode lines belong to a policy); write it before the first policy "
+		    "allow, deny and mode lines belong to a policy); write it before the first policy "
 		    "line", argv[0], pol);
 	return config_settings_apply(ps, argv[0], argv + 1, argc - 1);
 }

@@ -66,6 +66,7 @@ enum config_setting {
 	SETTING_DNS_TCP_IDLE,
 	SETTING_USER,
 	SETTING_SANDBOX,
+	SETTING_LOOKUPS_SOCKET,
 	SETTING_MODE,
 	SETTING_COUNT
 };
@@ -100,6 +101,14 @@ void config_settings_clear(struct config *c);
  * policy, where the reader is. The same rule written twice is a warning. 0 or -1. */
 int config_rules_allow(struct config_parser *ps, const char *name, const char *ports,
     const char *flag);
+
+/* deny NAME [PORTS] (ports: NULL for every port): a deny rule in the policy, which wins
+ * over every allow rule that matches the same (name, port). 0 or -1. */
+int config_rules_deny(struct config_parser *ps, const char *name, const char *ports);
+
+/* After every line and variable: a route whose name a deny rule covers on its port is an
+ * error at the route's place (it could never be used). 0 or -1. */
+int config_rules_check_routes(struct config_parser *ps);
 
 /* route PORT NAME[:PORT] [private]: connections to the listening port PORT go to NAME
  * (on PORT, or on the port after ':'), and a rule allows NAME on PORT. 0 or -1. */

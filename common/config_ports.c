@@ -67,6 +67,8 @@ note_ports(struct slot *t, const struct policy *pol, size_t *n, char *err, size_
 	for (i = 0; i < policy_count(pol); i++) {
 		const struct rule *r = policy_rule(pol, i);
 
+		if (r->flags & RULE_DENY)	/* a deny names no port to listen on */
+			continue;
 		for (j = 0; j < r->nports; j++) {
 			for (p = r->ports[j].lo; p <= r->ports[j].hi; p++) {
 				struct slot *sl = port_slot(t, p);
@@ -132,6 +134,8 @@ config_ports_build(struct config *c, char *err, size_t errlen)
 		if (cp->route == NULL && !sl->shared)
 			cp->implicit = policy_match(sl->in, sl->first->pattern,
 			    strlen(sl->first->pattern), cp->port);
+		if (cp->implicit != NULL && (cp->implicit->flags & RULE_DENY))
+			cp->implicit = NULL;	/* denied there: nothing to route to */
 	}
 	c->nports = n;
 	free(t);

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "allow NAME PORTS [private]\t# ORIGIN": the port list whole, however long (cut short
- * only when out of memory). */
+/* "allow NAME PORTS [private]\t# ORIGIN", or "deny NAME [PORTS]\t# ORIGIN" (no ports: a
+ * deny for every port): the port list whole, however long (cut short only when out of
+ * memory). */
 static void
 print_allow(const struct rule *r, FILE *f)
 {
@@ -18,8 +19,12 @@ print_allow(const struct rule *r, FILE *f)
 	else
 		ports = small;
 	rule_format_ports(r, ports, len);
-	fprintf(f, "allow %s %s%s\t# %s\n", r->pattern, ports,
-	    (r->flags & RULE_PRIVATE) ? " private" : "", rule_origin(r, where, sizeof(where)));
+	if (r->flags & RULE_DENY)
+		fprintf(f, "deny %s%s%s\t# %s\n", r->pattern, rule_all_ports(r) ? "" : " ",
+		    rule_all_ports(r) ? "" : ports, rule_origin(r, where, sizeof(where)));
+	else
+		fprintf(f, "allow %s %s%s\t# %s\n", r->pattern, ports,
+		    (r->flags & RULE_PRIVATE) ? " private" : "", rule_origin(r, where, sizeof(where)));
 	if (ports != small)
 		free(ports);
 }

@@ -1,4 +1,4 @@
-/* config_rules.c: the allow and route directives, from a line or a variable, into rules. */
+/* config_rules.c: the allow, deny and route directives, from a line or a variable, into rules. */
 #include "config_parser.h"
 
 #include <arpa/inet.h>
@@ -18,7 +18,8 @@ static int
 name_mistake(struct config_parser *ps, const char *what, const char *name, const char *ports)
 {
 	char msg[512];
-	const char *body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+	const char *body = strncmp(name, "**.", 3) == 0 ? name + 3 :
+	    strncmp(name, "*.", 2) == 0 ? name + 2 : name;
 
 	if (ports != NULL && hint_is_port_list(name) && !hint_is_port_list(ports)) {
 		if (ps->line == 0)
@@ -30,6 +31,28 @@ name_mistake(struct config_parser *ps, const char *what, const char *name, const
 	if (hint_name(body, msg, sizeof(msg)))
 		return config_err(ps, "%s %s", what, msg);
 	return 0;
+}
+
+/* The rule just added (the policy's last) is a wildcard over a private-section public
+ * suffix: said as a warning, at start and by --check (anyone can create names below
+ * github.io; the rule may still be meant). 0 or -1 (out of memory). */
+static int
+warn_private_suffix(struct config_parser *ps, const char *what)
+{
+	const struct policy *p = config_rules_target(ps);
+	const struct rule *r = policy_rule(p, policy_count(p) - 1);
+	const char *suffix;
+	char here[300];
+
+	if (r == NULL || !r->wildcard)
+		return 0;
+	suffix = strchr(r->pattern, '.') + 1;	/* past "*." or "**." */
+	if (policy_suffix_kind(suffix) != POLICY_SUFFIX_PRIVATE)
+		return 0;
+	config_where(ps, here, sizeof(here));
+	return config_warn(ps, "%s: %s %s: %s is a public suffix (private section of the "
+	    "Public Suffix List): anyone can create names below it, and this wildcard covers "
+	    "them all", here, what, r->pattern, suffix);
 }
 
 int
@@ -58,12 +81,60 @@ config_rules_allow(struct config_parser *ps, const char *name, const char *ports
 	free(pr);
 	if (rc == -1)
 		return config_err(ps, "allow %s", msg);
+	if (warn_private_suffix(ps, "allow") == -1)
+		return -1;
 	/* The same rule twice is harmless but usually a slip (a line copied, the environment
 	 * repeating the file): said, not refused. */
 	if (dup != NULL) {
 		config_where(ps, here, sizeof(here));
 		return config_warn(ps, "%s: allow %s: port %u is already allowed by %s (the same "
 		    "rule written twice?)", here, name, port, rule_origin(dup, where, sizeof(where)));
+	}
+	return 0;
+}
+
+int
+config_rules_deny(struct config_parser *ps, const char *name, const char *ports)
+{
+	struct portrange every = { 1, UINT16_MAX }, *pr = &every;
+	size_t npr = 1;
+	char msg[512];
+	int rc;
+
+	if (name_mistake(ps, "deny", name, ports) == -1)
+		return -1;
+	if (ports != NULL && policy_parse_ports(ports, &pr, &npr, msg, sizeof(msg)) == -1)
+		return config_err(ps, "deny %s: %s", name, msg);
+	rc = policy_add(config_rules_target(ps), name, pr, npr, RULE_DENY, ps->src, ps->line, msg,
+	    sizeof(msg));
+	if (pr != &every)
+		free(pr);
+	if (rc == -1)
+		return config_err(ps, "deny %s", msg);
+	return warn_private_suffix(ps, "deny");
+}
+
+/* A route whose name a deny rule covers on its listening port could never be used: an
+ * error at the route's line, naming the deny. 0 or -1. */
+int
+config_rules_check_routes(struct config_parser *ps)
+{
+	const struct config *c = ps->c;
+	char where[300];
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++) {
+		const struct route *rt = &c->routes[i];
+		const struct rule *d = policy_match(c->policy, rt->name, strlen(rt->name),
+		    rt->port);
+
+		if (d != NULL && (d->flags & RULE_DENY)) {
+			snprintf(ps->err, ps->errlen, "%s: route %u %s: the deny rule %s (%s) "
+			    "refuses %s on port %u, so the route could never be used", rt->origin,
+			    rt->port, rt->name, d->pattern, rule_origin(d, where, sizeof(where)),
+			    rt->name, rt->port);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -311,6 +311,30 @@ metrics_print(const struct config *c, const struct setting *s, FILE *f)
 		fprintf(f, " off");
 }
 
+/*
+ * lookups-socket: "off", or "@NAME", a name in Linux's abstract socket namespace (NAME
+ * 1-107 bytes of letters, digits and "._:/-"). Abstract and not a path, on purpose: both
+ * daemons share one network namespace (one container), which is the abstract
+ * namespace's scope; there is no directory to create and own, no file to unlink after a
+ * crash, and no file mode to get right when the forwarder binds as root before dropping
+ * to `user` while the resolver sends as `user`. What a file mode would have guarded (who
+ * may write) the forwarder checks on every datagram instead (forwarder/lookups.c).
+ */
+static int
+lookups_socket_parse(struct config_parser *ps, const struct setting *s, char **argv,
+    int argc)
+{
+	const char *v = argv[0];
+	size_t n = strlen(v);
+
+	if (strcmp(v, "off") != 0 && (n < 2 || n > 108 || v[0] != '@' ||
+	    strspn(v + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-") !=
+	    n - 1))
+		return config_err(ps, "'%s %s': expected off or @NAME (an abstract unix socket "
+		    "name: 1-107 letters, digits or ._:/-)", s->name, v);
+	return string_parse(ps, s, argv, argc);
+}
+
 static const struct setting_type type_uint = { 0, uint_parse, uint_print, NULL };
 static const struct setting_type type_duration = { 0, duration_parse, duration_print, NULL };
 static const struct setting_type type_string = { 0, string_parse, string_print, string_clear };
@@ -320,6 +344,8 @@ static const struct setting_type type_answer = { 1, answer_parse, answer_print, 
 static const struct setting_type type_upstream = { 1, upstream_parse, upstream_print,
     addrs_clear };
 static const struct setting_type type_metrics = { 0, metrics_parse, metrics_print, NULL };
+static const struct setting_type type_lookups_socket = { 0, lookups_socket_parse,
+    string_print, string_clear };
 
 /* The descriptor's type and its checked field, for each kind of value. */
 #define UINT(f)		.type = &type_uint, .offset = OFFSET(f, unsigned)
@@ -382,6 +408,8 @@ static const struct setting settings[SETTING_COUNT] = {
 	[SETTING_USER] = { .name = "user", STRING(user), .def = "nobody" },
 	[SETTING_SANDBOX] = { .name = "sandbox", CHOICE(sandbox), .words = sandbox_words,
 	    .expect = "on or off (off is for debugging only)", .def = "on" },
+	[SETTING_LOOKUPS_SOCKET] = { .name = "lookups-socket", .type = &type_lookups_socket,
+	    .offset = OFFSET(lookups_socket, char *), .def = "@gatehouse-lookups" },
 	/* The whole gateway's; a `mode` line in a policy section is that policy's
 	 * (config_rules_mode), and overrides this. */
 	[SETTING_MODE] = { .name = "mode", CHOICE(mode_report), .words = mode_words,
@@ -432,14 +460,15 @@ config_settings_apply(struct config_parser *ps, const char *name, char **argv, i
 	int idx;
 
 	if ((idx = config_settings_find(name)) == -1) {
-		const char *words[SETTING_COUNT + 3], *best;
+		const char *words[SETTING_COUNT + 4], *best;
 		size_t i;
 
 		words[0] = "allow";
 		words[1] = "route";
-		words[2] = "policy";
+		words[2] = "deny";
+		words[3] = "policy";
 		for (i = 0; i < SETTING_COUNT; i++)
-			words[i + 3] = settings[i].name;
+			words[i + 4] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
 			return config_err(ps, "unknown directive '%s'; did you mean '%s'?", name,
 			    best);

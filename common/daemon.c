@@ -242,7 +242,7 @@ load_checked(struct daemon *d)
 	return -1;
 }
 
-/* The settings the frame opens once: a reload keeps the running ones. */
+/* The settings opened once at start: a reload keeps the running ones. */
 static void
 warn_restart_only(const struct config *old, const struct config *nc)
 {
@@ -254,6 +254,8 @@ warn_restart_only(const struct config *old, const struct config *nc)
 		log_warnx("reload: metrics changes take effect at the next start");
 	if (strcmp(old->user, nc->user) != 0)
 		log_warnx("reload: user changes take effect at the next start");
+	if (strcmp(old->lookups_socket, nc->lookups_socket) != 0)	/* both daemons open it */
+		log_warnx("reload: lookups-socket changes take effect at the next start");
 }
 
 static void

@@ -251,6 +251,12 @@ hint_name(const char *s, char *msg, size_t msglen)
 		    (int)(len - a - b), s + a);
 		return 1;
 	}
+	if (s[0] == '.' && s[1] != '\0' && s[1] != '.') {	/* ".example.com", as some proxies */
+		snprintf(msg, msglen, "'%s': a leading dot is no wildcard here: write %s for the "
+		    "name itself, *.%s for one label below it, **.%s for any depth", s, s + 1,
+		    s + 1, s + 1);
+		return 1;
+	}
 	if (hint_url(s, host, sizeof(host), port, sizeof(port))) {
 		snprintf(msg, msglen, "'%s' is a URL: write the host only (%s)%s%s%s", s, host,
 		    port[0] ? ", and put its port " : "", port, port[0] ? " in the port list" : "");

@@ -31,7 +31,8 @@ int hint_url(const char *s, char *host, size_t hostlen, char *port, size_t portl
  * s was given where a host name belongs (allow NAME, route PORT NAME, NAME:PORTS) and is
  * not one. If it is a recognisable mistake, write what is wrong and what to write
  * instead to msg and return 1: a URL ("https://example.com/x": write the host only), an
- * address or a prefix ("10.0.0.0/8"), a name with a path ("example.com/x"), a name
+ * address or a prefix ("10.0.0.0/8"), a name with a path ("example.com/x"), a leading
+ * dot written for a wildcard (".example.com": *.example.com or **.example.com), a name
  * whose last label is numeric ("example.123"), quotes, "host:port". 0 when s is none of
  * those (the caller reports dname_normalize's status). Only strings dname_normalize
  * refuses are ever flagged, so a name that is accepted is accepted again in its normal

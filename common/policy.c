@@ -1,10 +1,12 @@
-/* policy.c: the allowlist matcher: a hash of exact names and a hash of wildcard suffixes. */
+/* policy.c: the allowlist matcher: hashes of exact names and of wildcard suffixes. */
 #include "policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+
+#include <libpsl.h>
 
 #include "dname.h"
 #include "util.h"
@@ -32,10 +34,18 @@ struct table {
 	size_t used;
 };
 
+/* The tables of one kind of rule (allow, deny), one per form of pattern. */
+enum form {
+	FORM_EXACT,	/* "name": keyed by the name */
+	FORM_ONE,	/* "*.suffix": keyed by the suffix, exactly one label below it */
+	FORM_DEEP,	/* "**.suffix": keyed by the suffix, one or more labels below it */
+	FORM_COUNT
+};
+
 struct policy {
 	struct rule **rules;
 	size_t n, cap;
-	struct table exact, wild;
+	struct table t[2][FORM_COUNT];	/* [deny][form] */
 	SLIST_HEAD(, block) blocks;
 	char **srcs;		/* distinct source names, shared by the rules */
 	size_t nsrcs;
@@ -45,6 +55,19 @@ static struct rule *
 slot_rule(const struct policy *p, const struct slot *s)
 {
 	return p->rules[s->head - 1];
+}
+
+/* The hashed part of r's pattern: past "*." or "**.". */
+static const char *
+rule_key(const struct rule *r)
+{
+	return r->pattern + (r->wildcard ? r->wildcard + 1 : 0);
+}
+
+static const struct table *
+rule_table(const struct policy *p, unsigned flags, int wildcard)
+{
+	return &p->t[(flags & RULE_DENY) != 0][wildcard];
 }
 
 static void *
@@ -97,17 +120,47 @@ rule_origin(const struct rule *r, char *buf, size_t len)
 }
 
 /*
- * Second-level public suffixes under which a wildcard would cover unrelated owners.
- * Not the whole Public Suffix List: single-label suffixes (TLDs) are refused by rule,
- * and these are the common multi-label ones.
+ * The Public Suffix List, through libpsl, judges wildcards: loaded once per process, at
+ * the first configuration load (config_read calls policy_psl_load), so before the
+ * daemons install their seccomp filters: a reload under the sandbox uses the same list
+ * and opens no file. psl_latest(NULL) takes the newer of the distribution's file
+ * (Debian's publicsuffix package, /usr/share/publicsuffix/public_suffix_list.dafsa) and
+ * the list built into libpsl; when the file is missing, the built-in list. A libpsl with
+ * neither leaves psl NULL: then only single-label suffixes ("*.com") are refused, as the
+ * list would, and no wildcard is warned about. Kept for the life of the process.
  */
-static const char *const broad_suffixes[] = {
-	"co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk",
-	"com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "co.jp",
-	"ne.jp", "or.jp", "ac.jp", "com.br", "net.br", "org.br", "com.cn", "net.cn",
-	"org.cn", "co.in", "co.za", "com.mx", "com.tr", "com.tw", "co.kr", "com.sg",
-	"com.hk", "co.il", "com.ar", "com.ua", "com.pl", "co.id", "com.my", "com.vn",
-};
+static psl_ctx_t *psl_owned;
+static const psl_ctx_t *psl;
+static int psl_loaded;
+
+void
+policy_psl_load(void)
+{
+	if (psl_loaded)
+		return;
+	psl_loaded = 1;
+	if ((psl_owned = psl_latest(NULL)) != NULL)
+		psl = psl_owned;
+	else
+		psl = psl_builtin();
+}
+
+enum policy_suffix
+policy_suffix_kind(const char *suffix)
+{
+	policy_psl_load();
+	/* Single labels: top-level domains, or names the list's implicit "*" rule makes
+	 * public suffixes (test, internal); the ICANN check below says so too. */
+	if (strchr(suffix, '.') == NULL)
+		return POLICY_SUFFIX_ICANN;
+	if (psl == NULL)
+		return POLICY_SUFFIX_NONE;
+	if (psl_is_public_suffix2(psl, suffix, PSL_TYPE_ICANN))
+		return POLICY_SUFFIX_ICANN;
+	if (psl_is_public_suffix2(psl, suffix, PSL_TYPE_PRIVATE | PSL_TYPE_NO_STAR_RULE))
+		return POLICY_SUFFIX_PRIVATE;
+	return POLICY_SUFFIX_NONE;
+}
 
 /* Hash of s[0..len) read right to left, so that one pass over a name yields the hash
  * of every suffix (policy_lookup). */
@@ -138,7 +191,7 @@ table_find(const struct policy *p, const struct table *t, uint64_t h, const char
 		if (s->hash != (uint32_t)h)
 			continue;
 		r = slot_rule(p, s);
-		if (r->keylen == len && memcmp(r->pattern + (r->wildcard ? 2 : 0), key, len) == 0)
+		if (r->keylen == len && memcmp(rule_key(r), key, len) == 0)
 			return s;
 	}
 }
@@ -228,25 +281,13 @@ policy_free(struct policy *p)
 		free(p->srcs[i]);
 	free(p->srcs);
 	free(p->rules);
-	free(p->exact.slots);
-	free(p->wild.slots);
+	for (i = 0; i < 2 * FORM_COUNT; i++)
+		free(p->t[i / FORM_COUNT][i % FORM_COUNT].slots);
 	free(p);
 }
 
-static int
-is_broad(const char *suffix)
-{
-	size_t i;
-
-	if (strchr(suffix, '.') == NULL)
-		return 1;
-	for (i = 0; i < NELEM(broad_suffixes); i++)
-		if (strcmp(suffix, broad_suffixes[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Validate pattern and write its normal form ("*." kept) to norm. */
+/* Validate pattern and write its normal form ("*." or "**." kept) to norm; *wildcard is
+ * its enum form. */
 static int
 pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard, char *err,
     size_t errlen)
@@ -255,17 +296,22 @@ pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard
 	const char *body = pattern;
 	enum dname_status st;
 
-	*wildcard = 0;
-	if (strcmp(pattern, "*") == 0 || strcmp(pattern, "*.") == 0) {
+	*wildcard = FORM_EXACT;
+	if (strncmp(pattern, "**.", 3) == 0) {
+		*wildcard = FORM_DEEP;
+		body = pattern + 3;
+	} else if (strncmp(pattern, "*.", 2) == 0) {
+		*wildcard = FORM_ONE;
+		body = pattern + 2;
+	}
+	if (strcmp(pattern, "*") == 0 || strcmp(pattern, "**") == 0 ||
+	    (body != pattern && body[0] == '\0')) {
 		snprintf(err, errlen, "'%s' matches every name; list the names to allow", pattern);
 		return -1;
 	}
-	if (strncmp(pattern, "*.", 2) == 0) {
-		*wildcard = 1;
-		body = pattern + 2;
-	}
 	if (strchr(body, '*') != NULL) {
-		snprintf(err, errlen, "'%s': '*' is only allowed as the whole first label (*.example.com)",
+		snprintf(err, errlen, "'%s': '*' is only allowed as the whole first label "
+		    "(*.example.com: one label below example.com; **.example.com: any depth)",
 		    pattern);
 		return -1;
 	}
@@ -274,11 +320,12 @@ pattern_normalize(const char *pattern, char *norm, size_t normlen, int *wildcard
 		snprintf(err, errlen, "'%s': %s", pattern, dname_status_str(st));
 		return -1;
 	}
-	if (*wildcard && is_broad(name)) {
+	if (*wildcard && policy_suffix_kind(name) == POLICY_SUFFIX_ICANN) {
 		snprintf(err, errlen, "'%s' is too broad: it covers a whole public suffix", pattern);
 		return -1;
 	}
-	snprintf(norm, normlen, "%s%s", *wildcard ? "*." : "", name);
+	snprintf(norm, normlen, "%s%s", *wildcard == FORM_DEEP ? "**." :
+	    *wildcard == FORM_ONE ? "*." : "", name);
 	return 0;
 }
 
@@ -301,8 +348,8 @@ static const struct rule *
 find_overlap(const struct policy *p, const char *norm, int wildcard,
     const struct portrange *ports, size_t nports, unsigned without, unsigned *port)
 {
-	const char *key = wildcard ? norm + 2 : norm;
-	const struct table *t = wildcard ? &p->wild : &p->exact;
+	const char *key = norm + (wildcard ? wildcard + 1 : 0);
+	const struct table *t = rule_table(p, 0, wildcard);
 	const struct slot *s = table_find(p, t, hash_rev(key, strlen(key)), key, strlen(key));
 	const struct rule *r;
 
@@ -324,14 +371,14 @@ static int
 check_conflict(const struct policy *p, const char *norm, int wildcard,
     const struct portrange *ports, size_t nports, unsigned flags, char *err, size_t errlen)
 {
-	const char *key = wildcard ? norm + 2 : norm;
-	const struct table *t = wildcard ? &p->wild : &p->exact;
+	const char *key = norm + (wildcard ? wildcard + 1 : 0);
+	const struct table *t = rule_table(p, flags, wildcard);
 	const struct slot *s = table_find(p, t, hash_rev(key, strlen(key)), key, strlen(key));
 	const struct rule *r;
 	char where[300];
 	unsigned port;
 
-	if (flags & RULE_ROUTE)
+	if (flags & (RULE_ROUTE | RULE_DENY))
 		return 0;
 	for (r = s ? slot_rule(p, s) : NULL; r != NULL; r = r->next) {
 		if ((r->flags & RULE_ROUTE) || (r->flags & RULE_PRIVATE) == (flags & RULE_PRIVATE))
@@ -352,7 +399,7 @@ int
 policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
     size_t nports, unsigned flags, const char *src, unsigned line, char *err, size_t errlen)
 {
-	char norm[DNAME_MAX + 3];
+	char norm[DNAME_MAX + 4];
 	struct portrange *pr;
 	struct rule *r;
 	size_t plen;
@@ -360,6 +407,10 @@ policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
 
 	if (pattern_normalize(pattern, norm, sizeof(norm), &wildcard, err, errlen) == -1)
 		return -1;
+	if ((flags & RULE_DENY) && (flags & (RULE_PRIVATE | RULE_ROUTE))) {
+		snprintf(err, errlen, "'%s': a deny rule has no 'private' and no route", pattern);
+		return -1;
+	}
 	if (nports == 0 || nports > UINT16_MAX) {
 		snprintf(err, errlen, "'%s': %s ports given", pattern, nports ? "too many" : "no");
 		return -1;
@@ -389,12 +440,10 @@ policy_add(struct policy *p, const char *pattern, const struct portrange *ports,
 	r->line = line;
 	r->wildcard = (uint8_t)wildcard;
 	r->flags = (uint8_t)flags;
-	r->keylen = (uint16_t)(wildcard ? plen - 2 : plen);
+	r->keylen = (uint16_t)(plen - (size_t)(wildcard ? wildcard + 1 : 0));
 	p->rules[p->n] = r;
-	if (wildcard)
-		rc = table_add(p, &p->wild, r->pattern + 2, r->keylen, p->n);
-	else
-		rc = table_add(p, &p->exact, r->pattern, r->keylen, p->n);
+	rc = table_add(p, &p->t[(flags & RULE_DENY) != 0][wildcard], rule_key(r), r->keylen,
+	    p->n);
 	if (rc == -1)
 		goto nomem;	/* the arena piece is freed with the policy */
 	p->n++;
@@ -415,58 +464,114 @@ rule_has_port(const struct rule *r, uint16_t port)
 	return 0;
 }
 
-/* First rule in a chain that admits port (any port when port_any). */
+int
+rule_all_ports(const struct rule *r)
+{
+	return r->nports == 1 && r->ports[0].lo == 1 && r->ports[0].hi == UINT16_MAX;
+}
+
+/* Which rules of a chain a lookup takes. */
+enum want {
+	WANT_ANY,	/* any rule: the name alone */
+	WANT_PORT,	/* a rule that includes the port */
+	WANT_ALL	/* a rule for every port (a deny that refuses the name itself) */
+};
+
+/* First rule in a chain that the lookup wants. */
 static const struct rule *
-chain_pick(const struct rule *r, int port_any, uint16_t port)
+chain_pick(const struct rule *r, enum want want, uint16_t port)
 {
 	for (; r != NULL; r = r->next)
-		if (port_any || rule_has_port(r, port))
+		if (want == WANT_ANY || (want == WANT_PORT && rule_has_port(r, port)) ||
+		    (want == WANT_ALL && rule_all_ports(r)))
 			return r;
 	return NULL;
 }
 
-static const struct rule *
-policy_lookup(const struct policy *p, const char *name, size_t len, int port_any,
-    uint16_t port)
-{
-	/* Suffix hashes collected right to left: at most one per label. */
+/* A name split for lookups: the hash of the whole name and of each suffix that follows a
+ * dot, right to left (the last one collected is the longest suffix). */
+struct split {
+	uint64_t h;
 	uint64_t hashes[DNAME_MAX / 2 + 2];
-	size_t starts[DNAME_MAX / 2 + 2], nsuf = 0, i;
-	uint64_t h = UTIL_HASH_INIT;
+	size_t starts[DNAME_MAX / 2 + 2], nsuf;
+};
+
+static void
+split_name(struct split *sp, const char *name, size_t len)
+{
+	size_t i;
+
+	sp->h = UTIL_HASH_INIT;
+	sp->nsuf = 0;
+	for (i = len; i-- > 0;) {
+		if (name[i] == '.' && i + 1 < len && sp->nsuf < NELEM(sp->hashes)) {
+			sp->hashes[sp->nsuf] = sp->h;
+			sp->starts[sp->nsuf++] = i + 1;
+		}
+		sp->h = util_hash_step(sp->h, (unsigned char)name[i]);
+	}
+}
+
+/* Probe form's table of t at suffix k of sp (k == nsuf: the whole name). */
+static const struct rule *
+probe(const struct policy *p, const struct table *t, const struct split *sp,
+    const char *name, size_t len, size_t k, enum want want, uint16_t port)
+{
+	size_t start = k < sp->nsuf ? sp->starts[k] : 0;
 	const struct slot *s;
+
+	s = table_find(p, t, k < sp->nsuf ? sp->hashes[k] : sp->h, name + start, len - start);
+	return s != NULL ? chain_pick(slot_rule(p, s), want, port) : NULL;
+}
+
+/* The most specific rule among one kind's tables t: the exact name, then at the longest
+ * suffix (the name less its first label) "*." before "**.", then "**." at each shorter
+ * suffix. One probe per label (two for the longest suffix); none in an empty table. */
+static const struct rule *
+lookup_kind(const struct policy *p, const struct table *t, const struct split *sp,
+    const char *name, size_t len, enum want want, uint16_t port)
+{
+	const struct rule *r;
+	size_t k;
+
+	if ((r = probe(p, &t[FORM_EXACT], sp, name, len, sp->nsuf, want, port)) != NULL)
+		return r;
+	if (sp->nsuf == 0)
+		return NULL;
+	if ((r = probe(p, &t[FORM_ONE], sp, name, len, sp->nsuf - 1, want, port)) != NULL)
+		return r;
+	for (k = sp->nsuf; k-- > 0;)
+		if ((r = probe(p, &t[FORM_DEEP], sp, name, len, k, want, port)) != NULL)
+			return r;
+	return NULL;
+}
+
+/* A deny (allows wanted `allow`, denies `deny`) first, then the most specific allow. */
+static const struct rule *
+policy_lookup(const struct policy *p, const char *name, size_t len, enum want allow,
+    enum want deny, uint16_t port)
+{
+	struct split sp;
 	const struct rule *r;
 
 	if (len == 0 || len > DNAME_MAX)
 		return NULL;
-	for (i = len; i-- > 0;) {
-		if (name[i] == '.' && i + 1 < len && nsuf < NELEM(hashes)) {
-			hashes[nsuf] = h;
-			starts[nsuf++] = i + 1;
-		}
-		h = util_hash_step(h, (unsigned char)name[i]);
-	}
-	s = table_find(p, &p->exact, h, name, len);
-	if (s != NULL && (r = chain_pick(slot_rule(p, s), port_any, port)) != NULL)
+	split_name(&sp, name, len);
+	if ((r = lookup_kind(p, p->t[1], &sp, name, len, deny, port)) != NULL)
 		return r;
-	/* Longest suffix first: the last one collected is the longest. */
-	while (nsuf-- > 0) {
-		s = table_find(p, &p->wild, hashes[nsuf], name + starts[nsuf], len - starts[nsuf]);
-		if (s != NULL && (r = chain_pick(slot_rule(p, s), port_any, port)) != NULL)
-			return r;
-	}
-	return NULL;
+	return lookup_kind(p, p->t[0], &sp, name, len, allow, port);
 }
 
 const struct rule *
 policy_match_name(const struct policy *p, const char *name, size_t len)
 {
-	return policy_lookup(p, name, len, 1, 0);
+	return policy_lookup(p, name, len, WANT_ANY, WANT_ALL, 0);
 }
 
 const struct rule *
 policy_match(const struct policy *p, const char *name, size_t len, uint16_t port)
 {
-	return policy_lookup(p, name, len, 0, port);
+	return policy_lookup(p, name, len, WANT_PORT, WANT_PORT, port);
 }
 
 size_t
@@ -485,7 +590,7 @@ const struct rule *
 policy_find(const struct policy *p, const char *pattern, const struct portrange *ports,
     size_t nports, unsigned without, unsigned *port)
 {
-	char norm[DNAME_MAX + 3], err[8];
+	char norm[DNAME_MAX + 4], err[8];
 	int wildcard;
 	unsigned dummy;
 
@@ -506,7 +611,7 @@ policy_finish(struct policy *p)
 
 		if (!(r->flags & RULE_ROUTE) || (r->flags & RULE_PRIVATE))
 			continue;
-		a = find_overlap(p, r->pattern, 0, r->ports, r->nports, RULE_ROUTE, &port);
+		a = find_overlap(p, r->pattern, FORM_EXACT, r->ports, r->nports, RULE_ROUTE, &port);
 		if (a != NULL && (a->flags & RULE_PRIVATE))
 			r->flags |= RULE_PRIVATE | RULE_INHERITED;
 	}

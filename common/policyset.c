@@ -423,15 +423,12 @@ policyset_check(const struct policyset *s, size_t idx, const char *name, size_t 
 		return g;
 	p = port ? policy_match(s->v[idx].policy, name, len, port) :
 	    policy_match_name(s->v[idx].policy, name, len);
-	/* Deny rules (issue 13, section 1): a rule with RULE_DENY from either side wins over
-	 * any allow, whatever its specificity. policy.h defines RULE_DENY once deny rules
-	 * exist; until then this block is compiled out. */
-#ifdef RULE_DENY
+	/* A deny rule from either side wins over any allow, whatever its specificity (each
+	 * side's policy_match already put its own deny first). */
 	if (g != NULL && (g->flags & RULE_DENY))
 		return g;
 	if (p != NULL && (p->flags & RULE_DENY))
 		return p;
-#endif
 	if (g == NULL)
 		return p;
 	if (p == NULL)

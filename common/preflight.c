@@ -197,7 +197,7 @@ clash(const struct sockaddr *a, const struct sockaddr *b)
 	    (addr_is_any(a) || addr_is_any(b) || addr_equal(a, b, 0));
 }
 
-/* The first rule that names port (for messages). */
+/* The first allow or route rule that names port (for messages; a deny names none). */
 static const struct rule *
 rule_for_port(const struct config *c, uint16_t port)
 {
@@ -207,7 +207,8 @@ rule_for_port(const struct config *c, uint16_t port)
 		const struct policy *p = policyset_policy(c->policies, k);
 
 		for (i = 0; i < policy_count(p); i++)
-			if (rule_has_port(policy_rule(p, i), port))
+			if (!(policy_rule(p, i)->flags & RULE_DENY) &&
+			    rule_has_port(policy_rule(p, i), port))
 				return policy_rule(p, i);
 	}
 	return NULL;
@@ -327,7 +328,7 @@ add_warnings(struct pf *pf)
 	unsigned low = 65536, start;
 	size_t i;
 
-	if (policyset_rule_count(c->policies) == 0)
+	if (c->nports == 0)	/* every allow and route names a port; a deny names none */
 		warn(pf, "the allowlist is empty: every name is answered NXDOMAIN and nothing is "
 		    "forwarded");
 	for (i = 0; i < c->dns_listen.n; i++)

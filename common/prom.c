@@ -120,6 +120,24 @@ prom_double(struct prom *p, const char *name, double v, ...)
 }
 
 void
+prom_scalar(struct prom *p, const char *name, const char *type, const char *help, uint64_t v)
+{
+	prom_family(p, name, type, help);
+	prom_u64(p, name, v, (const char *)NULL);
+}
+
+void
+prom_by_label(struct prom *p, const char *name, const char *type, const char *help,
+    const char *label, const char *const *names, const uint64_t *values, size_t n)
+{
+	size_t i;
+
+	prom_family(p, name, type, help);
+	for (i = 0; i < n; i++)
+		prom_u64(p, name, values[i], label, names[i], (const char *)NULL);
+}
+
+void
 prom_histogram(struct prom *p, const char *name, const double *bounds,
     const uint64_t *counts, size_t nbounds, double sum)
 {

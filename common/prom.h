@@ -25,6 +25,15 @@ void prom_family(struct prom *p, const char *name, const char *type, const char 
 void prom_u64(struct prom *p, const char *name, uint64_t v, ...);
 void prom_double(struct prom *p, const char *name, double v, ...);
 
+/* A family of one series without labels: prom_family, then "name v". */
+void prom_scalar(struct prom *p, const char *name, const char *type, const char *help,
+    uint64_t v);
+
+/* A family whose n series differ in one label: name{label="names[i]"} values[i], in
+ * that order, after prom_family. */
+void prom_by_label(struct prom *p, const char *name, const char *type, const char *help,
+    const char *label, const char *const *names, const uint64_t *values, size_t n);
+
 /* A histogram: name_bucket{le=...} for each bound (cumulative), +Inf, _sum, _count.
  * counts has nbounds + 1 entries (the last is above every bound). */
 void prom_histogram(struct prom *p, const char *name, const double *bounds,

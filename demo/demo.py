@@ -26,7 +26,7 @@ import topology as T  # noqa: E402
 
 ALLOWLIST = """\
 allow api.example.test 443          # an API the app needs
-allow *.cdn.example.test 443        # its static assets, any name below cdn.example.test
+allow **.cdn.example.test 443       # its static assets, any name below cdn.example.test
 allow smtp.mail.test 465,587        # its mail server
 route 587 smtp.mail.test:587        # STARTTLS: the first bytes carry no name
 """

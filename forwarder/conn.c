@@ -22,7 +22,7 @@
 
 static const char *const deny_names[DENY_COUNT] = {
 	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
-	"resolve-failed", "no-address", "connect-failed", "limit"
+	"resolve-failed", "no-address", "connect-failed", "limit", "denied"
 };
 static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route" };
 static const char *const state_names[] = {
@@ -96,6 +96,7 @@ conn_facts_of(const struct conn *c, struct conn_facts *cf)
 	cf->ech = (c->peek_flags & PEEK_F_ECH) != 0;
 	cf->timed = 1;
 	cf->ms = util_now_ms() - c->t_start;
+	cf->nrecent = 0;
 }
 
 /* ---- the one destructor ---- */
@@ -479,7 +480,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	struct conn *c = calloc(1, sizeof(*c));
 	const struct rule *routed;
 	const char *rname = NULL;
-	int one = 1;
+	int one = 1, refused;
 
 	if (c == NULL) {
 		close(fd);
@@ -515,12 +516,14 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	routed = dest_route(c->cfg, c->policy, port, &rname, &c->target_port);
 	event_add(c->client.ev_read, NULL);
-	if (routed == NULL && rname != NULL && c->report)
+	refused = routed == NULL || (routed->flags & RULE_DENY);
+	if (refused && rname != NULL && c->report)
 		c->would_deny = 1;	/* report: the route's name is known; relayed */
-	else if (routed == NULL && rname != NULL) {
+	else if (refused && rname != NULL) {
+		c->rule = routed;	/* a deny rule is the audit line's "rule" */
 		c->route = rname;
 		util_strlcpy(c->name, rname, sizeof(c->name));
-		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
+		refuse_conn(c, routed != NULL ? DENY_DENIED : DENY_NOT_ALLOWED, "%s", "");
 		return;
 	}
 	if (routed != NULL || c->would_deny) {

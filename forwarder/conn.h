@@ -17,6 +17,7 @@ enum deny {
 	DENY_NO_ADDRESS,	/* only special-purpose (or own) addresses */
 	DENY_CONNECT_FAILED,	/* every address refused, reset or timed out */
 	DENY_LIMIT,		/* max-conns-per-client */
+	DENY_DENIED,		/* a deny rule matches (name, port) */
 	DENY_COUNT
 };
 

@@ -26,15 +26,17 @@ put_facts(struct audit *a, const struct conn_facts *cf, const char *verdict)
 }
 
 /* Under report mode: what enforce would have done. For a name no rule allows, enforce
- * refuses it as not-allowed before anything else; otherwise a refusal (deny_reason) is
- * the same in enforce, and what was relayed enforce relays too. */
+ * refuses it as not-allowed before anything else, and for one a deny rule refuses (the
+ * line's "rule", the only rule a would-be denial carries) as denied; otherwise a refusal
+ * (deny_reason) is the same in enforce, and what was relayed enforce relays too. */
 static void
 put_report(struct audit *a, const struct conn_facts *cf, const char *deny_reason)
 {
 	if (!cf->report)
 		return;
 	if (cf->would_deny)
-		audit_report(a, 0, conn_deny_name(DENY_NOT_ALLOWED), NULL);
+		audit_report(a, 0, conn_deny_name(cf->rule != NULL ? DENY_DENIED :
+		    DENY_NOT_ALLOWED), NULL);
 	else
 		audit_report(a, deny_reason == NULL, deny_reason, NULL);
 }
@@ -49,6 +51,8 @@ conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
 	audit_safe(a, "reason", conn_deny_name(reason));
 	if (detail != NULL && detail[0] != '\0')
 		audit_str(a, "detail", detail);
+	if (cf->nrecent > 0)	/* names the resolver validated (common/lookups.c) */
+		audit_strarray(a, "recent", cf->recent, cf->nrecent);
 	if (cf->ech)
 		audit_safe(a, "ech", "outer-sni");
 	if (cf->timed)

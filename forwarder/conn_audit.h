@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "lookups.h"
 
 /* What every conn line says about the connection. The strings and addresses are read
  * during the call only. */
@@ -25,9 +26,12 @@ struct conn_facts {
 	int timed;			/* 0: the line has no "ms" (never a connection of ours:
 					 * shed at accept) */
 	uint64_t ms;			/* with timed: milliseconds since accept */
+	const char *recent[LOOKUPS_RECENT_MAX];	/* reason no-name: the client's lookups of
+					 * the last LOOKUPS_WINDOW_MS, newest first */
+	size_t nrecent;
 };
 
-/* verdict "deny": reason, and detail unless NULL or "". */
+/* verdict "deny": reason, and detail unless NULL or ""; "recent" when cf has names. */
 void conn_audit_deny(struct audit *a, const struct conn_facts *cf, enum deny reason,
     const char *detail);
 /* verdict "allow": a relayed connection has ended; end says how. */

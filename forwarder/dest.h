@@ -10,9 +10,10 @@
 #include "config.h"
 #include "fwd.h"
 
-/* The rule of cfg's allowlist that allows (name, port) for a client in policy (an index
- * in cfg->policies: the global rules and that policy's), NULL when none does. The rule
- * points into cfg->policies: valid while the caller holds cfg. */
+/* The rule of cfg's allowlist that decides (name, port) for a client in policy (an index
+ * in cfg->policies: the global rules and that policy's): one that allows it, a deny rule
+ * (RULE_DENY, from either) that refuses it whatever the allow rules say, or NULL when
+ * none allows it. The rule points into cfg->policies: valid while the caller holds cfg. */
 const struct rule *dest_rule(const struct config *cfg, size_t policy, const char *name,
     uint16_t port);
 

@@ -145,12 +145,16 @@ peek_decide(struct conn *c, int final)
 		return 0;
 	}
 	c->rule = dest_rule(c->cfg, c->policy, c->name, c->port);
-	/* Report mode relays a learned name enforce refuses; with no rule there is no
-	 * 'private', so dest_filter still refuses special-purpose addresses and loops. */
-	if (c->rule == NULL && c->report)
+	/* Report mode relays a learned name enforce refuses (no rule, or a deny rule); with
+	 * no allow rule there is no 'private', so dest_filter still refuses special-purpose
+	 * addresses and loops. */
+	if ((c->rule == NULL || (c->rule->flags & RULE_DENY)) && c->report)
 		c->would_deny = 1;
 	else if (c->rule == NULL) {
 		refuse_conn(c, DENY_NOT_ALLOWED, "%s", "");
+		return 0;
+	} else if (c->rule->flags & RULE_DENY) {	/* audited with the deny rule as "rule" */
+		refuse_conn(c, DENY_DENIED, "%s", "");
 		return 0;
 	}
 	c->target_port = c->port;

@@ -35,6 +35,7 @@ struct fwd_stats {
 struct conn;
 struct listeners;
 struct client_table;
+struct recent;
 
 struct fwd {
 	struct event_base *base;
@@ -46,6 +47,8 @@ struct fwd {
 	struct route_probe *routes;	/* asks the kernel whether an address is this host */
 	struct bufpool *pool;
 	struct client_table *clients;
+	struct recent *recent;		/* the names clients looked up (lookups-socket), or
+					 * NULL: off, or it could not be bound */
 	LIST_HEAD(conn_list, conn) conns;	/* every live connection (zeroed: empty) */
 	struct fwd_stats stats;
 	struct polstats *pstats;	/* the verdict counters per policy name (FWD_PSTAT_*) */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clients.h"
 #include "daemon.h"
@@ -12,9 +13,31 @@
 #include "listeners.h"
 #include "log.h"
 #include "metrics.h"
+#include "recent.h"
 
 #define PROGNAME "gatehouse-forwarder"
 #define POOL_FREE 64		/* idle relay buffers kept for reuse */
+
+/* The lookups-socket. Not bound (in use, out of memory): a warning, and no-name lines go
+ * without "recent": the names are a hint, and relaying must not depend on them. */
+static void
+open_recent(struct fwd *f)
+{
+	char err[256];
+
+	if (strcmp(f->cfg->lookups_socket, "off") == 0)
+		return;
+	if ((f->recent = recent_new()) == NULL) {
+		log_warnx("lookups-socket %s: out of memory; no-name lines carry no recent "
+		    "lookups", f->cfg->lookups_socket);
+		return;
+	}
+	if (recent_bind(f->recent, f->base, f->cfg->lookups_socket, err, sizeof(err)) == -1) {
+		log_warnx("%s; no-name lines carry no recent lookups", err);
+		recent_free(f->recent);
+		f->recent = NULL;
+	}
+}
 
 static int
 forwarder_start(struct daemon *d, char *err, size_t errlen)
@@ -41,6 +64,7 @@ forwarder_start(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	open_recent(f);
 	return listeners_sync(f->ls, f->cfg, 1, err, errlen);
 }
 
@@ -88,8 +112,12 @@ forwarder_describe(const struct daemon *d, char *buf, size_t len)
 static void
 forwarder_started(const struct daemon *d, const char *as_user)
 {
+	struct fwd *f = d->arg;
 	char what[700];
 
+	/* After the privilege drop: the resolver sends as the user this process is now. */
+	if (f->recent != NULL)
+		recent_set_sender(f->recent, geteuid());
 	forwarder_describe(d, what, sizeof(what));
 	log_info("%s %s: %s; audit to %s%s", PROGNAME, GATEHOUSE_VERSION, what, d->cfg->audit,
 	    as_user);
@@ -112,6 +140,7 @@ forwarder_stop(struct daemon *d)
 	clients_free(f->clients);
 	polstats_free(f->pstats);
 	free(f->pslot);
+	recent_free(f->recent);
 	bufpool_free(f->pool);
 	route_probe_close(f->routes);
 }

@@ -5,6 +5,7 @@
 #include "fwd.h"
 #include "metrics.h"
 #include "prom.h"
+#include "recent.h"
 
 static const double lookup_bounds[DNS_LATENCY_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10
@@ -40,20 +41,21 @@ verdict_metrics(struct prom *p, const struct polstats *ps)
 static void
 conn_metrics(struct prom *p, const struct fwd_stats *s)
 {
-	prom_family(p, "gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
-	prom_u64(p, "gatehouse_connections_accepted_total", s->accepted, (const char *)NULL);
-	prom_family(p, "gatehouse_connections_active", "gauge", "Client connections open now.");
-	prom_u64(p, "gatehouse_connections_active", s->active, (const char *)NULL);
-	prom_family(p, "gatehouse_relay_bytes_total", "counter",
-	    "Bytes relayed by finished connections: up (client to upstream) and down.");
-	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_up, "direction", "up", (const char *)NULL);
-	prom_u64(p, "gatehouse_relay_bytes_total", s->bytes_down, "direction", "down",
-	    (const char *)NULL);
-	prom_family(p, "gatehouse_accept_paused_total", "counter", "Times max-conns paused accepting.");
-	prom_u64(p, "gatehouse_accept_paused_total", s->accept_paused, (const char *)NULL);
-	prom_family(p, "gatehouse_accept_errors_total", "counter",
-	    "accept(2) failures (EMFILE and friends), each followed by a short back-off.");
-	prom_u64(p, "gatehouse_accept_errors_total", s->accept_errors, (const char *)NULL);
+	static const char *const directions[] = { "up", "down" };
+	const uint64_t bytes[] = { s->bytes_up, s->bytes_down };
+
+	prom_scalar(p, "gatehouse_connections_accepted_total", "counter",
+	    "Client connections accepted.", s->accepted);
+	prom_scalar(p, "gatehouse_connections_active", "gauge",
+	    "Client connections open now.", s->active);
+	prom_by_label(p, "gatehouse_relay_bytes_total", "counter",
+	    "Bytes relayed by finished connections: up (client to upstream) and down.",
+	    "direction", directions, bytes, 2);
+	prom_scalar(p, "gatehouse_accept_paused_total", "counter",
+	    "Times max-conns paused accepting.", s->accept_paused);
+	prom_scalar(p, "gatehouse_accept_errors_total", "counter",
+	    "accept(2) failures (EMFILE and friends), each followed by a short back-off.",
+	    s->accept_errors);
 }
 
 static void
@@ -77,11 +79,32 @@ dns_metrics(struct prom *p, const struct dns_stats *d)
 	    (const char *)NULL);
 	prom_u64(p, "gatehouse_upstream_cache_hits_total", d->cache_negative_hits, "kind", "negative",
 	    (const char *)NULL);
-	prom_family(p, "gatehouse_upstream_lookups_coalesced_total", "counter",
-	    "Lookups that joined one already in flight for the same name.");
-	prom_u64(p, "gatehouse_upstream_lookups_coalesced_total", d->coalesced, (const char *)NULL);
-	prom_family(p, "gatehouse_upstream_lookups_in_flight", "gauge", "Names being looked up now.");
-	prom_u64(p, "gatehouse_upstream_lookups_in_flight", d->in_flight, (const char *)NULL);
+	prom_scalar(p, "gatehouse_upstream_lookups_coalesced_total", "counter",
+	    "Lookups that joined one already in flight for the same name.", d->coalesced);
+	prom_scalar(p, "gatehouse_upstream_lookups_in_flight", "gauge",
+	    "Names being looked up now.", d->in_flight);
+}
+
+/* The lookups-socket's datagrams (all 0 when it is off or was not bound). */
+static void
+recent_metrics(struct prom *p, const struct recent *rc)
+{
+	static const struct recent_stats none;
+	const struct recent_stats *r = rc != NULL ? recent_stats(rc) : &none;
+	const struct {
+		const char *result;
+		uint64_t n;
+	} rows[] = {
+		{ "recorded", r->recorded }, { "malformed", r->malformed },
+		{ "refused", r->refused }, { "stale", r->stale },
+	};
+	size_t i;
+
+	prom_family(p, "gatehouse_lookups_received_total", "counter",
+	    "Datagrams on the lookups-socket: recorded, malformed, refused (not the resolver's user), stale (waited over the window).");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		prom_u64(p, "gatehouse_lookups_received_total", rows[i].n, "result", rows[i].result,
+		    (const char *)NULL);
 }
 
 void
@@ -90,4 +113,5 @@ metrics_write(struct prom *p, const struct fwd *f)
 	verdict_metrics(p, f->pstats);
 	conn_metrics(p, &f->stats);
 	dns_metrics(p, dns_stats(f->dns));
+	recent_metrics(p, f->recent);
 }

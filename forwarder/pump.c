@@ -69,26 +69,30 @@ maybe_splice(struct pump *p)
 	p->pipe_w = fds[1];
 }
 
-/* Splice mode: move what the pipe holds to dst. */
+/* What a write to dst that returned w (-1: errno says why) means for the loop writing:
+ * PUMP_READ to go on (w bytes went out, counted in p->bytes, or a signal interrupted the
+ * call), PUMP_WRITE when dst is full, PUMP_DST_ERROR with p->err when it failed (EPIPE when
+ * dst took nothing). */
 static enum pump_state
-splice_flush(struct pump *p)
+dst_wrote(struct pump *p, ssize_t w)
 {
-	while (p->in_pipe > 0) {
-		ssize_t w = splice(p->pipe_r, NULL, p->dst, NULL, p->in_pipe,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-
-		if (w > 0) {
-			p->in_pipe -= (size_t)w;
-			p->bytes += (uint64_t)w;
-			continue;
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return PUMP_WRITE;
-		p->err = w == 0 ? EPIPE : errno;
-		return PUMP_DST_ERROR;
+	if (w > 0) {
+		p->bytes += (uint64_t)w;
+		return PUMP_READ;
 	}
+	if (w == -1 && errno == EINTR)
+		return PUMP_READ;
+	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return PUMP_WRITE;
+	p->err = w == 0 ? EPIPE : errno;
+	return PUMP_DST_ERROR;
+}
+
+/* Nothing is pending for dst: shut it down for writing once src has ended (PUMP_DONE),
+ * else wait for src (PUMP_READ). */
+static enum pump_state
+nothing_pending(struct pump *p)
+{
 	if (p->eof) {
 		if (!p->shut) {
 			shutdown(p->dst, SHUT_WR);
@@ -97,6 +101,23 @@ splice_flush(struct pump *p)
 		return PUMP_DONE;
 	}
 	return PUMP_READ;
+}
+
+/* Splice mode: move what the pipe holds to dst. */
+static enum pump_state
+splice_flush(struct pump *p)
+{
+	while (p->in_pipe > 0) {
+		ssize_t w = splice(p->pipe_r, NULL, p->dst, NULL, p->in_pipe,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		enum pump_state st = dst_wrote(p, w);
+
+		if (st != PUMP_READ)
+			return st;
+		if (w > 0)
+			p->in_pipe -= (size_t)w;
+	}
+	return nothing_pending(p);
 }
 
 /* Splice mode: src is readable, so fill the (empty) pipe from it, then flush; while dst
@@ -150,29 +171,16 @@ flush(struct pump *p, struct bufpool *pool)
 {
 	while (p->off < p->len) {
 		ssize_t w = send(p->dst, p->buf + p->off, p->len - p->off, MSG_NOSIGNAL);
+		enum pump_state st = dst_wrote(p, w);
 
-		if (w > 0) {
+		if (st != PUMP_READ)
+			return st;
+		if (w > 0)
 			p->off += (size_t)w;
-			p->bytes += (uint64_t)w;
-			continue;
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return PUMP_WRITE;
-		p->err = errno;
-		return PUMP_DST_ERROR;
 	}
 	buf_release(p, pool);
 	maybe_splice(p);
-	if (p->eof) {
-		if (!p->shut) {
-			shutdown(p->dst, SHUT_WR);
-			p->shut = 1;
-		}
-		return PUMP_DONE;
-	}
-	return PUMP_READ;
+	return nothing_pending(p);
 }
 
 enum pump_state

@@ -56,7 +56,8 @@ enum pump_state {
 void pump_init(struct pump *p, int src, int dst);
 
 /* Queue bytes to write first (the peeked ClientHello or request head). Copies them.
- * 0, or -1 when no buffer could be had or len is over BUFPOOL_BUF. */
+ * 0, or -1 when bytes are queued already, no buffer could be had or len is over
+ * BUFPOOL_BUF. */
 int pump_preload(struct pump *p, struct bufpool *pool, const uint8_t *data, size_t len);
 
 /* src is readable: read once (spliced: up to a few pipefuls while dst takes them), write

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "conn_internal.h"
+#include "recent.h"
 #include "refuse.h"
 #include "util.h"
 
@@ -51,6 +52,10 @@ http_refusal(struct conn *c, char *buf, size_t len)
 	case DENY_NOT_ALLOWED:
 		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is not on the allowlist\n",
 		    c->name, c->port);
+		break;
+	case DENY_DENIED:
+		bl = snprintf(body, sizeof(body), "gatehouse: %s on port %u is denied by the rule "
+		    "'deny %s'\n", c->name, c->port, c->rule ? c->rule->pattern : "?");
 		break;
 	case DENY_NAME_MISMATCH:
 		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
@@ -151,6 +156,9 @@ refuse_conn(struct conn *c, enum deny reason, const char *fmt, ...)
 	if (refuse_later(c, reason))
 		return;
 	conn_facts_of(c, &facts);
+	if (reason == DENY_NO_NAME && f->recent != NULL)	/* a hint for a `route` */
+		facts.nrecent = recent_list(f->recent, (const struct sockaddr *)&c->peer,
+		    util_now_ms(), facts.recent, LOOKUPS_RECENT_MAX);
 	conn_audit_deny(f->audit, &facts, c->deny, c->detail);
 	c->audited = 1;
 	polstats_row(f->pstats, c->pslot)[FWD_PSTAT_DENIED + reason]++;

@@ -33,7 +33,7 @@ resolver_reload(struct daemon *d, const struct config *old)
 		    (const struct sockaddr *)&nc->dns_listen.v[i], 1);
 	if (!same)
 		log_warnx("reload: dns-listen changes take effect at the next start");
-	if (policyset_rule_count(nc->policies) == 0)
+	if (nc->nports == 0)	/* no allow or route rule: deny rules alone allow nothing */
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
 	server_set_config(*srv, d->cfg);
 }

@@ -22,6 +22,17 @@ always_qtype(size_t q)
 void
 metrics_write(struct prom *p, const struct server_stats *s)
 {
+	static const char *const protos[] = { "udp", "tcp" };
+	static const char *const tcp_results[] = {
+		"accepted", "refused", "idle-closed", "evicted", "shed"
+	};
+	const uint64_t transport[] = { s->udp, s->tcp };
+	const uint64_t tcp[] = {
+		s->tcp_accepted, s->tcp_refused, s->tcp_idle_closed, s->tcp_evicted, s->tcp_shed
+	};
+	static const char *const told[TELL_RESULT_COUNT] = {
+		[TELL_SENT] = "sent", [TELL_REPEAT] = "repeat", [TELL_DROPPED] = "dropped",
+	};
 	char rname[16];
 	size_t v, q;
 	int rc;
@@ -51,29 +62,22 @@ metrics_write(struct prom *p, const struct server_stats *s)
 		if (s->rcode[rc] > 0 || rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN)
 			prom_u64(p, "gatehouse_dns_responses_total", s->rcode[rc], "rcode",
 			    query_rcode_name(rc, rname, sizeof(rname)), (const char *)NULL);
-	prom_family(p, "gatehouse_dns_transport_queries_total", "counter", "DNS queries by transport.");
-	prom_u64(p, "gatehouse_dns_transport_queries_total", s->udp, "proto", "udp", (const char *)NULL);
-	prom_u64(p, "gatehouse_dns_transport_queries_total", s->tcp, "proto", "tcp", (const char *)NULL);
-	prom_family(p, "gatehouse_dns_truncated_total", "counter", "UDP answers sent with TC=1.");
-	prom_u64(p, "gatehouse_dns_truncated_total", s->truncated, (const char *)NULL);
-	prom_family(p, "gatehouse_dns_send_errors_total", "counter", "UDP answers that could not be sent.");
-	prom_u64(p, "gatehouse_dns_send_errors_total", s->send_errors, (const char *)NULL);
-	prom_family(p, "gatehouse_dns_tcp_connections_total", "counter",
-	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room, shed (out of descriptors).");
-	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_accepted, "result", "accepted",
-	    (const char *)NULL);
-	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_refused, "result", "refused",
-	    (const char *)NULL);
-	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_idle_closed, "result", "idle-closed",
-	    (const char *)NULL);
-	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_evicted, "result", "evicted",
-	    (const char *)NULL);
-	prom_u64(p, "gatehouse_dns_tcp_connections_total", s->tcp_shed, "result", "shed",
-	    (const char *)NULL);
-	prom_family(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
+	prom_by_label(p, "gatehouse_dns_transport_queries_total", "counter",
+	    "DNS queries by transport.", "proto", protos, transport, 2);
+	prom_scalar(p, "gatehouse_dns_truncated_total", "counter",
+	    "UDP answers sent with TC=1.", s->truncated);
+	prom_scalar(p, "gatehouse_dns_send_errors_total", "counter",
+	    "UDP answers that could not be sent.", s->send_errors);
+	prom_by_label(p, "gatehouse_dns_tcp_connections_total", "counter",
+	    "DNS-over-TCP connections: accepted, refused (limits), closed idle, evicted to make room, shed (out of descriptors).",
+	    "result", tcp_results, tcp, 5);
+	prom_scalar(p, "gatehouse_dns_tcp_accept_errors_total", "counter",
 	    "accept(2) failures (EMFILE and friends), each followed by a "
-	    UTIL_STR(UTIL_ACCEPT_BACKOFF_MS) " ms pause in accepting.");
-	prom_u64(p, "gatehouse_dns_tcp_accept_errors_total", s->tcp_accept_errors, (const char *)NULL);
-	prom_family(p, "gatehouse_dns_tcp_open", "gauge", "DNS-over-TCP connections open now.");
-	prom_u64(p, "gatehouse_dns_tcp_open", s->tcp_open, (const char *)NULL);
+	    UTIL_STR(UTIL_ACCEPT_BACKOFF_MS) " ms pause in accepting.",
+	    s->tcp_accept_errors);
+	prom_scalar(p, "gatehouse_dns_tcp_open", "gauge",
+	    "DNS-over-TCP connections open now.", s->tcp_open);
+	prom_by_label(p, "gatehouse_lookups_told_total", "counter",
+	    "Lookups of allowed names told the forwarder (lookups-socket): sent, repeat (the client's same name under a second ago: not sent), dropped (no forwarder bound, its queue full).",
+	    "result", told, s->told, NELEM(told));
 }

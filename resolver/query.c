@@ -53,39 +53,19 @@ rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Skip a name anywhere in the message: labels ending in root or a pointer. Returns the
- * offset past it, or 0 when malformed. Pointers are not followed. */
+/* Walk the name at off: labels ending in the root label, or, where pointer_ok, in a
+ * pointer (not followed). Returns the offset past it, or 0 when malformed: an extended
+ * label type (0x40, 0x80), a pointer where none may be, over 255 bytes, or past len. */
 static size_t
-skip_name(const uint8_t *q, size_t len, size_t off)
-{
-	size_t total = 0;
-
-	while (off < len) {
-		uint8_t l = q[off];
-
-		if ((l & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (l & 0xc0)
-			return 0;		/* 0x40/0x80: no extended label types */
-		total += (size_t)l + 1;
-		if (total > 255 || off + 1 + l > len)
-			return 0;
-		off += 1 + (size_t)l;
-		if (l == 0)
-			return off;
-	}
-	return 0;
-}
-
-/* The question name: plain labels only (a pointer could only point into the header). */
-static size_t
-read_qname(const uint8_t *q, size_t len, size_t off)
+walk_name(const uint8_t *q, size_t len, size_t off, int pointer_ok)
 {
 	size_t start = off;
 
 	while (off < len) {
 		uint8_t l = q[off];
 
+		if ((l & 0xc0) == 0xc0 && pointer_ok)
+			return off + 2 <= len ? off + 2 : 0;
 		if (l & 0xc0)
 			return 0;
 		if (off + 1 + l > len || off + 1 + l - start > 255)
@@ -95,6 +75,20 @@ read_qname(const uint8_t *q, size_t len, size_t off)
 			return off;
 	}
 	return 0;
+}
+
+/* A name anywhere in the message but the question. */
+static size_t
+skip_name(const uint8_t *q, size_t len, size_t off)
+{
+	return walk_name(q, len, off, 1);
+}
+
+/* The question name: plain labels only (a pointer could only point into the header). */
+static size_t
+read_qname(const uint8_t *q, size_t len, size_t off)
+{
+	return walk_name(q, len, off, 0);
 }
 
 static void
@@ -438,13 +432,17 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 
 	info->rule = matchlen > 0 ? policyset_check(env->policies, env->policy, match,
 	    matchlen, 0) : NULL;
-	/* Report mode answers a name enforce refuses as an allowed one, the root excepted
-	 * (no rule can allow it). Nothing is forwarded either way: the answer is the
-	 * gateway's own address. */
-	if (info->rule == NULL && env->report && matchlen > 0)
+	/* A deny rule for every port refuses the name; one for some ports does not decide
+	 * here (DNS carries no port): the forwarder refuses those. Report mode answers a
+	 * name enforce refuses as an allowed one, the root excepted (no rule can allow it).
+	 * Nothing is forwarded either way: the answer is the gateway's own address. */
+	if ((info->rule == NULL || (info->rule->flags & RULE_DENY)) && env->report &&
+	    matchlen > 0)
 		info->would_deny = 1;
-	else if (info->rule == NULL) {
+	else if (info->rule == NULL || (info->rule->flags & RULE_DENY)) {
 		info->verdict = VERDICT_DENY;
+		if (info->rule != NULL)
+			info->reason = "denied";
 		pl->rcode = env->blocked_refused ? LDNS_RCODE_REFUSED : LDNS_RCODE_NXDOMAIN;
 		pl->soa = !env->blocked_refused;
 		pl->ede = info->edns;

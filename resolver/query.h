@@ -61,12 +61,15 @@ struct query_env {
 /* What was asked and decided, for the audit line and the counters. */
 struct query_info {
 	enum query_verdict verdict;
-	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...) */
+	const char *reason;		/* INVALID/DROP: short static name ("qdcount", ...);
+					 * DENY by a deny rule: "denied" */
 	uint16_t id;
 	int has_question;		/* qname/qtype/qclass are valid */
 	uint16_t qtype, qclass;
 	int rcode;			/* 12-bit (QUERY_RCODE_BADVERS is 16) */
-	const struct rule *rule;	/* ALLOW: the rule that matched (points into policies) */
+	const struct rule *rule;	/* ALLOW: the rule that matched; DENY, and ALLOW under
+					 * report mode with would_deny: the deny rule that
+					 * refuses the name, or NULL (points into policies) */
 	int would_deny;			/* ALLOW under report mode for a name enforce refuses */
 	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
 	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */

@@ -70,6 +70,7 @@ struct server {
 	LIST_HEAD(, tcp_conn) conns;
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
+	struct tell *tell;			/* lookups for the forwarder, or NULL (off) */
 	struct server_stats stats;
 	uint32_t *pslot;			/* cfg's policy index -> row in stats.policies
 					 * (NULL when out of memory: all in the default's) */
@@ -194,7 +195,8 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 		audit_strarray(srv->audit, "flags", flags, nflags);
 	if (env->report)
 		audit_report(srv->audit, qi->verdict == VERDICT_ALLOW && !qi->would_deny,
-		    qi->would_deny ? "not-allowed" : qi->reason, NULL);
+		    !qi->would_deny ? qi->reason : qi->rule != NULL ? "denied" : "not-allowed",
+		    NULL);	/* a deny rule is the line's "rule" already */
 	audit_end(srv->audit);
 }
 
@@ -276,6 +278,8 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
 	count_query(srv, &qi, tcp, env.policy);
 	audit_query(srv, peer, tcp, &qi, &env);
+	if (res == QUERY_ANSWER && qi.verdict == VERDICT_ALLOW && srv->tell != NULL)
+		srv->stats.told[tell_lookup(srv->tell, peer, qi.qname, util_now_ms())]++;
 	return res == QUERY_ANSWER;
 }
 
@@ -722,6 +726,10 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit,
 	srv->cfg = config_ref(cfg);
 	srv->audit = audit;
 	srv->ifaces = ifaces;
+	if (tell_open(cfg->lookups_socket, &srv->tell, err, errlen) == -1) {
+		server_free(srv);
+		return NULL;
+	}
 	udp_prepare_in(srv, BATCH);
 	for (i = 0; i < cfg->dns_listen.n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&cfg->dns_listen.v[i];
@@ -764,6 +772,7 @@ server_free(struct server *srv)
 	burst_free(srv->burst);
 	polstats_free(srv->stats.policies);
 	free(srv->pslot);
+	tell_free(srv->tell);
 	config_unref(srv->cfg);
 	free(srv);
 }

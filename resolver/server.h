@@ -10,6 +10,7 @@
 #include "iface.h"
 #include "polstats.h"
 #include "query.h"
+#include "tell.h"
 
 #define SERVER_RCODES 24	/* rcodes 0..23 counted one by one, QUERY_RCODE_BADVERS included */
 
@@ -40,6 +41,7 @@ struct server_stats {
 	uint64_t tcp_accept_errors;	/* accept(2) failures (EMFILE and friends) */
 	uint64_t tcp_shed;		/* accepted and closed at once when out of descriptors */
 	unsigned tcp_open;
+	uint64_t told[TELL_RESULT_COUNT];	/* lookups told the forwarder, by result */
 };
 
 struct server;

@@ -44,7 +44,7 @@ def test_blocked_lookup_is_nxdomain(topo, qname, tcp):
 
 def test_allowed_sibling_and_wildcard_apex_are_distinct(topo):
     """Only the allowed names are answered: api.example.test yes, blocked.example.test no;
-    *.cdn.example.test covers a.b.cdn.example.test but not cdn.example.test itself."""
+    **.cdn.example.test covers a.b.cdn.example.test but not cdn.example.test itself."""
     cases = [("api.example.test", "NOERROR"), ("API.Example.TEST", "NOERROR"),
              ("blocked.example.test", "NXDOMAIN"), ("a.b.cdn.example.test", "NOERROR"),
              ("cdn.example.test", "NXDOMAIN"), ("api.example.test.evil.test", "NXDOMAIN")]

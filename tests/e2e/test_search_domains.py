@@ -3,7 +3,7 @@ resolver settings say (invariant 8). Docker copies the host's `search` line into
 container's resolv.conf, so a gateway with a search list is the ordinary case.
 
 With each setting below, the forwarder is restarted and clients name three hosts in their
-ClientHello: `nx.ok.test` (allowed by `*.ok.test`, no such name upstream),
+ClientHello: `nx.ok.test` (allowed by `**.ok.test`, no such name upstream),
 `api.example.test` (allowed, exists) and `intranet` (allowed, one label, no such name). The
 upstream zone answers every name under the search domain corp.test with TRAP_ADDR, where a
 listener records any connection. A resolver that appended the search domain would relay

@@ -87,16 +87,16 @@ CERT_NAMES = sorted(set(UPSTREAM_HOSTS) | {"evil.test", "*.evil.test", "*.cdn.ex
 
 DEFAULT_ALLOW = """\
 allow api.example.test 443
-allow *.cdn.example.test 443
+allow **.cdn.example.test 443
 allow www.example.test 80
 allow smtp.mail.test 465,587
 route 587 smtp.mail.test:587
 allow metadata.cloud.test 80
 allow imds.cloud.test 80 private
 allow down.example.test 8080
-allow *.down.example.test 8080
+allow **.down.example.test 8080
 allow gone.example.test 80
-allow *.ok.test 9443
+allow **.ok.test 9443
 allow intranet 9443
 allow api.example.test 9443
 allow anyip.example.test 80 private
@@ -562,7 +562,10 @@ class Topology:
                 f[2].rsplit(":", 1)[0] if len(f) >= 3 and f[0] == "route" else None)
             if pat is None:
                 continue
-            if pat == name or (pat.startswith("*.") and name.endswith(pat[1:])):
+            if pat == name or (pat.startswith("**.") and name.endswith(pat[2:])):
+                return True
+            if pat.startswith("*.") and name.endswith(pat[1:]) and \
+                    "." not in name[:-len(pat) + 1]:
                 return True
         return False
 

@@ -29,17 +29,21 @@ check_config(const struct config *c, const char *origin_prefix)
 	CHECK(c->refs == 1);
 	for (i = 0; i < policy_count(c->policy); i++) {
 		const struct rule *r = policy_rule(c->policy, i);
-		const char *body = r->wildcard ? r->pattern + 2 : r->pattern;
+		const char *body = r->pattern + (r->wildcard ? r->wildcard + 1 : 0);
 		size_t bl = strlen(body);
 		const struct rule *m;
 
 		CHECK(r->nports > 0);
 		CHECK(strcmp(r->src, origin_prefix) == 0 && r->line > 0);
-		CHECK(r->wildcard == (strncmp(r->pattern, "*.", 2) == 0));
+		CHECK(r->wildcard == (strncmp(r->pattern, "**.", 3) == 0 ? 2 :
+		    strncmp(r->pattern, "*.", 2) == 0));
 		CHECK(bl > 0 && bl <= DNAME_MAX && body[bl - 1] != '.');
 		CHECK(strpbrk(body, "ABCDEFGHIJKLMNOPQRSTUVWXYZ*") == NULL);
 		if (!r->wildcard) {
-			CHECK(policy_match(c->policy, body, bl, r->ports[0].lo) != NULL);
+			m = policy_match(c->policy, body, bl, r->ports[0].lo);
+			CHECK(m != NULL);
+			/* a deny wins over every allow on its ports */
+			CHECK(!(r->flags & RULE_DENY) || (m->flags & RULE_DENY));
 			continue;
 		}
 		/* the apex is never matched by its own wildcard */
@@ -47,7 +51,9 @@ check_config(const struct config *c, const char *origin_prefix)
 		CHECK(m != r);
 		if (bl + 2 <= DNAME_MAX) {
 			snprintf(name, sizeof(name), "x.%s", body);
-			CHECK(policy_match(c->policy, name, bl + 2, r->ports[0].lo) != NULL);
+			m = policy_match(c->policy, name, bl + 2, r->ports[0].lo);
+			CHECK(m != NULL);
+			CHECK(!(r->flags & RULE_DENY) || (m->flags & RULE_DENY));
 		}
 	}
 	for (i = 0; i < c->nroutes; i++) {

@@ -158,12 +158,39 @@ def test_check_warns_like_a_start(gatehouse, binary):
             "written twice?)" % (conf, conf)) in r.stderr
 
 
+@pytest.mark.parametrize("binary", BOTH)
+def test_check_and_start_warn_of_a_private_suffix_wildcard(gatehouse, binary):
+    """A wildcard over a private-section public suffix (libpsl) is a warning at --check and
+    at start; one over an ICANN suffix is refused with its place; deny lines are printed
+    as written."""
+    text = ("allow api.example 443\nallow *.github.io 443\ndeny vault.example\n"
+            "deny *.tmp.example 443\ndns-listen 127.0.0.1:%d\nforward-listen 127.0.0.1\n"
+            % free_port())
+    conf = conf_with(gatehouse, text)
+    warning = ("%s:2: allow *.github.io: github.io is a public suffix (private section of "
+               "the Public Suffix List): anyone can create names below it, and this wildcard "
+               "covers them all" % conf)
+    r = gatehouse.run(binary, ["-c", conf, "--check"])
+    assert r.returncode == 0, r.stderr
+    assert warning in r.stderr, r.stderr
+    assert re.search(r"^deny vault\.example\t# %s:3$" % re.escape(conf), r.stdout, re.M)
+    assert re.search(r"^deny \*\.tmp\.example 443\t# %s:4$" % re.escape(conf), r.stdout,
+                     re.M)
+    d = gatehouse.start(binary, text)
+    d.wait_stderr("allow *.github.io: github.io is a public suffix")
+    bad = conf_with(gatehouse, "allow **.co.uk 443\n", name="bad.conf")
+    r = gatehouse.run(binary, ["-c", bad, "--check"])
+    assert r.returncode == 2
+    assert ("%s:1: allow '**.co.uk' is too broad: it covers a whole public suffix" % bad
+            in r.stderr), r.stderr
+
+
 # ---- routed ports --------------------------------------------------------------------------
 
 def test_check_and_start_line_say_which_ports_are_routed(gatehouse):
     p_smtps, p_sub, p_https, p_wild = (free_port() for _ in range(4))
     conf_text = ("allow smtp.example %d,%d private\nroute %d smtp.example:587\n"
-                 "allow api.example %d\nallow other.example %d\nallow *.cdn.example %d\n"
+                 "allow api.example %d\nallow other.example %d\nallow **.cdn.example %d\n"
                  "dns-listen 127.0.0.1:%d\nforward-listen 127.0.0.1\n"
                  % (p_smtps, p_sub, p_sub, p_https, p_https, p_wild, free_port()))
     conf = conf_with(gatehouse, conf_text)

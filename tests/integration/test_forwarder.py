@@ -180,7 +180,7 @@ def allow_common(env):
     return ["allow api.test %d private" % env.p_tls,
             "allow other.test %d private" % env.p_tls,
             "allow web.test %d private" % env.p_http,
-            "allow *.wild.test %d private" % env.p_http]
+            "allow **.wild.test %d private" % env.p_http]
 
 
 # ---------------------------------------------------------------------------------------
@@ -233,18 +233,23 @@ def test_sni_allowed_with_real_curl(env, fwd):
     assert line["end"] in ("eof", "client-reset", "upstream-reset")
 
 
-def test_sni_blocked_gets_alert_and_reaches_nothing(env, fwd):
-    f = fwd(allow_common(env))
+def tls_access_denied(env, sni):
+    """A real TLS client naming sni gets an access_denied alert; its client port."""
     ctx = env.ca.client_context()
     raw = connect(env.p_tls)
     cport = raw.getsockname()[1]
     with pytest.raises(ssl.SSLError) as ei:
-        with ctx.wrap_socket(raw, server_hostname="evil.test") as s:
+        with ctx.wrap_socket(raw, server_hostname=sni) as s:
             s.recv(1)
     msg = str(ei.value).upper()
     assert "ACCESS_DENIED" in msg or "ACCESS DENIED" in msg, str(ei.value)
     raw.close()
-    line = f.wait_conn(cport)
+    return cport
+
+
+def test_sni_blocked_gets_alert_and_reaches_nothing(env, fwd):
+    f = fwd(allow_common(env))
+    line = f.wait_conn(tls_access_denied(env, "evil.test"))
     assert (line["verdict"], line["reason"], line["via"], line["name"]) == (
         "deny", "not-allowed", "sni", "evil.test")
     assert "upstream" not in line and "rule" not in line
@@ -295,7 +300,7 @@ def test_http_allowed_host_relayed(env, fwd):
     resp, cport = http_get(env.p_http, "nothere.wild.test")
     assert status_of(resp) == 502      # allowed, but NXDOMAIN upstream
     line = f.wait_conn(cport)
-    assert (line["rule"], line["reason"]) == ("*.wild.test", "resolve-failed")
+    assert (line["rule"], line["reason"]) == ("**.wild.test", "resolve-failed")
 
 
 def test_http_blocked_host_403_names_host_and_reason(env, fwd):
@@ -312,6 +317,46 @@ def test_http_blocked_host_403_names_host_and_reason(env, fwd):
         "deny", "not-allowed", "host", "evil.test")
     assert_no_upstream_contact(env)
     assert env.dns.queried("evil.test") == []
+
+
+def test_deny_rules_refuse_tls_and_http(env, fwd):
+    """`deny` wins over the allow rules that match: a real TLS client gets an access_denied
+    alert, an HTTP client a 403 that names the deny rule; both audited with reason `denied`
+    and the deny rule; nothing is resolved or dialled for them. A deny with ports leaves
+    the name's other ports alone."""
+    mport = peers.free_metrics_port(FWD)
+    f = fwd(allow_common(env) + ["deny api.test %d" % env.p_tls,
+                                 "deny *.wild.test %d" % env.p_http],
+            metrics="%s:%d" % (FWD, mport))
+    api_queries, api_accepts = len(env.dns.queried("api.test")), len(env.api.accepts)
+    line = f.wait_conn(tls_access_denied(env, "api.test"))
+    assert (line["verdict"], line["reason"], line["via"], line["name"], line["rule"]) == (
+        "deny", "denied", "sni", "api.test", "api.test")
+    assert "upstream" not in line
+    resp, cport = http_get(env.p_http, "secret.wild.test:%d" % env.p_http)
+    assert resp.startswith(b"HTTP/1.1 403"), resp[:100]
+    body = body_of(resp).decode()
+    assert "secret.wild.test" in body and "deny *.wild.test" in body, body
+    line = f.wait_conn(cport)
+    assert (line["verdict"], line["reason"], line["via"], line["name"], line["rule"]) == (
+        "deny", "denied", "host", "secret.wild.test", "*.wild.test")
+    # *. is one label: a name two labels below is still allowed by **.wild.test (it does
+    # not exist upstream, so it is resolved and fails there)
+    resp, cport = http_get(env.p_http, "a.secret.wild.test")
+    assert status_of(resp) == 502
+    line = f.wait_conn(cport)
+    assert (line["rule"], line["reason"]) == ("**.wild.test", "resolve-failed")
+    assert len(env.dns.queried("api.test")) == api_queries
+    assert env.dns.queried("secret.wild.test") == []
+    assert len(env.api.accepts) == api_accepts
+    # positive control: other names on the same ports still pass
+    resp, _, _ = tls_get(env, env.p_tls, "other.test")
+    assert status_of(resp) == 200
+    assert status_of(http_get(env.p_http, "web.test")[0]) == 200
+
+    wait_for(lambda: re.search(r'gatehouse_connections_total\{policy="default",verdict="deny",'
+                               r'reason="denied"\} 2\b', scrape_metrics(mport)),
+             5, what="the two denied connections to be counted")
 
 
 def test_http_missing_host_400(env, fwd):
@@ -486,7 +531,7 @@ def test_routed_port_accepts_client_hello_naming_the_route(env, fwd):
 def test_half_close_reply_still_arrives(env, fwd, named_by):
     if named_by == "host":
         f = fwd(["allow eof.test %d private" % env.p_eof,
-                 "allow *.wild.test %d private" % env.p_eof])
+                 "allow **.wild.test %d private" % env.p_eof])
     else:
         f = fwd(["route %d eof.test:%d private" % (env.p_eof, env.p_eof)])
     payload = b"POST /upload HTTP/1.1\r\nHost: eof.test\r\n\r\n" + os.urandom(300000)
@@ -935,7 +980,7 @@ def test_sighup_reload(env, fwd):
     live_route = connect(env.p_smtp2)
     live_route_port = live_route.getsockname()[1]
     assert live_route.recv(100).startswith(b"220 smtp2.test")
-    new_rules = ["allow *.wild.test %d private" % env.p_http,     # web.test removed
+    new_rules = ["allow **.wild.test %d private" % env.p_http,     # web.test removed
                  "allow new.test %d private" % env.p_new,
                  "allow other.test %d private" % env.p_new]
     other = [l for l in open(f.conf).read().splitlines() if not l.startswith("allow")]
@@ -1045,7 +1090,7 @@ def test_check_prints_allowlist(env, fwd):
     out = r.stdout.decode()
     assert re.search(r"^allow api\.test %d private\t# %s:1$" % (env.p_tls, re.escape(f.conf)),
                      out, re.M), out
-    assert re.search(r"^allow \*\.wild\.test %d private" % env.p_http, out, re.M)
+    assert re.search(r"^allow \*\*\.wild\.test %d private" % env.p_http, out, re.M)
     assert re.search(r"^route %d smtp\.test:%d private" % (env.p_alt, env.p_smtp), out, re.M)
     assert "peek-timeout 1" in out
     assert "configuration ok" in r.stderr.decode()
@@ -1286,7 +1331,7 @@ def test_audit_flood_is_counted_not_lost(env, fwd):
 
 def test_environment_adds_rules(env, fwd):
     f = fwd(["allow api.test %d private" % env.p_tls], env_vars={
-        "GATEHOUSE_ALLOW": "web.test:%d:private *.wild.test:%d" % (env.p_http, env.p_http),
+        "GATEHOUSE_ALLOW": "web.test:%d:private **.wild.test:%d" % (env.p_http, env.p_http),
         "GATEHOUSE_ROUTE": "%d=smtp.test:%d:private" % (env.p_smtp, env.p_smtp)})
     resp, _ = http_get(env.p_http, "web.test")
     assert status_of(resp) == 200
@@ -1389,21 +1434,23 @@ def test_lookups_in_flight_are_capped(env, fwd):
         silent.close()
 
 
+def scrape_metrics(mport):
+    """The forwarder's /metrics text (its metrics port is mport + 1)."""
+    s = connect(mport + 1)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+    text = recv_until_eof(s).decode()
+    s.close()
+    return text
+
+
 def test_metrics_count_what_happened(env, fwd):
     mport = peers.free_metrics_port(FWD)
     f = fwd(allow_common(env), metrics="%s:%d" % (FWD, mport))
     assert status_of(http_get(env.p_http, "web.test")[0]) == 200
     assert status_of(http_get(env.p_http, "evil.test")[0]) == 403
 
-    def scrape():
-        s = connect(mport + 1)
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-        text = recv_until_eof(s).decode()
-        s.close()
-        return text
-
     def ended():
-        text = scrape()
+        text = scrape_metrics(mport)
         return text if re.search(r'^gatehouse_connections_active 0$', text, re.M) else None
     # the client may read its answer before the daemon has closed and counted the connection
     text = wait_for(ended, 5, what="both connections to be counted as ended")
@@ -1456,7 +1503,7 @@ def test_out_of_descriptors_backs_off_and_recovers(env, fwd):
 
 
 def test_tls_resolve_failure_is_an_internal_error_alert(env, fwd):
-    f = fwd(allow_common(env) + ["allow *.wild.test %d private" % env.p_tls])
+    f = fwd(allow_common(env) + ["allow **.wild.test %d private" % env.p_tls])
     raw = connect(env.p_tls)
     cport = raw.getsockname()[1]
     with pytest.raises(ssl.SSLError) as ei:

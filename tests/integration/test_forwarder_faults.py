@@ -922,7 +922,7 @@ def test_one_client_cannot_take_every_lookup_slot(env, fwd):
     out, so a client at GOOD_SRC still gets its lookup and is relayed."""
     n_flood, share = 260, 32
     env.dns.silent_for = lambda name, qtype: name.endswith(".slow.test")
-    f = fwd(http_rules(env, "web.test") + ["allow *.slow.test %d private" % env.p_http],
+    f = fwd(http_rules(env, "web.test") + ["allow **.slow.test %d private" % env.p_http],
             metrics=True, lookup_timeout="30", peek_timeout="30", audit_rate="0")
     flood = []
     try:
@@ -989,13 +989,13 @@ def _port_free_everywhere():
     ("wildcard", "0.0.0.0 ::", FWD), ("loopback", "127.0.0.1 ::1", FWD),
     ("one-address", "127.0.0.9", "127.0.0.9")])
 def test_private_rule_never_dials_itself_or_nowhere(env, fwd, layout, listen, dial):
-    """`allow *.priv.test PORT private`: names answering 0.0.0.0, ::, ::ffff:0.0.0.0,
+    """`allow **.priv.test PORT private`: names answering 0.0.0.0, ::, ::ffff:0.0.0.0,
     broadcast or multicast are refused whatever the rule; names answering an address of
     this host are refused as a loop on a port the forwarder listens on, in every listen
     layout. One client connection is one accepted connection (the forwarder once dialled
     itself until 512 relays and 1,035 descriptors were used)."""
     port = _port_free_everywhere()
-    f = fwd(["allow *.priv.test %d private" % port], metrics=True, forward_listen=listen,
+    f = fwd(["allow **.priv.test %d private" % port], metrics=True, forward_listen=listen,
             max_conns_per_client="16")
     cases = dict(NEVER_CASES, **LOOP_CASES[layout])
     for name, want in cases.items():
@@ -1052,7 +1052,7 @@ def test_slowloris_client_hellos_cut_at_peek_timeout(env, fwd):
     with the bytes it got, while a TLS client at GOOD_SRC completes full handshakes and
     requests; memory stays under RSS_BOUND_KB."""
     n_per_src, peek, gap = 100, 1.5, 0.1
-    f = fwd(["allow api.test %d private" % env.p_tls, "allow *.wild.test %d private" % env.p_tls],
+    f = fwd(["allow api.test %d private" % env.p_tls, "allow **.wild.test %d private" % env.p_tls],
             peek_timeout="%g" % peek, max_conns_per_client="128")
     hello = client_hello_bytes("api.test")
 

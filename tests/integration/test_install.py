@@ -1,5 +1,5 @@
 """`make install` honours PREFIX (default /usr/local) and DESTDIR: the two daemons in
-sbin, the man pages in man5 and man8 (naming the documents where they are installed), the
+sbin, gatehouse-audit in bin, the man pages in man1, man5 and man8 (naming the documents where they are installed), the
 documents and an example configuration in share/doc/gatehouse, nothing in /etc; what it
 installs runs, renders and passes --check; `make uninstall` removes it all.
 
@@ -45,6 +45,8 @@ def expected(prefix):
             p + "/share/man/man5/gatehouse.conf.5": 0o644,
             p + "/share/man/man8/gatehouse-resolver.8": 0o644,
             p + "/share/man/man8/gatehouse-forwarder.8": 0o644,
+            p + "/bin/gatehouse-audit": 0o755,
+            p + "/share/man/man1/gatehouse-audit.1": 0o644,
             p + "/share/doc/gatehouse/README.md": 0o644,
             p + "/share/doc/gatehouse/examples/gatehouse.conf": 0o644}
     for doc in glob.glob(os.path.join(REPO, "docs", "*.md")):
@@ -69,6 +71,9 @@ def test_install_with_prefix_and_destdir(destdir, gatehouse):
         r = subprocess.run([os.path.join(usr, "sbin", daemon), "--version"],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 0 and r.stdout.startswith(daemon + " "), r
+    r = subprocess.run([os.path.join(usr, "bin", "gatehouse-audit"), "--version"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("gatehouse-audit "), r
     # the installed pages render without warnings and name the documents where they are
     need_man()
     for page in glob.glob(os.path.join(usr, "share", "man", "man*", "*")):

@@ -84,6 +84,10 @@ def _needed(binary):
 @pytest.mark.parametrize("binary,has,lacks", [
     ("gatehouse-resolver", "libldns.so", "libcares.so"),
     ("gatehouse-forwarder", "libcares.so", "libldns.so"),
+    ("gatehouse-forwarder", "libcares.so", "libjansson.so"),
+    ("gatehouse-resolver", "libldns.so", "libjansson.so"),
+    ("gatehouse-audit", "libjansson.so", "libldns.so"),
+    ("gatehouse-audit", "libpsl.so", "libcares.so"),
 ])
 def test_each_daemon_links_only_its_dns_library(binary, has, lacks):
     """ldns only in the resolver (it builds answers), c-ares only in the forwarder (it

@@ -42,8 +42,9 @@ def render(path, width):
     return re.sub(r".\x08", "", text), r.stderr
 
 
-def test_the_three_pages_are_there():
-    assert PAGES == ["gatehouse-forwarder.8", "gatehouse-resolver.8", "gatehouse.conf.5"]
+def test_the_four_pages_are_there():
+    assert PAGES == ["gatehouse-audit.1", "gatehouse-forwarder.8", "gatehouse-resolver.8",
+                     "gatehouse.conf.5"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -224,3 +225,10 @@ def test_help_points_at_the_man_pages(gatehouse, binary):
     assert "man 8 %s" % binary in r.stdout and "man 5 gatehouse.conf" in r.stdout, r.stdout
     page = "%s.8" % binary
     assert page in PAGES
+
+
+def test_audit_help_points_at_its_page(gatehouse):
+    r = gatehouse.run("gatehouse-audit", ["--help"])
+    assert r.returncode == 0, r.stderr
+    assert "man 1 gatehouse-audit" in r.stdout, r.stdout
+    assert "gatehouse-audit.1" in PAGES

@@ -198,20 +198,21 @@ def test_relative_links_resolve(path):
 
 def architecture_tables():
     """{directory: [file names in the first column of its table]} for the sections
-    "## common/: ...", "## resolver/: ...", "## forwarder/: ..." of ARCHITECTURE.md."""
+    "## common/: ...", "## resolver/: ...", "## forwarder/: ...", "## tools/: ..." of
+    ARCHITECTURE.md."""
     text = open(ARCHITECTURE, encoding="utf-8").read()
     out = {}
-    for m in re.finditer(r"^## (common|resolver|forwarder)/:.*?$(.*?)(?=^## |\Z)", text,
+    for m in re.finditer(r"^## (common|resolver|forwarder|tools)/:.*?$(.*?)(?=^## |\Z)", text,
                          re.S | re.M):
         out[m.group(1)] = re.findall(r"^\| `([a-z_]+\.[ch])` \|", m.group(2), re.M)
     return out
 
 
 def test_architecture_names_every_source_file_and_only_those():
-    """Each .c of common/, resolver/ and forwarder/ has its row (who owns what); each
+    """Each .c of common/, resolver/, forwarder/ and tools/ has its row (who owns what); each
     file a row names exists. A file added, renamed or deleted without its row fails."""
     tables = architecture_tables()
-    assert sorted(tables) == ["common", "forwarder", "resolver"], tables
+    assert sorted(tables) == ["common", "forwarder", "resolver", "tools"], tables
     for d, named in tables.items():
         there = set(os.listdir(os.path.join(REPO, d)))
         missing = sorted(f for f in there if f.endswith(".c") and f not in named)

@@ -35,7 +35,7 @@ RESOLVER = "gatehouse-resolver"
 T = scaled(2.0)                 # timeout of every socket operation, seconds
 V6 = have_ipv6()
 RULES = """allow smtp.gmail.com 465,587
-allow *.githubusercontent.com 443
+allow **.githubusercontent.com 443
 allow allowed.example 443
 """
 
@@ -652,13 +652,33 @@ def test_audit_lines(gatehouse):
     assert deny["verdict"] == "deny" and deny["rcode"] == "NXDOMAIN"
     assert "rule" not in deny and "answer" not in deny
     assert over_tcp["qtype"] == "HTTPS" and over_tcp["verdict"] == "allow"
-    assert over_tcp["rule"] == "*.githubusercontent.com" and "answer" not in over_tcp
+    assert over_tcp["rule"] == "**.githubusercontent.com" and "answer" not in over_tcp
     # one line per query, every line valid JSON (d.audit() checks), none half written
     assert len(d.audit()) == 3
     if V6:
         udp(d, dns.message.make_query("smtp.gmail.com", "AAAA"), addr="::1")
         (l6,) = d.wait_audit(lambda l: l.get("client") == "::1")
         assert l6["answer"] == "::1" and l6["qtype"] == "AAAA"
+
+
+def test_deny_rule_refuses_name_with_reason(gatehouse):
+    """A deny without ports refuses the name (NXDOMAIN) over the allow that matches it,
+    audited with reason `denied` and the deny rule; a deny with ports leaves the name
+    answered (DNS carries no port); GATEHOUSE_DENY is the same as a `deny` line."""
+    d = start(gatehouse, rules=RULES + "deny vault.githubusercontent.com\n"
+              "deny *.githubusercontent.com 8443\n",
+              env={"GATEHOUSE_DENY": "envdeny.githubusercontent.com"})
+    names = ["vault.githubusercontent.com", "envdeny.githubusercontent.com",
+             "raw.githubusercontent.com"]
+    answers = [udp(d, dns.message.make_query(n, "A")) for n in names]
+    assert [dns.rcode.to_text(a.rcode()) for a in answers] == ["NXDOMAIN", "NXDOMAIN",
+                                                               "NOERROR"]
+    lines = d.wait_audit(lambda l: l.get("event") == "query", count=3)
+    got = [(l["qname"], l["verdict"], l.get("reason"), l.get("rule")) for l in lines]
+    assert got == [
+        ("vault.githubusercontent.com", "deny", "denied", "vault.githubusercontent.com"),
+        ("envdeny.githubusercontent.com", "deny", "denied", "envdeny.githubusercontent.com"),
+        ("raw.githubusercontent.com", "allow", None, "**.githubusercontent.com")]
 
 
 def test_audit_escapes_client_bytes(gatehouse):
@@ -747,7 +767,7 @@ def test_sighup_broken_file_keeps_old(gatehouse):
     with open(d.config_path, "w") as f:
         f.write("allow new.example 443\nallow broken.example notaport\n" + good)
     d.send_signal(signal.SIGHUP)
-    err = d.wait_stderr(f"{d.config_path}:2:")
+    err = d.wait_stderr(f"{d.config_path}:2: allow broken.example")
     assert "notaport" in err
     d.assert_running()
     assert udp(d, dns.message.make_query("smtp.gmail.com", "A")).rcode() == dns.rcode.NOERROR
@@ -815,7 +835,7 @@ def test_check_prints_allowlist(gatehouse):
     r = gatehouse.run(RESOLVER, ["--check", "-c", conf])
     assert r.returncode == 0, r.stderr
     assert "allow smtp.gmail.com 465,587" in r.stdout
-    assert "allow *.githubusercontent.com 443" in r.stdout
+    assert "allow **.githubusercontent.com 443" in r.stdout
     assert f"{conf}:1" in r.stdout                          # where each rule came from
     assert "dns-listen 127.0.0.1:5353" in r.stdout
 
@@ -853,7 +873,7 @@ def test_environment_only(gatehouse):
     if os.path.exists("/etc/gatehouse/gatehouse.conf"):
         pytest.skip("a default config file exists on this host")
     port = free_port()
-    env = {"GATEHOUSE_ALLOW": "envonly.example:443 *.envwild.example:443",
+    env = {"GATEHOUSE_ALLOW": "envonly.example:443 **.envwild.example:443",
            "GATEHOUSE_DNS_LISTEN": f"127.0.0.1:{port}",
            "GATEHOUSE_TTL": "33"}
     r = gatehouse.run(RESOLVER, ["--check"], env=env)

@@ -391,7 +391,7 @@ def test_logrotate_under_load(gatehouse):
     """logrotate's rename + SIGUSR1, twice, while UDP and TCP queries flow (each with a
     name of its own): across the three files every answered query has exactly one audit
     line, none is lost or duplicated, and every file holds whole JSON lines only."""
-    d = start(gatehouse, rules="allow *.rot.example 443\n", extra="audit-rate 0\n")
+    d = start(gatehouse, rules="allow **.rot.example 443\n", extra="audit-rate 0\n")
     base = d.audit_path
     def name_for(chan, qid):                                 # one name per query
         return f"q{qid}.c{chan}.{'rot' if qid % 4 else 'blocked'}.example"

@@ -59,7 +59,7 @@ def start_resolver(gh, binary=RESOLVER, extra="", **kw):
 def start_forwarder(gh, binary=FORWARDER, extra="", **kw):
     port, dead = free_port(addrs=("127.0.0.1",)), free_port(addrs=("127.0.0.1",))
     # two rules on the port, so that it peeks for the name (one exact name would route)
-    d = gh.start(binary, f"allow a.example {port}\nallow *.a.example {port}\n"
+    d = gh.start(binary, f"allow a.example {port}\nallow **.a.example {port}\n"
                  f"forward-listen 127.0.0.1\n"
                  f"upstream 127.0.0.1:{dead}\n{extra}", ready=tcp_ready("127.0.0.1", port),
                  **kw)
@@ -154,7 +154,7 @@ def test_forwarder_reload_rotation_metrics_under_filter(gatehouse):
     # a reload that adds a port: socket, bind and listen after start-up
     new_port = free_port(addrs=("127.0.0.1",))
     with open(d.config_path, "a") as f:
-        f.write(f"allow b.example {new_port}\nallow *.b.example {new_port}\n")
+        f.write(f"allow b.example {new_port}\nallow **.b.example {new_port}\n")
     d.send_signal(signal.SIGHUP)
     d.wait_stderr("configuration reloaded")
     wait_for(lambda: listening(new_port), timeout=T, what=f"a listener on {new_port}")
@@ -274,7 +274,7 @@ def run_hook_raw(gh, daemon, hook, stop_sig=None):
         pytest.skip("not a sanitizer build")
     # two ports: the pre-flight refuses a forwarder port where the resolver listens
     port, dport = free_port(addrs=("127.0.0.1",)), free_port(addrs=("127.0.0.1",))
-    conf = gh.write(f"{daemon}-{hook}.conf", f"allow a.example {port}\nallow *.a.example {port}\n"
+    conf = gh.write(f"{daemon}-{hook}.conf", f"allow a.example {port}\nallow **.a.example {port}\n"
                     f"dns-listen 127.0.0.1:{dport}\nforward-listen 127.0.0.1\n"
                     f"upstream 127.0.0.1:{free_port(addrs=('127.0.0.1',))}\naudit off\n"
                     f"user {gh.user()}\n")

@@ -1117,10 +1117,10 @@ class Soak:
         lines = [
             "# soak configuration %s" % variant,
             "allow api.test %d private" % self.p_tls,
-            "allow *.api.test %d private" % self.p_tls,
+            "allow **.api.test %d private" % self.p_tls,
             "allow web.test %d private" % self.p_http,
             "allow gone.test %d private" % self.p_http,
-            "allow *.wild.test %d private" % self.p_http,
+            "allow **.wild.test %d private" % self.p_http,
             "route %d smtp.test:%d private" % (self.p_smtp, self.p_smtp),
             "forward-listen %s" % FWD,
             "dns-listen %s:%d%s" % (FWD, self.p_dns, " [::1]:%d" % self.p_dns if self.v6 else ""),

@@ -11,19 +11,7 @@
 
 #include "addr.h"
 #include "clients.h"
-
-/* "192.0.2.1:1000", "[::1]:53", or an address alone (port 0). */
-static struct sockaddr_storage
-sa_of(const char *text)
-{
-	struct sockaddr_storage ss;
-	char err[128];
-
-	assert_int_equal(addr_parse(text, 0, &ss, err, sizeof(err)), 0);
-	return ss;
-}
-
-#define SA(ss) ((const struct sockaddr *)&(ss))
+#include "unit_lib.h"
 
 /* ---- counts ---- */
 

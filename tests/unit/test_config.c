@@ -25,7 +25,7 @@
 #define ADDR_ADVICE "allow the name the clients use (the forwarder dials what it resolves " \
 	"to; add 'private' for private addresses)"
 #define NOT_A_SETTING "not a gatehouse setting (the variables are GATEHOUSE_ALLOW, " \
-	"GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. GATEHOUSE_DNS_LISTEN)"
+	"GATEHOUSE_DENY, GATEHOUSE_ROUTE, GATEHOUSE_CONFIG and GATEHOUSE_<SETTING>, e.g. GATEHOUSE_DNS_LISTEN)"
 
 static char err[1024];
 
@@ -226,6 +226,8 @@ test_settings_good(void **state)
 		{ "user gatehouse", "user gatehouse" },
 		{ "sandbox off", "sandbox off" },
 		{ "sandbox on", "sandbox on" },
+		{ "lookups-socket off", "lookups-socket off" },
+		{ "lookups-socket @gh-1._:/-Z", "lookups-socket @gh-1._:/-Z" },
 	};
 	size_t i, bad = 0;
 
@@ -447,6 +449,13 @@ test_settings_bad(void **state)
 		{ "user", "'user' needs a value" },
 		{ "sandbox yes", "'sandbox yes': expected on or off (off is for debugging only)" },
 		{ "sandbox on off", "'sandbox' takes one value" },
+		{ "lookups-socket /run/gatehouse/lookups", "'lookups-socket /run/gatehouse/lookups': "
+		  "expected off or @NAME (an abstract unix socket name: 1-107 letters, digits or "
+		  "._:/-)" },
+		{ "lookups-socket @", "'lookups-socket @': expected off or @NAME (an abstract unix "
+		  "socket name: 1-107 letters, digits or ._:/-)" },
+		{ "lookups-socket @a\\b", "'lookups-socket @a\\b': expected off or @NAME (an "
+		  "abstract unix socket name: 1-107 letters, digits or ._:/-)" },
 		{ "bogus 1", "unknown directive 'bogus'" },
 		{ "Allow a.com 443", "unknown directive 'Allow'; did you mean 'allow'?" },
 		{ "forward-listn 10.0.0.1", "unknown directive 'forward-listn'; did you mean "
@@ -605,7 +614,13 @@ test_allow(void **state)
 		{ "allow *.com 443", "allow '*.com' is too broad: it covers a whole public suffix" },
 		{ "allow *.co.uk 443", "allow '*.co.uk' is too broad: it covers a whole public suffix" },
 		{ "allow a*.b.com 443",
-		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com)" },
+		  "allow 'a*.b.com': '*' is only allowed as the whole first label (*.example.com: "
+		  "one label below example.com; **.example.com: any depth)" },
+		{ "allow **.com 443", "allow '**.com' is too broad: it covers a whole public suffix" },
+		{ "allow .example.com 443", "allow '.example.com': a leading dot is no wildcard "
+		  "here: write example.com for the name itself, *.example.com for one label below "
+		  "it, **.example.com for any depth" },
+		{ "allow **.githubusercontent.com 443", NULL },
 		{ "allow 10.0.0.1 443", "allow '10.0.0.1' is an IP address, not a name: " ADDR_ADVICE },
 		{ "allow smtp.gmail.com:465 465", "allow 'smtp.gmail.com:465': the port goes in the port "
 		  "list, not after the name: write smtp.gmail.com 465" },
@@ -650,17 +665,116 @@ test_allow_matches(void **state)
 	c = must_parse("allow smtp.gmail.com 465,587\n"
 	    "allow *.githubusercontent.com 443\n"
 	    "allow db.internal.example 5432 private\n"
-	    "allow Upper.Example. 8000-8099\n", NULL);
+	    "allow Upper.Example. 8000-8099\n"
+	    "allow **.deep.example 443\n", NULL);
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 465), NAME ":1");
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 587), NAME ":1");
 	assert_string_equal(match_origin(c, "smtp.gmail.com", 25), "-");
 	assert_string_equal(match_origin(c, "raw.githubusercontent.com", 443), NAME ":2");
 	assert_string_equal(match_origin(c, "githubusercontent.com", 443), "-");
+	/* *. is one label below; **. any depth; neither the apex */
+	assert_string_equal(match_origin(c, "a.raw.githubusercontent.com", 443), "-");
+	assert_string_equal(match_origin(c, "a.deep.example", 443), NAME ":5");
+	assert_string_equal(match_origin(c, "a.b.c.deep.example", 443), NAME ":5");
+	assert_string_equal(match_origin(c, "deep.example", 443), "-");
 	assert_string_equal(match_origin(c, "upper.example", 8050), NAME ":4");
 	assert_int_equal(policy_match(c->policy, "db.internal.example", 19, 5432)->flags,
 	    RULE_PRIVATE);
 	assert_int_equal(policy_match(c->policy, "smtp.gmail.com", 14, 465)->flags, 0);
 	config_unref(c);
+}
+
+/* ---- deny ---- */
+
+/* deny NAME [PORTS] in the file and GATEHOUSE_DENY: a deny wins over every allow that
+ * matches (name, port), in either order; without ports it refuses the name itself; it
+ * names no port to listen on; --check prints it as written. */
+static void
+test_deny(void **state)
+{
+	char *env[] = { "GATEHOUSE_DENY=admin.example.com b.example.com:8443 *.tmp.example.com",
+	    "GATEHOUSE_ALLOW=env.example.com:443", NULL };
+	struct config *c;
+	const struct rule *r;
+	char *printed;
+
+	(void)state;
+	c = must_parse("deny vault.example.com\n"
+	    "allow **.example.com 443,8443\n"
+	    "allow vault.example.com 443\n"
+	    "deny *.a.example.com 8443\n", env);
+	assert_string_equal(match_origin(c, "vault.example.com", 443), NAME ":1");
+	r = policy_match_name(c->policy, "vault.example.com", 17);
+	assert_non_null(r);
+	assert_int_equal(r->flags, RULE_DENY);
+	assert_string_equal(match_origin(c, "x.a.example.com", 8443), NAME ":4");
+	assert_string_equal(match_origin(c, "x.a.example.com", 443), NAME ":2");
+	assert_int_equal(policy_match_name(c->policy, "x.a.example.com", 15)->flags, 0);
+	assert_string_equal(match_origin(c, "y.x.a.example.com", 8443), NAME ":2");
+	assert_string_equal(match_origin(c, "admin.example.com", 443), "GATEHOUSE_DENY");
+	assert_string_equal(match_origin(c, "b.example.com", 8443), "GATEHOUSE_DENY");
+	assert_string_equal(match_origin(c, "b.example.com", 443), NAME ":2");
+	assert_string_equal(match_origin(c, "q.tmp.example.com", 443), "GATEHOUSE_DENY");
+	assert_string_equal(match_origin(c, "env.example.com", 443), "GATEHOUSE_ALLOW");
+	/* a deny names no listening port: 443 and 8443 only */
+	assert_int_equal(c->nports, 2);
+	printed = print_str(c);
+	assert_true(has_line(printed, "deny vault.example.com"));
+	assert_true(has_line(printed, "deny *.a.example.com 8443"));
+	assert_true(has_line(printed, "deny b.example.com 8443"));
+	assert_true(has_line(printed, "deny *.tmp.example.com"));
+	assert_non_null(strstr(printed, "deny vault.example.com\t# " NAME ":1\n"));
+	free(printed);
+	config_unref(c);
+	/* an exact allow alone on its port is no implicit route when a deny covers it */
+	c = must_parse("allow db.example 5432\ndeny db.example 5432\n", NULL);
+	assert_null(config_implicit_route(c, 5432));
+	config_unref(c);
+}
+
+static void
+test_deny_bad(void **state)
+{
+	static const struct in_out cases[] = {
+		{ "deny", "usage: deny NAME [PORTS]" },
+		{ "deny a.example 443 80", "usage: deny NAME [PORTS]" },
+		{ "deny a.example 443 private",
+		  "deny a.example: 'private' is for allow rules; a deny refuses whatever the address" },
+		{ "deny a.example 0", "deny a.example: '0': ports are numbers 1-65535" },
+		{ "deny * 443", "deny '*' matches every name; list the names to allow" },
+		{ "deny 10.0.0.1", "deny '10.0.0.1' is an IP address, not a name: " ADDR_ADVICE },
+		{ "deny a.*.example", "deny 'a.*.example': '*' is only allowed as the whole first "
+		  "label (*.example.com: one label below example.com; **.example.com: any depth)" },
+		{ "denny a.example", "unknown directive 'denny'; did you mean 'deny'?" },
+	};
+	static const struct {
+		const char *var, *err;
+	} envs[] = {
+		{ "GATEHOUSE_DENY=a.example:443:private", "GATEHOUSE_DENY: 'a.example:443:private': "
+		  "write NAME[:PORTS], e.g. vault.example.com or vault.example.com:443 (a deny has "
+		  "no options)" },
+		{ "GATEHOUSE_DENY=a.example:x", "GATEHOUSE_DENY: deny a.example: 'x': ports are "
+		  "numbers 1-65535" },
+		{ "GATEHOUSE_DENNY=a.example", "GATEHOUSE_DENNY: not a gatehouse setting; did you "
+		  "mean GATEHOUSE_DENY?" },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += line_refused("ttl 5\n", cases[i].in, "", cases[i].out);
+	for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++)
+		bad += refused_with(envs[i].var, "", env_of(envs[i].var), envs[i].err);
+	/* a route a deny covers on its port could never be used: an error at the route */
+	bad += refused_with("route denied", "allow smtp.gmail.com 465\n"
+	    "route 587 smtp.gmail.com:587\ndeny **.gmail.com 25,587\n", NULL,
+	    NAME ":2: route 587 smtp.gmail.com: the deny rule **.gmail.com (" NAME ":3) refuses "
+	    "smtp.gmail.com on port 587, so the route could never be used");
+	bad += refused_with("route denied by env", "route 2525 mx.example:25\n",
+	    env_of("GATEHOUSE_DENY=mx.example"), NAME ":1: route 2525 mx.example: the deny "
+	    "rule mx.example (GATEHOUSE_DENY) refuses mx.example on port 2525, so the route "
+	    "could never be used");
+	assert_int_equal(bad, 0);
 }
 
 /* ---- route ---- */
@@ -1077,6 +1191,28 @@ test_unknown_variables(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* How many of the cases (a file, a variable or NULL) parse with warnings other than their
+ * out (NULL: none), each printed. */
+static size_t
+warnings_differ(const struct text_var_out *cases, size_t n)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
+
+		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
+		    strcmp(c->warnings, cases[i].out) != 0)) {
+			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
+			    c->warnings ? c->warnings : "(none)",
+			    cases[i].out ? cases[i].out : "(none)");
+			bad++;
+		}
+		config_unref(c);
+	}
+	return bad;
+}
+
 /* A rule written twice (or a port of it) is a warning naming both places, not an error;
  * a route beside the allow rule of its name is no duplicate. */
 static void
@@ -1109,21 +1245,58 @@ test_duplicate_warning(void **state)
 		{ "max-lookups 16\nmax-lookups-per-client 2\n", NULL, NULL },
 		{ "max-lookups 1\n", NULL, NULL },
 	};
+
+	(void)state;
+	assert_int_equal(warnings_differ(cases, NELEM(cases)), 0);
+}
+
+/* Wildcards judged with the Public Suffix List (libpsl): over an ICANN suffix refused at
+ * FILE:LINE (allow and deny, file and environment); over a private-section suffix
+ * accepted with a warning naming the place. */
+static void
+test_public_suffix(void **state)
+{
+	static const struct in_out refused[] = {
+		{ "allow **.co.uk 443", "allow '**.co.uk' is too broad: it covers a whole public "
+		  "suffix" },
+		{ "allow *.com.au 443", "allow '*.com.au' is too broad: it covers a whole public "
+		  "suffix" },
+		{ "allow *.nic.ck 443", "allow '*.nic.ck' is too broad: it covers a whole public "
+		  "suffix" },	/* "*.ck": every x.ck is a public suffix */
+		{ "allow *.kawasaki.jp 443", "allow '*.kawasaki.jp' is too broad: it covers a whole "
+		  "public suffix" },
+		{ "deny **.com", "deny '**.com' is too broad: it covers a whole public suffix" },
+		{ "allow *.internal 443", "allow '*.internal' is too broad: it covers a whole "
+		  "public suffix" },
+	};
+	static const struct text_var_out warned[] = {
+		{ "allow *.github.io 443\n", NULL, NAME ":1: allow *.github.io: github.io is a "
+		  "public suffix (private section of the Public Suffix List): anyone can create "
+		  "names below it, and this wildcard covers them all\n" },
+		{ "ttl 5\nallow **.s3.amazonaws.com 443\n", NULL, NAME ":2: allow "
+		  "**.s3.amazonaws.com: s3.amazonaws.com is a public suffix (private section of "
+		  "the Public Suffix List): anyone can create names below it, and this wildcard "
+		  "covers them all\n" },
+		{ "", "GATEHOUSE_ALLOW=**.githubusercontent.com:443", "GATEHOUSE_ALLOW: allow "
+		  "**.githubusercontent.com: githubusercontent.com is a public suffix (private "
+		  "section of the Public Suffix List): anyone can create names below it, and this "
+		  "wildcard covers them all\n" },
+		{ "deny *.herokuapp.com\n", NULL, NAME ":1: deny *.herokuapp.com: herokuapp.com "
+		  "is a public suffix (private section of the Public Suffix List): anyone can "
+		  "create names below it, and this wildcard covers them all\n" },
+		/* below a private suffix: one owner's names, nothing to say */
+		{ "allow *.me.github.io 443\nallow **.bucket.s3.amazonaws.com 443\n"
+		  "allow github.io 443\nallow **.example.co.uk 443\nallow *.amazonaws.com 443\n",
+		  NULL, NULL },
+	};
 	size_t i, bad = 0;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++) {
-		struct config *c = must_parse(cases[i].text, env_of(cases[i].var));
-
-		if ((cases[i].out == NULL) != (c->warnings == NULL) || (c->warnings != NULL &&
-		    strcmp(c->warnings, cases[i].out) != 0)) {
-			print_error("case %zu: warnings \"%s\"\n   want \"%s\"\n", i,
-			    c->warnings ? c->warnings : "(none)",
-			    cases[i].out ? cases[i].out : "(none)");
-			bad++;
-		}
-		config_unref(c);
-	}
+	for (i = 0; i < NELEM(refused); i++)
+		bad += line_refused("ttl 5\n", refused[i].in, "", refused[i].out);
+	bad += refused_with("env", "", env_of("GATEHOUSE_DENY=**.co.uk"), "GATEHOUSE_DENY: deny "
+	    "'**.co.uk' is too broad: it covers a whole public suffix");
+	bad += warnings_differ(warned, NELEM(warned));
 	assert_int_equal(bad, 0);
 }
 
@@ -1313,6 +1486,7 @@ static const char DEFAULTS[] =
     "dns-tcp-idle 10\n"
     "user nobody\n"
     "sandbox on\n"
+    "lookups-socket @gatehouse-lookups\n"
     "mode enforce\n";
 
 static void
@@ -1375,7 +1549,7 @@ test_every_setting(void **state)
 		assert_string_equal(err, want);
 		n++;
 	}
-	assert_int_equal(n, 27);
+	assert_int_equal(n, 28);
 }
 
 /* A check across settings blames the variable when the environment wrote the setting
@@ -1705,6 +1879,9 @@ test_roundtrip(void **state)
 	    "allow *.githubusercontent.com 443\n"
 	    "allow db.internal.example 5432 private\n"
 	    "allow *.b.example 8000-8099,9000\n"
+	    "allow **.deep.example 443\n"
+	    "deny vault.deep.example\n"
+	    "deny *.x.b.example 9000,8050-8060\n"
 	    "route 2587 smtp.gmail.com:587\n"
 	    "route 15432 db.internal.example:5432 private\n"
 	    "dns-listen 172.19.0.120:53 [fd00::120]:5353\n"
@@ -1721,10 +1898,13 @@ test_roundtrip(void **state)
 	    "cache-min-ttl 1\ncache-max-ttl 60\nnegative-cache-ttl 2\n"
 	    "dns-tcp-max 16\ndns-tcp-idle 500ms\nuser gh\n";
 	char *env[] = { "GATEHOUSE_ALLOW=env.example:443:private *.env.example:80",
-	    "GATEHOUSE_ROUTE=25=mx.env.example:2525", NULL };
+	    "GATEHOUSE_ROUTE=25=mx.env.example:2525",
+	    "GATEHOUSE_DENY=bad.env.example **.deep.env.example:80", NULL };
 	static const char *const names[] = { "smtp.gmail.com", "raw.githubusercontent.com",
 	    "githubusercontent.com", "db.internal.example", "x.b.example", "b.example",
-	    "env.example", "a.env.example", "mx.env.example", "other.example" };
+	    "env.example", "a.env.example", "mx.env.example", "other.example",
+	    "a.b.deep.example", "vault.deep.example", "y.x.b.example", "bad.env.example",
+	    "a.deep.env.example" };
 	static const uint16_t ports[] = { 25, 80, 443, 465, 587, 2525, 2587, 5432, 8000, 8099,
 	    8100, 9000, 15432 };
 
@@ -1895,6 +2075,9 @@ main(void)
 		cmocka_unit_test(test_max_args),
 		cmocka_unit_test(test_allow),
 		cmocka_unit_test(test_allow_matches),
+		cmocka_unit_test(test_deny),
+		cmocka_unit_test(test_deny_bad),
+		cmocka_unit_test(test_public_suffix),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_route_bad),
 		cmocka_unit_test(test_env_allow_route),

@@ -77,9 +77,14 @@ test_match_basic(void **state)
 		{ "smtp.gmail.co", 0, "-", "prefix of the name" },
 		{ "mtp.gmail.com", 0, "-", "suffix of the name" },
 		{ "a.example.com", 443, "wild", "one label below a wildcard" },
-		{ "a.b.example.com", 443, "wild", "two labels below a wildcard" },
-		{ "a.b.c.d.e.example.com", 443, "wild", "many labels below" },
+		{ "a.b.example.com", 443, "-", "*. matches one label only, not two" },
+		{ "a.b.c.d.e.example.com", 443, "-", "*. never many labels below" },
 		{ "example.com", 443, "-", "the apex is not matched by *.example.com" },
+		{ "a.deep.example", 443, "deep", "**. matches one label below" },
+		{ "a.b.deep.example", 443, "deep", "**. matches two labels below" },
+		{ "a.b.c.d.e.deep.example", 0, "deep", "**. matches many labels below" },
+		{ "deep.example", 0, "-", "the apex is not matched by **.deep.example" },
+		{ "xdeep.example", 0, "-", "**. needs a label boundary" },
 		{ "example.com", 0, "-", "the apex, any port" },
 		{ "aexample.com", 443, "-", "suffix string without a label boundary" },
 		{ "a.example.com", 80, "-", "wildcard, other port" },
@@ -91,7 +96,8 @@ test_match_basic(void **state)
 	(void)state;
 	add(p, "smtp.gmail.com", "465,587", 0, "smtp");
 	add(p, "*.example.com", "443", 0, "wild");
-	assert_int_equal(policy_count(p), 2);
+	add(p, "**.deep.example", "443", 0, "deep");
+	assert_int_equal(policy_count(p), 3);
 	run_matches(p, cases, sizeof(cases) / sizeof(cases[0]));
 	policy_free(p);
 }
@@ -115,40 +121,112 @@ test_pattern_normalised(void **state)
 	add(p, "*.GitHub.COM", "443", 0, "wild-upper");
 	add(p, "db.internal.example.", "5432", 0, "dot");
 	add(p, "*.dot.example.", "1", 0, "wild-dot");
+	add(p, "**.Deep.Example.", "1", 0, "deep-dot");
 	assert_string_equal(policy_rule(p, 0)->pattern, "smtp.gmail.com");
 	assert_string_equal(policy_rule(p, 1)->pattern, "*.github.com");
 	assert_int_equal(policy_rule(p, 1)->wildcard, 1);
 	assert_int_equal(policy_rule(p, 0)->wildcard, 0);
 	assert_string_equal(policy_rule(p, 2)->pattern, "db.internal.example");
 	assert_string_equal(policy_rule(p, 3)->pattern, "*.dot.example");
+	assert_string_equal(policy_rule(p, 4)->pattern, "**.deep.example");
+	assert_int_equal(policy_rule(p, 4)->wildcard, 2);
 	run_matches(p, cases, sizeof(cases) / sizeof(cases[0]));
 	policy_free(p);
 }
 
-/* Most specific wins: exact over wildcard, longer wildcard suffix over shorter; and a
- * more specific rule without the port falls back to a less specific one with it. */
+/* Most specific wins: exact over wildcard, longer wildcard suffix over shorter, at one
+ * suffix "*." over "**."; and a more specific rule without the port falls back to a less
+ * specific one with it. */
 static void
 test_precedence(void **state)
 {
 	struct policy *p = policy_new();
 	static const struct mcase cases[] = {
-		{ "a.b.example.com", 443, "exact-ab", "exact beats both wildcards" },
+		{ "a.b.example.com", 443, "exact-ab", "exact beats every wildcard" },
 		{ "a.b.example.com", 0, "exact-ab", "exact beats wildcards (name only)" },
-		{ "x.b.example.com", 443, "wild-b", "longer suffix beats shorter" },
-		{ "y.x.b.example.com", 443, "wild-b", "deeper: longest matching suffix" },
+		{ "x.b.example.com", 443, "one-b", "at one suffix *. beats **." },
+		{ "x.b.example.com", 0, "one-b", "name only: *. beats **. at one suffix" },
+		{ "x.b.example.com", 80, "deep-b", "*. lacks the port: **. at the same suffix" },
+		{ "y.x.b.example.com", 443, "deep-b", "two labels below b: only **.b matches" },
+		{ "y.x.b.example.com", 0, "deep-b", "longest suffix with a match (name only)" },
 		{ "x.c.example.com", 443, "wild-ex", "only the short wildcard matches" },
-		{ "b.example.com", 443, "wild-ex", "apex of *.b is under *.example.com" },
+		{ "b.example.com", 443, "wild-ex", "apex of *.b is under **.example.com" },
 		{ "x.b.example.com", 8443, "wild-ex", "longer suffix lacks the port: shorter has it" },
 		{ "a.b.example.com", 8443, "wild-ex", "exact lacks the port: wildcard has it" },
 		{ "a.b.example.com", 9000, "-", "nobody has the port" },
-		{ "x.b.example.com", 0, "wild-b", "name only: most specific" },
+		{ "example.com", 0, "-", "the apex of every wildcard" },
+		{ "x.one.example", 443, "one-shallow", "*. under a shorter suffix than a **." },
+		{ "y.x.one.example", 443, "deep-one", "two labels: *. of one.example does not" },
 	};
 
 	(void)state;
-	add(p, "*.example.com", "443,8443", 0, "wild-ex");
-	add(p, "*.b.example.com", "443", 0, "wild-b");
+	add(p, "**.example.com", "443,8443", 0, "wild-ex");
+	add(p, "**.b.example.com", "443,80", 0, "deep-b");
+	add(p, "*.b.example.com", "443", 0, "one-b");
 	add(p, "a.b.example.com", "443", 0, "exact-ab");
+	add(p, "**.one.example", "443", 0, "deep-one");
+	add(p, "*.one.example", "443", 0, "one-shallow");
 	run_matches(p, cases, sizeof(cases) / sizeof(cases[0]));
+	policy_free(p);
+}
+
+/* A deny rule that matches (name, port) decides over every allow rule that matches,
+ * whatever their specificity and order; policy_match_name only takes a deny for every
+ * port. */
+static void
+test_deny(void **state)
+{
+	struct policy *p = policy_new();
+	static const struct mcase cases[] = {
+		{ "vault.example.com", 443, "deny-vault", "exact deny over a wildcard allow" },
+		{ "vault.example.com", 0, "deny-vault", "name only: a deny for every port" },
+		{ "api.example.com", 443, "allow-all", "the allow rule elsewhere" },
+		{ "x.secret.example.com", 443, "deny-secret", "**. deny over the more specific *. allow" },
+		{ "x.secret.example.com", 0, "deny-secret", "name only" },
+		{ "secret.example.com", 443, "allow-all", "the deny's apex is not denied" },
+		{ "a.example.com", 443, "deny-a", "a deny written before the exact allow" },
+		{ "a.example.com", 80, "allow-a", "the deny's ports only" },
+		{ "a.example.com", 0, "allow-a", "name only: a deny with ports does not decide" },
+		{ "b.example.com", 8443, "deny-b", "a deny written after the exact allow" },
+		{ "b.example.com", 443, "allow-all", "other port: the wildcard allow" },
+		{ "b.example.com", 0, "allow-b", "name only: the allow" },
+		{ "one.shallow.example", 0, "deny-one", "*. deny, one label" },
+		{ "two.one.shallow.example", 0, "allow-shallow", "*. deny: not two labels" },
+		{ "no.rule.example", 0, "-", "no rule" },
+		{ "vault.example.org", 0, "deny-org", "a deny with no allow at all" },
+		{ "vault.example.org", 22, "deny-org", "a deny with no allow at all, a port" },
+	};
+	struct portrange every = { 1, 65535 }, pr = { 443, 443 };
+	char err[256] = "";
+
+	(void)state;
+	add(p, "vault.example.com", "1-65535", RULE_DENY, "deny-vault");
+	add(p, "**.example.com", "443", 0, "allow-all");
+	add(p, "*.secret.example.com", "443", 0, "allow-secret");
+	add(p, "**.secret.example.com", "1-65535", RULE_DENY, "deny-secret");
+	add(p, "a.example.com", "443,8443", RULE_DENY, "deny-a");
+	add(p, "a.example.com", "80,443", 0, "allow-a");
+	add(p, "b.example.com", "8443,80", 0, "allow-b");
+	add(p, "b.example.com", "8443", RULE_DENY, "deny-b");
+	add(p, "**.shallow.example", "1-65535", 0, "allow-shallow");
+	add(p, "*.shallow.example", "1-65535", RULE_DENY, "deny-one");
+	add(p, "vault.example.org", "1-65535", RULE_DENY, "deny-org");
+	run_matches(p, cases, sizeof(cases) / sizeof(cases[0]));
+	assert_int_equal(policy_match(p, "vault.example.com", 17, 443)->flags, RULE_DENY);
+	assert_true(rule_all_ports(policy_match_name(p, "vault.example.com", 17)));
+	assert_false(rule_all_ports(policy_match(p, "a.example.com", 13, 443)));
+	/* a deny never says 'private' nor routes; policy_find sees allow rules only */
+	assert_int_equal(policy_add(p, "c.example.com", &every, 1, RULE_DENY | RULE_PRIVATE,
+	    "x", 0, err, sizeof(err)), -1);
+	assert_string_equal(err, "'c.example.com': a deny rule has no 'private' and no route");
+	assert_int_equal(policy_add(p, "c.example.com", &pr, 1, RULE_DENY | RULE_ROUTE, "x", 0,
+	    err, sizeof(err)), -1);
+	assert_null(policy_find(p, "vault.example.com", &pr, 1, 0, NULL));
+	assert_string_equal(policy_find(p, "a.example.com", &pr, 1, 0, NULL)->src, "allow-a");
+	/* a deny and an allow of one pattern may disagree on anything: no 'private' check */
+	add(p, "d.example.com", "443", RULE_PRIVATE, "allow-d");
+	add(p, "d.example.com", "443", RULE_DENY, "deny-d");
+	assert_string_equal(who(p, "d.example.com", 443), "deny-d");
 	policy_free(p);
 }
 
@@ -227,6 +305,9 @@ struct refusal {
 	const char *shows;
 };
 
+#define STAR_ONLY "'*' is only allowed as the whole first label (*.example.com: one " \
+	"label below example.com; **.example.com: any depth)"
+
 /* Refused patterns, each with the exact message. */
 static void
 test_refused_patterns(void **state)
@@ -241,14 +322,19 @@ test_refused_patterns(void **state)
 		  "a second-level public suffix" },
 		{ "*.com.au", "'*.com.au' is too broad: it covers a whole public suffix",
 		  "another listed public suffix" },
-		{ "a*.b.com", "'a*.b.com': '*' is only allowed as the whole first label (*.example.com)",
-		  "'*' inside a label" },
-		{ "*.*.b.com", "'*.*.b.com': '*' is only allowed as the whole first label (*.example.com)",
-		  "two wildcards" },
-		{ "a.*.com", "'a.*.com': '*' is only allowed as the whole first label (*.example.com)",
-		  "'*' in a middle label" },
-		{ "**.b.com", "'**.b.com': '*' is only allowed as the whole first label (*.example.com)",
-		  "'**'" },
+		{ "**.net.in", "'**.net.in' is too broad: it covers a whole public suffix",
+		  "a public suffix no hand-kept list had" },
+		{ "*.foo.kawasaki.jp", "'*.foo.kawasaki.jp' is too broad: it covers a whole "
+		  "public suffix", "under a \"*.kawasaki.jp\" rule of the list" },
+		{ "**", "'**' matches every name; list the names to allow", "bare '**'" },
+		{ "**.", "'**.' matches every name; list the names to allow", "'**.'" },
+		{ "**.com", "'**.com' is too broad: it covers a whole public suffix", "**. over a TLD" },
+		{ "a*.b.com", "'a*.b.com': " STAR_ONLY, "'*' inside a label" },
+		{ "*.*.b.com", "'*.*.b.com': " STAR_ONLY, "two wildcards" },
+		{ "**.*.b.com", "'**.*.b.com': " STAR_ONLY, "'**.' then '*.'" },
+		{ "***.b.com", "'***.b.com': " STAR_ONLY, "three stars" },
+		{ "a.*.com", "'a.*.com': " STAR_ONLY, "'*' in a middle label" },
+		{ "a.**.com", "'a.**.com': " STAR_ONLY, "'**' in a middle label" },
 		{ "1.2.3.4", "'1.2.3.4': an IP address, not a name", "IPv4 literal" },
 		{ "::1", "'::1': an IP address, not a name", "IPv6 literal" },
 		{ "*.10.0.0", "'*.10.0.0': an IP address, not a name", "wildcard over numbers" },
@@ -285,6 +371,7 @@ test_accepted_wildcards(void **state)
 {
 	static const char *const ok[] = {
 		"*.example.co.uk", "*.githubusercontent.com", "*.uk.com", "*.a.b", "*._tcp.example",
+		"**.example.co.uk", "**.githubusercontent.com",
 	};
 	struct policy *p = policy_new();
 	struct portrange pr = { 443, 443 };
@@ -299,7 +386,37 @@ test_accepted_wildcards(void **state)
 	}
 	assert_string_equal(who(p, "x.example.co.uk", 443), "*.example.co.uk");
 	assert_string_equal(who(p, "x.co.uk", 443), "-");
+	assert_string_equal(who(p, "y.x.example.co.uk", 443), "**.example.co.uk");
 	policy_free(p);
+}
+
+/* policy_suffix_kind: what the Public Suffix List says of a wildcard's suffix. */
+static void
+test_suffix_kind(void **state)
+{
+	static const struct {
+		const char *suffix;
+		enum policy_suffix want;
+	} cases[] = {
+		{ "com", POLICY_SUFFIX_ICANN }, { "co.uk", POLICY_SUFFIX_ICANN },
+		{ "test", POLICY_SUFFIX_ICANN }, { "x.ck", POLICY_SUFFIX_ICANN },
+		{ "github.io", POLICY_SUFFIX_PRIVATE }, { "s3.amazonaws.com", POLICY_SUFFIX_PRIVATE },
+		{ "githubusercontent.com", POLICY_SUFFIX_PRIVATE },
+		{ "example.com", POLICY_SUFFIX_NONE }, { "me.github.io", POLICY_SUFFIX_NONE },
+		{ "amazonaws.com", POLICY_SUFFIX_NONE }, { "wild.test", POLICY_SUFFIX_NONE },
+	};
+	size_t i, bad = 0;
+
+	(void)state;
+	policy_psl_load();
+	policy_psl_load();	/* once: the second call does nothing */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (policy_suffix_kind(cases[i].suffix) != cases[i].want) {
+			print_error("%s: %d, want %d\n", cases[i].suffix,
+			    (int)policy_suffix_kind(cases[i].suffix), (int)cases[i].want);
+			bad++;
+		}
+	assert_int_equal(bad, 0);
 }
 
 /* A rule with no ports is refused; flags and origin are copied. */
@@ -457,7 +574,7 @@ test_scale(void **state)
 		if (i % 2 == 0)
 			snprintf(pat, sizeof(pat), "host%zu.exact.example", i);
 		else
-			snprintf(pat, sizeof(pat), "*.zone%zu.wild.example", i);
+			snprintf(pat, sizeof(pat), "**.zone%zu.wild.example", i);
 		if (policy_add(p, pat, &pr, 1, i % 3 == 0 ? RULE_PRIVATE : 0, "scale",
 		    (unsigned)i + 1, err, sizeof(err)) != 0)
 			fail_msg("rule %zu: %s", i, err);
@@ -513,7 +630,8 @@ test_long_names(void **state)
 	size_t i;
 
 	(void)state;
-	add(p, "*.z.example", "1", 0, "deep");
+	add(p, "**.z.example", "1", 0, "deep");
+	add(p, "*.z.example", "2", 0, "one");
 	/* "a.a.a. ... .z.example": 2*121 + 9 = 251 characters, 123 labels */
 	for (i = 0; i < 121; i++) {
 		name[2 * i] = 'a';
@@ -522,7 +640,9 @@ test_long_names(void **state)
 	strcpy(name + 242, "z.example");
 	assert_int_equal(strlen(name), 251);
 	assert_string_equal(who(p, name, 1), "deep");
+	assert_string_equal(who(p, name, 2), "-");		/* *. : one label only */
 	assert_string_equal(who(p, name + 240, 1), "deep");	/* "a.z.example" */
+	assert_string_equal(who(p, name + 240, 2), "one");
 	{
 		char n253[260] = "aaa.";
 
@@ -597,6 +717,8 @@ main(void)
 		cmocka_unit_test(test_match_basic),
 		cmocka_unit_test(test_pattern_normalised),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_deny),
+		cmocka_unit_test(test_suffix_kind),
 		cmocka_unit_test(test_same_name_rules),
 		cmocka_unit_test(test_route_rules),
 		cmocka_unit_test(test_has_port),

@@ -173,14 +173,57 @@ test_rules_together(void **state)
 	assert_string_equal(decide(c, "net16", "a.example.com", 80), "-");
 	/* a policy's exact rule beats a global wildcard, and the other way round */
 	config_unref(c);
-	c = parse("allow *.example.com 443\npolicy p 10.0.0.1\nallow a.example.com 443 private\n"
+	c = parse("allow **.example.com 443\npolicy p 10.0.0.1\nallow a.example.com 443 private\n"
 	    "policy q 10.0.0.2\nallow *.b.example.com 443\n", NULL);
 	assert_true(policyset_check(c->policies, 1, "a.example.com", 13, 443)->flags &
 	    RULE_PRIVATE);
 	assert_string_equal(decide(c, "q", "x.b.example.com", 443), "*.b.example.com");
-	assert_string_equal(decide(c, "q", "x.c.example.com", 443), "*.example.com");
+	assert_string_equal(decide(c, "q", "x.c.example.com", 443), "**.example.com");
+	assert_string_equal(decide(c, "q", "y.x.b.example.com", 443), "**.example.com");
 	assert_string_equal(policyset_name(c->policies, 1), "p");
 	config_unref(c);
+}
+
+/* A deny rule from either side wins over any allow: a policy's deny over a global
+ * wildcard, a global deny over a policy's exact allow; in files and variables alike. */
+static void
+test_deny_across_policies(void **state)
+{
+	char *env[] = { "GATEHOUSE_ALLOW=**.example.com:443", "GATEHOUSE_DENY=secret.example.com",
+	    "GATEHOUSE_POLICY_P=10.0.0.1", "GATEHOUSE_POLICY_P_DENY=vault.example.com:443",
+	    "GATEHOUSE_POLICY_Q=10.0.0.2", "GATEHOUSE_POLICY_Q_ALLOW=secret.example.com:443",
+	    NULL };
+	const char *file = "allow **.example.com 443\ndeny secret.example.com\n"
+	    "policy p 10.0.0.1\ndeny vault.example.com 443\n"
+	    "policy q 10.0.0.2\nallow secret.example.com 443\n";
+	struct config *c;
+	int form;
+
+	(void)state;
+	for (form = 0; form < 2; form++) {
+		const struct rule *r;
+
+		c = form == 0 ? parse(file, NULL) : parse("", env);
+		r = policyset_check(c->policies, (size_t)policyset_find(c->policies, "p"),
+		    "vault.example.com", 17, 443);
+		assert_non_null(r);
+		assert_true(r->flags & RULE_DENY);
+		assert_string_equal(decide(c, "q", "vault.example.com", 443), "**.example.com");
+		assert_string_equal(decide(c, "p", "www.example.com", 443), "**.example.com");
+		r = policyset_check(c->policies, (size_t)policyset_find(c->policies, "q"),
+		    "secret.example.com", 18, 443);
+		assert_non_null(r);
+		assert_true(r->flags & RULE_DENY);
+		/* the name alone (the resolver): a deny for every port refuses it, one for some
+		 * ports does not */
+		r = policyset_check(c->policies, (size_t)policyset_find(c->policies, "q"),
+		    "secret.example.com", 18, 0);
+		assert_true(r != NULL && (r->flags & RULE_DENY));
+		r = policyset_check(c->policies, (size_t)policyset_find(c->policies, "p"),
+		    "vault.example.com", 17, 0);
+		assert_true(r != NULL && !(r->flags & RULE_DENY));
+		config_unref(c);
+	}
 }
 
 /* Modes: the gateway's setting, a policy's own line overriding it. */
@@ -290,7 +333,7 @@ test_errors(void **state)
 		    "policy a: routes are gateway-wide; write them before the first policy line" },
 		{ "policy a 10.0.0.1\nttl 30\n",
 		    NAME ":2: 'ttl' inside policy a: settings "
-		    "are gateway-wide (only allow and mode lines belong to a policy); write it before the "
+		    "are gateway-wide (only allow, deny and mode lines belong to a policy); write it before the "
 		    "first policy line" },
 		{ "policy a 10.0.0.1\nmode audit\n",
 		    NAME ":2: 'mode audit': expected "
@@ -310,7 +353,7 @@ test_errors(void **state)
 		char *e1[] = { "GATEHOUSE_POLICY_A_ALLOW=x.example:443", NULL };
 		char *e2[] = { "GATEHOUSE_POLICY_a=10.0.0.1", NULL };
 		char *e3[] = { "GATEHOUSE_POLICY_A=10.0.0.1", "GATEHOUSE_POLICY_B=10.0.0.1", NULL };
-		char *e4[] = { "GATEHOUSE_POLICY_A=10.0.0.1", "GATEHOUSE_POLICY_A_DENY=x:1", NULL };
+		char *e4[] = { "GATEHOUSE_POLICY_A=10.0.0.1", "GATEHOUSE_POLICY_A_DENY=x.example:1:private", NULL };
 
 		refused("", e1, "GATEHOUSE_POLICY_A_ALLOW: no policy a: declare it with "
 		    "GATEHOUSE_POLICY_A or a policy line");
@@ -318,8 +361,8 @@ test_errors(void **state)
 		    "for '-' in a policy's name");
 		refused("", e3, "GATEHOUSE_POLICY_B: policy b: 10.0.0.1 is already a client of "
 		    "policy a (GATEHOUSE_POLICY_A): a client spec may be in one policy only");
-		refused("", e4, "GATEHOUSE_POLICY_A_DENY: deny rules are not supported by this "
-		    "version");
+		refused("", e4, "GATEHOUSE_POLICY_A_DENY: 'x.example:1:private': write NAME[:PORTS], "
+		    "e.g. vault.example.com or vault.example.com:443 (a deny has no options)");
 		refused("policy a 10.0.0.1\n", e3 + 0, "GATEHOUSE_POLICY_A: policy a is "
 		    "already declared");
 	}
@@ -441,6 +484,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_rules_together),
+		cmocka_unit_test(test_deny_across_policies),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_errors),

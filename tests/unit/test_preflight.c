@@ -373,6 +373,9 @@ test_warnings(void **state)
 	write_resolvconf("nameserver 198.51.100.53\n");
 	assert_ok("dns-listen 127.0.0.1:5353\nuser root\n", "the allowlist is empty: every name is "
 	    "answered NXDOMAIN and nothing is forwarded\n");
+	/* deny rules alone allow nothing */
+	assert_ok("deny a.example\ndns-listen 127.0.0.1:5353\nuser root\n", "the allowlist is "
+	    "empty: every name is answered NXDOMAIN and nothing is forwarded\n");
 	assert_ok("allow a.example 443\ndns-listen 198.51.100.1:53\nforward-listen 198.51.100.1\n"
 	    "metrics 198.51.100.1:9100\nuser root\n",
 	    NAME ":2: dns-listen 198.51.100.1:53: no interface of this machine has this address, so "

@@ -227,13 +227,19 @@ static struct in_addr v4[256];
 static struct in6_addr v6[4];
 
 static void
-add_rule(const char *pattern)
+add_rule_flags(const char *pattern, unsigned flags, uint16_t lo, uint16_t hi)
 {
-	struct portrange pr = { 443, 443 };
+	struct portrange pr = { lo, hi };
 	char err[256];
 
-	if (policy_add(pol, pattern, &pr, 1, 0, "test", 0, err, sizeof(err)) == -1)
+	if (policy_add(pol, pattern, &pr, 1, flags, "test", 0, err, sizeof(err)) == -1)
 		fail_msg("policy_add %s: %s", pattern, err);
+}
+
+static void
+add_rule(const char *pattern)
+{
+	add_rule_flags(pattern, 0, 443, 443);
 }
 
 static int
@@ -248,6 +254,10 @@ setup(void **state)
 	add_rule("a.b.example.com");
 	add_rule("*.wild.example.org");
 	add_rule("exact.wild.example.org");
+	add_rule("**.deep.example.org");
+	add_rule_flags("secret.deep.example.org", RULE_DENY, 1, UINT16_MAX);	/* every port */
+	add_rule_flags("*.hidden.deep.example.org", RULE_DENY, 1, UINT16_MAX);
+	add_rule_flags("port.deep.example.org", RULE_DENY, 443, 443);	/* some ports only */
 	add_rule("Trailing.Example.NET.");	/* normalised to trailing.example.net */
 	{
 		struct portrange pr = { 443, 443 };
@@ -1339,7 +1349,8 @@ test_small_outcap(void **state)
 
 /* ---- names -------------------------------------------------------------------------- */
 
-/* "*.wild.example.org" covers any depth below, never the apex; an exact rule wins. */
+/* "*.wild.example.org" covers one label below, "**.deep.example.org" any depth; neither
+ * the apex; an exact rule wins. */
 static void
 test_wildcard_and_exact(void **state)
 {
@@ -1347,9 +1358,12 @@ test_wildcard_and_exact(void **state)
 		const char *name, *rule;
 	} cases[] = {
 		{ "a.wild.example.org", "*.wild.example.org" },
-		{ "a.b.c.wild.example.org", "*.wild.example.org" },
+		{ "a.b.c.wild.example.org", NULL },
 		{ "exact.wild.example.org", "exact.wild.example.org" },
-		{ "x.exact.wild.example.org", "*.wild.example.org" },
+		{ "x.exact.wild.example.org", NULL },
+		{ "a.deep.example.org", "**.deep.example.org" },
+		{ "a.b.c.deep.example.org", "**.deep.example.org" },
+		{ "deep.example.org", NULL },
 		{ "wild.example.org", NULL },
 		{ "example.org", NULL },
 		{ "awild.example.org", NULL },
@@ -1373,6 +1387,46 @@ test_wildcard_and_exact(void **state)
 			s.info = (struct want_info){ .verdict = VERDICT_DENY, .qname = cases[i].name };
 		}
 		run_steps(&s, 1);
+	}
+}
+
+/* A deny rule for every port refuses the name over the allow rule that matches it, with
+ * reason "denied" and the deny rule (NXDOMAIN, or REFUSED with `blocked refused`); a deny
+ * for some ports leaves the name answered (DNS carries no port). */
+static void
+test_deny_rules(void **state)
+{
+	static const struct {
+		const char *name, *rule;
+		int denied;
+	} cases[] = {
+		{ "secret.deep.example.org", "secret.deep.example.org", 1 },
+		{ "x.hidden.deep.example.org", "*.hidden.deep.example.org", 1 },
+		{ "a.x.hidden.deep.example.org", "**.deep.example.org", 0 },	/* *. : one label */
+		{ "hidden.deep.example.org", "**.deep.example.org", 0 },	/* not the apex */
+		{ "a.secret.deep.example.org", "**.deep.example.org", 0 },	/* exact: not below */
+		{ "port.deep.example.org", "**.deep.example.org", 0 },
+	};
+	size_t i;
+	int refused;
+
+	(void)state;
+	for (refused = 0; refused <= 1; refused++) {
+		for (i = 0; i < NELEM(cases); i++) {
+			struct step s = { .na = 1, .refused = refused,
+				.q = { .id = (uint16_t)i, .name = cases[i].name, .type = T_A },
+				.want = { .an = 1 },
+				.info = { .verdict = VERDICT_ALLOW, .rule = cases[i].rule,
+				    .qname = cases[i].name, .n4 = 1 } };
+
+			if (cases[i].denied) {
+				s.want = refused ? (struct want){ .rcode = LDNS_RCODE_REFUSED } :
+				    (struct want){ .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1 };
+				s.info = (struct want_info){ .verdict = VERDICT_DENY,
+				    .reason = "denied", .rule = cases[i].rule, .qname = cases[i].name };
+			}
+			run_steps(&s, 1);
+		}
 	}
 }
 
@@ -1655,6 +1709,7 @@ main(void)
 		STEP_TEST("test_truncation_and_tcp", truncation_and_tcp),
 		cmocka_unit_test(test_small_outcap),
 		cmocka_unit_test(test_wildcard_and_exact),
+		cmocka_unit_test(test_deny_rules),
 		cmocka_unit_test(test_case_and_trailing_dot),
 		cmocka_unit_test(test_special_bytes),
 		STEP_TEST("test_root_name", root_name),
