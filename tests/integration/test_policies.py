@@ -349,3 +349,63 @@ def test_check_by_environment_alone(gatehouse):
     bad = gatehouse.run(RESOLVER, ["--check"], env=dict(env, GATEHOUSE_POLICY_GRAFANA_MODE="x"))
     assert bad.returncode == 2
     assert "GATEHOUSE_POLICY_GRAFANA_MODE: 'mode x': expected enforce or report" in bad.stderr
+
+
+def deny_layout(env, a_mode=None):
+    """g.test for everyone but policy a, which denies it (port and name); x.test denied
+    for everyone, though policy b allows it."""
+    p = env.p_http
+    out = ["allow g.test %d private" % p, "deny x.test",
+           "policy a %s" % CLIENT_A, "deny g.test %d" % p, "deny g.test"]
+    if a_mode:
+        out.append("mode " + a_mode)
+    return out + ["policy b %s/32" % CLIENT_B, "allow x.test %d private" % p]
+
+
+def test_deny_rules_across_policies(gatehouse, env, fwds):
+    """A deny wins whichever side it is on: policy a's deny over the global allow of
+    g.test, the global deny of x.test over policy b's own allow. The resolver answers
+    NXDOMAIN with reason denied, the forwarder 403 with reason denied; both name the
+    deny rule."""
+    p = env.p_http
+    d = resolver(gatehouse, env, deny_layout(env))
+    assert ask(d, CLIENT_A, "g.test").rcode() == dns.rcode.NXDOMAIN
+    assert ask(d, CLIENT_B, "x.test").rcode() == dns.rcode.NXDOMAIN
+    assert a_records(ask(d, CLIENT_B, "g.test")) == [GW]
+    qa, qb, qb2 = query_lines(d, 3)
+    assert (qa["policy"], qa["verdict"], qa["reason"], qa["rule"]) == \
+        ("a", "deny", "denied", "g.test")
+    assert (qb["policy"], qb["verdict"], qb["reason"], qb["rule"]) == \
+        ("b", "deny", "denied", "x.test")
+    assert (qb2["policy"], qb2["verdict"], qb2["rule"]) == ("b", "allow", "g.test")
+    f = fwds(deny_layout(env))
+    resp, ca = http_from(CLIENT_A, p, "g.test")
+    assert status(resp) == 403
+    resp, cb = http_from(CLIENT_B, p, "x.test")
+    assert status(resp) == 403
+    assert env.web["g.test"].accepts == [] and env.web["x.test"].accepts == []
+    la, lb = f.wait_conn(ca), f.wait_conn(cb)
+    assert (la["policy"], la["verdict"], la["reason"], la["rule"]) == \
+        ("a", "deny", "denied", "g.test")
+    assert (lb["policy"], lb["verdict"], lb["reason"], lb["rule"]) == \
+        ("b", "deny", "denied", "x.test")
+
+
+def test_deny_rule_under_report_mode(gatehouse, env, fwds):
+    """Policy a in report mode: the name its deny rule refuses is answered, and the line
+    says enforce would have refused it as denied, by that rule. The forwarder lets it
+    past the check, but a deny rule carries no 'private', so the loopback server is still
+    refused (no-address), and that line says the same of enforce."""
+    p = env.p_http
+    d = resolver(gatehouse, env, deny_layout(env, "report"))
+    assert a_records(ask(d, CLIENT_A, "g.test")) == [GW]
+    (q,) = query_lines(d, 1)
+    assert (q["verdict"], q["mode"], q["enforce"], q["enforce_reason"], q["rule"]) == \
+        ("allow", "report", "deny", "denied", "g.test")
+    f = fwds(deny_layout(env, "report"))
+    resp, ca = http_from(CLIENT_A, p, "g.test")
+    assert status(resp) == 403 and b"no address it may connect to" in resp
+    assert env.web["g.test"].accepts == []
+    l = f.wait_conn(ca)
+    assert (l["verdict"], l["reason"], l["mode"], l["enforce"], l["enforce_reason"],
+            l["rule"]) == ("deny", "no-address", "report", "deny", "denied", "g.test")
