@@ -99,19 +99,18 @@ current_specs(const struct current *cur, const char *policy)
 	return cur->specs[current_policy(cur, policy)];
 }
 
-/* Mark r used: a rule of the global rules or of policy idx. */
+/* Mark r used, a rule of any policy (an implicit route's rule may be a policy's). A
+ * linear search: a configuration's rules number in the hundreds. */
 static void
-mark(struct current *cur, size_t idx, const struct rule *r)
+mark(struct current *cur, const struct rule *r)
 {
-	size_t where[2] = { 0, idx };
-
-	for (size_t w = 0; w < (idx ? 2u : 1u); w++) {
-		const struct policy *p = policyset_policy(cur->c->policies, where[w]);
+	for (size_t idx = 0; idx < cur->npol; idx++) {
+		const struct policy *p = policyset_policy(cur->c->policies, idx);
 		size_t n = policy_count(p);
 
 		for (size_t i = 0; i < n; i++)
 			if (policy_rule(p, i) == r) {
-				cur->used[cur->base[where[w]] + i] = 1;
+				cur->used[cur->base[idx] + i] = 1;
 				return;
 			}
 	}
@@ -125,7 +124,7 @@ current_allows(struct current *cur, const char *policy, const char *name, uint16
 
 	if (r == NULL)
 		return NULL;
-	mark(cur, idx, r);
+	mark(cur, r);
 	return r->flags & RULE_DENY ? NULL : r;
 }
 
@@ -143,10 +142,10 @@ current_route(struct current *cur, uint16_t port, const char *target, uint16_t t
 			return 1;
 		}
 	}
-	/* an implicit route: the port's only name, an exact allow rule of the global rules */
+	/* an implicit route: the port's only name, an exact allow rule (of any policy) */
 	r = config_implicit_route(cur->c, port);
 	if (r != NULL && target_port == port && strcmp(r->pattern, target) == 0) {
-		mark(cur, 0, r);
+		mark(cur, r);
 		return 1;
 	}
 	return 0;
