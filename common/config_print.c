@@ -70,16 +70,9 @@ print_rules(const struct config *c, FILE *f)
 static void
 print_spec(const struct policy_spec *sp, FILE *f)
 {
-	char a[INET6_ADDRSTRLEN];
-	unsigned full = sp->family == AF_INET ? 32 : 128;
+	char a[INET6_ADDRSTRLEN + 8];
 
-	inet_ntop(sp->family, sp->addr, a, sizeof(a));
-	if (sp->via)
-		fprintf(f, " via %s", a);
-	else if (sp->len == full)
-		fprintf(f, " %s", a);
-	else
-		fprintf(f, " %s/%u", a, sp->len);
+	fprintf(f, " %s", policyset_spec_format(sp, a, sizeof(a)));
 }
 
 /* The policy sections, after everything gateway-wide (a setting after a policy line would

@@ -1,6 +1,7 @@
 /* policyset.c: the global rules, the named policies, and which policy a client is in. */
 #include "policyset.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,23 @@ policyset_rule_count(const struct policyset *s)
 	for (i = 0; i < s->n; i++)
 		n += policy_count(s->v[i].policy);
 	return n;
+}
+
+char *
+policyset_spec_format(const struct policy_spec *sp, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	unsigned full = sp->family == AF_INET ? 32 : 128;
+
+	if (inet_ntop(sp->family, sp->addr, a, sizeof(a)) == NULL)
+		snprintf(a, sizeof(a), "?");
+	if (sp->via)
+		snprintf(buf, len, "via %s", a);
+	else if (sp->len == full)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, sp->len);
+	return buf;
 }
 
 size_t

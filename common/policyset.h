@@ -80,6 +80,10 @@ int policyset_add_spec(struct policyset *s, const struct policy_spec *sp,
 size_t policyset_spec_count(const struct policyset *s);
 const struct policy_spec *policyset_spec(const struct policyset *s, size_t i);
 
+/* sp as a policy line writes it ("10.0.0.0/8", "172.29.0.10", "via 172.30.0.1") into buf
+ * (truncated to len); buf. */
+char *policyset_spec_format(const struct policy_spec *sp, char *buf, size_t len);
+
 /* Call once after the last policyset_add_spec (builds the lookup tables). 0 or -1 (out
  * of memory). */
 int policyset_finish(struct policyset *s);

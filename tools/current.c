@@ -5,73 +5,127 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policyset.h"
+
+/* Every spec of policy idx, space-separated, in a new string; NULL when out of memory. */
+static char *
+join_specs(const struct policyset *s, size_t idx)
+{
+	size_t cap = 1, len = 0;
+	char *out = NULL, one[80];
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t j = 0; j < policyset_spec_count(s); j++) {
+			const struct policy_spec *sp = policyset_spec(s, j);
+			size_t n;
+
+			if (sp->policy != idx)
+				continue;
+			policyset_spec_format(sp, one, sizeof(one));
+			n = strlen(one);
+			if (pass == 0) {
+				cap += n + 1;
+				continue;
+			}
+			if (len)
+				out[len++] = ' ';
+			memcpy(out + len, one, n);
+			len += n;
+		}
+		if (pass == 0 && (out = malloc(cap)) == NULL)
+			return NULL;
+	}
+	out[len] = '\0';
+	return out;
+}
 
 int
 current_load(struct current *cur, const char *path, char *const *env, char *err,
     size_t errlen)
 {
-	size_t n;
+	const struct policyset *s;
+	size_t total = 0;
 
 	memset(cur, 0, sizeof(*cur));
 	if (config_load(path, env, &cur->c, err, errlen) == -1)
 		return -1;
-	n = policy_count(cur->c->policy);
-	cur->used = calloc(n ? n : 1, 1);
-	cur->route_used = calloc(cur->c->nroutes ? cur->c->nroutes : 1, 1);
-	if (cur->used == NULL || cur->route_used == NULL) {
-		snprintf(err, errlen, "out of memory");
-		current_free(cur);
-		return -1;
+	s = cur->c->policies;
+	cur->npol = policyset_count(s);
+	cur->base = calloc(cur->npol, sizeof(*cur->base));
+	cur->specs = calloc(cur->npol, sizeof(*cur->specs));
+	if (cur->base == NULL || cur->specs == NULL)
+		goto oom;
+	for (size_t i = 0; i < cur->npol; i++) {
+		cur->base[i] = total;
+		total += policy_count(policyset_policy(s, i));
+		if (i > 0 && (cur->specs[i] = join_specs(s, i)) == NULL)
+			goto oom;
 	}
+	cur->used = calloc(total ? total : 1, 1);
+	cur->route_used = calloc(cur->c->nroutes ? cur->c->nroutes : 1, 1);
+	if (cur->used == NULL || cur->route_used == NULL)
+		goto oom;
 	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	current_free(cur);
+	return -1;
 }
 
 void
 current_free(struct current *cur)
 {
+	for (size_t i = 0; cur->specs != NULL && i < cur->npol; i++)
+		free(cur->specs[i]);
+	free(cur->specs);
+	free(cur->base);
 	config_unref(cur->c);
 	free(cur->used);
 	free(cur->route_used);
 	memset(cur, 0, sizeof(*cur));
 }
 
-const struct policy *
-current_rules(const struct current *cur, const char *policy)
+size_t
+current_policy(const struct current *cur, const char *policy)
 {
-	(void)policy;
-	return cur->c->policy;
+	int idx = policyset_find(cur->c->policies, policy);
+
+	return idx > 0 ? (size_t)idx : 0;
 }
 
 const char *
 current_specs(const struct current *cur, const char *policy)
 {
-	(void)cur;
-	(void)policy;
-	return NULL;
+	return cur->specs[current_policy(cur, policy)];
 }
 
+/* Mark r used, a rule of any policy (an implicit route's rule may be a policy's). A
+ * linear search: a configuration's rules number in the hundreds. */
 static void
 mark(struct current *cur, const struct rule *r)
 {
-	size_t n = policy_count(cur->c->policy);
+	for (size_t idx = 0; idx < cur->npol; idx++) {
+		const struct policy *p = policyset_policy(cur->c->policies, idx);
+		size_t n = policy_count(p);
 
-	for (size_t i = 0; i < n; i++)
-		if (policy_rule(cur->c->policy, i) == r) {
-			cur->used[i] = 1;
-			return;
-		}
+		for (size_t i = 0; i < n; i++)
+			if (policy_rule(p, i) == r) {
+				cur->used[cur->base[idx] + i] = 1;
+				return;
+			}
+	}
 }
 
 const struct rule *
 current_allows(struct current *cur, const char *policy, const char *name, uint16_t port)
 {
-	const struct policy *p = current_rules(cur, policy);
-	const struct rule *r = port ? policy_match(p, name, strlen(name), port) :
-	    policy_match_name(p, name, strlen(name));
+	size_t idx = current_policy(cur, policy);
+	const struct rule *r = policyset_check(cur->c->policies, idx, name, strlen(name), port);
 
-	if (r != NULL)
-		mark(cur, r);
-	return r;
+	if (r == NULL)
+		return NULL;
+	mark(cur, r);
+	return r->flags & RULE_DENY ? NULL : r;
 }
 
 int
@@ -88,7 +142,7 @@ current_route(struct current *cur, uint16_t port, const char *target, uint16_t t
 			return 1;
 		}
 	}
-	/* an implicit route: the port's only name, an exact allow rule */
+	/* an implicit route: the port's only name, an exact allow rule (of any policy) */
 	r = config_implicit_route(cur->c, port);
 	if (r != NULL && target_port == port && strcmp(r->pattern, target) == 0) {
 		mark(cur, r);

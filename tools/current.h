@@ -9,8 +9,12 @@
 
 struct current {
 	struct config *c;
-	unsigned char *used;	/* per rule (policy_rule index): matched in the window */
+	size_t npol;		/* policies, the global rules (index 0) included */
+	size_t *base;		/* per policy: where its rules start in used */
+	unsigned char *used;	/* per rule of every policy (base[idx] + policy_rule index):
+				 * matched in the window */
 	unsigned char *route_used;	/* per route */
+	char **specs;		/* per policy: its client specs as written; [0] NULL */
 };
 
 /* Read path (and the GATEHOUSE_* entries of env, as the daemons do) with config_load.
@@ -19,19 +23,17 @@ int current_load(struct current *cur, const char *path, char *const *env, char *
     size_t errlen);
 void current_free(struct current *cur);
 
-/*
- * The rules that apply to a client of the named policy. The reader has no `policy`
- * sections yet (issue 13's policy helper adds them): every policy gets the global
- * rules. When it has them, this returns the global rules and the policy's, and
- * current_specs its client specs; nothing else here changes.
- */
-const struct policy *current_rules(const struct current *cur, const char *policy);
+/* The index in cur->c->policies of the named policy; 0 (the global rules alone, as the
+ * daemons give a client in no policy) when the configuration has no such policy. */
+size_t current_policy(const struct current *cur, const char *policy);
 /* The policy's client specs as the configuration writes them ("172.29.0.10 via
- * 10.0.0.1"), or NULL when the configuration has no such policy. */
+ * 10.0.0.1"), or NULL when the configuration has no such policy (or for "default"). */
 const char *current_specs(const struct current *cur, const char *policy);
 
 /* The rule that allows name on port for a client of policy (port 0: any port, as the
- * resolver asks), marked used; NULL when none. */
+ * resolver asks), from the global rules and the policy's as the daemons combine them
+ * (policyset_check), marked used; NULL when none allows or a deny rule refuses (the
+ * deny rule is marked used). */
 const struct rule *current_allows(struct current *cur, const char *policy, const char *name,
     uint16_t port);
 /* 1 when the configuration sends connections on port to target:target_port: a route

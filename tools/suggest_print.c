@@ -70,6 +70,19 @@ line_is_new(struct current *cur, const struct obs_policy *p, const struct sugges
 	return fresh;
 }
 
+/* "policy NAME: " (a route line's clients, a diff line's policy); "" for the global
+ * rules. */
+static const char *
+policy_tag(const struct obs_policy *p)
+{
+	static char buf[80];
+
+	if (strcmp(p->name, "default") == 0)
+		return "";
+	snprintf(buf, sizeof(buf), "policy %s: ", p->name);
+	return buf;
+}
+
 static void
 put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct suggestion *l,
     struct strset *added)
@@ -92,20 +105,12 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 	fprintf(f, "; ");
 	put_clients(f, &l->clients);
 	fputc('\n', f);
-	if (cur != NULL && line_is_new(cur, p, l))
-		strset_add(added, text);
-}
+	if (cur != NULL && line_is_new(cur, p, l)) {
+		char tagged[900];
 
-/* "policy NAME: " for a route line's clients, nothing for the global ones. */
-static const char *
-policy_tag(const struct obs_policy *p)
-{
-	static char buf[80];
-
-	if (strcmp(p->name, "default") == 0)
-		return "";
-	snprintf(buf, sizeof(buf), "policy %s: ", p->name);
-	return buf;
+		snprintf(tagged, sizeof(tagged), "%s%s", policy_tag(p), text);
+		strset_add(added, tagged);
+	}
 }
 
 /* Routes are gateway-wide (a `route` inside a policy section is an error): every
@@ -172,30 +177,48 @@ put_policy(FILE *f, struct current *cur, const struct obs_policy *p, struct strs
 		fprintf(f, "# left out, refused by a deny rule: %s\n", p->denied.v[i]);
 }
 
+/* The rules of policy idx nothing in the window used, as diff comments; how many. */
+static size_t
+put_unused_rules(FILE *f, const struct current *cur, size_t idx)
+{
+	const struct policyset *s = cur->c->policies;
+	const struct policy *p = policyset_policy(s, idx);
+	char where[300], ports[512], tag[80] = "";
+	size_t n = policy_count(p), unused = 0;
+
+	if (idx > 0)
+		snprintf(tag, sizeof(tag), "policy %s: ", policyset_name(s, idx));
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = policy_rule(p, i);
+
+		if (cur->used[cur->base[idx] + i] || (r->flags & RULE_ROUTE))
+			continue;
+		rule_format_ports(r, ports, sizeof(ports));
+		if ((r->flags & RULE_DENY) && strcmp(ports, "1-65535") == 0)
+			ports[0] = '\0';	/* a deny for every port, as written */
+		fprintf(f, "# unused in the window: %s%s %s%s%s%s (%s)\n", tag,
+		    r->flags & RULE_DENY ? "deny" : "allow", r->pattern, ports[0] ? " " : "", ports,
+		    r->flags & RULE_PRIVATE ? " private" : "", rule_origin(r, where, sizeof(where)));
+		unused++;
+	}
+	return unused;
+}
+
 /* The diff against the configuration, as comments: what the suggestion adds, and the
- * rules and routes nothing in the window used. */
+ * rules (of the global rules and of each policy) and routes nothing in the window used. */
 static void
 put_diff(FILE *f, const struct current *cur, const struct strset *added)
 {
 	const struct config *c = cur->c;
-	char where[300], ports[512];
-	size_t n = policy_count(c->policy), unused = 0;
+	size_t unused = 0;
 
 	fprintf(f, "\n# ---- against %s\n", c->path != NULL ? c->path : "the environment");
 	for (size_t i = 0; i < added->n; i++)
 		fprintf(f, "# to add: %s\n", added->v[i]);
 	if (added->n == 0)
 		fprintf(f, "# to add: nothing (it allows everything seen)\n");
-	for (size_t i = 0; i < n; i++) {
-		const struct rule *r = policy_rule(c->policy, i);
-
-		if (cur->used[i] || (r->flags & RULE_ROUTE))
-			continue;
-		rule_format_ports(r, ports, sizeof(ports));
-		fprintf(f, "# unused in the window: allow %s %s%s (%s)\n", r->pattern, ports,
-		    r->flags & RULE_PRIVATE ? " private" : "", rule_origin(r, where, sizeof(where)));
-		unused++;
-	}
+	for (size_t idx = 0; idx < cur->npol; idx++)
+		unused += put_unused_rules(f, cur, idx);
 	for (size_t i = 0; i < c->nroutes; i++)
 		if (!cur->route_used[i]) {
 			fprintf(f, "# unused in the window: route %u %s:%u (%s)\n", c->routes[i].port,

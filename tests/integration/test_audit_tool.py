@@ -6,9 +6,9 @@ files (with a `docker compose logs` prefix and a junk line mixed in) fed to `sum
 daemons run on it and the same workload replayed: everything passes, and a name outside
 it is refused. Also: suggest -c's diff, the usage errors, and policy sections.
 
-The round trip in report mode, with policies, belongs to the e2e suite (tests/e2e) once
-report mode and policies are in the daemons (issue 13): see test_policy_sections_pass_check
-here for what already holds.
+The round trip in report mode, with policies, is in the e2e suite
+(tests/e2e/test_learning.py); here: suggest -c with policy sections (specs kept, the diff
+per policy).
 
 Run: GATEHOUSE_BUILD=$PWD/build /usr/bin/python3 -m pytest -q tests/integration/test_audit_tool.py
 """
@@ -389,7 +389,7 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("gatehouse-audit ")
 
 
-# ---- policy sections and ** wildcards: not in the configuration reader yet -------------
+# ---- policy sections and ** wildcards ---------------------------------------------------
 
 def reader_accepts(env, text, tag):
     """None when gatehouse-resolver --check accepts text, else its error."""
@@ -421,6 +421,51 @@ def test_policy_sections_pass_check(env):
     assert "\npolicy mail 10.0.0.2 10.0.0.3\n" in r.stdout, r.stdout
     assert "\nallow smtp.example.com 465,587  # 2 conns; 10.0.0.2 10.0.0.3\n" in r.stdout
     assert reader_accepts(env, r.stdout, "suggested-policy") is None, r.stdout
+
+
+def test_suggest_with_config_keeps_policy_specs_and_diffs_per_policy(env):
+    """suggest -c on a configuration with policies: a policy the configuration has keeps
+    its client specs (not the clients seen); one it lacks lists the clients seen; what
+    to add and what went unused are per policy (a policy's rule allows nothing for
+    another policy; the global rules allow for every one)."""
+    conf = os.path.join(env.dir, "policies.conf")
+    with open(conf, "w") as f:
+        f.write("allow a.example 443\n"                        # 1
+                "allow gone.example 443\n"                     # 2
+                "policy mail 10.0.0.0/28 via 10.9.0.1\n"        # 3
+                "allow smtp.example.com 465\n"                 # 4
+                "allow old.example.com 443\n"                  # 5
+                "deny bad.example.com\n")                      # 6
+    log = synthetic("default", "10.0.0.1", "a.example", 443) + \
+        synthetic("mail", "10.0.0.2", "smtp.example.com", 465) + \
+        synthetic("mail", "10.0.0.3", "smtp.example.com", 587) + \
+        synthetic("mail", "10.0.0.2", "a.example", 443) + \
+        synthetic("web", "10.0.0.9", "smtp.example.com", 465)
+    r = run_audit(["suggest", "-c", conf, "-"], stdin="\n".join(log) + "\n")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "\npolicy mail 10.0.0.0/28 via 10.9.0.1\n" in text, text
+    assert "\npolicy web 10.0.0.9\n" in text, text
+    diff = text[text.index("# ---- against " + conf):].splitlines()
+    assert [l for l in diff if l.startswith("# to add: ")] == [
+        "# to add: policy mail: allow smtp.example.com 465,587",
+        "# to add: policy web: allow smtp.example.com 465"], text
+    assert [l for l in diff if l.startswith("# unused in the window: ")] == [
+        "# unused in the window: allow gone.example 443 (%s:2)" % conf,
+        "# unused in the window: policy mail: allow old.example.com 443 (%s:5)" % conf,
+        "# unused in the window: policy mail: deny bad.example.com (%s:6)" % conf], text
+    assert reader_accepts(env, text, "suggested-policy-diff") is None, text
+
+    # everything seen allowed, every rule used: nothing to add, nothing unused
+    with open(conf, "w") as f:
+        f.write("allow a.example 443\npolicy mail via 10.9.0.1\n"
+                "allow smtp.example.com 465,587\npolicy web 10.0.0.9\n"
+                "allow smtp.example.com 465\n")
+    r = run_audit(["suggest", "-c", conf, "-"], stdin="\n".join(log) + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "\npolicy mail via 10.9.0.1\n" in r.stdout, r.stdout
+    assert "\n# to add: nothing (it allows everything seen)\n" in r.stdout, r.stdout
+    assert "\n# unused in the window: none\n" in r.stdout, r.stdout
 
 
 def test_any_depth_wildcards_pass_check(env):
