@@ -76,14 +76,15 @@ tell_lookup(struct tell *t, const struct sockaddr *client, const char *qname, ui
 	uint64_t h;
 	size_t n, len;
 
-	if (dname_normalize(qname, strlen(qname), name, &len) != DNAME_OK ||
-	    (n = lookups_encode(client, name, now_ms, buf, sizeof(buf))) == 0)
+	if (dname_normalize(qname, strlen(qname), name, &len) != DNAME_OK)
 		return TELL_DROPPED;
 	addr_key(client, key);
 	h = util_hash(util_hash(t->seed, key, sizeof(key)), name, len);
 	s = &t->seen[h & (SEEN - 1)];
 	if (s->hash == h && now_ms - s->ms < TELL_REPEAT_MS)
-		return TELL_REPEAT;
+		return TELL_REPEAT;	/* the common case: checked before any encoding */
+	if ((n = lookups_encode(client, name, now_ms, buf, sizeof(buf))) == 0)
+		return TELL_DROPPED;
 	/* Tried is told: with no forwarder bound, a flood of one name costs one failed call
 	 * a second, not one a query. */
 	s->hash = h;
