@@ -1,21 +1,54 @@
 /* input.c: audit files (or stdin) read line by line into records, with counts of what was skipped. */
 #include "input.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+
+/* The next line of f into buf with its newline (as getline gives it, NUL bytes kept), at
+ * most INPUT_LINE_MAX + 1 bytes; a longer one is read to its end and dropped: *n is then
+ * SIZE_MAX. 0, or -1 at the end. */
+static int
+next_line(FILE *f, char *buf, size_t *n)
+{
+	int ch = EOF;
+	size_t len = 0;
+
+	while (len <= INPUT_LINE_MAX && (ch = getc_unlocked(f)) != EOF) {
+		buf[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (len == 0)
+		return -1;
+	if (ch != '\n' && len > INPUT_LINE_MAX) {
+		while ((ch = getc_unlocked(f)) != EOF && ch != '\n')
+			;
+		*n = SIZE_MAX;
+		return 0;
+	}
+	buf[len] = '\0';
+	*n = len;
+	return 0;
+}
 
 int
 input_read(FILE *f, input_fn fn, void *arg, struct input_stats *st)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char *line = malloc(INPUT_LINE_MAX + 2);
+	size_t n;
 	int rc = 0;
 
-	while ((n = getline(&line, &cap, f)) != -1) {
+	if (line == NULL)
+		return -1;
+	while (rc == 0 && next_line(f, line, &n) == 0) {
 		struct audit_rec rec;
 
 		st->lines++;
-		switch (audit_line_parse(line, (size_t)n, &rec)) {
+		if (n == SIZE_MAX) {	/* longer than any line a daemon writes */
+			st->malformed++;
+			continue;
+		}
+		switch (audit_line_parse(line, n, &rec)) {
 		case AUDIT_LINE_OK:
 			st->records++;
 			rc = fn(&rec, arg);
@@ -30,8 +63,6 @@ input_read(FILE *f, input_fn fn, void *arg, struct input_stats *st)
 			st->malformed++;
 			break;
 		}
-		if (rc == -1)
-			break;
 	}
 	free(line);
 	return rc == -1 || ferror(f) ? -1 : 0;

@@ -13,6 +13,11 @@ struct input_stats {
 	uint64_t other;		/* JSON objects of other events (suppressed, dropped) */
 };
 
+/* The longest line read: a daemon's audit line is bounded far below it (common/audit.c),
+ * even behind a `docker compose logs` prefix. A longer line is skipped as malformed, so a
+ * file without newlines costs no more memory than this. */
+#define INPUT_LINE_MAX (64 * 1024)
+
 /* Called for each record; 0 to go on, -1 to stop (out of memory). */
 typedef int (*input_fn)(const struct audit_rec *rec, void *arg);
 

@@ -531,3 +531,14 @@ def test_report_mode_and_recent_lines(env):
         in r.stdout, r.stdout
     assert "\nallow new.example.com 443  # 2 conns; 10.0.0.1\n" in r.stdout, r.stdout
     assert reader_accepts(env, r.stdout, "suggested-route") is None, r.stdout
+
+
+def test_an_overlong_line_is_skipped_not_held_in_memory():
+    """A line longer than any a daemon writes (here 1 MiB without a newline in the middle
+    of the input) is skipped as malformed and reading goes on with the next line."""
+    good = ('{"ts":"2026-12-04T00:00:00Z","daemon":"resolver","event":"query",'
+            '"client":"10.0.0.1","qname":"a.example","qtype":"A","verdict":"allow"}\n')
+    r = run_audit(["summary", "--json"], stdin=good + "x" * (1 << 20) + "\n" + good)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 1 of 3 lines" in r.stderr
+    assert '"count":2' in r.stdout.replace(" ", ""), r.stdout
