@@ -26,13 +26,32 @@ def ci_packages():
         return {l.strip() for l in f if l.strip() and not l.startswith("#")}
 
 
+def readable_copy():
+    """A copy of what demo.py reads (demo/, tests/e2e/, tests/lib/) that any user can read:
+    the checkout itself may sit in a directory only root can enter (a clone into a
+    mkdtemp directory is 0700). The caller removes it."""
+    root = tempfile.mkdtemp(prefix="gatehouse-demo-tree-")
+    os.chmod(root, 0o755)
+    for part in ("demo", os.path.join("tests", "e2e"), os.path.join("tests", "lib")):
+        shutil.copytree(os.path.join(REPO, part), os.path.join(root, part),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for d, _, _ in os.walk(root):
+        os.chmod(d, 0o755)
+    return root
+
+
 def run_demo(path_dir, user=None):
-    argv = [PYTHON, os.path.join(REPO, "demo", "demo.py"), "--build",
+    tree = REPO if user is None else readable_copy()
+    argv = [PYTHON, os.path.join(tree, "demo", "demo.py"), "--build",
             os.path.join(tempfile.gettempdir(), "gatehouse-no-build")]
     if user is not None:
         argv = [shutil.which("setpriv"), "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + argv
     env = {"PATH": path_dir, "LANG": "C.UTF-8"}
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    try:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        if tree != REPO:
+            shutil.rmtree(tree)
 
 
 @pytest.fixture
