@@ -135,7 +135,7 @@ UNIT_PKGS_test_resolvconf = libcares
 UNIT_test_audit_line = tools/audit_line.c tools/audit_time.c
 UNIT_test_suggest   = tools/suggest.c tools/suggest_build.c tools/collapse.c tools/sets.c \
                       tools/summary.c tools/filter.c tools/audit_line.c tools/audit_time.c \
-                      common/addr.c common/dname.c common/util.c
+                      $(CONFIG) common/policy.c common/addr.c common/dname.c common/util.c
 UNIT_TESTS = $(foreach t,$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)),$(BUILD)/tests/$(t))
 
 .SECONDEXPANSION:

@@ -52,7 +52,7 @@ depth_below(const char *name, const char *parent)
 static int
 foldable(const struct obs_name *n)
 {
-	return !n->covered && n->special == NULL;
+	return !n->covered && n->special == NULL && n->routes.n == 0;
 }
 
 static int

@@ -19,7 +19,8 @@ int collapse_parent_ok(const char *parent);
  * yet folded lie below P and all of them exactly one label below, one `*.P` line covers
  * them; else when threshold of them are one label below, `*.P` covers those; else when
  * threshold lie below at any depth, `**.P` covers them all. A name that needed a
- * special-purpose address is never folded (it is marked for review on its own line).
+ * special-purpose address is never folded (it is marked for review on its own line), nor
+ * one that routes a port (a wildcard on the port would end the implicit route).
  * Folded names get covered = 1; the wildcard lines are appended to p->lines. 0 or -1
  * (out of memory).
  */

@@ -208,7 +208,7 @@ run_command(struct run *r, int argc, char **argv)
 	if (rc == 0) {
 		errno = 0;
 		if (r->suggest)
-			rc = suggest_build(&r->sug) == -1 ||
+			rc = suggest_build(&r->sug, config ? cur.c : NULL) == -1 ||
 			    suggest_print(&r->sug, config ? &cur : NULL, stdout) == -1;
 		else
 			rc = (json ? summary_print_json(&r->sum, stdout) :

@@ -69,6 +69,15 @@ portset_add(struct portset *set, uint16_t port)
 }
 
 int
+portset_has(const struct portset *set, uint16_t port)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i] == port)
+			return 1;
+	return 0;
+}
+
+int
 portset_merge(struct portset *dst, const struct portset *src)
 {
 	for (size_t i = 0; i < src->n; i++)

@@ -25,6 +25,7 @@ line_free(struct suggestion *l)
 	portset_free(&l->ports);
 	strset_free(&l->clients);
 	free(l->special);
+	portset_free(&l->routes);
 }
 
 static void
@@ -38,6 +39,7 @@ policy_free(struct obs_policy *p)
 		portset_free(&p->names[i].ports);
 		strset_free(&p->names[i].clients);
 		free(p->names[i].special);
+		portset_free(&p->names[i].routes);
 	}
 	free(p->names);
 	for (size_t i = 0; i < p->nports; i++) {
@@ -46,6 +48,7 @@ policy_free(struct obs_policy *p)
 		free(p->ports[i].vote_n);
 		free(p->ports[i].target);
 		free(p->ports[i].special);
+		free(p->ports[i].shared);
 	}
 	free(p->ports);
 	for (size_t i = 0; i < p->nlines; i++)
@@ -113,9 +116,8 @@ get_policy(struct suggest *s, const char *name)
 	return named_entry((void **)&s->pol, &s->npol, &s->cap, sizeof(*s->pol), name);
 }
 
-/* The entry for the normalised name (made on first use). */
-static struct obs_name *
-get_name(struct obs_policy *p, const char *name)
+struct obs_name *
+suggest_name(struct obs_policy *p, const char *name)
 {
 	return named_entry((void **)&p->names, &p->nnames, &p->capnames, sizeof(*p->names), name);
 }
@@ -246,10 +248,10 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 		    "only special-purpose addresses");
 		range = special;
 	}
-	/* A routed port where the client named nothing (via "route"): the route is what lets
-	 * it pass. Where it named a host (SNI, Host), the name is what it needed: an allow
-	 * line, which routes the port by itself when it is the port's only name (an implicit
-	 * route: the forwarder writes "route" on those lines too). */
+	/* A routed port where the client named nothing (via "route"): the port's target is
+	 * what it needed (the forwarder writes "route" for an implicit route too, so this may
+	 * be an allow rule's doing: suggest_build decides which line it takes). Where it
+	 * named a host (SNI, Host), the name is what it needed. */
 	if (rec->route != NULL && (rec->name == NULL || (rec->via != NULL &&
 	    strcmp(rec->via, "route") == 0))) {
 		uint16_t tport;
@@ -302,7 +304,7 @@ add_conn(struct obs_policy *p, const struct audit_rec *rec)
 	op->named = 1;
 	if ((rc = by_deny_rule(p, rec, name)) != 0)
 		return rc == -1 ? -1 : 0;
-	if ((n = get_name(p, name)) == NULL)
+	if ((n = suggest_name(p, name)) == NULL)
 		return -1;
 	n->conns++;
 	if (portset_add(&n->ports, (uint16_t)rec->port) == -1 ||
@@ -324,7 +326,7 @@ add_query(struct obs_policy *p, const struct audit_rec *rec)
 		return 0;
 	if ((rc = by_deny_rule(p, rec, name)) != 0)
 		return rc == -1 ? -1 : 0;
-	if ((n = get_name(p, name)) == NULL)
+	if ((n = suggest_name(p, name)) == NULL)
 		return -1;
 	n->lookups++;
 	return strset_add(&n->clients, rec->client);

@@ -34,6 +34,8 @@ struct obs_name {
 	struct strset clients;
 	char *special;		/* a special-purpose address it needed (for review), or NULL */
 	int covered;		/* collapse.c: taken into a wildcard */
+	struct portset routes;	/* ports its allow line routes, the port's only name
+				 * (suggest_build); such a name is never folded */
 };
 
 /* A port connections reached without a name, and where a route would send them. */
@@ -49,6 +51,10 @@ struct obs_port {
 	struct strset votes;	/* recent[0] names, and their counts in vote_n */
 	uint64_t *vote_n;
 	char *special;		/* the route needed a special-purpose address, or NULL */
+	int by_allow;		/* suggest_build: the target's allow line in this policy routes
+				 * the port (an implicit route), so no `route` line */
+	char *shared;		/* suggest_build: why a `route` line all the same (another name
+				 * on the port), for the review comment; NULL when none */
 };
 
 /* One line of the suggestion (suggest_build). */
@@ -59,6 +65,7 @@ struct suggestion {
 	struct strset clients;
 	char *special;		/* the first special-purpose address seen, or NULL */
 	int lookup_only;	/* no connection seen: the port is a guess (suggest_build) */
+	struct portset routes;	/* ports the line routes as their only name */
 };
 
 struct obs_policy {
@@ -86,19 +93,33 @@ void suggest_free(struct suggest *s);
 /* Take what rec shows a client needed. 0, or -1 when out of memory. Records that show
  * nothing to allow (invalid queries, malformed requests) are counted and ignored. */
 int suggest_add(struct suggest *s, const struct audit_rec *rec);
-/* Turn each policy's observations into lines (names collapsed as collapse.h says,
- * routes for ports where no name was learned). 0, or -1 when out of memory. */
-int suggest_build(struct suggest *s);
+/*
+ * Turn each policy's observations into lines (names collapsed as collapse.h says).
+ * A port reached with no name (server-first protocols, no SNI) needs a target. Where the
+ * target is on the same port and is the only name there (across every policy seen, and
+ * in c's rules when c is not NULL), it becomes an allow line of the policy whose clients
+ * needed it: the forwarder routes a port with one exact name to it (an implicit route),
+ * and checks the client's policy, so other clients stay refused there. A `route` line
+ * is gateway-wide (every client may reach its target), so one is proposed only where
+ * no allow line can do it: a route c already has, a target on another port, or a port
+ * that carries other names too (marked for review). 0, or -1 when out of memory.
+ */
+struct config;
+int suggest_build(struct suggest *s, const struct config *c);
 
 /* The line of p for pattern, added (zeroed but its pattern) when p has none; NULL when
  * out of memory. A pointer into p->lines: valid until the next line is added. */
 struct suggestion *suggest_line(struct obs_policy *p, const char *pattern);
+/* The entry of p for the normalised name (added, zeroed, when p has none); NULL when out
+ * of memory. A pointer into p->names: valid until the next name is added. */
+struct obs_name *suggest_name(struct obs_policy *p, const char *name);
 
 /* Helpers the other files share. 0, or -1 when out of memory. */
 int strset_add(struct strset *set, const char *s);
 int strset_has(const struct strset *set, const char *s);
 void strset_free(struct strset *set);
 int portset_add(struct portset *set, uint16_t port);
+int portset_has(const struct portset *set, uint16_t port);
 int portset_merge(struct portset *dst, const struct portset *src);
 void portset_free(struct portset *set);
 /* "443,465,8000-8002" into buf. */

@@ -1,8 +1,12 @@
 /* suggest_build.c: each policy's observations turned into allow lines and route proposals. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collapse.h"
+#include "config.h"
+#include "dname.h"
+#include "policy.h"
 #include "suggest.h"
 
 /* The route target for a port reached with no name: a route already seen there, else
@@ -24,14 +28,98 @@ choose_route(struct obs_port *op)
 	return 0;
 }
 
-/* 1 when name is where a route of p's sends connections (its `route` line allows it). */
+/* 1 when name is where a `route` line of p's sends connections (the line allows it). */
 static int
 is_route_target(const struct obs_policy *p, const char *name)
 {
 	for (size_t i = 0; i < p->nports; i++)
-		if (!p->ports[i].named && p->ports[i].target != NULL &&
+		if (!p->ports[i].named && !p->ports[i].by_allow && p->ports[i].target != NULL &&
 		    strcmp(p->ports[i].target, name) == 0)
 			return 1;
+	return 0;
+}
+
+/* A name other than target on port: one a connection named there, another no-name
+ * port's target (in any policy), or an allow rule of c's (any policy). Its text, as
+ * "NAME" or "NAME (ORIGIN)", goes into other; 1 when there is one. */
+static int
+port_shared(const struct suggest *s, const struct config *c, uint16_t port,
+    const char *target, char *other, size_t len)
+{
+	for (size_t i = 0; i < s->npol; i++) {
+		const struct obs_policy *q = &s->pol[i];
+
+		for (size_t k = 0; k < q->nnames; k++)
+			if (strcmp(q->names[k].name, target) != 0 &&
+			    portset_has(&q->names[k].ports, port)) {
+				snprintf(other, len, "%s", q->names[k].name);
+				return 1;
+			}
+		for (size_t k = 0; k < q->nports; k++)
+			if (q->ports[k].port == port && q->ports[k].target != NULL &&
+			    strcmp(q->ports[k].target, target) != 0) {
+				snprintf(other, len, "%s", q->ports[k].target);
+				return 1;
+			}
+	}
+	for (size_t i = 0; c != NULL && i < policyset_count(c->policies); i++) {
+		const struct policy *pol = policyset_policy(c->policies, i);
+
+		for (size_t k = 0; k < policy_count(pol); k++) {
+			const struct rule *r = policy_rule(pol, k);
+			char where[300];
+
+			if ((r->flags & (RULE_DENY | RULE_ROUTE)) || !rule_has_port(r, port) ||
+			    strcmp(r->pattern, target) == 0)
+				continue;
+			snprintf(other, len, "%s (%s)", r->pattern, rule_origin(r, where, sizeof(where)));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The allow line routes op (see suggest_build): its target becomes a name of p's,
+ * reached on the port, never folded into a wildcard (that would end the route). */
+static int
+route_by_allow(struct obs_policy *p, struct obs_port *op)
+{
+	struct obs_name *n = suggest_name(p, op->target);
+
+	if (n == NULL)
+		return -1;
+	op->by_allow = 1;
+	n->conns += op->conns;
+	for (size_t k = 0; k < op->clients.n; k++)
+		if (strset_add(&n->clients, op->clients.v[k]) == -1)
+			return -1;
+	if (op->special != NULL && n->special == NULL && (n->special = strdup(op->special)) == NULL)
+		return -1;
+	return portset_add(&n->ports, op->port) == -1 ||
+	    portset_add(&n->routes, op->port) == -1 ? -1 : 0;
+}
+
+/* Where each no-name port's target goes: an allow line of the policy, or a route. */
+static int
+place_routes(struct suggest *s, const struct config *c)
+{
+	for (size_t i = 0; i < s->npol; i++) {
+		struct obs_policy *p = &s->pol[i];
+
+		for (size_t k = 0; k < p->nports; k++) {
+			struct obs_port *op = &p->ports[k];
+			char other[DNAME_MAX + 320];
+
+			if (op->named || op->target == NULL || op->target_port != op->port ||
+			    (c != NULL && config_route(c, op->port) != NULL))
+				continue;	/* no target, another port, or c's own route */
+			if (!port_shared(s, c, op->port, op->target, other, sizeof(other))) {
+				if (route_by_allow(p, op) == -1)
+					return -1;
+			} else if ((op->shared = strdup(other)) == NULL)
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -46,6 +134,8 @@ exact_line(struct obs_policy *p, const struct obs_name *n)
 	l->conns = n->conns;
 	l->lookups = n->lookups;
 	if (n->special != NULL && (l->special = strdup(n->special)) == NULL)
+		return -1;
+	if (portset_merge(&l->routes, &n->routes) == -1)
 		return -1;
 	for (size_t k = 0; k < n->clients.n; k++)
 		if (strset_add(&l->clients, n->clients.v[k]) == -1)
@@ -95,9 +185,6 @@ build_policy(struct obs_policy *p, unsigned threshold)
 {
 	uint16_t guess = busiest_port(p);
 
-	for (size_t i = 0; i < p->nports; i++)
-		if (!p->ports[i].named && choose_route(&p->ports[i]) == -1)
-			return -1;
 	if (collapse_names(p, threshold) == -1)
 		return -1;
 	for (size_t i = 0; i < p->nnames; i++) {
@@ -123,8 +210,14 @@ build_policy(struct obs_policy *p, unsigned threshold)
 }
 
 int
-suggest_build(struct suggest *s)
+suggest_build(struct suggest *s, const struct config *c)
 {
+	for (size_t i = 0; i < s->npol; i++)
+		for (size_t k = 0; k < s->pol[i].nports; k++)
+			if (!s->pol[i].ports[k].named && choose_route(&s->pol[i].ports[k]) == -1)
+				return -1;
+	if (place_routes(s, c) == -1)
+		return -1;
 	for (size_t i = 0; i < s->npol; i++)
 		if (build_policy(&s->pol[i], s->threshold) == -1)
 			return -1;

@@ -98,6 +98,9 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 	if (l->lookup_only)
 		fprintf(f, "# review: %s was looked up, no connection seen: port %s assumed\n",
 		    l->pattern, ports);
+	for (size_t i = 0; i < l->routes.n; i++)
+		fprintf(f, "# port %u: routed to %s; this line does it while %s is the port's "
+		    "only name\n", l->routes.v[i], l->pattern, l->pattern);
 	fprintf(f, "%s  # ", text);
 	if (l->names > 1)
 		fprintf(f, "%llu names, ", (unsigned long long)l->names);
@@ -118,6 +121,8 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 static void
 put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset *added)
 {
+	struct portset routed = { 0 };
+
 	for (size_t i = 0; i < s->npol; i++) {
 		const struct obs_policy *p = &s->pol[i];
 
@@ -125,8 +130,8 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 			const struct obs_port *op = &p->ports[k];
 			char text[400];
 
-			if (op->conns == 0)
-				continue;
+			if (op->conns == 0 || op->by_allow)
+				continue;	/* by_allow: the policy's allow line routes it */
 			if (op->named || op->target == NULL) {
 				fprintf(f, "# port %u: %llu conn%s with no name %s: no route; %s", op->port,
 				    (unsigned long long)op->conns, op->conns == 1 ? "" : "s", op->named ?
@@ -137,6 +142,24 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 			}
 			snprintf(text, sizeof(text), "route %u %s:%u%s", op->port, op->target,
 			    op->target_port, op->special ? " private" : "");
+			if (portset_has(&routed, op->port)) {	/* one route per port */
+				fprintf(f, "# review: port %u also needed %s:%u (%llu conn%s; %s", op->port,
+				    op->target, op->target_port, (unsigned long long)op->conns,
+				    op->conns == 1 ? "" : "s", policy_tag(p));
+				put_clients(f, &op->clients);
+				fprintf(f, "), and a port has one route: give one of them another port\n");
+				continue;
+			}
+			(void)portset_add(&routed, op->port);	/* out of memory: unflagged */
+			/* no allow line can route a port with two names; a route refuses the other */
+			if (op->shared != NULL) {
+				fprintf(f, "# review: port %u also carries %s, which route %u refuses; ",
+				    op->port, op->shared, op->port);
+				if (strcmp(p->name, "default") != 0)
+					fprintf(f, "the route is also gateway-wide: every client may reach %s, not "
+					    "only policy %s's; ", op->target, p->name);
+				fprintf(f, "better one name per port\n");
+			}
 			if (op->special != NULL)
 				fprintf(f, "# review: route %u needed a special-purpose address: %s\n",
 				    op->port, op->special);
@@ -150,6 +173,7 @@ put_routes(FILE *f, struct current *cur, const struct suggest *s, struct strset 
 				strset_add(added, text);
 		}
 	}
+	portset_free(&routed);
 }
 
 static void

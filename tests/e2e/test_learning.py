@@ -3,7 +3,8 @@
 
   1. both daemons in report mode (a SIGHUP reload), two policies: `web` (the usual client,
      10.77.0.2) and `mail` (the second namespace, 10.79.0.2), each with a few rules the
-     operator knew, and a gateway-wide route for SMTP's STARTTLS port 587 (server-first);
+     operator knew, and a gateway-wide route for SMTP's STARTTLS port 587 (server-first;
+     SMTPS on 465 is routed implicitly, as the port's only name);
      a mixed workload from both clients: verified TLS with curl on 443 and SMTPS on 465,
      plain HTTP on 80, SMTP STARTTLS on the routed 587, several names; some of it allowed,
      some only because of report mode (the audit says `"enforce":"deny"`);
@@ -11,7 +12,8 @@
      specs) on the two audit files; its output must pass --check as it is;
   3. the gateway's settings plus the suggestion, as it is, loaded in enforce mode (SIGHUP),
      the same workload replayed: zero denials in both audits; a name outside the workload
-     refused, in DNS (NXDOMAIN) and by the forwarder (a Host header naming it).
+     refused, in DNS (NXDOMAIN) and by the forwarder (a Host header naming it); mail's
+     SMTPS port refused to web's client (the suggested allow line is mail's, no route).
 The configuration in force before is restored at the end, also when the test fails.
 """
 
@@ -155,7 +157,13 @@ def test_report_suggest_enforce_round_trip(topo, client2):
         lines = suggestion.splitlines()
         assert "policy web %s" % T.CLIENT4 in lines, suggestion
         assert "policy mail %s" % T.CLIENT2_4 in lines, suggestion
+        # 587's route is the configuration's own (a route line); 465 reached no name
+        # either (SMTPS is implicitly routed: the port's only name), and its allow line in
+        # policy mail routes it for mail's clients alone: no gateway-wide `route 465`
         assert any(l.startswith("route 587 smtp.mail.test:587  #") for l in lines), suggestion
+        assert not any(l.startswith("route 465 ") for l in lines), suggestion
+        mail = lines[lines.index("policy mail %s" % T.CLIENT2_4):]
+        assert any(l.startswith("allow smtp.mail.test 465  #") for l in mail), suggestion
         assert [l for l in lines if l.startswith("# to add: ")] == [
             "# to add: policy web: allow api.example.test 443",
             "# to add: policy mail: allow api.example.test 443",
@@ -187,5 +195,17 @@ def test_report_suggest_enforce_round_trip(topo, client2):
         topo.expect_query(OUTSIDE, "deny", (T.CLIENT4, T.CLIENT2_4))
         topo.expect_conn(80, "deny", OUTSIDE, (T.CLIENT4,), reason="not-allowed")
         assert not [w for w in topo.web_requests() if w.get("path") == "/outside"]
+        # mail's SMTPS port is routed for mail's clients only: web's client is refused at
+        # the port (a `route 465` would have let it through). (The name resolves for it:
+        # the operator's `route 587` is gateway-wide.)
+        mark = topo.mark()
+        r = topo.run(topo.client_ns, [
+            "curl", "-sS", "-4", "--max-time", scaled_arg(10), "--cacert", topo.ca_path,
+            "--resolve", "smtp.mail.test:465:%s" % T.GW_IN4, "smtps://smtp.mail.test:465/"])
+        assert r.returncode != 0, r.stdout
+        refused = conns_since(topo, mark, [(T.CLIENT4, 465, "smtp.mail.test")])
+        assert [(e["verdict"], e.get("reason"), e.get("policy")) for e in refused
+                if e["client"] == T.CLIENT4] == [("deny", "not-allowed", "web")], refused
+        topo.expect_conn(465, "deny", "smtp.mail.test", (T.CLIENT4,), reason="not-allowed")
     finally:
         reload_with(topo, orig)

@@ -299,10 +299,14 @@ def test_suggest_passes_check_and_the_replay_passes(env, learned, gatehouse):
     for n in CDN:       # siblings that needed `private` never fold
         assert any(l.startswith("allow %s %d private" % (n, env.p_tls)) for l in lines), text
     assert not any(l.startswith("allow *") for l in lines), text
-    # the routed SMTP port keeps its route; its target needs no allow line of its own
-    assert any(l.startswith("route %d smtp.test:%d private  # 1 conn, routed; " % (
-        env.p_smtp, env.p_smtp)) for l in lines), text
-    assert not any(l.startswith("allow smtp.test") for l in lines), text
+    # the SMTP port, routed (SMTP names nothing): the allow line of its target routes
+    # it (the port's only name), in the clients' own rules; no gateway-wide route line
+    # (the replay below shows the line routes it)
+    assert "# port %d: routed to smtp.test; this line does it while smtp.test is the " \
+        "port's only name" % env.p_smtp in lines, text
+    assert any(l.startswith("allow smtp.test %d private  # 1 conn, 2 lookups; " % env.p_smtp)
+               for l in lines), text
+    assert not any(l.startswith("route ") for l in lines), text
     # late.test was only looked up: allowed on the port most names were reached on
     assert "# review: late.test was looked up, no connection seen: port %d assumed" % \
         env.p_tls in lines, text
@@ -409,10 +413,6 @@ def synthetic(policy, client, name, port, n=1):
 
 
 def test_policy_sections_pass_check(env):
-    missing = reader_accepts(env, "policy probe 192.0.2.1\nallow a.example 443\n", "probe-policy")
-    if missing is not None:
-        pytest.skip("the configuration reader has no `policy` sections yet (issue 13, "
-                    "policies per client): enabled when they are merged; it said: " + missing)
     log = synthetic("default", "10.0.0.1", "a.example", 443) + \
         synthetic("mail", "10.0.0.2", "smtp.example.com", 465) + \
         synthetic("mail", "10.0.0.3", "smtp.example.com", 587)
@@ -469,10 +469,6 @@ def test_suggest_with_config_keeps_policy_specs_and_diffs_per_policy(env):
 
 
 def test_any_depth_wildcards_pass_check(env):
-    missing = reader_accepts(env, "allow **.example.com 443\n", "probe-any-depth")
-    if missing is not None:
-        pytest.skip("the configuration reader has no `**.` wildcards yet (issue 13, the "
-                    "policy language): enabled when they are merged; it said: " + missing)
     names = ["a.cdn.example.com", "b.x.cdn.example.com", "c.y.cdn.example.com",
              "d.cdn.example.com", "e.z.cdn.example.com"]
     log = sum((synthetic("default", "10.0.0.1", n, 443) for n in names), [])
@@ -482,8 +478,7 @@ def test_any_depth_wildcards_pass_check(env):
 
 
 def test_one_label_wildcards_pass_check(env):
-    """What the reader takes today: `*.parent` from five public siblings, and the line
-    of report mode's would-be denials (the fields issue 13 adds)."""
+    """`*.parent` from five public siblings, seen as report mode's would-be denials."""
     log = sum((synthetic("default", "10.0.0.1", "n%d.cdn.example.com" % i, 443)
                for i in range(5)), [])
     r = run_audit(["suggest", "-"], stdin="\n".join(log) + "\n")
@@ -504,8 +499,9 @@ def test_a_failed_write_is_status_1(cmd):
 
 def test_report_mode_and_recent_lines(env):
     """The fields issue 13 adds, as the daemons will write them: report mode's would-be
-    denials in the summary; a no-name port with the lookups before it becomes a route
-    that passes --check."""
+    denials in the summary; a no-name port with the lookups before it becomes an allow
+    line for the name looked up (the port's only name: it routes the port) that passes
+    --check."""
     log = synthetic("default", "10.0.0.1", "new.example.com", 443, n=2)
     log += ['{"ts":"2026-12-04T10:00:05Z","event":"conn","client":"10.0.0.1","port":%d,'
             '"verdict":"deny","reason":"no-name","recent":["mx.example.net","new.example.com"]}'
@@ -527,10 +523,75 @@ def test_report_mode_and_recent_lines(env):
                        "last": "2026-12-04T10:00:01Z"}, rows
     r = run_audit(["suggest"], stdin=text)
     assert r.returncode == 0, r.stderr
-    assert "\nroute 2525 mx.example.net:2525  # 2 conns, no name, after a lookup; 10.0.0.1\n" \
+    assert "\n# port 2525: routed to mx.example.net; this line does it while " \
+        "mx.example.net is the port's only name\nallow mx.example.net 2525  # 2 conns; " \
+        "10.0.0.1\n" \
         in r.stdout, r.stdout
+    assert "\nroute " not in r.stdout, r.stdout
     assert "\nallow new.example.com 443  # 2 conns; 10.0.0.1\n" in r.stdout, r.stdout
     assert reader_accepts(env, r.stdout, "suggested-route") is None, r.stdout
+
+
+def routed(policy, client, port, target, i=0):
+    """A conn line of a client that named nothing on a routed port (what the forwarder
+    writes for a route and for an implicit route alike)."""
+    return ("{\"ts\":\"2026-12-04T10:01:0%dZ\",\"event\":\"conn\",\"client\":\"%s\","
+            "\"policy\":\"%s\",\"port\":%d,\"name\":\"%s\",\"via\":\"route\",\"route\":"
+            "\"%s\",\"verdict\":\"allow\",\"upstream\":\"93.184.216.34:%s\"}"
+            % (i, client, policy, port, target.split(":")[0], target, target.split(":")[1]))
+
+
+def test_a_no_name_port_is_allowed_in_its_policy_not_routed_for_all(env):
+    """A port reached with no name (SMTP, no SNI) takes its target's allow line in the
+    policy of the clients that needed it: with the port's only name, that line routes it
+    for that policy alone. A `route` line would let every client reach the target, so it
+    is proposed only where no allow line can route: a target on another port, a port
+    with other names too (marked for review, with a second route on one port left as a
+    comment), or a route the configuration has."""
+    log = [routed("mail", "10.0.0.2", 465, "smtp.example.com:465"),
+           routed("mail", "10.0.0.2", 2525, "mx.example.com:25"),
+           routed("ci", "10.0.0.3", 5432, "db.example.com:5432"),
+           routed("ci", "10.0.0.5", 6000, "a.example.com:6000"),
+           routed("web", "10.0.0.6", 6000, "b.example.com:6000")] + \
+        synthetic("web", "10.0.0.4", "other.example.com", 5432)
+    text = "\n".join(log) + "\n"
+    r = run_audit(["suggest", "-"], stdin=text)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    mail = out[out.index("\npolicy mail "):out.index("\n# ---- policy ci")]
+    assert mail.splitlines()[2:] == [
+        "# port 465: routed to smtp.example.com; this line does it while smtp.example.com "
+        "is the port's only name",
+        "allow smtp.example.com 465  # 1 conn; 10.0.0.2"], out
+    assert "\nroute 465 " not in out, out
+    # another target port: only a route does it
+    assert "\nroute 2525 mx.example.com:25  # 1 conn, routed; policy mail: 10.0.0.2\n" in out
+    # a port with two names: a route, marked: it refuses the other name, and is for all
+    assert "\n# review: port 5432 also carries other.example.com, which route 5432 refuses; " \
+        "the route is also gateway-wide: every client may reach db.example.com, not only " \
+        "policy ci's; better one name per port\nroute 5432 db.example.com:5432  # 1 conn, " \
+        "routed; policy ci: 10.0.0.3\n" in out, out
+    assert "\nallow other.example.com 5432  # 1 conn; 10.0.0.4\n" in out, out
+    # two targets for one port: one route, the other a comment
+    assert "\nroute 6000 a.example.com:6000  # 1 conn, routed; policy ci: 10.0.0.5\n" in out
+    assert "\n# review: port 6000 also needed b.example.com:6000 (1 conn; policy web: " \
+        "10.0.0.6), and a port has one route: give one of them another port\n" in out, out
+    assert reader_accepts(env, out, "suggested-no-name") is None, out
+    c = check("gatehouse-forwarder", os.path.join(env.dir, "suggested-no-name.conf"))
+    assert c.returncode == 0, c.stderr
+    assert "# port 465: routed to smtp.example.com on the same port (the only name " \
+        "allowed there, " in c.stdout, c.stdout
+
+    # a route the configuration has stays a route (the operator's line), added to nothing
+    conf = os.path.join(env.dir, "routed.conf")
+    with open(conf, "w") as f:
+        f.write("route 465 smtp.example.com:465\n")
+    r = run_audit(["suggest", "-c", conf, "-"], stdin=log[0] + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "\nroute 465 smtp.example.com:465  # 1 conn, routed; policy mail: 10.0.0.2\n" \
+        in r.stdout, r.stdout
+    assert "\n# to add: nothing (it allows everything seen)\n" in r.stdout, r.stdout
+    assert "\nallow smtp.example.com" not in r.stdout, r.stdout
 
 
 def test_an_overlong_line_is_skipped_not_held_in_memory():

@@ -11,6 +11,7 @@
 #include "audit_line.h"
 #include "audit_time.h"
 #include "collapse.h"
+#include "config.h"
 #include "filter.h"
 #include "suggest.h"
 #include "summary.h"
@@ -212,7 +213,7 @@ test_fold_threshold(void **state)
 	suggest_init(&s);
 	siblings(&s, "a", ".four.example.com", 4, 443);	/* under the threshold */
 	siblings(&s, "b", ".five.example.com", 5, 443);	/* at it */
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = policy_of(&s, "default");
 	/* the four do not fold, nor with the five below example.com once those folded */
 	lines_are(p, (const char *const[]){ "a0.four.example.com", "a1.four.example.com",
@@ -223,7 +224,7 @@ test_fold_threshold(void **state)
 	suggest_init(&s);
 	s.threshold = 3;			/* the option */
 	siblings(&s, "a", ".four.example.com", 4, 443);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	lines_are(&s.pol[0], (const char *const[]){ "*.four.example.com", NULL });
 	suggest_free(&s);
 }
@@ -245,7 +246,7 @@ test_fold_one_label_or_any_depth(void **state)
 	/* five one label below api.example.org, and one deeper that stays exact */
 	siblings(&s, "r", ".api.example.org", 5, 443);
 	conn(&s, "10.0.0.1", 443, "deep.r0.api.example.org", NULL);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	lines_are(p, (const char *const[]){ "**.cdn.example.net", "*.api.example.org",
 	    "deep.r0.api.example.org", NULL });
@@ -273,7 +274,7 @@ test_fold_never_over_a_public_suffix(void **state)
 	siblings(&s, "shop", ".co.uk", 6, 443);
 	siblings(&s, "www.shop", ".co.uk", 6, 443);
 	siblings(&s, "host", ".com", 6, 443);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	for (size_t i = 0; i < p->nlines; i++)
 		assert_null(strchr(p->lines[i].pattern, '*'));
@@ -297,7 +298,7 @@ test_ports_merged(void **state)
 	conn(&s, "10.0.0.2", 443, "API.Example.com.", ",\"policy\":\"default\"");
 	siblings(&s, "m", ".mail.example.com", 4, 465);
 	conn(&s, "10.0.0.1", 587, "m4.mail.example.com", NULL);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	ports_are(line_of(p, "api.example.com"), "443,465,8000-8002");
 	assert_int_equal(line_of(p, "api.example.com")->conns, 7);
@@ -310,18 +311,20 @@ static void
 test_routes_from_recent(void **state)
 {
 	/* per port: the route target (NULL: none), where it came from, whether a connection
-	 * on it named a host, the connections without one */
+	 * on it named a host, the connections without one, whether the target's allow line
+	 * routes it (the port's only name) */
 	static const struct {
 		unsigned port;
 		const char *target;
 		int from_recent, named;
 		unsigned conns;
+		int by_allow;
 	} want[] = {
-		{ 25, "mx.example.net", 1, 0, 3 },	/* the lookup most made before */
-		{ 443, NULL, 0, 1, 1 },			/* named ones there: no route */
-		{ 9000, NULL, 0, 0, 1 },		/* no lookup before: nothing to route to */
-		{ 587, "smtp.gmail.com", 0, 0, 1 },	/* the route seen */
-		{ 8080, NULL, 0, 1, 0 },		/* an implicit route, the name named */
+		{ 25, "mx.example.net", 1, 0, 3, 1 },	/* the lookup most made before */
+		{ 443, NULL, 0, 1, 1, 0 },		/* named ones there: no route */
+		{ 9000, NULL, 0, 0, 1, 0 },		/* no lookup before: nothing to route to */
+		{ 587, "smtp.gmail.com", 0, 0, 1, 1 },	/* the route seen */
+		{ 8080, NULL, 0, 1, 0, 0 },		/* an implicit route, the name named */
 	};
 	struct suggest s;
 	const struct obs_policy *p;
@@ -362,10 +365,10 @@ test_routes_from_recent(void **state)
 	conn_line(buf, sizeof(buf), 6, "10.0.0.1", 26, NULL, "allow",
 	    ",\"via\":\"route\",\"route\":\"no-port.example\"");
 	feed_sug(&s, buf);
-	/* the route's target looked up: covered by the route, no allow line of its own */
+	/* the route's target looked up: counted on its allow line */
 	query_line(buf, sizeof(buf), 7, "10.0.0.1", "smtp.gmail.com", "allow", NULL);
 	feed_sug(&s, buf);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct obs_port *op = NULL;
@@ -382,12 +385,101 @@ test_routes_from_recent(void **state)
 		assert_int_equal(op->from_recent, want[i].from_recent);
 		assert_int_equal(op->named, want[i].named);
 		assert_int_equal(op->conns, want[i].conns);
+		assert_int_equal(op->by_allow, want[i].by_allow);
+		assert_null(op->shared);
 	}
 	assert_int_equal(p->nports, 5);
 	ports_are(line_of(p, "web.example.com"), "8080");
-	assert_null(line_of(p, "smtp.gmail.com"));
+	assert_int_equal(line_of(p, "web.example.com")->routes.n, 0);
+	/* the targets of 587 and 25: allow lines that route their port, not `route` lines */
+	ports_are(line_of(p, "smtp.gmail.com"), "587");
+	assert_int_equal(line_of(p, "smtp.gmail.com")->routes.n, 1);
+	assert_int_equal(line_of(p, "smtp.gmail.com")->lookups, 1);
+	assert_int_equal(line_of(p, "smtp.gmail.com")->conns, 1);
+	ports_are(line_of(p, "mx.example.net"), "25");
+	assert_int_equal(line_of(p, "mx.example.net")->conns, 3);
 	assert_non_null(line_of(p, "www.example.com"));
 	suggest_free(&s);
+}
+
+static const struct obs_port *
+port_of(const struct obs_policy *p, unsigned port)
+{
+	for (size_t k = 0; k < p->nports; k++)
+		if (p->ports[k].port == port)
+			return &p->ports[k];
+	fail_msg("no port %u in policy %s", port, p->name);
+	return NULL;
+}
+
+static void
+routed_conn(struct suggest *s, const char *policy, const char *client, unsigned port,
+    const char *target)
+{
+	char buf[1024], extra[300];
+
+	snprintf(extra, sizeof(extra), ",\"policy\":\"%s\",\"via\":\"route\",\"route\":\"%s\"",
+	    policy, target);
+	conn_line(buf, sizeof(buf), 1, client, port, NULL, "allow", extra);
+	feed_sug(s, buf);
+}
+
+static void
+test_routes_stay_in_their_policy(void **state)
+{
+	/* A no-name port's target takes an allow line in the policy of the clients that
+	 * needed it, unless no allow line can route the port: then a `route` (gateway-wide),
+	 * with the reason when it is another name on the port. */
+	static const char conf[] =
+	    "route 2525 relay.example:2525\n"		/* the configuration's own route */
+	    "policy ops 10.0.0.9\n"
+	    "allow db2.example 5433\n";			/* a name of c's on 5433 */
+	struct suggest s;
+	struct config *c;
+	const struct obs_policy *mail, *ci, *web;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_parse("t.conf", conf, sizeof(conf) - 1, NULL, &c, err,
+	    sizeof(err)), 0);
+	suggest_init(&s);
+	routed_conn(&s, "mail", "10.0.0.2", 465, "smtp.example.com:465");
+	routed_conn(&s, "mail", "10.0.0.2", 2526, "mx.example.com:25");	/* another port */
+	routed_conn(&s, "mail", "10.0.0.2", 2525, "relay.example:2525");
+	routed_conn(&s, "ci", "10.0.0.3", 5432, "db.example.com:5432");
+	conn(&s, "10.0.0.4", 5432, "other.example.com", ",\"policy\":\"web\"");
+	routed_conn(&s, "ci", "10.0.0.3", 5433, "db.example.com:5433");
+	routed_conn(&s, "web", "10.0.0.4", 465, "smtp.example.com:465");	/* same target */
+	assert_int_equal(suggest_build(&s, c), 0);
+	mail = policy_of(&s, "mail");
+	ci = policy_of(&s, "ci");
+	web = policy_of(&s, "web");
+	assert_true(port_of(mail, 465)->by_allow);
+	ports_are(line_of(mail, "smtp.example.com"), "465");
+	assert_true(port_of(web, 465)->by_allow);
+	ports_are(line_of(web, "smtp.example.com"), "465");
+	assert_false(port_of(mail, 2526)->by_allow);
+	assert_null(port_of(mail, 2526)->shared);
+	assert_null(line_of(mail, "mx.example.com"));
+	assert_false(port_of(mail, 2525)->by_allow);	/* c's route stays */
+	assert_null(port_of(mail, 2525)->shared);
+	assert_null(line_of(mail, "relay.example"));
+	assert_false(port_of(ci, 5432)->by_allow);
+	assert_string_equal(port_of(ci, 5432)->shared, "other.example.com");
+	assert_null(line_of(ci, "db.example.com"));
+	assert_false(port_of(ci, 5433)->by_allow);
+	assert_string_equal(port_of(ci, 5433)->shared, "db2.example (t.conf:3)");
+	suggest_free(&s);
+
+	/* without c: 2525 and 5433 are the targets' alone */
+	suggest_init(&s);
+	routed_conn(&s, "mail", "10.0.0.2", 2525, "relay.example:2525");
+	routed_conn(&s, "ci", "10.0.0.3", 5433, "db.example.com:5433");
+	assert_int_equal(suggest_build(&s, NULL), 0);
+	assert_true(port_of(policy_of(&s, "mail"), 2525)->by_allow);
+	assert_true(port_of(policy_of(&s, "ci"), 5433)->by_allow);
+	suggest_free(&s);
+	config_unref(c);
 }
 
 static void
@@ -426,7 +518,7 @@ test_review_marks(void **state)
 		snprintf(name, sizeof(name), "n%d.lan.example.com", i);
 		conn(&s, "10.0.0.1", 443, name, ",\"upstream\":\"192.168.1.1:443\"");
 	}
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	l = line_of(p, "db.corp.example.com");
 	assert_non_null(l);
@@ -456,7 +548,7 @@ test_policies_apart(void **state)
 	conn(&s, "10.0.0.1", 443, "a.example", NULL);
 	conn(&s, "10.0.0.2", 443, "b.example", ",\"policy\":\"web\"");
 	conn(&s, "10.0.0.3", 443, "c.example", ",\"policy\":\"web\"");
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	assert_int_equal(s.npol, 2);
 	assert_non_null(line_of(policy_of(&s, "default"), "a.example"));
 	assert_null(line_of(policy_of(&s, "default"), "b.example"));
@@ -483,7 +575,7 @@ test_lookup_only_port(void **state)
 	/* policy db: no connection at all: 443 */
 	query_line(buf, sizeof(buf), 1, "10.0.0.3", "d.example", "deny", ",\"policy\":\"db\"");
 	feed_sug(&s, buf);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	ports_are(line_of(policy_of(&s, "web"), "c.example"), "8443");
 	assert_int_equal(line_of(policy_of(&s, "web"), "c.example")->lookup_only, 1);
 	ports_are(line_of(policy_of(&s, "db"), "d.example"), "443");
@@ -511,7 +603,7 @@ test_deny_rules_stay(void **state)
 	    "\"rule\":\"git.example.com\"");
 	feed_sug(&s, buf);
 	conn(&s, "10.0.0.1", 443, "git.example.com", NULL);
-	assert_int_equal(suggest_build(&s), 0);
+	assert_int_equal(suggest_build(&s, NULL), 0);
 	p = &s.pol[0];
 	lines_are(p, (const char *const[]){ "git.example.com", NULL });
 	ports_are(line_of(p, "git.example.com"), "443");
@@ -531,6 +623,7 @@ main(void)
 		cmocka_unit_test(test_fold_never_over_a_public_suffix),
 		cmocka_unit_test(test_ports_merged),
 		cmocka_unit_test(test_routes_from_recent),
+		cmocka_unit_test(test_routes_stay_in_their_policy),
 		cmocka_unit_test(test_review_marks),
 		cmocka_unit_test(test_policies_apart),
 		cmocka_unit_test(test_lookup_only_port),
