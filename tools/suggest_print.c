@@ -99,8 +99,8 @@ put_line(FILE *f, struct current *cur, const struct obs_policy *p, const struct 
 		fprintf(f, "# review: %s was looked up, no connection seen: port %s assumed\n",
 		    l->pattern, ports);
 	for (size_t i = 0; i < l->routes.n; i++)
-		fprintf(f, "# port %u: routed to %s; this line does it while %s is the port's "
-		    "only name\n", l->routes.v[i], l->pattern, l->pattern);
+		fprintf(f, "# port %u: routed here while this is the port's only name\n",
+		    l->routes.v[i]);
 	fprintf(f, "%s  # ", text);
 	if (l->names > 1)
 		fprintf(f, "%llu names, ", (unsigned long long)l->names);

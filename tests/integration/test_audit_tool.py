@@ -302,8 +302,8 @@ def test_suggest_passes_check_and_the_replay_passes(env, learned, gatehouse):
     # the SMTP port, routed (SMTP names nothing): the allow line of its target routes
     # it (the port's only name), in the clients' own rules; no gateway-wide route line
     # (the replay below shows the line routes it)
-    assert "# port %d: routed to smtp.test; this line does it while smtp.test is the " \
-        "port's only name" % env.p_smtp in lines, text
+    assert "# port %d: routed here while this is the port's only name" % env.p_smtp \
+        in lines, text
     assert any(l.startswith("allow smtp.test %d private  # 1 conn, 2 lookups; " % env.p_smtp)
                for l in lines), text
     assert not any(l.startswith("route ") for l in lines), text
@@ -523,9 +523,8 @@ def test_report_mode_and_recent_lines(env):
                        "last": "2026-12-04T10:00:01Z"}, rows
     r = run_audit(["suggest"], stdin=text)
     assert r.returncode == 0, r.stderr
-    assert "\n# port 2525: routed to mx.example.net; this line does it while " \
-        "mx.example.net is the port's only name\nallow mx.example.net 2525  # 2 conns; " \
-        "10.0.0.1\n" \
+    assert "\n# port 2525: routed here while this is the port's only name\n" \
+        "allow mx.example.net 2525  # 2 conns; 10.0.0.1\n" \
         in r.stdout, r.stdout
     assert "\nroute " not in r.stdout, r.stdout
     assert "\nallow new.example.com 443  # 2 conns; 10.0.0.1\n" in r.stdout, r.stdout
@@ -560,8 +559,7 @@ def test_a_no_name_port_is_allowed_in_its_policy_not_routed_for_all(env):
     out = r.stdout
     mail = out[out.index("\npolicy mail "):out.index("\n# ---- policy ci")]
     assert mail.splitlines()[2:] == [
-        "# port 465: routed to smtp.example.com; this line does it while smtp.example.com "
-        "is the port's only name",
+        "# port 465: routed here while this is the port's only name",
         "allow smtp.example.com 465  # 1 conn; 10.0.0.2"], out
     assert "\nroute 465 " not in out, out
     # another target port: only a route does it
