@@ -108,7 +108,8 @@ allow gw.example.test 80 private
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 
-_NS_RE = re.compile(r"^gh(\d+)-(client2|client|gw|inet)$")
+# (test_pool.py builds a topology of its own: gh<pid>-pool-client, ...-pool-br, ...)
+_NS_RE = re.compile(r"^gh(\d+)-(?:pool-)?(client2|client|gw|inet|br)$")
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -275,6 +276,11 @@ def _install_handlers():
 
 
 class Topology:
+    # what the internet's DNS server answers, and the names on the servers' certificate
+    upstream_hosts = UPSTREAM_HOSTS
+    upstream_wildcards = UPSTREAM_WILDCARDS
+    cert_names = CERT_NAMES
+
     def __init__(self, build_dir, allow=DEFAULT_ALLOW, extra_config="", workdir=None,
                  keep=False, say=None):
         self.build_dir = os.path.abspath(build_dir)
@@ -319,8 +325,7 @@ class Topology:
         self._make_ca()
         self._make_namespaces()
         self._start_upstream_dns()
-        self._start_web()
-        self._start_smtp()
+        self._start_servers()
         self._start_gatehouse()
         return self
 
@@ -414,7 +419,7 @@ class Topology:
         with open(ext, "w") as f:
             f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                     "extendedKeyUsage=serverAuth\nsubjectAltName=" +
-                    ",".join(f"DNS:{n}" for n in CERT_NAMES) + "\n")
+                    ",".join(f"DNS:{n}" for n in self.cert_names) + "\n")
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         self.sh("openssl", "req", "-x509", "-new", *ec, "-keyout", self.path("ca.key"),
                 "-out", self.ca_path, "-days", "2", "-subj", "/CN=gatehouse e2e test CA",
@@ -428,19 +433,19 @@ class Topology:
         for n in ("server.key", "server.pem", "ca.pem"):
             os.chmod(self.path(n), 0o644)
 
-    def _make_namespaces(self):
-        p, c, g, i = self.prefix, self.client_ns, self.gw_ns, self.inet_ns
-        self.if_client, self.if_gw_in = f"{p}-c", f"{p}-gc"
-        self.if_gw_out, self.if_inet = f"{p}-gi", f"{p}-i"
+    def _add_namespaces(self, client_resolv):
+        """Make every namespace of self.namespaces with lo up, no router, no duplicate
+        address detection, and its /etc/netns resolv.conf: client_resolv {namespace:
+        text} for the clients, the upstream DNS for the gateway, 127.0.0.1 elsewhere."""
         for ns in self.namespaces:
             os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
-        # Resolvers: the client asks the gateway (default options: no timeout tweaks, and a
-        # search domain, as a container often has); the gateway asks the internet's DNS.
-        with open(f"/etc/netns/{c}/resolv.conf", "w") as f:
-            f.write(f"nameserver {GW_IN4}\nsearch {SEARCH_DOMAIN}\n")
+            if ns in client_resolv:
+                with open(f"/etc/netns/{ns}/resolv.conf", "w") as f:
+                    f.write(client_resolv[ns])
+            elif ns != self.gw_ns:
+                with open(f"/etc/netns/{ns}/resolv.conf", "w") as f:
+                    f.write("nameserver 127.0.0.1\n")
         self.set_gateway_resolv()
-        with open(f"/etc/netns/{i}/resolv.conf", "w") as f:
-            f.write("nameserver 127.0.0.1\n")
         for ns in self.namespaces:
             self.sh("ip", "netns", "add", ns)
             self.sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -452,6 +457,14 @@ class Topology:
             self.sh("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0",
                     "net.ipv6.conf.default.accept_dad=0", "net.ipv4.ip_forward=0",
                     "net.ipv6.conf.all.forwarding=0", ns=ns)
+
+    def _make_namespaces(self):
+        p, c, g, i = self.prefix, self.client_ns, self.gw_ns, self.inet_ns
+        self.if_client, self.if_gw_in = f"{p}-c", f"{p}-gc"
+        self.if_gw_out, self.if_inet = f"{p}-gi", f"{p}-i"
+        # Resolvers: the client asks the gateway (default options: no timeout tweaks, and a
+        # search domain, as a container often has); the gateway asks the internet's DNS.
+        self._add_namespaces({c: f"nameserver {GW_IN4}\nsearch {SEARCH_DOMAIN}\n"})
         self.sh("ip", "link", "add", self.if_client, "netns", c, "type", "veth",
                 "peer", "name", self.if_gw_in, "netns", g)
         self.sh("ip", "link", "add", self.if_gw_out, "netns", g, "type", "veth",
@@ -482,12 +495,13 @@ class Topology:
         with open(f"/etc/netns/{self.gw_ns}/resolv.conf", "w") as f:
             f.write(f"nameserver {UPSTREAM_DNS}\n{extra}")
 
-    def _wait_links_up(self, timeout=5.0):
-        """Wait until every veth has carrier and is operationally up. Until the kernel's
-        link watcher has run (up to a second), a veth drops what it is given, so the
-        first connection of a test would lose its SYN and wait a second for the retry."""
-        links = [(self.client_ns, self.if_client), (self.gw_ns, self.if_gw_in),
-                 (self.gw_ns, self.if_gw_out), (self.inet_ns, self.if_inet)]
+    def _wait_links_up(self, links=None, timeout=5.0):
+        """Wait until every veth (links: (namespace, device) pairs, default this
+        topology's four) has carrier and is operationally up. Until the kernel's link
+        watcher has run (up to a second), a veth drops what it is given, so the first
+        connection of a test would lose its SYN and wait a second for the retry."""
+        links = links or [(self.client_ns, self.if_client), (self.gw_ns, self.if_gw_in),
+                          (self.gw_ns, self.if_gw_out), (self.inet_ns, self.if_inet)]
         down = wait_until(lambda: [(ns, dev) for ns, dev in links if "state UP" not in
                                    self.sh("ip", "-n", ns, "link", "show", "dev", dev).stdout],
                           lambda down: not down, timeout, interval=0.05)
@@ -521,12 +535,16 @@ class Topology:
                 f"--listen-address={UPSTREAM_DNS}", "--port=53", "--user=root",
                 "--group=root", "--pid-file=", "--log-queries=extra",
                 f"--log-facility={self.dns_log}", "--local=/test/", "--local-ttl=30"]
-        for name, addr in UPSTREAM_HOSTS.items():
+        for name, addr in self.upstream_hosts.items():
             argv.append(f"--host-record={name},{addr}")
-        for name, addr in UPSTREAM_WILDCARDS.items():
+        for name, addr in self.upstream_wildcards.items():
             argv.append(f"--address=/{name}/{addr}")
         p = self._start("upstream-dns", self.inet_ns, argv)
         self._wait_listening(p, self.inet_ns, "udp", UPSTREAM_DNS, 53)
+
+    def _start_servers(self):
+        self._start_web()
+        self.smtp_log = self.start_smtp("smtp", SMTP_ADDR)
 
     def _start_web(self):
         self.web_log = self.path("web.jsonl")
@@ -536,13 +554,16 @@ class Topology:
         self._wait_listening(p, self.inet_ns, "tcp", "0.0.0.0", 443)
         self._wait_listening(p, self.inet_ns, "tcp", "0.0.0.0", 80)
 
-    def _start_smtp(self):
-        self.smtp_log = self.path("smtp.jsonl")
-        p = self._start("smtp", self.inet_ns, [
+    def start_smtp(self, name, addr):
+        """A mail server (servers/smtp.py, SMTPS 465 and STARTTLS 587) on addr in the
+        internet namespace; returns the path of its log of delivered mails."""
+        log = self.path(f"{name}.jsonl")
+        p = self._start(name, self.inet_ns, [
             PYTHON, os.path.join(HERE, "servers", "smtp.py"), "--cert", self.path("server.pem"),
-            "--key", self.path("server.key"), "--log", self.smtp_log, "--addr", SMTP_ADDR])
-        self._wait_listening(p, self.inet_ns, "tcp", SMTP_ADDR, 465, timeout=20)
-        self._wait_listening(p, self.inet_ns, "tcp", SMTP_ADDR, 587, timeout=20)
+            "--key", self.path("server.key"), "--log", log, "--addr", addr])
+        self._wait_listening(p, self.inet_ns, "tcp", addr, 465, timeout=20)
+        self._wait_listening(p, self.inet_ns, "tcp", addr, 587, timeout=20)
+        return log
 
     def config_text(self):
         return (f"# gatehouse e2e configuration ({self.prefix})\n" + self.allow +
@@ -676,8 +697,10 @@ class Topology:
     def web_requests(self):
         return self._jsonl(self.web_log)
 
-    def mails(self):
-        return self._jsonl(self.smtp_log)
+    def mails(self, log=None):
+        """The mails a server received (log: start_smtp's path; default the topology's
+        one mail server)."""
+        return self._jsonl(log or self.smtp_log)
 
     # -- the ledger: what the run did, checked against the audit log at the end
     def expect_query(self, qname, verdict, client=None, qtypes=None):
