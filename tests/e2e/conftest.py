@@ -3,7 +3,10 @@
 One topology (tests/e2e/topology.py) is built for the whole session and torn down at its
 end, also on failure or Ctrl-C. Tests record what they did in topo.ledger; the tests marked
 end_of_run run last and check the run as a whole (no DNS leak, no direct route out, every
-lookup and connection audited, clean daemon exit with no sanitizer report).
+lookup and connection audited, clean daemon exit with no sanitizer report). A module may
+build a topology of its own (test_pool.py: a bridge and `answer pool`); every test fails
+when a daemon of a topology it uses died or printed a sanitizer report, and a failing
+test's report carries those daemons' last audit lines and stderr.
 
 Environment: GATEHOUSE_BUILD (directory with the daemons, default build/),
 GATEHOUSE_E2E_KEEP=1 keeps the work directory (audit files, server logs) for a look after
@@ -31,8 +34,6 @@ import topology as T  # noqa: E402
 
 TEST_TIMEOUT = int(os.environ.get("GATEHOUSE_E2E_TIMEOUT") or scaled(90))
 CLIENT_BIN_DIR = os.path.join(REPO, "build", "e2e-clients")
-
-_topo = None      # the session's topology, for failure reports
 
 
 class TestTimeout(BaseException):
@@ -67,14 +68,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def topo():
-    global _topo
     t = T.Topology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP")))
     try:
-        _topo = t
         t.up()
         yield t
     finally:
-        _topo = None
         if t.keep and t.workdir:
             sys.stderr.write(f"\ne2e: work directory kept: {t.workdir}\n")
         t.down()
@@ -99,24 +97,29 @@ def _bounded_and_healthy(request):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    if "topo" in request.fixturenames and _topo is not None:
-        problems = _topo.daemon_problems()
-        if problems:
-            pytest.fail("\n".join(problems), pytrace=False)
+    problems = [p for t in _topologies(request.node) for p in t.daemon_problems()]
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def _topologies(item):
+    """The topologies a test uses (the session's `topo`, a module's own)."""
+    return [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, T.Topology)]
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    if rep.when == "call" and rep.failed and _topo is not None and _is_ours(item):
-        for d in T.DAEMONS:
-            try:
-                lines = _topo.audit(d)[-12:]
-                rep.sections.append((f"{d} audit (last lines)",
-                                     "\n".join(json.dumps(e) for e in lines)))
-            except AssertionError as e:
-                rep.sections.append((f"{d} audit", str(e)))
-            p = _topo.procs.get(d)
-            if p is not None:
-                rep.sections.append((f"{d} stderr", p.stderr()[-3000:]))
+    if rep.when == "call" and rep.failed and _is_ours(item):
+        for t in _topologies(item):
+            for d in T.DAEMONS:
+                try:
+                    lines = t.audit(d)[-12:]
+                    rep.sections.append((f"{d} audit (last lines)",
+                                         "\n".join(json.dumps(e) for e in lines)))
+                except AssertionError as e:
+                    rep.sections.append((f"{d} audit", str(e)))
+                p = t.procs.get(d)
+                if p is not None:
+                    rep.sections.append((f"{d} stderr", p.stderr()[-3000:]))
