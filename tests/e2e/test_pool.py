@@ -293,6 +293,12 @@ def test_two_hosts_per_port_by_name_without_route(pool):
     assert all(len(v) == 1 and addr_in(next(iter(v)), POOL) for v in by_name.values()), res
     assert len({next(iter(v)) for v in by_name.values()}) == len(by_name), res
     assert by_name["git1.pool.test"] == {got["git1.pool.test"]}
+    # no IPv6 pool: AAAA is NODATA (never NXDOMAIN: musl would drop the A answer)
+    d = helpers.dig(pool, "git1.pool.test", "AAAA")
+    assert d.status == "NOERROR" and not d.answers, d.raw
+    m = pool.metrics()
+    assert metric_sum(m, "gatehouse_pool_addresses") == 126, m
+    assert metric_sum(m, "gatehouse_pool_names") >= len(by_name), m
 
 
 def test_unmapped_not_allowed_and_name_mismatch_are_refused(pool):
