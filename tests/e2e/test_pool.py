@@ -28,6 +28,7 @@ import socket
 import sys
 import urllib.request
 
+import dns.exception
 import dns.rcode
 import pytest
 
@@ -182,7 +183,7 @@ def pool():
     t = PoolTopology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP")))
     try:
         t.up()
-        wait_for(lambda: ask_a(t, "git1.pool.test")[0] == "NOERROR",
+        wait_for(lambda: answered(t, "git1.pool.test"),
                  what="the resolver to answer through the bridge")
         yield t
     finally:
@@ -208,6 +209,14 @@ def ask_a(topo, name, src=T.CLIENT4, ns=None):
     m = ask(topo, ns or topo.client_ns, src, name)
     return dns.rcode.to_text(m.rcode()), [r.to_text() for a in m.answer for r in a
                                            if a.rdtype == 1]
+
+
+def answered(topo, name):
+    """Whether the resolver answers name (NOERROR) within a few seconds."""
+    try:
+        return ask_a(topo, name)[0] == "NOERROR"
+    except (OSError, dns.exception.Timeout):
+        return False
 
 
 def send_mail(topo, host, port, subject, extra=()):
