@@ -421,6 +421,62 @@ setup(void **state)
 	return 0;
 }
 
+/* ---- answer pool ---- */
+
+/* The pre-flight of text for a start (checking 0) or --check (1), with kube as
+ * KUBERNETES_SERVICE_HOST: its return value. */
+static int
+check_pool(const char *text, int checking, const char *kube)
+{
+	struct preflight_env pe;
+	struct config *c = NULL;
+	int rc;
+
+	free(warnings);
+	warnings = NULL;
+	memset(err, 0, sizeof(err));
+	if (config_parse(NAME, text, strlen(text), NULL, &c, err, sizeof(err)) != 0)
+		fail_msg("parse failed: %s\n%s", err, text);
+	memset(&pe, 0, sizeof(pe));
+	pe.resolvconf = resolvconf;
+	pe.ifaces = ifaces;
+	pe.checking = checking;
+	pe.kubernetes = kube;
+	rc = preflight_check(c, &pe, &warnings, err, sizeof(err));
+	config_unref(c);
+	return rc;
+}
+
+/* The kernel is asked for real: 127/8 is local on every Linux host, TEST-NET-1
+ * (192.0.2.0/24) on none. */
+static void
+test_pool(void **state)
+{
+	static const char local[] = OK_BASE "answer pool 127.88.0.0/29\n";
+	static const char remote[] = OK_BASE "answer pool 192.0.2.0/29\n";
+	static const char want[] = "answer pool 192.0.2.0/29: 192.0.2.1 is not local to this host: "
+	    "run \"ip route add local 192.0.2.0/29 dev IFACE table local\" at start (it needs "
+	    "CAP_NET_ADMIN; the image's entrypoint does it when the container has cap_add: "
+	    "[NET_ADMIN])";
+	char line[sizeof(want) + 1];
+
+	(void)state;
+	write_resolvconf("nameserver 192.0.2.53\n");
+	assert_int_equal(check_pool(local, 0, NULL), 0);
+	assert_null(warnings);
+	assert_int_equal(check_pool(remote, 0, NULL), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(check_pool(remote, 1, NULL), 0);	/* --check: a warning */
+	snprintf(line, sizeof(line), "%s\n", want);
+	assert_non_null(warnings);
+	assert_non_null(strstr(warnings, line));
+	assert_int_equal(check_pool(local, 1, "10.96.0.1"), -1);
+	assert_string_equal(err, "answer pool 127.88.0.0/29: not in Kubernetes "
+	    "(KUBERNETES_SERVICE_HOST is set): clients reach the gateway through one Service "
+	    "address, and pool addresses route to no pod; use answer auto there");
+	assert_int_equal(check_pool(OK_BASE, 0, "10.96.0.1"), 0);	/* answer auto: fine */
+}
+
 static int
 teardown(void **state)
 {
@@ -441,6 +497,7 @@ main(void)
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_upstream),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
