@@ -277,7 +277,10 @@ slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
 	return 0;
 }
 
-/* The least recently answered slot free to reuse at now_s, or -1. */
+/* The least recently answered slot free to reuse at now_s, or -1. Times are whole
+ * seconds, cut down: an answer at t.9 is stored as t, so a slot is free only when more
+ * than hold_s whole seconds lie between (t + hold_s < now_s): never under hold_s of real
+ * time, at most one second over. */
 static int64_t
 oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
 {
@@ -287,7 +290,7 @@ oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
 		const struct pool_slot *s = &p->slot[i];
 		int64_t t = __atomic_load_n(&s->answered, __ATOMIC_RELAXED);
 
-		if (t <= now_s - (int64_t)hold_s && t < best_t &&
+		if (t < now_s - (int64_t)hold_s && t < best_t &&
 		    __atomic_load_n(&s->open, __ATOMIC_RELAXED) == 0) {
 			best = i;
 			best_t = t;
