@@ -40,10 +40,11 @@ write_resolvconf(const char *text)
 	fclose(f);
 }
 
-/* Parse text (and env), then run the pre-flight as uid euid: its return value; err and
- * warnings hold what it said. */
+/* Parse text (and env), then run the pre-flight as uid euid, for --check when checking,
+ * with kube as KUBERNETES_SERVICE_HOST: its return value; err and warnings hold what it
+ * said. */
 static int
-check_env(const char *text, char *const *env, unsigned euid)
+check_as(const char *text, char *const *env, unsigned euid, int checking, const char *kube)
 {
 	struct preflight_env pe;
 	struct config *c = NULL;
@@ -58,9 +59,17 @@ check_env(const char *text, char *const *env, unsigned euid)
 	pe.resolvconf = resolvconf;
 	pe.ifaces = ifaces;
 	pe.euid = euid;
+	pe.checking = checking;
+	pe.kubernetes = kube;
 	rc = preflight_check(c, &pe, &warnings, err, sizeof(err));
 	config_unref(c);
 	return rc;
+}
+
+static int
+check_env(const char *text, char *const *env, unsigned euid)
+{
+	return check_as(text, env, euid, 0, NULL);
 }
 
 static int
@@ -423,30 +432,6 @@ setup(void **state)
 
 /* ---- answer pool ---- */
 
-/* The pre-flight of text for a start (checking 0) or --check (1), with kube as
- * KUBERNETES_SERVICE_HOST: its return value. */
-static int
-check_pool(const char *text, int checking, const char *kube)
-{
-	struct preflight_env pe;
-	struct config *c = NULL;
-	int rc;
-
-	free(warnings);
-	warnings = NULL;
-	memset(err, 0, sizeof(err));
-	if (config_parse(NAME, text, strlen(text), NULL, &c, err, sizeof(err)) != 0)
-		fail_msg("parse failed: %s\n%s", err, text);
-	memset(&pe, 0, sizeof(pe));
-	pe.resolvconf = resolvconf;
-	pe.ifaces = ifaces;
-	pe.checking = checking;
-	pe.kubernetes = kube;
-	rc = preflight_check(c, &pe, &warnings, err, sizeof(err));
-	config_unref(c);
-	return rc;
-}
-
 /* The kernel is asked for real: 127/8 is local on every Linux host, TEST-NET-1
  * (192.0.2.0/24) on none. */
 static void
@@ -462,19 +447,19 @@ test_pool(void **state)
 
 	(void)state;
 	write_resolvconf("nameserver 192.0.2.53\n");
-	assert_int_equal(check_pool(local, 0, NULL), 0);
+	assert_int_equal(check_as(local, NULL, 0, 0, NULL), 0);
 	assert_null(warnings);
-	assert_int_equal(check_pool(remote, 0, NULL), -1);
+	assert_int_equal(check_as(remote, NULL, 0, 0, NULL), -1);
 	assert_string_equal(err, want);
-	assert_int_equal(check_pool(remote, 1, NULL), 0);	/* --check: a warning */
+	assert_int_equal(check_as(remote, NULL, 0, 1, NULL), 0);	/* --check: a warning */
 	snprintf(line, sizeof(line), "%s\n", want);
 	assert_non_null(warnings);
 	assert_non_null(strstr(warnings, line));
-	assert_int_equal(check_pool(local, 1, "10.96.0.1"), -1);
+	assert_int_equal(check_as(local, NULL, 0, 1, "10.96.0.1"), -1);
 	assert_string_equal(err, "answer pool 127.88.0.0/29: not in Kubernetes "
 	    "(KUBERNETES_SERVICE_HOST is set): clients reach the gateway through one Service "
 	    "address, and pool addresses route to no pod; use answer auto there");
-	assert_int_equal(check_pool(OK_BASE, 0, "10.96.0.1"), 0);	/* answer auto: fine */
+	assert_int_equal(check_as(OK_BASE, NULL, 0, 0, "10.96.0.1"), 0);	/* answer auto: fine */
 }
 
 static int
