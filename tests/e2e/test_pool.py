@@ -40,7 +40,7 @@ from test_policies import ask, reload_with
 
 # peers.py (tests/integration): the banner server that speaks first
 sys.path.insert(0, os.path.join(os.path.dirname(T.HERE), "integration"))
-from peers import BannerServer  # noqa: E402
+from peers import BannerServer, recv_until_eof  # noqa: E402
 
 CLIENT_B = "10.77.0.3"          # the second client: policy `narrow`
 POOL = "10.77.0.128/25"         # Docker's own allocations stay in 10.77.0.0/25 (ip_range)
@@ -356,6 +356,24 @@ def test_unmapped_not_allowed_and_name_mismatch_are_refused(pool):
                   extra=("--connect-to", f"smtp1.pool.test:465:{smtp1[0]}:465"))
     assert r.returncode == 0, r.stderr
     assert len(delivered(pool, "smtp1.pool.test", subject)) == 1
+
+    # an HTTP Host naming git2 at git1's address (a server-speaks-first port): refused,
+    # and none of the client's bytes reach git1's server
+    git1 = ask_a(pool, "git1.pool.test")[1][0]
+    mark = pool.mark()
+    s = pool.socket(pool.client_ns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.settimeout(scaled(10))
+        s.connect((git1, 22))
+        s.sendall(f"GET /{tag} HTTP/1.1\r\nHost: git2.pool.test\r\n\r\n".encode())
+        reply = recv_until_eof(s)
+    finally:
+        s.close()
+    assert reply.startswith(b"HTTP/1.1 403 "), reply
+    e = wait_conn(pool, mark, "the Host mismatch refusal", reason="name-mismatch")[0]
+    assert (e["verdict"], e["port"], e["via"], e["name"]) == \
+        ("deny", 22, "host", "git2.pool.test"), e
+    assert not any(seen_by(pool, n, f"/{tag}") for n in GIT)
 
 
 def test_held_answer_survives_forwarder_restart_and_reloads(pool):
