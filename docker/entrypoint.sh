@@ -83,10 +83,12 @@ route_pool() {
 		say "answer pool: $cidr is already local to this container"
 		return 0
 	fi
-	out=$(ip "$fam" -o route get "$addr" 2>&1)
+	# The route, less the cache flags `ip -o` prints after a backslash.
+	out=$(ip "$fam" -o route get "$addr" 2>&1 | sed 's/ *\\.*$//')
 	dev=$(awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }' <<<"$out")
-	if [ -z "$dev" ]; then
-		say "answer pool $cidr: no interface of this container routes $addr (ip route get: ${out:-nothing}): the pool must lie in the subnet of the network the clients share with the gateway"
+	# Clients reach pool addresses on their own link (ARP): a pool behind a router is a mistake.
+	if [ -z "$dev" ] || [[ " $out " == *" via "* ]]; then
+		say "answer pool $cidr: $addr is not on a network of this container (ip route get: ${out:-nothing}): the pool must lie in the subnet of the network the clients share with the gateway"
 		exit 1
 	fi
 	if ! out=$(ip "$fam" route replace local "$cidr" dev "$dev" table local 2>&1); then
