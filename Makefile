@@ -42,14 +42,14 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
 CONFIG   = common/config.c common/config_file.c common/config_env.c common/config_rules.c \
            common/config_settings.c common/config_print.c common/config_ports.c common/hint.c \
-           common/policyset.c
+           common/policyset.c common/pool_net.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
            common/prom.c common/httpd.c common/clients.c common/polstats.c \
            common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c \
-           common/lookups.c
+           common/lookups.c common/pool.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c \
-           resolver/tell.c
+           resolver/tell.c resolver/pooled.c
 FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \
            forwarder/dest.c forwarder/refuse.c forwarder/first_bytes.c forwarder/pump.c \
            forwarder/bufpool.c forwarder/dial.c forwarder/dns.c forwarder/cache.c \
@@ -126,8 +126,10 @@ UNIT_test_pump      = forwarder/pump.c forwarder/bufpool.c common/addr.c common/
 UNIT_test_burst     = resolver/burst.c common/clients.c common/addr.c common/util.c
 UNIT_test_clients   = common/clients.c common/addr.c common/util.c
 UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
-                      common/policy.c common/dname.c common/addr.c common/util.c common/iface.c
+                      common/policy.c common/dname.c common/addr.c common/util.c common/iface.c \
+                      common/route.c
 UNIT_test_resolvconf = common/resolvconf.c
+UNIT_test_pool      = common/pool.c common/pool_net.c common/util.c
 UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
 UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
                       common/addr.c common/util.c

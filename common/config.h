@@ -9,6 +9,7 @@
 
 #include "policy.h"
 #include "policyset.h"
+#include "pool_net.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/gatehouse/gatehouse.conf"
 
@@ -53,7 +54,12 @@ struct config {
 
 	/* resolver */
 	struct addrlist dns_listen;	/* ADDR:PORT */
-	int answer_auto;		/* 1: address the query arrived on */
+	int answer_auto;		/* 1: address the query arrived on (also the fallback
+					 * of answer_pool) */
+	int answer_pool;		/* 1: `answer pool`: an address per name (pool.h) */
+	struct pool_net pool;		/* answer_pool == 1 */
+	char *pool_state;		/* the mapping's file */
+	uint64_t pool_hold_ms;		/* an address goes to another name only after this */
 	struct in_addr *answer4;	/* answer_auto == 0 */
 	size_t nanswer4;
 	struct in6_addr *answer6;

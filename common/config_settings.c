@@ -196,7 +196,8 @@ choice_print(const struct config *c, const struct setting *s, FILE *f)
 	fprintf(f, " %s", s->words[*CFIELD(c, s, int)]);
 }
 
-/* answer: auto, or addresses (answer_auto, answer4, answer6) */
+/* answer: auto, pool CIDR4 [CIDR6], or addresses (answer_auto, answer_pool, pool,
+ * answer4, answer6) */
 static void
 answer_clear(struct config *c, const struct setting *s)
 {
@@ -206,17 +207,31 @@ answer_clear(struct config *c, const struct setting *s)
 	c->answer4 = NULL;
 	c->answer6 = NULL;
 	c->nanswer4 = c->nanswer6 = 0;
+	c->answer_pool = 0;
+	memset(&c->pool, 0, sizeof(c->pool));
 }
 
 static int
 answer_parse(struct config_parser *ps, const struct setting *s, char **argv, int argc)
 {
 	struct config *c = ps->c;
+	char msg[256];
 	int i;
 
 	answer_clear(c, s);
 	if (argc == 1 && strcmp(argv[0], "auto") == 0) {
 		c->answer_auto = 1;
+		return 0;
+	}
+	if (strcmp(argv[0], "pool") == 0) {
+		if (argc < 2 || argc > 3)
+			return config_err(ps, "answer pool: expected an IPv4 prefix and optionally an "
+			    "IPv6 one (answer pool 172.29.0.128/25 [fd00:29::/112])");
+		if (pool_net_parse(argv[1], argc == 3 ? argv[2] : NULL, &c->pool, msg,
+		    sizeof(msg)) == -1)
+			return config_err(ps, "answer pool: %s", msg);
+		c->answer_auto = 1;	/* the answer when the pool is full */
+		c->answer_pool = 1;
 		return 0;
 	}
 	c->answer_auto = 0;
@@ -240,10 +255,15 @@ answer_parse(struct config_parser *ps, const struct setting *s, char **argv, int
 static void
 answer_print(const struct config *c, const struct setting *s, FILE *f)
 {
-	char buf[INET6_ADDRSTRLEN];
+	char buf[2 * INET6_ADDRSTRLEN + 16];
 	size_t i;
 
 	(void)s;
+	if (c->answer_pool) {
+		pool_net_format(&c->pool, buf, sizeof(buf));
+		fprintf(f, " pool %s", buf);
+		return;
+	}
 	if (c->answer_auto) {
 		fprintf(f, " auto");
 		return;
@@ -414,6 +434,11 @@ static const struct setting settings[SETTING_COUNT] = {
 	 * (config_rules_mode), and overrides this. */
 	[SETTING_MODE] = { .name = "mode", CHOICE(mode_report), .words = mode_words,
 	    .expect = "enforce or report", .def = "enforce" },
+	/* `answer pool` (pool.h): the mapping's file, and how long an address stays its
+	 * name's after the last answer (while clients may still hold it) */
+	[SETTING_POOL_STATE] = { .name = "pool-state", STRING(pool_state),
+	    .def = "/var/lib/gatehouse/pool" },
+	[SETTING_POOL_HOLD] = { .name = "pool-hold", DURATION(pool_hold_ms), .def = "1h" },
 };
 
 int
@@ -523,6 +548,38 @@ check_ttls(struct config_parser *ps)
 	    c->cache_max_ttl);
 }
 
+/* `answer pool`: a hold no shorter than the TTL (a client may cache an answer that
+ * long), and a forwarder that listens where pool connections arrive: on the wildcard
+ * address of each pool family (they come to the pool's addresses, not the gateway's). */
+static int
+check_pool(struct config_parser *ps)
+{
+	const struct config *c = ps->c;
+	int any4 = 0, any6 = 0;
+
+	if (!c->answer_pool)
+		return 0;
+	if (c->pool_hold_ms < (uint64_t)c->ttl * 1000) {
+		blame(ps, ps->by_env[SETTING_POOL_HOLD] || ps->seen[SETTING_POOL_HOLD] ?
+		    SETTING_POOL_HOLD : SETTING_TTL);
+		return config_err(ps, "pool-hold %llums is shorter than ttl %u: a client may use "
+		    "an answer for ttl seconds, and its address must stay its name's that long",
+		    (unsigned long long)c->pool_hold_ms, c->ttl);
+	}
+	for (size_t i = 0; i < c->forward_listen.n; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&c->forward_listen.v[i];
+
+		if (addr_is_any(sa))
+			*(sa->sa_family == AF_INET ? &any4 : &any6) = 1;
+	}
+	if (!any4 || (c->pool.len6 != 0 && !any6)) {
+		blame(ps, SETTING_FORWARD_LISTEN);
+		return config_err(ps, "answer pool: forward-listen must include %s, the wildcard "
+		    "address: connections to pool addresses arrive there", !any4 ? "0.0.0.0" : "::");
+	}
+	return 0;
+}
+
 int
 config_settings_finish(struct config_parser *ps)
 {
@@ -531,7 +588,7 @@ config_settings_finish(struct config_parser *ps)
 	c->dns_listen_default = !ps->seen[SETTING_DNS_LISTEN] && !ps->by_env[SETTING_DNS_LISTEN];
 	c->forward_listen_default = !ps->seen[SETTING_FORWARD_LISTEN] &&
 	    !ps->by_env[SETTING_FORWARD_LISTEN];
-	if (check_ttls(ps) == -1)
+	if (check_ttls(ps) == -1 || check_pool(ps) == -1)
 		return -1;
 	if (c->max_lookups > 1 && c->max_lookups_per_client >= c->max_lookups &&
 	    config_warn(ps, "max-lookups-per-client %u is not below max-lookups %u: one client "

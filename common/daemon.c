@@ -189,13 +189,14 @@ log_lines(const char *s)
 /* The pre-flight (preflight.h), with cfg's own warnings and the pre-flight's logged. 0,
  * or -1 with err. */
 static int
-run_preflight(const struct config *cfg, char *err, size_t errlen)
+run_preflight(const struct config *cfg, int checking, char *err, size_t errlen)
 {
 	struct preflight_env env;
 	char *warnings = NULL;
 
 	log_lines(cfg->warnings);
 	preflight_env_default(&env);
+	env.checking = checking;
 	if (preflight_check(cfg, &env, &warnings, err, errlen) == -1)
 		return -1;
 	log_lines(warnings);
@@ -229,7 +230,7 @@ load_checked(struct daemon *d)
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return EXIT_CONFIG;
 	}
-	if (run_preflight(d->cfg, err, sizeof(err)) == -1) {
+	if (run_preflight(d->cfg, d->args.check, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		config_unref(d->cfg);
 		return EXIT_CONFIG;

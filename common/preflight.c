@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "addr.h"
 #include "resolvconf.h"
+#include "route.h"
 #include "util.h"
 
 #define MAX_SERVERS 32
@@ -84,6 +86,76 @@ preflight_env_default(struct preflight_env *env)
 {
 	memset(env, 0, sizeof(*env));
 	env->euid = (unsigned)geteuid();
+	env->kubernetes = getenv("KUBERNETES_SERVICE_HOST");
+}
+
+/* ---- answer pool ---- */
+
+/* The pool needs addresses that reach this host from the clients' network: each one a
+ * local address here (the kernel answers ARP for it and accepts connections to it). The
+ * first and the last slot are asked, in each family. */
+static int
+check_pool(struct pf *pf)
+{
+	const struct pool_net *n = &pf->c->pool;
+	char pool[2 * INET6_ADDRSTRLEN + 16], a[INET6_ADDRSTRLEN];
+	struct route_probe *rp;
+	int rc = 0;
+
+	if (!pf->c->answer_pool)
+		return 0;
+	pool_net_format(n, pool, sizeof(pool));
+	if (pf->env->kubernetes != NULL)
+		return fail(pf, "answer pool %s: not in Kubernetes (KUBERNETES_SERVICE_HOST is "
+		    "set): clients reach the gateway through one Service address, and pool "
+		    "addresses route to no pod; use answer auto there", pool);
+	if ((rp = route_probe_open()) == NULL)
+		return fail(pf, "answer pool %s: asking the kernel's routes: %s", pool,
+		    strerror(errno));
+	for (int k = 0; k < 4 && rc == 0; k++) {
+		struct sockaddr_storage ss;
+		const char *kind = NULL;
+		uint32_t slot = k % 2 ? n->slots - 1 : 0;
+
+		memset(&ss, 0, sizeof(ss));
+		if (k < 2) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			s4->sin_family = AF_INET;
+			pool_net_addr4(n, slot, &s4->sin_addr);
+			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		} else if (n->len6 != 0) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			s6->sin6_family = AF_INET6;
+			pool_net_addr6(n, slot, &s6->sin6_addr);
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		} else
+			break;
+		if (route_probe_kind(rp, (struct sockaddr *)&ss, &kind) == -1)
+			rc = fail(pf, "answer pool %s: asking the kernel's route to %s: %s", pool, a,
+			    strerror(errno));
+		else if (kind == NULL || strcmp(kind, "local") != 0) {
+			char text[900];
+
+			char net[INET6_ADDRSTRLEN];
+
+			inet_ntop(k < 2 ? AF_INET : AF_INET6, k < 2 ? (const void *)&n->net4 :
+			    (const void *)&n->net6, net, sizeof(net));
+			snprintf(text, sizeof(text), "answer pool %s: %s is not local to this host: "
+			    "run \"ip %sroute add local %s/%u dev IFACE table local\" at start (it "
+			    "needs CAP_NET_ADMIN; the image's entrypoint does it when the container "
+			    "has cap_add: [NET_ADMIN])", pool, a, k < 2 ? "" : "-6 ", net,
+			    k < 2 ? n->len4 : n->len6);
+			if (pf->env->checking)
+				warn(pf, "%s", text);
+			else
+				rc = fail(pf, "%s", text);
+			break;	/* one message is enough */
+		}
+	}
+	route_probe_close(rp);
+	return rc;
 }
 
 /* ---- user ---- */
@@ -424,7 +496,7 @@ preflight_check(const struct config *c, const struct preflight_env *env, char **
 		pf.ifaces = own;
 	}
 	if (check_user(&pf, &pw) == -1 || check_audit(&pf, &pw) == -1 ||
-	    check_listeners(&pf) == -1 || check_upstream(&pf) == -1)
+	    check_listeners(&pf) == -1 || check_upstream(&pf) == -1 || check_pool(&pf) == -1)
 		goto out;
 	add_warnings(&pf);
 	rc = 0;

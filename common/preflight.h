@@ -15,6 +15,9 @@ struct preflight_env {
 					 * `upstream system`; NULL: /etc/resolv.conf */
 	const struct iface_table *ifaces;	/* the machine's addresses; NULL: read them */
 	unsigned euid;			/* the user the daemon starts as */
+	int checking;			/* --check, not a start: what only the gateway's
+					 * own network makes true is a warning */
+	const char *kubernetes;		/* $KUBERNETES_SERVICE_HOST, or NULL */
 };
 
 /* env filled for this process: the default resolv.conf, addresses read when needed, the
@@ -35,6 +38,10 @@ void preflight_env_default(struct preflight_env *env);
  * - `upstream` (or, for `upstream system`, the servers the forwarder's c-ares reads from
  *   resolv.conf: resolvconf.h) is one of this gateway's own dns-listen sockets: every
  *   lookup would loop;
+ * - `answer pool`: run in Kubernetes (KUBERNETES_SERVICE_HOST set: clients reach the
+ *   gateway through one Service address, and pool addresses route to no pod); a pool
+ *   address the kernel does not route to this host (`ip route add local POOL ... table
+ *   local` missing; a warning under --check, which may run outside the gateway);
  * Warnings: an empty allowlist; a listen address no interface of this machine has (fine
  *   when --check runs outside the gateway); a port below the unprivileged-port start
  *   when not root.

@@ -70,6 +70,8 @@ util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms)
 		mult = 1000;
 	else if (strcmp(p, "m") == 0)
 		mult = 60000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600000;
 	else
 		return -1;
 	ms = whole * mult + frac * mult / fracdiv;

@@ -19,7 +19,7 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
  * success, -1 otherwise (*out untouched). */
 int util_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
-/* Parse a duration: "10" or "1.5" (seconds) or "250ms" or "2s" or "5m" (a fraction with
+/* Parse a duration: "10" or "1.5" (seconds) or "250ms" or "2s" or "5m" or "1h" (a fraction with
  * any unit; digits past the sixth after the point are ignored). Result in ms, at most
  * max_ms. 0 on success, -1 otherwise (*out_ms untouched). */
 int util_parse_duration(const char *s, uint64_t max_ms, uint64_t *out_ms);

@@ -18,13 +18,14 @@
 #include "log.h"
 #include "refuse.h"
 #include "policyset.h"
+#include "pool.h"
 #include "util.h"
 
 static const char *const deny_names[DENY_COUNT] = {
 	"", "not-allowed", "no-name", "peek-timeout", "malformed", "name-mismatch",
-	"resolve-failed", "no-address", "connect-failed", "limit", "denied"
+	"resolve-failed", "no-address", "connect-failed", "limit", "denied", "unmapped"
 };
-static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route" };
+static const char *const via_names[VIA_COUNT] = { "", "sni", "host", "route", "address" };
 static const char *const state_names[] = {
 	[CONN_ACCEPTED] = "accepted", [CONN_PEEKING] = "peeking",
 	[CONN_RESOLVING] = "resolving", [CONN_CONNECTING] = "connecting",
@@ -165,6 +166,8 @@ conn_close(struct conn *c, const char *end)
 	free(c->peek);
 	c->peek = NULL;
 	clients_dec(f->clients, (struct sockaddr *)&c->peer);
+	if (c->pool_slot >= 0)
+		pool_conn_close(f->names, (uint32_t)c->pool_slot);
 	LIST_REMOVE(c, entry);
 	f->stats.active--;
 	config_unref(c->cfg);
@@ -460,18 +463,49 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ---- */
 
-/* The policy of the client at peer on the accepted socket fd: by its source, else by the
- * address it connected to (asked of the kernel only when a policy is chosen by it). */
-static size_t
-conn_policy(const struct config *cfg, int fd, const struct sockaddr *peer)
+/* The address the client dialled on the accepted socket fd, asked of the kernel only
+ * when something needs it: a policy chosen by it (`via`), or the pool (`answer pool`).
+ * NULL when not asked or not known. */
+static const struct sockaddr *
+conn_local(const struct fwd *f, int fd, struct sockaddr_storage *local)
 {
-	struct sockaddr_storage local;
-	socklen_t len = sizeof(local);
-	int has_local;
+	socklen_t len = sizeof(*local);
 
-	has_local = policyset_has_via(cfg->policies) &&
-	    getsockname(fd, (struct sockaddr *)&local, &len) == 0;
-	return policyset_select(cfg->policies, peer, has_local ? (struct sockaddr *)&local : NULL);
+	if ((f->names == NULL && !policyset_has_via(f->cfg->policies)) ||
+	    getsockname(fd, (struct sockaddr *)local, &len) == -1)
+		return NULL;
+	return (const struct sockaddr *)local;
+}
+
+/* A connection to a pool address: the name that address stands for is the name, dialled
+ * at once on the port the client used (any protocol, server-first too); the client's
+ * policy must allow (name, port), and a name the client sends must agree (GATE_VERIFY). */
+static void
+conn_by_address(struct conn *c, const struct sockaddr *local)
+{
+	const struct rule *r;
+
+	if (pool_name(c->f->names, (uint32_t)c->pool_slot, c->name) < 0) {
+		char a[ADDR_STRLEN];
+
+		c->name[0] = '\0';
+		refuse_conn(c, DENY_UNMAPPED, "%s holds no name", addr_format(local, 0, a,
+		    sizeof(a)));
+		return;
+	}
+	c->via = VIA_ADDRESS;
+	c->target_port = c->port;
+	r = dest_rule(c->cfg, c->policy, c->name, c->port);
+	c->rule = r;	/* a deny rule is the audit line's "rule" */
+	if (r == NULL || (r->flags & RULE_DENY)) {
+		if (!c->report) {
+			refuse_conn(c, r != NULL ? DENY_DENIED : DENY_NOT_ALLOWED, "%s", "");
+			return;
+		}
+		c->would_deny = 1;	/* report: the name is known; relayed */
+	}
+	c->gate = GATE_VERIFY;
+	conn_resolve(c);
 }
 
 void
@@ -479,6 +513,8 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	const struct rule *routed;
+	const struct sockaddr *local;
+	struct sockaddr_storage lss;
 	const char *rname = NULL;
 	int one = 1, refused;
 
@@ -487,6 +523,7 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		return;
 	}
 	c->f = f;
+	c->pool_slot = -1;
 	c->cfg = config_ref(f->cfg);
 	c->client.conn = c;
 	c->client.fd = fd;
@@ -496,7 +533,12 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	pump_init(&c->upstream.pump, -1, -1);
 	c->port = port;
 	memcpy(&c->peer, peer, addr_len(peer));
-	c->policy = conn_policy(c->cfg, fd, peer);
+	local = conn_local(f, fd, &lss);
+	c->policy = policyset_select(c->cfg->policies, peer, local);
+	c->pool_slot = f->names != NULL && local != NULL ?
+	    pool_net_slot(pool_net(f->names), local) : -1;
+	if (c->pool_slot >= 0)		/* counted before its name is read (pool.h) */
+		pool_conn_open(f->names, (uint32_t)c->pool_slot);
 	c->report = policyset_mode(c->cfg->policies, c->policy) == MODE_REPORT;
 	c->pslot = fwd_policy_slot(f, c->policy);
 	c->t_start = c->t_last = util_now_ms();
@@ -514,8 +556,12 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	routed = dest_route(c->cfg, c->policy, port, &rname, &c->target_port);
 	event_add(c->client.ev_read, NULL);
+	if (c->pool_slot >= 0) {
+		conn_by_address(c, local);
+		return;
+	}
+	routed = dest_route(c->cfg, c->policy, port, &rname, &c->target_port);
 	refused = routed == NULL || (routed->flags & RULE_DENY);
 	if (refused && rname != NULL && c->report)
 		c->would_deny = 1;	/* report: the route's name is known; relayed */

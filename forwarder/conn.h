@@ -18,6 +18,7 @@ enum deny {
 	DENY_CONNECT_FAILED,	/* every address refused, reset or timed out */
 	DENY_LIMIT,		/* max-conns-per-client */
 	DENY_DENIED,		/* a deny rule matches (name, port) */
+	DENY_UNMAPPED,		/* a pool address that stands for no name */
 	DENY_COUNT
 };
 
@@ -27,6 +28,7 @@ enum via {
 	VIA_SNI,
 	VIA_HOST,
 	VIA_ROUTE,
+	VIA_ADDRESS,		/* the pool address it dialled (`answer pool`) */
 	VIA_COUNT
 };
 

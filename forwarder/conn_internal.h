@@ -117,6 +117,8 @@ struct conn {
 	int would_deny;			/* report: relayed although enforce refuses it */
 	const struct rule *rule;	/* points into cfg->policies */
 	const char *route;		/* routed port: the target name (in cfg), else NULL */
+	int64_t pool_slot;		/* dialled a pool address: its slot (counted open in
+					 * f->names until conn_close), else -1 */
 	char name[DNAME_MAX + 1];	/* the name the connection is for: what the client
 					 * named, else the route's target */
 	struct dns_wait *wait;

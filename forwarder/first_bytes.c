@@ -233,15 +233,24 @@ verify_decide(struct conn *c)
 	case PEEK_OK:
 		if (strcmp(res.name, c->name) != 0) {
 			/* The audit line and the refusal name what the client asked for; the
-			 * route's target is in the line's "route" field. */
+			 * route's target is in the line's "route" field, the name of a pool
+			 * address in the detail. */
+			char held[DNAME_MAX + 1];
+			int by_address = c->via == VIA_ADDRESS;
+
+			util_strlcpy(held, c->name, sizeof(held));
 			util_strlcpy(c->name, res.name, sizeof(c->name));
 			c->via = c->proto == PROTO_TLS ? VIA_SNI : VIA_HOST;
-			refuse_conn(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port, c->route);
+			if (by_address)
+				refuse_conn(c, DENY_NAME_MISMATCH, "the address dialled is %s's", held);
+			else
+				refuse_conn(c, DENY_NAME_MISMATCH, "port %u is routed to %s", c->port,
+				    c->route);
 			return -1;
 		}
 		break;
 	case PEEK_NO_NAME:
-		break;		/* no name in it (SMTP, no SNI): the route decides */
+		break;		/* no name in it (SMTP, no SNI): the route or address decides */
 	}
 	c->gate = GATE_OPEN;
 	return 1;

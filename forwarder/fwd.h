@@ -49,6 +49,8 @@ struct fwd {
 	struct client_table *clients;
 	struct recent *recent;		/* the names clients looked up (lookups-socket), or
 					 * NULL: off, or it could not be bound */
+	struct pool *names;		/* `answer pool` at start: the names of pool
+					 * addresses (pool.h), else NULL */
 	LIST_HEAD(conn_list, conn) conns;	/* every live connection (zeroed: empty) */
 	struct fwd_stats stats;
 	struct polstats *pstats;	/* the verdict counters per policy name (FWD_PSTAT_*) */

@@ -13,6 +13,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "recent.h"
 
 #define PROGNAME "gatehouse-forwarder"
@@ -58,6 +59,10 @@ forwarder_start(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "netlink socket for route queries: %s", strerror(errno));
 		return -1;
 	}
+	/* the pool's names: the file is opened before the privilege drop, like the sockets */
+	if (f->cfg->answer_pool && pool_open(f->cfg->pool_state, &f->cfg->pool, 0, &f->names,
+	    err, errlen) == -1)
+		return -1;
 	if ((f->dns = dns_new(f->base, f->cfg, err, errlen)) == NULL)
 		return -1;
 	if ((f->ls = listeners_new(f, conn_accept)) == NULL) {
@@ -84,6 +89,11 @@ forwarder_reload(struct daemon *d, const struct config *old)
 
 	if (d->cfg->upstream_system != old->upstream_system || d->cfg->upstream.n != old->upstream.n)
 		log_warnx("reload: upstream changes take effect at the next start");
+	if (d->cfg->answer_pool ? f->names == NULL || !pool_net_equal(&d->cfg->pool,
+	    pool_net(f->names)) || strcmp(d->cfg->pool_state, old->pool_state) != 0 :
+	    f->names != NULL)
+		log_warnx("reload: answer pool and pool-state changes take effect at the next "
+		    "start; the running pool stays");
 	dns_reconfigure(f->dns, d->cfg);
 	f->cfg = d->cfg;	/* new connections use it; live ones keep theirs */
 	free(f->pslot);
@@ -143,6 +153,7 @@ forwarder_stop(struct daemon *d)
 	recent_free(f->recent);
 	bufpool_free(f->pool);
 	route_probe_close(f->routes);
+	pool_close(f->names);
 }
 
 static const struct daemon_ops forwarder_ops = {

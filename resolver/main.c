@@ -7,24 +7,37 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "pooled.h"
 #include "server.h"
 
 #define PROGNAME "gatehouse-resolver"
 
+/* The daemon's own state (daemon.arg). */
+struct resolver {
+	struct server *srv;
+	struct pooled *pooled;		/* `answer pool` at start, else NULL */
+};
+
 static int
 resolver_start(struct daemon *d, char *err, size_t errlen)
 {
-	struct server **srv = d->arg;
+	struct resolver *r = d->arg;
 
-	*srv = server_new(d->base, d->cfg, d->audit, d->ifaces, err, errlen);
-	return *srv != NULL ? 0 : -1;
+	/* the pool's file first: opened before the privilege drop, like the sockets */
+	if (d->cfg->answer_pool && (r->pooled = pooled_new(d->cfg, err, errlen)) == NULL)
+		return -1;
+	if ((r->srv = server_new(d->base, d->cfg, d->audit, d->ifaces, err, errlen)) == NULL)
+		return -1;
+	if (r->pooled != NULL)
+		server_set_pool(r->srv, pooled_hook(r->pooled));
+	return 0;
 }
 
 static void
 resolver_reload(struct daemon *d, const struct config *old)
 {
 	const struct config *nc = d->cfg;
-	struct server **srv = d->arg;
+	struct resolver *r = d->arg;
 	size_t i;
 	int same = old->dns_listen.n == nc->dns_listen.n;
 
@@ -35,7 +48,11 @@ resolver_reload(struct daemon *d, const struct config *old)
 		log_warnx("reload: dns-listen changes take effect at the next start");
 	if (nc->nports == 0)	/* no allow or route rule: deny rules alone allow nothing */
 		log_warnx("the allowlist is empty: every name will be answered NXDOMAIN");
-	server_set_config(*srv, d->cfg);
+	if (r->pooled != NULL)
+		pooled_reload(r->pooled, nc);
+	else if (nc->answer_pool)
+		log_warnx("reload: answer pool takes effect at the next start");
+	server_set_config(r->srv, d->cfg);
 }
 
 static void
@@ -47,31 +64,38 @@ resolver_describe(const struct daemon *d, char *buf, size_t len)
 static void
 resolver_started(const struct daemon *d, const char *as_user)
 {
-	char abuf[ADDR_STRLEN];
+	const struct resolver *r = d->arg;
+	char abuf[ADDR_STRLEN], answer[200];
 	size_t i;
 
 	for (i = 0; i < d->cfg->dns_listen.n; i++)
 		log_info("listening on %s (udp, tcp)", addr_format(
 		    (const struct sockaddr *)&d->cfg->dns_listen.v[i], 1, abuf, sizeof(abuf)));
+	if (r->pooled != NULL)
+		pooled_describe(r->pooled, answer, sizeof(answer));
+	else
+		snprintf(answer, sizeof(answer), "%s", d->cfg->answer_auto ? "auto" : "fixed");
 	log_info("%s %s: %zu rules, answer %s, audit to %s%s", PROGNAME, GATEHOUSE_VERSION,
-	    policyset_rule_count(d->cfg->policies), d->cfg->answer_auto ? "auto" : "fixed",
-	    d->cfg->audit, as_user);
+	    policyset_rule_count(d->cfg->policies), answer, d->cfg->audit, as_user);
 }
 
 static void
 resolver_metrics(const struct daemon *d, struct prom *p)
 {
-	struct server *const *srv = d->arg;
+	const struct resolver *r = d->arg;
 
-	metrics_write(p, server_stats(*srv));
+	metrics_write(p, server_stats(r->srv));
+	if (r->pooled != NULL)
+		pooled_metrics(r->pooled, p);
 }
 
 static void
 resolver_stop(struct daemon *d)
 {
-	struct server **srv = d->arg;
+	struct resolver *r = d->arg;
 
-	server_free(*srv);
+	server_free(r->srv);
+	pooled_free(r->pooled);
 }
 
 static const struct daemon_ops resolver_ops = {
@@ -86,7 +110,7 @@ static const struct daemon_ops resolver_ops = {
 int
 main(int argc, char **argv)
 {
-	struct server *srv = NULL;
+	struct resolver r = { NULL, NULL };
 
-	return daemon_main(argc, argv, &resolver_ops, &srv);
+	return daemon_main(argc, argv, &resolver_ops, &r);
 }

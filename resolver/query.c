@@ -369,7 +369,10 @@ struct plan {
 	int opt;		/* add an OPT record */
 	int ede;		/* with EDE 15 */
 	int soa;		/* SOA in authority */
-	int want4, want6;	/* A / AAAA records from env */
+	int want4, want6;	/* A / AAAA records from env (or the pool's) */
+	int pooled;		/* from the pool: a4 and a6, one each */
+	struct in_addr a4;
+	struct in6_addr a6;
 };
 
 static void
@@ -394,8 +397,10 @@ static int
 write_answer(struct out *o, const uint8_t *q, const struct msg *m, const struct plan *pl,
     const struct query_env *env, struct query_info *info, int tc)
 {
-	size_t n4 = tc || !pl->want4 ? 0 : env->na;
-	size_t n6 = tc || !pl->want6 ? 0 : env->naaaa;
+	size_t n4 = tc || !pl->want4 ? 0 : pl->pooled ? 1 : env->na;
+	size_t n6 = tc || !pl->want6 ? 0 : pl->pooled ? 1 : env->naaaa;
+	const struct in_addr *a = pl->pooled ? &pl->a4 : env->a;
+	const struct in6_addr *aaaa = pl->pooled ? &pl->a6 : env->aaaa;
 	size_t i;
 
 	o->len = 0;
@@ -406,9 +411,9 @@ write_answer(struct out *o, const uint8_t *q, const struct msg *m, const struct 
 	if (pl->question)
 		put_bytes(o, q + m->qname_off, m->question_end - m->qname_off);
 	for (i = 0; i < n4; i++)
-		put_addr_rr(o, LDNS_RR_TYPE_A, &env->a[i], 4, env->ttl);
+		put_addr_rr(o, LDNS_RR_TYPE_A, &a[i], 4, env->ttl);
 	for (i = 0; i < n6; i++)
-		put_addr_rr(o, LDNS_RR_TYPE_AAAA, &env->aaaa[i], 16, env->ttl);
+		put_addr_rr(o, LDNS_RR_TYPE_AAAA, &aaaa[i], 16, env->ttl);
 	if (pl->soa && !tc)
 		put_soa(o, env->negative_ttl);
 	if (pl->opt)
@@ -417,6 +422,11 @@ write_answer(struct out *o, const uint8_t *q, const struct msg *m, const struct 
 		return -1;
 	info->nanswer4 = (unsigned)n4;
 	info->nanswer6 = (unsigned)n6;
+	info->pooled = pl->pooled && n4 + n6 > 0;
+	if (info->pooled) {
+		info->pool4 = pl->a4;
+		info->pool6 = pl->a6;
+	}
 	info->truncated = tc;
 	return 0;
 }
@@ -450,6 +460,19 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 	}
 	info->verdict = VERDICT_ALLOW;
 	pl->rcode = LDNS_RCODE_NOERROR;
+	if (env->pool != NULL && matchlen > 0 && (t == LDNS_RR_TYPE_A ||
+	    t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY)) {
+		int has6 = 0;
+
+		if (env->pool->addr(env->pool->ctx, match, matchlen, &pl->a4, &pl->a6, &has6)) {
+			/* the name's own address: AAAA only from an IPv6 pool, else NODATA */
+			pl->pooled = 1;
+			pl->want4 = t != LDNS_RR_TYPE_AAAA;
+			pl->want6 = t != LDNS_RR_TYPE_A && has6;
+			pl->soa = !pl->want4 && !pl->want6;
+			return;
+		}
+	}
 	pl->want4 = (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_ANY) && env->na > 0;
 	pl->want6 = (t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY) && env->naaaa > 0;
 	pl->soa = !pl->want4 && !pl->want6;	/* NODATA */

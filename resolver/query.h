@@ -42,6 +42,16 @@ enum query_verdict {
 	VERDICT_COUNT
 };
 
+/* `answer pool`: the addresses of an allowed name. addr fills *a4 and, when the pool
+ * has IPv6, *a6 (*has6 = 1) for name (lowercase, no trailing dot, len bytes), and
+ * returns 1; 0 when the pool has no address for it (full): the answer then carries
+ * env's own addresses. It keeps state (the pool) but does no I/O. */
+struct query_pool {
+	int (*addr)(void *ctx, const char *name, size_t len, struct in_addr *a4,
+	    struct in6_addr *a6, int *has6);
+	void *ctx;
+};
+
 /* What the answer depends on besides the packet. */
 struct query_env {
 	const struct policyset *policies;	/* the global rules and the named policies */
@@ -56,6 +66,8 @@ struct query_env {
 	uint32_t negative_ttl;		/* of the SOA in NXDOMAIN/NODATA answers */
 	int blocked_refused;		/* names not allowed: REFUSED instead of NXDOMAIN */
 	int tcp;			/* 1: no UDP size limit (TCP allows 65535) */
+	const struct query_pool *pool;	/* NULL: no pool; else asked for A, AAAA and ANY
+					 * answers of allowed names (report mode's too) */
 };
 
 /* What was asked and decided, for the audit line and the counters. */
@@ -71,7 +83,11 @@ struct query_info {
 					 * report mode with would_deny: the deny rule that
 					 * refuses the name, or NULL (points into policies) */
 	int would_deny;			/* ALLOW under report mode for a name enforce refuses */
-	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n)) */
+	unsigned nanswer4, nanswer6;	/* addresses put in the answer (env->a[0..n), or
+					 * the pool's one) */
+	int pooled;			/* the answer carries the pool's addresses: */
+	struct in_addr pool4;
+	struct in6_addr pool6;
 	unsigned flags;			/* QFLAG_*: what the name looks like (exfiltration signs) */
 	int truncated;			/* TC was set */
 	int edns;			/* the query had an OPT record */

@@ -71,6 +71,7 @@ struct server {
 	struct client_table *tcp_clients;	/* open TCP connections per client address */
 	struct burst *burst;			/* distinct blocked names per client */
 	struct tell *tell;			/* lookups for the forwarder, or NULL (off) */
+	const struct query_pool *pool;		/* `answer pool`'s hook, or NULL */
 	struct server_stats stats;
 	uint32_t *pslot;			/* cfg's policy index -> row in stats.policies
 					 * (NULL when out of memory: all in the default's) */
@@ -180,9 +181,15 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 		audit_safe(srv->audit, "reason", qi->reason);
 	if (qi->verdict != VERDICT_DROP)
 		audit_safe(srv->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
-	for (i = 0; i < qi->nanswer4 && i < env->na; i++)
+	if (qi->pooled) {
+		if (qi->nanswer4)
+			off = append_addr(ans, sizeof(ans), off, AF_INET, &qi->pool4);
+		if (qi->nanswer6)
+			off = append_addr(ans, sizeof(ans), off, AF_INET6, &qi->pool6);
+	}
+	for (i = 0; !qi->pooled && i < qi->nanswer4 && i < env->na; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET, &env->a[i]);
-	for (i = 0; i < qi->nanswer6 && i < env->naaaa; i++)
+	for (i = 0; !qi->pooled && i < qi->nanswer6 && i < env->naaaa; i++)
 		off = append_addr(ans, sizeof(ans), off, AF_INET6, &env->aaaa[i]);
 	if (off > 0)
 		audit_safe(srv->audit, "answer", ans);
@@ -274,6 +281,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	env.negative_ttl = srv->cfg->negative_ttl;
 	env.blocked_refused = srv->cfg->blocked_refused;
 	env.tcp = tcp;
+	env.pool = srv->pool;
 	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
 	count_query(srv, &qi, tcp, env.policy);
@@ -787,6 +795,12 @@ server_set_config(struct server *srv, struct config *cfg)
 	if (polstats_map(srv->stats.policies, cfg->policies, &srv->pslot) == -1)
 		log_warnx("reload: out of memory for the per-policy counters: counted as %s",
 		    POLICYSET_DEFAULT);
+}
+
+void
+server_set_pool(struct server *srv, const struct query_pool *pool)
+{
+	srv->pool = pool;
 }
 
 const struct server_stats *

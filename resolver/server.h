@@ -57,6 +57,9 @@ struct server *server_new(struct event_base *base, struct config *cfg, struct au
     const struct iface_table *ifaces, char *err, size_t errlen);
 /* Close every socket and connection, drop the configuration; NULL is ignored. */
 void server_free(struct server *srv);
+/* Answer allowed names from pool (`answer pool`; the caller's, outliving srv), or from
+ * the configuration's addresses again (NULL). */
+void server_set_pool(struct server *srv, const struct query_pool *pool);
 
 /* A reloaded configuration: used for every query from now on (takes a reference and
  * drops the old one). Listening addresses are not changed by a reload. */

@@ -427,7 +427,7 @@ test_settings_bad(void **state)
 		{ "metrics on", "metrics: 'on': not an IP address (write off or ADDR:PORT)" },
 		{ "peek-timeout 0", "'peek-timeout 0': expected a duration such as 10, 1.5, 250ms or "
 		  "5m (seconds unless marked; more than 0, at most 7 days)" },
-		{ "connect-timeout 10h", "'connect-timeout 10h': expected a duration such as 10, 1.5, "
+		{ "connect-timeout 10d", "'connect-timeout 10d': expected a duration such as 10, 1.5, "
 		  "250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
 		{ "idle-timeout 604801", "'idle-timeout 604801': expected a duration such as 10, 1.5, "
 		  "250ms or 5m (seconds unless marked; more than 0, at most 7 days)" },
@@ -1487,7 +1487,9 @@ static const char DEFAULTS[] =
     "user nobody\n"
     "sandbox on\n"
     "lookups-socket @gatehouse-lookups\n"
-    "mode enforce\n";
+    "mode enforce\n"
+    "pool-state /var/lib/gatehouse/pool\n"
+    "pool-hold 3600\n";
 
 static void
 test_defaults_printed(void **state)
@@ -1549,7 +1551,50 @@ test_every_setting(void **state)
 		assert_string_equal(err, want);
 		n++;
 	}
-	assert_int_equal(n, 28);
+	assert_int_equal(n, 30);
+}
+
+/* `answer pool`: read, printed back, and what it needs of other settings. */
+static void
+test_answer_pool(void **state)
+{
+	char *env[] = { "GATEHOUSE_ANSWER=pool 10.9.0.0/29 fd00:9::/120", NULL };
+	struct config *c;
+	char *out;
+
+	(void)state;
+	c = must_parse("answer pool 172.29.0.128/25\npool-hold 90s\n", NULL);
+	assert_true(c->answer_pool);
+	assert_true(c->answer_auto);		/* the answer when the pool is full */
+	assert_int_equal(c->pool.slots, 126);
+	assert_int_equal(c->pool_hold_ms, 90000);
+	out = print_str(c);
+	assert_true(has_line(out, "answer pool 172.29.0.128/25"));
+	assert_true(has_line(out, "pool-hold 90"));
+	free(out);
+	config_unref(c);
+	c = must_parse("", env);
+	assert_int_equal(c->pool.len6, 120);
+	config_unref(c);
+	c = must_parse("pool-hold 2h\n", NULL);
+	assert_int_equal(c->pool_hold_ms, 7200000);
+	config_unref(c);
+	assert_int_equal(parse_env("answer pool\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":1: answer pool: expected an IPv4 prefix and optionally "
+	    "an IPv6 one (answer pool 172.29.0.128/25 [fd00:29::/112])");
+	assert_int_equal(parse_env("answer pool 10.0.0.0/8\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":1: answer pool: '10.0.0.0/8': an IPv4 pool is /16 to /30");
+	assert_int_equal(parse_env("answer pool 10.9.0.0/29\nforward-listen 10.0.0.1\n", NULL,
+	    &c), -1);
+	assert_string_equal(err, NAME ":2: answer pool: forward-listen must include 0.0.0.0, the "
+	    "wildcard address: connections to pool addresses arrive there");
+	assert_int_equal(parse_env("answer pool 10.9.0.0/29 fd00::/120\nforward-listen 0.0.0.0\n",
+	    NULL, &c), -1);
+	assert_string_equal(err, NAME ":2: answer pool: forward-listen must include ::, the "
+	    "wildcard address: connections to pool addresses arrive there");
+	assert_int_equal(parse_env("answer pool 10.9.0.0/29\n\npool-hold 30\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":3: pool-hold 30000ms is shorter than ttl 60: a client may "
+	    "use an answer for ttl seconds, and its address must stay its name's that long");
 }
 
 /* A check across settings blames the variable when the environment wrote the setting
@@ -2095,6 +2140,7 @@ main(void)
 		cmocka_unit_test(test_defaults_printed),
 		cmocka_unit_test(test_every_setting),
 		cmocka_unit_test(test_cross_setting_error_env),
+		cmocka_unit_test(test_answer_pool),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_default_missing),
 		cmocka_unit_test(test_refs),

@@ -717,6 +717,95 @@ static const struct step allowed_any[] = {
 	  .want = { .ns = 1, .opt = 1 }, .info = { ALLOWED_INFO } },
 };
 
+/* ---- answer pool ---------------------------------------------------------------- */
+
+/* A stand-in pool for query.c's hook (pooled.c is the real one, over pool.c: test_pool):
+ * it hands out 10.9.0.(1 + calls), with IPv6 when has6, or nothing when full. */
+struct fake_pool {
+	int calls, full, has6;
+	char last[300];
+};
+
+static int
+fake_addr(void *ctx, const char *name, size_t len, struct in_addr *a4, struct in6_addr *a6,
+    int *has6)
+{
+	struct fake_pool *fp = ctx;
+
+	fp->calls++;
+	snprintf(fp->last, sizeof(fp->last), "%.*s", (int)len, name);
+	if (fp->full)
+		return 0;
+	a4->s_addr = htonl(0x0a090000u + 1 + (uint32_t)fp->calls);
+	memset(a6, 0, sizeof(*a6));
+	a6->s6_addr[0] = 0xfd;
+	a6->s6_addr[15] = (uint8_t)(1 + fp->calls);
+	*has6 = fp->has6;
+	return 1;
+}
+
+/* The first address record of the answer, as text. */
+static const char *
+first_addr(const struct res *r, char *buf, size_t len)
+{
+	ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(r->pkt), 0);
+	ldns_rdf *rd = ldns_rr_rdf(rr, 0);
+
+	inet_ntop(ldns_rdf_get_type(rd) == LDNS_RDF_TYPE_A ? AF_INET : AF_INET6,
+	    ldns_rdf_data(rd), buf, (socklen_t)len);
+	return buf;
+}
+
+/* An allowed name gets the pool's address (asked with the lowercase name); AAAA is
+ * NODATA without an IPv6 pool; a full pool leaves the gateway's own address; names not
+ * allowed and types other than A, AAAA and ANY never reach the pool. */
+static void
+test_pool_answers(void **state)
+{
+	struct fake_pool fp = { 0 };
+	struct query_pool hook = { fake_addr, &fp };
+	struct query_env env = env_with(1, 1);
+	struct wire q;
+	struct res *r;
+	char buf[64];
+
+	(void)state;
+	env.pool = &hook;
+	make_query(&q, .id = 1, .name = "AlLoWeD.example.com", .type = T_A);
+	r = run(&q, &env);
+	check_answer(r, .an = 1);
+	assert_string_equal(first_addr(r, buf, sizeof(buf)), "10.9.0.2");
+	assert_string_equal(fp.last, ALLOWED);
+	assert_true(r->info.pooled);
+	make_query(&q, .id = 2, .name = ALLOWED, .type = T_AAAA);
+	r = run(&q, &env);
+	check_answer(r, .ns = 1);		/* NODATA: no IPv6 pool */
+	fp.has6 = 1;
+	r = run(&q, &env);
+	check_answer(r, .an = 1);
+	assert_string_equal(first_addr(r, buf, sizeof(buf)), "fd00::4");
+	make_query(&q, .id = 3, .name = ALLOWED, .type = T_ANY);
+	r = run(&q, &env);
+	check_answer(r, .an = 2);		/* one A, one AAAA */
+	assert_int_equal(r->info.nanswer4, 1);
+	assert_int_equal(r->info.nanswer6, 1);
+	fp.full = 1;
+	make_query(&q, .id = 4, .name = ALLOWED, .type = T_A);
+	r = run(&q, &env);
+	check_answer(r, .an = 1);
+	assert_false(r->info.pooled);
+	assert_int_equal(memcmp(ldns_rdf_data(ldns_rr_rdf(ldns_rr_list_rr(
+	    ldns_pkt_answer(r->pkt), 0), 0)), &v4[0], 4), 0);	/* the gateway's */
+	fp.full = 0;
+	fp.calls = 0;
+	make_query(&q, .id = 5, .name = "not-allowed.example.com", .type = T_A);
+	check_answer(run(&q, &env), .rcode = LDNS_RCODE_NXDOMAIN, .ns = 1);
+	make_query(&q, .id = 6, .name = ALLOWED, .type = T_MX);
+	check_answer(run(&q, &env), .ns = 1);
+	assert_int_equal(fp.calls, 0);
+	free_res();
+}
+
 /* ---- names not allowed ------------------------------------------------------------ */
 
 /* Any type: NXDOMAIN + SOA; EDE 15 with EDNS, and no OPT at all without. */
@@ -1684,6 +1773,7 @@ main(void)
 		STEP_TEST("test_allowed_nodata_no_addresses", allowed_nodata_no_addresses),
 		cmocka_unit_test(test_allowed_other_types_nodata),
 		STEP_TEST("test_allowed_any", allowed_any),
+		cmocka_unit_test(test_pool_answers),
 		cmocka_unit_test(test_blocked_nxdomain),
 		cmocka_unit_test(test_blocked_ede_text),
 		STEP_TEST("test_blocked_refused", blocked_refused),

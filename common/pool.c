@@ -1,0 +1,363 @@
+/* pool.c: the state file of `answer pool`: slots mapped by both daemons, the resolver's index of names. */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dname.h"
+#include "util.h"
+
+#define POOL_MAGIC "gatehouse-pool\n"	/* 16 bytes with its NUL */
+#define POOL_VERSION 1
+#define HEADER_SIZE 4096		/* one page: the slots start page-aligned */
+#define READ_TRIES 64			/* a name being written: retries before "no name" */
+
+/* The file: the header, then one struct pool_slot per slot. Fixed-width fields: the two
+ * daemons are one build, but a file outlives a build, and an old layout is reset. */
+struct pool_header {
+	char magic[16];
+	uint32_t version, slots;
+	uint32_t slot_size;
+	uint32_t len4, len6;
+	uint8_t net4[4];
+	uint8_t net6[16];
+};
+
+struct pool_slot {
+	uint32_t seq;			/* odd while the resolver writes the name */
+	uint32_t open;			/* the forwarder's open connections to the address */
+	int64_t answered;		/* wall-clock seconds of the last answer with it */
+	uint8_t len;			/* of name; 0: no name */
+	char name[DNAME_MAX];		/* normalised, not NUL-terminated */
+	uint8_t pad[2];
+};
+
+_Static_assert(sizeof(struct pool_header) <= HEADER_SIZE, "the header fits its page");
+_Static_assert(sizeof(struct pool_slot) % 8 == 0, "slots stay aligned");
+
+struct pool {
+	struct pool_net net;
+	struct pool_header *hdr;
+	struct pool_slot *slot;
+	size_t maplen;
+	int writer;
+	/* the resolver's index: name -> slot + 1 (0: empty), open addressing */
+	uint32_t *index;
+	uint32_t index_mask;
+	uint32_t used;			/* slots holding a name */
+	uint32_t next_free;		/* no slot below it is free */
+};
+
+static size_t
+map_size(uint32_t slots)
+{
+	return HEADER_SIZE + (size_t)slots * sizeof(struct pool_slot);
+}
+
+static void
+header_for(struct pool_header *h, const struct pool_net *net)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, POOL_MAGIC, sizeof(h->magic));
+	h->version = POOL_VERSION;
+	h->slots = net->slots;
+	h->slot_size = sizeof(struct pool_slot);
+	h->len4 = net->len4;
+	h->len6 = net->len6;
+	memcpy(h->net4, &net->net4, 4);
+	memcpy(h->net6, &net->net6, 16);
+}
+
+/* A name as the resolver writes it: 1-DNAME_MAX bytes of lowercase host-name characters
+ * (the file could have been written by anything: what it says is checked). */
+static int
+name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > DNAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-' || s[i] == '.' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static uint32_t
+name_hash(const char *name, size_t len)
+{
+	return (uint32_t)util_hash(0x9e3779b97f4a7c15ULL, name, len);
+}
+
+/* The index position for name: where its slot is, or the empty entry where it goes. */
+static uint32_t *
+index_find(struct pool *p, const char *name, size_t len)
+{
+	uint32_t i = name_hash(name, len) & p->index_mask;
+
+	for (;;) {
+		uint32_t *e = &p->index[i];
+		const struct pool_slot *s;
+
+		if (*e == 0)
+			return e;
+		s = &p->slot[*e - 1];
+		if (s->len == len && memcmp(s->name, name, len) == 0)
+			return e;
+		i = (i + 1) & p->index_mask;	/* never full: twice the slots, at least */
+	}
+}
+
+/* Rebuild the index from the slots (at open, and after a slot changes its name). */
+static void
+index_rebuild(struct pool *p)
+{
+	memset(p->index, 0, ((size_t)p->index_mask + 1) * sizeof(*p->index));
+	p->used = 0;
+	for (uint32_t i = 0; i < p->net.slots; i++)
+		if (p->slot[i].len != 0) {
+			*index_find(p, p->slot[i].name, p->slot[i].len) = i + 1;
+			p->used++;
+		}
+}
+
+/* The writer's repairs: a name a crash left half-written (odd seq) or one that is not a
+ * name is cleared; the index is built. */
+static int
+writer_init(struct pool *p)
+{
+	uint32_t size = 1;
+
+	while (size < 2 * p->net.slots)
+		size <<= 1;
+	if ((p->index = calloc(size, sizeof(*p->index))) == NULL)
+		return -1;
+	p->index_mask = size - 1;
+	for (uint32_t i = 0; i < p->net.slots; i++) {
+		struct pool_slot *s = &p->slot[i];
+
+		if ((s->seq & 1) || (s->len != 0 && !name_ok(s->name, s->len))) {
+			s->len = 0;
+			s->seq = (s->seq | 1) + 1;
+		}
+	}
+	index_rebuild(p);
+	return 0;
+}
+
+int
+pool_open(const char *path, const struct pool_net *net, int writer, struct pool **out,
+    char *err, size_t errlen)
+{
+	struct pool_header want;
+	struct pool *p;
+	struct stat st;
+	size_t len = map_size(net->slots);
+	void *m;
+	int fd, fresh;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->net = *net;
+	p->writer = writer;
+	header_for(&want, net);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "pool-state %s: not a regular file", path);
+		goto fail;
+	}
+	fresh = (size_t)st.st_size != len;
+	if (!fresh) {
+		struct pool_header have;
+
+		fresh = pread(fd, &have, sizeof(have), 0) != (ssize_t)sizeof(have) ||
+		    memcmp(&have, &want, sizeof(want)) != 0;
+	}
+	/* another pool, layout or size: start empty (ftruncate to 0 zeroes every slot) */
+	if (fresh && (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)len) == -1 ||
+	    pwrite(fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want))) {
+		snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "pool-state %s: mmap: %s", path, strerror(errno));
+		goto fail;
+	}
+	p->hdr = m;
+	p->slot = (struct pool_slot *)(void *)((char *)m + HEADER_SIZE);
+	p->maplen = len;
+	if (writer && writer_init(p) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (!writer)
+		for (uint32_t i = 0; i < net->slots; i++)
+			__atomic_store_n(&p->slot[i].open, 0, __ATOMIC_RELAXED);
+	/* unlock by hand: the mapping holds the open file, so close alone would keep the
+	 * lock for as long as the daemon runs */
+	flock(fd, LOCK_UN);
+	close(fd);
+	*out = p;
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	pool_close(p);
+	return -1;
+}
+
+void
+pool_close(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	if (p->hdr != NULL)
+		munmap(p->hdr, p->maplen);
+	free(p->index);
+	free(p);
+}
+
+const struct pool_net *
+pool_net(const struct pool *p)
+{
+	return &p->net;
+}
+
+uint32_t
+pool_used(const struct pool *p)
+{
+	return p->used;
+}
+
+/* Give slot s the name (the seqlock's write side). When it held another name and a
+ * connection to it opened meanwhile, nothing changes: -1. */
+static int
+slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
+{
+	uint32_t q = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&s->seq, q + 1, __ATOMIC_SEQ_CST);
+	/* the forwarder counts a connection before it reads the name: seen here, or it sees
+	 * the odd count and reads the new name */
+	if (s->len != 0 && __atomic_load_n(&s->open, __ATOMIC_SEQ_CST) != 0) {
+		__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
+		return -1;
+	}
+	memcpy(s->name, name, len);
+	s->len = (uint8_t)len;
+	__atomic_store_n(&s->answered, now_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The least recently answered slot free to reuse at now_s, or -1. */
+static int64_t
+oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
+{
+	int64_t best = -1, best_t = INT64_MAX;
+
+	for (uint32_t i = 0; i < p->net.slots; i++) {
+		const struct pool_slot *s = &p->slot[i];
+		int64_t t = __atomic_load_n(&s->answered, __ATOMIC_RELAXED);
+
+		if (t <= now_s - (int64_t)hold_s && t < best_t &&
+		    __atomic_load_n(&s->open, __ATOMIC_RELAXED) == 0) {
+			best = i;
+			best_t = t;
+		}
+	}
+	return best;
+}
+
+enum pool_result
+pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold_s,
+    uint32_t *slot)
+{
+	uint32_t *e = index_find(p, name, len);
+
+	if (*e != 0) {
+		*slot = *e - 1;
+		__atomic_store_n(&p->slot[*slot].answered, now_s, __ATOMIC_RELAXED);
+		return POOL_HELD;
+	}
+	while (p->next_free < p->net.slots && p->slot[p->next_free].len != 0)
+		p->next_free++;
+	if (p->next_free < p->net.slots) {
+		*slot = p->next_free;
+		slot_write(&p->slot[*slot], name, len, now_s);	/* no name: never refused */
+		*e = *slot + 1;
+		p->used++;
+		return POOL_NEW;
+	}
+	/* full: the least recently answered idle slot; one whose connection opened while
+	 * it was being taken is skipped (bounded: each try leaves one more out) */
+	for (int tries = 0; tries < 8; tries++) {
+		int64_t i = oldest_idle(p, now_s, hold_s);
+
+		if (i < 0)
+			return POOL_FULL;
+		if (slot_write(&p->slot[i], name, len, now_s) == 0) {
+			*slot = (uint32_t)i;
+			index_rebuild(p);	/* the old name's entry goes */
+			return POOL_REUSED;
+		}
+	}
+	return POOL_FULL;
+}
+
+int
+pool_name(const struct pool *p, uint32_t slot, char *buf)
+{
+	const struct pool_slot *s;
+
+	if (slot >= p->net.slots)
+		return -1;
+	s = &p->slot[slot];
+	for (int tries = 0; tries < READ_TRIES; tries++) {
+		uint32_t q = __atomic_load_n(&s->seq, __ATOMIC_SEQ_CST);
+		size_t len;
+
+		if (q & 1)
+			continue;
+		len = s->len;
+		if (len > DNAME_MAX)
+			len = DNAME_MAX;
+		memcpy(buf, s->name, len);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != q)
+			continue;
+		if (!name_ok(buf, len))
+			return -1;
+		buf[len] = '\0';
+		return (int)len;
+	}
+	return -1;
+}
+
+void
+pool_conn_open(struct pool *p, uint32_t slot)
+{
+	if (slot < p->net.slots)
+		__atomic_add_fetch(&p->slot[slot].open, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+pool_conn_close(struct pool *p, uint32_t slot)
+{
+	if (slot < p->net.slots && __atomic_load_n(&p->slot[slot].open, __ATOMIC_RELAXED) > 0)
+		__atomic_sub_fetch(&p->slot[slot].open, 1, __ATOMIC_SEQ_CST);
+}
