@@ -21,9 +21,11 @@ PL_MAILER_IP=$PL_NET.100	# the client in policy grafana, fixed
 PL_POOL=$PL_NET.128/25		# gatehouse's answers
 PX=${ID}pool
 
+re_lit() { echo "${1//./\\.}"; }	# an address as a literal in a regex
+
 pcompose() {	# compose with the pool files, the test's addresses and project
 	(cd "$ROOT" && GATEHOUSE_SUBNET=$PL_SUBNET DOCKER_IP_RANGE=$PL_RANGE GATEHOUSE_IP=$PL_IP \
-		ANSWER_POOL=$PL_POOL POOL_GRAFANA_IP=$PL_MAILER_IP \
+		ANSWER_POOL=$PL_POOL POOL_GRAFANA_IP=$PL_MAILER_IP GH_DEMO_IMAGE=$GH_DEMO_IMAGE \
 		timeout 300 "${COMPOSE[@]}" -p "$PX" -f docker-compose.pool.yml -f "$HERE/compose.pool.yml" "$@")
 }
 
@@ -151,16 +153,16 @@ pool_scenario() {
 
 	echo "# the gateway's start: pool routed as root, then no capabilities"
 	expect "the entrypoint routed the pool to the gateway (a local route in table local)" \
-		"^local $(re_ip "$PL_POOL") dev eth[0-9]+" docker exec "$gw" ip -o route show table local
-	expect "and said so on stderr" "answer pool: $(re_ip "$PL_POOL") routed to this container on eth[0-9]+" \
+		"^local $(re_lit "$PL_POOL") dev eth[0-9]+" docker exec "$gw" ip -o route show table local
+	expect "and said so on stderr" "answer pool: $(re_lit "$PL_POOL") routed to this container on eth[0-9]+" \
 		docker logs "$gw"
 	expect "entrypoint (PID 1) and both daemons: uid 10001, no CAP_NET_ADMIN in CapEff/CapPrm/CapInh/CapBnd/CapAmb, no capability but at most NET_BIND_SERVICE in the bounding set, no_new_privs" \
 		"gatehouse-forwa .*CapEff=0+ .*NoNewPrivs=1$" caps_of_gateway "$gw"
 	expect "the mapping's directory and file on the named volume belong to gatehouse (0700, 0600)" \
 		"^gatehouse:gatehouse 700 /var/lib/gatehouse gatehouse:gatehouse 600 /var/lib/gatehouse/pool$" \
-		bash -c "docker exec $gw stat -c '%U:%G %a %n' /var/lib/gatehouse /var/lib/gatehouse/pool | tr '\n' ' ' | sed 's/ $//'"
+		bash -c "docker exec -u gatehouse $gw stat -c '%U:%G %a %n' /var/lib/gatehouse /var/lib/gatehouse/pool | tr '\n' ' ' | sed 's/ $//'"
 	expect "Docker gave the client an address from ip_range $PL_RANGE, outside the pool" \
-		"^$(re_ip "$PL_NET")\.([2-9]|[1-5][0-9]|6[0-3])$" echo "$client_ip"
+		"^$(re_lit "$PL_NET")\.([2-9]|[1-5][0-9]|6[0-3])$" echo "$client_ip"
 
 	echo "# each allowed name its own address in the pool"
 	local n a addrs=() seen=""
@@ -175,7 +177,7 @@ pool_scenario() {
 		seen="$seen $a "
 	done
 	local alpha=${addrs[0]} beta=${addrs[1]} salpha=${addrs[2]} sbeta=${addrs[3]}
-	expect "the same name again: the same address" "^$(re_ip "$alpha") +git\.alpha\.test" \
+	expect "the same name again: the same address" "^$(re_lit "$alpha") +git\.alpha\.test" \
 		docker exec "$client" getent hosts git.alpha.test
 	expect "AAAA of an allowed name: NODATA (no IPv6 pool)" "status: NOERROR.*ANSWER: 0" \
 		bash -c "docker exec $client dig +time=3 +tries=1 git.alpha.test AAAA | tr '\n' ' '"
@@ -188,10 +190,10 @@ pool_scenario() {
 	expect "git.beta.test:22 greets as git.beta.test" \
 		"^SSH-2\.0-git\.beta\.test / hello git\.beta\.test$" greet "$client" git.beta.test 22
 	expect "git-alpha saw the connection from the gateway ($gw_out), with our line" \
-		"banner git\.alpha\.test: from=$(re_ip "$gw_out"):[0-9]+ client said \"SSH-2\.0-docker-check\"" \
+		"banner git\.alpha\.test: from=$(re_lit "$gw_out"):[0-9]+ client said \"SSH-2\.0-docker-check\"" \
 		docker logs "$(pcompose ps -q git-alpha)"
 	expect "git-beta saw its own connection from the gateway" \
-		"banner git\.beta\.test: from=$(re_ip "$gw_out"):[0-9]+ client said" docker logs "$(pcompose ps -q git-beta)"
+		"banner git\.beta\.test: from=$(re_lit "$gw_out"):[0-9]+ client said" docker logs "$(pcompose ps -q git-beta)"
 
 	echo "# two hosts on port 587, SMTP with STARTTLS (no name in the first bytes), certificates verified"
 	local s
@@ -200,18 +202,20 @@ pool_scenario() {
 			bash -c "printf 'Subject: pool-$s-$ID\r\n\r\nhello\r\n' | docker exec -i $client curl -sS --max-time 20 --cacert /etc/gatehouse-test/ca.pem --ssl-reqd --mail-from a@client.test --mail-rcpt oncall@example.test -T - smtp://smtp.$s.test:587"
 	done
 	expect "smtp-alpha got smtp.alpha.test's message only, over TLS for that name, via the gateway" \
-		"^1 0$" bash -c "l=\$(docker logs $(pcompose ps -q smtp-alpha) 2>&1); printf '%s %s' \"\$(grep -cE 'subject=\"pool-alpha-$ID\".*from=$(re_ip "$gw_out"):.*tls-sni=smtp\.alpha\.test' <<<\"\$l\")\" \"\$(grep -c 'pool-beta-$ID' <<<\"\$l\")\""
+		"^1 0$" bash -c "l=\$(docker logs $(pcompose ps -q smtp-alpha) 2>&1); printf '%s %s' \"\$(grep -cE 'subject=\"pool-alpha-$ID\".*from=$(re_lit "$gw_out"):.*tls-sni=smtp\.alpha\.test' <<<\"\$l\")\" \"\$(grep -c 'pool-beta-$ID' <<<\"\$l\")\""
 	expect "smtp-beta got smtp.beta.test's message only" \
-		"^1 0$" bash -c "l=\$(docker logs $(pcompose ps -q smtp-beta) 2>&1); printf '%s %s' \"\$(grep -cE 'subject=\"pool-beta-$ID\".*from=$(re_ip "$gw_out"):.*tls-sni=smtp\.beta\.test' <<<\"\$l\")\" \"\$(grep -c 'pool-alpha-$ID' <<<\"\$l\")\""
+		"^1 0$" bash -c "l=\$(docker logs $(pcompose ps -q smtp-beta) 2>&1); printf '%s %s' \"\$(grep -cE 'subject=\"pool-beta-$ID\".*from=$(re_lit "$gw_out"):.*tls-sni=smtp\.beta\.test' <<<\"\$l\")\" \"\$(grep -c 'pool-alpha-$ID' <<<\"\$l\")\""
 	expect "HTTPS by name at its pool address (SNI the same name): https://api.example.test/" "^hello from web$" \
 		docker exec "$client" curl -sS --max-time 15 --cacert /etc/gatehouse-test/ca.pem https://api.example.test/
 
 	echo "# the demo of docker-compose.pool.yml, pointed at the test's servers"
 	pcompose run --rm --no-deps -v "$WORK/ctx/ca.pem:/ca.pem:ro" -e CURL_CA_BUNDLE=/ca.pem \
-		-e DEMO_POOL="$PL_POOL" demo >"$WORK/pool-demo.out" 2>&1
+		-e DEMO_POOL="$PL_POOL" demo >"$WORK/pool-demo.out" 2>"$WORK/pool-demo.err"
+	# compose's own progress lines are on stderr: shown only when the demo printed nothing
+	[ -s "$WORK/pool-demo.out" ] || cat "$WORK/pool-demo.err" >>"$WORK/pool-demo.out"
 	sed 's/^/    demo | /' "$WORK/pool-demo.out"
 	expect "demo: git.beta.test has its own address in the pool" \
-		"lookup git\.beta\.test: $(re_ip "$beta") \(its own address in the pool\)" cat "$WORK/pool-demo.out"
+		"lookup git\.beta\.test: $(re_lit "$beta") \(its own address in the pool\)" cat "$WORK/pool-demo.out"
 	expect "demo: the not-allowed name does not exist" "lookup blocked\.example\.test: no such name" \
 		cat "$WORK/pool-demo.out"
 	expect "demo: both banners on port 22" \
@@ -311,7 +315,7 @@ EOF
 		report 0 "reload (exec -u gatehouse ... kill -HUP 1) reaches both daemons" "$(docker logs --tail 10 "$gw" 2>&1)"
 	fi
 	expect "after the reload: git.beta.test keeps $beta and still reaches git-beta" \
-		"^$(re_ip "$beta") SSH-2\.0-git\.beta\.test / hello" greet_name "$client" git.beta.test 22
+		"^$(re_lit "$beta") SSH-2\.0-git\.beta\.test / hello" greet_name "$client" git.beta.test 22
 	timeout 60 docker restart -t 5 "$gw" >/dev/null 2>&1
 	if wait_for 60 is_healthy "$gw"; then
 		report 1 "docker restart: the gateway comes back healthy" ""
@@ -319,17 +323,17 @@ EOF
 		report 0 "docker restart: the gateway comes back healthy" "$(docker logs --tail 20 "$gw" 2>&1)"
 	fi
 	expect "after the restart the entrypoint routed the pool again (or found it still local)" \
-		"^2$" bash -c "docker logs $gw 2>&1 | grep -cE 'answer pool: $(re_ip "$PL_POOL") (routed to|is already local to) this container'"
+		"^2$" bash -c "docker logs $gw 2>&1 | grep -cE 'answer pool: $(re_lit "$PL_POOL") (routed to|is already local to) this container'"
 	expect "after the restart: no capabilities again" "gatehouse-forwa .*NoNewPrivs=1$" caps_of_gateway "$gw"
 	expect "after the restart: a client still holding git.alpha.test's address $alpha reaches git-alpha (mapping on the volume)" \
 		"^SSH-2\.0-git\.alpha\.test / hello" greet "$client" "$alpha" 22
-	expect "after the restart: git.alpha.test resolves to the same address" "^$(re_ip "$alpha") " \
+	expect "after the restart: git.alpha.test resolves to the same address" "^$(re_lit "$alpha") " \
 		docker exec "$client" getent hosts git.alpha.test
 	pcompose down -v -t 3 >/dev/null 2>&1
 
 	echo "# a gateway with a pool that cannot route it stops at once"
 	refuse "root without NET_ADMIN: exit 1, naming the missing capability" \
-		"^exit 1: gatehouse-entrypoint: answer pool $(re_ip "$PL_POOL") needs CAP_NET_ADMIN at start to route the pool to this container: add cap_add: \[NET_ADMIN\] \(dropped before the daemons start\) *$" \
+		"^exit 1: gatehouse-entrypoint: answer pool $(re_lit "$PL_POOL") needs CAP_NET_ADMIN at start to route the pool to this container: add cap_add: \[NET_ADMIN\] \(dropped before the daemons start\) *$" \
 		start_refused --user 0 --cap-drop ALL --cap-add SETUID --cap-add SETGID --cap-add SETPCAP
 	refuse "started as non-root (the image's default user) with a pool: exit 1, saying it starts as root with NET_ADMIN" \
 		"^exit 1: gatehouse-entrypoint: answer pool .*the pool variant starts as root \(user: \"0\"\) with cap_add: \[NET_ADMIN\]" \
