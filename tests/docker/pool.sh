@@ -275,18 +275,15 @@ checks = [
     ("resolver: git.alpha.test answered with its pool address %s" % alpha,
      has(daemon="resolver", event="query", client=client, qname="git.alpha.test", qtype="A",
          verdict="allow", answer=alpha)),
-    ("forwarder: client -> git.alpha.test:22 via address, upstream git-alpha %s" % alpha_o,
-     has(daemon="forwarder", event="conn", client=client, name="git.alpha.test", port=22,
-         verdict="allow", via="address", upstream_host=alpha_o)),
-    ("forwarder: client -> git.beta.test:22 via address, upstream git-beta %s" % beta_o,
-     has(daemon="forwarder", event="conn", client=client, name="git.beta.test", port=22,
-         verdict="allow", via="address", upstream_host=beta_o)),
-    ("forwarder: client -> smtp.alpha.test:587 via address, upstream smtp-alpha %s" % salpha_o,
-     has(daemon="forwarder", event="conn", client=client, name="smtp.alpha.test", port=587,
-         verdict="allow", via="address", upstream_host=salpha_o)),
-    ("forwarder: client -> smtp.beta.test:587 via address, upstream smtp-beta %s" % sbeta_o,
-     has(daemon="forwarder", event="conn", client=client, name="smtp.beta.test", port=587,
-         verdict="allow", via="address", upstream_host=sbeta_o)),
+] + [
+    ("forwarder: client -> %s:%d via address, upstream %s %s" % (name, port, server, up),
+     has(daemon="forwarder", event="conn", client=client, name=name, port=port,
+         verdict="allow", via="address", upstream_host=up))
+    for name, port, server, up in [("git.alpha.test", 22, "git-alpha", alpha_o),
+                                   ("git.beta.test", 22, "git-beta", beta_o),
+                                   ("smtp.alpha.test", 587, "smtp-alpha", salpha_o),
+                                   ("smtp.beta.test", 587, "smtp-beta", sbeta_o)]
+] + [
     ("forwarder: the unanswered address refused, reason unmapped, no name",
      has(daemon="forwarder", client=client, port=22, verdict="deny", reason="unmapped", no_name=True)),
     ("forwarder: mailer %s at smtp.beta.test's address refused, not-allowed, policy grafana" % mailer,

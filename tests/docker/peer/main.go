@@ -116,19 +116,25 @@ func httpsServe(addr, cert, key, name string) {
 	die(1, "https %s: %v", name, srv.ListenAndServeTLS("", ""))
 }
 
-func smtpsServe(addr, cert, key, name string) {
-	ln, err := tls.Listen("tcp", addr, serverTLS(cert, key))
+// serve: print that what listens on addr, then hand every connection ln accepts to handle,
+// each in its own goroutine; ln is the result of the listen call, err its error.
+func serve(what, addr string, ln net.Listener, err error, handle func(net.Conn)) {
 	if err != nil {
-		die(1, "smtps %s: %v", name, err)
+		die(1, "%s: %v", what, err)
 	}
-	fmt.Printf("smtps %s: listening on %s\n", name, addr)
+	fmt.Printf("%s: listening on %s\n", what, addr)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			die(1, "smtps %s: accept: %v", name, err)
+			die(1, "%s: accept: %v", what, err)
 		}
-		go smtpSession(c, name, nil)
+		go handle(c)
 	}
+}
+
+func smtpsServe(addr, cert, key, name string) {
+	ln, err := tls.Listen("tcp", addr, serverTLS(cert, key))
+	serve("smtps "+name, addr, ln, err, func(c net.Conn) { smtpSession(c, name, nil) })
 }
 
 // smtpServe: SMTP on a plain socket that offers STARTTLS, the way port 587 works: nothing in
@@ -136,45 +142,25 @@ func smtpsServe(addr, cert, key, name string) {
 func smtpServe(addr, cert, key, name string) {
 	cfg := serverTLS(cert, key)
 	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		die(1, "smtp %s: %v", name, err)
-	}
-	fmt.Printf("smtp %s: listening on %s (STARTTLS)\n", name, addr)
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			die(1, "smtp %s: accept: %v", name, err)
-		}
-		go smtpSession(c, name, cfg)
-	}
+	serve("smtp "+name, addr, ln, err, func(c net.Conn) { smtpSession(c, name, cfg) })
 }
 
 // bannerServe: a server-speaks-first protocol with no TLS and no name in its bytes.
 func bannerServe(addr, name string) {
 	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		die(1, "banner %s: %v", name, err)
-	}
-	fmt.Printf("banner %s: listening on %s\n", name, addr)
-	for {
-		c, err := ln.Accept()
+	serve("banner "+name, addr, ln, err, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "SSH-2.0-%s\r\n", name)
+		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
-			die(1, "banner %s: accept: %v", name, err)
+			fmt.Printf("banner %s: from=%s closed before a line: %v\n", name, c.RemoteAddr(), err)
+			return
 		}
-		go func(c net.Conn) {
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-			fmt.Fprintf(c, "SSH-2.0-%s\r\n", name)
-			line, err := bufio.NewReader(c).ReadString('\n')
-			if err != nil {
-				fmt.Printf("banner %s: from=%s closed before a line: %v\n", name, c.RemoteAddr(), err)
-				return
-			}
-			fmt.Printf("banner %s: from=%s client said %q\n", name, c.RemoteAddr(),
-				strings.TrimRight(line, "\r\n"))
-			fmt.Fprintf(c, "hello %s\r\n", name)
-		}(c)
-	}
+		fmt.Printf("banner %s: from=%s client said %q\n", name, c.RemoteAddr(),
+			strings.TrimRight(line, "\r\n"))
+		fmt.Fprintf(c, "hello %s\r\n", name)
+	})
 }
 
 // One SMTP session: enough of RFC 5321 for curl and net/smtp; every message is printed.
