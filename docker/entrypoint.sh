@@ -74,11 +74,18 @@ is_local() {
 }
 
 # route_pool CIDR: claim CIDR as local on the interface its first address routes through,
-# so that the kernel answers ARP (or neighbour discovery) for every address in it and the
-# forwarder's wildcard listener accepts connections to them.
+# so that the kernel answers ARP for every address in it and the forwarder's wildcard
+# listener accepts connections to them. IPv4 only: for a local IPv6 route Linux accepts
+# the addresses but answers no neighbour discovery, so other containers on the bridge
+# could not reach them (seen in network namespaces: the client's neighbour entry FAILED);
+# each address would have to be added to the interface instead. Refused, not half-done.
 route_pool() {
 	local cidr=$1 addr=${1%/*} fam=-4 out dev
 	case $cidr in *:*) fam=-6 ;; esac
+	if [ "$fam" = -6 ] && ! is_local "$addr"; then
+		say "answer pool: the IPv6 pool $cidr is not supported by the image: Linux answers no neighbour discovery for a local IPv6 route, so containers could not reach it; use an IPv4 pool alone (AAAA answers are then NODATA and clients use IPv4)"
+		exit 1
+	fi
 	if is_local "$addr"; then
 		say "answer pool: $cidr is already local to this container"
 		return 0

@@ -58,8 +58,12 @@ http_refusal(struct conn *c, char *buf, size_t len)
 		    "'deny %s'\n", c->name, c->port, c->rule ? c->rule->pattern : "?");
 		break;
 	case DENY_NAME_MISMATCH:
-		bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is not "
-		    "allowed here\n", c->port, c->route ? c->route : "another host", c->name);
+		if (c->route == NULL)	/* a pool address: the detail names whose it is */
+			bl = snprintf(body, sizeof(body), "gatehouse: %s; %s is not allowed here\n",
+			    c->detail, c->name);
+		else
+			bl = snprintf(body, sizeof(body), "gatehouse: port %u is routed to %s; %s is "
+			    "not allowed here\n", c->port, c->route, c->name);
 		break;
 	case DENY_NO_ADDRESS:
 		bl = snprintf(body, sizeof(body), "gatehouse: %s has no address it may connect to (%s)\n",

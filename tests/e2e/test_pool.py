@@ -322,6 +322,17 @@ def test_unmapped_not_allowed_and_name_mismatch_are_refused(pool):
     assert e["verdict"] == "deny" and "name" not in e and e["port"] == 22, e
     assert not any(seen_by(pool, n, f"never-{tag}") for n in GIT)
 
+    # the wildcard listener also takes the gateway's address on its side with a route out:
+    # from there (the internet namespace) nothing is served, whatever the global rules say
+    mark = pool.mark()
+    r = banner(pool, T.GW_OUT4, f"outside-{tag}", ns=pool.inet_ns)
+    assert r["banner"] is None and r["error"], r
+    e = wait_conn(pool, mark, "the refusal on the outside address", reason="unmapped")[0]
+    assert e["client"] == T.INET_RTR4 and "name" not in e, e
+    assert e["detail"] == "%s is not an address the resolver answers (the pool, dns-listen)" % \
+        T.GW_OUT4, e
+    assert not any(seen_by(pool, n, f"outside-{tag}") for n in GIT)
+
     # policy `narrow` (the second client) allows git1 only: its resolver says NXDOMAIN for
     # git2, and git2's address (the main client's answer) is refused to it
     git2 = ask_a(pool, "git2.pool.test")[1]
@@ -370,6 +381,8 @@ def test_unmapped_not_allowed_and_name_mismatch_are_refused(pool):
     finally:
         s.close()
     assert reply.startswith(b"HTTP/1.1 403 "), reply
+    assert reply.endswith(b"\r\n\r\ngatehouse: the address dialled is git1.pool.test's; "
+                          b"git2.pool.test is not allowed here\n"), reply
     e = wait_conn(pool, mark, "the Host mismatch refusal", reason="name-mismatch")[0]
     assert (e["verdict"], e["port"], e["via"], e["name"]) == \
         ("deny", 22, "host", "git2.pool.test"), e
