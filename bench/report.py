@@ -56,8 +56,8 @@ def render(res):
             "during each measurement, in % of one core (a measurement above 10% is taken again "
             f"once); before the run: {m.get('bg_at_start', '?')}%, before the forwarder section: "
             f"{m.get('bg_before_forwarder', '?')}%.", ""]
-    mg = m.get("merged")
-    if mg:
+    merged = m.get("merged") or []
+    for mg in merged if isinstance(merged, list) else [merged]:
         out += [f"The {', '.join(mg['phases'])} figures are from a later run, "
                 f"`bench/run.py --only {','.join(mg['phases'])} --merge` on {mg.get('date')} "
                 f"({mg.get('mode')} mode, {mg.get('elapsed_s', '?')} s, {mg.get('gatehouse')}); "
@@ -70,6 +70,7 @@ def render(res):
     out += forwarder_section(res)
     out += targets_section(res)
     out += peek_section(res)
+    out += pool_section(res)
     out += ["## Versions", ""]
     out += [f"- {k}: {v}" for k, v in m.get("versions", {}).items()]
     out += [""]
@@ -300,6 +301,139 @@ def peek_section(res):
     return out
 
 
+POOL_RES_CASES = [  # key, the queries, the auto row its instructions compare with
+    ("held", "1,000 rules, the resolver phase's mix (60,000 queries, 13,324 allowed names): "
+     "every name holds its address", "held"),
+    ("fill", "16,381 names never asked, one pass: each takes a free address", "new"),
+    ("exhausted", "2,000 more new names on the full pool: answered as auto", "new"),
+    ("reused", "300 new names on a full pool past pool-hold (ttl 1, pool-hold 1): each takes "
+     "the least recently answered address", "new"),
+]
+POOL_FWD_CASES = [  # row, what it is
+    ("auto/host", "`answer auto`: the gateway's address, name from the Host header"),
+    ("auto/route", "`answer auto`: the gateway's address, a `route`"),
+    ("pool/address", "`answer pool`: the name's pool address (via address; Host checked)"),
+    ("pool/host", "`answer pool`: the gateway's address, name from the Host header"),
+    ("pool/route", "`answer pool`: the gateway's address, a `route`"),
+]
+
+
+def pool_section(res):
+    p = res.get("pool", {})
+    r, f = p.get("resolver", {}), p.get("forwarder", {})
+    if not r and not any(k in f for k, _ in POOL_FWD_CASES):
+        return []
+    m, ins, hot = p.get("meta", {}), p.get("instr", {}), p.get("hot", {})
+    out = ["## answer pool: what an address per name costs (issue 14)", "",
+           f"Measured on {m.get('date', '?')} by `bench/run.py --only pool --merge` "
+           f"({m.get('mode', '?')} mode, median of {m.get('runs', '?')} run(s) with [min–max]), "
+           f"{m.get('gatehouse', '?')}; other load before the resolver part: "
+           f"{m.get('bg_before', '?')}%, before the forwarder part: "
+           f"{m.get('bg_before_forwarder', '?')}%. The issue's target: the pool costs at most "
+           "10% more than `answer auto`, on the resolver and on the forwarder.", "",
+           "### Resolver: `answer pool 127.88.0.0/18` (16,382 addresses) against `answer auto`",
+           "",
+           "| queries | auto: QPS | auto: CPU µs/query | pool: QPS | pool: CPU µs/query | "
+           "pool / auto: CPU per query | instructions/query (callgrind): auto | pool | "
+           "pool / auto | other load %: auto | pool |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, what, akey in POOL_RES_CASES:
+        a, x = r.get(f"auto/{key}", {}), r.get(f"pool/{key}", {})
+        ai = ins.get(f"auto/{akey}", {}).get("ir_per_query")
+        pi = ins.get(f"pool/{key}", {}).get("ir_per_query")
+        out.append(f"| {what} | {fmt(a.get('qps'))} | {fmt(a.get('cpu_us'), 2)} | "
+                   f"{fmt(x.get('qps'))} | {fmt(x.get('cpu_us'), 2)} | "
+                   f"{rfmt(ratio(med(x.get('cpu_us')), med(a.get('cpu_us'))))} | "
+                   f"{fmt(ai)} | {fmt(pi)} | {rfmt(ratio(pi, ai))} | {fmt(a.get('bg'))} | "
+                   f"{fmt(x.get('bg'))} |")
+    ph, pf = r.get("pool/exhausted", {}), r.get("pool/reused", {})
+    out += ["", "Held: QPS at saturation and CPU per query as in the rules phase (dnsperf "
+            "`-c 4 -q 200`, 4 s, /proc/PID/stat), after one pass of the file; the others: one "
+            "dnsperf pass over a file of new names (`NAME.SUFFIX` below the rule set's "
+            "wildcards), the resolver's CPU from /proc/PID/task/*/schedstat; auto answers the "
+            "same files. The pool's counters after each pass: "
+            f"held names {fmt(r.get('pool/held', {}).get('names'))}, "
+            f"gatehouse_pool_exhausted_total {fmt(ph.get('exhausted_total'))} (wanted "
+            "2,000), gatehouse_pool_reused_total "
+            f"{fmt(pf.get('reused_total'))} (wanted 300). Instructions: one pass under callgrind "
+            "(user space only) of 5,000 held queries, 5,000 new names on a fresh pool (auto: "
+            "the same names), 500 new names on the full pool, 50 on the full pool past "
+            "pool-hold.", ""]
+    if hot:
+        fns = []
+        for key in hot:
+            for fn, _ in hot[key]:
+                if fn not in fns:
+                    fns.append(fn)
+        keys = list(hot)
+        out += ["Where the pool resolver's instructions go (callgrind, self cost, "
+                "instructions per query = share × instructions/query; the top 8 of each):", "",
+                "| function | " + " | ".join(f"`{k}`" for k in keys) + " |",
+                "|---|" + "---|" * len(keys)]
+        for fn in fns:
+            cells = []
+            for k in keys:
+                share = dict(hot[k]).get(fn)
+                n = ins.get(k, {}).get("ir_per_query")
+                cells.append("" if share is None or n is None else
+                             f"{share * n / 100:,.0f} ({share:.1f}%)")
+            out.append(f"| `{fn}` | " + " | ".join(cells) + " |")
+        out += [""]
+    out += ["### Forwarder: CPU per new connection, pool address against the gateway's address",
+            "",
+            f"{f.get('meta', {}).get('connections', '?')} connections one after another per "
+            "figure (an HTTP request with `Host: web.pool.test`, a new TCP connection each, "
+            "relayed to a small origin, answered, closed), in network namespaces: the gateway "
+            "(`ip route add local 10.88.0.0/18 dev lo table local`, the forwarder on 0.0.0.0, "
+            "the client) and the origin behind a veth. Forwarder CPU from "
+            "/proc/PID/task/*/schedstat.", "",
+            "| path | forwarder CPU µs/conn | conn/s (one client) | p50 µs | other load % |",
+            "|---|---|---|---|---|"]
+    for key, what in POOL_FWD_CASES:
+        x = f.get(key)
+        if not x:
+            out.append(f"| {what} | not measured | | | |")
+            continue
+        out.append(f"| {what} | {fmt(x.get('cpu_us_conn'), 1)} | {fmt(x.get('cps'))} | "
+                   f"{fmt(x.get('p50_us'))} | {fmt(x.get('bg'))} |")
+    out += [""]
+
+    def fcpu(k):
+        return med(f.get(k, {}).get("cpu_us_conn"))
+
+    def rcpu(k):
+        return med(r.get(k, {}).get("cpu_us"))
+
+    rows = []
+    for target, a, b in (
+            ("resolver, held names: CPU per query, pool / auto", rcpu("pool/held"),
+             rcpu("auto/held")),
+            ("resolver, held names: instructions per query, pool / auto",
+             ins.get("pool/held", {}).get("ir_per_query"),
+             ins.get("auto/held", {}).get("ir_per_query")),
+            ("resolver, new names filling the pool: CPU per query, pool / auto",
+             rcpu("pool/fill"), rcpu("auto/fill")),
+            ("resolver, new names on a full pool: CPU per query, pool / auto",
+             rcpu("pool/exhausted"), rcpu("auto/exhausted")),
+            ("resolver, new names reusing addresses: CPU per query, pool / auto",
+             rcpu("pool/reused"), rcpu("auto/reused")),
+            ("forwarder: CPU per connection, pool address / auto route (both dial at once)",
+             fcpu("pool/address"), fcpu("auto/route")),
+            ("forwarder: CPU per connection, pool address / auto Host",
+             fcpu("pool/address"), fcpu("auto/host")),
+            ("forwarder, the gateway's address with a pool configured: Host, pool / auto",
+             fcpu("pool/host"), fcpu("auto/host")),
+            ("forwarder, the gateway's address with a pool configured: route, pool / auto",
+             fcpu("pool/route"), fcpu("auto/route"))):
+        x = ratio(a, b)
+        rows.append(f"| {target} | {rfmt(x)} | ≤ 1.10× | "
+                    + ("not measured |" if x is None else
+                       f"{'**met**' if x <= 1.1 else '**not met**'} |"))
+    out += ["Targets from issue 14 (ratios of medians from this run):", "",
+            "| target | pool / auto | wanted | verdict |", "|---|---|---|---|"] + rows + [""]
+    return out
+
+
 def merge(res, old, phases, keys):
     """res with the sections of the phases this run skipped taken from old (an earlier
     run's RESULTS.json); keys: phase -> its sections in res."""
@@ -308,9 +442,14 @@ def merge(res, old, phases, keys):
             for k in ks:
                 res[k] = old.get(k, {})
     new, res["meta"] = res["meta"], dict(old.get("meta", {}))
-    res["meta"]["merged"] = {"phases": sorted(phases), "date": new.get("date"),
-                             "mode": new.get("mode"), "elapsed_s": new.get("elapsed_s"),
-                             "gatehouse": new.get("versions", {}).get("gatehouse")}
+    earlier = res["meta"].get("merged") or []
+    earlier = earlier if isinstance(earlier, list) else [earlier]
+    # an earlier merge of phases this run measured again is replaced; the others stay
+    earlier = [e for e in earlier if not set(e["phases"]) <= set(phases)]
+    res["meta"]["merged"] = earlier + [{
+        "phases": sorted(phases), "date": new.get("date"), "mode": new.get("mode"),
+        "elapsed_s": new.get("elapsed_s"),
+        "gatehouse": new.get("versions", {}).get("gatehouse")}]
     res["meta"]["remeasured"] = res["meta"].get("remeasured", 0) + new.get("remeasured", 0)
     res["meta"]["noisy"] = res["meta"].get("noisy", []) + new.get("noisy", [])
     res["notes"] = old.get("notes", []) + res["notes"]
