@@ -7,7 +7,10 @@
 # Runs as the non-root user `gatehouse` (uid 10001); works with `read_only: true` and
 # `security_opt: [no-new-privileges:true]`. Each daemon installs its own seccomp filter once
 # started, inside Docker's default profile (which allows that: docs/security.md, "The sandbox").
-# See docker-compose.yml for a complete example.
+# See docker-compose.yml for a complete example. The name-addressed variant
+# (docker-compose.pool.yml, `answer pool`) starts as root with CAP_NET_ADMIN: the entrypoint
+# routes the pool to the container with iproute2's `ip`, then runs the daemons as gatehouse
+# with no capabilities through util-linux's `setpriv` (docs/docker.md, "The pool variant").
 
 # ---- build stage: compiler, -dev packages, `make`
 FROM debian:bookworm-slim AS build
@@ -33,16 +36,22 @@ RUN make -j"$(nproc)" \
 # ---- runtime stage: the runtime libraries, the two daemons and gatehouse-audit (which reads
 # audit lines: `docker compose exec gatehouse gatehouse-audit summary FILE`, or pipe
 # `docker compose logs` into it); jansson and libpsl with Debian's suffix list are its own.
+# iproute2 and setpriv (util-linux, in every Debian image) for the pool variant's start;
+# /var/lib/gatehouse holds `answer pool`'s mapping (pool-state): mount a volume there so the
+# mapping outlives the container (a new named volume takes the directory's owner and mode).
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libevent-2.1-7 libc-ares2 libldns3 libseccomp2 libjansson4 libpsl5 publicsuffix \
+        iproute2 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 gatehouse \
  && useradd --system --uid 10001 --gid gatehouse --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin gatehouse \
- && install -d -m 0755 /etc/gatehouse
+ && install -d -m 0755 /etc/gatehouse \
+ && install -d -o gatehouse -g gatehouse -m 0700 /var/lib/gatehouse \
+ && command -v setpriv >/dev/null
 COPY --from=build /out/gatehouse-resolver /out/gatehouse-forwarder /out/gatehouse-audit /usr/local/bin/
 COPY docker/entrypoint.sh /usr/local/bin/gatehouse-entrypoint
 COPY docker/healthcheck.sh /usr/local/bin/gatehouse-healthcheck
@@ -56,6 +65,7 @@ ENV GATEHOUSE_AUDIT=stdout \
     GATEHOUSE_METRICS=127.0.0.1:9100
 
 # Non-root from the start, so the daemons never start as root and never drop privileges.
+# (The pool variant overrides this with `user: "0"` for its start; see the entrypoint.)
 # Ports below 1024 (53, 443, 465, ...) bind because Docker sets
 # net.ipv4.ip_unprivileged_port_start=0 in the container's network namespace; where an
 # engine does not, set that sysctl in compose (see docker-compose.yml).

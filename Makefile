@@ -161,6 +161,7 @@ FUZZ_fuzz_http_host = forwarder/http_host.c common/dname.c
 FUZZ_fuzz_resolvconf = common/resolvconf.c
 FUZZ_fuzz_audit_line = tools/audit_line.c tools/audit_time.c
 FUZZ_fuzz_lookups   = common/lookups.c common/dname.c common/addr.c common/util.c
+FUZZ_fuzz_pool      = common/pool.c common/pool_net.c common/util.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000

@@ -114,7 +114,16 @@ index_find(struct pool *p, const char *name, size_t len)
 	}
 }
 
-/* Rebuild the index from the slots (at open, and after a slot changes its name). */
+/* Clear slot s's name (the writer's repair of a file it cannot trust). */
+static void
+slot_clear(struct pool_slot *s)
+{
+	s->len = 0;
+	s->seq = (s->seq | 1) + 1;	/* even, and changed: a reader reads it again */
+}
+
+/* Rebuild the index from the slots (at open, and after a slot changes its name). A name
+ * found twice (only a damaged file has that) stays with its first slot. */
 static void
 index_rebuild(struct pool *p)
 {
@@ -122,13 +131,19 @@ index_rebuild(struct pool *p)
 	p->used = 0;
 	for (uint32_t i = 0; i < p->net.slots; i++)
 		if (p->slot[i].len != 0) {
-			*index_find(p, p->slot[i].name, p->slot[i].len) = i + 1;
+			uint32_t *e = index_find(p, p->slot[i].name, p->slot[i].len);
+
+			if (*e != 0) {
+				slot_clear(&p->slot[i]);
+				continue;
+			}
+			*e = i + 1;
 			p->used++;
 		}
 }
 
-/* The writer's repairs: a name a crash left half-written (odd seq) or one that is not a
- * name is cleared; the index is built. */
+/* The writer's repairs: a name a crash left half-written (odd seq), one that is not a
+ * name, or one a slot before it holds is cleared; the index is built. */
 static int
 writer_init(struct pool *p)
 {
@@ -142,10 +157,8 @@ writer_init(struct pool *p)
 	for (uint32_t i = 0; i < p->net.slots; i++) {
 		struct pool_slot *s = &p->slot[i];
 
-		if ((s->seq & 1) || (s->len != 0 && !name_ok(s->name, s->len))) {
-			s->len = 0;
-			s->seq = (s->seq | 1) + 1;
-		}
+		if ((s->seq & 1) || (s->len != 0 && !name_ok(s->name, s->len)))
+			slot_clear(s);
 	}
 	index_rebuild(p);
 	return 0;
@@ -264,7 +277,10 @@ slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
 	return 0;
 }
 
-/* The least recently answered slot free to reuse at now_s, or -1. */
+/* The least recently answered slot free to reuse at now_s, or -1. Times are whole
+ * seconds, cut down: an answer at t.9 is stored as t, so a slot is free only when more
+ * than hold_s whole seconds lie between (t + hold_s < now_s): never under hold_s of real
+ * time, at most one second over. */
 static int64_t
 oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
 {
@@ -274,7 +290,7 @@ oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
 		const struct pool_slot *s = &p->slot[i];
 		int64_t t = __atomic_load_n(&s->answered, __ATOMIC_RELAXED);
 
-		if (t <= now_s - (int64_t)hold_s && t < best_t &&
+		if (t < now_s - (int64_t)hold_s && t < best_t &&
 		    __atomic_load_n(&s->open, __ATOMIC_RELAXED) == 0) {
 			best = i;
 			best_t = t;

@@ -10,6 +10,13 @@
 #   --help | --version    ask both daemons
 #   COMMAND [ARG...]      run COMMAND instead (gatehouse-resolver --check, bash, ...)
 #
+# With `answer pool CIDR4 [CIDR6]` in the configuration (docker-compose.pool.yml) the
+# container starts as root with CAP_NET_ADMIN: the entrypoint routes the pool to this
+# container (`ip route replace local POOL dev IFACE table local`), then runs itself again
+# as gatehouse through setpriv, every capability gone (the bounding set keeps at most
+# NET_BIND_SERVICE), so the daemons never hold CAP_NET_ADMIN. Without a pool nothing of
+# this happens: the image runs as gatehouse from the start.
+#
 # SIGTERM and SIGINT stop both (exit status 0 when both stop cleanly); SIGHUP (reload) and
 # SIGUSR1 (reopen the audit file) are passed to both and the pair keeps running.
 # Audit lines stay on stdout and diagnostics on stderr, as each daemon writes them.
@@ -38,6 +45,84 @@ case " $* " in
 	exec gatehouse-forwarder "$@"
 	;;
 esac
+
+# ---- answer pool: route the pool here as root, then drop to gatehouse
+
+readonly RUN_AS=gatehouse
+readonly CAP_SETGID=6 CAP_SETUID=7 CAP_SETPCAP=8 CAP_NET_ADMIN=12
+
+# pool_of ARG...: the configuration's pool ("CIDR4" or "CIDR4 CIDR6", as `--check` lists
+# it), or nothing. A configuration that does not check gives nothing here: the daemons
+# then start and say what is wrong with it.
+pool_of() {
+	gatehouse-resolver --check "$@" 2>/dev/null |
+		awk '$1 == "answer" && $2 == "pool" {
+			sub(/[ \t]*#.*/, ""); $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit
+		}'
+}
+
+# has_cap BIT: the entrypoint's effective capability set holds capability number BIT.
+has_cap() {
+	local eff
+	eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$$/status")
+	(((16#${eff:-0} >> $1) & 1))
+}
+
+# is_local ADDR: the kernel routes ADDR to this host (a `local` route).
+is_local() {
+	[ "$(ip -o route get "$1" 2>/dev/null | awk '{ print $1; exit }')" = local ]
+}
+
+# route_pool CIDR: claim CIDR as local on the interface its first address routes through,
+# so that the kernel answers ARP (or neighbour discovery) for every address in it and the
+# forwarder's wildcard listener accepts connections to them.
+route_pool() {
+	local cidr=$1 addr=${1%/*} fam=-4 out dev
+	case $cidr in *:*) fam=-6 ;; esac
+	if is_local "$addr"; then
+		say "answer pool: $cidr is already local to this container"
+		return 0
+	fi
+	# The route, less the cache flags `ip -o` prints after a backslash.
+	out=$(ip "$fam" -o route get "$addr" 2>&1 | sed 's/ *\\.*$//')
+	dev=$(awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }' <<<"$out")
+	# Clients reach pool addresses on their own link (ARP): a pool behind a router is a mistake.
+	if [ -z "$dev" ] || [[ " $out " == *" via "* ]]; then
+		say "answer pool $cidr: $addr is not on a network of this container (ip route get: ${out:-nothing}): the pool must lie in the subnet of the network the clients share with the gateway"
+		exit 1
+	fi
+	if ! out=$(ip "$fam" route replace local "$cidr" dev "$dev" table local 2>&1); then
+		say "answer pool $cidr: ip route replace local $cidr dev $dev table local failed: $out"
+		exit 1
+	fi
+	say "answer pool: $cidr routed to this container on $dev (local route)"
+}
+
+pool=$(pool_of "$@")
+if [ -n "$pool" ] && [ "$(id -u)" = 0 ]; then
+	if ! has_cap "$CAP_NET_ADMIN"; then
+		say "answer pool $pool needs CAP_NET_ADMIN at start to route the pool to this container: add cap_add: [NET_ADMIN] (dropped before the daemons start)"
+		exit 1
+	fi
+	if ! has_cap "$CAP_SETUID" || ! has_cap "$CAP_SETGID" || ! has_cap "$CAP_SETPCAP"; then
+		say "answer pool $pool: the entrypoint needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP at start to run the daemons as $RUN_AS with no capabilities: add them to cap_add: (dropped before the daemons start)"
+		exit 1
+	fi
+	for cidr in $pool; do
+		route_pool "$cidr"
+	done
+	# The same script again, as gatehouse: the uid change empties the permitted and effective
+	# sets, and nothing can bring a capability back (bounding set, no ambient, no-new-privs).
+	exec setpriv --reuid="$RUN_AS" --regid="$RUN_AS" --clear-groups --inh-caps=-all \
+		--ambient-caps=-all --bounding-set=-all,+net_bind_service --no-new-privs -- "$0" "$@"
+fi
+if [ -n "$pool" ]; then
+	for cidr in $pool; do
+		is_local "${cidr%/*}" && continue
+		say "answer pool $pool: $cidr is not routed to this container, and as uid $(id -u) the entrypoint cannot do it: the pool variant starts as root (user: \"0\") with cap_add: [NET_ADMIN], routes the pool, then runs the daemons as $RUN_AS (docker-compose.pool.yml)"
+		exit 1
+	done
+fi
 
 rpid='' fpid='' stopping='' pending_sig=''
 

@@ -477,6 +477,28 @@ conn_local(const struct fwd *f, int fd, struct sockaddr_storage *local)
 	return (const struct sockaddr *)local;
 }
 
+/* With `answer pool` the forwarder listens on the wildcard address, which also takes
+ * connections to the gateway's other addresses (its side on a network with a route out).
+ * It serves only the addresses the resolver hands out: the pool's, and for the fallback
+ * answer the ones dns-listen names (any, when dns-listen is a wildcard). 1 when local is
+ * one of dns-listen's. */
+static int
+answered_address(const struct config *cfg, const struct sockaddr *local)
+{
+	struct sockaddr_storage l;
+
+	memcpy(&l, local, addr_len(local));
+	addr_unmap(&l);
+	for (size_t i = 0; i < cfg->dns_listen.n; i++) {
+		const struct sockaddr *d = (const struct sockaddr *)&cfg->dns_listen.v[i];
+
+		if (d->sa_family == l.ss_family && (addr_is_any(d) ||
+		    addr_equal(d, (const struct sockaddr *)&l, 0)))
+			return 1;
+	}
+	return 0;
+}
+
 /* A connection to a pool address: the name that address stands for is the name, dialled
  * at once on the port the client used (any protocol, server-first too); the client's
  * policy must allow (name, port), and a name the client sends must agree (GATE_VERIFY). */
@@ -559,6 +581,13 @@ conn_accept(struct fwd *f, int fd, const struct sockaddr *peer, uint16_t port)
 	event_add(c->client.ev_read, NULL);
 	if (c->pool_slot >= 0) {
 		conn_by_address(c, local);
+		return;
+	}
+	if (f->names != NULL && local != NULL && !answered_address(c->cfg, local)) {
+		char a[ADDR_STRLEN];
+
+		refuse_conn(c, DENY_UNMAPPED, "%s is not an address the resolver answers (the "
+		    "pool, dns-listen)", addr_format(local, 0, a, sizeof(a)));
 		return;
 	}
 	routed = dest_route(c->cfg, c->policy, port, &rname, &c->target_port);

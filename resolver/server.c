@@ -181,16 +181,12 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 		audit_safe(srv->audit, "reason", qi->reason);
 	if (qi->verdict != VERDICT_DROP)
 		audit_safe(srv->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
-	if (qi->pooled) {
-		if (qi->nanswer4)
-			off = append_addr(ans, sizeof(ans), off, AF_INET, &qi->pool4);
-		if (qi->nanswer6)
-			off = append_addr(ans, sizeof(ans), off, AF_INET6, &qi->pool6);
-	}
-	for (i = 0; !qi->pooled && i < qi->nanswer4 && i < env->na; i++)
-		off = append_addr(ans, sizeof(ans), off, AF_INET, &env->a[i]);
-	for (i = 0; !qi->pooled && i < qi->nanswer6 && i < env->naaaa; i++)
-		off = append_addr(ans, sizeof(ans), off, AF_INET6, &env->aaaa[i]);
+	for (i = 0; i < qi->nanswer4; i++)	/* the pool's one address, or env's */
+		off = append_addr(ans, sizeof(ans), off, AF_INET, qi->pooled ? &qi->pool4 :
+		    &env->a[i]);
+	for (i = 0; i < qi->nanswer6; i++)
+		off = append_addr(ans, sizeof(ans), off, AF_INET6, qi->pooled ? &qi->pool6 :
+		    &env->aaaa[i]);
 	if (off > 0)
 		audit_safe(srv->audit, "answer", ans);
 	if (qi->truncated)

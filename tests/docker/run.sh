@@ -6,7 +6,9 @@
 # non-root client and a static pure-Go client that set only `dns:`; blocked names get
 # NXDOMAIN; constrained containers reach nothing outside directly; container names still
 # resolve; the audit log is in `docker logs`; health, signals and restarts behave. Then it
-# checks the top-level docker-compose.yml and cleans up everything it made.
+# checks the top-level docker-compose.yml, then the pool variant (tests/docker/pool.sh:
+# docker-compose.pool.yml, answer pool, two hosts on one port with no route, the daemons
+# holding no CAP_NET_ADMIN), and cleans up everything it made.
 #
 # Starts an engine when none runs and it can (root: installs docker.io, docker-compose and
 # debootstrap when missing; `setsid dockerd`); makes debian:bookworm-slim with debootstrap
@@ -16,6 +18,8 @@
 #   GATEHOUSE_DOCKER_OPTIONAL=1  no engine can be had: print why and exit 0 (.ci/run);
 #                                otherwise that is an error (exit 1)
 #   GATEHOUSE_TEST_SUBNET        constrained subnet of the scenario (default 172.30.213.0/24)
+#   GATEHOUSE_TEST_POOL_SUBNET   constrained /24 of the pool scenario (default 172.30.214.0/24)
+#   GATEHOUSE_DOCKER_ONLY=pool   run the pool scenario alone (the images are built as usual)
 #   GATEHOUSE_DOCKER_KEEP=1      keep the built images and the base image (faster reruns)
 # Scripts run inside containers are single-quoted on purpose: they expand there.
 # shellcheck disable=SC2016
@@ -23,6 +27,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+ONLY=${GATEHOUSE_DOCKER_ONLY:-}
 OPTIONAL=${GATEHOUSE_DOCKER_OPTIONAL:-0}
 KEEP=${GATEHOUSE_DOCKER_KEEP:-0}
 ID=ghtest$$
@@ -247,7 +252,7 @@ make_certs() {
 			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 				-subj "/CN=api.example.test" -keyout server.key -out server.csr &&
 			printf '%s\n' \
-				'subjectAltName=DNS:api.example.test,DNS:*.svc.example.test,DNS:blocked.example.test,DNS:pypi.example.test,DNS:smtp.mail.test,DNS:intranet' \
+				'subjectAltName=DNS:api.example.test,DNS:*.svc.example.test,DNS:blocked.example.test,DNS:pypi.example.test,DNS:smtp.mail.test,DNS:intranet,DNS:smtp.alpha.test,DNS:smtp.beta.test' \
 				'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
 				'extendedKeyUsage=serverAuth' >server.ext &&
 			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
@@ -336,6 +341,17 @@ health() { timeout 20 docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/n
 is_healthy() { [ "$(health "$1")" = healthy ]; }
 ip_on() { timeout 20 docker inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
 
+# The pool scenario (pool_scenario), with the helpers above.
+# shellcheck source=tests/docker/pool.sh
+. "$HERE/pool.sh"
+
+finish() {
+	echo
+	log "done in $((SECONDS - T0)) s"
+	printf '%d passed, %d failed\n' "$npass" "$nfail"
+	[ "$nfail" -eq 0 ]
+}
+
 # ---------------------------------------------------------------- main
 
 engine_up || start_engine
@@ -368,6 +384,12 @@ build_image "$GH_CURL_IMAGE" "$WORK/ctx" "$WORK/ctx/curl.Dockerfile"
 build_image "$GH_GO_IMAGE" "$WORK/ctx" "$WORK/ctx/goclient.Dockerfile"
 GH_DEMO_IMAGE=gatehouse-test/demo:$ID
 build_image "$GH_DEMO_IMAGE" "$ROOT/docker/demo" "$ROOT/docker/demo/Dockerfile"
+
+if [ "$ONLY" = pool ]; then
+	pool_scenario
+	finish
+	exit
+fi
 
 P=$ID
 PROJECTS+=("$P")
@@ -731,7 +753,5 @@ else
 fi
 excompose down -v -t 3 >/dev/null 2>&1
 
-echo
-log "done in $((SECONDS - T0)) s"
-printf '%d passed, %d failed\n' "$npass" "$nfail"
-[ "$nfail" -eq 0 ]
+pool_scenario
+finish

@@ -592,6 +592,23 @@ def test_a_no_name_port_is_allowed_in_its_policy_not_routed_for_all(env):
     assert "\nallow smtp.example.com" not in r.stdout, r.stdout
 
 
+def test_pool_addresses_give_every_connection_its_name(env):
+    """`answer pool`: a connection names its host by the address it dialled ("via":
+    "address"), whatever the protocol, so two hosts on one port without SNI become two
+    allow lines of the client's policy: no route, nothing left without a name."""
+    log = ["{\"ts\":\"2026-12-04T10:02:0%dZ\",\"event\":\"conn\",\"client\":\"10.0.0.7\","
+           "\"policy\":\"ci\",\"port\":22,\"name\":\"%s\",\"via\":\"address\",\"verdict\":"
+           "\"allow\",\"upstream\":\"93.184.216.%d:22\",\"mode\":\"report\",\"enforce\":"
+           "\"deny\",\"enforce_reason\":\"not-allowed\"}" % (i, n, 30 + i)
+           for i, n in enumerate(("github.com", "gitlab.com", "github.com"))]
+    r = run_audit(["suggest", "-"], stdin="\n".join(log) + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "\npolicy ci 10.0.0.7\nallow github.com 22  # 2 conns; 10.0.0.7\n" \
+        "allow gitlab.com 22  # 1 conn; 10.0.0.7\n" in r.stdout, r.stdout
+    assert "route " not in r.stdout and "no name" not in r.stdout, r.stdout
+    assert reader_accepts(env, r.stdout, "suggested-pool") is None, r.stdout
+
+
 def test_an_overlong_line_is_skipped_not_held_in_memory():
     """A line longer than any a daemon writes (here 1 MiB without a newline in the middle
     of the input) is skipped as malformed and reading goes on with the next line."""

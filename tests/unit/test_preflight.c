@@ -40,10 +40,11 @@ write_resolvconf(const char *text)
 	fclose(f);
 }
 
-/* Parse text (and env), then run the pre-flight as uid euid: its return value; err and
- * warnings hold what it said. */
+/* Parse text (and env), then run the pre-flight as uid euid, for --check when checking,
+ * with kube as KUBERNETES_SERVICE_HOST: its return value; err and warnings hold what it
+ * said. */
 static int
-check_env(const char *text, char *const *env, unsigned euid)
+check_as(const char *text, char *const *env, unsigned euid, int checking, const char *kube)
 {
 	struct preflight_env pe;
 	struct config *c = NULL;
@@ -58,9 +59,17 @@ check_env(const char *text, char *const *env, unsigned euid)
 	pe.resolvconf = resolvconf;
 	pe.ifaces = ifaces;
 	pe.euid = euid;
+	pe.checking = checking;
+	pe.kubernetes = kube;
 	rc = preflight_check(c, &pe, &warnings, err, sizeof(err));
 	config_unref(c);
 	return rc;
+}
+
+static int
+check_env(const char *text, char *const *env, unsigned euid)
+{
+	return check_as(text, env, euid, 0, NULL);
 }
 
 static int
@@ -421,6 +430,38 @@ setup(void **state)
 	return 0;
 }
 
+/* ---- answer pool ---- */
+
+/* The kernel is asked for real: 127/8 is local on every Linux host, TEST-NET-1
+ * (192.0.2.0/24) on none. */
+static void
+test_pool(void **state)
+{
+	static const char local[] = OK_BASE "answer pool 127.88.0.0/29\n";
+	static const char remote[] = OK_BASE "answer pool 192.0.2.0/29\n";
+	static const char want[] = "answer pool 192.0.2.0/29: 192.0.2.1 is not local to this host: "
+	    "run \"ip route add local 192.0.2.0/29 dev IFACE table local\" at start (it needs "
+	    "CAP_NET_ADMIN; the image's entrypoint does it when the container has cap_add: "
+	    "[NET_ADMIN])";
+	char line[sizeof(want) + 1];
+
+	(void)state;
+	write_resolvconf("nameserver 192.0.2.53\n");
+	assert_int_equal(check_as(local, NULL, 0, 0, NULL), 0);
+	assert_null(warnings);
+	assert_int_equal(check_as(remote, NULL, 0, 0, NULL), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(check_as(remote, NULL, 0, 1, NULL), 0);	/* --check: a warning */
+	snprintf(line, sizeof(line), "%s\n", want);
+	assert_non_null(warnings);
+	assert_non_null(strstr(warnings, line));
+	assert_int_equal(check_as(local, NULL, 0, 1, "10.96.0.1"), -1);
+	assert_string_equal(err, "answer pool 127.88.0.0/29: not in Kubernetes "
+	    "(KUBERNETES_SERVICE_HOST is set): clients reach the gateway through one Service "
+	    "address, and pool addresses route to no pod; use answer auto there");
+	assert_int_equal(check_as(OK_BASE, NULL, 0, 0, "10.96.0.1"), 0);	/* answer auto: fine */
+}
+
 static int
 teardown(void **state)
 {
@@ -441,6 +482,7 @@ main(void)
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_upstream),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,6 +4,9 @@
 //
 //	peer https-serve ADDR CERT KEY NAME   HTTPS server answering "hello from NAME"
 //	peer smtps-serve ADDR CERT KEY NAME   SMTP server with implicit TLS; prints every message
+//	peer smtp-serve ADDR CERT KEY NAME    SMTP server in plain text offering STARTTLS (587)
+//	peer banner-serve ADDR NAME           plain TCP, the server speaks first (like SSH): sends
+//	                                      "SSH-2.0-NAME", reads one line, answers "hello NAME"
 //	peer idle                             sleep until stopped (keeps a scratch container up)
 //	peer lookup NAME                      pure Go lookup: addresses, or NXDOMAIN (exit 3)
 //	peer get URL CAFILE                   HTTPS GET verified against CAFILE
@@ -36,7 +39,7 @@ func die(code int, format string, a ...interface{}) {
 
 func main() {
 	if len(os.Args) < 2 {
-		die(2, "usage: peer https-serve|smtps-serve|idle|lookup|get|smtps|dial ...")
+		die(2, "usage: peer https-serve|smtps-serve|smtp-serve|banner-serve|idle|lookup|get|smtps|dial ...")
 	}
 	args := os.Args[2:]
 	need := func(n int) {
@@ -51,6 +54,12 @@ func main() {
 	case "smtps-serve":
 		need(4)
 		smtpsServe(args[0], args[1], args[2], args[3])
+	case "smtp-serve":
+		need(4)
+		smtpServe(args[0], args[1], args[2], args[3])
+	case "banner-serve":
+		need(2)
+		bannerServe(args[0], args[1])
 	case "idle":
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
@@ -107,24 +116,57 @@ func httpsServe(addr, cert, key, name string) {
 	die(1, "https %s: %v", name, srv.ListenAndServeTLS("", ""))
 }
 
-func smtpsServe(addr, cert, key, name string) {
-	ln, err := tls.Listen("tcp", addr, serverTLS(cert, key))
+// serve: print that what listens on addr, then hand every connection ln accepts to handle,
+// each in its own goroutine; ln is the result of the listen call, err its error.
+func serve(what, addr string, ln net.Listener, err error, handle func(net.Conn)) {
 	if err != nil {
-		die(1, "smtps %s: %v", name, err)
+		die(1, "%s: %v", what, err)
 	}
-	fmt.Printf("smtps %s: listening on %s\n", name, addr)
+	fmt.Printf("%s: listening on %s\n", what, addr)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			die(1, "smtps %s: accept: %v", name, err)
+			die(1, "%s: accept: %v", what, err)
 		}
-		go smtpSession(c, name)
+		go handle(c)
 	}
 }
 
+func smtpsServe(addr, cert, key, name string) {
+	ln, err := tls.Listen("tcp", addr, serverTLS(cert, key))
+	serve("smtps "+name, addr, ln, err, func(c net.Conn) { smtpSession(c, name, nil) })
+}
+
+// smtpServe: SMTP on a plain socket that offers STARTTLS, the way port 587 works: nothing in
+// the client's first bytes names the server.
+func smtpServe(addr, cert, key, name string) {
+	cfg := serverTLS(cert, key)
+	ln, err := net.Listen("tcp", addr)
+	serve("smtp "+name, addr, ln, err, func(c net.Conn) { smtpSession(c, name, cfg) })
+}
+
+// bannerServe: a server-speaks-first protocol with no TLS and no name in its bytes.
+func bannerServe(addr, name string) {
+	ln, err := net.Listen("tcp", addr)
+	serve("banner "+name, addr, ln, err, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "SSH-2.0-%s\r\n", name)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			fmt.Printf("banner %s: from=%s closed before a line: %v\n", name, c.RemoteAddr(), err)
+			return
+		}
+		fmt.Printf("banner %s: from=%s client said %q\n", name, c.RemoteAddr(),
+			strings.TrimRight(line, "\r\n"))
+		fmt.Fprintf(c, "hello %s\r\n", name)
+	})
+}
+
 // One SMTP session: enough of RFC 5321 for curl and net/smtp; every message is printed.
-func smtpSession(c net.Conn, name string) {
-	defer c.Close()
+// With starttls, the session starts in plain text and offers STARTTLS (RFC 3207).
+func smtpSession(c net.Conn, name string, starttls *tls.Config) {
+	defer func() { c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 	r := bufio.NewReader(c)
 	say := func(s string) { fmt.Fprintf(c, "%s\r\n", s) }
@@ -140,6 +182,9 @@ func smtpSession(c net.Conn, name string) {
 		switch verb {
 		case "EHLO":
 			say("250-" + name)
+			if _, isTLS := c.(*tls.Conn); starttls != nil && !isTLS {
+				say("250-STARTTLS")
+			}
 			say("250-8BITMIME")
 			say("250 SIZE 1048576")
 		case "HELO":
@@ -167,10 +212,30 @@ func smtpSession(c net.Conn, name string) {
 					subject = strings.TrimSpace(l[8:])
 				}
 			}
-			fmt.Printf("smtps %s: message %s to %s subject=%q bytes=%d from=%s tls-sni=%s\n",
-				name, from, strings.Join(rcpt, ","), subject, n, c.RemoteAddr(),
-				c.(*tls.Conn).ConnectionState().ServerName)
+			sni := "none (no TLS)"
+			if tc, ok := c.(*tls.Conn); ok {
+				sni = tc.ConnectionState().ServerName
+			}
+			proto := "smtps"
+			if starttls != nil {
+				proto = "smtp"
+			}
+			fmt.Printf("%s %s: message %s to %s subject=%q bytes=%d from=%s tls-sni=%s\n",
+				proto, name, from, strings.Join(rcpt, ","), subject, n, c.RemoteAddr(), sni)
 			say("250 2.0.0 queued")
+		case "STARTTLS":
+			if _, isTLS := c.(*tls.Conn); starttls == nil || isTLS {
+				say("502 5.5.2 not implemented")
+				continue
+			}
+			say("220 2.0.0 ready to start TLS")
+			tc := tls.Server(c, starttls)
+			if err := tc.Handshake(); err != nil {
+				fmt.Printf("smtp %s: from=%s STARTTLS handshake: %v\n", name, c.RemoteAddr(), err)
+				return
+			}
+			c, r = tc, bufio.NewReader(tc)
+			from, rcpt = "", nil
 		case "RSET", "NOOP":
 			say("250 2.0.0 ok")
 		case "HELP":
