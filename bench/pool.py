@@ -194,7 +194,7 @@ def phase_callgrind(b, rules, pairs, res, fill):
             instr[key]["exhausted_total"] = metric(addr, "gatehouse_pool_exhausted_total")
             instr[key]["reused_total"] = metric(addr, "gatehouse_pool_reused_total")
             if dumps:
-                hot[key] = b.hotspots(dumps[0], top=8)
+                hot[key] = b.hotspots(dumps[0], top=60)
         except Exception as e:  # noqa: BLE001
             b.err(f"pool callgrind {key}", e)
         finally:
@@ -327,7 +327,7 @@ def fwd_batch(b, srv, ns, dial, port, n, rec):
 
 def phase_forwarder(b, res, fwd_bin, res_bin):
     out = res.setdefault("forwarder", {})
-    n = 500 if b.quick else 2000
+    n = 500 if b.quick else 3000
     ns = Netns(b)
     started = []
     try:
@@ -353,7 +353,7 @@ def phase_forwarder(b, res, fwd_bin, res_bin):
             raise RuntimeError(f"{NAME} answered {paddr}, not a {FWD_POOL} address")
         out["meta"] = {"pool_address": paddr, "connections": n}
         dial = {"gw": GW_ADDR, "pool": paddr}
-        for run in range(b.runs):
+        for run in range(b.fwd_runs):
             kinds = ("auto", "pool") if run % 2 == 0 else ("pool", "auto")
             for kind in kinds:
                 srv = b.procs.start(f"pool-fwd-{kind}-{run}", ns.exec(ns.gw) + [
@@ -368,7 +368,8 @@ def phase_forwarder(b, res, fwd_bin, res_bin):
                     if kind == "pool":
                         check_audit(b, "pool")
                     for row, _, to, port, _ in (cases if run % 2 == 0 else cases[::-1]):
-                        b.log(f"pool run {run + 1}/{b.runs}: forwarder {row}, {n} connections")
+                        b.log(f"pool run {run + 1}/{b.fwd_runs}: forwarder {row}, {n} "
+                              "connections")
                         rec = out.setdefault(row, {})
                         b.guarded(f"pool forwarder {row} run {run + 1}", rec,
                                   lambda: fwd_batch(b, srv, ns, dial[to], port, n, rec))
@@ -400,6 +401,7 @@ def phase(b, net, res_bin, fwd_bin, load_cpu, sut_cpu):
     res = b.res.setdefault("pool", {})
     res["meta"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "mode": "quick" if b.quick else "full", "runs": b.runs,
+                   "fwd_runs": b.fwd_runs,
                    "gatehouse": b.res["meta"].get("versions", {}).get("gatehouse", "?"),
                    "bg_before": b.res["meta"].get("bg_before_pool")}
     try:

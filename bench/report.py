@@ -359,26 +359,7 @@ def pool_section(res):
             "(user space only) of 5,000 held queries, 5,000 new names on a fresh pool (auto: "
             "the same names), 500 new names on the full pool, 50 on the full pool past "
             "pool-hold.", ""]
-    if hot:
-        fns = []
-        for key in hot:
-            for fn, _ in hot[key]:
-                if fn not in fns:
-                    fns.append(fn)
-        keys = list(hot)
-        out += ["Where the pool resolver's instructions go (callgrind, self cost, "
-                "instructions per query = share × instructions/query; the top 8 of each):", "",
-                "| function | " + " | ".join(f"`{k}`" for k in keys) + " |",
-                "|---|" + "---|" * len(keys)]
-        for fn in fns:
-            cells = []
-            for k in keys:
-                share = dict(hot[k]).get(fn)
-                n = ins.get(k, {}).get("ir_per_query")
-                cells.append("" if share is None or n is None else
-                             f"{share * n / 100:,.0f} ({share:.1f}%)")
-            out.append(f"| `{fn}` | " + " | ".join(cells) + " |")
-        out += [""]
+    out += pool_hot(ins, hot)
     out += ["### Forwarder: CPU per new connection, pool address against the gateway's address",
             "",
             f"{f.get('meta', {}).get('connections', '?')} connections one after another per "
@@ -431,6 +412,47 @@ def pool_section(res):
                        f"{'**met**' if x <= 1.1 else '**not met**'} |"))
     out += ["Targets from issue 14 (ratios of medians from this run):", "",
             "| target | pool / auto | wanted | verdict |", "|---|---|---|---|"] + rows + [""]
+    return out
+
+
+def pool_hot(ins, hot, top=6):
+    """Where the pool's added instructions go: per function, instructions per query (self
+    cost: share × instructions/query) with the pool minus the same with auto."""
+    def per_fn(key):
+        n = ins.get(key, {}).get("ir_per_query")
+        return {fn: share * n / 100 for fn, share in hot.get(key, [])} if n else None
+
+    cols = []
+    for key, _, akey in POOL_RES_CASES:
+        p, a = per_fn(f"pool/{key}"), per_fn(f"auto/{akey}")
+        if p is not None and a is not None:
+            cols.append((key, akey, {fn: p.get(fn, 0) - a.get(fn, 0) for fn in set(p) | set(a)}))
+    if not cols:
+        return []
+    fns = []
+    for _, _, d in cols:
+        for fn in sorted(d, key=lambda f: -d[f])[:top]:
+            if d[fn] > 0 and fn not in fns:
+                fns.append(fn)
+    out = ["Where the pool's instructions go (callgrind, self cost): instructions per query "
+           "with the pool minus with auto, per function (the functions that add most in "
+           "each case; the share of the pool's own total in brackets):", "",
+           "| function | " + " | ".join(f"{k} (vs auto/{a})" for k, a, _ in cols) + " |",
+           "|---|" + "---|" * len(cols)]
+    for fn in fns:
+        cells = []
+        for key, _, d in cols:
+            share = dict(hot.get(f"pool/{key}", [])).get(fn)
+            v = d.get(fn)
+            cells.append("" if v is None or abs(v) < 0.5 else
+                         f"{v:+,.0f}" + (f" ({share:.1f}%)" if share is not None else ""))
+        out.append(f"| `{fn}` | " + " | ".join(cells) + " |")
+    tot = []
+    for key, akey, _ in cols:
+        p = ins.get(f"pool/{key}", {}).get("ir_per_query")
+        a = ins.get(f"auto/{akey}", {}).get("ir_per_query")
+        tot.append(f"{p - a:+,.0f}")
+    out += ["| **all functions** | " + " | ".join(tot) + " |", ""]
     return out
 
 
@@ -583,4 +605,20 @@ def method_section(m):
   each a new connection with `Connection: close`, relayed to a small Python origin on CPU 0,
   first alone, then after 100 clients have dripped issue 11's head for 10 s (one line per
   client every 2 ms, each refused client replaced by a new one).
+- **Pool** (`bench/pool.py`, issue 14): gatehouse-resolver alone on CPU 1 with `answer auto` and
+  with `answer pool 127.88.0.0/18` (local: 127/8 is loopback's), the same 1,000 rules; held
+  names: a 60,000-query file of the resolver phase's mix whose 13,324 allowed names all fit the
+  16,382 addresses, passed once before the measurement, then measured as in the rules phase; new
+  names: one dnsperf pass over names never asked (`fN.SUFFIX` below the wildcards) on a fresh
+  state file (fill), then more on the full pool (exhausted, pool-hold 1h), and on a full pool
+  whose names are past pool-hold (`ttl 1`, `pool-hold 1`, 2 s after the fill: reused); CPU from
+  schedstat; instructions by callgrind on shorter passes (`sandbox off` under valgrind, which
+  knows no seccomp(2); the filter costs no user-space instruction). Forwarder: two network
+  namespaces made for the run and deleted after (`ghbPID-gw`, `ghbPID-up`): in the gateway the
+  pool routed `local` on lo, a resolver with the pool (`dns-listen 10.89.0.1`), dnsmasq as the
+  upstream, gatehouse-forwarder on 0.0.0.0 (CPU 1) and the client (drip.py probe, CPU 0); in the
+  upstream, behind a veth, a Python HTTP origin on both ports. The forwarder with `answer auto`
+  and the one with the pool run one after the other, each warmed with 20 connections per path;
+  two names are allowed on 8080 (so the gateway's address peeks the Host header) and 8081 has a
+  `route`.
 """, ""]
