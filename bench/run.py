@@ -127,10 +127,11 @@ class Bench:
     def sh(self, argv, timeout, **kw):
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
-    def guarded(self, label, rec, fn):
+    def guarded(self, label, rec, fn, retry=True):
         """Run one measurement fn() that appends to the lists in rec; note the CPU other
         people's processes used meanwhile, and measure once more when that was over 10% of a
-        core (while the retry budget lasts)."""
+        core (while the retry budget lasts; never with retry=False: a measurement that
+        changes the server's state cannot be taken again)."""
         for attempt in (0, 1):
             lens = {k: len(v) for k, v in rec.items() if isinstance(v, list)}
             t = time.monotonic()
@@ -138,7 +139,7 @@ class Bench:
             fn()
             bg = self.bg.stop()
             spent = time.monotonic() - t
-            if bg <= 10 or attempt == 1 or self.retry_budget < spent:
+            if bg <= 10 or attempt == 1 or not retry or self.retry_budget < spent:
                 break
             self.retry_budget -= spent
             self.log(f"  {label}: other processes used {bg:.0f}% of a core; measuring again")
