@@ -352,7 +352,10 @@ def pool_section(res):
             "dnsperf pass over a file of new names (`NAME.SUFFIX` below the rule set's "
             "wildcards), the resolver's CPU from /proc/PID/task/*/schedstat; auto answers the "
             "same files. The pool's counters after each pass: "
-            f"held names {fmt(r.get('pool/held', {}).get('names'))}, "
+            f"held names {fmt(r.get('pool/held', {}).get('names'))} (peak RSS: auto "
+            f"{fmt(r.get('auto/held', {}).get('hwm_kib'), 1, 1 / 1024)} MiB, pool "
+            f"{fmt(r.get('pool/held', {}).get('hwm_kib'), 1, 1 / 1024)} MiB: the state file "
+            "is mapped, 272 bytes a slot, and the index is 8 bytes a slot), "
             "gatehouse_pool_exhausted_total's rise over the exhausted pass "
             f"{fmt(ph.get('gatehouse_pool_exhausted_total'))} (wanted 2,000), "
             "gatehouse_pool_reused_total's over the reused pass "
@@ -476,7 +479,10 @@ def merge(res, old, phases, keys):
         "elapsed_s": new.get("elapsed_s"),
         "gatehouse": new.get("versions", {}).get("gatehouse")}]
     res["meta"]["remeasured"] = res["meta"].get("remeasured", 0) + new.get("remeasured", 0)
-    res["meta"]["noisy"] = res["meta"].get("noisy", []) + new.get("noisy", [])
+    # the noisy measurements of a phase measured again are gone with its figures (their
+    # labels start with the phase's name)
+    res["meta"]["noisy"] = [n for n in res["meta"].get("noisy", [])
+                            if n.split(" ", 1)[0] not in phases] + new.get("noisy", [])
     res["notes"] = old.get("notes", []) + res["notes"]
     res["errors"] = old.get("errors", []) + res["errors"]
     return res
