@@ -459,6 +459,14 @@ def pool_hot(ins, hot, top=6):
         a = ins.get(f"auto/{akey}", {}).get("ir_per_query")
         tot.append(f"{p - a:+,.0f}")
     out += ["| **all functions** | " + " | ".join(tot) + " |", ""]
+    if any(f.endswith(":index_rebuild") for f in fns) or any(f.endswith(":pool_assign")
+                                                              for f in fns):
+        out += ["`pool_assign`'s own count includes `oldest_idle` (static, inlined): the scan "
+                "of every slot for the least recently answered one free to reuse, done for "
+                "each new name once every slot has held a name (whether it finds one or not). "
+                "`index_rebuild` "
+                "(after each reuse) clears the name index and hashes every held name into it "
+                "again (`index_find` and `util_hash` below it, once per held name).", ""]
     return out
 
 
