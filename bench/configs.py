@@ -51,15 +51,16 @@ def dnsperf_file(pairs):
 
 # ---- resolvers ----
 
-def gatehouse_resolver(rules, listen, audit):
+def gatehouse_resolver(rules, listen, audit, answer=ANSWER, extra=()):
+    """answer: what `answer` says (ANSWER, `auto`, `pool CIDR`); extra: more setting lines."""
     lines = [
         "# gatehouse-resolver, benchmark",
         f"dns-listen {listen}:53",
-        f"answer {ANSWER}",
+        f"answer {answer}",
         f"audit {audit}",
         "audit-rate 0",
         "user root",
-    ]
+    ] + list(extra)
     lines += [f"allow {n} {RULE_PORT}" for n in rules.exact]
     lines += [f"allow **.{s} {RULE_PORT}" for s in rules.wild]
     return "\n".join(lines) + "\n"

@@ -114,9 +114,12 @@ def measure_case(b, srv, addr, key, rec):
         rec.setdefault(f"{how}_segs", []).append(sent / n)
 
 
-def probe(b, addr, n, timeout=60):
-    r = subprocess.run(["taskset", "-c", str(CPU[0]), sys.executable, DRIP, "probe", addr,
-                        str(PORT), ORIGIN_NAME, str(n), str(timeout)],
+def probe(b, addr, n, timeout=60, port=PORT, name=ORIGIN_NAME, prefix=()):
+    """Latencies (µs, sorted) of n requests one after another, each a new connection;
+    prefix: what the client runs under (`ip netns exec NS`)."""
+    r = subprocess.run(["taskset", "-c", str(CPU[0])] + list(prefix) + [
+                        sys.executable, DRIP, "probe", addr, str(port), name, str(n),
+                        str(timeout)],
                        capture_output=True, text=True, timeout=timeout + 30)
     if r.returncode != 0:
         raise RuntimeError(f"drip.py probe: rc {r.returncode} {r.stderr[-300:]}")

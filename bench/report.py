@@ -56,8 +56,8 @@ def render(res):
             "during each measurement, in % of one core (a measurement above 10% is taken again "
             f"once); before the run: {m.get('bg_at_start', '?')}%, before the forwarder section: "
             f"{m.get('bg_before_forwarder', '?')}%.", ""]
-    mg = m.get("merged")
-    if mg:
+    merged = m.get("merged") or []
+    for mg in merged if isinstance(merged, list) else [merged]:
         out += [f"The {', '.join(mg['phases'])} figures are from a later run, "
                 f"`bench/run.py --only {','.join(mg['phases'])} --merge` on {mg.get('date')} "
                 f"({mg.get('mode')} mode, {mg.get('elapsed_s', '?')} s, {mg.get('gatehouse')}); "
@@ -70,6 +70,7 @@ def render(res):
     out += forwarder_section(res)
     out += targets_section(res)
     out += peek_section(res)
+    out += pool_section(res)
     out += ["## Versions", ""]
     out += [f"- {k}: {v}" for k, v in m.get("versions", {}).items()]
     out += [""]
@@ -300,6 +301,175 @@ def peek_section(res):
     return out
 
 
+POOL_RES_CASES = [  # key, the queries, the auto row its instructions compare with
+    ("held", "1,000 rules, the resolver phase's mix (60,000 queries, 13,324 allowed names): "
+     "every name holds its address", "held"),
+    ("fill", "16,381 names never asked, one pass: each takes a free address", "new"),
+    ("exhausted", "2,000 more new names on the full pool: answered as auto", "new"),
+    ("reused", "300 new names on a full pool past pool-hold (ttl 1, pool-hold 1): each takes "
+     "the least recently answered address", "new"),
+]
+POOL_FWD_CASES = [  # row, what it is
+    ("auto/host", "`answer auto`: the gateway's address, name from the Host header"),
+    ("auto/route", "`answer auto`: the gateway's address, a `route`"),
+    ("pool/address", "`answer pool`: the name's pool address (via address; Host checked)"),
+    ("pool/host", "`answer pool`: the gateway's address, name from the Host header"),
+    ("pool/route", "`answer pool`: the gateway's address, a `route`"),
+]
+
+
+def pool_section(res):
+    p = res.get("pool", {})
+    r, f = p.get("resolver", {}), p.get("forwarder", {})
+    if not r and not any(k in f for k, _ in POOL_FWD_CASES):
+        return []
+    m, ins, hot = p.get("meta", {}), p.get("instr", {}), p.get("hot", {})
+    out = ["## answer pool: what an address per name costs (issue 14)", "",
+           f"Measured on {m.get('date', '?')} by `bench/run.py --only pool --merge` "
+           f"({m.get('mode', '?')} mode, median of {m.get('runs', '?')} run(s) with [min–max]), "
+           f"{m.get('gatehouse', '?')}; other load before the resolver part: "
+           f"{m.get('bg_before', '?')}%, before the forwarder part: "
+           f"{m.get('bg_before_forwarder', '?')}%. The issue's target: the pool costs at most "
+           "10% more than `answer auto`, on the resolver and on the forwarder.", "",
+           "### Resolver: `answer pool 127.88.0.0/18` (16,382 addresses) against `answer auto`",
+           "",
+           "| queries | auto: QPS | auto: CPU µs/query | pool: QPS | pool: CPU µs/query | "
+           "pool / auto: CPU per query | instructions/query (callgrind): auto | pool | "
+           "pool / auto | other load %: auto | pool |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, what, akey in POOL_RES_CASES:
+        a, x = r.get(f"auto/{key}", {}), r.get(f"pool/{key}", {})
+        ai = ins.get(f"auto/{akey}", {}).get("ir_per_query")
+        pi = ins.get(f"pool/{key}", {}).get("ir_per_query")
+        out.append(f"| {what} | {fmt(a.get('qps'))} | {fmt(a.get('cpu_us'), 2)} | "
+                   f"{fmt(x.get('qps'))} | {fmt(x.get('cpu_us'), 2)} | "
+                   f"{rfmt(ratio(med(x.get('cpu_us')), med(a.get('cpu_us'))))} | "
+                   f"{fmt(ai)} | {fmt(pi)} | {rfmt(ratio(pi, ai))} | {fmt(a.get('bg'))} | "
+                   f"{fmt(x.get('bg'))} |")
+    ph, pf = r.get("pool/exhausted", {}), r.get("pool/reused", {})
+    out += ["", "Held: QPS at saturation and CPU per query as in the rules phase (dnsperf "
+            "`-c 4 -q 200`, 4 s, /proc/PID/stat), after one pass of the file; the others: one "
+            "dnsperf pass over a file of new names (`NAME.SUFFIX` below the rule set's "
+            "wildcards), the resolver's CPU from /proc/PID/task/*/schedstat; auto answers the "
+            "same files. The pool's counters after each pass: "
+            f"held names {fmt(r.get('pool/held', {}).get('names'))} (peak RSS: auto "
+            f"{fmt(r.get('auto/held', {}).get('hwm_kib'), 1, 1 / 1024)} MiB, pool "
+            f"{fmt(r.get('pool/held', {}).get('hwm_kib'), 1, 1 / 1024)} MiB: the state file "
+            "is mapped, 272 bytes a slot, and the index is 8 bytes a slot), "
+            "gatehouse_pool_exhausted_total's rise over the exhausted pass "
+            f"{fmt(ph.get('gatehouse_pool_exhausted_total'))} (wanted 2,000), "
+            "gatehouse_pool_reused_total's over the reused pass "
+            f"{fmt(pf.get('gatehouse_pool_reused_total'))} (wanted 300). New names are "
+            "measured once per run (taken again, they would be held), whatever the other "
+            "load. Instructions: one pass under callgrind "
+            "(user space only) of 5,000 held queries, 5,000 new names on a fresh pool (auto: "
+            "the same names), 500 new names on the full pool, 50 on the full pool past "
+            "pool-hold.", ""]
+    out += pool_hot(ins, hot)
+    out += ["### Forwarder: CPU per new connection, pool address against the gateway's address",
+            "",
+            f"{f.get('meta', {}).get('connections', '?')} connections one after another per "
+            "figure (an HTTP request with `Host: web.pool.test`, a new TCP connection each, "
+            "relayed to a small origin, answered, closed), in network namespaces: the gateway "
+            "(`ip route add local 10.88.0.0/18 dev lo table local`, the forwarder on 0.0.0.0, "
+            "the client) and the origin behind a veth. Forwarder CPU from "
+            "/proc/PID/task/*/schedstat.", "",
+            "| path | forwarder CPU µs/conn | conn/s (one client) | p50 µs | other load % |",
+            "|---|---|---|---|---|"]
+    for key, what in POOL_FWD_CASES:
+        x = f.get(key)
+        if not x:
+            out.append(f"| {what} | not measured | | | |")
+            continue
+        out.append(f"| {what} | {fmt(x.get('cpu_us_conn'), 1)} | {fmt(x.get('cps'))} | "
+                   f"{fmt(x.get('p50_us'))} | {fmt(x.get('bg'))} |")
+    out += [""]
+
+    def fcpu(k):
+        return med(f.get(k, {}).get("cpu_us_conn"))
+
+    def rcpu(k):
+        return med(r.get(k, {}).get("cpu_us"))
+
+    rows = []
+    for target, a, b in (
+            ("resolver, held names: CPU per query, pool / auto", rcpu("pool/held"),
+             rcpu("auto/held")),
+            ("resolver, held names: instructions per query, pool / auto",
+             ins.get("pool/held", {}).get("ir_per_query"),
+             ins.get("auto/held", {}).get("ir_per_query")),
+            ("resolver, new names filling the pool: CPU per query, pool / auto",
+             rcpu("pool/fill"), rcpu("auto/fill")),
+            ("resolver, new names on a full pool: CPU per query, pool / auto",
+             rcpu("pool/exhausted"), rcpu("auto/exhausted")),
+            ("resolver, new names reusing addresses: CPU per query, pool / auto",
+             rcpu("pool/reused"), rcpu("auto/reused")),
+            ("forwarder: CPU per connection, pool address / auto route (both dial at once)",
+             fcpu("pool/address"), fcpu("auto/route")),
+            ("forwarder: CPU per connection, pool address / auto Host",
+             fcpu("pool/address"), fcpu("auto/host")),
+            ("forwarder, the gateway's address with a pool configured: Host, pool / auto",
+             fcpu("pool/host"), fcpu("auto/host")),
+            ("forwarder, the gateway's address with a pool configured: route, pool / auto",
+             fcpu("pool/route"), fcpu("auto/route"))):
+        x = ratio(a, b)
+        rows.append(f"| {target} | {rfmt(x)} | ≤ 1.10× | "
+                    + ("not measured |" if x is None else
+                       f"{'**met**' if x <= 1.1 else '**not met**'} |"))
+    out += ["Targets from issue 14 (ratios of medians from this run):", "",
+            "| target | pool / auto | wanted | verdict |", "|---|---|---|---|"] + rows + [""]
+    return out
+
+
+def pool_hot(ins, hot, top=6):
+    """Where the pool's added instructions go: per function, instructions per query (self
+    cost: share × instructions/query) with the pool minus the same with auto."""
+    def per_fn(key):
+        n = ins.get(key, {}).get("ir_per_query")
+        return {fn: share * n / 100 for fn, share in hot.get(key, [])} if n else None
+
+    cols = []
+    for key, _, akey in POOL_RES_CASES:
+        p, a = per_fn(f"pool/{key}"), per_fn(f"auto/{akey}")
+        if p is not None and a is not None:
+            cols.append((key, akey, {fn: p.get(fn, 0) - a.get(fn, 0) for fn in set(p) | set(a)}))
+    if not cols:
+        return []
+    fns = []
+    for _, _, d in cols:
+        for fn in sorted(d, key=lambda f: -d[f])[:top]:
+            if d[fn] > 0 and fn not in fns:
+                fns.append(fn)
+    out = ["Where the pool's instructions go (callgrind, self cost): instructions per query "
+           "with the pool minus with auto, per function (the functions that add most in "
+           "each case; the share of the pool's own total in brackets):", "",
+           "| function | " + " | ".join(f"{k} (vs auto/{a})" for k, a, _ in cols) + " |",
+           "|---|" + "---|" * len(cols)]
+    for fn in fns:
+        cells = []
+        for key, _, d in cols:
+            share = dict(hot.get(f"pool/{key}", [])).get(fn)
+            v = d.get(fn)
+            cells.append("" if v is None or abs(v) < 0.5 else
+                         f"{v:+,.0f}" + (f" ({share:.1f}%)" if share is not None else ""))
+        out.append(f"| `{fn}` | " + " | ".join(cells) + " |")
+    tot = []
+    for key, akey, _ in cols:
+        p = ins.get(f"pool/{key}", {}).get("ir_per_query")
+        a = ins.get(f"auto/{akey}", {}).get("ir_per_query")
+        tot.append(f"{p - a:+,.0f}")
+    out += ["| **all functions** | " + " | ".join(tot) + " |", ""]
+    if any(f.endswith(":index_rebuild") for f in fns) or any(f.endswith(":pool_assign")
+                                                              for f in fns):
+        out += ["`pool_assign`'s own count includes `oldest_idle` (static, inlined): the scan "
+                "of every slot for the least recently answered one free to reuse, done for "
+                "each new name once every slot has held a name (whether it finds one or not). "
+                "`index_rebuild` "
+                "(after each reuse) clears the name index and hashes every held name into it "
+                "again (`index_find` and `util_hash` below it, once per held name).", ""]
+    return out
+
+
 def merge(res, old, phases, keys):
     """res with the sections of the phases this run skipped taken from old (an earlier
     run's RESULTS.json); keys: phase -> its sections in res."""
@@ -308,11 +478,19 @@ def merge(res, old, phases, keys):
             for k in ks:
                 res[k] = old.get(k, {})
     new, res["meta"] = res["meta"], dict(old.get("meta", {}))
-    res["meta"]["merged"] = {"phases": sorted(phases), "date": new.get("date"),
-                             "mode": new.get("mode"), "elapsed_s": new.get("elapsed_s"),
-                             "gatehouse": new.get("versions", {}).get("gatehouse")}
+    earlier = res["meta"].get("merged") or []
+    earlier = earlier if isinstance(earlier, list) else [earlier]
+    # an earlier merge of phases this run measured again is replaced; the others stay
+    earlier = [e for e in earlier if not set(e["phases"]) <= set(phases)]
+    res["meta"]["merged"] = earlier + [{
+        "phases": sorted(phases), "date": new.get("date"), "mode": new.get("mode"),
+        "elapsed_s": new.get("elapsed_s"),
+        "gatehouse": new.get("versions", {}).get("gatehouse")}]
     res["meta"]["remeasured"] = res["meta"].get("remeasured", 0) + new.get("remeasured", 0)
-    res["meta"]["noisy"] = res["meta"].get("noisy", []) + new.get("noisy", [])
+    # the noisy measurements of a phase measured again are gone with its figures (their
+    # labels start with the phase's name)
+    res["meta"]["noisy"] = [n for n in res["meta"].get("noisy", [])
+                            if n.split(" ", 1)[0] not in phases] + new.get("noisy", [])
     res["notes"] = old.get("notes", []) + res["notes"]
     res["errors"] = old.get("errors", []) + res["errors"]
     return res
@@ -444,4 +622,20 @@ def method_section(m):
   each a new connection with `Connection: close`, relayed to a small Python origin on CPU 0,
   first alone, then after 100 clients have dripped issue 11's head for 10 s (one line per
   client every 2 ms, each refused client replaced by a new one).
+- **Pool** (`bench/pool.py`, issue 14): gatehouse-resolver alone on CPU 1 with `answer auto` and
+  with `answer pool 127.88.0.0/18` (local: 127/8 is loopback's), the same 1,000 rules; held
+  names: a 60,000-query file of the resolver phase's mix whose 13,324 allowed names all fit the
+  16,382 addresses, passed once before the measurement, then measured as in the rules phase; new
+  names: one dnsperf pass over names never asked (`fN.SUFFIX` below the wildcards) on a fresh
+  state file (fill), then more on the full pool (exhausted, pool-hold 1h), and on a full pool
+  whose names are past pool-hold (`ttl 1`, `pool-hold 1`, 2 s after the fill: reused); CPU from
+  schedstat; instructions by callgrind on shorter passes (`sandbox off` under valgrind, which
+  knows no seccomp(2); the filter costs no user-space instruction). Forwarder: two network
+  namespaces made for the run and deleted after (`ghbPID-gw`, `ghbPID-up`): in the gateway the
+  pool routed `local` on lo, a resolver with the pool (`dns-listen 10.89.0.1`), dnsmasq as the
+  upstream, gatehouse-forwarder on 0.0.0.0 (CPU 1) and the client (drip.py probe, CPU 0); in the
+  upstream, behind a veth, a Python HTTP origin on both ports. The forwarder with `answer auto`
+  and the one with the pool run one after the other, each warmed with 20 connections per path;
+  two names are allowed on 8080 (so the gateway's address peeks the Host header) and 8081 has a
+  `route`.
 """, ""]

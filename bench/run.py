@@ -5,10 +5,11 @@ bench/RESULTS.json) and prints the report.
 
   /usr/bin/python3 bench/run.py [--quick] [--runs N] [--only PHASES] [--merge] [--keep] [--out FILE]
 
---only runs some of the phases (resolver, rules, policies, callgrind, forwarder, peek); with --merge
-the report keeps the other phases' figures from the RESULTS.json it replaces, saying so.
-Runs as root (it installs missing Debian packages, binds port 53 on 127.0.77.x and
-bind-mounts a hosts file in a private mount namespace for wrk). Every server it starts is
+--only runs some of the phases (resolver, rules, policies, callgrind, forwarder, peek,
+pool); with --merge the report keeps the other phases' figures from the RESULTS.json it
+replaces, saying so. Runs as root (it installs missing Debian packages, binds port 53 on
+127.0.77.x, bind-mounts a hosts file in a private mount namespace for wrk, and makes two
+network namespaces for the pool phase, deleted on every way out). Every server it starts is
 stopped by pid on every way out, Ctrl-C included. About 11 minutes (--quick about 2.5),
 abandoned past HARD_LIMIT.
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import configs  # noqa: E402
 import dnswire  # noqa: E402
 import peek  # noqa: E402
+import pool  # noqa: E402
 import report  # noqa: E402
 from procs import Background, Procs  # noqa: E402
 
@@ -56,11 +58,11 @@ PACKAGES = {  # binary -> Debian package
     "dnsperf": "dnsperf", "nsd": "nsd", "unbound": "unbound", "dnsmasq": "dnsmasq-base",
     "nginx": "nginx", "haproxy": "haproxy", "wrk": "wrk", "curl": "curl",
     "fstrm_capture": "fstrm-bin", "valgrind": "valgrind", "openssl": "openssl",
-    "taskset": "util-linux",
+    "taskset": "util-linux", "ip": "iproute2",
 }
 PHASE_SECTIONS = {"resolver": ["resolver"], "rules": ["rules"], "policies": ["policies"],
                   "callgrind": ["instr", "hot"],
-                  "forwarder": ["forwarder"], "peek": ["peek"]}
+                  "forwarder": ["forwarder"], "peek": ["peek"], "pool": ["pool"]}
 PHASES = {  # phase -> the binaries it runs (taskset: all of them)
     "resolver": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq"},
     "rules": {"dnsperf"},
@@ -68,6 +70,7 @@ PHASES = {  # phase -> the binaries it runs (taskset: all of them)
     "callgrind": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq", "valgrind"},
     "forwarder": {"nginx", "haproxy", "wrk", "curl", "openssl", "dnsmasq"},
     "peek": {"dnsmasq"},
+    "pool": {"dnsperf", "dnsmasq", "ip"},
 }
 
 
@@ -89,7 +92,7 @@ class Bench:
         self.retry_budget = 0 if args.quick else 120	# seconds of re-measurement allowed
         self.t0 = time.monotonic()
         self.res = {"meta": {}, "resolver": {}, "rules": {}, "policies": {}, "instr": {}, "hot": {},
-                    "forwarder": {}, "peek": {}, "notes": [], "errors": []}
+                    "forwarder": {}, "peek": {}, "pool": {}, "notes": [], "errors": []}
         q = self.quick
         self.sat_s = 1.5 if q else 4
         self.lat_s = 1 if q else 3
@@ -124,10 +127,11 @@ class Bench:
     def sh(self, argv, timeout, **kw):
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
-    def guarded(self, label, rec, fn):
+    def guarded(self, label, rec, fn, retry=True):
         """Run one measurement fn() that appends to the lists in rec; note the CPU other
         people's processes used meanwhile, and measure once more when that was over 10% of a
-        core (while the retry budget lasts)."""
+        core (while the retry budget lasts; never with retry=False: a measurement that
+        changes the server's state cannot be taken again)."""
         for attempt in (0, 1):
             lens = {k: len(v) for k, v in rec.items() if isinstance(v, list)}
             t = time.monotonic()
@@ -135,7 +139,7 @@ class Bench:
             fn()
             bg = self.bg.stop()
             spent = time.monotonic() - t
-            if bg <= 10 or attempt == 1 or self.retry_budget < spent:
+            if bg <= 10 or attempt == 1 or not retry or self.retry_budget < spent:
                 break
             self.retry_budget -= spent
             self.log(f"  {label}: other processes used {bg:.0f}% of a core; measuring again")
@@ -293,12 +297,13 @@ class Bench:
 
     # ---- resolvers ----
 
-    def start_resolver(self, kind, logon, rules, addr, tag, prefix=()):
-        """Start one resolver; returns (server, path of its query log or None)."""
+    def start_resolver(self, kind, logon, rules, addr, tag, prefix=(), **gh):
+        """Start one resolver; returns (server, path of its query log or None). gh: more
+        arguments of configs.gatehouse_resolver (answer, extra)."""
         logfile = self.path(f"{tag}.querylog") if logon else None
         if kind == "gatehouse":
             conf = self.write(f"{tag}.conf", configs.gatehouse_resolver(
-                rules, addr, logfile or "off"))
+                rules, addr, logfile or "off", **gh))
             srv = self.procs.start(tag, list(prefix) + [GH_RESOLVER, "-c", conf], SUT_CPU)
         elif kind == "nsd":
             sock = self.path(f"{tag}.dnstap.sock") if logon else None
@@ -560,24 +565,7 @@ class Bench:
                 try:
                     srv, _ = self.start_resolver(kind, logon, rules, addr, tag, prefix=prefix)
                     self.dnsperf(addr, warm, None, extra=["-n", "1", "-q", "20"])
-                    pids = srv.pids()
-                    for p in pids:
-                        self.sh(["callgrind_control", "-z", str(p)], 30)
-                    d = self.dnsperf(addr, qfile, None, extra=["-n", "1", "-q", "20", "-t", "10"])
-                    for p in pids:
-                        self.sh(["callgrind_control", "-d", str(p)], 30)
-                    total = 0
-                    dumps = []
-                    for f in os.listdir(self.work):
-                        if f.startswith(tag + ".") and f.endswith(".1"):
-                            dumps.append(self.path(f))
-                            with open(self.path(f)) as fh:
-                                for line in fh:
-                                    if line.startswith("totals:"):
-                                        total += int(line.split()[1])
-                    n = max(1, d["completed"])
-                    self.res["instr"][key] = {"ir_per_query": total / n, "queries": n,
-                                              "lost": d.get("lost", 0)}
+                    self.res["instr"][key], dumps = self.callgrind_count(srv, addr, qfile, tag)
                     if kind == "gatehouse" and dumps:
                         self.res["hot"][key] = self.hotspots(dumps[0])
                 except Exception as e:  # noqa: BLE001
@@ -585,6 +573,27 @@ class Bench:
                 finally:
                     if srv is not None:
                         self.procs.stop(srv, timeout=20)
+
+    def callgrind_count(self, srv, addr, qfile, tag):
+        """One pass of qfile to srv, started under callgrind with
+        --callgrind-out-file=WORK/TAG.%p: ({ir_per_query, queries, lost}, the dump files)."""
+        pids = srv.pids()
+        for p in pids:
+            self.sh(["callgrind_control", "-z", str(p)], 30)
+        d = self.dnsperf(addr, qfile, None, extra=["-n", "1", "-q", "20", "-t", "10"])
+        for p in pids:
+            self.sh(["callgrind_control", "-d", str(p)], 30)
+        total = 0
+        dumps = []
+        for f in os.listdir(self.work):
+            if f.startswith(tag + ".") and f.endswith(".1"):
+                dumps.append(self.path(f))
+                with open(self.path(f)) as fh:
+                    for line in fh:
+                        if line.startswith("totals:"):
+                            total += int(line.split()[1])
+        n = max(1, d["completed"])
+        return {"ir_per_query": total / n, "queries": n, "lost": d.get("lost", 0)}, dumps
 
     def hotspots(self, dump, top=14):
         r = self.sh(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no",
@@ -818,6 +827,9 @@ class Bench:
         if "peek" in self.phases:
             self.wait_quiet(10 if self.quick else 30, "bg_before_peek")
             peek.phase(self, NET, GH_FORWARDER, LOAD_CPU, SUT_CPU)
+        if "pool" in self.phases:
+            self.wait_quiet(10 if self.quick else 30, "bg_before_pool")
+            pool.phase(self, NET, GH_RESOLVER, GH_FORWARDER, LOAD_CPU, SUT_CPU)
         self.res["meta"]["elapsed_s"] = round(time.monotonic() - self.t0)
         out = self.args.out or os.path.join(HERE, "RESULTS.md")
         if self.args.merge:
