@@ -18,6 +18,8 @@
 #define POOL_VERSION 1
 #define HEADER_SIZE 4096		/* one page: the slots start page-aligned */
 #define READ_TRIES 64			/* a name being written: retries before "no name" */
+#define REUSE_WALK 64			/* least recently answered slots a new name tries */
+#define NONE UINT32_MAX			/* no slot (the recency list's ends) */
 
 /* The file: the header, then one struct pool_slot per slot. Fixed-width fields: the two
  * daemons are one build, but a file outlives a build, and an old layout is reset. */
@@ -53,6 +55,10 @@ struct pool {
 	uint32_t index_mask;
 	uint32_t used;			/* slots holding a name */
 	uint32_t next_free;		/* no slot below it is free */
+	/* the resolver's recency list of the slots holding a name, least recently answered
+	 * first: reuse takes from the front (no scan), an answer moves its slot to the end */
+	uint32_t *prev, *next;
+	uint32_t head, tail;
 };
 
 static size_t
@@ -114,6 +120,71 @@ index_find(struct pool *p, const char *name, size_t len)
 	}
 }
 
+/* The index entry of slot i, found by the name it held (old, len): NULL if none. The
+ * slot itself may hold another name already, so the probe compares slot numbers. */
+static uint32_t *
+index_find_slot(struct pool *p, const char *old, size_t len, uint32_t i)
+{
+	uint32_t k = name_hash(old, len) & p->index_mask;
+
+	while (p->index[k] != 0) {
+		if (p->index[k] == i + 1)
+			return &p->index[k];
+		k = (k + 1) & p->index_mask;
+	}
+	return NULL;
+}
+
+/* Remove the entry at e (linear probing: the entries after it in its cluster move back
+ * where their own probe would find them). */
+static void
+index_remove(struct pool *p, uint32_t *e)
+{
+	uint32_t hole = (uint32_t)(e - p->index), i = hole;
+
+	for (;;) {
+		const struct pool_slot *s;
+		uint32_t home;
+
+		i = (i + 1) & p->index_mask;
+		if (p->index[i] == 0)
+			break;
+		s = &p->slot[p->index[i] - 1];
+		home = name_hash(s->name, s->len) & p->index_mask;
+		/* it may fill the hole when its home is not in (hole, i], cyclically */
+		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
+			p->index[hole] = p->index[i];
+			hole = i;
+		}
+	}
+	p->index[hole] = 0;
+}
+
+static void
+lru_unlink(struct pool *p, uint32_t i)
+{
+	if (p->prev[i] != NONE)
+		p->next[p->prev[i]] = p->next[i];
+	else
+		p->head = p->next[i];
+	if (p->next[i] != NONE)
+		p->prev[p->next[i]] = p->prev[i];
+	else
+		p->tail = p->prev[i];
+}
+
+static void
+lru_append(struct pool *p, uint32_t i)
+{
+	p->prev[i] = p->tail;
+	p->next[i] = NONE;
+	if (p->tail != NONE)
+		p->next[p->tail] = i;
+	else
+		p->head = i;
+	p->tail = i;
+}
+
 /* Clear slot s's name (the writer's repair of a file it cannot trust). */
 static void
 slot_clear(struct pool_slot *s)
@@ -142,17 +213,35 @@ index_rebuild(struct pool *p)
 		}
 }
 
+static const struct pool_slot *sort_slots;	/* by_answered's array (qsort has no context) */
+
+static int
+by_answered(const void *a, const void *b)
+{
+	int64_t ta = sort_slots[*(const uint32_t *)a].answered;
+	int64_t tb = sort_slots[*(const uint32_t *)b].answered;
+
+	return (ta > tb) - (ta < tb);
+}
+
 /* The writer's repairs: a name a crash left half-written (odd seq), one that is not a
- * name, or one a slot before it holds is cleared; the index is built. */
+ * name, or one a slot before it holds is cleared; the index and the recency list (by the
+ * times in the file) are built. */
 static int
 writer_init(struct pool *p)
 {
-	uint32_t size = 1;
+	uint32_t size = 1, n = 0, *order;
 
 	while (size < 2 * p->net.slots)
 		size <<= 1;
-	if ((p->index = calloc(size, sizeof(*p->index))) == NULL)
+	p->index = calloc(size, sizeof(*p->index));
+	p->prev = calloc(p->net.slots, sizeof(*p->prev));
+	p->next = calloc(p->net.slots, sizeof(*p->next));
+	order = calloc(p->net.slots, sizeof(*order));
+	if (p->index == NULL || p->prev == NULL || p->next == NULL || order == NULL) {
+		free(order);
 		return -1;
+	}
 	p->index_mask = size - 1;
 	for (uint32_t i = 0; i < p->net.slots; i++) {
 		struct pool_slot *s = &p->slot[i];
@@ -161,6 +250,15 @@ writer_init(struct pool *p)
 			slot_clear(s);
 	}
 	index_rebuild(p);
+	for (uint32_t i = 0; i < p->net.slots; i++)
+		if (p->slot[i].len != 0)
+			order[n++] = i;
+	sort_slots = p->slot;
+	qsort(order, n, sizeof(*order), by_answered);
+	p->head = p->tail = NONE;
+	for (uint32_t k = 0; k < n; k++)
+		lru_append(p, order[k]);
+	free(order);
 	return 0;
 }
 
@@ -241,6 +339,8 @@ pool_close(struct pool *p)
 	if (p->hdr != NULL)
 		munmap(p->hdr, p->maplen);
 	free(p->index);
+	free(p->prev);
+	free(p->next);
 	free(p);
 }
 
@@ -277,26 +377,44 @@ slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
 	return 0;
 }
 
-/* The least recently answered slot free to reuse at now_s, or -1. Times are whole
- * seconds, cut down: an answer at t.9 is stored as t, so a slot is free only when more
- * than hold_s whole seconds lie between (t + hold_s < now_s): never under hold_s of real
- * time, at most one second over. */
-static int64_t
-oldest_idle(const struct pool *p, int64_t now_s, uint32_t hold_s)
+/* Reuse: from the front of the recency list, the first slot whose name went unanswered
+ * long enough and has no connection open; at most REUSE_WALK slots are tried (those
+ * skipped hold connections), so a full pool costs a new name O(1), never a scan. Times
+ * are whole seconds, cut down: an answer at t.9 is stored as t, so a slot is free only
+ * when more than hold_s whole seconds lie between (t + hold_s < now_s): never under
+ * hold_s of real time, at most one second over. The list is in answer order, so the
+ * first slot answered too recently ends the walk. */
+static enum pool_result
+reuse(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold_s,
+    uint32_t *slot)
 {
-	int64_t best = -1, best_t = INT64_MAX;
+	uint32_t i = p->head;
 
-	for (uint32_t i = 0; i < p->net.slots; i++) {
-		const struct pool_slot *s = &p->slot[i];
-		int64_t t = __atomic_load_n(&s->answered, __ATOMIC_RELAXED);
+	for (int k = 0; k < REUSE_WALK && i != NONE; k++, i = p->next[i]) {
+		struct pool_slot *s = &p->slot[i];
+		char old[DNAME_MAX];
+		size_t oldlen = s->len;
+		uint32_t *e;
 
-		if (t < now_s - (int64_t)hold_s && t < best_t &&
-		    __atomic_load_n(&s->open, __ATOMIC_RELAXED) == 0) {
-			best = i;
-			best_t = t;
-		}
+		if (__atomic_load_n(&s->answered, __ATOMIC_RELAXED) >= now_s - (int64_t)hold_s)
+			return POOL_FULL;
+		if (__atomic_load_n(&s->open, __ATOMIC_RELAXED) != 0)
+			continue;
+		memcpy(old, s->name, oldlen);
+		if (slot_write(s, name, len, now_s) == -1)
+			continue;	/* a connection opened meanwhile */
+		/* the old name's entry goes, the new name's comes (found again: the removal
+		 * may have moved entries) */
+		e = index_find_slot(p, old, oldlen, i);
+		if (e != NULL)
+			index_remove(p, e);
+		*index_find(p, name, len) = i + 1;
+		lru_unlink(p, i);
+		lru_append(p, i);
+		*slot = i;
+		return POOL_REUSED;
 	}
-	return best;
+	return POOL_FULL;
 }
 
 enum pool_result
@@ -308,6 +426,10 @@ pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_
 	if (*e != 0) {
 		*slot = *e - 1;
 		__atomic_store_n(&p->slot[*slot].answered, now_s, __ATOMIC_RELAXED);
+		if (p->tail != *slot) {
+			lru_unlink(p, *slot);
+			lru_append(p, *slot);
+		}
 		return POOL_HELD;
 	}
 	while (p->next_free < p->net.slots && p->slot[p->next_free].len != 0)
@@ -317,22 +439,10 @@ pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_
 		slot_write(&p->slot[*slot], name, len, now_s);	/* no name: never refused */
 		*e = *slot + 1;
 		p->used++;
+		lru_append(p, *slot);
 		return POOL_NEW;
 	}
-	/* full: the least recently answered idle slot; one whose connection opened while
-	 * it was being taken is skipped (bounded: each try leaves one more out) */
-	for (int tries = 0; tries < 8; tries++) {
-		int64_t i = oldest_idle(p, now_s, hold_s);
-
-		if (i < 0)
-			return POOL_FULL;
-		if (slot_write(&p->slot[i], name, len, now_s) == 0) {
-			*slot = (uint32_t)i;
-			index_rebuild(p);	/* the old name's entry goes */
-			return POOL_REUSED;
-		}
-	}
-	return POOL_FULL;
+	return reuse(p, name, len, now_s, hold_s, slot);
 }
 
 int

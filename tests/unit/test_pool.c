@@ -260,6 +260,64 @@ test_survives_restarts(void **state)
 	pool_close(res);
 }
 
+/* Thousands of reuses through a full pool: the least recently answered name goes first,
+ * every name keeps its slot while held, and the index stays exact (a removal that broke a
+ * probe chain would lose a held name, or hand it a second slot). */
+static void
+test_many_reuses(void **state)
+{
+	struct pool_net n = net("10.9.0.0/25", NULL);		/* 126 slots */
+	struct pool *res, *fwd;
+	char name[32], buf[300];
+	uint32_t slot, first = 0, s1 = 0;
+	int64_t now = 1000, last[126] = { 0 };
+
+	(void)state;
+	unlink(path);
+	res = open_pool(&n, 1);
+	fwd = open_pool(&n, 0);
+	for (int k = 0; k < 5000; k++) {
+		now += 2;
+		snprintf(name, sizeof(name), "n%d.test", k);
+		assert_int_equal(pool_assign(res, name, strlen(name), now, 1, &slot),
+		    k < 126 ? POOL_NEW : POOL_REUSED);
+		name_is(fwd, slot, name);
+		if (k == 126)
+			assert_int_equal(slot, first);	/* n0's, the least recently answered */
+		if (k >= 126)	/* always the least recently answered */
+			for (uint32_t i = 0; i < n.slots; i++)
+				assert_true(i == slot || last[i] >= last[slot]);
+		last[slot] = now;
+		if (k == 0)
+			first = slot;
+		/* n1 answered at every step: never the least recently answered, never taken */
+		if (k == 1)
+			s1 = slot;
+		if (k >= 2) {
+			assert_int_equal(pool_assign(res, "n1.test", 7, now, 1, &slot), POOL_HELD);
+			assert_int_equal(slot, s1);
+			last[slot] = now;
+		}
+		if (k % 250 == 249)
+			for (uint32_t i = 0; i < n.slots; i++) {
+				uint32_t again;
+
+				assert_true(pool_name(fwd, i, buf) > 0);
+				assert_int_equal(pool_assign(res, buf, strlen(buf), now, 1, &again),
+				    POOL_HELD);
+				assert_int_equal(again, i);
+				last[i] = now;
+			}
+	}
+	assert_int_equal(pool_used(res), 126);
+	pool_close(fwd);
+	pool_close(res);
+	/* reopened, the recency order comes from the file's times */
+	res = open_pool(&n, 1);
+	assert_int_equal(pool_assign(res, "after.test", 10, now + 1, 0, &slot), POOL_REUSED);
+	pool_close(res);
+}
+
 /* A file damaged or written by anything else: what it says is checked, never trusted. */
 static void
 test_damaged_file(void **state)
@@ -315,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_net_slots),
 		cmocka_unit_test(test_assign_hold_reuse),
 		cmocka_unit_test(test_survives_restarts),
+		cmocka_unit_test(test_many_reuses),
 		cmocka_unit_test(test_damaged_file),
 	};
 
