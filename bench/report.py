@@ -459,14 +459,14 @@ def pool_hot(ins, hot, top=6):
         a = ins.get(f"auto/{akey}", {}).get("ir_per_query")
         tot.append(f"{p - a:+,.0f}")
     out += ["| **all functions** | " + " | ".join(tot) + " |", ""]
-    if any(f.endswith(":index_rebuild") for f in fns) or any(f.endswith(":pool_assign")
-                                                              for f in fns):
-        out += ["`pool_assign`'s own count includes `oldest_idle` (static, inlined): the scan "
-                "of every slot for the least recently answered one free to reuse, done for "
-                "each new name once every slot has held a name (whether it finds one or not). "
-                "`index_rebuild` "
-                "(after each reuse) clears the name index and hashes every held name into it "
-                "again (`index_find` and `util_hash` below it, once per held name).", ""]
+    out += ["A new name on a full pool takes the front of a recency list (least recently "
+            "answered first; an answer moves its slot to the end), so neither the exhausted "
+            "nor the reused case scans the slots; a reuse removes the old name's index entry "
+            "by backward shift (`util_hash` for the entries moved back). The reused column "
+            "divides one run's fixed costs by 50 queries: functions the pool never calls "
+            "(`tell_lookup`, `table_find`) show there too, so its total overstates the "
+            "pool's own cost (`pool_assign`, `slot_write`, `index_find`, part of `util_hash`).",
+            ""]
     return out
 
 
