@@ -262,6 +262,37 @@ writer_init(struct pool *p)
 	return 0;
 }
 
+/*
+ * A new, empty state file for want at path, put in place by rename: a daemon that still
+ * maps the old one (the other daemon, started with another pool) keeps a whole file, never
+ * one truncated under its mapping (a SIGBUS). The new file's descriptor, or -1 with err.
+ */
+static int
+replace_file(const char *path, const struct pool_header *want, size_t len, char *err,
+    size_t errlen)
+{
+	char tmp[4096];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "pool-state %s: the path is too long", path);
+		return -1;
+	}
+	unlink(tmp);		/* a crash's leftover */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1 || ftruncate(fd, (off_t)len) == -1 ||
+	    pwrite(fd, want, sizeof(*want), 0) != (ssize_t)sizeof(*want) ||
+	    rename(tmp, path) == -1) {
+		snprintf(err, errlen, "pool-state %s: %s", fd == -1 ? tmp : path, strerror(errno));
+		if (fd != -1) {
+			unlink(tmp);
+			close(fd);
+		}
+		return -1;
+	}
+	return fd;
+}
+
 int
 pool_open(const char *path, const struct pool_net *net, int writer, struct pool **out,
     char *err, size_t errlen)
@@ -297,11 +328,21 @@ pool_open(const char *path, const struct pool_net *net, int writer, struct pool 
 		fresh = pread(fd, &have, sizeof(have), 0) != (ssize_t)sizeof(have) ||
 		    memcmp(&have, &want, sizeof(want)) != 0;
 	}
-	/* another pool, layout or size: start empty (ftruncate to 0 zeroes every slot) */
-	if (fresh && (ftruncate(fd, 0) == -1 || ftruncate(fd, (off_t)len) == -1 ||
+	/* Another pool, layout or size: start empty. A file just made (empty) is laid out in
+	 * place; one with contents is replaced, never truncated: the other daemon may map it. */
+	if (fresh && st.st_size == 0 && (ftruncate(fd, (off_t)len) == -1 ||
 	    pwrite(fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want))) {
 		snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
 		goto fail;
+	}
+	if (fresh && st.st_size != 0) {
+		int nfd = replace_file(path, &want, len, err, errlen);
+
+		if (nfd == -1)
+			goto fail;
+		flock(fd, LOCK_UN);
+		close(fd);
+		fd = nfd;
 	}
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {

@@ -25,7 +25,9 @@ struct pool;
 
 /*
  * Open the state file at path for pool net, creating it (mode 0600) when missing; one
- * made for another pool or by another layout is reset (its names are forgotten). The
+ * made for another pool or by another layout is replaced by an empty one (its names are
+ * forgotten; a daemon still mapping the old file keeps it whole: rename, not truncate;
+ * so the directory must be writable). The
  * resolver opens it as the writer: it repairs a name a crash left half-written. The
  * forwarder sets every connection count to 0 (the connections a forwarder counted end
  * with it). 0 with *out, or -1 with err ("PATH: ...: strerror").

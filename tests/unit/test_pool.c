@@ -252,11 +252,23 @@ test_survives_restarts(void **state)
 	name_is(fwd, 0, "a.test");
 	name_is(fwd, 2, "c.test");
 	pool_close(fwd);
+	/* another pool (a /28: a larger file), while the first resolver still maps the old
+	 * one: a new file takes the path, the old mapping stays whole (a truncation under it
+	 * would be a SIGBUS) */
+	other = net("10.9.1.0/28", NULL);
+	fwd = open_pool(&other, 1);
+	assert_int_equal(pool_used(fwd), 0);
+	assert_int_equal(assign(fwd, "c.test", 1002, POOL_NEW), 0);
+	assert_int_equal(assign(res, "b.test", 1002, POOL_HELD), 1);
+	assert_int_equal(assign(res, "d.test", 1002, POOL_NEW), 3);
+	pool_close(fwd);
 	pool_close(res);
-	/* another pool: the file is reset */
+	/* and back to a smaller pool: the same */
 	res = open_pool(&other, 1);
-	assert_int_equal(pool_used(res), 0);
-	assert_int_equal(assign(res, "c.test", 1002, POOL_NEW), 0);
+	fwd = open_pool(&n, 1);
+	assert_int_equal(assign(res, "c.test", 1003, POOL_HELD), 0);
+	name_is(res, 0, "c.test");
+	pool_close(fwd);
 	pool_close(res);
 }
 
