@@ -86,6 +86,8 @@ config_finish(struct config_parser *ps)
 		snprintf(ps->err, ps->errlen, "out of memory");
 		return -1;
 	}
+	if (config_settings_finish_policies(ps) == -1)
+		return -1;
 	return config_ports_build(ps->c, ps->err, ps->errlen);
 }
 

@@ -90,6 +90,8 @@ int config_settings_apply(struct config_parser *ps, const char *name, char **arg
 /* Once every line and variable is read: the listen-default flags, the checks across
  * settings (blamed on the one written last) and their warnings. 0 or -1. */
 int config_settings_finish(struct config_parser *ps);
+/* The checks of settings that need the policies built (policyset_finish): 0 or -1. */
+int config_settings_finish_policies(struct config_parser *ps);
 
 /* One line per setting, "NAME VALUE...", as a file would set it (config_print). */
 void config_settings_print(const struct config *c, FILE *f);

@@ -577,6 +577,11 @@ check_pool(struct config_parser *ps)
 		return config_err(ps, "answer pool: forward-listen must include %s, the wildcard "
 		    "address: connections to pool addresses arrive there", !any4 ? "0.0.0.0" : "::");
 	}
+	if (c->dns_listen_default && config_warn(ps, "answer pool with dns-listen on the "
+	    "wildcard: the forwarder then serves every address of the gateway, also its side "
+	    "with a route out; set dns-listen to the gateway's address on the clients' "
+	    "network") == -1)
+		return -1;
 	return 0;
 }
 
@@ -595,6 +600,20 @@ config_settings_finish(struct config_parser *ps)
 	    "can take every lookup in flight (a share of max-lookups/%d or less keeps the others "
 	    "served)", c->max_lookups_per_client, c->max_lookups, LOOKUPS_SHARE) == -1)
 		return -1;
+	return 0;
+}
+
+int
+config_settings_finish_policies(struct config_parser *ps)
+{
+	/* The forwarder sees the pool address a client dialled, not the gateway address its
+	 * query arrived on: a `via` policy would hold in DNS and not at the connection. */
+	if (ps->c->answer_pool && policyset_has_via(ps->c->policies)) {
+		blame(ps, SETTING_ANSWER);
+		return config_err(ps, "answer pool: a policy chooses its clients by via, which "
+		    "connections to pool addresses cannot show (they arrive on a pool address, "
+		    "not the gateway's): choose those clients by source address");
+	}
 	return 0;
 }
 

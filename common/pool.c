@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dname.h"
@@ -18,7 +20,7 @@
 #define POOL_VERSION 1
 #define HEADER_SIZE 4096		/* one page: the slots start page-aligned */
 #define READ_TRIES 64			/* a name being written: retries before "no name" */
-#define REUSE_WALK 64			/* least recently answered slots a new name tries */
+#define REUSE_PASS 8192		/* slots with a connection open a new name passes */
 #define NONE UINT32_MAX			/* no slot (the recency list's ends) */
 
 /* The file: the header, then one struct pool_slot per slot. Fixed-width fields: the two
@@ -59,6 +61,8 @@ struct pool {
 	 * first: reuse takes from the front (no scan), an answer moves its slot to the end */
 	uint32_t *prev, *next;
 	uint32_t head, tail;
+	uint64_t seed;			/* the index's hash seed: random per process, so a
+					 * client cannot choose names that collide */
 };
 
 static size_t
@@ -96,16 +100,16 @@ name_ok(const char *s, size_t len)
 }
 
 static uint32_t
-name_hash(const char *name, size_t len)
+name_hash(const struct pool *p, const char *name, size_t len)
 {
-	return (uint32_t)util_hash(0x9e3779b97f4a7c15ULL, name, len);
+	return (uint32_t)util_hash(p->seed, name, len);
 }
 
 /* The index position for name: where its slot is, or the empty entry where it goes. */
 static uint32_t *
 index_find(struct pool *p, const char *name, size_t len)
 {
-	uint32_t i = name_hash(name, len) & p->index_mask;
+	uint32_t i = name_hash(p, name, len) & p->index_mask;
 
 	for (;;) {
 		uint32_t *e = &p->index[i];
@@ -125,7 +129,7 @@ index_find(struct pool *p, const char *name, size_t len)
 static uint32_t *
 index_find_slot(struct pool *p, const char *old, size_t len, uint32_t i)
 {
-	uint32_t k = name_hash(old, len) & p->index_mask;
+	uint32_t k = name_hash(p, old, len) & p->index_mask;
 
 	while (p->index[k] != 0) {
 		if (p->index[k] == i + 1)
@@ -150,7 +154,7 @@ index_remove(struct pool *p, uint32_t *e)
 		if (p->index[i] == 0)
 			break;
 		s = &p->slot[p->index[i] - 1];
-		home = name_hash(s->name, s->len) & p->index_mask;
+		home = name_hash(p, s->name, s->len) & p->index_mask;
 		/* it may fill the hole when its home is not in (hole, i], cyclically */
 		if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
 			p->index[hole] = p->index[i];
@@ -193,8 +197,8 @@ slot_clear(struct pool_slot *s)
 	s->seq = (s->seq | 1) + 1;	/* even, and changed: a reader reads it again */
 }
 
-/* Rebuild the index from the slots (at open, and after a slot changes its name). A name
- * found twice (only a damaged file has that) stays with its first slot. */
+/* Build the index from the slots (at open). A name found twice (only a damaged file has
+ * that) stays with its first slot. */
 static void
 index_rebuild(struct pool *p)
 {
@@ -234,6 +238,8 @@ writer_init(struct pool *p)
 
 	while (size < 2 * p->net.slots)
 		size <<= 1;
+	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) != (ssize_t)sizeof(p->seed))
+		p->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	p->index = calloc(size, sizeof(*p->index));
 	p->prev = calloc(p->net.slots, sizeof(*p->prev));
 	p->next = calloc(p->net.slots, sizeof(*p->next));
@@ -280,8 +286,8 @@ replace_file(const char *path, const struct pool_header *want, size_t len, char 
 	}
 	unlink(tmp);		/* a crash's leftover */
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || flock(fd, LOCK_EX) == -1 || ftruncate(fd, (off_t)len) == -1 ||
-	    pwrite(fd, want, sizeof(*want), 0) != (ssize_t)sizeof(*want) ||
+	if (fd == -1 || flock(fd, LOCK_EX) == -1 || (errno = posix_fallocate(fd, 0,
+	    (off_t)len)) != 0 || pwrite(fd, want, sizeof(*want), 0) != (ssize_t)sizeof(*want) ||
 	    rename(tmp, path) == -1) {
 		snprintf(err, errlen, "pool-state %s: %s", fd == -1 ? tmp : path, strerror(errno));
 		if (fd != -1) {
@@ -312,13 +318,30 @@ pool_open(const char *path, const struct pool_net *net, int writer, struct pool 
 	p->net = *net;
 	p->writer = writer;
 	header_for(&want, net);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
-		goto fail;
+	/* The file at path once locked: when the other daemon replaced it while this one
+	 * waited for the lock, the one now at path is opened instead (both must map one file). */
+	for (int tries = 0;; tries++) {
+		struct stat now;
+
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd == -1 || flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1) {
+			snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (tries == 8 || (stat(path, &now) == 0 && now.st_dev == st.st_dev &&
+		    now.st_ino == st.st_ino))
+			break;
+		close(fd);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "pool-state %s: not a regular file", path);
+		goto fail;
+	}
+	/* another user's file, or one others may write, could say anything: refused */
+	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		snprintf(err, errlen, "pool-state %s: owned by uid %u with mode %03o: it must be "
+		    "this daemon's own (uid %u), writable by no one else (0600)", path,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
 		goto fail;
 	}
 	fresh = (size_t)st.st_size != len;
@@ -330,7 +353,9 @@ pool_open(const char *path, const struct pool_net *net, int writer, struct pool 
 	}
 	/* Another pool, layout or size: start empty. A file just made (empty) is laid out in
 	 * place; one with contents is replaced, never truncated: the other daemon may map it. */
-	if (fresh && st.st_size == 0 && (ftruncate(fd, (off_t)len) == -1 ||
+	/* the space is allocated now: a full disk is an error here, not a SIGBUS later when
+	 * a page of the mapping is first written */
+	if (fresh && st.st_size == 0 && ((errno = posix_fallocate(fd, 0, (off_t)len)) != 0 ||
 	    pwrite(fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want))) {
 		snprintf(err, errlen, "pool-state %s: %s", path, strerror(errno));
 		goto fail;
@@ -405,8 +430,10 @@ slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
 	uint32_t q = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
 	__atomic_store_n(&s->seq, q + 1, __ATOMIC_SEQ_CST);
-	/* the forwarder counts a connection before it reads the name: seen here, or it sees
-	 * the odd count and reads the new name */
+	/* the name's bytes are written after the odd count, whatever follows (a seqlock's
+	 * writer); and the forwarder counts a connection before it reads the name: seen
+	 * here, or it sees the odd count and reads the new name */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (s->len != 0 && __atomic_load_n(&s->open, __ATOMIC_SEQ_CST) != 0) {
 		__atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
 		return -1;
@@ -418,32 +445,35 @@ slot_write(struct pool_slot *s, const char *name, size_t len, int64_t now_s)
 	return 0;
 }
 
-/* Reuse: from the front of the recency list, the first slot whose name went unanswered
- * long enough and has no connection open; at most REUSE_WALK slots are tried (those
- * skipped hold connections), so a full pool costs a new name O(1), never a scan. Times
- * are whole seconds, cut down: an answer at t.9 is stored as t, so a slot is free only
- * when more than hold_s whole seconds lie between (t + hold_s < now_s): never under
- * hold_s of real time, at most one second over. The list is in answer order, so the
- * first slot answered too recently ends the walk. */
+/* Reuse: from the front of the recency list (answer order, least recent first), the first
+ * slot whose name went unanswered long enough and has no connection open. Slots with a
+ * connection open are passed over where they are (the list stays in answer order, so
+ * the first slot answered too recently ends the walk); at most REUSE_PASS of them, which
+ * takes more open connections to distinct old names than max-conns allows by default.
+ * So a full pool costs a new name no scan of the slots. Times are whole seconds, cut
+ * down: an answer at t.9 is stored as t, so a slot is free only when more than hold_s
+ * whole seconds lie between (t + hold_s < now_s): never under hold_s of real time, at
+ * most one second over. */
 static enum pool_result
 reuse(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold_s,
     uint32_t *slot)
 {
 	uint32_t i = p->head;
 
-	for (int k = 0; k < REUSE_WALK && i != NONE; k++, i = p->next[i]) {
+	for (int passed = 0; i != NONE && passed < REUSE_PASS; i = p->next[i]) {
 		struct pool_slot *s = &p->slot[i];
 		char old[DNAME_MAX];
 		size_t oldlen = s->len;
 		uint32_t *e;
 
 		if (__atomic_load_n(&s->answered, __ATOMIC_RELAXED) >= now_s - (int64_t)hold_s)
-			return POOL_FULL;
-		if (__atomic_load_n(&s->open, __ATOMIC_RELAXED) != 0)
-			continue;
+			return POOL_FULL;	/* so is every slot after it */
 		memcpy(old, s->name, oldlen);
-		if (slot_write(s, name, len, now_s) == -1)
-			continue;	/* a connection opened meanwhile */
+		if (__atomic_load_n(&s->open, __ATOMIC_RELAXED) != 0 ||
+		    slot_write(s, name, len, now_s) == -1) {
+			passed++;	/* a connection is open to it (or just opened) */
+			continue;
+		}
 		/* the old name's entry goes, the new name's comes (found again: the removal
 		 * may have moved entries) */
 		e = index_find_slot(p, old, oldlen, i);
@@ -525,6 +555,12 @@ pool_conn_open(struct pool *p, uint32_t slot)
 void
 pool_conn_close(struct pool *p, uint32_t slot)
 {
-	if (slot < p->net.slots && __atomic_load_n(&p->slot[slot].open, __ATOMIC_RELAXED) > 0)
-		__atomic_sub_fetch(&p->slot[slot].open, 1, __ATOMIC_SEQ_CST);
+	uint32_t n;
+
+	if (slot >= p->net.slots)
+		return;
+	n = __atomic_load_n(&p->slot[slot].open, __ATOMIC_RELAXED);
+	while (n > 0 && !__atomic_compare_exchange_n(&p->slot[slot].open, &n, n - 1, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;	/* n reloaded: never below zero */
 }

@@ -52,7 +52,8 @@ enum pool_result {
  * time now_s: the one it holds, else a never-used one, else the least recently answered
  * one unanswered for at least hold_s with no connection open to it. Marks it answered at
  * now_s. *slot is set unless POOL_FULL. Writer only. A lookup is one hash probe; a new
- * name on a full pool scans the slots (at most POOL_MAX_SLOTS).
+ * name on a full pool takes the front of a recency list, passing over the slots with a
+ * connection open (a bounded number): no scan.
  */
 enum pool_result pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s,
     uint32_t hold_s, uint32_t *slot);

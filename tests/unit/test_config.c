@@ -1564,6 +1564,8 @@ test_answer_pool(void **state)
 
 	(void)state;
 	c = must_parse("answer pool 172.29.0.128/25\npool-hold 90s\n", NULL);
+	assert_non_null(c->warnings);	/* dns-listen on the wildcard: every address served */
+	assert_non_null(strstr(c->warnings, "answer pool with dns-listen on the wildcard"));
 	assert_true(c->answer_pool);
 	assert_true(c->answer_auto);		/* the answer when the pool is full */
 	assert_int_equal(c->pool.slots, 126);
@@ -1592,6 +1594,14 @@ test_answer_pool(void **state)
 	    NULL, &c), -1);
 	assert_string_equal(err, NAME ":2: answer pool: forward-listen must include ::, the "
 	    "wildcard address: connections to pool addresses arrive there");
+	assert_int_equal(parse_env("answer pool 10.9.0.0/29\npolicy ci via 10.0.0.1\n"
+	    "allow a.test 22\n", NULL, &c), -1);
+	assert_string_equal(err, NAME ":1: answer pool: a policy chooses its clients by via, "
+	    "which connections to pool addresses cannot show (they arrive on a pool address, "
+	    "not the gateway's): choose those clients by source address");
+	c = must_parse("answer pool 10.9.0.0/29\ndns-listen 10.0.0.1:53\n", NULL);
+	assert_null(c->warnings);
+	config_unref(c);
 	assert_int_equal(parse_env("answer pool 10.9.0.0/29\n\npool-hold 30\n", NULL, &c), -1);
 	assert_string_equal(err, NAME ":3: pool-hold 30000ms is shorter than ttl 60: a client may "
 	    "use an answer for ttl seconds, and its address must stay its name's that long");

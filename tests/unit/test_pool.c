@@ -330,6 +330,41 @@ test_many_reuses(void **state)
 	pool_close(res);
 }
 
+/* Long-lived connections (a database pool, SSH) to the least recently answered names
+ * never stop reuse: more of them than a new name tries still leave the free slots behind
+ * them usable. */
+static void
+test_open_connections_do_not_block_reuse(void **state)
+{
+	struct pool_net n = net("10.9.0.0/24", NULL);		/* 254 slots */
+	struct pool *res, *fwd;
+	char name[32];
+	uint32_t slot;
+
+	(void)state;
+	unlink(path);
+	res = open_pool(&n, 1);
+	fwd = open_pool(&n, 0);
+	for (uint32_t i = 0; i < n.slots; i++) {
+		snprintf(name, sizeof(name), "n%u.test", i);
+		assert_int_equal(assign(res, name, 1000 + i / 10, POOL_NEW), i);
+		if (i < 100)
+			pool_conn_open(fwd, i);		/* the 100 oldest stay connected */
+	}
+	for (int k = 0; k < 154; k++) {		/* every idle slot goes, none of the 100 */
+		snprintf(name, sizeof(name), "late%d.test", k);
+		assert_int_equal(pool_assign(res, name, strlen(name), 5000, 60, &slot),
+		    POOL_REUSED);
+		assert_true(slot >= 100);
+	}
+	assign(res, "more.test", 5000, POOL_FULL);
+	pool_conn_close(fwd, 7);
+	pool_conn_close(fwd, 7);	/* once too often: the count stays at zero */
+	assert_int_equal(assign(res, "more.test", 5001, POOL_REUSED), 7);
+	pool_close(fwd);
+	pool_close(res);
+}
+
 /* A file damaged or written by anything else: what it says is checked, never trusted. */
 static void
 test_damaged_file(void **state)
@@ -372,6 +407,11 @@ test_damaged_file(void **state)
 	res = open_pool(&n, 1);
 	assert_int_equal(pool_used(res), 0);
 	pool_close(res);
+	/* a file others may write: refused */
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(pool_open(path, &n, 1, &res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "with mode 666: it must be this daemon's own"));
+	assert_int_equal(chmod(path, 0600), 0);
 	/* a path that cannot be a pool file */
 	assert_int_equal(pool_open(dir, &n, 1, &res, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "pool-state "));
@@ -386,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_assign_hold_reuse),
 		cmocka_unit_test(test_survives_restarts),
 		cmocka_unit_test(test_many_reuses),
+		cmocka_unit_test(test_open_connections_do_not_block_reuse),
 		cmocka_unit_test(test_damaged_file),
 	};
 
