@@ -60,6 +60,8 @@ struct config {
 	struct pool_net pool;		/* answer_pool == 1 */
 	char *pool_state;		/* the mapping's file */
 	uint64_t pool_hold_ms;		/* an address goes to another name only after this */
+	unsigned pool_max_per_client;	/* new names a client may give addresses to per
+					 * pool-hold; 0: no limit */
 	struct in_addr *answer4;	/* answer_auto == 0 */
 	size_t nanswer4;
 	struct in6_addr *answer6;

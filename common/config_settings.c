@@ -439,6 +439,10 @@ static const struct setting settings[SETTING_COUNT] = {
 	[SETTING_POOL_STATE] = { .name = "pool-state", STRING(pool_state),
 	    .def = "/var/lib/gatehouse/pool" },
 	[SETTING_POOL_HOLD] = { .name = "pool-hold", DURATION(pool_hold_ms), .def = "1h" },
+	/* one client must not take the whole pool for a pool-hold (names made up under an
+	 * allowed wildcard; any name in report mode) */
+	[SETTING_POOL_MAX_PER_CLIENT] = { .name = "pool-max-per-client",
+	    UINT(pool_max_per_client), .max = POOL_MAX_SLOTS, .def = "64" },
 };
 
 int

@@ -488,6 +488,29 @@ reuse(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold
 	return POOL_FULL;
 }
 
+/* The held name at index entry e: answered now. */
+static void
+touch(struct pool *p, uint32_t slot, int64_t now_s)
+{
+	__atomic_store_n(&p->slot[slot].answered, now_s, __ATOMIC_RELAXED);
+	if (p->tail != slot) {
+		lru_unlink(p, slot);
+		lru_append(p, slot);
+	}
+}
+
+int
+pool_held(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t *slot)
+{
+	uint32_t *e = index_find(p, name, len);
+
+	if (*e == 0)
+		return 0;
+	*slot = *e - 1;
+	touch(p, *slot, now_s);
+	return 1;
+}
+
 enum pool_result
 pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold_s,
     uint32_t *slot)
@@ -496,11 +519,7 @@ pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_
 
 	if (*e != 0) {
 		*slot = *e - 1;
-		__atomic_store_n(&p->slot[*slot].answered, now_s, __ATOMIC_RELAXED);
-		if (p->tail != *slot) {
-			lru_unlink(p, *slot);
-			lru_append(p, *slot);
-		}
+		touch(p, *slot, now_s);
 		return POOL_HELD;
 	}
 	while (p->next_free < p->net.slots && p->slot[p->next_free].len != 0)

@@ -58,6 +58,10 @@ enum pool_result {
 enum pool_result pool_assign(struct pool *p, const char *name, size_t len, int64_t now_s,
     uint32_t hold_s, uint32_t *slot);
 
+/* 1 with *slot when name holds a slot (marked answered at now_s), else 0 (nothing
+ * changes). Writer only. */
+int pool_held(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t *slot);
+
 /* Slots that hold a name. */
 uint32_t pool_used(const struct pool *p);
 

@@ -464,7 +464,8 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 	    t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY)) {
 		int has6 = 0;
 
-		if (env->pool->addr(env->pool->ctx, match, matchlen, &pl->a4, &pl->a6, &has6)) {
+		if (env->pool->addr(env->pool->ctx, env->client, match, matchlen, &pl->a4, &pl->a6,
+		    &has6)) {
 			/* the name's own address: AAAA only from an IPv6 pool, else NODATA */
 			pl->pooled = 1;
 			pl->want4 = t != LDNS_RR_TYPE_AAAA;

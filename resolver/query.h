@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "policy.h"
 #include "policyset.h"
@@ -47,8 +48,8 @@ enum query_verdict {
  * returns 1; 0 when the pool has no address for it (full): the answer then carries
  * env's own addresses. It keeps state (the pool) but does no I/O. */
 struct query_pool {
-	int (*addr)(void *ctx, const char *name, size_t len, struct in_addr *a4,
-	    struct in6_addr *a6, int *has6);
+	int (*addr)(void *ctx, const struct sockaddr *client, const char *name, size_t len,
+	    struct in_addr *a4, struct in6_addr *a6, int *has6);
 	void *ctx;
 };
 
@@ -68,6 +69,7 @@ struct query_env {
 	int tcp;			/* 1: no UDP size limit (TCP allows 65535) */
 	const struct query_pool *pool;	/* NULL: no pool; else asked for A, AAAA and ANY
 					 * answers of allowed names (report mode's too) */
+	const struct sockaddr *client;	/* who asked: passed to the pool, nothing else */
 };
 
 /* What was asked and decided, for the audit line and the counters. */

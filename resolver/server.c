@@ -278,6 +278,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	env.blocked_refused = srv->cfg->blocked_refused;
 	env.tcp = tcp;
 	env.pool = srv->pool;
+	env.client = peer;
 	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
 	count_query(srv, &qi, tcp, env.policy);

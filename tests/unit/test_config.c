@@ -1489,7 +1489,8 @@ static const char DEFAULTS[] =
     "lookups-socket @gatehouse-lookups\n"
     "mode enforce\n"
     "pool-state /var/lib/gatehouse/pool\n"
-    "pool-hold 3600\n";
+    "pool-hold 3600\n"
+    "pool-max-per-client 64\n";
 
 static void
 test_defaults_printed(void **state)
@@ -1551,7 +1552,7 @@ test_every_setting(void **state)
 		assert_string_equal(err, want);
 		n++;
 	}
-	assert_int_equal(n, 30);
+	assert_int_equal(n, 31);
 }
 
 /* `answer pool`: read, printed back, and what it needs of other settings. */

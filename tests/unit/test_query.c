@@ -727,11 +727,12 @@ struct fake_pool {
 };
 
 static int
-fake_addr(void *ctx, const char *name, size_t len, struct in_addr *a4, struct in6_addr *a6,
-    int *has6)
+fake_addr(void *ctx, const struct sockaddr *client, const char *name, size_t len,
+    struct in_addr *a4, struct in6_addr *a6, int *has6)
 {
 	struct fake_pool *fp = ctx;
 
+	(void)client;
 	fp->calls++;
 	snprintf(fp->last, sizeof(fp->last), "%.*s", (int)len, name);
 	if (fp->full)
