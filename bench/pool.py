@@ -112,7 +112,9 @@ def start_res(b, rules, server, run, pairs, tag=None, prefix=()):
         if os.path.exists(state):
             os.unlink(state)
         answer = f"pool {RES_POOL}"
-        extra.append(f"pool-state {state}")
+        # one dnsperf source stands for every client here: no per-client budget, or the
+        # pool would stop at its first 64 names and measure the fallback instead
+        extra += [f"pool-state {state}", "pool-max-per-client 0"]
     if server == "pool-reuse":
         extra += ["ttl 1", "pool-hold 1"]
     if prefix:
