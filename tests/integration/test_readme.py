@@ -118,12 +118,12 @@ def _use_namespace():
     return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
 
 
-def run_check(gatehouse, binary, kind, text):
+def run_check(gatehouse, binary, kind, text, env=None):
     """--check on the block: a conf block as gatehouse.conf in the test's directory, an
-    env block's lines as the environment (and /dev/null as the file). binary: a daemon's
-    name (the build's) or a path."""
+    env block's lines as the environment (and /dev/null as the file), plus env. binary: a
+    daemon's name (the build's) or a path."""
     argv = [binary if os.path.isabs(binary) else Gatehouse.binary(binary), "--check"]
-    env = {}
+    env = dict(env or {})
     if kind == "conf":
         gatehouse.write("gatehouse.conf", text)
         argv += ["-c", "gatehouse.conf"]
