@@ -108,7 +108,8 @@ check_pool(struct pf *pf)
 	if (pf->env->kubernetes != NULL)
 		return fail(pf, "answer pool %s: not in Kubernetes (KUBERNETES_SERVICE_HOST is "
 		    "set): clients reach the gateway through one Service address, and pool "
-		    "addresses route to no pod; use answer auto there", pool);
+		    "addresses route to no pod; answer the Service's address there (answer ADDR)",
+		    pool);
 	if ((rp = route_probe_open()) == NULL)
 		return fail(pf, "answer pool %s: asking the kernel's routes: %s", pool,
 		    strerror(errno));

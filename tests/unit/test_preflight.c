@@ -458,7 +458,8 @@ test_pool(void **state)
 	assert_int_equal(check_as(local, NULL, 0, 1, "10.96.0.1"), -1);
 	assert_string_equal(err, "answer pool 127.88.0.0/29: not in Kubernetes "
 	    "(KUBERNETES_SERVICE_HOST is set): clients reach the gateway through one Service "
-	    "address, and pool addresses route to no pod; use answer auto there");
+	    "address, and pool addresses route to no pod; answer the Service's address there "
+	    "(answer ADDR)");
 	assert_int_equal(check_as(OK_BASE, NULL, 0, 0, "10.96.0.1"), 0);	/* answer auto: fine */
 }
 
