@@ -122,6 +122,7 @@ pooled_new(const struct config *cfg, char *err, size_t errlen)
 	}
 	pd->hook.addr = pooled_addr;
 	pd->hook.ctx = pd;
+	pd->hook.v6 = cfg->pool.len6 != 0;
 	return pd;
 }
 

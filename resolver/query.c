@@ -460,6 +460,10 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 	}
 	info->verdict = VERDICT_ALLOW;
 	pl->rcode = LDNS_RCODE_NOERROR;
+	if (env->pool != NULL && matchlen > 0 && t == LDNS_RR_TYPE_AAAA && !env->pool->v6) {
+		pl->soa = 1;	/* NODATA: clients use IPv4; no address taken for nothing */
+		return;
+	}
 	if (env->pool != NULL && matchlen > 0 && (t == LDNS_RR_TYPE_A ||
 	    t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY)) {
 		int has6 = 0;

@@ -51,6 +51,7 @@ struct query_pool {
 	int (*addr)(void *ctx, const struct sockaddr *client, const char *name, size_t len,
 	    struct in_addr *a4, struct in6_addr *a6, int *has6);
 	void *ctx;
+	int v6;		/* the pool has IPv6: else an AAAA query is NODATA and takes no slot */
 };
 
 /* What the answer depends on besides the packet. */

@@ -764,7 +764,7 @@ static void
 test_pool_answers(void **state)
 {
 	struct fake_pool fp = { 0 };
-	struct query_pool hook = { fake_addr, &fp };
+	struct query_pool hook = { fake_addr, &fp, 0 };
 	struct query_env env = env_with(1, 1);
 	struct wire q;
 	struct res *r;
@@ -780,11 +780,13 @@ test_pool_answers(void **state)
 	assert_true(r->info.pooled);
 	make_query(&q, .id = 2, .name = ALLOWED, .type = T_AAAA);
 	r = run(&q, &env);
-	check_answer(r, .ns = 1);		/* NODATA: no IPv6 pool */
+	check_answer(r, .ns = 1);		/* NODATA: no IPv6 pool, and no address taken */
+	assert_int_equal(fp.calls, 1);
 	fp.has6 = 1;
+	hook.v6 = 1;
 	r = run(&q, &env);
 	check_answer(r, .an = 1);
-	assert_string_equal(first_addr(r, buf, sizeof(buf)), "fd00::4");
+	assert_string_equal(first_addr(r, buf, sizeof(buf)), "fd00::3");
 	make_query(&q, .id = 3, .name = ALLOWED, .type = T_ANY);
 	r = run(&q, &env);
 	check_answer(r, .an = 2);		/* one A, one AAAA */
