@@ -51,7 +51,6 @@ struct pool {
 	struct pool_header *hdr;
 	struct pool_slot *slot;
 	size_t maplen;
-	int writer;
 	/* the resolver's index: name -> slot + 1 (0: empty), open addressing */
 	uint32_t *index;
 	uint32_t index_mask;
@@ -316,7 +315,6 @@ pool_open(const char *path, const struct pool_net *net, int writer, struct pool 
 		return -1;
 	}
 	p->net = *net;
-	p->writer = writer;
 	header_for(&want, net);
 	/* The file at path once locked: when the other daemon replaced it while this one
 	 * waited for the lock, the one now at path is opened instead (both must map one file). */
@@ -488,7 +486,7 @@ reuse(struct pool *p, const char *name, size_t len, int64_t now_s, uint32_t hold
 	return POOL_FULL;
 }
 
-/* The held name at index entry e: answered now. */
+/* slot's name was answered at now_s: its time, and the end of the recency list. */
 static void
 touch(struct pool *p, uint32_t slot, int64_t now_s)
 {

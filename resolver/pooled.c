@@ -20,8 +20,7 @@ struct budget {
 };
 
 struct pooled {
-	struct pool *pool;
-	struct pool_net net;		/* the running pool (a reload may name another) */
+	struct pool *pool;		/* the running pool (a reload may name another) */
 	char *state;			/* its file */
 	uint32_t hold_s;
 	unsigned max_per_client;	/* 0: no limit */
@@ -66,6 +65,7 @@ pooled_addr(void *ctx, const struct sockaddr *client, const char *name, size_t l
     struct in_addr *a4, struct in6_addr *a6, int *has6)
 {
 	struct pooled *pd = ctx;
+	const struct pool_net *net;
 	int64_t now_s = (int64_t)time(NULL);
 	struct budget *b;
 	uint32_t slot;
@@ -90,10 +90,11 @@ pooled_addr(void *ctx, const struct sockaddr *client, const char *name, size_t l
 		if (b != NULL)
 			b->taken++;
 	}
-	pool_net_addr4(&pd->net, slot, a4);
-	*has6 = pd->net.len6 != 0;
+	net = pool_net(pd->pool);
+	pool_net_addr4(net, slot, a4);
+	*has6 = net->len6 != 0;
 	if (*has6)
-		pool_net_addr6(&pd->net, slot, a6);
+		pool_net_addr6(net, slot, a6);
 	return 1;
 }
 
@@ -111,7 +112,6 @@ pooled_new(const struct config *cfg, char *err, size_t errlen)
 		pooled_free(pd);
 		return NULL;
 	}
-	pd->net = cfg->pool;
 	pd->hold_s = hold_seconds(cfg);
 	pd->max_per_client = cfg->pool_max_per_client;
 	if (clients_slots_init(&pd->budgets, CLIENT_SLOTS, sizeof(struct budget),
@@ -140,7 +140,7 @@ pooled_free(struct pooled *pd)
 void
 pooled_reload(struct pooled *pd, const struct config *nc)
 {
-	if (!nc->answer_pool || !pool_net_equal(&pd->net, &nc->pool) ||
+	if (!nc->answer_pool || !pool_net_equal(pool_net(pd->pool), &nc->pool) ||
 	    strcmp(pd->state, nc->pool_state) != 0)
 		log_warnx("reload: answer pool and pool-state changes take effect at the next "
 		    "start; the running pool stays");
@@ -159,16 +159,16 @@ pooled_describe(const struct pooled *pd, char *buf, size_t len)
 {
 	char net[2 * 48];
 
-	pool_net_format(&pd->net, net, sizeof(net));
-	snprintf(buf, len, "pool %s (%u addresses, %u names held)", net, pd->net.slots,
-	    pool_used(pd->pool));
+	pool_net_format(pool_net(pd->pool), net, sizeof(net));
+	snprintf(buf, len, "pool %s (%u addresses, %u names held)", net,
+	    pool_net(pd->pool)->slots, pool_used(pd->pool));
 }
 
 void
 pooled_metrics(const struct pooled *pd, struct prom *p)
 {
 	prom_scalar(p, "gatehouse_pool_addresses", "gauge",
-	    "Addresses of the answer pool (one per name).", pd->net.slots);
+	    "Addresses of the answer pool (one per name).", pool_net(pd->pool)->slots);
 	prom_scalar(p, "gatehouse_pool_names", "gauge",
 	    "Pool addresses that hold a name.", pool_used(pd->pool));
 	prom_scalar(p, "gatehouse_pool_exhausted_total", "counter",
