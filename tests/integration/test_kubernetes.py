@@ -308,7 +308,7 @@ def configmap_ref(objs):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None,
                     reason="kubectl is not installed: `kubectl kustomize deploy/kubernetes` not "
-                           "rendered (Debian 12's kubernetes-client is not in .ci/packages)")
+                           "rendered (apt-get install kubernetes-client: .ci/packages has it)")
 def test_kustomize_renders_and_an_edit_rolls_the_pods(tmp_path):
     objs = render(KDIR)
     assert {o["kind"] for o in objs} == KINDS
