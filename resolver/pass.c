@@ -264,8 +264,14 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
 	struct pass_job *j;
 	size_t n;
 
-	if (p->stats.inflight >= PASS_MAX ||
-	    clients_over(clients_inc(p->clients, client), PASS_PER_CLIENT)) {
+	/* Counted for the client only when not refused for the total: a count it was not
+	 * given must not be taken back from it. */
+	if (p->stats.inflight >= PASS_MAX) {
+		p->stats.busy++;
+		*why = "busy";
+		return NULL;
+	}
+	if (clients_over(clients_inc(p->clients, client), PASS_PER_CLIENT)) {
 		clients_dec(p->clients, client);
 		p->stats.busy++;
 		*why = "busy";

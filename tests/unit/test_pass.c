@@ -1,0 +1,223 @@
+/* test_pass.c: resolver/pass.c against zone servers on loopback sockets the test holds: the
+ * bounds (in all, per client), the tries' end when nothing answers, and answers that
+ * answer something else. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "pass.h"
+#include "unit_lib.h"
+#include "util.h"
+
+static const uint8_t QNAME[] = "\003web\007cluster\005local";
+
+/* A zone server: a UDP socket on 127.0.0.1 the test reads (or not) itself. */
+struct zone_server {
+	int fd;
+	struct sockaddr_storage addr;
+	struct stub_zone zone;
+};
+
+static void
+server_open(struct zone_server *s)
+{
+	socklen_t sl = sizeof(s->addr);
+
+	s->addr = sa_of("127.0.0.1");
+	assert_true((s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) != -1);
+	assert_int_equal(bind(s->fd, SA(s->addr), sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&s->addr, &sl), 0);
+	memset(&s->zone, 0, sizeof(s->zone));
+	s->zone.zone = "cluster.local";
+	s->zone.len = strlen(s->zone.zone);
+	memcpy(&s->zone.servers[0], &s->addr, sizeof(s->addr));
+	s->zone.nservers = 1;
+}
+
+struct done {
+	int calls;
+	int answered;
+	char why[32];
+	struct event_base *base;
+};
+
+static void
+done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *server,
+    const char *why)
+{
+	struct done *d = arg;
+
+	(void)len;
+	(void)server;
+	d->calls++;
+	d->answered = resp != NULL;
+	snprintf(d->why, sizeof(d->why), "%s", why != NULL ? why : "");
+	event_base_loopbreak(d->base);
+}
+
+static struct sockaddr_storage
+client_n(unsigned n)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "10.0.0.%u", n);
+	return sa_of(text);
+}
+
+/* PASS_MAX in flight from PASS_MAX / PASS_PER_CLIENT clients: a client refused as busy
+ * because all are in flight is not counted one fewer for it (its share stays full). */
+static void
+test_busy_keeps_client_share(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct pass_job *first_of_2 = NULL, *j;
+	struct zone_server s;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c1 = client_n(1), c2 = client_n(2), c9 = client_n(9);
+	const char *why = NULL;
+	unsigned i, k;
+
+	(void)state;
+	server_open(&s);
+	for (k = 1; k <= PASS_MAX / PASS_PER_CLIENT; k++) {
+		struct sockaddr_storage c = client_n(k);
+
+		for (i = 0; i < PASS_PER_CLIENT; i++) {
+			j = pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why);
+			assert_non_null(j);
+			if (k == 2 && first_of_2 == NULL)
+				first_of_2 = j;
+		}
+	}
+	assert_int_equal(pass_stats(p)->inflight, PASS_MAX);
+	/* full: everyone is busy, client 1 ten times over */
+	for (i = 0; i < 10; i++) {
+		assert_null(pass_start(p, SA(c1), &s.zone, QNAME, 1, done_cb, &d, &why));
+		assert_string_equal(why, "busy");
+	}
+	assert_null(pass_start(p, SA(c9), &s.zone, QNAME, 1, done_cb, &d, &why));
+	/* one of client 2's ends: client 1 still has its PASS_PER_CLIENT in flight */
+	pass_cancel(first_of_2);
+	assert_null(pass_start(p, SA(c1), &s.zone, QNAME, 1, done_cb, &d, &why));
+	assert_string_equal(why, "busy");
+	/* the slot is client 2's or another client's */
+	assert_non_null(pass_start(p, SA(c2), &s.zone, QNAME, 1, done_cb, &d, &why));
+	assert_int_equal(pass_stats(p)->busy, 12);
+	assert_int_equal(d.calls, 0);
+	pass_free(p);
+	close(s.fd);
+	event_base_free(base);
+}
+
+/* Every try times out: done once, "timeout", after PASS_TRIES queries reached the server,
+ * each from its own source port, with its own ID. */
+static void
+test_tries_then_timeout(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct zone_server s;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	struct timeval tv;
+	const char *why = NULL;
+	uint8_t b[600];
+	unsigned n = 0;
+
+	(void)state;
+	server_open(&s);
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	assert_int_equal(d.calls, 0);	/* never from inside pass_start */
+	util_ms_to_tv(unit_scaled_ms(30000), &tv);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_int_equal(d.calls, 1);
+	assert_false(d.answered);
+	assert_string_equal(d.why, "timeout");
+	while (recv(s.fd, b, sizeof(b), 0) > 0)
+		n++;
+	assert_int_equal(n, PASS_TRIES);
+	assert_int_equal(pass_stats(p)->failed, 1);
+	assert_int_equal(pass_stats(p)->inflight, 0);
+	pass_free(p);
+	close(s.fd);
+	event_base_free(base);
+}
+
+/* Nothing listens: ICMP port unreachable ends each try: "refused". */
+static void
+test_refused(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct zone_server s;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	struct timeval tv;
+	const char *why = NULL;
+
+	(void)state;
+	server_open(&s);
+	close(s.fd);		/* the port is free now: nothing answers it */
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	util_ms_to_tv(unit_scaled_ms(30000), &tv);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_int_equal(d.calls, 1);
+	assert_string_equal(d.why, "refused");
+	pass_free(p);
+	event_base_free(base);
+}
+
+/* pass_cancel: done is never called, the share is given back. */
+static void
+test_cancel(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct pass_job *jobs[PASS_PER_CLIENT];
+	struct zone_server s;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	const char *why = NULL;
+	unsigned i;
+
+	(void)state;
+	server_open(&s);
+	for (i = 0; i < PASS_PER_CLIENT; i++)
+		assert_non_null(jobs[i] = pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d,
+		    &why));
+	assert_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	for (i = 0; i < PASS_PER_CLIENT; i++)
+		pass_cancel(jobs[i]);
+	assert_int_equal(pass_stats(p)->inflight, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);	/* the cancelled first tries do not run */
+	assert_int_equal(d.calls, 0);
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	pass_free(p);
+	close(s.fd);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_busy_keeps_client_share),
+		cmocka_unit_test(test_tries_then_timeout),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_cancel),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
