@@ -179,6 +179,86 @@ test_refused(void **state)
 	event_base_free(base);
 }
 
+/* A server (or someone who found the port) that keeps sending datagrams answering
+ * another ID: each is ignored, and the try still ends at its time: they do not keep the
+ * query waiting. */
+struct flood {
+	struct zone_server *s;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	unsigned sent;
+	struct event *ev;
+};
+
+static void
+flood_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flood *f = arg;
+	uint8_t b[600];
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	/* the latest query's source (each try comes from a new port) */
+	for (;;) {
+		socklen_t sl = sizeof(f->peer);
+		struct sockaddr_storage from;
+
+		if ((n = recvfrom(f->s->fd, b, sizeof(b), 0, (struct sockaddr *)&from, &sl)) <= 0)
+			break;
+		f->peer = from;
+		f->peerlen = sl;
+	}
+	if (f->peerlen == 0)
+		return;
+	/* the query's question, another ID, QR set */
+	memset(b, 0, 12);
+	b[0] = 0x55;
+	b[1] = 0xaa;
+	b[2] = 0x84;
+	b[5] = 1;
+	memcpy(b + 12, QNAME, sizeof(QNAME));
+	b[12 + sizeof(QNAME) + 1] = 1;
+	b[12 + sizeof(QNAME) + 3] = 1;
+	if (sendto(f->s->fd, b, 12 + sizeof(QNAME) + 4, 0, (struct sockaddr *)&f->peer,
+	    f->peerlen) > 0)
+		f->sent++;
+}
+
+static void
+test_foreign_flood_still_ends(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct zone_server s;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	struct flood f;
+	struct timeval tv;
+	const char *why = NULL;
+
+	(void)state;
+	server_open(&s);
+	memset(&f, 0, sizeof(f));
+	f.s = &s;
+	/* a datagram every 100 ms: ten per try */
+	f.ev = event_new(base, -1, EV_PERSIST, flood_cb, &f);
+	util_ms_to_tv(PASS_TRY_MS / 10, &tv);
+	event_add(f.ev, &tv);
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	util_ms_to_tv(unit_scaled_ms(60000), &tv);	/* a bound on the test, not a timing */
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_int_equal(d.calls, 1);
+	assert_false(d.answered);
+	assert_string_equal(d.why, "timeout");
+	assert_true(pass_stats(p)->foreign > 0);
+	event_free(f.ev);
+	pass_free(p);
+	close(s.fd);
+	event_base_free(base);
+}
+
 /* pass_cancel: done is never called, the share is given back. */
 static void
 test_cancel(void **state)
@@ -216,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_busy_keeps_client_share),
 		cmocka_unit_test(test_tries_then_timeout),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_foreign_flood_still_ends),
 		cmocka_unit_test(test_cancel),
 	};
 
