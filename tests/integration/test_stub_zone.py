@@ -441,24 +441,28 @@ def test_reload_while_passes_wait(gatehouse, recorder):
 # ---- TCP ------------------------------------------------------------------------------------
 
 def test_tcp_half_close_still_answered(gatehouse, procs):
+    """The stub query alone (nothing else waits to be written at the EOF), then with an
+    answer of the resolver's own behind it."""
     z = dnsmasq(procs, gatehouse.workdir)
     d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, z.port)])
-    s = socket.create_connection((GW, d.port), timeout=T)
-    try:
-        q1 = dns.message.make_query("web.default.svc.cluster.local", "A")
-        q2 = dns.message.make_query("ok.example", "A")
-        s.sendall(tcp_frame(q1.to_wire()) + tcp_frame(q2.to_wire()))
-        s.shutdown(socket.SHUT_WR)
-        got = {}
-        for _ in range(2):
-            n = struct.unpack(">H", recv_exact(s, 2))[0]
-            r = dns.message.from_wire(recv_exact(s, n))
-            got[r.id] = r
-        assert addrs(got[q1.id], dns.rdatatype.A) == ["10.96.1.10"]
-        assert got[q2.id].rcode() == dns.rcode.NOERROR
-        assert s.recv(1) == b""         # then the close
-    finally:
-        s.close()
+    for extra in ([], ["ok.example"]):
+        s = socket.create_connection((GW, d.port), timeout=T)
+        try:
+            qs = [dns.message.make_query(n, "A")
+                  for n in ["web.default.svc.cluster.local"] + extra]
+            s.sendall(b"".join(tcp_frame(q.to_wire()) for q in qs))
+            s.shutdown(socket.SHUT_WR)
+            got = {}
+            for _ in qs:
+                n = struct.unpack(">H", recv_exact(s, 2))[0]
+                r = dns.message.from_wire(recv_exact(s, n))
+                got[r.id] = r
+            assert addrs(got[qs[0].id], dns.rdatatype.A) == ["10.96.1.10"]
+            if extra:
+                assert got[qs[1].id].rcode() == dns.rcode.NOERROR
+            assert s.recv(1) == b""         # then the close
+        finally:
+            s.close()
 
 
 def test_tcp_client_gone_before_the_answer(gatehouse):
