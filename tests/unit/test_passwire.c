@@ -646,6 +646,46 @@ test_answer_malformed(void **state)
 	    -1);
 }
 
+/* An extended rcode in the server's OPT (RFC 6891 6.1.3: the upper 8 bits of 12): BADVERS
+ * is 16 with the header's 4 bits 0, which alone would read as NOERROR. */
+static void
+test_answer_extended_rcode(void **state)
+{
+	static const char *const rrs[] = { "an a.cluster.local. 5 IN A 10.0.0.1" };
+	struct passwire_result r;
+	struct client c;
+	uint8_t *wire = NULL;
+	ldns_pkt *src = NULL, *pkt;
+	size_t len, outlen;
+
+	(void)state;
+	client_make(&c, CID, F_RD, "a.cluster.local", T_A, 1, 0, 1232);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&src, "a.cluster.local.", LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	ldns_pkt_set_id(src, QID);
+	ldns_pkt_set_qr(src, 1);
+	ldns_pkt_set_rd(src, 0);
+	ldns_pkt_set_edns_udp_size(src, 1232);
+	ldns_pkt_set_edns_extended_rcode(src, 1);	/* 1 << 4 | 0: BADVERS */
+	{
+		ldns_rr *rr = NULL;
+
+		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[0] + 3, 0, NULL, NULL),
+		    LDNS_STATUS_OK);
+		ldns_pkt_push_rr(src, LDNS_SECTION_ANSWER, rr);
+	}
+	assert_int_equal(ldns_pkt2wire(&wire, src, &len), LDNS_STATUS_OK);
+	ldns_pkt_free(src);
+	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(ldns_pkt_edns_extended_rcode(pkt), 0);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
+	assert_int_equal(r.rcode, LDNS_RCODE_SERVFAIL);
+	assert_int_equal(r.server_rcode, 16);
+	ldns_pkt_free(pkt);
+	LDNS_FREE(wire);
+}
+
 static void
 test_servfail(void **state)
 {
@@ -693,6 +733,7 @@ main(void)
 		cmocka_unit_test(test_answer_aaaa_many),
 		cmocka_unit_test(test_answer_pointers_in_rdata),
 		cmocka_unit_test(test_answer_malformed),
+		cmocka_unit_test(test_answer_extended_rcode),
 		cmocka_unit_test(test_servfail),
 	};
 
