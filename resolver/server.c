@@ -176,7 +176,7 @@ append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
 /* What an audit line of a passed query adds: the zone, the server, its answer. */
 struct pass_note {
 	const char *zone;
-	const struct sockaddr *server;		/* NULL: none was asked (busy) */
+	const struct sockaddr *server;		/* NULL: none was asked (busy, stopped) */
 	const struct passwire_result *res;	/* NULL: no answer */
 };
 
@@ -996,13 +996,15 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	pass_free(srv->pass);		/* no job calls back after this */
+	/* Passes in flight end here: SERVFAIL to their clients (a UDP one gets it; a TCP
+	 * connection is closed below) and each its audit line, as every query has one. */
 	while (!LIST_EMPTY(&srv->pending)) {
 		struct pending *pd = LIST_FIRST(&srv->pending);
 
-		LIST_REMOVE(pd, entry);
-		free(pd);
+		pass_cancel(pd->job);
+		pass_finish(pd, NULL, 0, NULL, "stopped");	/* frees pd */
 	}
+	pass_free(srv->pass);
 	while (!LIST_EMPTY(&srv->conns))
 		tcp_free(LIST_FIRST(&srv->conns));
 	for (i = 0; i < srv->nudp; i++) {

@@ -438,6 +438,33 @@ def test_reload_while_passes_wait(gatehouse, recorder):
         silent.close()
 
 
+def test_stop_while_passes_wait(gatehouse):
+    """SIGTERM with a pass in flight: its client is answered SERVFAIL and the query has its
+    audit line (reason stopped), as every query does."""
+    port = free_port(addrs=(ZONE_ADDR,))
+    silent = SilentUdp(ZONE_ADDR, port)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
+        s.settimeout(T)
+        q = dns.message.make_query("late.cluster.local", "A")
+        s.sendto(q.to_wire(), (GW, d.port))
+        t = socket.create_connection((GW, d.port), timeout=T)
+        t.sendall(tcp_frame(dns.message.make_query("late-tcp.cluster.local", "A").to_wire()))
+        wait_for(lambda: silent.received >= 2, T, what="the passes under way")
+        assert d.stop() == 0
+        t.close()
+        for name, proto in (("late.cluster.local", "udp"), ("late-tcp.cluster.local", "tcp")):
+            l = [x for x in d.audit() if x.get("qname") == name]
+            assert len(l) == 1 and l[0]["reason"] == "stopped", l
+            assert l[0]["rcode"] == "SERVFAIL" and l[0]["proto"] == proto
+        r = dns.message.from_wire(s.recv(4096))
+        assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+    finally:
+        s.close()
+        silent.close()
+
+
 # ---- TCP ------------------------------------------------------------------------------------
 
 def test_tcp_half_close_still_answered(gatehouse, procs):
