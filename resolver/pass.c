@@ -90,12 +90,11 @@ job_end(struct pass_job *j, const uint8_t *resp, size_t len, const char *why)
 	struct sockaddr_storage server;
 
 	memcpy(&server, server_of(j), sizeof(server));
-	if (resp != NULL)
+	job_close(j);
+	if (j->done(j->arg, resp, len, (struct sockaddr *)&server, why) == 0)
 		j->p->stats.answered++;
 	else
-		j->p->stats.failed++;
-	job_close(j);
-	j->done(j->arg, resp, len, (struct sockaddr *)&server, why);
+		j->p->stats.failed++;	/* none, or one the client could not be given */
 	job_free(j);
 }
 

@@ -332,8 +332,9 @@ pass_reply(const struct pending *pd, int tcp, const uint8_t *resp, size_t len,
 	return outlen;
 }
 
-/* The end of a pass: the audit line, the counters, the answer to the client. */
-static void
+/* The end of a pass: the audit line, the counters, the answer to the client. 0 when the
+ * server's answer (resp) was relayed, -1 when the client was told SERVFAIL. */
+static int
 pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
     const struct sockaddr *server, const char *why)
 {
@@ -373,13 +374,14 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
 	}
 	LIST_REMOVE(pd, entry);
 	free(pd);
+	return ok ? 0 : -1;
 }
 
-static void
+static int
 pass_done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *server,
     const char *why)
 {
-	pass_finish(arg, resp, len, server, why);
+	return pass_finish(arg, resp, len, server, why);
 }
 
 /* Ask the stub zone's servers for q, answered later on us (UDP) or tc (TCP). 0, or -1
@@ -1002,7 +1004,7 @@ server_free(struct server *srv)
 		struct pending *pd = LIST_FIRST(&srv->pending);
 
 		pass_cancel(pd->job);
-		pass_finish(pd, NULL, 0, NULL, "stopped");	/* frees pd */
+		(void)pass_finish(pd, NULL, 0, NULL, "stopped");	/* frees pd */
 	}
 	pass_free(srv->pass);
 	while (!LIST_EMPTY(&srv->conns))

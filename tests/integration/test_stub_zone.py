@@ -114,7 +114,7 @@ def dig(d, *args):
 class Recorder:
     """A UDP "zone server" on ZONE_ADDR that keeps the raw queries it receives and answers
     each with A 10.99.0.1 (mode "answer"), a datagram with another ID first and then the
-    answer ("foreign"), or nothing ("silent")."""
+    answer ("foreign"), that answer cut short ("malformed"), or nothing ("silent")."""
 
     def __init__(self, mode="answer"):
         self.mode = mode
@@ -143,6 +143,8 @@ class Recorder:
             r.flags |= dns.flags.AA
             r.answer.append(dns.rrset.from_text(q.question[0].name, 5, "IN", "A", "10.99.0.1"))
             wire = r.to_wire()
+            if self.mode == "malformed":    # ANCOUNT 1, the record cut short
+                wire = wire[:-3]
             if self.mode == "foreign":
                 self.sock.sendto(struct.pack(">H", (q.id + 1) & 0xffff) + wire[2:], peer)
             self.sock.sendto(wire, peer)
@@ -332,6 +334,17 @@ def test_foreign_answer_ignored(gatehouse, recorder):
     assert addrs(r, dns.rdatatype.A) == ["10.99.0.1"]
     assert metric(d, "gatehouse_stub_foreign_total") >= 1
     assert metric(d, "gatehouse_stub_queries_total", result="answered") == 1
+
+
+def test_malformed_answer_is_servfail_counted_failed(gatehouse, recorder):
+    rec = recorder("malformed")
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, rec.port)])
+    r = udp(d, dns.message.make_query("web.cluster.local", "A"))
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.answer
+    l = line_for(d, "web.cluster.local")[0]
+    assert l["reason"] == "malformed" and l["upstream"] == "%s:%d" % (ZONE_ADDR, rec.port)
+    assert metric(d, "gatehouse_stub_queries_total", result="failed") == 1
+    assert metric(d, "gatehouse_stub_queries_total", result="answered") == 0
 
 
 def test_busy_client_gets_servfail_at_once(gatehouse):

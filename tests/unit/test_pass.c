@@ -50,7 +50,7 @@ struct done {
 	struct event_base *base;
 };
 
-static void
+static int
 done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *server,
     const char *why)
 {
@@ -62,6 +62,7 @@ done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *serve
 	d->answered = resp != NULL;
 	snprintf(d->why, sizeof(d->why), "%s", why != NULL ? why : "");
 	event_base_loopbreak(d->base);
+	return resp != NULL ? 0 : -1;
 }
 
 static struct sockaddr_storage
