@@ -290,6 +290,208 @@ test_cancel(void **state)
 	event_base_free(base);
 }
 
+/* ---- TCP after a truncated answer ---- */
+
+/* A zone server on one port for UDP and TCP: UDP answers every query with TC set; TCP
+ * answers it whole (trickle 0), or sends one byte of it at a time, every 100 ms, for as
+ * long as the test lets it (trickle 1). */
+struct tcp_server {
+	struct zone_server *s;
+	int lfd, cfd;
+	int trickle;
+	uint8_t q[600], a[600];
+	size_t qlen, alen, sent;
+	struct event *udp_ev, *accept_ev, *read_ev, *tick;
+};
+
+/* The answer to query q (its ID and question): QR, AA, tc as given, one A record. */
+static size_t
+answer_of(const uint8_t *q, size_t qlen, int tc, uint8_t *a)
+{
+	static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 7 };
+	size_t qend = 12 + sizeof(QNAME) + 4;
+
+	assert_true(qlen >= qend);
+	memcpy(a, q, qend);
+	a[2] = (uint8_t)(0x84 | (tc ? 0x02 : 0));
+	a[3] = 0;
+	a[7] = tc ? 0 : 1;	/* ANCOUNT */
+	a[9] = a[10] = a[11] = 0;
+	if (tc)
+		return qend;
+	memcpy(a + qend, rr, sizeof(rr));
+	return qend + sizeof(rr);
+}
+
+static void
+ts_udp_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sockaddr_storage from;
+	socklen_t sl = sizeof(from);
+	uint8_t b[600], a[600];
+	ssize_t n;
+
+	(void)what;
+	(void)arg;
+	while ((n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &sl)) > 0) {
+		size_t alen = answer_of(b, (size_t)n, 1, a);
+
+		assert_true(sendto(fd, a, alen, 0, (struct sockaddr *)&from, sl) > 0);
+		sl = sizeof(from);
+	}
+}
+
+static void
+ts_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_server *t = arg;
+	uint8_t frame[602];
+
+	(void)fd;
+	(void)what;
+	if (t->alen == 0 || t->sent >= t->alen + 2)
+		return;
+	frame[0] = (uint8_t)(t->alen >> 8);
+	frame[1] = (uint8_t)t->alen;
+	memcpy(frame + 2, t->a, t->alen);
+	if (!t->trickle) {
+		assert_int_equal(write(t->cfd, frame, t->alen + 2), (ssize_t)(t->alen + 2));
+		t->sent = t->alen + 2;
+		return;
+	}
+	if (t->sent + 1 < t->alen + 2)	/* never the last byte */
+		assert_int_equal(write(t->cfd, frame + t->sent, 1), 1);
+	t->sent++;
+}
+
+static void
+ts_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_server *t = arg;
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, t->q + t->qlen, sizeof(t->q) - t->qlen);
+	if (n <= 0) {
+		event_del(t->read_ev);
+		return;
+	}
+	t->qlen += (size_t)n;
+	if (t->alen == 0 && t->qlen >= 2 && t->qlen >= 2 + (size_t)(t->q[0] << 8 | t->q[1]))
+		t->alen = answer_of(t->q + 2, t->qlen - 2, 0, t->a);
+}
+
+static void
+ts_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_server *t = arg;
+	struct event_base *base = event_get_base(t->accept_ev);
+
+	(void)what;
+	if ((t->cfd = accept(fd, NULL, NULL)) == -1)
+		return;
+	t->read_ev = event_new(base, t->cfd, EV_READ | EV_PERSIST, ts_read_cb, t);
+	event_add(t->read_ev, NULL);
+}
+
+static void
+tcp_server_open(struct tcp_server *t, struct zone_server *s, struct event_base *base,
+    int trickle)
+{
+	struct timeval tv;
+	int one = 1;
+
+	memset(t, 0, sizeof(*t));
+	t->s = s;
+	t->cfd = -1;
+	t->trickle = trickle;
+	assert_true((t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) != -1);
+	setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(t->lfd, SA(s->addr), sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(listen(t->lfd, 4), 0);
+	t->udp_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, ts_udp_cb, t);
+	t->accept_ev = event_new(base, t->lfd, EV_READ | EV_PERSIST, ts_accept_cb, t);
+	t->tick = event_new(base, -1, EV_PERSIST, ts_tick_cb, t);
+	event_add(t->udp_ev, NULL);
+	event_add(t->accept_ev, NULL);
+	util_ms_to_tv(100, &tv);
+	event_add(t->tick, &tv);
+}
+
+static void
+tcp_server_close(struct tcp_server *t)
+{
+	event_free(t->udp_ev);
+	event_free(t->accept_ev);
+	event_free(t->tick);
+	if (t->read_ev != NULL)
+		event_free(t->read_ev);
+	if (t->cfd != -1)
+		close(t->cfd);
+	close(t->lfd);
+	close(t->s->fd);
+}
+
+/* TC over UDP: asked again over TCP, answered. */
+static void
+test_tcp_after_tc(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct zone_server s;
+	struct tcp_server t;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	struct timeval tv;
+	const char *why = NULL;
+
+	(void)state;
+	server_open(&s);
+	tcp_server_open(&t, &s, base, 0);
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	util_ms_to_tv(unit_scaled_ms(30000), &tv);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_int_equal(d.calls, 1);
+	assert_true(d.answered);
+	assert_int_equal(pass_stats(p)->tcp, 1);
+	assert_int_equal(pass_stats(p)->answered, 1);
+	pass_free(p);
+	tcp_server_close(&t);
+	event_base_free(base);
+}
+
+/* A TCP answer that comes a byte at a time, never whole: the exchange ends at its time,
+ * however often a byte comes. */
+static void
+test_tcp_trickle_still_ends(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pass *p = pass_new(base);
+	struct zone_server s;
+	struct tcp_server t;
+	struct done d = { 0, 0, "", base };
+	struct sockaddr_storage c = client_n(1);
+	struct timeval tv;
+	const char *why = NULL;
+
+	(void)state;
+	server_open(&s);
+	tcp_server_open(&t, &s, base, 1);
+	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+	util_ms_to_tv(unit_scaled_ms(60000), &tv);	/* a bound on the test, not a timing */
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_int_equal(d.calls, 1);
+	assert_false(d.answered);
+	assert_string_equal(d.why, "timeout");
+	assert_true(t.sent > 2);	/* bytes did come */
+	assert_int_equal(pass_stats(p)->failed, 1);
+	pass_free(p);
+	tcp_server_close(&t);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -299,6 +501,8 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_foreign_flood_still_ends),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_tcp_after_tc),
+		cmocka_unit_test(test_tcp_trickle_still_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
