@@ -751,6 +751,12 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && !(what & BEV_EVENT_ERROR) && tc->passes > 0) {
+		/* not idle: a query is outstanding at a stub zone's server (RFC 7766 6.2.3);
+		 * a pass is bounded (pass.h), and the next quiet spell is timed again */
+		bufferevent_enable(bev, (what & BEV_EVENT_READING) ? EV_READ : EV_WRITE);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		tc->srv->stats.tcp_idle_closed++;
 	tcp_free(tc);

@@ -505,6 +505,28 @@ def test_tcp_half_close_still_answered(gatehouse, procs):
             s.close()
 
 
+def test_tcp_idle_timeout_waits_for_passes(gatehouse):
+    """A connection with a query outstanding is not idle (RFC 7766 6.2.3): dns-tcp-idle
+    shorter than the pass does not close it before the answer."""
+    port = free_port(addrs=(ZONE_ADDR,))
+    silent = SilentUdp(ZONE_ADDR, port)
+    try:
+        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)], extra="dns-tcp-idle 1\n")
+        s = socket.create_connection((GW, d.port), timeout=T)
+        try:
+            q = dns.message.make_query("slow.cluster.local", "A")
+            s.sendall(tcp_frame(q.to_wire()))
+            n = struct.unpack(">H", recv_exact(s, 2))[0]
+            r = dns.message.from_wire(recv_exact(s, n))
+            assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+            assert silent.received == 3         # every try was made first
+            assert s.recv(1) == b""             # then idle: closed
+        finally:
+            s.close()
+    finally:
+        silent.close()
+
+
 def test_tcp_client_gone_before_the_answer(gatehouse):
     """A TCP client that closes while its pass waits: the pass ends with its line, and
     the resolver goes on (no write to a freed connection)."""
