@@ -7,12 +7,10 @@ back; every other name is decided as before and never reaches that server.
 Run: GATEHOUSE_BUILD=$PWD/build /usr/bin/python3 -m pytest -q tests/integration/test_stub_zone.py
 """
 
-import os
 import signal
 import socket
 import struct
 import subprocess
-import threading
 import urllib.request
 
 import dns.edns
@@ -111,48 +109,45 @@ def dig(d, *args):
 
 # ---- a zone server written here: it keeps every raw query it gets ----------------------
 
-class Recorder:
+class Recorder(SilentUdp):
     """A UDP "zone server" on ZONE_ADDR that keeps the raw queries it receives and answers
     each with A 10.99.0.1 (mode "answer"), a datagram with another ID first and then the
-    answer ("foreign"), that answer cut short ("malformed"), or nothing ("silent")."""
+    answer ("foreign"), or that answer cut short ("malformed")."""
 
     def __init__(self, mode="answer"):
         self.mode = mode
         self.queries = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((ZONE_ADDR, 0))
-        self.port = self.sock.getsockname()[1]
-        self.sock.settimeout(0.1)
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
+        super().__init__(ZONE_ADDR, 0)
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.queries.append(data)
-            if self.mode == "silent":
-                continue
-            q = dns.message.from_wire(data)
-            r = dns.message.make_response(q)
-            r.flags |= dns.flags.AA
-            r.answer.append(dns.rrset.from_text(q.question[0].name, 5, "IN", "A", "10.99.0.1"))
-            wire = r.to_wire()
-            if self.mode == "malformed":    # ANCOUNT 1, the record cut short
-                wire = wire[:-3]
-            if self.mode == "foreign":
-                self.sock.sendto(struct.pack(">H", (q.id + 1) & 0xffff) + wire[2:], peer)
-            self.sock.sendto(wire, peer)
+    def handle(self, data, peer):
+        self.queries.append(data)
+        q = dns.message.from_wire(data)
+        r = dns.message.make_response(q)
+        r.flags |= dns.flags.AA
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 5, "IN", "A", "10.99.0.1"))
+        wire = r.to_wire()
+        if self.mode == "malformed":        # ANCOUNT 1, the record cut short
+            wire = wire[:-3]
+        if self.mode == "foreign":
+            self.sock.sendto(struct.pack(">H", (q.id + 1) & 0xffff) + wire[2:], peer)
+        self.sock.sendto(wire, peer)
 
-    def close(self):
-        self._stop.set()
-        self._t.join(2)
-        self.sock.close()
+
+@pytest.fixture
+def silent():
+    """A zone server that reads queries and never answers, on ZONE_ADDR."""
+    u = SilentUdp(ZONE_ADDR, 0)
+    yield u
+    u.close()
+
+
+@pytest.fixture
+def client():
+    """A UDP client socket, closed at teardown."""
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.settimeout(T)
+    yield c
+    c.close()
 
 
 @pytest.fixture
@@ -312,19 +307,14 @@ def test_nothing_listening_is_servfail_refused(gatehouse):
     assert metric(d, "gatehouse_stub_queries_total", result="failed") == 1
 
 
-def test_silent_server_is_servfail_timeout(gatehouse):
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
-    try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
-        r = udp(d, dns.message.make_query("web.cluster.local", "A"))
-        assert r.rcode() == dns.rcode.SERVFAIL
-        l = line_for(d, "web.cluster.local")[0]
-        assert l["reason"] == "timeout" and l["upstream"] == "%s:%d" % (ZONE_ADDR, port)
-        assert silent.received == 3
-        assert metric(d, "gatehouse_stub_queries_total", result="failed") == 1
-    finally:
-        silent.close()
+def test_silent_server_is_servfail_timeout(gatehouse, silent):
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)])
+    r = udp(d, dns.message.make_query("web.cluster.local", "A"))
+    assert r.rcode() == dns.rcode.SERVFAIL
+    l = line_for(d, "web.cluster.local")[0]
+    assert l["reason"] == "timeout" and l["upstream"] == "%s:%d" % (ZONE_ADDR, silent.port)
+    assert silent.received == 3
+    assert metric(d, "gatehouse_stub_queries_total", result="failed") == 1
 
 
 def test_foreign_answer_ignored(gatehouse, recorder):
@@ -347,47 +337,39 @@ def test_malformed_answer_is_servfail_counted_failed(gatehouse, recorder):
     assert metric(d, "gatehouse_stub_queries_total", result="answered") == 0
 
 
-def test_busy_client_gets_servfail_at_once(gatehouse):
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
-        s.bind((GW, 0))
-        s.settimeout(T)
-        for i in range(64):
-            s.sendto(dns.message.make_query("n%d.cluster.local" % i, "A").to_wire(),
-                     (GW, d.port))
-        wait_for(lambda: metric(d, "gatehouse_stub_inflight") == 64, T,
-                 what="64 passes in flight")
-        extra = []
-        for i in range(6):
-            q = dns.message.make_query("x%d.cluster.local" % i, "A")
-            extra.append(q.id)
-            s.sendto(q.to_wire(), (GW, d.port))
-        # the six come back SERVFAIL while the 64 still wait for the silent server
-        busy = set()
-        while len(busy) < 6:
-            r = dns.message.from_wire(s.recv(4096))
-            assert r.rcode() == dns.rcode.SERVFAIL
-            if r.id in extra:
-                busy.add(r.id)
-            else:
-                pytest.fail("a pass ended before the busy ones were answered")
-        for i in range(6):
-            assert line_for(d, "x%d.cluster.local" % i)[0]["reason"] == "busy"
-        assert metric(d, "gatehouse_stub_queries_total", result="busy") == 6
-        # another client is asked for, not busy
-        r = udp(d, dns.message.make_query("b.cluster.local", "A"), src=CLIENT_B)
+def test_busy_client_gets_servfail_at_once(gatehouse, silent, client):
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)])
+    client.bind((GW, 0))
+    for i in range(64):
+        client.sendto(dns.message.make_query("n%d.cluster.local" % i, "A").to_wire(),
+                      (GW, d.port))
+    wait_for(lambda: metric(d, "gatehouse_stub_inflight") == 64, T,
+             what="64 passes in flight")
+    extra = []
+    for i in range(6):
+        q = dns.message.make_query("x%d.cluster.local" % i, "A")
+        extra.append(q.id)
+        client.sendto(q.to_wire(), (GW, d.port))
+    # the six come back SERVFAIL while the 64 still wait for the silent server
+    busy = set()
+    while len(busy) < 6:
+        r = dns.message.from_wire(client.recv(4096))
         assert r.rcode() == dns.rcode.SERVFAIL
-        assert line_for(d, "b.cluster.local")[0]["reason"] == "timeout"
-        # the 64 end too, each with its line
-        for i in range(64):
-            assert line_for(d, "n%d.cluster.local" % i)[0]["reason"] == "timeout"
-        wait_for(lambda: metric(d, "gatehouse_stub_inflight") == 0, T, what="none in flight")
-    finally:
-        s.close()
-        silent.close()
+        if r.id in extra:
+            busy.add(r.id)
+        else:
+            pytest.fail("a pass ended before the busy ones were answered")
+    for i in range(6):
+        assert line_for(d, "x%d.cluster.local" % i)[0]["reason"] == "busy"
+    assert metric(d, "gatehouse_stub_queries_total", result="busy") == 6
+    # another client is asked for, not busy
+    r = udp(d, dns.message.make_query("b.cluster.local", "A"), src=CLIENT_B)
+    assert r.rcode() == dns.rcode.SERVFAIL
+    assert line_for(d, "b.cluster.local")[0]["reason"] == "timeout"
+    # the 64 end too, each with its line
+    for i in range(64):
+        assert line_for(d, "n%d.cluster.local" % i)[0]["reason"] == "timeout"
+    wait_for(lambda: metric(d, "gatehouse_stub_inflight") == 0, T, what="none in flight")
 
 
 # ---- reload ---------------------------------------------------------------------------------
@@ -424,58 +406,42 @@ def test_reload_changes_the_server(gatehouse, recorder):
     assert len(a.queries) == n
 
 
-def test_reload_while_passes_wait(gatehouse, recorder):
+def test_reload_while_passes_wait(gatehouse, silent, client):
     """A pass in flight across a reload ends with its answer and line (the zone and the
     servers were copied when it began)."""
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
-        s.settimeout(T)
-        q = dns.message.make_query("w.cluster.local", "A")
-        s.sendto(q.to_wire(), (GW, d.port))
-        wait_for(lambda: silent.received >= 1, T, what="the pass under way")
-        conf = open(d.config_path).read().replace("stub-zone cluster.local",
-                                                   "stub-zone other.local")
-        with open(d.config_path, "w") as f:
-            f.write(conf)
-        d.send_signal(signal.SIGHUP)
-        d.wait_stderr("configuration reloaded")
-        r = dns.message.from_wire(s.recv(4096))
-        assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
-        l = line_for(d, "w.cluster.local")[0]
-        assert l["zone"] == "cluster.local" and l["reason"] == "timeout"
-    finally:
-        s.close()
-        silent.close()
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)])
+    q = dns.message.make_query("w.cluster.local", "A")
+    client.sendto(q.to_wire(), (GW, d.port))
+    wait_for(lambda: silent.received >= 1, T, what="the pass under way")
+    conf = open(d.config_path).read().replace("stub-zone cluster.local",
+                                               "stub-zone other.local")
+    with open(d.config_path, "w") as f:
+        f.write(conf)
+    d.send_signal(signal.SIGHUP)
+    d.wait_stderr("configuration reloaded")
+    r = dns.message.from_wire(client.recv(4096))
+    assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+    l = line_for(d, "w.cluster.local")[0]
+    assert l["zone"] == "cluster.local" and l["reason"] == "timeout"
 
 
-def test_stop_while_passes_wait(gatehouse):
+def test_stop_while_passes_wait(gatehouse, silent, client):
     """SIGTERM with a pass in flight: its client is answered SERVFAIL and the query has its
     audit line (reason stopped), as every query does."""
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
-        s.settimeout(T)
-        q = dns.message.make_query("late.cluster.local", "A")
-        s.sendto(q.to_wire(), (GW, d.port))
-        t = socket.create_connection((GW, d.port), timeout=T)
-        t.sendall(tcp_frame(dns.message.make_query("late-tcp.cluster.local", "A").to_wire()))
-        wait_for(lambda: silent.received >= 2, T, what="the passes under way")
-        assert d.stop() == 0
-        t.close()
-        for name, proto in (("late.cluster.local", "udp"), ("late-tcp.cluster.local", "tcp")):
-            l = [x for x in d.audit() if x.get("qname") == name]
-            assert len(l) == 1 and l[0]["reason"] == "stopped", l
-            assert l[0]["rcode"] == "SERVFAIL" and l[0]["proto"] == proto
-        r = dns.message.from_wire(s.recv(4096))
-        assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
-    finally:
-        s.close()
-        silent.close()
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)])
+    q = dns.message.make_query("late.cluster.local", "A")
+    client.sendto(q.to_wire(), (GW, d.port))
+    t = socket.create_connection((GW, d.port), timeout=T)
+    t.sendall(tcp_frame(dns.message.make_query("late-tcp.cluster.local", "A").to_wire()))
+    wait_for(lambda: silent.received >= 2, T, what="the passes under way")
+    assert d.stop() == 0
+    t.close()
+    for name, proto in (("late.cluster.local", "udp"), ("late-tcp.cluster.local", "tcp")):
+        l = [x for x in d.audit() if x.get("qname") == name]
+        assert len(l) == 1 and l[0]["reason"] == "stopped", l
+        assert l[0]["rcode"] == "SERVFAIL" and l[0]["proto"] == proto
+    r = dns.message.from_wire(client.recv(4096))
+    assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
 
 
 # ---- TCP ------------------------------------------------------------------------------------
@@ -505,45 +471,35 @@ def test_tcp_half_close_still_answered(gatehouse, procs):
             s.close()
 
 
-def test_tcp_idle_timeout_waits_for_passes(gatehouse):
+def test_tcp_idle_timeout_waits_for_passes(gatehouse, silent):
     """A connection with a query outstanding is not idle (RFC 7766 6.2.3): dns-tcp-idle
     shorter than the pass does not close it before the answer."""
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)], extra="dns-tcp-idle 1\n")
+    s = socket.create_connection((GW, d.port), timeout=T)
     try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)], extra="dns-tcp-idle 1\n")
-        s = socket.create_connection((GW, d.port), timeout=T)
-        try:
-            q = dns.message.make_query("slow.cluster.local", "A")
-            s.sendall(tcp_frame(q.to_wire()))
-            n = struct.unpack(">H", recv_exact(s, 2))[0]
-            r = dns.message.from_wire(recv_exact(s, n))
-            assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
-            assert silent.received == 3         # every try was made first
-            assert s.recv(1) == b""             # then idle: closed
-        finally:
-            s.close()
+        q = dns.message.make_query("slow.cluster.local", "A")
+        s.sendall(tcp_frame(q.to_wire()))
+        n = struct.unpack(">H", recv_exact(s, 2))[0]
+        r = dns.message.from_wire(recv_exact(s, n))
+        assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+        assert silent.received == 3         # every try was made first
+        assert s.recv(1) == b""             # then idle: closed
     finally:
-        silent.close()
+        s.close()
 
 
-def test_tcp_client_gone_before_the_answer(gatehouse):
+def test_tcp_client_gone_before_the_answer(gatehouse, silent):
     """A TCP client that closes while its pass waits: the pass ends with its line, and
     the resolver goes on (no write to a freed connection)."""
-    port = free_port(addrs=(ZONE_ADDR,))
-    silent = SilentUdp(ZONE_ADDR, port)
-    try:
-        d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, port)])
-        for i in range(3):
-            s = socket.create_connection((GW, d.port), timeout=T)
-            s.sendall(tcp_frame(dns.message.make_query("gone%d.cluster.local" % i,
-                                                       "A").to_wire()))
-            wait_for(lambda: silent.received >= i + 1, T, what="the pass under way")
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            s.close()                   # a reset
-        for i in range(3):
-            assert line_for(d, "gone%d.cluster.local" % i)[0]["reason"] == "timeout"
-        d.assert_running()
-        assert udp(d, dns.message.make_query("ok.example", "A")).rcode() == dns.rcode.NOERROR
-    finally:
-        silent.close()
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)])
+    for i in range(3):
+        s = socket.create_connection((GW, d.port), timeout=T)
+        s.sendall(tcp_frame(dns.message.make_query("gone%d.cluster.local" % i,
+                                                   "A").to_wire()))
+        wait_for(lambda: silent.received >= i + 1, T, what="the pass under way")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()                   # a reset
+    for i in range(3):
+        assert line_for(d, "gone%d.cluster.local" % i)[0]["reason"] == "timeout"
+    d.assert_running()
+    assert udp(d, dns.message.make_query("ok.example", "A")).rcode() == dns.rcode.NOERROR

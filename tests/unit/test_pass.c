@@ -74,110 +74,135 @@ client_n(unsigned n)
 	return sa_of(text);
 }
 
+/* A pass, its event base, a zone server and what done was told. */
+struct rig {
+	struct event_base *base;
+	struct pass *p;
+	struct zone_server s;
+	struct done d;
+	const char *why;	/* pass_start's */
+};
+
+static void
+rig_open(struct rig *r)
+{
+	memset(r, 0, sizeof(*r));
+	assert_non_null(r->base = event_base_new());
+	assert_non_null(r->p = pass_new(r->base));
+	server_open(&r->s);
+	r->d.base = r->base;
+}
+
+/* pass_start for client 10.0.0.n */
+static struct pass_job *
+rig_ask(struct rig *r, unsigned n)
+{
+	struct sockaddr_storage c = client_n(n);
+
+	return pass_start(r->p, SA(c), &r->s.zone, QNAME, 1, done_cb, &r->d, &r->why);
+}
+
+/* The loop until done is called, or bound_ms (scaled): a bound, not a timing. */
+static void
+rig_run(struct rig *r, uint64_t bound_ms)
+{
+	struct timeval tv;
+
+	util_ms_to_tv(unit_scaled_ms(bound_ms), &tv);
+	event_base_loopexit(r->base, &tv);
+	event_base_dispatch(r->base);
+}
+
+/* done was called once, without an answer, for why. */
+static void
+rig_failed(const struct rig *r, const char *why)
+{
+	assert_int_equal(r->d.calls, 1);
+	assert_false(r->d.answered);
+	assert_string_equal(r->d.why, why);
+}
+
+static void
+rig_close(struct rig *r)
+{
+	pass_free(r->p);
+	if (r->s.fd != -1)
+		close(r->s.fd);
+	event_base_free(r->base);
+}
+
 /* PASS_MAX in flight from PASS_MAX / PASS_PER_CLIENT clients: a client refused as busy
  * because all are in flight is not counted one fewer for it (its share stays full). */
 static void
 test_busy_keeps_client_share(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
 	struct pass_job *first_of_2 = NULL, *j;
-	struct zone_server s;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c1 = client_n(1), c2 = client_n(2), c9 = client_n(9);
-	const char *why = NULL;
+	struct rig r;
 	unsigned i, k;
 
 	(void)state;
-	server_open(&s);
+	rig_open(&r);
 	for (k = 1; k <= PASS_MAX / PASS_PER_CLIENT; k++) {
-		struct sockaddr_storage c = client_n(k);
-
 		for (i = 0; i < PASS_PER_CLIENT; i++) {
-			j = pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why);
-			assert_non_null(j);
+			assert_non_null(j = rig_ask(&r, k));
 			if (k == 2 && first_of_2 == NULL)
 				first_of_2 = j;
 		}
 	}
-	assert_int_equal(pass_stats(p)->inflight, PASS_MAX);
+	assert_int_equal(pass_stats(r.p)->inflight, PASS_MAX);
 	/* full: everyone is busy, client 1 ten times over */
 	for (i = 0; i < 10; i++) {
-		assert_null(pass_start(p, SA(c1), &s.zone, QNAME, 1, done_cb, &d, &why));
-		assert_string_equal(why, "busy");
+		assert_null(rig_ask(&r, 1));
+		assert_string_equal(r.why, "busy");
 	}
-	assert_null(pass_start(p, SA(c9), &s.zone, QNAME, 1, done_cb, &d, &why));
+	assert_null(rig_ask(&r, 9));
 	/* one of client 2's ends: client 1 still has its PASS_PER_CLIENT in flight */
 	pass_cancel(first_of_2);
-	assert_null(pass_start(p, SA(c1), &s.zone, QNAME, 1, done_cb, &d, &why));
-	assert_string_equal(why, "busy");
+	assert_null(rig_ask(&r, 1));
+	assert_string_equal(r.why, "busy");
 	/* the slot is client 2's or another client's */
-	assert_non_null(pass_start(p, SA(c2), &s.zone, QNAME, 1, done_cb, &d, &why));
-	assert_int_equal(pass_stats(p)->busy, 12);
-	assert_int_equal(d.calls, 0);
-	pass_free(p);
-	close(s.fd);
-	event_base_free(base);
+	assert_non_null(rig_ask(&r, 2));
+	assert_int_equal(pass_stats(r.p)->busy, 12);
+	assert_int_equal(r.d.calls, 0);
+	rig_close(&r);
 }
 
-/* Every try times out: done once, "timeout", after PASS_TRIES queries reached the server,
- * each from its own source port, with its own ID. */
+/* Every try times out: done once, "timeout", after PASS_TRIES queries reached the server. */
 static void
 test_tries_then_timeout(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
-	struct zone_server s;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
-	struct timeval tv;
-	const char *why = NULL;
+	struct rig r;
 	uint8_t b[600];
 	unsigned n = 0;
 
 	(void)state;
-	server_open(&s);
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	assert_int_equal(d.calls, 0);	/* never from inside pass_start */
-	util_ms_to_tv(unit_scaled_ms(30000), &tv);
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	assert_int_equal(d.calls, 1);
-	assert_false(d.answered);
-	assert_string_equal(d.why, "timeout");
-	while (recv(s.fd, b, sizeof(b), 0) > 0)
+	rig_open(&r);
+	assert_non_null(rig_ask(&r, 1));
+	assert_int_equal(r.d.calls, 0);	/* never from inside pass_start */
+	rig_run(&r, 30000);
+	rig_failed(&r, "timeout");
+	while (recv(r.s.fd, b, sizeof(b), MSG_DONTWAIT) > 0)
 		n++;
 	assert_int_equal(n, PASS_TRIES);
-	assert_int_equal(pass_stats(p)->failed, 1);
-	assert_int_equal(pass_stats(p)->inflight, 0);
-	pass_free(p);
-	close(s.fd);
-	event_base_free(base);
+	assert_int_equal(pass_stats(r.p)->failed, 1);
+	assert_int_equal(pass_stats(r.p)->inflight, 0);
+	rig_close(&r);
 }
 
 /* Nothing listens: ICMP port unreachable ends each try: "refused". */
 static void
 test_refused(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
-	struct zone_server s;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
-	struct timeval tv;
-	const char *why = NULL;
+	struct rig r;
 
 	(void)state;
-	server_open(&s);
-	close(s.fd);		/* the port is free now: nothing answers it */
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	util_ms_to_tv(unit_scaled_ms(30000), &tv);
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	assert_int_equal(d.calls, 1);
-	assert_string_equal(d.why, "refused");
-	pass_free(p);
-	event_base_free(base);
+	rig_open(&r);
+	close(r.s.fd);		/* the port is free now: nothing answers it */
+	r.s.fd = -1;
+	assert_non_null(rig_ask(&r, 1));
+	rig_run(&r, 30000);
+	rig_failed(&r, "refused");
+	rig_close(&r);
 }
 
 /* A server (or someone who found the port) that keeps sending datagrams answering
@@ -229,65 +254,46 @@ flood_cb(evutil_socket_t fd, short what, void *arg)
 static void
 test_foreign_flood_still_ends(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
-	struct zone_server s;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
+	struct rig r;
 	struct flood f;
 	struct timeval tv;
-	const char *why = NULL;
 
 	(void)state;
-	server_open(&s);
+	rig_open(&r);
 	memset(&f, 0, sizeof(f));
-	f.s = &s;
+	f.s = &r.s;
 	/* a datagram every 100 ms: ten per try */
-	f.ev = event_new(base, -1, EV_PERSIST, flood_cb, &f);
+	f.ev = event_new(r.base, -1, EV_PERSIST, flood_cb, &f);
 	util_ms_to_tv(PASS_TRY_MS / 10, &tv);
 	event_add(f.ev, &tv);
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	util_ms_to_tv(unit_scaled_ms(60000), &tv);	/* a bound on the test, not a timing */
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	assert_int_equal(d.calls, 1);
-	assert_false(d.answered);
-	assert_string_equal(d.why, "timeout");
-	assert_true(pass_stats(p)->foreign > 0);
+	assert_non_null(rig_ask(&r, 1));
+	rig_run(&r, 60000);
+	rig_failed(&r, "timeout");
+	assert_true(pass_stats(r.p)->foreign > 0);
 	event_free(f.ev);
-	pass_free(p);
-	close(s.fd);
-	event_base_free(base);
+	rig_close(&r);
 }
 
 /* pass_cancel: done is never called, the share is given back. */
 static void
 test_cancel(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
 	struct pass_job *jobs[PASS_PER_CLIENT];
-	struct zone_server s;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
-	const char *why = NULL;
+	struct rig r;
 	unsigned i;
 
 	(void)state;
-	server_open(&s);
+	rig_open(&r);
 	for (i = 0; i < PASS_PER_CLIENT; i++)
-		assert_non_null(jobs[i] = pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d,
-		    &why));
-	assert_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
+		assert_non_null(jobs[i] = rig_ask(&r, 1));
+	assert_null(rig_ask(&r, 1));
 	for (i = 0; i < PASS_PER_CLIENT; i++)
 		pass_cancel(jobs[i]);
-	assert_int_equal(pass_stats(p)->inflight, 0);
-	event_base_loop(base, EVLOOP_NONBLOCK);	/* the cancelled first tries do not run */
-	assert_int_equal(d.calls, 0);
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	pass_free(p);
-	close(s.fd);
-	event_base_free(base);
+	assert_int_equal(pass_stats(r.p)->inflight, 0);
+	event_base_loop(r.base, EVLOOP_NONBLOCK);	/* the cancelled first tries do not run */
+	assert_int_equal(r.d.calls, 0);
+	assert_non_null(rig_ask(&r, 1));
+	rig_close(&r);
 }
 
 /* ---- TCP after a truncated answer ---- */
@@ -429,36 +435,26 @@ tcp_server_close(struct tcp_server *t)
 	if (t->cfd != -1)
 		close(t->cfd);
 	close(t->lfd);
-	close(t->s->fd);
 }
 
 /* TC over UDP: asked again over TCP, answered. */
 static void
 test_tcp_after_tc(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
-	struct zone_server s;
 	struct tcp_server t;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
-	struct timeval tv;
-	const char *why = NULL;
+	struct rig r;
 
 	(void)state;
-	server_open(&s);
-	tcp_server_open(&t, &s, base, 0);
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	util_ms_to_tv(unit_scaled_ms(30000), &tv);
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	assert_int_equal(d.calls, 1);
-	assert_true(d.answered);
-	assert_int_equal(pass_stats(p)->tcp, 1);
-	assert_int_equal(pass_stats(p)->answered, 1);
-	pass_free(p);
+	rig_open(&r);
+	tcp_server_open(&t, &r.s, r.base, 0);
+	assert_non_null(rig_ask(&r, 1));
+	rig_run(&r, 30000);
+	assert_int_equal(r.d.calls, 1);
+	assert_true(r.d.answered);
+	assert_int_equal(pass_stats(r.p)->tcp, 1);
+	assert_int_equal(pass_stats(r.p)->answered, 1);
 	tcp_server_close(&t);
-	event_base_free(base);
+	rig_close(&r);
 }
 
 /* A TCP answer that comes a byte at a time, never whole: the exchange ends at its time,
@@ -466,30 +462,19 @@ test_tcp_after_tc(void **state)
 static void
 test_tcp_trickle_still_ends(void **state)
 {
-	struct event_base *base = event_base_new();
-	struct pass *p = pass_new(base);
-	struct zone_server s;
 	struct tcp_server t;
-	struct done d = { 0, 0, "", base };
-	struct sockaddr_storage c = client_n(1);
-	struct timeval tv;
-	const char *why = NULL;
+	struct rig r;
 
 	(void)state;
-	server_open(&s);
-	tcp_server_open(&t, &s, base, 1);
-	assert_non_null(pass_start(p, SA(c), &s.zone, QNAME, 1, done_cb, &d, &why));
-	util_ms_to_tv(unit_scaled_ms(60000), &tv);	/* a bound on the test, not a timing */
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	assert_int_equal(d.calls, 1);
-	assert_false(d.answered);
-	assert_string_equal(d.why, "timeout");
+	rig_open(&r);
+	tcp_server_open(&t, &r.s, r.base, 1);
+	assert_non_null(rig_ask(&r, 1));
+	rig_run(&r, 60000);
+	rig_failed(&r, "timeout");
 	assert_true(t.sent > 2);	/* bytes did come */
-	assert_int_equal(pass_stats(p)->failed, 1);
-	pass_free(p);
+	assert_int_equal(pass_stats(r.p)->failed, 1);
 	tcp_server_close(&t);
-	event_base_free(base);
+	rig_close(&r);
 }
 
 int

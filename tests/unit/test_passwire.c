@@ -133,6 +133,19 @@ answer_ok(const uint8_t *resp, size_t len, struct client *c, struct passwire_res
 	return pkt;
 }
 
+/* The server's answer made by resp_ldns (ID QID, TC clear) relayed for c: parsed. */
+static ldns_pkt *
+relay(struct client *c, const char *name, ldns_rr_type type, int aa, ldns_pkt_rcode rcode,
+    const char *const *rrs, size_t nrr, struct passwire_result *r)
+{
+	uint8_t *wire = NULL;
+	size_t len = resp_ldns(&wire, QID, name, type, aa, 0, rcode, rrs, nrr), outlen;
+	ldns_pkt *pkt = answer_ok(wire, len, c, r, &outlen);
+
+	LDNS_FREE(wire);
+	return pkt;
+}
+
 /* The text of record i of a section ("web.cluster.local.\t5\tIN\tA\t10.0.0.1\n"). */
 static int
 rr_is(const ldns_rr_list *l, size_t i, const char *want)
@@ -304,15 +317,12 @@ test_answer_in_zone(void **state)
 	};
 	struct passwire_result r;
 	struct client c;
-	uint8_t *wire = NULL;
 	ldns_pkt *pkt;
-	size_t len, outlen;
 
 	(void)state;
 	client_make(&c, CID, F_RD | F_CD, "Web.Default.svc.CLUSTER.local", T_A, 0, 0, 512);
-	len = resp_ldns(&wire, QID, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
-	    LDNS_RCODE_NOERROR, rrs, 4);
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	pkt = relay(&c, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, LDNS_RCODE_NOERROR,
+	    rrs, 4, &r);
 	assert_int_equal(ldns_pkt_id(pkt), CID);
 	assert_true(ldns_pkt_rd(pkt));
 	assert_true(ldns_pkt_cd(pkt));
@@ -337,18 +347,15 @@ test_answer_in_zone(void **state)
 	assert_int_equal(ntohl(r.a4[1].s_addr), 0x0a000002);
 	assert_false(r.truncated);
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
 
 	/* RD and CD clear at the client: clear in the answer; the server's AA clear too */
 	client_make(&c, CID, 0, "web.default.svc.cluster.local", T_A, 0, 0, 512);
-	len = resp_ldns(&wire, QID, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0, 0,
-	    LDNS_RCODE_NOERROR, rrs, 1);
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	pkt = relay(&c, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A, 0, LDNS_RCODE_NOERROR,
+	    rrs, 1, &r);
 	assert_false(ldns_pkt_rd(pkt));
 	assert_false(ldns_pkt_cd(pkt));
 	assert_false(ldns_pkt_aa(pkt));
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
 }
 
 static void
@@ -366,15 +373,12 @@ test_answer_outside_dropped(void **state)
 	};
 	struct passwire_result r;
 	struct client c;
-	uint8_t *wire = NULL;
 	ldns_pkt *pkt;
-	size_t len, outlen;
 
 	(void)state;
 	client_make(&c, CID, F_RD, "api.default.svc.cluster.local", T_A, 0, 0, 512);
-	len = resp_ldns(&wire, QID, "api.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
-	    LDNS_RCODE_NOERROR, rrs, NELEM_RRS(rrs));
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	pkt = relay(&c, "api.default.svc.cluster.local.", LDNS_RR_TYPE_A, 1, LDNS_RCODE_NOERROR,
+	    rrs, NELEM_RRS(rrs), &r);
 	assert_int_equal(ldns_pkt_ancount(pkt), 1);
 	assert_true(rr_is(ldns_pkt_answer(pkt), 0,
 	    "api.default.svc.cluster.local. 5 IN CNAME api.example.com."));
@@ -384,7 +388,6 @@ test_answer_outside_dropped(void **state)
 	assert_int_equal(r.dropped, 6);
 	assert_int_equal(r.n4 + r.n6, 0);	/* the target's addresses are not the answer's */
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
 }
 
 static void
@@ -397,34 +400,27 @@ test_answer_nxdomain_and_errors(void **state)
 		LDNS_RCODE_NOTIMPL, LDNS_RCODE_SERVFAIL };
 	struct passwire_result r;
 	struct client c;
-	uint8_t *wire = NULL;
 	ldns_pkt *pkt;
-	size_t len, outlen, i;
+	size_t i;
 
 	(void)state;
 	client_make(&c, CID, F_RD, "nope.cluster.local", T_A, 0, 0, 512);
-	len = resp_ldns(&wire, QID, "nope.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
-	    LDNS_RCODE_NXDOMAIN, soa, 1);
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	pkt = relay(&c, "nope.cluster.local.", LDNS_RR_TYPE_A, 1, LDNS_RCODE_NXDOMAIN, soa, 1, &r);
 	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_NXDOMAIN);
 	assert_int_equal(ldns_pkt_nscount(pkt), 1);
 	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(pkt), 0)),
 	    LDNS_RR_TYPE_SOA);
 	assert_int_equal(r.rcode, LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
 
 	for (i = 0; i < NELEM_RRS(errs); i++) {
-		len = resp_ldns(&wire, QID, "nope.cluster.local.", LDNS_RR_TYPE_A, 1, 0, errs[i],
-		    soa, 1);
-		pkt = answer_ok(wire, len, &c, &r, &outlen);
+		pkt = relay(&c, "nope.cluster.local.", LDNS_RR_TYPE_A, 1, errs[i], soa, 1, &r);
 		assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_SERVFAIL);
 		assert_int_equal(ldns_pkt_ancount(pkt) + ldns_pkt_nscount(pkt) +
 		    ldns_pkt_arcount(pkt), 0);
 		assert_int_equal(r.rcode, LDNS_RCODE_SERVFAIL);
 		assert_int_equal((int)r.server_rcode, (int)errs[i]);
 		ldns_pkt_free(pkt);
-		LDNS_FREE(wire);
 	}
 }
 
@@ -508,25 +504,52 @@ test_answer_aaaa_many(void **state)
 	char text[PASSWIRE_ADDRS + 3][80];
 	struct passwire_result r;
 	struct client c;
-	uint8_t *wire = NULL;
 	ldns_pkt *pkt;
-	size_t len, outlen, i;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < PASSWIRE_ADDRS + 3; i++) {
 		snprintf(text[i], sizeof(text[i]), "an six.cluster.local. 5 IN AAAA fd00::%zx", i + 1);
 		rrs[i] = text[i];
 	}
-	len = resp_ldns(&wire, QID, "six.cluster.local.", LDNS_RR_TYPE_AAAA, 1, 0,
-	    LDNS_RCODE_NOERROR, rrs, PASSWIRE_ADDRS + 3);
 	client_make(&c, CID, F_RD, "six.cluster.local", T_AAAA, 1, 0, 1232);
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	pkt = relay(&c, "six.cluster.local.", LDNS_RR_TYPE_AAAA, 1, LDNS_RCODE_NOERROR, rrs,
+	    PASSWIRE_ADDRS + 3, &r);
 	assert_int_equal(ldns_pkt_ancount(pkt), PASSWIRE_ADDRS + 3);
 	assert_int_equal(r.n6, PASSWIRE_ADDRS + 3);
 	assert_int_equal(r.n4, 0);
 	assert_int_equal(r.a6[PASSWIRE_ADDRS - 1].s6_addr[15], PASSWIRE_ADDRS);
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
+}
+
+/* At b + *n: a label (length byte and bytes, or "" for none), then a pointer to ptr. */
+static void
+label_ptr(uint8_t *b, size_t *n, const char *label, size_t ptr)
+{
+	size_t l = strlen(label);
+
+	if (l > 0) {
+		b[(*n)++] = (uint8_t)l;
+		memcpy(b + *n, label, l);
+		*n += l;
+	}
+	put16(b + *n, (uint16_t)(0xc000 | ptr));
+	*n += 2;
+}
+
+/* After an owner at b + *n: TYPE, CLASS IN, TTL 5, room for RDLENGTH; its offset. */
+static size_t
+rr_head(uint8_t *b, size_t *n, uint16_t type)
+{
+	size_t rd;
+
+	put16(b + *n, type);
+	put16(b + *n + 2, 1);
+	put16(b + *n + 4, 0);
+	put16(b + *n + 6, 5);
+	rd = *n + 8;
+	*n = rd + 2;
+	return rd;
 }
 
 /* By hand, with compression pointers inside CNAME, SRV and SOA rdata: the names come
@@ -538,52 +561,32 @@ test_answer_pointers_in_rdata(void **state)
 	struct passwire_result r;
 	struct client c;
 	ldns_pkt *pkt;
-	size_t n, outlen, zone_off, rd;
+	size_t n, outlen, rd;
+	const size_t zone = HDR + 4;	/* "cluster.local" in the question */
 
 	(void)state;
-	/* question: svc.cluster.local SRV; "cluster.local" is at offset 12 + 4 */
 	n = resp_hand(b, QID, F_QR | F_AA, 1, "svc.cluster.local", T_SRV, 1);
-	zone_off = HDR + 4;
 	put16(b + 6, 2);		/* ANCOUNT */
 	put16(b + 8, 1);		/* NSCOUNT */
-	/* svc.cluster.local (pointer to the question) SRV 0 10 80 web.<ptr cluster.local> */
-	put16(b + n, 0xc000 | HDR);
-	put16(b + n + 2, T_SRV);
-	put16(b + n + 4, 1);
-	put16(b + n + 6, 0);
-	put16(b + n + 8, 5);
-	rd = n + 10;
-	n = rd + 2;
-	put16(b + n, 0); put16(b + n + 2, 10); put16(b + n + 4, 80);
+	/* <ptr question> SRV 0 10 80 web.<ptr cluster.local> */
+	label_ptr(b, &n, "", HDR);
+	rd = rr_head(b, &n, T_SRV);
+	put16(b + n, 0);
+	put16(b + n + 2, 10);
+	put16(b + n + 4, 80);
 	n += 6;
-	memcpy(b + n, "\003web", 4);
-	n += 4;
-	put16(b + n, (uint16_t)(0xc000 | zone_off));
-	n += 2;
+	label_ptr(b, &n, "web", zone);
 	put16(b + rd, (uint16_t)(n - rd - 2));
 	/* web.<ptr> CNAME pod.<ptr> */
-	memcpy(b + n, "\003web", 4);
-	put16(b + n + 4, (uint16_t)(0xc000 | zone_off));
-	n += 6;
-	put16(b + n, T_CNAME); put16(b + n + 2, 1); put16(b + n + 4, 0); put16(b + n + 6, 5);
-	rd = n + 8;
-	n = rd + 2;
-	memcpy(b + n, "\003pod", 4);
-	put16(b + n + 4, (uint16_t)(0xc000 | zone_off));
-	n += 6;
-	put16(b + rd, 6);
-	/* <ptr cluster.local> SOA ns.<ptr> host.<ptr> serials */
-	put16(b + n, (uint16_t)(0xc000 | zone_off));
-	n += 2;
-	put16(b + n, T_SOA); put16(b + n + 2, 1); put16(b + n + 4, 0); put16(b + n + 6, 30);
-	rd = n + 8;
-	n = rd + 2;
-	memcpy(b + n, "\002ns", 3);
-	put16(b + n + 3, (uint16_t)(0xc000 | zone_off));
-	n += 5;
-	memcpy(b + n, "\004host", 5);
-	put16(b + n + 5, (uint16_t)(0xc000 | zone_off));
-	n += 7;
+	label_ptr(b, &n, "web", zone);
+	rd = rr_head(b, &n, T_CNAME);
+	label_ptr(b, &n, "pod", zone);
+	put16(b + rd, (uint16_t)(n - rd - 2));
+	/* <ptr cluster.local> SOA ns.<ptr> host.<ptr> 1 0 0 0 0 */
+	label_ptr(b, &n, "", zone);
+	rd = rr_head(b, &n, T_SOA);
+	label_ptr(b, &n, "ns", zone);
+	label_ptr(b, &n, "host", zone);
 	memset(b + n, 0, 20);
 	b[n + 3] = 1;
 	n += 20;
@@ -598,7 +601,7 @@ test_answer_pointers_in_rdata(void **state)
 	assert_true(rr_is(ldns_pkt_answer(pkt), 0, "svc.cluster.local. 5 IN SRV 0 10 80 web.cluster.local."));
 	assert_true(rr_is(ldns_pkt_answer(pkt), 1, "web.cluster.local. 5 IN CNAME pod.cluster.local."));
 	assert_true(rr_is(ldns_pkt_authority(pkt), 0,
-	    "cluster.local. 30 IN SOA ns.cluster.local. host.cluster.local. 1 0 0 0 0"));
+	    "cluster.local. 5 IN SOA ns.cluster.local. host.cluster.local. 1 0 0 0 0"));
 	assert_int_equal(r.dropped, 0);
 	ldns_pkt_free(pkt);
 	/* the client's answer has no pointer in it: every name is written in full, so the
@@ -652,38 +655,30 @@ static void
 test_answer_extended_rcode(void **state)
 {
 	static const char *const rrs[] = { "an a.cluster.local. 5 IN A 10.0.0.1" };
+	static const uint8_t opt[] = { 0, 0, T_OPT, 0x04, 0xd0, 1, 0, 0, 0, 0, 0 };
 	struct passwire_result r;
 	struct client c;
-	uint8_t *wire = NULL;
-	ldns_pkt *src = NULL, *pkt;
+	uint8_t *wire = NULL, b[600];
+	ldns_pkt *pkt;
 	size_t len, outlen;
 
 	(void)state;
 	client_make(&c, CID, F_RD, "a.cluster.local", T_A, 1, 0, 1232);
-	assert_int_equal(ldns_pkt_query_new_frm_str(&src, "a.cluster.local.", LDNS_RR_TYPE_A,
-	    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
-	ldns_pkt_set_id(src, QID);
-	ldns_pkt_set_qr(src, 1);
-	ldns_pkt_set_rd(src, 0);
-	ldns_pkt_set_edns_udp_size(src, 1232);
-	ldns_pkt_set_edns_extended_rcode(src, 1);	/* 1 << 4 | 0: BADVERS */
-	{
-		ldns_rr *rr = NULL;
-
-		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[0] + 3, 0, NULL, NULL),
-		    LDNS_STATUS_OK);
-		ldns_pkt_push_rr(src, LDNS_SECTION_ANSWER, rr);
-	}
-	assert_int_equal(ldns_pkt2wire(&wire, src, &len), LDNS_STATUS_OK);
-	ldns_pkt_free(src);
-	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	len = resp_ldns(&wire, QID, "a.cluster.local.", LDNS_RR_TYPE_A, 1, 0, LDNS_RCODE_NOERROR,
+	    rrs, 1);
+	/* then an OPT: 1232 bytes, extended rcode 1 (1 << 4 | 0: BADVERS), version 0 */
+	assert_true(len + sizeof(opt) <= sizeof(b));
+	memcpy(b, wire, len);
+	memcpy(b + len, opt, sizeof(opt));
+	put16(b + 10, 1);
+	LDNS_FREE(wire);
+	pkt = answer_ok(b, len + sizeof(opt), &c, &r, &outlen);
 	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_SERVFAIL);
 	assert_int_equal(ldns_pkt_edns_extended_rcode(pkt), 0);
 	assert_int_equal(ldns_pkt_ancount(pkt), 0);
 	assert_int_equal(r.rcode, LDNS_RCODE_SERVFAIL);
 	assert_int_equal(r.server_rcode, 16);
 	ldns_pkt_free(pkt);
-	LDNS_FREE(wire);
 }
 
 static void
