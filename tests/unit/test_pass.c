@@ -20,27 +20,38 @@
 
 static const uint8_t QNAME[] = "\003web\007cluster\005local";
 
-/* A zone server: a UDP socket on 127.0.0.1 the test reads (or not) itself. */
+/* A zone server: a UDP socket on 127.0.0.1 (or ::1) the test reads (or not) itself. */
 struct zone_server {
 	int fd;
 	struct sockaddr_storage addr;
 	struct stub_zone zone;
 };
 
-static void
-server_open(struct zone_server *s)
+/* 0, or -1 when addr cannot be bound (no IPv6 here). */
+static int
+server_open_at(struct zone_server *s, const char *addr)
 {
 	socklen_t sl = sizeof(s->addr);
 
-	s->addr = sa_of("127.0.0.1");
-	assert_true((s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) != -1);
-	assert_int_equal(bind(s->fd, SA(s->addr), sizeof(struct sockaddr_in)), 0);
+	s->addr = sa_of(addr);
+	assert_true((s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0)) != -1);
+	if (bind(s->fd, SA(s->addr), addr_len(SA(s->addr))) == -1) {
+		close(s->fd);
+		return -1;
+	}
 	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&s->addr, &sl), 0);
 	memset(&s->zone, 0, sizeof(s->zone));
 	s->zone.zone = "cluster.local";
 	s->zone.len = strlen(s->zone.zone);
 	memcpy(&s->zone.servers[0], &s->addr, sizeof(s->addr));
 	s->zone.nservers = 1;
+	return 0;
+}
+
+static void
+server_open(struct zone_server *s)
+{
+	assert_int_equal(server_open_at(s, "127.0.0.1"), 0);
 }
 
 struct done {
@@ -171,6 +182,7 @@ test_busy_keeps_client_share(void **state)
 static void
 test_tries_then_timeout(void **state)
 {
+	struct sockaddr_in from[PASS_TRIES + 1];
 	struct rig r;
 	uint8_t b[600];
 	unsigned n = 0;
@@ -181,9 +193,19 @@ test_tries_then_timeout(void **state)
 	assert_int_equal(r.d.calls, 0);	/* never from inside pass_start */
 	rig_run(&r, 30000);
 	rig_failed(&r, "timeout");
-	while (recv(r.s.fd, b, sizeof(b), MSG_DONTWAIT) > 0)
-		n++;
+	for (;;) {
+		socklen_t sl = sizeof(from[0]);
+
+		if (recvfrom(r.s.fd, b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&from[n],
+		    &sl) <= 0)
+			break;
+		assert_true(++n <= PASS_TRIES);
+	}
 	assert_int_equal(n, PASS_TRIES);
+	/* each try from a socket of its own: another source port */
+	assert_int_not_equal(from[0].sin_port, from[1].sin_port);
+	assert_int_not_equal(from[1].sin_port, from[2].sin_port);
+	assert_int_not_equal(from[0].sin_port, from[2].sin_port);
 	assert_int_equal(pass_stats(r.p)->failed, 1);
 	assert_int_equal(pass_stats(r.p)->inflight, 0);
 	rig_close(&r);
@@ -477,6 +499,46 @@ test_tcp_trickle_still_ends(void **state)
 	rig_close(&r);
 }
 
+/* A zone server on ::1 that answers: the pass goes over IPv6. */
+static void
+answer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sockaddr_storage from;
+	socklen_t sl = sizeof(from);
+	uint8_t b[600], a[600];
+	ssize_t n;
+
+	(void)what;
+	(void)arg;
+	if ((n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &sl)) > 0)
+		assert_true(sendto(fd, a, answer_of(b, (size_t)n, 0, a), 0,
+		    (struct sockaddr *)&from, sl) > 0);
+}
+
+static void
+test_ipv6_server(void **state)
+{
+	struct event *ev;
+	struct rig r;
+
+	(void)state;
+	rig_open(&r);
+	close(r.s.fd);
+	if (server_open_at(&r.s, "::1") == -1) {
+		r.s.fd = -1;
+		rig_close(&r);
+		skip();
+	}
+	ev = event_new(r.base, r.s.fd, EV_READ | EV_PERSIST, answer_cb, NULL);
+	event_add(ev, NULL);
+	assert_non_null(rig_ask(&r, 1));
+	rig_run(&r, 30000);
+	assert_int_equal(r.d.calls, 1);
+	assert_true(r.d.answered);
+	event_free(ev);
+	rig_close(&r);
+}
+
 int
 main(void)
 {
@@ -488,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_tcp_after_tc),
 		cmocka_unit_test(test_tcp_trickle_still_ends),
+		cmocka_unit_test(test_ipv6_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
