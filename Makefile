@@ -133,6 +133,8 @@ UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
 UNIT_test_resolvconf = common/resolvconf.c
 UNIT_test_pool      = common/pool.c common/pool_net.c common/util.c
 UNIT_test_passwire  = resolver/passwire.c
+UNIT_test_pass      = resolver/pass.c resolver/passwire.c common/clients.c common/addr.c \
+                      common/util.c
 UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
 UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
                       common/addr.c common/util.c

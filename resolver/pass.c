@@ -32,7 +32,9 @@ struct pass_job {
 	uint8_t query[PASSWIRE_QUERY_MAX];
 	size_t qlen;
 	int fd;				/* the UDP try's socket, or -1 */
-	struct event *ev;		/* its read event and timer */
+	struct event *ev;		/* its read event */
+	struct event *timer;		/* the try's end, or the TCP exchange's: datagrams
+					 * that answer nothing (read, ignored) do not move it */
 	struct bufferevent *bev;	/* the TCP exchange, or NULL */
 	pass_done_fn done;
 	void *arg;
@@ -74,6 +76,7 @@ static void
 job_free(struct pass_job *j)
 {
 	job_close(j);
+	event_free(j->timer);
 	LIST_REMOVE(j, entry);
 	clients_dec(j->p->clients, (struct sockaddr *)&j->client);
 	j->p->stats.inflight--;
@@ -87,12 +90,11 @@ job_end(struct pass_job *j, const uint8_t *resp, size_t len, const char *why)
 	struct sockaddr_storage server;
 
 	memcpy(&server, server_of(j), sizeof(server));
-	if (resp != NULL)
+	job_close(j);
+	if (j->done(j->arg, resp, len, (struct sockaddr *)&server, why) == 0)
 		j->p->stats.answered++;
 	else
-		j->p->stats.failed++;
-	job_close(j);
-	j->done(j->arg, resp, len, (struct sockaddr *)&server, why);
+		j->p->stats.failed++;	/* none, or one the client could not be given */
 	job_free(j);
 }
 
@@ -130,7 +132,7 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	job_end(j, NULL, 0, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "tcp-failed");
+	job_end(j, NULL, 0, "tcp-failed");
 }
 
 static void
@@ -153,8 +155,8 @@ tcp_start(struct pass_job *j)
 		job_end(j, NULL, 0, "no-memory");
 		return;
 	}
-	util_ms_to_tv(PASS_TCP_MS, &tv);
-	bufferevent_set_timeouts(j->bev, &tv, &tv);
+	util_ms_to_tv(PASS_TCP_MS, &tv);	/* the whole exchange, however it trickles */
+	evtimer_add(j->timer, &tv);
 	bufferevent_setwatermark(j->bev, EV_READ, 0, 2 + RESP_MAX);
 	bufferevent_setcb(j->bev, tcp_read_cb, NULL, tcp_event_cb, j);
 	if (bufferevent_write(j->bev, lenb, 2) == -1 ||
@@ -188,10 +190,7 @@ udp_cb(evutil_socket_t fd, short what, void *arg)
 	struct pass *p = j->p;
 	int i;
 
-	if (what & EV_TIMEOUT) {
-		udp_next(j, 0);
-		return;
-	}
+	(void)what;
 	for (i = 0; i < READS; i++) {
 		ssize_t n = recv(fd, p->buf, sizeof(p->buf), MSG_DONTWAIT);
 
@@ -241,8 +240,23 @@ udp_try(struct pass_job *j)
 		job_end(j, NULL, 0, "no-memory");
 		return;
 	}
+	event_add(j->ev, NULL);
 	util_ms_to_tv(PASS_TRY_MS, &tv);
-	event_add(j->ev, &tv);
+	evtimer_add(j->timer, &tv);
+}
+
+/* The try's time is up (UDP: the next try), or the TCP exchange's (the end). */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pass_job *j = arg;
+
+	(void)fd;
+	(void)what;
+	if (j->bev != NULL)
+		job_end(j, NULL, 0, "timeout");
+	else
+		udp_next(j, 0);
 }
 
 /* A try that cannot even start (no socket) ends from the event loop like the rest:
@@ -264,8 +278,14 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
 	struct pass_job *j;
 	size_t n;
 
-	if (p->stats.inflight >= PASS_MAX ||
-	    clients_over(clients_inc(p->clients, client), PASS_PER_CLIENT)) {
+	/* Counted for the client only when not refused for the total: a count it was not
+	 * given must not be taken back from it. */
+	if (p->stats.inflight >= PASS_MAX) {
+		p->stats.busy++;
+		*why = "busy";
+		return NULL;
+	}
+	if (clients_over(clients_inc(p->clients, client), PASS_PER_CLIENT)) {
 		clients_dec(p->clients, client);
 		p->stats.busy++;
 		*why = "busy";
@@ -289,7 +309,10 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
 		j->id = (uint16_t)util_now_ms();	/* no entropy yet: still answered */
 	n = passwire_query(j->id, qname, qtype, j->query, sizeof(j->query));
 	/* one event to start from the loop (ev is the try's read event once it runs) */
-	if (n == 0 || (j->ev = event_new(p->base, -1, 0, first_try_cb, j)) == NULL) {
+	if (n == 0 || (j->ev = event_new(p->base, -1, 0, first_try_cb, j)) == NULL ||
+	    (j->timer = evtimer_new(p->base, timer_cb, j)) == NULL) {
+		if (j->ev != NULL)
+			event_free(j->ev);
 		clients_dec(p->clients, client);
 		free(j);
 		*why = "no-memory";

@@ -17,8 +17,8 @@
 #define PASS_TCP_MS	2000	/* the TCP exchange after a truncated answer */
 
 struct pass_stats {
-	uint64_t answered;	/* an answer came back */
-	uint64_t failed;	/* none did (timeouts, refused, malformed): SERVFAIL */
+	uint64_t answered;	/* an answer came back and was relayed */
+	uint64_t failed;	/* none did (timeouts, refused), or a malformed one: SERVFAIL */
 	uint64_t busy;		/* not asked: PASS_MAX or the client's share in flight */
 	uint64_t tcp;		/* asked again over TCP (truncated over UDP) */
 	uint64_t foreign;	/* datagrams that answered something else, ignored */
@@ -32,9 +32,10 @@ struct pass_job;
  * A job's end. resp[0..len): the server's answer, which passwire_check found to answer
  * the query (PASSWIRE_OK), from server. resp NULL: no answer; why says what happened
  * ("timeout", "refused": ICMP unreachable from every try, "malformed", "tcp-failed", "no-memory").
- * The job is gone once this returns.
+ * Returns 0 when resp became the client's answer, -1 otherwise (none, or one that did not
+ * parse): counted answered or failed. The job is gone once this returns.
  */
-typedef void (*pass_done_fn)(void *arg, const uint8_t *resp, size_t len,
+typedef int (*pass_done_fn)(void *arg, const uint8_t *resp, size_t len,
     const struct sockaddr *server, const char *why);
 
 /* NULL when out of memory. */

@@ -207,7 +207,9 @@ passwire_answer(const uint8_t *resp, size_t len, const char *zone,
 		return -1;
 	if ((zrdf = ldns_dname_new_frm_str(zone)) == NULL || (b = ldns_buffer_new(512)) == NULL)
 		goto out;
-	r->server_rcode = ldns_pkt_get_rcode(pkt);
+	/* The 12-bit rcode: the OPT's upper 8 bits (RFC 6891 6.1.3) and the header's 4;
+	 * BADVERS (16) has the header's at 0, NOERROR alone. */
+	r->server_rcode = ldns_pkt_edns_extended_rcode(pkt) << 4 | ldns_pkt_get_rcode(pkt);
 	pass = r->server_rcode == LDNS_RCODE_NOERROR || r->server_rcode == LDNS_RCODE_NXDOMAIN;
 	r->rcode = pass ? r->server_rcode : LDNS_RCODE_SERVFAIL;
 	if (pass && (copy_records(b, ldns_pkt_answer(pkt), zrdf, LDNS_SECTION_ANSWER, &counts[0],

@@ -48,7 +48,7 @@ struct passwire_client {
 /* What the server's answer said, for the audit line and the counters. */
 struct passwire_result {
 	int rcode;		/* what the client is told */
-	int server_rcode;	/* what the server said */
+	int server_rcode;	/* what the server said (12 bits: its OPT's upper 8 too) */
 	unsigned dropped;	/* records outside the zone left out */
 	unsigned n4, n6;	/* A and AAAA records in the answer (the first
 				 * PASSWIRE_ADDRS kept below) */

@@ -176,7 +176,7 @@ append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
 /* What an audit line of a passed query adds: the zone, the server, its answer. */
 struct pass_note {
 	const char *zone;
-	const struct sockaddr *server;		/* NULL: none was asked (busy) */
+	const struct sockaddr *server;		/* NULL: none was asked (busy, stopped) */
 	const struct passwire_result *res;	/* NULL: no answer */
 };
 
@@ -332,8 +332,9 @@ pass_reply(const struct pending *pd, int tcp, const uint8_t *resp, size_t len,
 	return outlen;
 }
 
-/* The end of a pass: the audit line, the counters, the answer to the client. */
-static void
+/* The end of a pass: the audit line, the counters, the answer to the client. 0 when the
+ * server's answer (resp) was relayed, -1 when the client was told SERVFAIL. */
+static int
 pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
     const struct sockaddr *server, const char *why)
 {
@@ -373,13 +374,14 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
 	}
 	LIST_REMOVE(pd, entry);
 	free(pd);
+	return ok ? 0 : -1;
 }
 
-static void
+static int
 pass_done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *server,
     const char *why)
 {
-	pass_finish(arg, resp, len, server, why);
+	return pass_finish(arg, resp, len, server, why);
 }
 
 /* Ask the stub zone's servers for q, answered later on us (UDP) or tc (TCP). 0, or -1
@@ -749,6 +751,12 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && !(what & BEV_EVENT_ERROR) && tc->passes > 0) {
+		/* not idle: a query is outstanding at a stub zone's server (RFC 7766 6.2.3);
+		 * a pass is bounded (pass.h), and the next quiet spell is timed again */
+		bufferevent_enable(bev, (what & BEV_EVENT_READING) ? EV_READ : EV_WRITE);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		tc->srv->stats.tcp_idle_closed++;
 	tcp_free(tc);
@@ -996,13 +1004,15 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	pass_free(srv->pass);		/* no job calls back after this */
+	/* Passes in flight end here: SERVFAIL to their clients (a UDP one gets it; a TCP
+	 * connection is closed below) and each its audit line, as every query has one. */
 	while (!LIST_EMPTY(&srv->pending)) {
 		struct pending *pd = LIST_FIRST(&srv->pending);
 
-		LIST_REMOVE(pd, entry);
-		free(pd);
+		pass_cancel(pd->job);
+		(void)pass_finish(pd, NULL, 0, NULL, "stopped");	/* frees pd */
 	}
+	pass_free(srv->pass);
 	while (!LIST_EMPTY(&srv->conns))
 		tcp_free(LIST_FIRST(&srv->conns));
 	for (i = 0; i < srv->nudp; i++) {

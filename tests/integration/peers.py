@@ -393,22 +393,28 @@ class DnsServer:
 
 class SilentUdp:
     """A UDP socket that reads queries and never answers: a DNS server that is down
-    without the ICMP port-unreachable a closed port would give."""
+    without the ICMP port-unreachable a closed port would give. port 0: one the kernel
+    picks (self.port). A subclass answers by overriding handle()."""
 
     def __init__(self, addr, port):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((addr, port))
-        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.1)
         self.received = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
+    def handle(self, data, peer):
+        """Each datagram received (data from peer), after it is counted: nothing here."""
+
     def _run(self):
         while not self._stop.is_set():
             try:
-                self.sock.recvfrom(4096)
+                data, peer = self.sock.recvfrom(65535)
                 self.received += 1
+                self.handle(data, peer)
             except socket.timeout:
                 continue
             except OSError:

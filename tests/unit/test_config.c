@@ -2117,11 +2117,171 @@ test_roundtrip_many_ports(void **state)
 	assert_true(whole);
 }
 
+/* ---- stub-zone ---- */
+
+static void
+test_stub_zone(void **state)
+{
+	struct config *c;
+	char b[ADDR_STRLEN], *out;
+
+	(void)state;
+	c = must_parse("allow a.example 443\n"
+	    "stub-zone Cluster.Local. 10.96.0.10\n"
+	    "stub-zone corp.internal 10.0.0.53:5353 [fd00::53] [fd00::54]:54 10.0.0.54\n", NULL);
+	assert_int_equal(c->nstub_zones, 2);
+	assert_string_equal(c->stub_zones[0].zone, "cluster.local");
+	assert_int_equal(c->stub_zones[0].len, strlen("cluster.local"));
+	assert_int_equal(c->stub_zones[0].nservers, 1);
+	assert_string_equal(addr_str(&c->stub_zones[0].servers[0], 1, b), "10.96.0.10:53");
+	assert_string_equal(c->stub_zones[0].origin, NAME ":2");
+	assert_string_equal(c->stub_zones[1].zone, "corp.internal");
+	assert_int_equal(c->stub_zones[1].nservers, 4);
+	assert_string_equal(addr_str(&c->stub_zones[1].servers[0], 1, b), "10.0.0.53:5353");
+	assert_string_equal(addr_str(&c->stub_zones[1].servers[1], 1, b), "[fd00::53]:53");
+	assert_string_equal(addr_str(&c->stub_zones[1].servers[2], 1, b), "[fd00::54]:54");
+	assert_string_equal(addr_str(&c->stub_zones[1].servers[3], 1, b), "10.0.0.54:53");
+	out = print_str(c);
+	assert_true(has_line(out, "stub-zone cluster.local 10.96.0.10:53"));
+	assert_true(has_line(out,
+	    "stub-zone corp.internal 10.0.0.53:5353 [fd00::53]:53 [fd00::54]:54 10.0.0.54:53"));
+	assert_non_null(strstr(out, "stub-zone cluster.local 10.96.0.10:53\t# " NAME ":2\n"));
+	free(out);
+	config_unref(c);
+
+	/* none: none printed */
+	c = must_parse("allow a.example 443\n", NULL);
+	assert_int_equal(c->nstub_zones, 0);
+	out = print_str(c);
+	assert_null(strstr(out, "stub-zone"));
+	free(out);
+	config_unref(c);
+
+	/* sixteen zones are taken, before policies too */
+	{
+		char text[2048];
+		size_t i, o = 0;
+
+		for (i = 0; i < 16; i++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+			    "stub-zone z%zu.cluster.local 10.0.0.%zu\n", i, i + 1);
+		snprintf(text + o, sizeof(text) - o, "policy ci via 10.0.0.1\nallow a.example 443\n");
+		c = must_parse(text, NULL);
+		assert_int_equal(c->nstub_zones, 16);
+		assert_string_equal(c->stub_zones[15].zone, "z15.cluster.local");
+		config_unref(c);
+	}
+}
+
+static void
+test_stub_zone_bad(void **state)
+{
+	static const struct in_out lines[] = {
+		{ "stub-zone cluster.local",
+		  "usage: stub-zone ZONE SERVER[:PORT]... (stub-zone cluster.local 10.96.0.10)" },
+		{ "stub-zone", "usage: stub-zone ZONE SERVER[:PORT]... (stub-zone cluster.local "
+		  "10.96.0.10)" },
+		{ "stub-zone . 10.0.0.1", "stub-zone .: the root would pass every name out: name "
+		  "the one domain to pass" },
+		{ "stub-zone com 10.0.0.1", "stub-zone com: a public suffix: its server would be "
+		  "asked names anyone can register; name the domain it is authoritative for "
+		  "(cluster.local)" },
+		{ "stub-zone CO.UK. 10.0.0.1", "stub-zone co.uk: a public suffix: its server would "
+		  "be asked names anyone can register; name the domain it is authoritative for "
+		  "(cluster.local)" },
+		{ "stub-zone local 10.0.0.1", "stub-zone local: a public suffix: its server would "
+		  "be asked names anyone can register; name the domain it is authoritative for "
+		  "(cluster.local)" },
+		{ "stub-zone cluster.local coredns.kube-system",
+		  "stub-zone cluster.local: server coredns.kube-system: 'coredns.kube-system': not "
+		  "an IP address (an address, with :PORT if not 53: a name would need a lookup out)" },
+		{ "stub-zone cluster.local 10.0.0.1:0", "stub-zone cluster.local: server "
+		  "10.0.0.1:0: '0': port must be 1-65535 (an address, with :PORT if not 53: a name "
+		  "would need a lookup out)" },
+		{ "stub-zone cluster.local 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5",
+		  "stub-zone cluster.local: at most 4 servers" },
+		{ "stub-zone bad..local 10.0.0.1", NULL },
+		{ "stub-zon cluster.local 10.0.0.1", "unknown directive 'stub-zon'; did you mean "
+		  "'stub-zone'?" },
+	};
+	char text[2048];
+	size_t i, o = 0;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < NELEM(lines); i++) {
+		struct config *c = NULL;
+
+		if (lines[i].out == NULL) {	/* refused; the message is dname's */
+			bad += parse_env(lines[i].in, NULL, &c) != -1 || c != NULL ||
+			    strncmp(err, NAME ":1: stub-zone bad..local: ", 26) != 0;
+			continue;
+		}
+		bad += line_refused("allow a.example 443\n", lines[i].in, "", lines[i].out);
+	}
+	/* twice, in another spelling */
+	bad += line_refused("stub-zone cluster.local 10.0.0.1\n", "stub-zone CLUSTER.local. "
+	    "10.0.0.2", "", "stub-zone cluster.local is written twice (first at " NAME ":1)");
+	/* inside a policy section */
+	bad += line_refused("policy ci via 10.0.0.1\n", "stub-zone cluster.local 10.0.0.1", "",
+	    "stub-zone inside policy ci: stub zones are gateway-wide; write them before the "
+	    "first policy line");
+	/* a seventeenth */
+	for (i = 0; i < 16; i++)	/* short lines: line_refused's file is 512 bytes */
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "stub-zone z%zu.k8s 1.0.0.%zu\n",
+		    i, i + 1);
+	bad += line_refused(text, "stub-zone z16.k8s 1.0.0.17", "",
+	    "stub-zone z16.k8s: at most 16 stub zones");
+	/* the resolver's own listening address, written before or after */
+	bad += refused_with("own address", "stub-zone cluster.local 10.0.0.9 127.0.0.1:5353\n"
+	    "dns-listen 127.0.0.1:5353\n", NULL, NAME ":1: stub-zone cluster.local: server "
+	    "127.0.0.1:5353 is this resolver's own dns-listen address");
+	bad += refused_with("own address 2", "dns-listen [::1]:53\nstub-zone cluster.local [::1]\n",
+	    NULL, NAME ":2: stub-zone cluster.local: server [::1]:53 is this resolver's own "
+	    "dns-listen address");
+	assert_int_equal(bad, 0);
+	/* another port of the same address is another server */
+	config_unref(must_parse("dns-listen 127.0.0.1:5353\nstub-zone cluster.local 127.0.0.1\n",
+	    NULL));
+}
+
+static void
+test_roundtrip_stub_zone(void **state)
+{
+	static const char *const names[] = { "a.example" };
+	static const uint16_t ports[] = { 443 };
+	struct config *a, *b = NULL;
+	char *pa;
+	size_t i, j;
+
+	(void)state;
+	roundtrip("allow a.example 443\nstub-zone Cluster.local 10.96.0.10\n"
+	    "stub-zone corp.internal [fd00::53]:5353 10.0.0.53\n", NULL, names, 1, ports, 1);
+	/* and the zones themselves are the same */
+	a = must_parse("stub-zone cluster.local 10.96.0.10 [fd00::53]:5353\n", NULL);
+	pa = print_str(a);
+	assert_int_equal(config_parse("printed", pa, strlen(pa), NULL, &b, err, sizeof(err)), 0);
+	assert_int_equal(b->nstub_zones, a->nstub_zones);
+	for (i = 0; i < a->nstub_zones; i++) {
+		assert_string_equal(b->stub_zones[i].zone, a->stub_zones[i].zone);
+		assert_int_equal(b->stub_zones[i].nservers, a->stub_zones[i].nservers);
+		for (j = 0; j < a->stub_zones[i].nservers; j++)
+			assert_true(addr_equal((const struct sockaddr *)&a->stub_zones[i].servers[j],
+			    (const struct sockaddr *)&b->stub_zones[i].servers[j], 1));
+	}
+	free(pa);
+	config_unref(a);
+	config_unref(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_settings_good),
+		cmocka_unit_test(test_stub_zone),
+		cmocka_unit_test(test_stub_zone_bad),
+		cmocka_unit_test(test_roundtrip_stub_zone),
 		cmocka_unit_test(test_settings_fields),
 		cmocka_unit_test(test_empty_and_defaults),
 		cmocka_unit_test(test_settings_bad),

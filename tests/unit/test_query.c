@@ -259,6 +259,9 @@ setup(void **state)
 	add_rule_flags("*.hidden.deep.example.org", RULE_DENY, 1, UINT16_MAX);
 	add_rule_flags("port.deep.example.org", RULE_DENY, 443, 443);	/* some ports only */
 	add_rule("Trailing.Example.NET.");	/* normalised to trailing.example.net */
+	add_rule_flags("secret.cluster.local", RULE_DENY, 1, UINT16_MAX);	/* in a stub zone */
+	add_rule_flags("port.cluster.local", RULE_DENY, 443, 443);
+	add_rule("allowed.cluster.local");
 	{
 		struct portrange pr = { 443, 443 };
 		char err[256];
@@ -1767,6 +1770,163 @@ test_report_mode(void **state)
 	free_res();
 }
 
+/* ---- stub zones: names at or below one are passed (QUERY_PASS), nothing written ---- */
+
+static struct stub_zone stubs[2] = {
+	{ .zone = "corp.internal", .len = 13 },
+	{ .zone = "cluster.local", .len = 13 },
+};
+
+static struct query_env
+env_stub(void)
+{
+	struct query_env e = env_with(1, 1);
+
+	e.stub_zones = stubs;
+	e.nstub_zones = NELEM(stubs);
+	return e;
+}
+
+/* The query is passed to zone; nothing is written. */
+static void
+assert_passed(const struct wire *w, const struct query_env *e, const struct stub_zone *zone)
+{
+	struct query_info info;
+	size_t len = 0x5a5a;
+	uint8_t out[600];
+
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(query_answer(w->b, w->len, e, out, sizeof(out), &len, &info),
+	    QUERY_PASS);
+	assert_int_equal(info.verdict, VERDICT_PASS);
+	assert_ptr_equal(info.stub, zone);
+	assert_int_equal(info.question_end, w->qend);
+	assert_null(info.rule);
+	assert_int_equal(out[0], 0xee);
+}
+
+static void
+test_stub_pass(void **state)
+{
+	struct query_env e = env_stub();
+	struct wire w;
+	struct res *r;
+
+	(void)state;
+	make_query(&w, .id = 0x8001, .name = "web.default.svc.cluster.local", .type = T_A);
+	assert_passed(&w, &e, &stubs[1]);
+	/* any case, EDNS, another type, RD clear */
+	make_query(&w, .id = 0x8002, .name = "WEB.Default.svc.Cluster.LOCAL", .type = T_SRV,
+	    .edns = 1232, .eflags = EDNS_DO, .no_rd = 1);
+	assert_passed(&w, &e, &stubs[1]);
+	/* the apex itself, the other zone */
+	make_query(&w, .id = 0x8003, .name = "cluster.local", .type = T_SOA);
+	assert_passed(&w, &e, &stubs[1]);
+	make_query(&w, .id = 0x8004, .name = "db.corp.internal", .type = T_AAAA);
+	assert_passed(&w, &e, &stubs[0]);
+	/* an allow rule in the zone does not answer it: the zone's servers do */
+	make_query(&w, .id = 0x8005, .name = "allowed.cluster.local", .type = T_A);
+	assert_passed(&w, &e, &stubs[1]);
+	/* a deny rule for some ports only does not refuse the name (DNS has no port) */
+	make_query(&w, .id = 0x8006, .name = "port.cluster.local", .type = T_A);
+	assert_passed(&w, &e, &stubs[1]);
+	/* report mode passes too */
+	e.report = 1;
+	make_query(&w, .id = 0x8007, .name = "x.cluster.local", .type = T_A);
+	assert_passed(&w, &e, &stubs[1]);
+	e.report = 0;
+	/* another policy: still passed */
+	e.policy = 1;
+	assert_passed(&w, &e, &stubs[1]);
+	/* no stub zones: the same name is refused as any other */
+	e = env_with(1, 1);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_DENY);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NXDOMAIN);
+	free_res();
+}
+
+static void
+test_stub_not_passed(void **state)
+{
+	static const char *const outside[] = {
+		"xcluster.local", "cluster.local.evil.test", "x.cluster.local.evil.test",
+		"local", "cluster.locals", "corp.internal.cluster", EVIL,
+	};
+	struct query_env e = env_stub();
+	struct wire w;
+	struct res *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(outside); i++) {
+		make_query(&w, .id = (uint16_t)(0x8100 + i), .name = outside[i], .type = T_A);
+		r = run(&w, &e);
+		assert_int_equal(r->r, QUERY_ANSWER);
+		assert_int_equal(r->info.verdict, VERDICT_DENY);
+		assert_null(r->info.stub);
+		assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NXDOMAIN);
+	}
+	/* a deny rule for every port wins over the zone, and its wildcard child too */
+	make_query(&w, .id = 0x8110, .name = "secret.cluster.local", .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_DENY);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NXDOMAIN);
+	/* ... in report mode too */
+	e.report = 1;
+	r = run(&w, &e);
+	assert_int_not_equal(r->info.verdict, VERDICT_PASS);
+	e.report = 0;
+	/* a name outside the zones but allowed: answered as before */
+	make_query(&w, .id = 0x8111, .name = ALLOWED, .type = T_A);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_ALLOW);
+	free_res();
+}
+
+/* Malformed and refused queries in a zone are answered here, as before: never passed. */
+static void
+test_stub_malformed(void **state)
+{
+	struct query_env e = env_stub();
+	struct wire w;
+	struct res *r;
+
+	(void)state;
+	/* two questions */
+	HEADER(&w, 0x8201, F_RD, .qd = 2);
+	w_question(&w, "a.cluster.local", T_A, C_IN);
+	w_question(&w, "b.cluster.local", T_A, C_IN);
+	r = run(&w, &e);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_FORMERR);
+	/* the question cut short */
+	make_query(&w, .id = 0x8202, .name = "a.cluster.local", .type = T_A);
+	w.len -= 2;
+	r = run(&w, &e);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_FORMERR);
+	/* class CH */
+	HEADER(&w, 0x8203, F_RD, .qd = 1);
+	w_question(&w, "a.cluster.local", T_A, C_CH);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_INVALID);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_REFUSED);
+	/* a zone transfer */
+	make_query(&w, .id = 0x8204, .name = "cluster.local", .type = T_AXFR);
+	r = run(&w, &e);
+	assert_int_equal(r->info.verdict, VERDICT_INVALID);
+	assert_int_not_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NOERROR);
+	/* another opcode (UPDATE) */
+	make_query(&w, .id = 0x8205, .name = "cluster.local", .type = T_SOA, .flags = OPCODE(5));
+	r = run(&w, &e);
+	assert_int_not_equal(r->info.verdict, VERDICT_PASS);
+	assert_int_equal(ldns_pkt_get_rcode(r->pkt), LDNS_RCODE_NOTIMPL);
+	/* a response: dropped */
+	make_query(&w, .id = 0x8206, .name = "a.cluster.local", .type = T_A, .flags = F_QR);
+	r = run(&w, &e);
+	assert_int_equal(r->r, QUERY_DROP);
+	free_res();
+}
+
 int
 main(void)
 {
@@ -1811,6 +1971,9 @@ main(void)
 		cmocka_unit_test(test_name_flags),
 		cmocka_unit_test(test_per_policy),
 		cmocka_unit_test(test_report_mode),
+		cmocka_unit_test(test_stub_pass),
+		cmocka_unit_test(test_stub_not_passed),
+		cmocka_unit_test(test_stub_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
