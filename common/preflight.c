@@ -89,6 +89,61 @@ preflight_env_default(struct preflight_env *env)
 	env->kubernetes = getenv("KUBERNETES_SERVICE_HOST");
 }
 
+/* ---- stub zones ---- */
+
+/* The dns-listen address a local address sa:port would reach (the same address, or a
+ * wildcard of its family), or NULL. */
+static const struct sockaddr *
+listen_reached(const struct config *c, const struct sockaddr *sa)
+{
+	size_t i;
+
+	for (i = 0; i < c->dns_listen.n; i++) {
+		const struct sockaddr *l = (const struct sockaddr *)&c->dns_listen.v[i];
+
+		if (l->sa_family == sa->sa_family && addr_port(l) == addr_port(sa) &&
+		    (addr_is_any(l) || addr_equal(l, sa, 1)))
+			return l;
+	}
+	return NULL;
+}
+
+/* A stub zone's server that is this host on a port the resolver listens on is the
+ * resolver itself: every query for the zone would come back to it, again and again
+ * (the config check catches the same address written twice; this one any address of
+ * the host, asked of the kernel, as the pool's). */
+static int
+check_stub_zones(struct pf *pf)
+{
+	struct route_probe *rp = NULL;
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < pf->c->nstub_zones; i++) {
+		const struct stub_zone *z = &pf->c->stub_zones[i];
+
+		for (j = 0; rc == 0 && j < z->nservers; j++) {
+			const struct sockaddr *sa = (const struct sockaddr *)&z->servers[j], *l;
+			const char *kind = NULL;
+			char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+			if ((l = listen_reached(pf->c, sa)) == NULL)
+				continue;
+			if (rp == NULL && (rp = route_probe_open()) == NULL)
+				return fail(pf, "stub-zone %s: asking the kernel's routes: %s", z->zone,
+				    strerror(errno));
+			if (route_probe_kind(rp, sa, &kind) == 0 && kind != NULL &&
+			    strcmp(kind, "local") == 0)
+				rc = fail(pf, "%s: stub-zone %s: server %s is this host, where the "
+				    "resolver itself listens (dns-listen %s): name the zone's own "
+				    "server", z->origin, z->zone, addr_format(sa, 1, a, sizeof(a)),
+				    addr_format(l, 1, b, sizeof(b)));
+		}
+	}
+	route_probe_close(rp);
+	return rc;
+}
+
 /* ---- answer pool ---- */
 
 /* The pool needs addresses that reach this host from the clients' network: each one a
@@ -497,7 +552,8 @@ preflight_check(const struct config *c, const struct preflight_env *env, char **
 		pf.ifaces = own;
 	}
 	if (check_user(&pf, &pw) == -1 || check_audit(&pf, &pw) == -1 ||
-	    check_listeners(&pf) == -1 || check_upstream(&pf) == -1 || check_pool(&pf) == -1)
+	    check_listeners(&pf) == -1 || check_upstream(&pf) == -1 || check_pool(&pf) == -1 ||
+	    check_stub_zones(&pf) == -1)
 		goto out;
 	add_warnings(&pf);
 	rc = 0;

@@ -463,6 +463,25 @@ test_pool(void **state)
 	assert_int_equal(check_as(OK_BASE, NULL, 0, 0, "10.96.0.1"), 0);	/* answer auto: fine */
 }
 
+/* ---- stub zones ---- */
+
+/* A server that is this host on a port the resolver listens on is the resolver: the
+ * kernel is asked (127.0.0.7 is local, 192.0.2.1 is not). */
+static void
+test_stub_zone_loop(void **state)
+{
+	(void)state;
+	write_resolvconf("nameserver 192.0.2.53\n");
+	assert_error("allow a.example 443\ndns-listen 0.0.0.0:5353\nuser root\n"
+	    "stub-zone cluster.local 127.0.0.7:5353\n",
+	    NAME ":4: stub-zone cluster.local: server 127.0.0.7:5353 is this host, where the "
+	    "resolver itself listens (dns-listen 0.0.0.0:5353): name the zone's own server");
+	assert_ok(OK_BASE "stub-zone cluster.local 127.0.0.7:5354\n", NULL);	/* other port */
+	assert_ok(OK_BASE "stub-zone cluster.local 127.0.0.7:5353\n", NULL);	/* bound to .1 */
+	assert_ok("allow a.example 443\ndns-listen 0.0.0.0:5353\nuser root\n"
+	    "stub-zone cluster.local 192.0.2.1:5353\n", NULL);			/* not this host */
+}
+
 static int
 teardown(void **state)
 {
@@ -484,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_upstream),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_stub_zone_loop),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
