@@ -10,30 +10,8 @@
 #include <ldns/ldns.h>
 #include <string.h>
 
+#include "dnswire.h"
 #include "query.h"
-
-#define HDR 12
-#define FLAG_QR 0x8000
-#define FLAG_AA 0x0400
-#define FLAG_TC 0x0200
-#define FLAG_RD 0x0100
-#define FLAG_RA 0x0080
-#define FLAG_CD 0x0010
-#define OPCODE(f) (((f) >> 11) & 0xf)
-#define EDNS_DO 0x8000
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static uint8_t
 lower(uint8_t c)
@@ -67,19 +45,19 @@ passwire_query(uint16_t id, const uint8_t *qname, uint16_t qtype, uint8_t *out, 
 
 	if (n == 0 || cap < PASSWIRE_QUERY_MAX)
 		return 0;
-	memset(out, 0, HDR);
-	wr16(out, id);
-	wr16(out + 4, 1);		/* QDCOUNT; flags 0: QUERY, RD clear */
-	wr16(out + 10, 1);		/* ARCOUNT: the OPT */
+	memset(out, 0, DNSWIRE_HDR);
+	dnswire_wr16(out, id);
+	dnswire_wr16(out + 4, 1);		/* QDCOUNT; flags 0: QUERY, RD clear */
+	dnswire_wr16(out + 10, 1);		/* ARCOUNT: the OPT */
 	for (i = 0; i < n; i++)		/* length bytes are under 64: lower() keeps them */
-		out[HDR + i] = lower(qname[i]);
-	off = HDR + n;
-	wr16(out + off, qtype);
-	wr16(out + off + 2, LDNS_RR_CLASS_IN);
+		out[DNSWIRE_HDR + i] = lower(qname[i]);
+	off = DNSWIRE_HDR + n;
+	dnswire_wr16(out + off, qtype);
+	dnswire_wr16(out + off + 2, LDNS_RR_CLASS_IN);
 	off += 4;
 	out[off++] = 0;			/* OPT: root owner */
-	wr16(out + off, LDNS_RR_TYPE_OPT);
-	wr16(out + off + 2, QUERY_EDNS_PAYLOAD);
+	dnswire_wr16(out + off, LDNS_RR_TYPE_OPT);
+	dnswire_wr16(out + off + 2, QUERY_EDNS_PAYLOAD);
 	memset(out + off + 4, 0, 6);	/* extended rcode, version, flags (DO clear), rdlen */
 	return off + 10;
 }
@@ -91,22 +69,22 @@ passwire_check(const uint8_t *resp, size_t len, uint16_t id, const uint8_t *qnam
 	size_t n = name_len(qname, 255), i;
 	uint16_t flags;
 
-	if (len < HDR || rd16(resp) != id)
+	if (len < DNSWIRE_HDR || dnswire_rd16(resp) != id)
 		return PASSWIRE_FOREIGN;
-	flags = rd16(resp + 2);
-	if (!(flags & FLAG_QR) || OPCODE(flags) != LDNS_PACKET_QUERY)
+	flags = dnswire_rd16(resp + 2);
+	if (!(flags & DNSWIRE_QR) || DNSWIRE_OPCODE(flags) != LDNS_PACKET_QUERY)
 		return PASSWIRE_FOREIGN;
 	/* The question must be ours, byte for byte but for case (we sent it lowercase; a
 	 * server may answer in its own case). A server that leaves it out (RFC 1035 allows
 	 * that for some errors) cannot be told from a guess: ignored too. */
-	if (rd16(resp + 4) != 1 || n == 0 || len < HDR + n + 4)
+	if (dnswire_rd16(resp + 4) != 1 || n == 0 || len < DNSWIRE_HDR + n + 4)
 		return PASSWIRE_FOREIGN;
 	for (i = 0; i < n; i++)
-		if (lower(resp[HDR + i]) != lower(qname[i]))
+		if (lower(resp[DNSWIRE_HDR + i]) != lower(qname[i]))
 			return PASSWIRE_FOREIGN;
-	if (rd16(resp + HDR + n) != qtype || rd16(resp + HDR + n + 2) != LDNS_RR_CLASS_IN)
+	if (dnswire_rd16(resp + DNSWIRE_HDR + n) != qtype || dnswire_rd16(resp + DNSWIRE_HDR + n + 2) != LDNS_RR_CLASS_IN)
 		return PASSWIRE_FOREIGN;
-	if (flags & FLAG_TC)
+	if (flags & DNSWIRE_TC)
 		return PASSWIRE_TRUNCATED;
 	return PASSWIRE_OK;
 }
@@ -153,38 +131,38 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
     const uint16_t counts[3], const ldns_buffer *b, int tc, uint8_t *out, size_t cap,
     size_t *outlen)
 {
-	uint16_t cflags = rd16(cl->query + 2);
-	uint16_t flags = FLAG_QR | FLAG_RA | (cflags & (FLAG_RD | FLAG_CD)) |
+	uint16_t cflags = dnswire_rd16(cl->query + 2);
+	uint16_t flags = DNSWIRE_QR | DNSWIRE_RA | (cflags & (DNSWIRE_RD | DNSWIRE_CD)) |
 	    (uint16_t)(rcode & 0xf);
-	size_t qlen = cl->question_end - HDR, rlen = tc || b == NULL ? 0 : ldns_buffer_position(b);
-	size_t need = HDR + qlen + rlen + (cl->edns ? 11 : 0);
+	size_t qlen = cl->question_end - DNSWIRE_HDR, rlen = tc || b == NULL ? 0 : ldns_buffer_position(b);
+	size_t need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? 11 : 0);
 	size_t off;
 
 	if (need > cap || need > cl->limit)
 		return -1;
 	if (aa)
-		flags |= FLAG_AA;
+		flags |= DNSWIRE_AA;
 	if (tc)
-		flags |= FLAG_TC;
-	wr16(out, rd16(cl->query));
-	wr16(out + 2, flags);
-	wr16(out + 4, 1);
-	wr16(out + 6, tc ? 0 : counts[0]);
-	wr16(out + 8, tc ? 0 : counts[1]);
-	wr16(out + 10, (uint16_t)((tc ? 0 : counts[2]) + (cl->edns ? 1 : 0)));
-	memcpy(out + HDR, cl->query + HDR, qlen);
-	off = HDR + qlen;
+		flags |= DNSWIRE_TC;
+	dnswire_wr16(out, dnswire_rd16(cl->query));
+	dnswire_wr16(out + 2, flags);
+	dnswire_wr16(out + 4, 1);
+	dnswire_wr16(out + 6, tc ? 0 : counts[0]);
+	dnswire_wr16(out + 8, tc ? 0 : counts[1]);
+	dnswire_wr16(out + 10, (uint16_t)((tc ? 0 : counts[2]) + (cl->edns ? 1 : 0)));
+	memcpy(out + DNSWIRE_HDR, cl->query + DNSWIRE_HDR, qlen);
+	off = DNSWIRE_HDR + qlen;
 	if (rlen > 0)
 		memcpy(out + off, ldns_buffer_begin(b), rlen);
 	off += rlen;
 	if (cl->edns) {
 		out[off] = 0;
-		wr16(out + off + 1, LDNS_RR_TYPE_OPT);
-		wr16(out + off + 3, QUERY_EDNS_PAYLOAD);
+		dnswire_wr16(out + off + 1, LDNS_RR_TYPE_OPT);
+		dnswire_wr16(out + off + 3, QUERY_EDNS_PAYLOAD);
 		out[off + 5] = (uint8_t)(rcode >> 4);
 		out[off + 6] = 0;
-		wr16(out + off + 7, cl->dnssec_ok ? EDNS_DO : 0);
-		wr16(out + off + 9, 0);
+		dnswire_wr16(out + off + 7, cl->dnssec_ok ? DNSWIRE_EDNS_DO : 0);
+		dnswire_wr16(out + off + 9, 0);
 		off += 11;
 	}
 	*outlen = off;

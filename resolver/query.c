@@ -14,17 +14,9 @@
 #include <string.h>
 
 #include "dname.h"
+#include "dnswire.h"
 #include "util.h"
 
-#define HDR 12
-#define FLAG_QR 0x8000
-#define FLAG_AA 0x0400
-#define FLAG_TC 0x0200
-#define FLAG_RD 0x0100
-#define FLAG_RA 0x0080
-#define FLAG_CD 0x0010
-#define OPCODE(f) (((f) >> 11) & 0xf)
-#define EDNS_DO 0x8000
 static const char ede_text[] = "not on the allowlist";
 
 /* SOA in negative answers: we answer as if authoritative for the whole tree. */
@@ -46,12 +38,6 @@ struct msg {
 };
 
 /* ---- reading ---- */
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* Walk the name at off: labels ending in the root label, or, where pointer_ok, in a
  * pointer (not followed). Returns the offset past it, or 0 when malformed: an extended
@@ -98,9 +84,9 @@ read_opt(struct msg *m, const uint8_t *q, size_t name_off, size_t fixed)
 	if (q[name_off] != 0)
 		m->opt_root = 0;
 	if (m->nopt == 1) {
-		m->opt_size = rd16(q + fixed + 2);
+		m->opt_size = dnswire_rd16(q + fixed + 2);
 		m->opt_version = q[fixed + 5];
-		m->opt_flags = rd16(q + fixed + 6);
+		m->opt_flags = dnswire_rd16(q + fixed + 6);
 	}
 }
 
@@ -119,12 +105,12 @@ walk_records(struct msg *m, const uint8_t *q, size_t len, size_t off)
 			return;
 		}
 		fixed = off;
-		rdlen = rd16(q + fixed + 8);
+		rdlen = dnswire_rd16(q + fixed + 8);
 		if (fixed + 10 + rdlen > len) {
 			m->malformed = "malformed-record";
 			return;
 		}
-		if (i >= (unsigned)m->an + m->ns && rd16(q + fixed) == LDNS_RR_TYPE_OPT)
+		if (i >= (unsigned)m->an + m->ns && dnswire_rd16(q + fixed) == LDNS_RR_TYPE_OPT)
 			read_opt(m, q, name_off, fixed);
 		off = fixed + 10 + rdlen;
 	}
@@ -133,17 +119,17 @@ walk_records(struct msg *m, const uint8_t *q, size_t len, size_t off)
 static void
 parse(struct msg *m, const uint8_t *q, size_t len)
 {
-	size_t off = HDR;
+	size_t off = DNSWIRE_HDR;
 	unsigned i;
 
 	memset(m, 0, sizeof(*m));
 	m->opt_root = 1;
-	m->id = rd16(q);
-	m->flags = rd16(q + 2);
-	m->qd = rd16(q + 4);
-	m->an = rd16(q + 6);
-	m->ns = rd16(q + 8);
-	m->ar = rd16(q + 10);
+	m->id = dnswire_rd16(q);
+	m->flags = dnswire_rd16(q + 2);
+	m->qd = dnswire_rd16(q + 4);
+	m->an = dnswire_rd16(q + 6);
+	m->ns = dnswire_rd16(q + 8);
+	m->ar = dnswire_rd16(q + 10);
 	for (i = 0; i < m->qd; i++) {
 		size_t name_off = off;
 
@@ -323,7 +309,7 @@ put_rr_head(struct out *o, uint16_t type, uint16_t class, uint32_t ttl, uint16_t
 static void
 put_addr_rr(struct out *o, uint16_t type, const void *addr, uint16_t alen, uint32_t ttl)
 {
-	put16(o, 0xc000 | HDR);		/* owner: the question name, as sent */
+	put16(o, 0xc000 | DNSWIRE_HDR);		/* owner: the question name, as sent */
 	put_rr_head(o, type, LDNS_RR_CLASS_IN, ttl, alen);
 	put_bytes(o, addr, alen);
 }
@@ -352,7 +338,7 @@ put_opt(struct out *o, int rcode, int dnssec_ok, int ede)
 	put_bytes(o, "", 1);
 	put16(o, LDNS_RR_TYPE_OPT);
 	put16(o, QUERY_EDNS_PAYLOAD);
-	put32(o, (uint32_t)((rcode >> 4) & 0xff) << 24 | (dnssec_ok ? EDNS_DO : 0));
+	put32(o, (uint32_t)((rcode >> 4) & 0xff) << 24 | (dnssec_ok ? DNSWIRE_EDNS_DO : 0));
 	put16(o, rdlen);
 	if (ede) {
 		put16(o, LDNS_EDNS_EDE);		/* RFC 8914 */
@@ -379,11 +365,11 @@ static void
 put_header(struct out *o, const struct msg *m, const struct plan *pl, uint16_t an,
     uint16_t ns, uint16_t ar, int tc)
 {
-	uint16_t flags = FLAG_QR | FLAG_AA | FLAG_RA | (uint16_t)(OPCODE(m->flags) << 11) |
-	    (m->flags & (FLAG_RD | FLAG_CD)) | (uint16_t)(pl->rcode & 0xf);
+	uint16_t flags = DNSWIRE_QR | DNSWIRE_AA | DNSWIRE_RA | (uint16_t)(DNSWIRE_OPCODE(m->flags) << 11) |
+	    (m->flags & (DNSWIRE_RD | DNSWIRE_CD)) | (uint16_t)(pl->rcode & 0xf);
 
 	if (tc)
-		flags |= FLAG_TC;
+		flags |= DNSWIRE_TC;
 	put16(o, m->id);
 	put16(o, flags);
 	put16(o, pl->question ? 1 : 0);
@@ -514,7 +500,7 @@ static const char *
 refusal(const struct msg *m, const struct query_info *info, int *rcode)
 {
 	*rcode = LDNS_RCODE_FORMERR;
-	if (OPCODE(m->flags) != LDNS_PACKET_QUERY) {
+	if (DNSWIRE_OPCODE(m->flags) != LDNS_PACKET_QUERY) {
 		*rcode = LDNS_RCODE_NOTIMPL;
 		return "opcode";
 	}
@@ -522,7 +508,7 @@ refusal(const struct msg *m, const struct query_info *info, int *rcode)
 		return "qdcount";
 	if (!m->question_ok)
 		return m->malformed;
-	if (m->flags & FLAG_TC)
+	if (m->flags & DNSWIRE_TC)
 		return "tc-set";
 	if (m->an != 0)
 		return "ancount";
@@ -580,13 +566,13 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	info->qname[0] = '\0';
 	*outlen = 0;
 	info->verdict = VERDICT_DROP;
-	if (qlen < HDR || outcap < QUERY_UDP_MIN) {
+	if (qlen < DNSWIRE_HDR || outcap < QUERY_UDP_MIN) {
 		info->reason = "short";
 		return QUERY_DROP;
 	}
 	parse(&m, q, qlen);
 	info->id = m.id;
-	if (m.flags & FLAG_QR) {
+	if (m.flags & DNSWIRE_QR) {
 		info->reason = "response";
 		return QUERY_DROP;
 	}
@@ -594,13 +580,13 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 		info->has_question = 1;
 		qname_text(q + m.qname_off, info, match, &matchlen);
 		info->flags = query_name_flags(q + m.qname_off);
-		info->qtype = rd16(q + m.question_end - 4);
-		info->qclass = rd16(q + m.question_end - 2);
+		info->qtype = dnswire_rd16(q + m.question_end - 4);
+		info->qclass = dnswire_rd16(q + m.question_end - 2);
 	}
 	info->edns = m.nopt > 0 && m.malformed == NULL;
 	if (info->edns) {
 		info->edns_size = m.opt_size;
-		info->dnssec_ok = (m.opt_flags & EDNS_DO) != 0;
+		info->dnssec_ok = (m.opt_flags & DNSWIRE_EDNS_DO) != 0;
 	}
 	memset(&pl, 0, sizeof(pl));
 	decide(&pl, &m, env, info, match, matchlen);
