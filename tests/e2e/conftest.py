@@ -113,6 +113,9 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed and _is_ours(item):
         for t in _topologies(item):
+            if hasattr(t, "report_sections"):   # a topology with daemons of its own
+                rep.sections.extend(t.report_sections())
+                continue
             for d in T.DAEMONS:
                 try:
                     lines = t.audit(d)[-12:]

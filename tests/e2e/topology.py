@@ -108,8 +108,9 @@ allow gw.example.test 80 private
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 
-# (test_pool.py builds a topology of its own: gh<pid>-pool-client, ...-pool-br, ...)
-_NS_RE = re.compile(r"^gh(\d+)-(?:pool-)?(client2|client|gw|inet|br)$")
+# (test_pool.py builds a topology of its own: gh<pid>-pool-client, ...-pool-br, ...;
+# k8s_topology.py gh<pid>-k8s-node, ...)
+_NS_RE = re.compile(r"^gh(\d+)-(?:(?:pool-)?(?:client2|client|gw|inet|br)|k8s-[a-z0-9-]+)$")
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -180,6 +181,20 @@ def _delete_ns(name):
             pass
     subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=scaled(10))
     shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
+
+
+def dnsmasq_queries(log):
+    """(qtype, name, source) for every query in a dnsmasq --log-queries file."""
+    out = []
+    try:
+        with open(log, errors="replace") as f:
+            for line in f:
+                m = re.search(r"query\[(\w+)\] (\S+) from (\S+)", line)
+                if m:
+                    out.append((m.group(1), m.group(2).lower().rstrip("."), m.group(3)))
+    except FileNotFoundError:
+        pass
+    return out
 
 
 # ---- processes ----------------------------------------------------------------------------
@@ -676,16 +691,7 @@ class Topology:
 
     def upstream_queries(self):
         """(qtype, name, source) for every query the internet's DNS server received."""
-        out = []
-        try:
-            with open(self.dns_log, errors="replace") as f:
-                for line in f:
-                    m = re.search(r"query\[(\w+)\] (\S+) from (\S+)", line)
-                    if m:
-                        out.append((m.group(1), m.group(2).lower().rstrip("."), m.group(3)))
-        except FileNotFoundError:
-            pass
-        return out
+        return dnsmasq_queries(self.dns_log)
 
     def _jsonl(self, path):
         try:
