@@ -186,7 +186,7 @@ class KubeTopology(T.Topology):
     def rules_text(self, ready):
         """The node's nat and filter tables (iptables-restore input) with the replicas
         ready as the gatehouse Service's endpoints."""
-        nat_chains, nat, filt_chains, filt = [], [], [], []
+        nat_chains, nat, filt = [], [], []
         services = [("GH", SERVICE_IP, SERVICE_PORTS, [r.addr for r in ready]),
                     ("DNS", DNS_SERVICE_IP, DNS_SERVICE_PORTS, [CDNS_POD])]
         for svc, ip, ports, eps in services:
@@ -323,7 +323,10 @@ class KubeTopology(T.Topology):
         for r in self.replicas:
             for d in T.DAEMONS:
                 r.start(d)
-        # the first sync: both replicas ready (their probes may lag their listeners)
+        self.wait_ready()
+
+    def wait_ready(self):
+        """sync() until every replica is ready (their probes may lag their listeners)."""
         ready = wait_until(self.sync, lambda names: len(names) == len(self.replicas),
                            timeout=20, interval=0.2)
         if len(ready) != len(self.replicas):
