@@ -99,6 +99,12 @@ def web_paths(k8s, tag):
 
 # ---- the tests ----------------------------------------------------------------------------
 
+def both_ready(k8s):
+    """sync() until both replicas are in the set (a probe of a busy replica may time out
+    once on a loaded machine)."""
+    wait_for(lambda: k8s.sync() == ["gw1", "gw2"], timeout=30, what="both replicas ready")
+
+
 def test_lookups_and_relays_through_the_service_in_two_policies(k8s):
     tag = helpers.tag()
     for pod, mine, other in ((K.POD_A, K.NAME_A, K.NAME_B), (K.POD_B, K.NAME_B, K.NAME_A)):
@@ -182,7 +188,7 @@ def test_networkpolicy_leaves_the_pods_only_the_service(k8s):
 
 
 def test_connections_spread_over_both_replicas(k8s):
-    assert k8s.sync() == ["gw1", "gw2"]
+    both_ready(k8s)
     assert all(v == list(K.REPLICA_ADDRS) for v in k8s.dnat_targets().values())
     tag = helpers.tag()
     mark = k8s.mark()
@@ -200,7 +206,7 @@ def test_connections_spread_over_both_replicas(k8s):
 
 def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
     gw1, gw2 = k8s.replicas
-    assert k8s.sync() == ["gw1", "gw2"]
+    both_ready(k8s)
     stopped = gw2.procs[FWD]
     os.kill(stopped.pid, signal.SIGSTOP)
     try:
@@ -220,7 +226,7 @@ def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
     finally:
         os.kill(stopped.pid, signal.SIGCONT)
     # ready again: back in the set, and new connections reach it again
-    wait_for(lambda: k8s.sync() == ["gw1", "gw2"], timeout=30, what="gw2 back in the set")
+    both_ready(k8s)
     assert all(v == list(K.REPLICA_ADDRS) for v in k8s.dnat_targets().values())
     mark = k8s.mark()
     tag = helpers.tag()
@@ -234,7 +240,7 @@ def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
 
 def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
     gw1, gw2 = k8s.replicas
-    assert k8s.sync() == ["gw1", "gw2"]
+    both_ready(k8s)
     status = gw1.procs[RES].stop(timeout=10)
     assert status == 0, gw1.procs[RES].stderr()[-3000:]
     wait_for(lambda: k8s.sync() == ["gw2"], timeout=30, what="gw1 to leave the set")
@@ -250,7 +256,7 @@ def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
     assert sorted(e["qname"] for e in got["gw2"]) == sorted(names), got
     assert not got["gw1"]
     gw1.start(RES)
-    wait_for(lambda: k8s.sync() == ["gw1", "gw2"], timeout=30, what="gw1 back in the set")
+    both_ready(k8s)
     mark = k8s.mark()
     for i in range(SPREAD):
         assert helpers.dig(k8s, K.NAME_A, ns=k8s.pod_a_ns).status == "NOERROR"
