@@ -344,16 +344,8 @@ class KubeTopology(T.Topology):
 
     # -- health and records
     def daemon_problems(self):
-        out = []
-        for r in self.replicas:
-            for d, p in r.procs.items():
-                if not p.running() and not p.expect_exit:
-                    out.append(f"{r.name} {d} (pid {p.pid}) exited with "
-                               f"{p.popen.returncode}:\n{p.stderr()[-4000:]}")
-                rep = p.sanitizer_report()
-                if rep:
-                    out.append(f"{r.name} {d} sanitizer report:\n{rep[-6000:]}")
-        return out
+        return [m for r in self.replicas for d, p in r.procs.items()
+                for m in p.problems(f"{r.name} {d}")]
 
     def report_sections(self):
         """The replicas' last audit lines and stderr, the node's tables (a failed test's

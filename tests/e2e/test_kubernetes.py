@@ -22,7 +22,6 @@ probe both /healthz of each replica, rewrite the node's rules for the ready ones
 
 import os
 import signal
-import sys
 
 import pytest
 
@@ -40,16 +39,9 @@ def k8s():
     reason = K.unavailable_reason()
     if reason:
         pytest.skip(f"e2e kubernetes: {reason}")
-    t = K.KubeTopology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP")))
-    try:
-        t.up()
-        wait_for(lambda: helpers.dig(t, K.NAME_A, ns=t.pod_a_ns).status == "NOERROR",
-                 what="the Service address to answer pod-a")
-        yield t
-    finally:
-        if t.keep and t.workdir:
-            sys.stderr.write(f"\ne2e: kubernetes work directory kept: {t.workdir}\n")
-        t.down()
+    yield from T.serve(K.KubeTopology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP"))),
+                       "the Service address to answer pod-a",
+                       lambda t: helpers.dig(t, K.NAME_A, ns=t.pod_a_ns).status == "NOERROR")
 
 
 def curl(k8s, pod, name, path, via_service=False, timeout=10):

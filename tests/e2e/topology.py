@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_until
+from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_for, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -259,6 +259,32 @@ class Proc:
     def sanitizer_report(self):
         text = self.stderr()
         return text if sanitizer_marks(text) else None
+
+    def problems(self, label):
+        """Strings: this process (label, for the message) exited when no one stopped it,
+        or printed a sanitizer report."""
+        out = []
+        if not self.running() and not self.expect_exit:
+            out.append(f"{label} (pid {self.pid}) exited with {self.popen.returncode}:\n"
+                       f"{self.stderr()[-4000:]}")
+        rep = self.sanitizer_report()
+        if rep:
+            out.append(f"{label} sanitizer report:\n{rep[-6000:]}")
+        return out
+
+
+def serve(topo, what, ready):
+    """A module fixture's body: bring topo up, wait until ready(topo) (what: the
+    condition, for the message), yield it, tear it down whatever happens (keeping the work
+    directory with GATEHOUSE_E2E_KEEP)."""
+    try:
+        topo.up()
+        wait_for(lambda: ready(topo), what=what)
+        yield topo
+    finally:
+        if topo.keep and topo.workdir:
+            sys.stderr.write(f"\ne2e: work directory kept: {topo.workdir}\n")
+        topo.down()
 
 
 # ---- the topology -------------------------------------------------------------------------
@@ -655,18 +681,7 @@ class Topology:
 
     def daemon_problems(self):
         """A list of strings: daemons that died or printed a sanitizer report."""
-        out = []
-        for d in DAEMONS:
-            p = self.procs.get(d)
-            if p is None:
-                continue
-            if not p.running() and not p.expect_exit:
-                out.append(f"{d} (pid {p.pid}) exited with {p.popen.returncode}:\n"
-                           f"{p.stderr()[-4000:]}")
-            rep = p.sanitizer_report()
-            if rep:
-                out.append(f"{d} sanitizer report:\n{rep[-6000:]}")
-        return out
+        return [m for d in DAEMONS if d in self.procs for m in self.procs[d].problems(d)]
 
     # -- records
     def audit(self, daemon):
