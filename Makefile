@@ -32,6 +32,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DGATEHOUSE_VERSION='"$(VERSION)"' $(WARN) $
 # $(call libs,FILES,MORE): the link flags for FILES, plus the pkg-config packages MORE.
 PKGS_common           = libevent libseccomp libpsl
 PKGS_resolver/query.c = ldns
+PKGS_resolver/passwire.c = ldns
 PKGS_forwarder/dns.c  = libcares
 PKGS_tools/audit_line.c    = jansson
 PKGS_tools/summary_print.c = jansson
@@ -41,7 +42,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The configuration reader: the daemons, test_config, test_preflight and fuzz_config link it.
 CONFIG   = common/config.c common/config_file.c common/config_env.c common/config_rules.c \
-           common/config_settings.c common/config_print.c common/config_ports.c common/hint.c \
+           common/config_settings.c common/config_print.c common/config_ports.c \
+           common/config_zones.c common/hint.c \
            common/policyset.c common/pool_net.c
 COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy.c \
            $(CONFIG) common/audit.c common/daemon.c common/iface.c \
@@ -49,7 +51,7 @@ COMMON   = common/log.c common/util.c common/dname.c common/addr.c common/policy
            common/preflight.c common/resolvconf.c common/route.c common/sandbox.c common/sock.c \
            common/lookups.c common/pool.c
 RESOLVER = resolver/main.c resolver/server.c resolver/query.c resolver/metrics.c resolver/burst.c \
-           resolver/tell.c resolver/pooled.c
+           resolver/tell.c resolver/pooled.c resolver/pass.c resolver/passwire.c
 FORWARDER = forwarder/main.c forwarder/listeners.c forwarder/conn.c forwarder/conn_audit.c \
            forwarder/dest.c forwarder/refuse.c forwarder/first_bytes.c forwarder/pump.c \
            forwarder/bufpool.c forwarder/dial.c forwarder/dns.c forwarder/cache.c \
@@ -130,6 +132,7 @@ UNIT_test_preflight = common/preflight.c common/resolvconf.c $(CONFIG) \
                       common/route.c
 UNIT_test_resolvconf = common/resolvconf.c
 UNIT_test_pool      = common/pool.c common/pool_net.c common/util.c
+UNIT_test_passwire  = resolver/passwire.c
 UNIT_test_tell      = resolver/tell.c common/lookups.c common/dname.c common/addr.c common/util.c
 UNIT_test_recent    = forwarder/recent.c common/lookups.c common/clients.c common/dname.c \
                       common/addr.c common/util.c
@@ -162,6 +165,7 @@ FUZZ_fuzz_resolvconf = common/resolvconf.c
 FUZZ_fuzz_audit_line = tools/audit_line.c tools/audit_time.c
 FUZZ_fuzz_lookups   = common/lookups.c common/dname.c common/addr.c common/util.c
 FUZZ_fuzz_pool      = common/pool.c common/pool_net.c common/util.c
+FUZZ_fuzz_passwire  = resolver/passwire.c
 FUZZ_TARGETS = $(foreach t,$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)),$(FUZZ_BUILD)/$(t))
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK_RUNS ?= 20000

@@ -79,7 +79,8 @@ config_finish(struct config_parser *ps)
 
 	for (i = 0; i < policyset_count(c->policies); i++)
 		policy_finish(policyset_policy(c->policies, i));
-	if (config_rules_check_routes(ps) == -1 || config_settings_finish(ps) == -1)
+	if (config_rules_check_routes(ps) == -1 || config_settings_finish(ps) == -1 ||
+	    config_zones_finish(ps) == -1)
 		return -1;
 	policyset_set_default_mode(c->policies, c->mode_report ? MODE_REPORT : MODE_ENFORCE);
 	if (policyset_finish(c->policies) == -1) {
@@ -187,6 +188,7 @@ config_unref(struct config *c)
 	}
 	free(c->routes);
 	free(c->ports);
+	config_zones_clear(c);
 	config_settings_clear(c);
 	free(c->set_line);
 	free(c->set_env);

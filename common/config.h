@@ -40,6 +40,18 @@ struct addrlist {
 	size_t n;
 };
 
+/* `stub-zone ZONE SERVER...` (config_zones.c): the resolver passes queries for names at
+ * or below zone to servers, authoritative for it, and relays their answers. */
+#define CONFIG_STUB_ZONES 16
+#define CONFIG_STUB_SERVERS 4
+struct stub_zone {
+	char *zone;		/* normalised: lowercase, no trailing dot */
+	size_t len;
+	struct sockaddr_storage servers[CONFIG_STUB_SERVERS];	/* ADDR:PORT (53 default) */
+	size_t nservers;
+	char *origin;		/* "FILE:LINE" */
+};
+
 struct config {
 	unsigned refs;
 	char *path;			/* the file read, or NULL when none */
@@ -68,6 +80,8 @@ struct config {
 	size_t nanswer6;
 	int blocked_refused;		/* 0: NXDOMAIN, 1: REFUSED */
 	uint32_t ttl, negative_ttl;
+	struct stub_zone *stub_zones;	/* in the order written */
+	size_t nstub_zones;
 	unsigned dns_tcp_max;		/* open TCP connections */
 	uint64_t dns_tcp_idle_ms;
 

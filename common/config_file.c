@@ -128,6 +128,12 @@ section_line(struct config_parser *ps, char **argv, int argc)
 			return config_err(ps, "usage: route PORT NAME[:PORT] [private]");
 		return config_rules_route(ps, argv[1], argv[2], argc == 4 ? argv[3] : NULL);
 	}
+	if (strcmp(argv[0], "stub-zone") == 0) {
+		if (ps->section > 0)
+			return config_err(ps, "stub-zone inside policy %s: stub zones are "
+			    "gateway-wide; write them before the first policy line", pol);
+		return config_zones_stub(ps, argv + 1, argc - 1);
+	}
 	if (ps->section > 0 && config_settings_find(argv[0]) != -1)
 		return config_err(ps, "'%s' inside policy %s: settings are gateway-wide (only "
 		    "allow, deny and mode lines belong to a policy); write it before the first policy "

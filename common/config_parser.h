@@ -134,6 +134,18 @@ int config_rules_mode(struct config_parser *ps, const char *word);
 /* The policy the reader adds rules to (ps->section's). */
 struct policy *config_rules_target(const struct config_parser *ps);
 
+/* ---- config_zones.c ---- */
+
+/* stub-zone ZONE SERVER[:PORT]... (argv: ZONE and the servers). Refuses the root, a
+ * public suffix, a zone written twice, names as servers. 0 or -1. */
+int config_zones_stub(struct config_parser *ps, char **argv, int argc);
+/* After every line: a server that is a dns-listen address is an error. 0 or -1. */
+int config_zones_finish(struct config_parser *ps);
+/* The stub-zone lines, for --check. */
+void config_zones_print(const struct config *c, FILE *f);
+/* Free them (config_unref). */
+void config_zones_clear(struct config *c);
+
 /* ---- config_env.c ---- */
 
 /* The value of variable name in env (NULL-terminated "NAME=value" strings, or NULL), or

@@ -112,6 +112,7 @@ void
 config_print(const struct config *c, FILE *f)
 {
 	print_rules(c, f);
+	config_zones_print(c, f);
 	config_ports_print(c, f);
 	config_settings_print(c, f);
 	print_policies(c, f);

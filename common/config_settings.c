@@ -489,15 +489,16 @@ config_settings_apply(struct config_parser *ps, const char *name, char **argv, i
 	int idx;
 
 	if ((idx = config_settings_find(name)) == -1) {
-		const char *words[SETTING_COUNT + 4], *best;
+		const char *words[SETTING_COUNT + 5], *best;
 		size_t i;
 
 		words[0] = "allow";
 		words[1] = "route";
 		words[2] = "deny";
 		words[3] = "policy";
+		words[4] = "stub-zone";
 		for (i = 0; i < SETTING_COUNT; i++)
-			words[i + 4] = settings[i].name;
+			words[i + 5] = settings[i].name;
 		if ((best = hint_closest(name, words, NELEM(words))) != NULL)
 			return config_err(ps, "unknown directive '%s'; did you mean '%s'?", name,
 			    best);

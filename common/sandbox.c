@@ -202,6 +202,13 @@ static const int resolver_calls[] = {
 	SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg),
 };
 
+/* The resolver with stub zones (resolver/pass.c): a socket per query to the zone's
+ * servers (connect; SO_ERROR once a TCP connect completes) and a random ID for each
+ * (getrandom). Without a stub-zone line at start, none of these. */
+static const int resolver_stub_calls[] = {
+	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(getrandom),
+};
+
 /* The forwarder: dialling upstreams and c-ares's servers (connect, SO_ERROR, socket
  * options), listeners for ports a reload adds (CAP_NET_BIND_SERVICE is kept for those),
  * splice mode's pipes. */
@@ -215,10 +222,11 @@ static const int forwarder_calls[] = {
  * route dumps) and an AF_UNIX datagram socket (glibc's if_nametoindex asks its ioctl
  * through one) in both; in the forwarder also AF_INET and AF_INET6 streams and datagrams
  * (upstream connections, c-ares, listeners added by a reload). The resolver opens every
- * socket it serves on at start and no IP socket after.
+ * socket it serves on at start and no IP socket after, unless it has stub zones (ip):
+ * then the same as the forwarder, for the queries to their servers.
  */
 static void
-allow_sockets(struct build *b, enum sandbox_daemon daemon)
+allow_sockets(struct build *b, enum sandbox_daemon daemon, int ip_sockets)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	static const int types[] = { SOCK_STREAM, SOCK_DGRAM };
@@ -235,7 +243,7 @@ allow_sockets(struct build *b, enum sandbox_daemon daemon)
 
 	allow(b, SCMP_SYS(socket), 2, nl);
 	allow(b, SCMP_SYS(socket), 3, ux);
-	if (daemon != SANDBOX_FORWARDER)
+	if (daemon != SANDBOX_FORWARDER && !ip_sockets)
 		return;
 	for (i = 0; i < NELEM(families); i++) {
 		for (j = 0; j < NELEM(types); j++) {
@@ -520,7 +528,9 @@ sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err, s
 		allow_all(&b, resolver_calls, NELEM(resolver_calls));
 	else
 		allow_all(&b, forwarder_calls, NELEM(forwarder_calls));
-	allow_sockets(&b, daemon);
+	if (daemon == SANDBOX_RESOLVER && cfg->nstub_zones > 0)
+		allow_all(&b, resolver_stub_calls, NELEM(resolver_stub_calls));
+	allow_sockets(&b, daemon, daemon == SANDBOX_RESOLVER && cfg->nstub_zones > 0);
 	allow_opens(&b, cfg);
 	allow_control(&b, daemon);
 	allow_abort(&b);

@@ -16,6 +16,8 @@
 struct resolver {
 	struct server *srv;
 	struct pooled *pooled;		/* `answer pool` at start, else NULL */
+	int stub_sockets;		/* started with stub zones, or without a sandbox: may
+					 * open sockets to their servers */
 };
 
 static int
@@ -30,6 +32,23 @@ resolver_start(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (r->pooled != NULL)
 		server_set_pool(r->srv, pooled_hook(r->pooled));
+	r->stub_sockets = d->cfg->nstub_zones > 0 || !d->cfg->sandbox;
+	return 0;
+}
+
+/* The seccomp filter is made at start: a reload cannot give the resolver the sockets
+ * stub zones need when it started without one. */
+static int
+resolver_prepare(struct daemon *d, const struct config *nc, char *err, size_t errlen)
+{
+	const struct resolver *r = d->arg;
+
+	if (nc->nstub_zones > 0 && !r->stub_sockets) {
+		snprintf(err, errlen, "stub-zone: the resolver started without one, and its "
+		    "sandbox lets it open no socket to a zone's server: restart it to add stub "
+		    "zones");
+		return -1;
+	}
 	return 0;
 }
 
@@ -85,6 +104,8 @@ resolver_metrics(const struct daemon *d, struct prom *p)
 	const struct resolver *r = d->arg;
 
 	metrics_write(p, server_stats(r->srv));
+	if (d->cfg->nstub_zones > 0)
+		metrics_write_pass(p, server_pass_stats(r->srv));
 	if (r->pooled != NULL)
 		pooled_metrics(r->pooled, p);
 }
@@ -101,8 +122,9 @@ resolver_stop(struct daemon *d)
 static const struct daemon_ops resolver_ops = {
 	.progname = PROGNAME, .name = "resolver", .sandbox = SANDBOX_RESOLVER,
 	.summary = "gatehouse-resolver: answers allowlisted names with the gateway's address and\n"
-	    "NXDOMAIN for every other name; forwards nothing; audits every lookup.",
-	/* no .prepare: every configuration that loads is taken */
+	    "NXDOMAIN for every other name; forwards nothing but the names of its stub zones,\n"
+	    "to their own servers; audits every lookup.",
+	.prepare = resolver_prepare,
 	.start = resolver_start, .reload = resolver_reload, .stop = resolver_stop,
 	.describe = resolver_describe, .started = resolver_started, .metrics = resolver_metrics,
 };
@@ -110,7 +132,7 @@ static const struct daemon_ops resolver_ops = {
 int
 main(int argc, char **argv)
 {
-	struct resolver r = { NULL, NULL };
+	struct resolver r = { NULL, NULL, 0 };
 
 	return daemon_main(argc, argv, &resolver_ops, &r);
 }

@@ -40,7 +40,7 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	uint32_t i;
 
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
-	    "DNS queries by client policy, verdict (allow, deny, invalid, drop) and query type.");
+	    "DNS queries by client policy, verdict (allow, deny, invalid, drop, pass) and query type.");
 	for (i = 0; i < polstats_count(s->policies); i++) {
 		const uint64_t *row = polstats_crow(s->policies, i);
 		const char *pol = polstats_name(s->policies, i);
@@ -80,4 +80,24 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	prom_by_label(p, "gatehouse_lookups_told_total", "counter",
 	    "Lookups of allowed names told the forwarder (lookups-socket): sent, repeat (the client's same name under a second ago: not sent), dropped (no forwarder bound, its queue full).",
 	    "result", told, s->told, NELEM(told));
+}
+
+void
+metrics_write_pass(struct prom *p, const struct pass_stats *s)
+{
+	static const char *const results[] = { "answered", "failed", "busy" };
+	const uint64_t n[] = { s->answered, s->failed, s->busy };
+
+	prom_by_label(p, "gatehouse_stub_queries_total", "counter",
+	    "Queries for stub-zone names: answered by a zone server, failed (no answer after "
+	    UTIL_STR(PASS_TRIES) " tries, or a malformed one: SERVFAIL), busy (not asked: "
+	    UTIL_STR(PASS_MAX) " in flight, or " UTIL_STR(PASS_PER_CLIENT) " from the client: "
+	    "SERVFAIL).", "result", results, n, NELEM(results));
+	prom_scalar(p, "gatehouse_stub_tcp_total", "counter",
+	    "Stub-zone queries asked again over TCP after a truncated UDP answer.", s->tcp);
+	prom_scalar(p, "gatehouse_stub_foreign_total", "counter",
+	    "Datagrams on a stub-zone query's socket that answered another question or ID "
+	    "(late answers, or guesses at one): ignored.", s->foreign);
+	prom_scalar(p, "gatehouse_stub_inflight", "gauge",
+	    "Stub-zone queries waiting for a zone server now.", s->inflight);
 }

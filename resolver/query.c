@@ -433,6 +433,23 @@ write_answer(struct out *o, const uint8_t *q, const struct msg *m, const struct 
 
 /* ---- the policy ---- */
 
+/* The zone of v[0..n) that name[0..len) (lowercase) is at or below, or NULL. */
+static const struct stub_zone *
+stub_zone_find(const struct stub_zone *v, size_t n, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct stub_zone *z = &v[i];
+
+		if (len < z->len || memcmp(name + len - z->len, z->zone, z->len) != 0)
+			continue;
+		if (len == z->len || name[len - z->len - 1] == '.')
+			return z;
+	}
+	return NULL;
+}
+
 /* Decide for a well-formed QUERY with one question in class IN. */
 static void
 plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
@@ -442,6 +459,15 @@ plan_name(struct plan *pl, const struct query_env *env, struct query_info *info,
 
 	info->rule = matchlen > 0 ? policyset_check(env->policies, env->policy, match,
 	    matchlen, 0) : NULL;
+	/* A stub zone's names are its servers' to answer (the allowlist does not decide
+	 * them, report mode neither), but a deny rule for every port still refuses one. */
+	if (matchlen > 0 && (info->rule == NULL || !(info->rule->flags & RULE_DENY)) &&
+	    (info->stub = stub_zone_find(env->stub_zones, env->nstub_zones, match,
+	    matchlen)) != NULL) {
+		info->verdict = VERDICT_PASS;
+		info->rule = NULL;
+		return;
+	}
 	/* A deny rule for every port refuses the name; one for some ports does not decide
 	 * here (DNS carries no port): the forwarder refuses those. Report mode answers a
 	 * name enforce refuses as an allowed one, the root excepted (no rule can allow it).
@@ -579,6 +605,10 @@ query_answer(const uint8_t *q, size_t qlen, const struct query_env *env, uint8_t
 	memset(&pl, 0, sizeof(pl));
 	decide(&pl, &m, env, info, match, matchlen);
 	info->rcode = pl.rcode;
+	if (info->verdict == VERDICT_PASS) {
+		info->question_end = m.question_end;
+		return QUERY_PASS;
+	}
 
 	limit = outcap < 65535 ? outcap : 65535;
 	if (!env->tcp) {
@@ -672,6 +702,7 @@ query_verdict_name(enum query_verdict v)
 		[VERDICT_DENY] = "deny",
 		[VERDICT_INVALID] = "invalid",
 		[VERDICT_DROP] = "drop",
+		[VERDICT_PASS] = "pass",
 	};
 
 	return (unsigned)v < VERDICT_COUNT ? names[v] : "?";

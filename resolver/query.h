@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "policy.h"
 #include "policyset.h"
 
@@ -22,8 +23,10 @@
 
 enum query_result {
 	QUERY_ANSWER,	/* out[0..*outlen) is the answer to send */
-	QUERY_DROP	/* send nothing (a response, under 12 bytes, or outcap under
+	QUERY_DROP,	/* send nothing (a response, under 12 bytes, or outcap under
 			 * QUERY_UDP_MIN); info says why */
+	QUERY_PASS	/* a name in a stub zone (info->stub): nothing written; the
+			 * caller asks the zone's servers (passwire.h) */
 };
 
 /* Signs of data smuggled in a name, for the audit line (flagged, allowed or not). */
@@ -40,6 +43,7 @@ enum query_verdict {
 	VERDICT_DENY,	/* a well-formed query for a name that is not */
 	VERDICT_INVALID,/* refused on its form: FORMERR, NOTIMP, REFUSED (class, xfr), BADVERS */
 	VERDICT_DROP,	/* not answered at all */
+	VERDICT_PASS,	/* in a stub zone: passed to its servers */
 	VERDICT_COUNT
 };
 
@@ -71,6 +75,9 @@ struct query_env {
 	const struct query_pool *pool;	/* NULL: no pool; else asked for A, AAAA and ANY
 					 * answers of allowed names (report mode's too) */
 	const struct sockaddr *client;	/* who asked: passed to the pool, nothing else */
+	const struct stub_zone *stub_zones;	/* names at or below one of these are passed
+					 * (QUERY_PASS) unless a deny rule refuses them */
+	size_t nstub_zones;
 };
 
 /* What was asked and decided, for the audit line and the counters. */
@@ -96,6 +103,8 @@ struct query_info {
 	int edns;			/* the query had an OPT record */
 	uint16_t edns_size;		/* its payload size */
 	int dnssec_ok;
+	const struct stub_zone *stub;	/* PASS: the zone (one of env's) */
+	size_t question_end;		/* PASS: the first question is q[12..question_end) */
 	char qname[QUERY_NAME_TEXT];	/* as sent (0x20 case kept), escaped, "." for root;
 					 * last, so clearing the rest stays cheap */
 };

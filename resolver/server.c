@@ -17,8 +17,11 @@
 #include "addr.h"
 #include "burst.h"
 #include "clients.h"
+#include "dname.h"
 #include "iface.h"
 #include "log.h"
+#include "pass.h"
+#include "passwire.h"
 #include "sock.h"
 #include "util.h"
 
@@ -47,8 +50,24 @@ struct tcp_conn {
 	struct sockaddr_storage peer, local;
 	unsigned ifindex;
 	int closing;			/* EOF seen: free once the answers are written */
+	unsigned passes;		/* its queries a stub zone's server is asked for */
 	uint64_t last_answer_ms;	/* accept time, then the last answer */
 	LIST_ENTRY(tcp_conn) entry;
+};
+
+/* A query for a stub zone's name, while its server is asked (pass.h). */
+struct pending {
+	struct server *srv;
+	struct pass_job *job;
+	struct udp_sock *us;		/* UDP: the socket it came on */
+	struct tcp_conn *tc;		/* TCP: its connection; NULL once that closed */
+	struct sockaddr_storage peer, dst;
+	unsigned ifindex;
+	size_t policy;
+	char zone[DNAME_MAX + 1];
+	struct query_info qi;
+	LIST_ENTRY(pending) entry;
+	uint8_t query[];		/* its header and question: q[0..qi.question_end) */
 };
 
 /* Addresses an answer may carry, computed per query for `answer auto`. */
@@ -72,6 +91,8 @@ struct server {
 	struct burst *burst;			/* distinct blocked names per client */
 	struct tell *tell;			/* lookups for the forwarder, or NULL (off) */
 	const struct query_pool *pool;		/* `answer pool`'s hook, or NULL */
+	struct pass *pass;			/* stub-zone queries in flight */
+	LIST_HEAD(, pending) pending;		/* their clients' side */
 	struct server_stats stats;
 	uint32_t *pslot;			/* cfg's policy index -> row in stats.policies
 					 * (NULL when out of memory: all in the default's) */
@@ -152,9 +173,16 @@ append_addr(char *buf, size_t cap, size_t off, int family, const void *addr)
 	return off + strlen(buf + off);
 }
 
+/* What an audit line of a passed query adds: the zone, the server, its answer. */
+struct pass_note {
+	const char *zone;
+	const struct sockaddr *server;		/* NULL: none was asked (busy) */
+	const struct passwire_result *res;	/* NULL: no answer */
+};
+
 static void
 audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
-    const struct query_info *qi, const struct query_env *env)
+    const struct query_info *qi, const struct query_env *env, const struct pass_note *pn)
 {
 	const char *flags[5];
 	size_t nflags;
@@ -181,6 +209,20 @@ audit_query(struct server *srv, const struct sockaddr *peer, int tcp,
 		audit_safe(srv->audit, "reason", qi->reason);
 	if (qi->verdict != VERDICT_DROP)
 		audit_safe(srv->audit, "rcode", query_rcode_name(qi->rcode, rbuf, sizeof(rbuf)));
+	if (pn != NULL) {
+		char sbuf[ADDR_STRLEN];
+
+		audit_safe(srv->audit, "zone", pn->zone);
+		if (pn->server != NULL)
+			audit_safe(srv->audit, "upstream", addr_format(pn->server, 1, sbuf,
+			    sizeof(sbuf)));
+		for (i = 0; pn->res != NULL && i < pn->res->n4 && i < PASSWIRE_ADDRS; i++)
+			off = append_addr(ans, sizeof(ans), off, AF_INET, &pn->res->a4[i]);
+		for (i = 0; pn->res != NULL && i < pn->res->n6 && i < PASSWIRE_ADDRS; i++)
+			off = append_addr(ans, sizeof(ans), off, AF_INET6, &pn->res->a6[i]);
+		if (pn->res != NULL && pn->res->dropped > 0)	/* the CNAME target's records */
+			audit_uint(srv->audit, "outside_zone", pn->res->dropped);
+	}
 	for (i = 0; i < qi->nanswer4; i++)	/* the pool's one address, or env's */
 		off = append_addr(ans, sizeof(ans), off, AF_INET, qi->pooled ? &qi->pool4 :
 		    &env->a[i]);
@@ -258,12 +300,160 @@ count_query(struct server *srv, const struct query_info *qi, int tcp, size_t pol
 		srv->stats.truncated++;
 }
 
-/* Answer one query; 1 with *outlen set when there is something to send. */
+/* ---- stub zones: the query goes to the zone's servers, the answer comes later ---- */
+
+static void udp_send_one(struct server *srv, struct udp_sock *us, const struct sockaddr *peer,
+    const struct sockaddr *dst, unsigned ifindex, const uint8_t *buf, size_t len);
+static void tcp_free(struct tcp_conn *tc);
+
+/* The client's answer from the server's (resp), or SERVFAIL when there is none. */
+static size_t
+pass_reply(const struct pending *pd, int tcp, const uint8_t *resp, size_t len,
+    uint8_t *out, size_t cap, struct passwire_result *res, int *ok)
+{
+	struct passwire_client cl;
+	size_t outlen = 0;
+
+	cl.query = pd->query;
+	cl.question_end = pd->qi.question_end;
+	cl.edns = pd->qi.edns;
+	cl.dnssec_ok = pd->qi.dnssec_ok;
+	cl.limit = 65535;
+	if (!tcp) {	/* as query.c bounds its own answers */
+		cl.limit = QUERY_UDP_MIN;
+		if (pd->qi.edns && pd->qi.edns_size > cl.limit)
+			cl.limit = pd->qi.edns_size < QUERY_EDNS_PAYLOAD ? pd->qi.edns_size :
+			    QUERY_EDNS_PAYLOAD;
+	}
+	*ok = resp != NULL && passwire_answer(resp, len, pd->zone, &cl, out, cap, &outlen,
+	    res) == 0;
+	if (!*ok)
+		passwire_servfail(&cl, out, cap, &outlen, res);
+	return outlen;
+}
+
+/* The end of a pass: the audit line, the counters, the answer to the client. */
+static void
+pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
+    const struct sockaddr *server, const char *why)
+{
+	struct server *srv = pd->srv;
+	struct passwire_result res;
+	struct pass_note pn;
+	struct query_env env;
+	int tcp = pd->us == NULL, ok;
+	uint8_t *out = srv->tcp_buf + 2;	/* free: no TCP read is under way */
+	size_t outlen = pass_reply(pd, tcp, resp, len, out, sizeof(srv->tcp_buf) - 2, &res,
+	    &ok);
+
+	pd->qi.rcode = res.rcode;
+	pd->qi.truncated = res.truncated;
+	pd->qi.reason = ok ? NULL : why != NULL ? why : "malformed";
+	memset(&env, 0, sizeof(env));
+	env.policies = srv->cfg->policies;
+	env.policy = pd->policy < policyset_count(env.policies) ? pd->policy : 0;
+	pn.zone = pd->zone;
+	pn.server = server;
+	pn.res = ok ? &res : NULL;
+	count_query(srv, &pd->qi, tcp, env.policy);
+	audit_query(srv, (struct sockaddr *)&pd->peer, tcp, &pd->qi, &env, &pn);
+	audit_flush(srv->audit);
+	if (!tcp)
+		udp_send_one(srv, pd->us, (struct sockaddr *)&pd->peer, (struct sockaddr *)&pd->dst,
+		    pd->ifindex, out, outlen);
+	else if (pd->tc != NULL) {
+		struct tcp_conn *tc = pd->tc;
+
+		tc->passes--;
+		srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
+		srv->tcp_buf[1] = (uint8_t)outlen;
+		if (evbuffer_add(bufferevent_get_output(tc->bev), srv->tcp_buf, outlen + 2) == -1 &&
+		    tc->closing && tc->passes == 0)
+			tcp_free(tc);		/* nothing left to write it for */
+	}
+	LIST_REMOVE(pd, entry);
+	free(pd);
+}
+
+static void
+pass_done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *server,
+    const char *why)
+{
+	pass_finish(arg, resp, len, server, why);
+}
+
+/* Ask the stub zone's servers for q, answered later on us (UDP) or tc (TCP). 0, or -1
+ * when it cannot be asked now (*why): the caller answers SERVFAIL at once. */
+static int
+pass_begin(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
+    const struct sockaddr *dst, unsigned ifindex, struct udp_sock *us, struct tcp_conn *tc,
+    const struct query_info *qi, size_t policy, const char **why)
+{
+	struct pending *pd = malloc(sizeof(*pd) + qi->question_end);
+
+	*why = "no-memory";
+	if (pd == NULL)
+		return -1;
+	pd->srv = srv;
+	pd->us = us;
+	pd->tc = tc;
+	memcpy(&pd->peer, peer, addr_len(peer));
+	memcpy(&pd->dst, dst, addr_len(dst));
+	pd->ifindex = ifindex;
+	pd->policy = policy;
+	util_strlcpy(pd->zone, qi->stub->zone, sizeof(pd->zone));
+	memcpy(&pd->qi, qi, sizeof(*qi));
+	pd->qi.stub = NULL;		/* the configuration's: it may be reloaded meanwhile */
+	memcpy(pd->query, q, qi->question_end);
+	pd->job = pass_start(srv->pass, peer, qi->stub, q + 12, qi->qtype, pass_done_cb, pd, why);
+	if (pd->job == NULL) {
+		free(pd);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&srv->pending, pd, entry);
+	if (tc != NULL)
+		tc->passes++;
+	return 0;
+}
+
+/* A pass that could not start: SERVFAIL now, audited and counted like the others. */
+static size_t
+pass_refused(struct server *srv, const uint8_t *q, const struct sockaddr *peer, int tcp,
+    const struct query_info *qi, size_t policy, const char *why, uint8_t *out, size_t cap)
+{
+	struct query_info qi2;
+	struct passwire_client cl;
+	struct passwire_result res;
+	struct pass_note pn = { qi->stub->zone, NULL, NULL };
+	struct query_env env;
+	size_t outlen = 0;
+
+	memcpy(&qi2, qi, sizeof(*qi));
+	memset(&cl, 0, sizeof(cl));
+	cl.query = q;
+	cl.question_end = qi->question_end;
+	cl.edns = qi->edns;
+	cl.dnssec_ok = qi->dnssec_ok;
+	cl.limit = QUERY_UDP_MIN;	/* header, question, OPT: always within it */
+	passwire_servfail(&cl, out, cap, &outlen, &res);
+	qi2.rcode = res.rcode;
+	qi2.reason = why;
+	memset(&env, 0, sizeof(env));
+	env.policies = srv->cfg->policies;
+	env.policy = policy;
+	count_query(srv, &qi2, tcp, policy);
+	audit_query(srv, peer, tcp, &qi2, &env, &pn);
+	return outlen;
+}
+
+/* Answer one query; 1 with *outlen set when there is something to send now. A query
+ * for a stub zone's name is answered later, on us (UDP) or tc (TCP). */
 static int
 answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct sockaddr *peer,
-    const struct sockaddr *dst, unsigned ifindex, int tcp, uint8_t *out, size_t outcap,
-    size_t *outlen)
+    const struct sockaddr *dst, unsigned ifindex, struct udp_sock *us, struct tcp_conn *tc,
+    uint8_t *out, size_t outcap, size_t *outlen)
 {
+	int tcp = tc != NULL;
 	struct answer_addrs aa;
 	struct query_env env;
 	struct query_info qi;
@@ -279,10 +469,20 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	env.tcp = tcp;
 	env.pool = srv->pool;
 	env.client = peer;
+	env.stub_zones = srv->cfg->stub_zones;
+	env.nstub_zones = srv->cfg->nstub_zones;
 	answer_env(srv, dst, ifindex, &env, &aa);
 	res = query_answer(q, qlen, &env, out, outcap, outlen, &qi);
+	if (res == QUERY_PASS) {
+		const char *why;
+
+		if (pass_begin(srv, q, peer, dst, ifindex, us, tc, &qi, env.policy, &why) == 0)
+			return 0;
+		*outlen = pass_refused(srv, q, peer, tcp, &qi, env.policy, why, out, outcap);
+		return 1;
+	}
 	count_query(srv, &qi, tcp, env.policy);
-	audit_query(srv, peer, tcp, &qi, &env);
+	audit_query(srv, peer, tcp, &qi, &env, NULL);
 	if (res == QUERY_ANSWER && qi.verdict == VERDICT_ALLOW && srv->tell != NULL)
 		srv->stats.told[tell_lookup(srv->tell, peer, qi.qname, util_now_ms())]++;
 	return res == QUERY_ANSWER;
@@ -372,6 +572,31 @@ udp_send(struct server *srv, int fd, unsigned n)
 	}
 }
 
+/* One answer, later than its batch (a stub zone's). */
+static void
+udp_send_one(struct server *srv, struct udp_sock *us, const struct sockaddr *peer,
+    const struct sockaddr *dst, unsigned ifindex, const uint8_t *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_ROOM];
+	} cm;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)peer;
+	mh.msg_namelen = addr_len(peer);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (us->wildcard)
+		udp_src_cmsg(&mh, cm.buf, dst, ifindex);
+	if (sendmsg(us->fd, &mh, MSG_DONTWAIT) == -1) {
+		srv->stats.send_errors++;
+		log_warn_rl(&send_rl, "udp send");
+	}
+}
+
 /* Point the receive headers at their buffers: all of them once, then after each
  * recvmmsg only the n it filled (the kernel changed their lengths and flags). */
 static void
@@ -417,8 +642,8 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			size_t outlen;
 
 			if (!answer_one(srv, srv->in_buf[i], srv->in[i].msg_len,
-			    (struct sockaddr *)&srv->peer[i], (struct sockaddr *)&dst, ifindex, 0,
-			    srv->out_buf[nout], UDP_OUT, &outlen))
+			    (struct sockaddr *)&srv->peer[i], (struct sockaddr *)&dst, ifindex, us,
+			    NULL, srv->out_buf[nout], UDP_OUT, &outlen))
 				continue;
 			memset(oh, 0, sizeof(*oh));
 			srv->out_iov[nout].iov_base = srv->out_buf[nout];
@@ -449,7 +674,11 @@ static void
 tcp_free(struct tcp_conn *tc)
 {
 	struct server *srv = tc->srv;
+	struct pending *pd;
 
+	LIST_FOREACH(pd, &srv->pending, entry)	/* their answers have nowhere to go now */
+		if (pd->tc == tc)
+			pd->tc = NULL;
 	LIST_REMOVE(tc, entry);
 	bufferevent_free(tc->bev);
 	clients_dec(srv->tcp_clients, (struct sockaddr *)&tc->peer);
@@ -478,7 +707,7 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		tc->last_answer_ms = util_now_ms();
 		if (answer_one(srv, q + 2, mlen, (struct sockaddr *)&tc->peer,
-		    (struct sockaddr *)&tc->local, tc->ifindex, 1, srv->tcp_buf + 2,
+		    (struct sockaddr *)&tc->local, tc->ifindex, NULL, tc, srv->tcp_buf + 2,
 		    sizeof(srv->tcp_buf) - 2, &outlen)) {
 			srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
 			srv->tcp_buf[1] = (uint8_t)outlen;
@@ -499,7 +728,8 @@ tcp_write_cb(struct bufferevent *bev, void *arg)
 	struct tcp_conn *tc = arg;
 
 	if (tc->closing) {
-		tcp_free(tc);
+		if (tc->passes == 0)	/* else the last pass's answer comes first */
+			tcp_free(tc);
 		return;
 	}
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
@@ -514,7 +744,7 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct tcp_conn *tc = arg;
 
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+	    (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || tc->passes > 0)) {
 		tc->closing = 1;		/* write what is answered, then close */
 		bufferevent_disable(bev, EV_READ);
 		return;
@@ -713,11 +943,12 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit,
 	size_t i;
 
 	if (srv == NULL || (srv->tcp_clients = clients_new()) == NULL ||
-	    (srv->burst = burst_new()) == NULL ||
+	    (srv->burst = burst_new()) == NULL || (srv->pass = pass_new(base)) == NULL ||
 	    (srv->stats.policies = polstats_new(SERVER_PSTAT_WIDTH)) == NULL ||
 	    polstats_map(srv->stats.policies, cfg->policies, &srv->pslot) == -1 ||
 	    sock_pause_init(&srv->tcp_pause, base, tcp_listeners_enable, srv) == -1) {
 		if (srv != NULL) {
+			pass_free(srv->pass);
 			clients_free(srv->tcp_clients);
 			burst_free(srv->burst);
 			polstats_free(srv->stats.policies);
@@ -728,6 +959,7 @@ server_new(struct event_base *base, struct config *cfg, struct audit *audit,
 	}
 	srv->base = base;
 	LIST_INIT(&srv->conns);
+	LIST_INIT(&srv->pending);
 	srv->cfg = config_ref(cfg);
 	srv->audit = audit;
 	srv->ifaces = ifaces;
@@ -764,6 +996,13 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
+	pass_free(srv->pass);		/* no job calls back after this */
+	while (!LIST_EMPTY(&srv->pending)) {
+		struct pending *pd = LIST_FIRST(&srv->pending);
+
+		LIST_REMOVE(pd, entry);
+		free(pd);
+	}
 	while (!LIST_EMPTY(&srv->conns))
 		tcp_free(LIST_FIRST(&srv->conns));
 	for (i = 0; i < srv->nudp; i++) {
@@ -804,4 +1043,10 @@ const struct server_stats *
 server_stats(const struct server *srv)
 {
 	return &srv->stats;
+}
+
+const struct pass_stats *
+server_pass_stats(const struct server *srv)
+{
+	return pass_stats(srv->pass);
 }

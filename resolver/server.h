@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "config.h"
 #include "iface.h"
+#include "pass.h"
 #include "polstats.h"
 #include "query.h"
 #include "tell.h"
@@ -67,6 +68,8 @@ void server_set_config(struct server *srv, struct config *cfg);
 
 /* The counters, valid as long as srv. */
 const struct server_stats *server_stats(const struct server *srv);
+/* The stub zones' (pass.h), valid as long as srv. */
+const struct pass_stats *server_pass_stats(const struct server *srv);
 /* "A", "AAAA", ..., "other": the qtype label of the metrics. */
 const char *server_qtype_name(enum server_qtype q);
 

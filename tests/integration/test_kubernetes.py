@@ -270,6 +270,27 @@ def test_example_workload_resolves_through_the_service():
     assert pod["dnsConfig"]["nameservers"] == [one(objs, "Service", "gatehouse")["spec"]["clusterIP"]]
 
 
+def test_search_domains_lie_in_the_stub_zone_and_its_server_is_not_the_gateway():
+    """The example pod's search domains resolve only if the gateway passes them to the
+    cluster DNS: each must lie at or below the configuration's stub zone, whose server is
+    the cluster DNS, not the gateway's own Service address (that would ask itself)."""
+    with open(os.path.join(KDIR, "gatehouse.conf"), encoding="utf-8") as f:
+        stubs = [l.split()[1:] for l in f if l.startswith("stub-zone ")]
+    assert len(stubs) == 1, stubs
+    zone, servers = stubs[0][0], stubs[0][1:]
+    objs = objects()
+    pod = one(objs, "Deployment", "constrained")["spec"]["template"]["spec"]
+    searches = pod["dnsConfig"]["searches"]
+    assert searches and all(d == zone or d.endswith("." + zone) for d in searches), searches
+    assert searches[0] == "%s.svc.%s" % (pod_namespace(objs), zone)
+    service_ip = one(objs, "Service", "gatehouse")["spec"]["clusterIP"]
+    assert servers and service_ip not in [x.split(":")[0] for x in servers]
+
+
+def pod_namespace(objs):
+    return one(objs, "Deployment", "constrained")["metadata"]["namespace"]
+
+
 # ---- kubectl kustomize: renders offline ---------------------------------------------------------
 
 def render(path):
@@ -287,7 +308,7 @@ def configmap_ref(objs):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None,
                     reason="kubectl is not installed: `kubectl kustomize deploy/kubernetes` not "
-                           "rendered (Debian 12's kubernetes-client is not in .ci/packages)")
+                           "rendered (apt-get install kubernetes-client: .ci/packages has it)")
 def test_kustomize_renders_and_an_edit_rolls_the_pods(tmp_path):
     objs = render(KDIR)
     assert {o["kind"] for o in objs} == KINDS
