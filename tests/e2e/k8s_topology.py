@@ -25,12 +25,13 @@ cluster DNS and an internet.
   from the set of ready replicas (sync()); conntrack entries of a removed endpoint's UDP
   flows are deleted, as kube-proxy deletes them.
 - gw1, gw2: the real gatehouse-resolver and gatehouse-forwarder from the build directory,
-  one configuration for both (config_text(): deploy/kubernetes/gatehouse.conf's listeners
-  and answer, two policies by pod prefix), GATEHOUSE_METRICS=0.0.0.0:9100 (the forwarder
-  serves /healthz one port above) as deployment.yaml sets it, and an audit file each. Their
-  own upstream DNS (`upstream system`) is the internet's dnsmasq.
-- pod-a, pod-b: /etc/netns/<ns>/resolv.conf names only the Service address (dnsPolicy
-  None, as example-workload.yaml).
+  one configuration for both (config_text(): deploy/kubernetes/gatehouse.conf's listeners,
+  answer and `stub-zone cluster.local 10.96.0.10`, two policies by pod prefix),
+  GATEHOUSE_METRICS=0.0.0.0:9100 (the forwarder serves /healthz one port above) as
+  deployment.yaml sets it, and an audit file each. Their own upstream DNS (`upstream
+  system`) is the internet's dnsmasq.
+- pod-a, pod-b: /etc/netns/<ns>/resolv.conf names only the Service address, with
+  ClusterFirst's search domains and ndots 1 (dnsPolicy None, as example-workload.yaml).
 - cdns: dnsmasq in place of CoreDNS, authoritative for cluster.local (CLUSTER_RECORDS)
   and forwarding every other name to the internet's DNS (CoreDNS's `forward .
   /etc/resolv.conf`), logging every query it gets.
@@ -76,6 +77,8 @@ DNS_SERVICE_PORTS = (("udp", 53), ("tcp", 53))
 CLUSTER_ZONE = "cluster.local"
 CLUSTER_RECORDS = {"web.default.svc.cluster.local": "10.96.0.80",
                    "db.data.svc.cluster.local": "10.96.0.81"}
+# the constrained pods' search domains (example-workload.yaml: ClusterFirst's, ndots 1)
+POD_SEARCH = (f"constrained.svc.{CLUSTER_ZONE}", f"svc.{CLUSTER_ZONE}", CLUSTER_ZONE)
 NETPOL_CHAIN = "NETPOL-CONSTRAINED-EGRESS"
 
 
@@ -140,12 +143,12 @@ class KubeTopology(T.Topology):
         self.pod_ns = {POD_A: self.pod_a_ns, POD_B: self.pod_b_ns}
         self.namespaces = [self.node_ns, self.pod_a_ns, self.pod_b_ns, self.cdns_ns,
                            self.inet_ns] + [r.ns for r in self.replicas]
-        self.stub_zone = ""         # a `stub-zone` line for the configuration, if any
         self.endpoints = None       # the replicas in the node's DNAT set (sync())
 
     # -- the network
     def _make_namespaces(self):
-        svc = f"nameserver {SERVICE_IP}\noptions ndots:1\n"
+        svc = (f"nameserver {SERVICE_IP}\nsearch {' '.join(POD_SEARCH)}\n"
+               "options ndots:1\n")
         up = f"nameserver {T.UPSTREAM_DNS}\n"
         self._add_namespaces({self.pod_a_ns: svc, self.pod_b_ns: svc,
                               **{r.ns: up for r in self.replicas}})
@@ -309,7 +312,8 @@ class KubeTopology(T.Topology):
                 "upstream system\n"
                 "peek-timeout 2\n"
                 "connect-timeout 3\n"
-                "user nobody\n" + self.stub_zone +
+                "user nobody\n"
+                f"stub-zone {CLUSTER_ZONE} {DNS_SERVICE_IP}\n"
                 f"policy {POLICY_A} 10.244.1.0/24\n"
                 f"allow {NAME_A} 443\n"
                 f"policy {POLICY_B} 10.244.2.0/24\n"

@@ -13,8 +13,9 @@ lookups and HTTPS relays through the Service address from both policies, each re
 the other's name; the audit lines of both replicas name the pod's address and its policy;
 connections spread over both replicas; the NetworkPolicy leaves the pods only the Service;
 a replica that fails readiness (its forwarder stopped, its resolver killed) leaves the DNAT
-set and every new lookup and connection goes to the other, until it is ready again; the
-daemons exit cleanly at the end.
+set and every new lookup and connection goes to the other, until it is ready again;
+`stub-zone cluster.local 10.96.0.10` resolves cluster names through the cluster DNS while
+blocked names reach no upstream; the daemons exit cleanly at the end.
 
 The test plays kubelet, endpoints controller and kube-proxy with KubeTopology.sync():
 probe both /healthz of each replica, rewrite the node's rules for the ready ones.
@@ -255,6 +256,62 @@ def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
         if k8s.lines(gw1, RES, mark, "query"):
             break
     assert k8s.lines(gw1, RES, mark, "query"), f"no query on gw1 within {SPREAD} tries"
+
+
+def test_cluster_names_resolve_and_blocked_names_reach_no_upstream(k8s):
+    """`stub-zone cluster.local 10.96.0.10` (as the ConfigMap): the resolver passes
+    cluster.local, and only that, to the cluster DNS through its Service address. A blocked
+    name, also one that looks like the cluster domain, reaches neither the cluster DNS
+    (which would forward it to the internet) nor the internet's DNS; the pods' search
+    domains make the cluster DNS see it only under cluster.local, where it stops."""
+    tag = helpers.tag()
+    mark = k8s.mark()
+    for pod in (K.POD_A, K.POD_B):
+        ns = k8s.pod_ns[pod]
+        for name, addr in K.CLUSTER_RECORDS.items():
+            look = helpers.lookup(k8s, "getent", name, family=4, ns=ns)
+            assert look.ok and look.addrs == [addr], look
+            d = helpers.dig(k8s, name, ns=ns)
+            assert d.status == "NOERROR" and d.addrs("A") == [addr], d.raw
+        d = helpers.dig(k8s, f"nosuch-{tag}.default.svc.{K.CLUSTER_ZONE}", ns=ns)
+        assert d.status == "NXDOMAIN", d.raw
+    # a short name through the search domains, as a pod in `constrained` writes it
+    look = helpers.lookup(k8s, "getent", "web.default", family=4, ns=k8s.pod_a_ns)
+    assert look.ok and look.addrs == [K.CLUSTER_RECORDS["web.default.svc.cluster.local"]], \
+        look
+    # the allowlist as before
+    assert helpers.dig(k8s, K.NAME_A, ns=k8s.pod_a_ns).addrs("A") == [K.SERVICE_IP]
+    blocked = [f"secret-data-{tag}.evil.test", f"x-{tag}.{K.CLUSTER_ZONE}.evil.test",
+               f"{K.CLUSTER_ZONE}.evil.test", f"x{tag}{K.CLUSTER_ZONE}", f"{tag}.{K.NAME_B}"]
+    for name in blocked:
+        for ns in (k8s.pod_a_ns, k8s.pod_b_ns):
+            d = helpers.dig(k8s, name, ns=ns)
+            assert d.status == "NXDOMAIN" and not d.answers, (name, d.raw)
+            look = helpers.lookup(k8s, "getent", name, family=4, ns=ns)
+            assert not look.ok and look.notfound, look
+    # the resolvers' lines: the cluster names passed (pod address, its policy, the zone,
+    # the cluster DNS's Service address), the blocked names denied
+    lines = [e for v in new_lines(k8s, mark, RES, lambda e: e.get("event") == "query")
+             .values() for e in v]
+    passed = [e for e in lines if e["qname"] in K.CLUSTER_RECORDS]
+    assert len(passed) == 9, lines     # 2 names by getent and dig in 2 pods; web.default
+    assert all((e["verdict"], e["zone"], e["upstream"].split(":")[0], e["policy"]) ==
+               ("pass", K.CLUSTER_ZONE, K.DNS_SERVICE_IP, K.POD_POLICY[e["client"]])
+               and e["answer"] == K.CLUSTER_RECORDS[e["qname"]] for e in passed), passed
+    for name in blocked:
+        mine = [e for e in lines if e["qname"] == name.lower()]
+        assert mine and all(e["verdict"] == "deny" for e in mine), (name, mine)
+    cluster = k8s.cluster_queries()
+    upstream = k8s.upstream_queries()
+    # the cluster DNS got the cluster names (its log is being written), nothing else
+    assert {n for _, n, _ in cluster} >= set(K.CLUSTER_RECORDS), cluster
+    assert all(n == K.CLUSTER_ZONE or n.endswith("." + K.CLUSTER_ZONE)
+               for _, n, _ in cluster), cluster
+    for name in blocked:
+        assert not [q for q in cluster + upstream if q[1] == name.lower()], name
+    # ... the search-domain forms of the blocked names stopped there
+    assert [q for q in cluster if q[1] == f"secret-data-{tag}.evil.test.{K.POD_SEARCH[0]}"]
+    assert not [q for q in upstream if K.CLUSTER_ZONE in q[1] or tag in q[1]], upstream
 
 
 def test_daemons_exit_cleanly(k8s):
