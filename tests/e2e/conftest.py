@@ -4,9 +4,10 @@ One topology (tests/e2e/topology.py) is built for the whole session and torn dow
 end, also on failure or Ctrl-C. Tests record what they did in topo.ledger; the tests marked
 end_of_run run last and check the run as a whole (no DNS leak, no direct route out, every
 lookup and connection audited, clean daemon exit with no sanitizer report). A module may
-build a topology of its own (test_pool.py: a bridge and `answer pool`); every test fails
-when a daemon of a topology it uses died or printed a sanitizer report, and a failing
-test's report carries those daemons' last audit lines and stderr.
+build a topology of its own (test_pool.py: a bridge and `answer pool`; test_kubernetes.py:
+kube-proxy's node and two replicas); every test fails when a daemon of a topology it uses
+died or printed a sanitizer report, and a failing test's report carries those daemons'
+last audit lines and stderr.
 
 Environment: GATEHOUSE_BUILD (directory with the daemons, default build/),
 GATEHOUSE_E2E_KEEP=1 keeps the work directory (audit files, server logs) for a look after
@@ -113,6 +114,9 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed and _is_ours(item):
         for t in _topologies(item):
+            if hasattr(t, "report_sections"):   # a topology with daemons of its own
+                rep.sections.extend(t.report_sections())
+                continue
             for d in T.DAEMONS:
                 try:
                     lines = t.audit(d)[-12:]

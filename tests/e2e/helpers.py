@@ -97,12 +97,13 @@ def _parse_prog(tool, name, r):
     return Lookup(tool, name, False, [], False, r.elapsed, r.stdout + r.stderr)
 
 
-def lookup(topo, tool, name, family=None, bins=None):
-    """Resolve name in the client namespace with tool: getent (glibc), musl, go.
-    family: None (both), 4 or 6."""
+def lookup(topo, tool, name, family=None, bins=None, ns=None):
+    """Resolve name in the client namespace (or namespace ns) with tool: getent (glibc),
+    musl, go. family: None (both), 4 or 6."""
+    ns = ns or topo.client_ns
     if tool == "getent":
         db = {None: "ahosts", 4: "ahostsv4", 6: "ahostsv6"}[family]
-        r = topo.client(["getent", db, name])
+        r = topo.run(ns, ["getent", db, name])
         addrs = []
         for line in r.stdout.splitlines():
             a = line.split()[0] if line.split() else ""
@@ -114,7 +115,7 @@ def lookup(topo, tool, name, family=None, bins=None):
     exe = bins[tool]
     argv = [exe] + ([f"-{family}"] if family else []) + [name]
     env = {"GODEBUG": "netdns=go"} if tool == "go" else None
-    return _parse_prog(tool, name, topo.client(argv, env=env))
+    return _parse_prog(tool, name, topo.run(ns, argv, env=env))
 
 
 class Dig:
@@ -134,15 +135,16 @@ class Dig:
         return f"Dig({self.status} {self.answers} {self.elapsed:.3f}s)"
 
 
-def dig(topo, name, qtype="A", tcp=False, server=None, extra=()):
-    """dig in the client namespace; server None means the resolv.conf one."""
+def dig(topo, name, qtype="A", tcp=False, server=None, extra=(), ns=None):
+    """dig in the client namespace (or namespace ns); server None means the resolv.conf
+    one."""
     argv = ["dig", name, qtype, "+nocmd", "+noall", "+comments", "+answer", "+authority"]
     if tcp:
         argv.append("+tcp")
     if server:
         argv.append(f"@{server}")
     argv += list(extra)
-    r = topo.client(argv)
+    r = topo.run(ns or topo.client_ns, argv)
     status = None
     flags = []
     ede = None

@@ -181,16 +181,9 @@ class PoolTopology(T.Topology):
 
 @pytest.fixture(scope="module")
 def pool():
-    t = PoolTopology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP")))
-    try:
-        t.up()
-        wait_for(lambda: answered(t, "git1.pool.test"),
-                 what="the resolver to answer through the bridge")
-        yield t
-    finally:
-        if t.keep and t.workdir:
-            sys.stderr.write(f"\ne2e: pool work directory kept: {t.workdir}\n")
-        t.down()
+    yield from T.serve(PoolTopology(BUILD, keep=bool(os.environ.get("GATEHOUSE_E2E_KEEP"))),
+                       "the resolver to answer through the bridge",
+                       lambda t: answered(t, "git1.pool.test"))
 
 
 # ---- clients ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_until
+from gh_testlib import daemon_env, read_audit, sanitizer_marks, scaled, wait_for, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -108,8 +108,9 @@ allow gw.example.test 80 private
 
 DAEMONS = ("gatehouse-resolver", "gatehouse-forwarder")
 
-# (test_pool.py builds a topology of its own: gh<pid>-pool-client, ...-pool-br, ...)
-_NS_RE = re.compile(r"^gh(\d+)-(?:pool-)?(client2|client|gw|inet|br)$")
+# (test_pool.py builds a topology of its own: gh<pid>-pool-client, ...-pool-br, ...;
+# k8s_topology.py gh<pid>-k8s-node, ...)
+_NS_RE = re.compile(r"^gh(\d+)-(?:(?:pool-)?(?:client2|client|gw|inet|br)|k8s-[a-z0-9-]+)$")
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -182,6 +183,20 @@ def _delete_ns(name):
     shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
 
+def dnsmasq_queries(log):
+    """(qtype, name, source) for every query in a dnsmasq --log-queries file."""
+    out = []
+    try:
+        with open(log, errors="replace") as f:
+            for line in f:
+                m = re.search(r"query\[(\w+)\] (\S+) from (\S+)", line)
+                if m:
+                    out.append((m.group(1), m.group(2).lower().rstrip("."), m.group(3)))
+    except FileNotFoundError:
+        pass
+    return out
+
+
 # ---- processes ----------------------------------------------------------------------------
 
 class Proc:
@@ -244,6 +259,32 @@ class Proc:
     def sanitizer_report(self):
         text = self.stderr()
         return text if sanitizer_marks(text) else None
+
+    def problems(self, label):
+        """Strings: this process (label, for the message) exited when no one stopped it,
+        or printed a sanitizer report."""
+        out = []
+        if not self.running() and not self.expect_exit:
+            out.append(f"{label} (pid {self.pid}) exited with {self.popen.returncode}:\n"
+                       f"{self.stderr()[-4000:]}")
+        rep = self.sanitizer_report()
+        if rep:
+            out.append(f"{label} sanitizer report:\n{rep[-6000:]}")
+        return out
+
+
+def serve(topo, what, ready):
+    """A module fixture's body: bring topo up, wait until ready(topo) (what: the
+    condition, for the message), yield it, tear it down whatever happens (keeping the work
+    directory with GATEHOUSE_E2E_KEEP)."""
+    try:
+        topo.up()
+        wait_for(lambda: ready(topo), what=what)
+        yield topo
+    finally:
+        if topo.keep and topo.workdir:
+            sys.stderr.write(f"\ne2e: work directory kept: {topo.workdir}\n")
+        topo.down()
 
 
 # ---- the topology -------------------------------------------------------------------------
@@ -640,18 +681,7 @@ class Topology:
 
     def daemon_problems(self):
         """A list of strings: daemons that died or printed a sanitizer report."""
-        out = []
-        for d in DAEMONS:
-            p = self.procs.get(d)
-            if p is None:
-                continue
-            if not p.running() and not p.expect_exit:
-                out.append(f"{d} (pid {p.pid}) exited with {p.popen.returncode}:\n"
-                           f"{p.stderr()[-4000:]}")
-            rep = p.sanitizer_report()
-            if rep:
-                out.append(f"{d} sanitizer report:\n{rep[-6000:]}")
-        return out
+        return [m for d in DAEMONS if d in self.procs for m in self.procs[d].problems(d)]
 
     # -- records
     def audit(self, daemon):
@@ -676,16 +706,7 @@ class Topology:
 
     def upstream_queries(self):
         """(qtype, name, source) for every query the internet's DNS server received."""
-        out = []
-        try:
-            with open(self.dns_log, errors="replace") as f:
-                for line in f:
-                    m = re.search(r"query\[(\w+)\] (\S+) from (\S+)", line)
-                    if m:
-                        out.append((m.group(1), m.group(2).lower().rstrip("."), m.group(3)))
-        except FileNotFoundError:
-            pass
-        return out
+        return dnsmasq_queries(self.dns_log)
 
     def _jsonl(self, path):
         try:
