@@ -373,6 +373,12 @@ def test_unmapped_not_allowed_and_name_mismatch_are_refused(pool):
         reply = recv_until_eof(s)
     finally:
         s.close()
+    # git1 speaks first and the forwarder dials it at once, so its banner may reach the
+    # client before the request is read (on a slow run it does): server bytes may pass,
+    # none of the client's may
+    banner_first = b"220 git1 ready\r\n"
+    if reply.startswith(banner_first):
+        reply = reply[len(banner_first):]
     assert reply.startswith(b"HTTP/1.1 403 "), reply
     assert reply.endswith(b"\r\n\r\ngatehouse: the address dialled is git1.pool.test's; "
                           b"git2.pool.test is not allowed here\n"), reply
