@@ -63,7 +63,6 @@ struct pending {
 	struct tcp_conn *tc;		/* TCP: its connection; NULL once that closed */
 	struct sockaddr_storage peer, dst;
 	unsigned ifindex;
-	size_t policy;
 	char zone[DNAME_MAX + 1];
 	struct query_info qi;
 	LIST_ENTRY(pending) entry;
@@ -352,7 +351,9 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
 	pd->qi.reason = ok ? NULL : why != NULL ? why : "malformed";
 	memset(&env, 0, sizeof(env));
 	env.policies = srv->cfg->policies;
-	env.policy = pd->policy < policyset_count(env.policies) ? pd->policy : 0;
+	/* chosen again: a reload meanwhile may have renumbered the policies */
+	env.policy = policyset_select(env.policies, (struct sockaddr *)&pd->peer,
+	    (struct sockaddr *)&pd->dst);
 	pn.zone = pd->zone;
 	pn.server = server;
 	pn.res = ok ? &res : NULL;
@@ -389,7 +390,7 @@ pass_done_cb(void *arg, const uint8_t *resp, size_t len, const struct sockaddr *
 static int
 pass_begin(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
     const struct sockaddr *dst, unsigned ifindex, struct udp_sock *us, struct tcp_conn *tc,
-    const struct query_info *qi, size_t policy, const char **why)
+    const struct query_info *qi, const char **why)
 {
 	struct pending *pd = malloc(sizeof(*pd) + qi->question_end);
 
@@ -402,7 +403,6 @@ pass_begin(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
 	memcpy(&pd->peer, peer, addr_len(peer));
 	memcpy(&pd->dst, dst, addr_len(dst));
 	pd->ifindex = ifindex;
-	pd->policy = policy;
 	util_strlcpy(pd->zone, qi->stub->zone, sizeof(pd->zone));
 	memcpy(&pd->qi, qi, sizeof(*qi));
 	pd->qi.stub = NULL;		/* the configuration's: it may be reloaded meanwhile */
@@ -478,7 +478,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 	if (res == QUERY_PASS) {
 		const char *why;
 
-		if (pass_begin(srv, q, peer, dst, ifindex, us, tc, &qi, env.policy, &why) == 0)
+		if (pass_begin(srv, q, peer, dst, ifindex, us, tc, &qi, &why) == 0)
 			return 0;
 		*outlen = pass_refused(srv, q, peer, tcp, &qi, env.policy, why, out, outcap);
 		return 1;

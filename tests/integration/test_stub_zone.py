@@ -425,6 +425,27 @@ def test_reload_while_passes_wait(gatehouse, silent, client):
     assert l["zone"] == "cluster.local" and l["reason"] == "timeout"
 
 
+def test_policy_of_a_pass_is_chosen_again_after_a_reload(gatehouse, silent, client):
+    """The line of a pass that waited across a reload names the client's policy under the
+    configuration it ends in: a reload that adds a policy before the client's renumbers
+    them, and the old number would name another policy."""
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)],
+              "policy mine %s\nallow mine.w.test 443\n" % GW)
+    q = dns.message.make_query("p.cluster.local", "A")
+    client.sendto(q.to_wire(), (GW, d.port))
+    wait_for(lambda: silent.received >= 1, T, what="the pass under way")
+    conf = open(d.config_path).read().replace(
+        "policy mine", "policy first %s\nallow first.w.test 443\npolicy mine" % CLIENT_B)
+    with open(d.config_path, "w") as f:
+        f.write(conf)
+    d.send_signal(signal.SIGHUP)
+    d.wait_stderr("configuration reloaded")
+    r = dns.message.from_wire(client.recv(4096))
+    assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+    l = line_for(d, "p.cluster.local")[0]
+    assert l["policy"] == "mine" and l["reason"] == "timeout", l
+
+
 def test_stop_while_passes_wait(gatehouse, silent, client):
     """SIGTERM with a pass in flight: its client is answered SERVFAIL and the query has its
     audit line (reason stopped), as every query does."""
