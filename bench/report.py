@@ -499,11 +499,13 @@ def stub_section(res):
            "per query), Unbound (`stub-zone:` with `stub-addr`, one thread, its defaults "
            "otherwise: qname minimisation on) and dnsmasq (`server=/cluster.local/`, "
            "`no-resolv`) pass each query to it; NSD asked directly is the floor. Queries: "
-           f"a file of {m.get('queries', 500000):,} (dnsperf loops over it), shuffled: 50% "
+           f"a file of {m.get('queries', 500000):,}, shuffled: 50% "
            "Services (NOERROR), 25% one of 300 external names with one of a ClusterFirst "
            "pod's search domains appended (`api7.example7.com.ns3.svc.cluster.local`, "
-           "NXDOMAIN; these repeat as a pod's lookups do), 25% names never asked before in "
-           "the file (NXDOMAIN: no cache helps), type A.", "",
+           "NXDOMAIN; these repeat as a pod's lookups do), 25% names found once in the file "
+           "(NXDOMAIN: no cache helps; a server's next run asks them again past their 5 s "
+           "TTL), type A; the latency runs use a file of the same mix whose once-only names "
+           "are their own.", "",
            f"CPUs: dnsperf **and the zone's NSD** share CPU {m.get('load_cpu', 0)}, the server "
            f"under test (and NSD asked directly) has CPU {m.get('sut_cpu', 1)} to itself: on "
            "two cores the zone's server competes with the load generator, not with the server "

@@ -30,7 +30,9 @@ KINDS = ["gatehouse", "unbound", "unbound-nocache", "dnsmasq", "dnsmasq-nocache"
 SERVICES = 1000
 NAMESPACES = 10
 EXTERNAL = 300			# external names whose search-domain expansions are asked
-QUERIES = 500000		# the query file (dnsperf loops over it)
+QUERIES = 500000		# the query file of the saturation runs
+LAT_QUERIES = 60000		# the latency runs': their own names never asked (dnsperf starts
+				# each file from its top: these would be cached from the run before)
 OUTSTANDING = 60		# dnsperf -q: under gatehouse's 64 passes in flight per client
 LAT_QPS = 10000			# the fixed rate of the latency figures
 TTL = 5				# CoreDNS's default, positive and negative
@@ -52,10 +54,11 @@ def zone_text():
     return "\n".join(lines) + "\n"
 
 
-def queries(count, seed=15):
+def queries(count, seed=15, tag="new"):
     """(name, expect) pairs, shuffled: 50% Services (1,000 names, NOERROR), 25% an external
     name (300 of them) with one of a pod's search domains appended (NXDOMAIN, repeated as a
-    pod's lookups repeat), 25% names never asked before (NXDOMAIN: no cache helps)."""
+    pod's lookups repeat), 25% names found once in the file (TAG-K-N.nsM.svc.cluster.local,
+    NXDOMAIN: no cache helps)."""
     rng = random.Random(seed)
     ext = [f"api{k}.example{k % 30}.com" for k in range(EXTERNAL)]
     out = []
@@ -68,7 +71,7 @@ def queries(count, seed=15):
             sfx = rng.choice([f"ns{ns}.svc.{ZONE}", f"svc.{ZONE}", ZONE])
             out.append((f"{rng.choice(ext)}.{sfx}", "deny"))
         else:
-            out.append((f"new-{k}-{rng.randrange(10**6)}.ns{rng.randrange(NAMESPACES)}.svc."
+            out.append((f"{tag}-{k}-{rng.randrange(10**6)}.ns{rng.randrange(NAMESPACES)}.svc."
                         f"{ZONE}", "deny"))
     rng.shuffle(out)
     return out
@@ -126,7 +129,7 @@ def start(b, kind, upstream, res_bin):
     return srv, addr
 
 
-def measure(b, kind, srv, addr, zone, qfile, rec):
+def measure(b, kind, srv, addr, zone, qfile, latfile, rec):
     """QPS at saturation and CPU per query (the server's and the zone server's, from
     schedstat), then latency and CPU per query at LAT_QPS."""
     if not srv.alive():
@@ -143,7 +146,7 @@ def measure(b, kind, srv, addr, zone, qfile, rec):
     rec["rcodes"] = d.get("rcodes", "")
     b.trim(b.path("stub-gatehouse.audit"))
     c0 = peek.sched_ns(srv)
-    d = b.dnsperf(addr, qfile, b.lat_s, qps=LAT_QPS, verbose=True,
+    d = b.dnsperf(addr, latfile, b.lat_s, qps=LAT_QPS, verbose=True,
                   outstanding=OUTSTANDING)
     c1 = peek.sched_ns(srv)
     lat = sorted(d["lat"])
@@ -173,6 +176,8 @@ def phase(b, net, res_bin, load_cpu, sut_cpu):
                    "sat_s": b.sat_s, "lat_s": b.lat_s, "load_cpu": load_cpu,
                    "sut_cpu": sut_cpu}
     qfile = b.write("stub-queries.txt", configs.dnsperf_file(pairs))
+    latfile = b.write("stub-lat-queries.txt", configs.dnsperf_file(
+        queries(LAT_QUERIES, seed=16, tag="lat")))
     b.write("stub.zone", zone_text())
     servers = {}
     try:
@@ -198,7 +203,7 @@ def phase(b, net, res_bin, load_cpu, sut_cpu):
                 b.log(f"stub run {run + 1}/{b.runs}: {kind}")
                 try:
                     b.guarded(f"stub {kind} run {run + 1}", rec,
-                              lambda: measure(b, kind, srv, addr, zone, qfile, rec))
+                              lambda: measure(b, kind, srv, addr, zone, qfile, latfile, rec))
                 except Exception as e:  # noqa: BLE001
                     b.err(f"stub: measure {kind}", e)
     finally:
