@@ -103,7 +103,10 @@ def nsd_zone(rules, ns_addr):
     return "\n".join(lines) + "\n"
 
 
-def nsd_conf(work, tag, listen, dnstap_sock=None):
+def nsd_conf(work, tag, listen, dnstap_sock=None, zone=".", zonefile=None):
+    """NSD alone on one address, authoritative for zone (the root zone in WORK/root.zone
+    unless told)."""
+    zonefile = zonefile or f"{work}/root.zone"
     conf = f"""server:
   ip-address: {listen}@53
   server-count: 1
@@ -122,8 +125,8 @@ def nsd_conf(work, tag, listen, dnstap_sock=None):
 remote-control:
   control-enable: no
 zone:
-  name: "."
-  zonefile: "{work}/root.zone"
+  name: "{zone}"
+  zonefile: "{zonefile}"
 """
     if dnstap_sock:
         conf += f"""dnstap:

@@ -71,6 +71,7 @@ def render(res):
     out += targets_section(res)
     out += peek_section(res)
     out += pool_section(res)
+    out += stub_section(res)
     out += ["## Versions", ""]
     out += [f"- {k}: {v}" for k, v in m.get("versions", {}).items()]
     out += [""]
@@ -470,6 +471,102 @@ def pool_hot(ins, hot, top=6):
     return out
 
 
+STUB_KINDS = [  # key, server, cache
+    ("gatehouse", "**gatehouse** `stub-zone`", "none (by design)"),
+    ("unbound", "Unbound `stub-zone:`", "default"),
+    ("unbound-nocache", "Unbound `stub-zone:`", "off (`stub-no-cache: yes`)"),
+    ("dnsmasq", "dnsmasq `server=/cluster.local/`", "default (150 names)"),
+    ("dnsmasq-nocache", "dnsmasq `server=/cluster.local/`", "off (`cache-size=0`)"),
+    ("nsd", "NSD asked directly (the floor)", "–"),
+]
+
+
+def stub_section(res):
+    s = res.get("stub", {})
+    if not any(k in s for k, _, _ in STUB_KINDS):
+        return []
+    m = s.get("meta", {})
+    lat_qps = m.get("lat_qps", 10000)
+    out = ["## Stub zone: cluster.local passed to its authoritative server (issue 15)", "",
+           f"Measured on {m.get('date', '?')} by `bench/run.py --only stub --merge` "
+           f"({m.get('mode', '?')} mode, median of {m.get('runs', '?')} run(s) with [min–max]), "
+           f"{m.get('gatehouse', '?')}; other load before: {m.get('bg_before', '?')}%.", "",
+           "What is compared: the path a cluster's own names take through each server. NSD "
+           "stands for CoreDNS, authoritative only for `cluster.local` (1,000 Services "
+           "`svc-N.nsM.svc.cluster.local` in 10 namespaces, TTL 5 s and negative TTL 5 s as "
+           "CoreDNS's defaults) on 127.0.77.70. gatehouse-resolver (`stub-zone cluster.local "
+           "127.0.77.70`, the 1,000-rule allowlist of the resolver phase, `audit FILE`: a line "
+           "per query), Unbound (`stub-zone:` with `stub-addr`, one thread, its defaults "
+           "otherwise: qname minimisation on) and dnsmasq (`server=/cluster.local/`, "
+           "`no-resolv`) pass each query to it; NSD asked directly is the floor. Queries: "
+           f"a file of {m.get('queries', 500000):,}, shuffled: 50% "
+           "Services (NOERROR), 25% one of 300 external names with one of a ClusterFirst "
+           "pod's search domains appended (`api7.example7.com.ns3.svc.cluster.local`, "
+           "NXDOMAIN; these repeat as a pod's lookups do), 25% names found once in the file "
+           "(NXDOMAIN: no cache helps; a server's next run asks them again past their 5 s "
+           "TTL), type A; the latency runs use a file of the same mix whose once-only names "
+           "are their own.", "",
+           f"CPUs: dnsperf **and the zone's NSD** share CPU {m.get('load_cpu', 0)}, the server "
+           f"under test (and NSD asked directly) has CPU {m.get('sut_cpu', 1)}: on "
+           "two cores the zone's server competes with the load generator, not with the server "
+           "under test, so QPS at saturation is bounded by both cores together and *CPU µs/query* "
+           "of the server under test is the figure that compares them. *zone CPU*: the zone "
+           "NSD's CPU per client query: its work per query asked upstream, less with a cache, "
+           "more when qname minimisation asks several. dnsperf "
+           f"`-c 4 -q {m.get('outstanding', 60)}`: gatehouse passes at most 64 queries in flight "
+           "per client address (one address here), so every server gets at most "
+           f"{m.get('outstanding', 60)} outstanding. Latency: dnsperf `-Q {lat_qps} -v` for "
+           f"{m.get('lat_s', 3)} s. CPU from /proc/PID/task/*/schedstat.", "",
+           "Caveats: gatehouse caches nothing by design and opens a new UDP socket per query "
+           "(a fresh source port and ID against spoofed answers; no state to poison). So, in "
+           "these versions, do the others for every query they send upstream (strace -c over "
+           "20,000 queries at 5k QPS, once, outside this run: dnsmasq a `socket`/`sendto`/"
+           "`recvfrom`/`close` per query, no `connect` or epoll; Unbound the same plus `bind`, "
+           "`connect` and two `epoll_ctl`; gatehouse `socket`, `connect`, two `epoll_ctl`, "
+           "`sendto`, `recvfrom`, `close`, and a `write` of its audit line). Unbound and "
+           "dnsmasq cache by default, which a mix of repeated names rewards; the cache-off rows "
+           "compare the relaying alone. Without its cache Unbound sent 1.19 queries upstream "
+           "per answer (qname minimisation: 23,744 for 20,000) and opened 1.31 sockets per "
+           "answer, which shows in its zone CPU. dnsmasq's default cache holds "
+           "150 names, fewer than this zone's 1,000.", "",
+           f"| server | cache | QPS at saturation | CPU µs/query | zone CPU µs/query | "
+           f"p50 µs @{lat_qps // 1000}k QPS | mean µs | p99 µs | CPU µs/query "
+           f"@{lat_qps // 1000}k | peak RSS MiB | lost % | other load % |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, name, cache in STUB_KINDS:
+        x = s.get(key)
+        if not x:
+            out.append(f"| {name} | {cache} | not measured | | | | | | | | | |")
+            continue
+        wrong = f" ⚠ {x['wrong']} wrong answers" if x.get("wrong") else ""
+        out.append(f"| {name}{wrong} | {cache} | {fmt(x.get('qps'))} | "
+                   f"{fmt(x.get('cpu_us'), 1)} | "
+                   f"{fmt(x.get('zone_cpu_us'), 1) if key != 'nsd' else '–'} | "
+                   f"{fmt(x.get('p50_us'))} | {fmt(x.get('mean_us'))} | {fmt(x.get('p99_us'))} | "
+                   f"{fmt(x.get('cpu_us_fixed'), 1)} | {fmt(x.get('hwm_kib'), 1, 1 / 1024)} | "
+                   f"{fmt(x.get('lost_pct'), 2)} | {fmt(x.get('bg'))} |")
+    g = s.get("gatehouse", {})
+
+    def r(key, fld):
+        return rfmt(ratio(med(s.get(key, {}).get(fld)), med(g.get(fld))))
+    out += ["", "Each server against gatehouse (ratios of medians; QPS above 1× is faster than "
+            "gatehouse, CPU and latency above 1× cost more):", "",
+            "| server | cache | QPS | CPU µs/query | zone CPU µs/query | p50 | mean | p99 | "
+            "peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, name, cache in STUB_KINDS[1:]:
+        if key not in s:
+            continue
+        out.append(f"| {name} / gatehouse | {cache} | {r(key, 'qps')} | {r(key, 'cpu_us')} | "
+                   f"{r(key, 'zone_cpu_us') if key != 'nsd' else '–'} | {r(key, 'p50_us')} | "
+                   f"{r(key, 'mean_us')} | {r(key, 'p99_us')} | {r(key, 'hwm_kib')} |")
+    rc = {k: v.get("rcodes") for k, v in s.items() if isinstance(v, dict) and v.get("rcodes")}
+    if rc:
+        out += ["", "Response codes seen by dnsperf (the job: 50% NOERROR, 50% NXDOMAIN):", ""]
+        out += [f"- {k}: {v}" for k, v in rc.items()]
+    out += [""]
+    return out
+
+
 def merge(res, old, phases, keys):
     """res with the sections of the phases this run skipped taken from old (an earlier
     run's RESULTS.json); keys: phase -> its sections in res."""
@@ -638,4 +735,11 @@ def method_section(m):
   and the one with the pool run one after the other, each warmed with 20 connections per path;
   two names are allowed on 8080 (so the gateway's address peeks the Host header) and 8081 has a
   `route`.
+- **Stub zone** (`bench/stub.py`, issue 15): an NSD authoritative for `cluster.local` on
+  127.0.77.70 (CPU 0, beside dnsperf) in place of CoreDNS; gatehouse-resolver with `stub-zone`
+  (127.0.77.72), Unbound with `stub-zone:` with its cache (73) and with `stub-no-cache: yes`
+  (74), dnsmasq with `server=/cluster.local/` with its cache (75) and `cache-size=0` (76), all
+  on CPU 1, and a second NSD with the same zone asked directly (71, CPU 1). Every server's
+  answers to 200 queries are checked against the zone before it is measured; the section says
+  the query mix and the caveats.
 """, ""]

@@ -6,11 +6,11 @@ bench/RESULTS.json) and prints the report.
   /usr/bin/python3 bench/run.py [--quick] [--runs N] [--only PHASES] [--merge] [--keep] [--out FILE]
 
 --only runs some of the phases (resolver, rules, policies, callgrind, forwarder, peek,
-pool); with --merge the report keeps the other phases' figures from the RESULTS.json it
+pool, stub); with --merge the report keeps the other phases' figures from the RESULTS.json it
 replaces, saying so. Runs as root (it installs missing Debian packages, binds port 53 on
 127.0.77.x, bind-mounts a hosts file in a private mount namespace for wrk, and makes two
 network namespaces for the pool phase, deleted on every way out). Every server it starts is
-stopped by pid on every way out, Ctrl-C included. About 11 minutes (--quick about 2.5),
+stopped by pid on every way out, Ctrl-C included. About 14 minutes (--quick about 3),
 abandoned past HARD_LIMIT.
 """
 import argparse
@@ -36,6 +36,7 @@ import dnswire  # noqa: E402
 import peek  # noqa: E402
 import pool  # noqa: E402
 import report  # noqa: E402
+import stub  # noqa: E402
 from procs import Background, Procs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +46,7 @@ GH_RESOLVER = os.path.join(BUILD, "gatehouse-resolver")
 GH_FORWARDER = os.path.join(BUILD, "gatehouse-forwarder")
 LOAD_CPU, SUT_CPU = 0, 1		# load generators (and the TLS origin) / server under test
 NET = "127.0.77."
-HARD_LIMIT = 15 * 60			# seconds; the whole run is abandoned past this
+HARD_LIMIT = 20 * 60			# seconds; the whole run is abandoned past this
 
 RES_ADDR = {("gatehouse", 0): 1, ("nsd", 0): 2, ("unbound", 0): 3, ("dnsmasq", 0): 4,
             ("gatehouse", 1): 5, ("nsd", 1): 6, ("unbound", 1): 7, ("dnsmasq", 1): 8}
@@ -62,7 +63,8 @@ PACKAGES = {  # binary -> Debian package
 }
 PHASE_SECTIONS = {"resolver": ["resolver"], "rules": ["rules"], "policies": ["policies"],
                   "callgrind": ["instr", "hot"],
-                  "forwarder": ["forwarder"], "peek": ["peek"], "pool": ["pool"]}
+                  "forwarder": ["forwarder"], "peek": ["peek"], "pool": ["pool"],
+                  "stub": ["stub"]}
 PHASES = {  # phase -> the binaries it runs (taskset: all of them)
     "resolver": {"dnsperf", "nsd", "fstrm_capture", "unbound", "dnsmasq"},
     "rules": {"dnsperf"},
@@ -71,6 +73,7 @@ PHASES = {  # phase -> the binaries it runs (taskset: all of them)
     "forwarder": {"nginx", "haproxy", "wrk", "curl", "openssl", "dnsmasq"},
     "peek": {"dnsmasq"},
     "pool": {"dnsperf", "dnsmasq", "ip"},
+    "stub": {"dnsperf", "nsd", "unbound", "dnsmasq"},
 }
 
 
@@ -92,7 +95,7 @@ class Bench:
         self.retry_budget = 0 if args.quick else 120	# seconds of re-measurement allowed
         self.t0 = time.monotonic()
         self.res = {"meta": {}, "resolver": {}, "rules": {}, "policies": {}, "instr": {}, "hot": {},
-                    "forwarder": {}, "peek": {}, "pool": {}, "notes": [], "errors": []}
+                    "forwarder": {}, "peek": {}, "pool": {}, "stub": {}, "notes": [], "errors": []}
         q = self.quick
         self.sat_s = 1.5 if q else 4
         self.lat_s = 1 if q else 3
@@ -329,9 +332,10 @@ class Bench:
         self.wait_dns(srv, addr, rules.exact[0], timeout=90 if prefix else 30)
         return srv, logfile
 
-    def dnsperf(self, addr, qfile, seconds, qps=None, verbose=False, extra=()):
+    def dnsperf(self, addr, qfile, seconds, qps=None, verbose=False, extra=(),
+                outstanding=200):
         argv = ["taskset", "-c", str(LOAD_CPU), "dnsperf", "-s", addr, "-d", qfile,
-                "-c", "4", "-q", "200", "-t", "2"] + list(extra)
+                "-c", "4", "-q", str(outstanding), "-t", "2"] + list(extra)
         if seconds:
             argv += ["-l", str(seconds)]
         if qps:
@@ -830,6 +834,9 @@ class Bench:
         if "pool" in self.phases:
             self.wait_quiet(10 if self.quick else 30, "bg_before_pool")
             pool.phase(self, NET, GH_RESOLVER, GH_FORWARDER, LOAD_CPU, SUT_CPU)
+        if "stub" in self.phases:
+            self.wait_quiet(10 if self.quick else 30, "bg_before_stub")
+            stub.phase(self, NET, GH_RESOLVER, LOAD_CPU, SUT_CPU)
         self.res["meta"]["elapsed_s"] = round(time.monotonic() - self.t0)
         out = self.args.out or os.path.join(HERE, "RESULTS.md")
         if self.args.merge:
