@@ -589,7 +589,11 @@ def merge(res, old, phases, keys):
     res["meta"]["noisy"] = [n for n in res["meta"].get("noisy", [])
                             if n.split(" ", 1)[0] not in phases] + new.get("noisy", [])
     res["notes"] = old.get("notes", []) + res["notes"]
-    res["errors"] = old.get("errors", []) + res["errors"]
+    # so are its errors ("pool: ...", "pool resolver ..."): kept, they would be read as this
+    # run's (the pool errors of a run with a per-client budget outlived the run that
+    # replaced it)
+    res["errors"] = [e for e in old.get("errors", [])
+                     if e.split(" ", 1)[0].rstrip(":") not in phases] + res["errors"]
     return res
 
 
