@@ -180,10 +180,9 @@ name_of() {
 	if [ "$1" = "$rpid" ]; then echo gatehouse-resolver; else echo gatehouse-forwarder; fi
 }
 
-# Stop the daemon still running (if any): SIGTERM, then SIGKILL after STOP_GRACE seconds.
-stop_other() {
+# reap PID: give the daemon PID STOP_GRACE seconds to exit, then SIGKILL; its exit status.
+reap() {
 	local pid=$1 i
-	kill -s TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < STOP_GRACE * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -193,6 +192,12 @@ stop_other() {
 		kill -s KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
+}
+
+# Stop the daemon still running (if any): SIGTERM, then reap it.
+stop_other() {
+	kill -s TERM "$1" 2>/dev/null || return 0
+	reap "$1"
 }
 
 delay=0
@@ -221,16 +226,7 @@ while :; do
 
 	if [ -n "$stopping" ]; then
 		# Asked to stop: the other daemon has the signal too; give it time to finish.
-		ostatus=0
-		for ((i = 0; i < STOP_GRACE * 10; i++)); do
-			kill -0 "$other" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$other" 2>/dev/null; then
-			say "$(name_of "$other") did not stop within ${STOP_GRACE}s; killing it"
-			kill -s KILL "$other" 2>/dev/null
-		fi
-		wait "$other" 2>/dev/null
+		reap "$other"
 		ostatus=$?
 		if [ "$status" -ne 0 ] || [ "$ostatus" -ne 0 ]; then
 			say "stopped on SIG$stopping: $first exit status $status, $(name_of "$other") $ostatus"

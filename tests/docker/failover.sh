@@ -413,8 +413,10 @@ failover_scenario() {
 		curl -sS -o /dev/null --max-time 15 --cacert "$FO_CA" -w '%{remote_ip}\n' https://api.example.test/
 	expect "gw2 answers too when asked directly (its own address)" "^$(re_lit "$FO_IP2")$" \
 		docker exec "$FO_CLIENT" dig +short +time=3 +tries=1 "@$FO_IP2" api.example.test
-	expect "a name not allowed is NXDOMAIN (gw1's answer is authoritative: Docker asks no further)" \
+	expect "a name not allowed is NXDOMAIN" \
 		"status: NXDOMAIN" docker exec "$FO_CLIENT" dig +time=5 +tries=1 blocked.example.test
+	expect "gw1 audited it; gw2 was not asked (gw1's NXDOMAIN is authoritative: Docker's DNS stops there)" \
+		"^1 0$" bash -c "printf '%s %s' \"\$(docker logs $FO_GW1 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\" \"\$(docker logs $FO_GW2 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\""
 	expect "a connection by name to banner.test:22 (routed) goes through gw1" "^SSH-2\.0-banner\.test$" \
 		hold_open "$FO_CLIENT" alive
 	expect "and keeps working while both live" "^answered after" held_result "$FO_CLIENT" alive
