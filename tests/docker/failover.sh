@@ -7,7 +7,8 @@
 # gw1 in each way a gateway can be dead and checks, from a constrained container through
 # Docker's embedded DNS (127.0.0.11), that lookups and HTTPS by name work through gw2 within
 # a bounded wait, and that a connection held open through gw1 does not carry on. It prints
-# what it measured (never asserts on times), each way GATEHOUSE_FAILOVER_REPEAT times (default 3):
+# what it measured (median, min, max; never asserts on times), each way
+# GATEHOUSE_FAILOVER_REPEAT times (default 3):
 #   - gw1 killed (docker kill: the container stays stopped, its address silent), paused
 #     (docker pause: the address present, nothing answers), its daemons dead in a running
 #     container (the kernel answers "port unreachable" and resets): the latency of each
@@ -15,7 +16,11 @@
 #     connection by name succeed again, and what the held connection did;
 #   - one gateway under `restart: unless-stopped` and its health check, for comparison
 #     (the client `solo`, dns: [gw1] only): the resolver, the forwarder or the container's
-#     PID 1 killed; time until lookups and connections succeed again, and until healthy.
+#     PID 1 killed; time until Docker's DNS answers, until lookups and connections succeed
+#     again (also for a client with dns: [gw1, gw2], and one with dns_opt timeout:1), and
+#     until the container runs again;
+#   - the same daemon deaths with GATEHOUSE_ENTRYPOINT_RESPAWN=on (the pair starts again in
+#     the running container, which must not restart).
 # The daemons-dead case freezes the entrypoint (SIGSTOP to its host PID, so that it does not
 # stop the container) before killing the daemons: it needs root on the Docker host and is
 # skipped, said so, without it. So is killing PID 1 from outside.
