@@ -2,7 +2,8 @@
 # entrypoint.sh: start gatehouse-resolver and gatehouse-forwarder in one container and
 # keep them together: a signal to the container reaches both, and when either daemon exits
 # the other is stopped and the container exits non-zero, so the restart policy brings the
-# pair back.
+# pair back (or, with GATEHOUSE_ENTRYPOINT_RESPAWN=on, the pair starts again in the
+# container, which keeps its address: below).
 #
 #   (no arguments)        start both daemons
 #   -v | -c FILE | ...    start both daemons with these options
@@ -19,13 +20,35 @@
 #
 # SIGTERM and SIGINT stop both (exit status 0 when both stop cleanly); SIGHUP (reload) and
 # SIGUSR1 (reopen the audit file) are passed to both and the pair keeps running.
+#
+# GATEHOUSE_ENTRYPOINT_RESPAWN=on (read by the entrypoint alone; the daemons never see it):
+# when a daemon exits, the other is stopped and both start again inside the same container
+# (at once after a pair that ran 10 s, else after 1, 2, 4, ... 32 s), instead of the
+# container exiting. The container keeps its address, which meanwhile answers "port
+# unreachable" and resets rather than nothing: with two gateways in `dns:`, Docker's DNS
+# then asks the other one at once instead of after its 4 s timeout (docs/docker.md, "Two
+# gateways (failover)"). Default: off.
 # Audit lines stay on stdout and diagnostics on stderr, as each daemon writes them.
 set -u
 
 readonly ME=gatehouse-entrypoint
 readonly STOP_GRACE=8		# seconds a daemon has to exit after SIGTERM before SIGKILL
+readonly RESPAWN_RESET=10	# a pair that ran this long is started again at once
+readonly RESPAWN_MAX=32		# the longest wait between two starts of the pair
 
 say() { printf '%s: %s\n' "$ME" "$*" >&2; }
+
+# The entrypoint's own setting, out of the environment before any daemon runs: the daemons
+# refuse every GATEHOUSE_* variable that is not one of theirs.
+respawn=${GATEHOUSE_ENTRYPOINT_RESPAWN:-off}
+unset GATEHOUSE_ENTRYPOINT_RESPAWN
+case $respawn in
+on | off) ;;
+*)
+	say "GATEHOUSE_ENTRYPOINT_RESPAWN=$respawn: expected on or off"
+	exit 2
+	;;
+esac
 
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	exec "$@"
@@ -121,7 +144,8 @@ if [ -n "$pool" ] && [ "$(id -u)" = 0 ]; then
 	# The same script again, as gatehouse: the uid change empties the permitted and effective
 	# sets, and nothing can bring a capability back (bounding set, no ambient, no-new-privs).
 	exec setpriv --reuid="$RUN_AS" --regid="$RUN_AS" --clear-groups --inh-caps=-all \
-		--ambient-caps=-all --bounding-set=-all,+net_bind_service --no-new-privs -- "$0" "$@"
+		--ambient-caps=-all --bounding-set=-all,+net_bind_service --no-new-privs -- \
+		env GATEHOUSE_ENTRYPOINT_RESPAWN="$respawn" "$0" "$@"
 fi
 if [ -n "$pool" ]; then
 	for cidr in $pool; do
@@ -152,22 +176,13 @@ for s in TERM INT HUP USR1; do
 	trap "forward $s" "$s"
 done
 
-gatehouse-resolver "$@" &
-rpid=$!
-gatehouse-forwarder "$@" &
-fpid=$!
-if [ -n "$pending_sig" ]; then
-	kill -s "$pending_sig" "$rpid" "$fpid" 2>/dev/null
-fi
-
 name_of() {
 	if [ "$1" = "$rpid" ]; then echo gatehouse-resolver; else echo gatehouse-forwarder; fi
 }
 
-# Stop the daemon still running (if any): SIGTERM, then SIGKILL after STOP_GRACE seconds.
-stop_other() {
+# reap PID: give the daemon PID STOP_GRACE seconds to exit, then SIGKILL; its exit status.
+reap() {
 	local pid=$1 i
-	kill -s TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < STOP_GRACE * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -179,39 +194,77 @@ stop_other() {
 	wait "$pid" 2>/dev/null
 }
 
-# wait -n returns when a daemon exits (done set to its pid) or when a trapped signal
-# arrives (done empty): then the signal has been forwarded and we wait again.
+# Stop the daemon still running (if any): SIGTERM, then reap it.
+stop_other() {
+	kill -s TERM "$1" 2>/dev/null || return 0
+	reap "$1"
+}
+
+delay=0
 while :; do
-	done_pid=
-	wait -n -p done_pid "$rpid" "$fpid"
-	status=$?
-	[ -n "${done_pid:-}" ] && break
-done
-
-first=$(name_of "$done_pid")
-if [ "$done_pid" = "$rpid" ]; then other=$fpid; else other=$rpid; fi
-
-if [ -n "$stopping" ]; then
-	# Asked to stop: the other daemon has the signal too; give it time to finish.
-	ostatus=0
-	for ((i = 0; i < STOP_GRACE * 10; i++)); do
-		kill -0 "$other" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$other" 2>/dev/null; then
-		say "$(name_of "$other") did not stop within ${STOP_GRACE}s; killing it"
-		kill -s KILL "$other" 2>/dev/null
+	started=$SECONDS
+	gatehouse-resolver "$@" &
+	rpid=$!
+	gatehouse-forwarder "$@" &
+	fpid=$!
+	if [ -n "$pending_sig" ]; then
+		kill -s "$pending_sig" "$rpid" "$fpid" 2>/dev/null
+		pending_sig=''
 	fi
-	wait "$other" 2>/dev/null
-	ostatus=$?
-	if [ "$status" -ne 0 ] || [ "$ostatus" -ne 0 ]; then
-		say "stopped on SIG$stopping: $first exit status $status, $(name_of "$other") $ostatus"
+
+	# wait -n returns when a daemon exits (done set to its pid) or when a trapped signal
+	# arrives (done empty): then the signal has been forwarded and we wait again.
+	while :; do
+		done_pid=
+		wait -n -p done_pid "$rpid" "$fpid"
+		status=$?
+		[ -n "${done_pid:-}" ] && break
+	done
+
+	first=$(name_of "$done_pid")
+	if [ "$done_pid" = "$rpid" ]; then other=$fpid; else other=$rpid; fi
+
+	if [ -n "$stopping" ]; then
+		# Asked to stop: the other daemon has the signal too; give it time to finish.
+		reap "$other"
+		ostatus=$?
+		if [ "$status" -ne 0 ] || [ "$ostatus" -ne 0 ]; then
+			say "stopped on SIG$stopping: $first exit status $status, $(name_of "$other") $ostatus"
+			exit 1
+		fi
+		exit 0
+	fi
+
+	if [ "$respawn" != on ]; then
+		say "$first exited (status $status); stopping $(name_of "$other") so the container exits and restarts"
+		stop_other "$other"
+		[ "$status" -ne 0 ] && exit "$status"
 		exit 1
 	fi
-	exit 0
-fi
 
-say "$first exited (status $status); stopping $(name_of "$other") so the container exits and restarts"
-stop_other "$other"
-[ "$status" -ne 0 ] && exit "$status"
-exit 1
+	# GATEHOUSE_ENTRYPOINT_RESPAWN=on: start the pair again in this container, which keeps
+	# its address meanwhile: "port unreachable" and resets, not silence (Docker's DNS then
+	# moves to the next dns: server at once instead of after its 4 s). At once after a pair
+	# that ran RESPAWN_RESET seconds, else 1, 2, 4, ... up to RESPAWN_MAX seconds later.
+	if ((SECONDS - started >= RESPAWN_RESET)); then
+		delay=0
+	elif ((delay == 0)); then
+		delay=1
+	elif ((delay * 2 <= RESPAWN_MAX)); then
+		delay=$((delay * 2))
+	fi
+	say "$first exited (status $status); stopping $(name_of "$other") and starting both again in ${delay}s (GATEHOUSE_ENTRYPOINT_RESPAWN=on)"
+	stop_other "$other"
+	# The new pair reads the configuration as it starts: a HUP or USR1 meanwhile is moot.
+	rpid='' fpid='' pending_sig=''
+	if ((delay > 0)); then
+		sleep "$delay" &
+		# A signal interrupts the wait (its trap has run); TERM or INT then stop here.
+		wait "$!"
+		kill "$!" 2>/dev/null
+	fi
+	if [ -n "$stopping" ]; then
+		say "stopped on SIG$stopping while the daemons were down"
+		exit 0
+	fi
+done

@@ -8,7 +8,9 @@
 # resolve; the audit log is in `docker logs`; health, signals and restarts behave. Then it
 # checks the top-level docker-compose.yml, then the pool variant (tests/docker/pool.sh:
 # docker-compose.pool.yml, answer pool, two hosts on one port with no route, the daemons
-# holding no CAP_NET_ADMIN), and cleans up everything it made.
+# holding no CAP_NET_ADMIN), then the failover variant (tests/docker/failover.sh:
+# docker-compose.failover.yml, two gateways in `dns:`; one killed, paused, its daemons dead;
+# prints the measured failover and restart times), and cleans up everything it made.
 #
 # Starts an engine when none runs and it can (root: installs docker.io, docker-compose and
 # debootstrap when missing; `setsid dockerd`); makes debian:bookworm-slim with debootstrap
@@ -19,7 +21,10 @@
 #                                otherwise that is an error (exit 1)
 #   GATEHOUSE_TEST_SUBNET        constrained subnet of the scenario (default 172.30.213.0/24)
 #   GATEHOUSE_TEST_POOL_SUBNET   constrained /24 of the pool scenario (default 172.30.214.0/24)
-#   GATEHOUSE_DOCKER_ONLY=pool   run the pool scenario alone (the images are built as usual)
+#   GATEHOUSE_TEST_FAILOVER_SUBNET  constrained /24 of the failover scenario (default 172.30.215.0/24)
+#   GATEHOUSE_DOCKER_ONLY=pool   run the pool scenario alone (the images are built as usual);
+#                        =failover  the failover scenario alone
+#   GATEHOUSE_FAILOVER_REPEAT    rounds of each failover measurement (default 3)
 #   GATEHOUSE_DOCKER_KEEP=1      keep the built images and the base image (faster reruns)
 # Scripts run inside containers are single-quoted on purpose: they expand there.
 # shellcheck disable=SC2016
@@ -344,6 +349,9 @@ ip_on() { timeout 20 docker inspect -f "{{(index .NetworkSettings.Networks \"$2\
 # The pool scenario (pool_scenario), with the helpers above.
 # shellcheck source=tests/docker/pool.sh
 . "$HERE/pool.sh"
+# The failover scenario (failover_scenario).
+# shellcheck source=tests/docker/failover.sh
+. "$HERE/failover.sh"
 
 finish() {
 	echo
@@ -387,6 +395,11 @@ build_image "$GH_DEMO_IMAGE" "$ROOT/docker/demo" "$ROOT/docker/demo/Dockerfile"
 
 if [ "$ONLY" = pool ]; then
 	pool_scenario
+	finish
+	exit
+fi
+if [ "$ONLY" = failover ]; then
+	failover_scenario
 	finish
 	exit
 fi
@@ -754,4 +767,5 @@ fi
 excompose down -v -t 3 >/dev/null 2>&1
 
 pool_scenario
+failover_scenario
 finish
