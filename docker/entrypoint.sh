@@ -2,8 +2,8 @@
 # entrypoint.sh: start gatehouse-resolver and gatehouse-forwarder in one container and
 # keep them together: a signal to the container reaches both, and when either daemon exits
 # the other is stopped and the container exits non-zero, so the restart policy brings the
-# pair back (or, with GATEHOUSE_ENTRYPOINT_RESPAWN=on, the pair starts again in the
-# container, which keeps its address: below).
+# pair back (or, with GATEHOUSE_ENTRYPOINT_RESPAWN=on, the daemon that exited starts again
+# in the container, which keeps its address: below).
 #
 #   (no arguments)        start both daemons
 #   -v | -c FILE | ...    start both daemons with these options
@@ -22,8 +22,8 @@
 # SIGUSR1 (reopen the audit file) are passed to both and the pair keeps running.
 #
 # GATEHOUSE_ENTRYPOINT_RESPAWN=on (read by the entrypoint alone; the daemons never see it):
-# when a daemon exits, the other is stopped and both start again inside the same container
-# (at once after a pair that ran 10 s, else after 1, 2, 4, ... 32 s), instead of the
+# when a daemon exits, it alone starts again inside the same container (at once after 10 s
+# of life, else after 1, 2, 4, ... 32 s) while the other goes on serving, instead of the
 # container exiting. The container keeps its address, which meanwhile answers "port
 # unreachable" and resets rather than nothing: with two gateways in `dns:`, Docker's DNS
 # then asks the other one at once instead of after its 4 s timeout (docs/docker.md, "Two
@@ -33,8 +33,8 @@ set -u
 
 readonly ME=gatehouse-entrypoint
 readonly STOP_GRACE=8		# seconds a daemon has to exit after SIGTERM before SIGKILL
-readonly RESPAWN_RESET=10	# a pair that ran this long is started again at once
-readonly RESPAWN_MAX=32		# the longest wait between two starts of the pair
+readonly RESPAWN_RESET=10	# a daemon that ran this long is started again at once
+readonly RESPAWN_MAX=32		# the longest wait between two starts of a daemon
 
 say() { printf '%s: %s\n' "$ME" "$*" >&2; }
 
@@ -157,19 +157,23 @@ fi
 
 rpid='' fpid='' stopping='' pending_sig=''
 
-# Signals that arrive before both daemons run are remembered and delivered once they do.
+# Signals are passed to the daemons running; those that arrive before any runs are
+# remembered and delivered once one does. (A daemon started later reads the configuration
+# afresh, so a HUP or USR1 it missed is moot; a TERM or INT sets `stopping`.)
 # shellcheck disable=SC2317  # called from the traps below
 forward() {
-	local sig=$1
+	local sig=$1 pids
 	case $sig in
 	TERM | INT) stopping=$sig ;;
 	esac
-	if [ -z "$rpid" ] || [ -z "$fpid" ]; then
+	pids="$rpid $fpid"
+	if [ -z "${pids// /}" ]; then
 		pending_sig=$sig
 		return
 	fi
-	kill -s "$sig" "$rpid" "$fpid" 2>/dev/null ||
-		say "could not pass SIG$sig to both daemons (running as root without CAP_KILL?)"
+	# shellcheck disable=SC2086  # one or two pids
+	kill -s "$sig" $pids 2>/dev/null ||
+		say "could not pass SIG$sig to the daemons (running as root without CAP_KILL?)"
 }
 for s in TERM INT HUP USR1; do
 	# shellcheck disable=SC2064
@@ -196,27 +200,53 @@ reap() {
 
 # Stop the daemon still running (if any): SIGTERM, then reap it.
 stop_other() {
+	[ -n "$1" ] || return 0
 	kill -s TERM "$1" 2>/dev/null || return 0
 	reap "$1"
 }
 
-delay=0
-while :; do
-	started=$SECONDS
+# Each daemon's start time and respawn delay (GATEHOUSE_ENTRYPOINT_RESPAWN=on).
+rstarted=0 fstarted=0 rdelay=0 fdelay=0
+start_resolver() {
 	gatehouse-resolver "$@" &
-	rpid=$!
+	rpid=$! rstarted=$SECONDS
+}
+start_forwarder() {
 	gatehouse-forwarder "$@" &
-	fpid=$!
+	fpid=$! fstarted=$SECONDS
+}
+deliver_pending() {
 	if [ -n "$pending_sig" ]; then
-		kill -s "$pending_sig" "$rpid" "$fpid" 2>/dev/null
+		forward "$pending_sig"
 		pending_sig=''
 	fi
+}
 
+# next_delay STARTED DELAY: the wait before a daemon started at STARTED (SECONDS) and last
+# respawned after DELAY seconds starts again: 0 after RESPAWN_RESET seconds of life, else
+# 1, 2, 4, ... up to RESPAWN_MAX.
+next_delay() {
+	if ((SECONDS - $1 >= RESPAWN_RESET)); then
+		echo 0
+	elif (($2 == 0)); then
+		echo 1
+	elif (($2 * 2 <= RESPAWN_MAX)); then
+		echo $(($2 * 2))
+	else
+		echo "$2"
+	fi
+}
+
+start_resolver "$@"
+start_forwarder "$@"
+deliver_pending
+while :; do
 	# wait -n returns when a daemon exits (done set to its pid) or when a trapped signal
 	# arrives (done empty): then the signal has been forwarded and we wait again.
 	while :; do
 		done_pid=
-		wait -n -p done_pid "$rpid" "$fpid"
+		# shellcheck disable=SC2086  # the pids of the daemons running: one or two
+		wait -n -p done_pid $rpid $fpid
 		status=$?
 		[ -n "${done_pid:-}" ] && break
 	done
@@ -226,10 +256,13 @@ while :; do
 
 	if [ -n "$stopping" ]; then
 		# Asked to stop: the other daemon has the signal too; give it time to finish.
-		reap "$other"
-		ostatus=$?
+		ostatus=0
+		if [ -n "$other" ]; then
+			reap "$other"
+			ostatus=$?
+		fi
 		if [ "$status" -ne 0 ] || [ "$ostatus" -ne 0 ]; then
-			say "stopped on SIG$stopping: $first exit status $status, $(name_of "$other") $ostatus"
+			say "stopped on SIG$stopping: $first exit status $status${other:+, $(name_of "$other") $ostatus}"
 			exit 1
 		fi
 		exit 0
@@ -242,21 +275,19 @@ while :; do
 		exit 1
 	fi
 
-	# GATEHOUSE_ENTRYPOINT_RESPAWN=on: start the pair again in this container, which keeps
-	# its address meanwhile: "port unreachable" and resets, not silence (Docker's DNS then
-	# moves to the next dns: server at once instead of after its 4 s). At once after a pair
-	# that ran RESPAWN_RESET seconds, else 1, 2, 4, ... up to RESPAWN_MAX seconds later.
-	if ((SECONDS - started >= RESPAWN_RESET)); then
-		delay=0
-	elif ((delay == 0)); then
-		delay=1
-	elif ((delay * 2 <= RESPAWN_MAX)); then
-		delay=$((delay * 2))
+	# GATEHOUSE_ENTRYPOINT_RESPAWN=on: start the daemon that exited again in this container,
+	# and only that one: the other goes on serving (DNS stays up while the forwarder comes
+	# back, open connections stay up while the resolver does), and the container keeps its
+	# address: "port unreachable" and resets, not silence (Docker's DNS then moves to the
+	# next dns: server at once instead of after its 4 s).
+	if [ "$done_pid" = "$rpid" ]; then
+		rdelay=$(next_delay "$rstarted" "$rdelay") rpid=''
+		delay=$rdelay
+	else
+		fdelay=$(next_delay "$fstarted" "$fdelay") fpid=''
+		delay=$fdelay
 	fi
-	say "$first exited (status $status); stopping $(name_of "$other") and starting both again in ${delay}s (GATEHOUSE_ENTRYPOINT_RESPAWN=on)"
-	stop_other "$other"
-	# The new pair reads the configuration as it starts: a HUP or USR1 meanwhile is moot.
-	rpid='' fpid='' pending_sig=''
+	say "$first exited (status $status); starting it again in ${delay}s (GATEHOUSE_ENTRYPOINT_RESPAWN=on)"
 	if ((delay > 0)); then
 		sleep "$delay" &
 		# A signal interrupts the wait (its trap has run); TERM or INT then stop here.
@@ -264,7 +295,14 @@ while :; do
 		kill "$!" 2>/dev/null
 	fi
 	if [ -n "$stopping" ]; then
-		say "stopped on SIG$stopping while the daemons were down"
-		exit 0
+		say "stopped on SIG$stopping while $first was down"
+		remaining=${rpid:-$fpid}
+		rc=0
+		if [ -n "$remaining" ]; then
+			reap "$remaining" || rc=1
+		fi
+		exit "$rc"
 	fi
+	if [ -z "$rpid" ]; then start_resolver "$@"; else start_forwarder "$@"; fi
+	deliver_pending
 done

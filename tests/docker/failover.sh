@@ -19,8 +19,8 @@
 #     PID 1 killed; time until Docker's DNS answers, until lookups and connections succeed
 #     again (also for a client with dns: [gw1, gw2], and one with dns_opt timeout:1), and
 #     until the container runs again;
-#   - the same daemon deaths with GATEHOUSE_ENTRYPOINT_RESPAWN=on (the pair starts again in
-#     the running container, which must not restart).
+#   - the same daemon deaths with GATEHOUSE_ENTRYPOINT_RESPAWN=on (the daemon that died
+#     starts again in the running container, which must not restart; the other one goes on).
 # The daemons-dead case freezes the entrypoint (SIGSTOP to its host PID, so that it does not
 # stop the container) before killing the daemons: it needs root on the Docker host and is
 # skipped, said so, without it. So is killing PID 1 from outside.
@@ -172,8 +172,8 @@ up_for() {
 }
 
 # pair_up_for CONTAINER SECONDS: both daemons run in it, each started SECONDS ago or more
-# (GATEHOUSE_ENTRYPOINT_RESPAWN starts a pair that ran less than 10 s again only after a
-# wait, as Docker restarts a container: each kill must find a pair that ran longer).
+# (GATEHOUSE_ENTRYPOINT_RESPAWN starts a daemon that ran less than 10 s again only after a
+# wait, as Docker restarts a container: each kill must find daemons that ran longer).
 pair_up_for() {
 	docker exec "$1" bash -c 'n=0 up=$(cut -d" " -f1 /proc/uptime)
 	for p in /proc/[0-9]*; do
@@ -192,9 +192,9 @@ ready_for_kill() {	# ready_for_kill: gw1 healthy, and up long enough (see up_for
 	fi
 }
 
-respawns() { docker logs "$1" 2>&1 | grep -c 'starting both again'; }
+respawns() { docker logs "$1" 2>&1 | grep -c 'starting it again'; }
 
-# respawned CONTAINER RESTARTS RESPAWNS: the entrypoint started the pair again (more than
+# respawned CONTAINER RESTARTS RESPAWNS: the entrypoint started a daemon again (more than
 # RESPAWNS times in all), the container did not restart (RESTARTS), and it is healthy.
 respawned() {
 	[ "$(respawns "$1")" -gt "$3" ] && ! restarted_since "$1" "$2" && is_healthy "$1" &&
@@ -206,6 +206,15 @@ kill_daemons() {	# kill_daemons CONTAINER COMM...: SIGKILL to those daemons in i
 		c=$(cat "$p/comm" 2>/dev/null) || continue
 		for n in "$@"; do [ "$c" = "$n" ] && kill -KILL "${p#/proc/}"; done
 	done; true' _ "${@:2}"
+}
+
+# pid_in CONTAINER COMM: the pid (in the container) of the live process named COMM, if any.
+pid_in() {
+	docker exec "$1" bash -c 'for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] || continue
+		[ "$(awk "{ print \$3 }" "$p/stat" 2>/dev/null)" = Z ] && continue
+		echo "${p#/proc/}"; break
+	done' _ "$2"
 }
 
 # no_daemons CONTAINER: no daemon of gatehouse runs in it (zombies, which a frozen PID 1
@@ -314,7 +323,7 @@ dead_gw1() {
 # one_gateway HOW: FO_REPEAT times, one of gw1's processes killed (resolver, forwarder,
 # pid1); the client `solo` knows gw1 alone: restart: unless-stopped brings it back.
 one_gateway() {
-	local how=$1 what=$2 i n m t0 back dns conn ip held r ok_back=1 started_ms
+	local how=$1 what=$2 i n m t0 back dns conn ip held r ok_back=1 started_ms other opid
 	local tdns=() tconn=() tstarted=() two=() fast=() tans=() helds=() bad="" label
 	label="one gateway, $what killed"
 	[ "$FO_RESPAWN" = on ] && label="respawn on, $what killed"
@@ -327,6 +336,14 @@ one_gateway() {
 		held=$(hold_open "$FO_SOLO" "$how$FO_RESPAWN$i")
 		n=$(docker inspect -f '{{.RestartCount}}' "$FO_GW1")
 		m=$(respawns "$FO_GW1")
+		# with respawn, the daemon not killed must go on as it was (the same process)
+		other=''
+		case $how in
+		resolver) other=gatehouse-forwa ;;
+		forwarder) other=gatehouse-resol ;;
+		esac
+		opid=''
+		[ -n "$other" ] && opid=$(pid_in "$FO_GW1" "$other")
 		t0=$(now_ms)
 		case $how in
 		pid1) kill -KILL "$(docker inspect -f '{{.State.Pid}}' "$FO_GW1")" ;;
@@ -359,6 +376,9 @@ one_gateway() {
 		if [ "$FO_RESPAWN" = on ]; then
 			wait_for 60 respawned "$FO_GW1" "$n" "$m" ||
 				ok_back=0 bad="$bad round $i: no respawn in place (restarts $(docker inspect -f '{{.RestartCount}}' "$FO_GW1"), $(health "$FO_GW1"));"
+			if [ -n "$opid" ] && [ "$(pid_in "$FO_GW1" "$other")" != "$opid" ]; then
+				ok_back=0 bad="$bad round $i: $other was restarted too (pid $opid, now $(pid_in "$FO_GW1" "$other"));"
+			fi
 		elif wait_for 60 restarted_since "$FO_GW1" "$n" && wait_for 60 is_healthy "$FO_GW1"; then
 			started_ms=$(($(date -d "$(docker inspect -f '{{.State.StartedAt}}' "$FO_GW1")" +%s%3N) - t0))
 			tstarted+=("$started_ms")
@@ -367,7 +387,7 @@ one_gateway() {
 		fi
 	done
 	local how_back="Docker restarts gw1"
-	[ "$FO_RESPAWN" = on ] && how_back="the entrypoint starts the pair again in gw1 (no container restart)"
+	[ "$FO_RESPAWN" = on ] && how_back="the entrypoint starts the dead daemon again in gw1 (no container restart, the other daemon the same process)"
 	if [ "$ok_back" = 1 ]; then
 		report 1 "$label: $how_back, and lookups and HTTPS by name work again within 60 s, every round" \
 			"$(docker logs "$FO_GW1" 2>&1 | grep 'gatehouse-entrypoint' | tail -n 1)"
@@ -389,7 +409,7 @@ failover_scenario() {
 	expect "docker-compose.failover.yml is valid for ${COMPOSE[*]}" "^$" \
 		bash -c "cd '$ROOT' && ${COMPOSE[*]} -f docker-compose.failover.yml config -q"
 	expect "it has no 'version:' key" "^$" bash -c "! grep -nE '^version:' '$ROOT/docker-compose.failover.yml'"
-	expect "it starts the pair again in place (GATEHOUSE_ENTRYPOINT_RESPAWN on) in both gateways" "^2$" \
+	expect "it starts a dead daemon again in place (GATEHOUSE_ENTRYPOINT_RESPAWN on) in both gateways" "^2$" \
 		bash -c "cd '$ROOT' && ${COMPOSE[*]} -f docker-compose.failover.yml config | grep -c 'GATEHOUSE_ENTRYPOINT_RESPAWN: .on.'"
 	fo_mode off
 	if ! fcompose up -d --no-build gw1 gw2 web banner client solo solo-fast >"$WORK/fo-up.log" 2>&1; then
@@ -446,7 +466,7 @@ failover_scenario() {
 		one_gateway forwarder forwarder
 	fi
 
-	echo "# GATEHOUSE_ENTRYPOINT_RESPAWN=on: a dead daemon's pair starts again in the container"
+	echo "# GATEHOUSE_ENTRYPOINT_RESPAWN=on: a dead daemon starts again in the container"
 	fo_mode on
 	if fcompose up -d --no-build gw1 gw2 >"$WORK/fo-up2.log" 2>&1 &&
 		FO_GW1=$(fcompose ps -q gw1) && FO_GW2=$(fcompose ps -q gw2) &&
