@@ -406,6 +406,15 @@ def test_reload_changes_the_server(gatehouse, recorder):
     assert len(a.queries) == n
 
 
+def reload_replacing(d, old, new):
+    """Rewrite d's configuration with old replaced by new, SIGHUP, wait for the reload."""
+    conf = open(d.config_path).read().replace(old, new)
+    with open(d.config_path, "w") as f:
+        f.write(conf)
+    d.send_signal(signal.SIGHUP)
+    d.wait_stderr("configuration reloaded")
+
+
 def test_reload_while_passes_wait(gatehouse, silent, client):
     """A pass in flight across a reload ends with its answer and line (the zone and the
     servers were copied when it began)."""
@@ -413,12 +422,7 @@ def test_reload_while_passes_wait(gatehouse, silent, client):
     q = dns.message.make_query("w.cluster.local", "A")
     client.sendto(q.to_wire(), (GW, d.port))
     wait_for(lambda: silent.received >= 1, T, what="the pass under way")
-    conf = open(d.config_path).read().replace("stub-zone cluster.local",
-                                               "stub-zone other.local")
-    with open(d.config_path, "w") as f:
-        f.write(conf)
-    d.send_signal(signal.SIGHUP)
-    d.wait_stderr("configuration reloaded")
+    reload_replacing(d, "stub-zone cluster.local", "stub-zone other.local")
     r = dns.message.from_wire(client.recv(4096))
     assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
     l = line_for(d, "w.cluster.local")[0]
@@ -434,12 +438,8 @@ def test_policy_of_a_pass_is_chosen_again_after_a_reload(gatehouse, silent, clie
     q = dns.message.make_query("p.cluster.local", "A")
     client.sendto(q.to_wire(), (GW, d.port))
     wait_for(lambda: silent.received >= 1, T, what="the pass under way")
-    conf = open(d.config_path).read().replace(
-        "policy mine", "policy first %s\nallow first.w.test 443\npolicy mine" % CLIENT_B)
-    with open(d.config_path, "w") as f:
-        f.write(conf)
-    d.send_signal(signal.SIGHUP)
-    d.wait_stderr("configuration reloaded")
+    reload_replacing(d, "policy mine",
+                     "policy first %s\nallow first.w.test 443\npolicy mine" % CLIENT_B)
     r = dns.message.from_wire(client.recv(4096))
     assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
     l = line_for(d, "p.cluster.local")[0]
