@@ -262,6 +262,60 @@ check_answer(const uint8_t *data, size_t size, const struct query_env *env,
 	ldns_pkt_free(pkt);
 }
 
+/* The same query with a stub zone ("wild.example.org", holding allowed names, and
+ * "cluster.local"): passed (QUERY_PASS, nothing written) exactly when the name, read
+ * independently, is at or below a zone and no port-less deny refuses it (this policy has
+ * none); otherwise the very answer it had without the zones. */
+static void
+check_stub(const uint8_t *data, size_t size, const struct query_env *plain,
+    enum query_result pres, const uint8_t *pout, size_t plen, const struct query_info *pi)
+{
+	static struct stub_zone zones[2];
+	static uint8_t out[UDP_OUT];
+	struct query_env e = *plain;
+	struct query_info si;
+	enum query_result sr;
+	size_t slen = 0, i;
+	int below = 0;
+
+	if (zones[0].zone == NULL) {
+		zones[0].zone = (char *)"wild.example.org";
+		zones[1].zone = (char *)"cluster.local";
+		for (i = 0; i < 2; i++)
+			zones[i].len = strlen(zones[i].zone);
+	}
+	e.stub_zones = zones;
+	e.nstub_zones = 2;
+	sr = query_answer(data, size, &e, out, sizeof(out), &slen, &si);
+	if (pi->verdict == VERDICT_ALLOW || pi->verdict == VERDICT_DENY) {
+		char want[DNAME_MAX + 2];
+		int named;
+		size_t wl;
+
+		expected_match(pout + HDR, pi->has_question ? plen - HDR : 0, want, sizeof(want),
+		    &named);
+		wl = strlen(want);
+		for (i = 0; i < 2 && want[0] != '\0'; i++) {
+			size_t zl = zones[i].len;
+
+			if (wl == zl ? strcmp(want, zones[i].zone) == 0 :
+			    wl > zl && want[wl - zl - 1] == '.' && strcmp(want + wl - zl,
+			    zones[i].zone) == 0)
+				below = 1;
+		}
+	}
+	if (!below) {
+		CHECK(sr == pres && si.verdict == pi->verdict && slen == plen &&
+		    memcmp(out, pout, plen) == 0);
+		return;
+	}
+	CHECK(sr == QUERY_PASS && si.verdict == VERDICT_PASS && slen == 0);
+	CHECK(si.stub == &zones[0] || si.stub == &zones[1]);
+	CHECK(si.rule == NULL && si.has_question && si.qclass == 1);
+	CHECK(si.question_end > HDR && si.question_end <= size);
+	CHECK(memcmp(pout + HDR, data + HDR, si.question_end - HDR) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -287,5 +341,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!ti.truncated);
 	if (ur == QUERY_ANSWER && !ui.truncated)
 		CHECK(ulen == tlen && memcmp(udp_out, tcp_out, ulen) == 0);
+	check_stub(data, size, &ue, ur, udp_out, ulen, &ui);
 	return 0;
 }
