@@ -79,9 +79,16 @@ check_config(const struct config *c, const char *origin_prefix)
 		CHECK(cp->route == config_route(c, cp->port));
 		CHECK(cp->route == NULL || cp->implicit == NULL);
 		if (cp->implicit != NULL) {
+			size_t k, found = 0;
+
 			CHECK(!cp->implicit->wildcard && rule_has_port(cp->implicit, cp->port));
-			CHECK(policy_match(c->policy, cp->implicit->pattern,
-			    strlen(cp->implicit->pattern), cp->port) == cp->implicit);
+			/* the rules of every policy count together (config_ports.c): the rule
+			 * is the match of the policy that holds it, global or named */
+			for (k = 0; k < policyset_count(c->policies); k++)
+				found += policy_match(policyset_policy(c->policies, k),
+				    cp->implicit->pattern, strlen(cp->implicit->pattern), cp->port) ==
+				    cp->implicit;
+			CHECK(found == 1);
 		}
 	}
 	CHECK(c->cache_min_ttl <= c->cache_max_ttl);
