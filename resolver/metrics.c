@@ -40,7 +40,8 @@ metrics_write(struct prom *p, const struct server_stats *s)
 	uint32_t i;
 
 	prom_family(p, "gatehouse_dns_queries_total", "counter",
-	    "DNS queries by client policy, verdict (allow, deny, invalid, drop, pass) and query type.");
+	    "DNS queries by client policy, verdict (allow, deny, invalid, drop, pass) and query "
+	    "type.");
 	for (i = 0; i < polstats_count(s->policies); i++) {
 		const uint64_t *row = polstats_crow(s->policies, i);
 		const char *pol = polstats_name(s->policies, i);

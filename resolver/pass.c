@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "clients.h"
+#include "dnswire.h"
 #include "passwire.h"
 #include "util.h"
 
@@ -28,13 +29,14 @@ struct pass_job {
 	int refused;			/* every try so far ended in ICMP unreachable */
 	uint16_t id;
 	uint16_t qtype;
-	uint8_t qname[255];
-	uint8_t query[PASSWIRE_QUERY_MAX];
+	uint8_t query[PASSWIRE_QUERY_MAX];	/* its question's name is what an answer must
+						 * echo: query + DNSWIRE_HDR */
 	size_t qlen;
 	int fd;				/* the UDP try's socket, or -1 */
 	struct event *ev;		/* its read event */
-	struct event *timer;		/* the try's end, or the TCP exchange's: datagrams
-					 * that answer nothing (read, ignored) do not move it */
+	struct event *timer;		/* the first try's start (from the loop), then the
+					 * try's end, or the TCP exchange's: datagrams that
+					 * answer nothing (read, ignored) do not move it */
 	struct bufferevent *bev;	/* the TCP exchange, or NULL */
 	pass_done_fn done;
 	void *arg;
@@ -118,7 +120,7 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* One query on the connection: anything but its answer ends it. */
-	if (passwire_check(msg + 2, mlen, j->id, j->qname, j->qtype) != PASSWIRE_OK)
+	if (passwire_check(msg + 2, mlen, j->id, j->query + DNSWIRE_HDR, j->qtype) != PASSWIRE_OK)
 		job_end(j, NULL, 0, "malformed");
 	else
 		job_end(j, msg + 2, mlen, NULL);
@@ -202,7 +204,7 @@ udp_cb(evutil_socket_t fd, short what, void *arg)
 			udp_next(j, errno == ECONNREFUSED);
 			return;
 		}
-		switch (passwire_check(p->buf, (size_t)n, j->id, j->qname, j->qtype)) {
+		switch (passwire_check(p->buf, (size_t)n, j->id, j->query + DNSWIRE_HDR, j->qtype)) {
 		case PASSWIRE_OK:
 			job_end(j, p->buf, (size_t)n, NULL);
 			return;
@@ -245,7 +247,9 @@ udp_try(struct pass_job *j)
 	evtimer_add(j->timer, &tv);
 }
 
-/* The try's time is up (UDP: the next try), or the TCP exchange's (the end). */
+/* The first try starts here, from the loop (so that even one that cannot start ends
+ * the job from the loop: done is never called from inside pass_start); after it, a try's
+ * time is up (UDP: the next try), or the TCP exchange's (the end). */
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -253,22 +257,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (j->bev != NULL)
+	if (j->tries == 0)
+		udp_try(j);
+	else if (j->bev != NULL)
 		job_end(j, NULL, 0, "timeout");
 	else
 		udp_next(j, 0);
-}
-
-/* A try that cannot even start (no socket) ends from the event loop like the rest:
- * done is never called from inside pass_start. */
-static void
-first_try_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_free(((struct pass_job *)arg)->ev);
-	((struct pass_job *)arg)->ev = NULL;
-	udp_try(arg);
 }
 
 struct pass_job *
@@ -276,7 +270,6 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
     const uint8_t *qname, uint16_t qtype, pass_done_fn done, void *arg, const char **why)
 {
 	struct pass_job *j;
-	size_t n;
 
 	/* Counted for the client only when not refused for the total: a count it was not
 	 * given must not be taken back from it. */
@@ -307,23 +300,16 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
 	j->arg = arg;
 	if (getrandom(&j->id, sizeof(j->id), GRND_NONBLOCK) != (ssize_t)sizeof(j->id))
 		j->id = (uint16_t)util_now_ms();	/* no entropy yet: still answered */
-	n = passwire_query(j->id, qname, qtype, j->query, sizeof(j->query));
-	/* one event to start from the loop (ev is the try's read event once it runs) */
-	if (n == 0 || (j->ev = event_new(p->base, -1, 0, first_try_cb, j)) == NULL ||
-	    (j->timer = evtimer_new(p->base, timer_cb, j)) == NULL) {
-		if (j->ev != NULL)
-			event_free(j->ev);
+	j->qlen = passwire_query(j->id, qname, qtype, j->query, sizeof(j->query));
+	if (j->qlen == 0 || (j->timer = evtimer_new(p->base, timer_cb, j)) == NULL) {
 		clients_dec(p->clients, client);
 		free(j);
 		*why = "no-memory";
 		return NULL;
 	}
-	j->qlen = n;
-	memcpy(j->qname, j->query + 12, n - 12 - 4 - 11);	/* the name passwire_query
-								 * checked, lowercased */
 	LIST_INSERT_HEAD(&p->jobs, j, entry);
 	p->stats.inflight++;
-	event_active(j->ev, EV_TIMEOUT, 0);
+	event_active(j->timer, EV_TIMEOUT, 0);	/* the first try, from the loop */
 	return j;
 }
 

@@ -31,7 +31,8 @@ struct pass_job;
 /*
  * A job's end. resp[0..len): the server's answer, which passwire_check found to answer
  * the query (PASSWIRE_OK), from server. resp NULL: no answer; why says what happened
- * ("timeout", "refused": ICMP unreachable from every try, "malformed", "tcp-failed", "no-memory").
+ * ("timeout", "refused": ICMP unreachable from every try, "malformed", "tcp-failed",
+ * "no-memory").
  * Returns 0 when resp became the client's answer, -1 otherwise (none, or one that did not
  * parse): counted answered or failed. The job is gone once this returns.
  */

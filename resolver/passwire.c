@@ -19,6 +19,21 @@ lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
+/* An OPT record of ours at p (PASSWIRE_OPT bytes): root owner, our payload, the rcode's
+ * upper bits, version 0, DO as given, no options. */
+#define PASSWIRE_OPT 11
+static void
+put_opt(uint8_t *p, int rcode, int dnssec_ok)
+{
+	p[0] = 0;
+	dnswire_wr16(p + 1, LDNS_RR_TYPE_OPT);
+	dnswire_wr16(p + 3, QUERY_EDNS_PAYLOAD);
+	p[5] = (uint8_t)(rcode >> 4);
+	p[6] = 0;
+	dnswire_wr16(p + 7, dnssec_ok ? DNSWIRE_EDNS_DO : 0);
+	dnswire_wr16(p + 9, 0);
+}
+
 /* Length of the plain wire name at w[0..cap) (labels to the root, no pointer, at most
  * 255 bytes), or 0. */
 static size_t
@@ -54,12 +69,8 @@ passwire_query(uint16_t id, const uint8_t *qname, uint16_t qtype, uint8_t *out, 
 	off = DNSWIRE_HDR + n;
 	dnswire_wr16(out + off, qtype);
 	dnswire_wr16(out + off + 2, LDNS_RR_CLASS_IN);
-	off += 4;
-	out[off++] = 0;			/* OPT: root owner */
-	dnswire_wr16(out + off, LDNS_RR_TYPE_OPT);
-	dnswire_wr16(out + off + 2, QUERY_EDNS_PAYLOAD);
-	memset(out + off + 4, 0, 6);	/* extended rcode, version, flags (DO clear), rdlen */
-	return off + 10;
+	put_opt(out + off + 4, 0, 0);	/* DO clear */
+	return off + 4 + PASSWIRE_OPT;
 }
 
 enum passwire_status
@@ -82,7 +93,8 @@ passwire_check(const uint8_t *resp, size_t len, uint16_t id, const uint8_t *qnam
 	for (i = 0; i < n; i++)
 		if (lower(resp[DNSWIRE_HDR + i]) != lower(qname[i]))
 			return PASSWIRE_FOREIGN;
-	if (dnswire_rd16(resp + DNSWIRE_HDR + n) != qtype || dnswire_rd16(resp + DNSWIRE_HDR + n + 2) != LDNS_RR_CLASS_IN)
+	if (dnswire_rd16(resp + DNSWIRE_HDR + n) != qtype ||
+	    dnswire_rd16(resp + DNSWIRE_HDR + n + 2) != LDNS_RR_CLASS_IN)
 		return PASSWIRE_FOREIGN;
 	if (flags & DNSWIRE_TC)
 		return PASSWIRE_TRUNCATED;
@@ -134,8 +146,9 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
 	uint16_t cflags = dnswire_rd16(cl->query + 2);
 	uint16_t flags = DNSWIRE_QR | DNSWIRE_RA | (cflags & (DNSWIRE_RD | DNSWIRE_CD)) |
 	    (uint16_t)(rcode & 0xf);
-	size_t qlen = cl->question_end - DNSWIRE_HDR, rlen = tc || b == NULL ? 0 : ldns_buffer_position(b);
-	size_t need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? 11 : 0);
+	size_t qlen = cl->question_end - DNSWIRE_HDR;
+	size_t rlen = tc || b == NULL ? 0 : ldns_buffer_position(b);
+	size_t need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? PASSWIRE_OPT : 0);
 	size_t off;
 
 	if (need > cap || need > cl->limit)
@@ -156,14 +169,8 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
 		memcpy(out + off, ldns_buffer_begin(b), rlen);
 	off += rlen;
 	if (cl->edns) {
-		out[off] = 0;
-		dnswire_wr16(out + off + 1, LDNS_RR_TYPE_OPT);
-		dnswire_wr16(out + off + 3, QUERY_EDNS_PAYLOAD);
-		out[off + 5] = (uint8_t)(rcode >> 4);
-		out[off + 6] = 0;
-		dnswire_wr16(out + off + 7, cl->dnssec_ok ? DNSWIRE_EDNS_DO : 0);
-		dnswire_wr16(out + off + 9, 0);
-		off += 11;
+		put_opt(out + off, rcode, cl->dnssec_ok);
+		off += PASSWIRE_OPT;
 	}
 	*outlen = off;
 	return 0;

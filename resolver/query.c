@@ -365,7 +365,8 @@ static void
 put_header(struct out *o, const struct msg *m, const struct plan *pl, uint16_t an,
     uint16_t ns, uint16_t ar, int tc)
 {
-	uint16_t flags = DNSWIRE_QR | DNSWIRE_AA | DNSWIRE_RA | (uint16_t)(DNSWIRE_OPCODE(m->flags) << 11) |
+	uint16_t flags = DNSWIRE_QR | DNSWIRE_AA | DNSWIRE_RA |
+	    (uint16_t)(DNSWIRE_OPCODE(m->flags) << 11) |
 	    (m->flags & (DNSWIRE_RD | DNSWIRE_CD)) | (uint16_t)(pl->rcode & 0xf);
 
 	if (tc)

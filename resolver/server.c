@@ -18,6 +18,7 @@
 #include "burst.h"
 #include "clients.h"
 #include "dname.h"
+#include "dnswire.h"
 #include "iface.h"
 #include "log.h"
 #include "pass.h"
@@ -305,30 +306,37 @@ static void udp_send_one(struct server *srv, struct udp_sock *us, const struct s
     const struct sockaddr *dst, unsigned ifindex, const uint8_t *buf, size_t len);
 static void tcp_free(struct tcp_conn *tc);
 
-/* The client's answer from the server's (resp), or SERVFAIL when there is none. */
-static size_t
-pass_reply(const struct pending *pd, int tcp, const uint8_t *resp, size_t len,
-    uint8_t *out, size_t cap, struct passwire_result *res, int *ok)
+/* What passwire needs of the client's query q, as query.c read it (qi). */
+static void
+pass_client(const uint8_t *q, const struct query_info *qi, int tcp,
+    struct passwire_client *cl)
 {
-	struct passwire_client cl;
-	size_t outlen = 0;
-
-	cl.query = pd->query;
-	cl.question_end = pd->qi.question_end;
-	cl.edns = pd->qi.edns;
-	cl.dnssec_ok = pd->qi.dnssec_ok;
-	cl.limit = 65535;
+	cl->query = q;
+	cl->question_end = qi->question_end;
+	cl->edns = qi->edns;
+	cl->dnssec_ok = qi->dnssec_ok;
+	cl->limit = 65535;
 	if (!tcp) {	/* as query.c bounds its own answers */
-		cl.limit = QUERY_UDP_MIN;
-		if (pd->qi.edns && pd->qi.edns_size > cl.limit)
-			cl.limit = pd->qi.edns_size < QUERY_EDNS_PAYLOAD ? pd->qi.edns_size :
+		cl->limit = QUERY_UDP_MIN;
+		if (qi->edns && qi->edns_size > cl->limit)
+			cl->limit = qi->edns_size < QUERY_EDNS_PAYLOAD ? qi->edns_size :
 			    QUERY_EDNS_PAYLOAD;
 	}
-	*ok = resp != NULL && passwire_answer(resp, len, pd->zone, &cl, out, cap, &outlen,
-	    res) == 0;
-	if (!*ok)
-		passwire_servfail(&cl, out, cap, &outlen, res);
-	return outlen;
+}
+
+/* A passed query's counters and audit line; its policy is chosen now (a reload while it
+ * waited may have renumbered them). */
+static void
+pass_account(struct server *srv, const struct sockaddr *peer, const struct sockaddr *dst,
+    int tcp, const struct query_info *qi, const struct pass_note *pn)
+{
+	struct query_env env;
+
+	memset(&env, 0, sizeof(env));
+	env.policies = srv->cfg->policies;
+	env.policy = policyset_select(env.policies, peer, dst);
+	count_query(srv, qi, tcp, env.policy);
+	audit_query(srv, peer, tcp, qi, &env, pn);
 }
 
 /* The end of a pass: the audit line, the counters, the answer to the client. 0 when the
@@ -338,27 +346,26 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
     const struct sockaddr *server, const char *why)
 {
 	struct server *srv = pd->srv;
+	struct passwire_client cl;
 	struct passwire_result res;
 	struct pass_note pn;
-	struct query_env env;
 	int tcp = pd->us == NULL, ok;
 	uint8_t *out = srv->tcp_buf + 2;	/* free: no TCP read is under way */
-	size_t outlen = pass_reply(pd, tcp, resp, len, out, sizeof(srv->tcp_buf) - 2, &res,
-	    &ok);
+	size_t outlen = 0, cap = sizeof(srv->tcp_buf) - 2;
 
+	pass_client(pd->query, &pd->qi, tcp, &cl);
+	ok = resp != NULL && passwire_answer(resp, len, pd->zone, &cl, out, cap, &outlen,
+	    &res) == 0;
+	if (!ok)
+		passwire_servfail(&cl, out, cap, &outlen, &res);
 	pd->qi.rcode = res.rcode;
 	pd->qi.truncated = res.truncated;
 	pd->qi.reason = ok ? NULL : why != NULL ? why : "malformed";
-	memset(&env, 0, sizeof(env));
-	env.policies = srv->cfg->policies;
-	/* chosen again: a reload meanwhile may have renumbered the policies */
-	env.policy = policyset_select(env.policies, (struct sockaddr *)&pd->peer,
-	    (struct sockaddr *)&pd->dst);
 	pn.zone = pd->zone;
 	pn.server = server;
 	pn.res = ok ? &res : NULL;
-	count_query(srv, &pd->qi, tcp, env.policy);
-	audit_query(srv, (struct sockaddr *)&pd->peer, tcp, &pd->qi, &env, &pn);
+	pass_account(srv, (struct sockaddr *)&pd->peer, (struct sockaddr *)&pd->dst, tcp,
+	    &pd->qi, &pn);
 	audit_flush(srv->audit);
 	if (!tcp)
 		udp_send_one(srv, pd->us, (struct sockaddr *)&pd->peer, (struct sockaddr *)&pd->dst,
@@ -407,7 +414,8 @@ pass_begin(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
 	memcpy(&pd->qi, qi, sizeof(*qi));
 	pd->qi.stub = NULL;		/* the configuration's: it may be reloaded meanwhile */
 	memcpy(pd->query, q, qi->question_end);
-	pd->job = pass_start(srv->pass, peer, qi->stub, q + 12, qi->qtype, pass_done_cb, pd, why);
+	pd->job = pass_start(srv->pass, peer, qi->stub, q + DNSWIRE_HDR, qi->qtype, pass_done_cb,
+	    pd, why);
 	if (pd->job == NULL) {
 		free(pd);
 		return -1;
@@ -418,33 +426,23 @@ pass_begin(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
 	return 0;
 }
 
-/* A pass that could not start: SERVFAIL now, audited and counted like the others. */
+/* A pass that could not start: SERVFAIL now, audited and counted like the others. qi is
+ * the caller's, which has no more use for it. */
 static size_t
-pass_refused(struct server *srv, const uint8_t *q, const struct sockaddr *peer, int tcp,
-    const struct query_info *qi, size_t policy, const char *why, uint8_t *out, size_t cap)
+pass_refused(struct server *srv, const uint8_t *q, const struct sockaddr *peer,
+    const struct sockaddr *dst, int tcp, struct query_info *qi, const char *why,
+    uint8_t *out, size_t cap)
 {
-	struct query_info qi2;
 	struct passwire_client cl;
 	struct passwire_result res;
 	struct pass_note pn = { qi->stub->zone, NULL, NULL };
-	struct query_env env;
 	size_t outlen = 0;
 
-	memcpy(&qi2, qi, sizeof(*qi));
-	memset(&cl, 0, sizeof(cl));
-	cl.query = q;
-	cl.question_end = qi->question_end;
-	cl.edns = qi->edns;
-	cl.dnssec_ok = qi->dnssec_ok;
-	cl.limit = QUERY_UDP_MIN;	/* header, question, OPT: always within it */
+	pass_client(q, qi, tcp, &cl);	/* header, question, OPT: within any limit */
 	passwire_servfail(&cl, out, cap, &outlen, &res);
-	qi2.rcode = res.rcode;
-	qi2.reason = why;
-	memset(&env, 0, sizeof(env));
-	env.policies = srv->cfg->policies;
-	env.policy = policy;
-	count_query(srv, &qi2, tcp, policy);
-	audit_query(srv, peer, tcp, &qi2, &env, &pn);
+	qi->rcode = res.rcode;
+	qi->reason = why;
+	pass_account(srv, peer, dst, tcp, qi, &pn);
 	return outlen;
 }
 
@@ -480,7 +478,7 @@ answer_one(struct server *srv, const uint8_t *q, size_t qlen, const struct socka
 
 		if (pass_begin(srv, q, peer, dst, ifindex, us, tc, &qi, &why) == 0)
 			return 0;
-		*outlen = pass_refused(srv, q, peer, tcp, &qi, env.policy, why, out, outcap);
+		*outlen = pass_refused(srv, q, peer, dst, tcp, &qi, why, out, outcap);
 		return 1;
 	}
 	count_query(srv, &qi, tcp, env.policy);
