@@ -47,6 +47,7 @@ kernel may be built without. Nothing here touches the host's own tables: every i
 and conntrack command runs inside the node namespace.
 """
 
+import datetime
 import os
 import re
 import shutil
@@ -373,14 +374,21 @@ class KubeTopology(T.Topology):
         return [e for r in self.replicas for e in r.audit(daemon)]
 
     def mark(self):
-        """{(replica name, daemon): audit line count now}: since= for lines()."""
-        return {(r.name, d): len(r.audit(d)) for r in self.replicas for d in T.DAEMONS}
+        """{(replica name, daemon): audit line count now, "ts": the time now}: since= for
+        lines(). The time, because a daemon writes a line after its client has its answer
+        (it answers, then flushes): the last line of what came before may land after the
+        count; its "ts", taken before the answer, is earlier than the mark's."""
+        m = {(r.name, d): len(r.audit(d)) for r in self.replicas for d in T.DAEMONS}
+        m["ts"] = datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        return m
 
     def lines(self, replica, daemon, since=None, event=None):
         """replica's audit lines of daemon after since (mark()), of one event if given."""
         start = since[(replica.name, daemon)] if since else 0
         return [e for e in replica.audit(daemon)[start:]
-                if event is None or e.get("event") == event]
+                if (event is None or e.get("event") == event) and
+                (since is None or e.get("ts", "") >= since["ts"])]
 
     def cluster_queries(self):
         """(qtype, name, source) of every query the cluster DNS received."""

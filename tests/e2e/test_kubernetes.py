@@ -81,6 +81,10 @@ def is_conn(e):
     return e.get("event") == "conn"
 
 
+def is_query(e):
+    return e.get("event") == "query"
+
+
 def web_paths(k8s, tag):
     return [w for w in k8s.web_requests() if tag in w.get("path", "")]
 
@@ -128,7 +132,7 @@ def test_audit_names_the_pod_address_and_its_policy(k8s):
         assert curl(k8s, pod, other, f"d-{tag}", via_service=True)[0] != 0
     # resolver: 4 queries (the curl's for its own name and dig's for the other), forwarder:
     # 4 connections; on whichever replica each went
-    queries = [e for v in wait_lines(k8s, mark, RES, lambda e: e.get("event") == "query", 4,
+    queries = [e for v in wait_lines(k8s, mark, RES, is_query, 4,
                                      "the resolvers' query lines").values() for e in v]
     conns = [e for v in wait_lines(k8s, mark, FWD, is_conn, 4,
                                    "the forwarders' conn lines").values() for e in v]
@@ -184,7 +188,7 @@ def test_connections_spread_over_both_replicas(k8s):
     for i in range(SPREAD):
         fetch_ok(k8s, pods[i % 2], f"{tag}-{i}")
     conns = wait_lines(k8s, mark, FWD, is_conn, SPREAD, "the forwarders' conn lines")
-    queries = new_lines(k8s, mark, RES, lambda e: e.get("event") == "query")
+    queries = wait_lines(k8s, mark, RES, is_query, SPREAD, "the resolvers' query lines")
     assert sum(map(len, conns.values())) == SPREAD, conns
     assert sum(map(len, queries.values())) == SPREAD, queries
     assert all(conns.values()), {k: len(v) for k, v in conns.items()}
@@ -207,7 +211,7 @@ def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
         for i in range(n):
             fetch_ok(k8s, (K.POD_A, K.POD_B)[i % 2], f"{tag}-{i}")
         conns = wait_lines(k8s, mark, FWD, is_conn, n, "the forwarders' conn lines")
-        queries = new_lines(k8s, mark, RES, lambda e: e.get("event") == "query")
+        queries = wait_lines(k8s, mark, RES, is_query, n, "the resolvers' query lines")
         # all on gw1; gw2's resolver runs and would have logged any query sent to it
         assert (len(conns["gw1"]), len(queries["gw1"])) == (n, n), (conns, queries)
         assert not conns["gw2"] and not queries["gw2"], (conns, queries)
@@ -230,27 +234,31 @@ def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
     gw1, gw2 = k8s.replicas
     both_ready(k8s)
     status = gw1.procs[RES].stop(timeout=10)
-    assert status == 0, gw1.procs[RES].stderr()[-3000:]
-    wait_for(lambda: k8s.sync() == ["gw2"], timeout=30, what="gw1 to leave the set")
-    assert all(v == [gw2.addr] for v in k8s.dnat_targets().values()), k8s.dnat_targets()
-    tag = helpers.tag()
-    mark = k8s.mark()
-    n = 20
-    names = [f"{tag}-{i}.evil.test" for i in range(n)]
-    for i, name in enumerate(names):     # NXDOMAIN, each from gw2 (gw1 answers nothing)
-        d = helpers.dig(k8s, name, ns=k8s.pod_ns[(K.POD_A, K.POD_B)[i % 2]])
-        assert d.status == "NXDOMAIN", d.raw
-    got = new_lines(k8s, mark, RES, lambda e: e.get("event") == "query")
-    assert sorted(e["qname"] for e in got["gw2"]) == sorted(names), got
-    assert not got["gw1"]
-    gw1.start(RES)
+    try:
+        assert status == 0, gw1.procs[RES].stderr()[-3000:]
+        wait_for(lambda: k8s.sync() == ["gw2"], timeout=30, what="gw1 to leave the set")
+        assert all(v == [gw2.addr] for v in k8s.dnat_targets().values()), k8s.dnat_targets()
+        tag = helpers.tag()
+        mark = k8s.mark()
+        n = 20
+        names = [f"{tag}-{i}.evil.test" for i in range(n)]
+        for i, name in enumerate(names):     # NXDOMAIN, each from gw2 (gw1 answers nothing)
+            d = helpers.dig(k8s, name, ns=k8s.pod_ns[(K.POD_A, K.POD_B)[i % 2]])
+            assert d.status == "NXDOMAIN", d.raw
+        got = wait_lines(k8s, mark, RES, is_query, n, "gw2's query lines")
+        assert sorted(e["qname"] for e in got["gw2"]) == sorted(names), got
+        assert not got["gw1"]
+    finally:    # the rest of the module runs with both replicas, whatever failed here
+        if not gw1.procs[RES].running():
+            gw1.start(RES)
     both_ready(k8s)
     mark = k8s.mark()
     for i in range(SPREAD):
         assert helpers.dig(k8s, K.NAME_A, ns=k8s.pod_a_ns).status == "NOERROR"
         if k8s.lines(gw1, RES, mark, "query"):
             break
-    assert k8s.lines(gw1, RES, mark, "query"), f"no query on gw1 within {SPREAD} tries"
+    assert wait_for(lambda: k8s.lines(gw1, RES, mark, "query"),
+                    what=f"a query on gw1 within {SPREAD} tries")
 
 
 def test_cluster_names_resolve_and_blocked_names_reach_no_upstream(k8s):
@@ -285,9 +293,17 @@ def test_cluster_names_resolve_and_blocked_names_reach_no_upstream(k8s):
             look = helpers.lookup(k8s, "getent", name, family=4, ns=ns)
             assert not look.ok and look.notfound, look
     # the resolvers' lines: the cluster names passed (pod address, its policy, the zone,
-    # the cluster DNS's Service address), the blocked names denied
-    lines = [e for v in new_lines(k8s, mark, RES, lambda e: e.get("event") == "query")
-             .values() for e in v]
+    # the cluster DNS's Service address), the blocked names denied (each line is written
+    # after its answer is sent: wait for them all)
+    def query_lines():
+        return [e for v in new_lines(k8s, mark, RES, is_query).values() for e in v]
+
+    def complete(got):
+        names = {e["qname"] for e in got}
+        return (len([e for e in got if e["qname"] in K.CLUSTER_RECORDS]) >= 9 and
+                all(n.lower() in names for n in blocked))
+
+    lines = wait_until(query_lines, complete, timeout=10, interval=0.05)
     passed = [e for e in lines if e["qname"] in K.CLUSTER_RECORDS]
     assert len(passed) == 9, lines     # 2 names by getent and dig in 2 pods; web.default
     assert all((e["verdict"], e["zone"], e["upstream"].split(":")[0], e["policy"]) ==

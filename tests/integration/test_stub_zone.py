@@ -133,10 +133,26 @@ class Recorder(SilentUdp):
         self.sock.sendto(wire, peer)
 
 
+class NamingSilent(SilentUdp):
+    """SilentUdp that keeps the question name of each query (lowercase), so that a test
+    waits for the query it sent and not for some earlier pass's retry."""
+
+    def __init__(self, addr, port):
+        self.names = []
+        super().__init__(addr, port)
+
+    def handle(self, data, peer):
+        try:
+            self.names.append(dns.message.from_wire(data).question[0].name
+                              .to_text(omit_final_dot=True).lower())
+        except Exception:           # pylint: disable=broad-except
+            self.names.append(None)
+
+
 @pytest.fixture
 def silent():
     """A zone server that reads queries and never answers, on ZONE_ADDR."""
-    u = SilentUdp(ZONE_ADDR, 0)
+    u = NamingSilent(ZONE_ADDR, 0)
     yield u
     u.close()
 
@@ -258,7 +274,8 @@ def test_what_the_zone_server_gets(gatehouse, recorder):
     assert r.id == q.id and addrs(r, dns.rdatatype.A) == ["10.99.0.1"]
     assert r.flags & dns.flags.CD and r.flags & dns.flags.RD
     assert not r.options and r.ednsflags & dns.flags.DO
-    assert len(rec.queries) == 1
+    # one query (a second only if the recorder stalled past a try's 1 s: the same one)
+    assert rec.queries and len({q[2:] for q in rec.queries}) == 1
     raw = rec.queries[0]
     got = dns.message.from_wire(raw)
     assert not got.flags & dns.flags.RD, "RD set: the zone server was asked to recurse"
@@ -351,14 +368,17 @@ def test_busy_client_gets_servfail_at_once(gatehouse, silent, client):
         extra.append(q.id)
         client.sendto(q.to_wire(), (GW, d.port))
     # the six come back SERVFAIL while the 64 still wait for the silent server
+    # (on a slow run the first of the 64 may end, SERVFAIL too, before the six are read:
+    # their reason below says they were not asked)
     busy = set()
-    while len(busy) < 6:
+    for _ in range(64 + 6):
+        if len(busy) == 6:
+            break
         r = dns.message.from_wire(client.recv(4096))
         assert r.rcode() == dns.rcode.SERVFAIL
         if r.id in extra:
             busy.add(r.id)
-        else:
-            pytest.fail("a pass ended before the busy ones were answered")
+    assert len(busy) == 6, busy
     for i in range(6):
         assert line_for(d, "x%d.cluster.local" % i)[0]["reason"] == "busy"
     assert metric(d, "gatehouse_stub_queries_total", result="busy") == 6
@@ -394,7 +414,7 @@ def test_reload_changes_the_server(gatehouse, recorder):
     d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, a.port)])
     assert addrs(udp(d, dns.message.make_query("a.cluster.local", "A")), dns.rdatatype.A) == \
         ["10.99.0.1"]
-    assert len(a.queries) == 1
+    assert a.queries
     conf = open(d.config_path).read().replace(":%d\n" % a.port, ":%d\n" % b.port)
     with open(d.config_path, "w") as f:
         f.write(conf)
@@ -454,7 +474,8 @@ def test_stop_while_passes_wait(gatehouse, silent, client):
     client.sendto(q.to_wire(), (GW, d.port))
     t = socket.create_connection((GW, d.port), timeout=T)
     t.sendall(tcp_frame(dns.message.make_query("late-tcp.cluster.local", "A").to_wire()))
-    wait_for(lambda: silent.received >= 2, T, what="the passes under way")
+    wait_for(lambda: {"late.cluster.local", "late-tcp.cluster.local"} <= set(silent.names),
+             T, what="the passes under way")
     assert d.stop() == 0
     t.close()
     for name, proto in (("late.cluster.local", "udp"), ("late-tcp.cluster.local", "tcp")):
@@ -517,7 +538,8 @@ def test_tcp_client_gone_before_the_answer(gatehouse, silent):
         s = socket.create_connection((GW, d.port), timeout=T)
         s.sendall(tcp_frame(dns.message.make_query("gone%d.cluster.local" % i,
                                                    "A").to_wire()))
-        wait_for(lambda: silent.received >= i + 1, T, what="the pass under way")
+        wait_for(lambda: "gone%d.cluster.local" % i in silent.names, T,
+                 what="the pass under way")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()                   # a reset
     for i in range(3):
