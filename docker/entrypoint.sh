@@ -155,11 +155,12 @@ if [ -n "$pool" ]; then
 	done
 fi
 
-rpid='' fpid='' stopping='' pending_sig=''
+rpid='' fpid='' stopping=''
 
-# Signals are passed to the daemons running; those that arrive before any runs are
-# remembered and delivered once one does. (A daemon started later reads the configuration
-# afresh, so a HUP or USR1 it missed is moot; a TERM or INT sets `stopping`.)
+# Signals go to the daemons running. A daemon started later reads the configuration
+# afresh, so a HUP or USR1 it missed is moot; a TERM or INT sets `stopping`, and a daemon
+# started after it (between the two starts, or at the end of a respawn) is sent one at
+# once (start).
 # shellcheck disable=SC2317  # called from the traps below
 forward() {
 	local sig=$1 pids
@@ -167,10 +168,7 @@ forward() {
 	TERM | INT) stopping=$sig ;;
 	esac
 	pids="$rpid $fpid"
-	if [ -z "${pids// /}" ]; then
-		pending_sig=$sig
-		return
-	fi
+	[ -n "${pids// /}" ] || return 0
 	# shellcheck disable=SC2086  # one or two pids
 	kill -s "$sig" $pids 2>/dev/null ||
 		say "could not pass SIG$sig to the daemons (running as root without CAP_KILL?)"
@@ -198,27 +196,23 @@ reap() {
 	wait "$pid" 2>/dev/null
 }
 
-# Stop the daemon still running (if any): SIGTERM, then reap it.
+# Stop the daemon PID (if any): SIGTERM (again, if it had one: harmless), then reap it.
 stop_other() {
 	[ -n "$1" ] || return 0
-	kill -s TERM "$1" 2>/dev/null || return 0
+	kill -s TERM "$1" 2>/dev/null
 	reap "$1"
 }
 
-# Each daemon's start time and respawn delay (GATEHOUSE_ENTRYPOINT_RESPAWN=on).
+# start NAME ARG...: gatehouse-NAME in the background, its pid and start time kept
+# (rpid/rstarted, fpid/fstarted); told to stop at once when a stop came meanwhile.
 rstarted=0 fstarted=0 rdelay=0 fdelay=0
-start_resolver() {
-	gatehouse-resolver "$@" &
-	rpid=$! rstarted=$SECONDS
-}
-start_forwarder() {
-	gatehouse-forwarder "$@" &
-	fpid=$! fstarted=$SECONDS
-}
-deliver_pending() {
-	if [ -n "$pending_sig" ]; then
-		forward "$pending_sig"
-		pending_sig=''
+start() {
+	local name=$1
+	shift
+	"gatehouse-$name" "$@" &
+	if [ "$name" = resolver ]; then rpid=$! rstarted=$SECONDS; else fpid=$! fstarted=$SECONDS; fi
+	if [ -n "$stopping" ]; then
+		kill -s TERM "$!" 2>/dev/null
 	fi
 }
 
@@ -237,9 +231,8 @@ next_delay() {
 	fi
 }
 
-start_resolver "$@"
-start_forwarder "$@"
-deliver_pending
+start resolver "$@"
+start forwarder "$@"
 while :; do
 	# wait -n returns when a daemon exits (done set to its pid) or when a trapped signal
 	# arrives (done empty): then the signal has been forwarded and we wait again.
@@ -251,14 +244,19 @@ while :; do
 		[ -n "${done_pid:-}" ] && break
 	done
 
+	# The one that exited is no longer signalled (its pid may be reused): cleared now.
 	first=$(name_of "$done_pid")
-	if [ "$done_pid" = "$rpid" ]; then other=$fpid; else other=$rpid; fi
+	if [ "$done_pid" = "$rpid" ]; then
+		other=$fpid rpid=''
+	else
+		other=$rpid fpid=''
+	fi
 
 	if [ -n "$stopping" ]; then
-		# Asked to stop: the other daemon has the signal too; give it time to finish.
+		# Asked to stop: stop the other too (it had the signal, unless it started later).
 		ostatus=0
 		if [ -n "$other" ]; then
-			reap "$other"
+			stop_other "$other"
 			ostatus=$?
 		fi
 		if [ "$status" -ne 0 ] || [ "$ostatus" -ne 0 ]; then
@@ -280,29 +278,30 @@ while :; do
 	# back, open connections stay up while the resolver does), and the container keeps its
 	# address: "port unreachable" and resets, not silence (Docker's DNS then moves to the
 	# next dns: server at once instead of after its 4 s).
-	if [ "$done_pid" = "$rpid" ]; then
-		rdelay=$(next_delay "$rstarted" "$rdelay") rpid=''
-		delay=$rdelay
+	if [ "$first" = gatehouse-resolver ]; then
+		rdelay=$(next_delay "$rstarted" "$rdelay") delay=$rdelay
 	else
-		fdelay=$(next_delay "$fstarted" "$fdelay") fpid=''
-		delay=$fdelay
+		fdelay=$(next_delay "$fstarted" "$fdelay") delay=$fdelay
 	fi
 	say "$first exited (status $status); starting it again in ${delay}s (GATEHOUSE_ENTRYPOINT_RESPAWN=on)"
 	if ((delay > 0)); then
 		sleep "$delay" &
-		# A signal interrupts the wait (its trap has run); TERM or INT then stop here.
-		wait "$!"
-		kill "$!" 2>/dev/null
+		spid=$!
+		# A trapped signal interrupts the wait (its trap has run): HUP or USR1 wait on,
+		# TERM or INT end the back-off.
+		while [ -z "$stopping" ] && kill -0 "$spid" 2>/dev/null; do
+			wait "$spid"
+		done
+		if [ -n "$stopping" ]; then
+			kill "$spid" 2>/dev/null
+			wait "$spid" 2>/dev/null
+		fi
 	fi
 	if [ -n "$stopping" ]; then
 		say "stopped on SIG$stopping while $first was down"
-		remaining=${rpid:-$fpid}
 		rc=0
-		if [ -n "$remaining" ]; then
-			reap "$remaining" || rc=1
-		fi
+		stop_other "$other" || rc=1
 		exit "$rc"
 	fi
-	if [ -z "$rpid" ]; then start_resolver "$@"; else start_forwarder "$@"; fi
-	deliver_pending
+	start "${first#gatehouse-}" "$@"
 done

@@ -230,6 +230,15 @@ restarted_since() {	# restarted_since CONTAINER COUNT: its RestartCount is above
 	[ "$(docker inspect -f '{{.RestartCount}}' "$1" 2>/dev/null)" -gt "$2" ]
 }
 
+# host_pid CONTAINER: its PID 1 on the host; fails unless it is a real one (a stopped or
+# restarting container has 0, and `kill 0` would signal this script's own group).
+host_pid() {
+	local pid
+	pid=$(timeout 20 docker inspect -f '{{.State.Pid}}' "$1" 2>/dev/null) || return 1
+	[ "${pid:-0}" -gt 1 ] || return 1
+	echo "$pid"
+}
+
 # kill_gw1 HOW: put gw1 in the dead state HOW (killed, paused, daemons); succeeds when it is.
 kill_gw1() {
 	case $1 in
@@ -238,7 +247,7 @@ kill_gw1() {
 	paused)
 		timeout 30 docker pause "$FO_GW1" >/dev/null ;;
 	daemons)
-		FO_PID1=$(docker inspect -f '{{.State.Pid}}' "$FO_GW1")
+		FO_PID1=$(host_pid "$FO_GW1") || return 1
 		kill -STOP "$FO_PID1" || return 1
 		kill_daemons "$FO_GW1" gatehouse-resol gatehouse-forwa &&
 			wait_for 20 no_daemons "$FO_GW1" ;;
@@ -323,7 +332,7 @@ dead_gw1() {
 # one_gateway HOW: FO_REPEAT times, one of gw1's processes killed (resolver, forwarder,
 # pid1); the client `solo` knows gw1 alone: restart: unless-stopped brings it back.
 one_gateway() {
-	local how=$1 what=$2 i n m t0 back dns conn ip held r ok_back=1 started_ms other opid
+	local how=$1 what=$2 i n m t0 back dns conn ip held r ok_back=1 started_ms other opid pid
 	local tdns=() tconn=() tstarted=() two=() fast=() tans=() helds=() bad="" label
 	label="one gateway, $what killed"
 	[ "$FO_RESPAWN" = on ] && label="respawn on, $what killed"
@@ -346,7 +355,7 @@ one_gateway() {
 		[ -n "$other" ] && opid=$(pid_in "$FO_GW1" "$other")
 		t0=$(now_ms)
 		case $how in
-		pid1) kill -KILL "$(docker inspect -f '{{.State.Pid}}' "$FO_GW1")" ;;
+		pid1) pid=$(host_pid "$FO_GW1") && kill -KILL "$pid" ;;
 		resolver) kill_daemons "$FO_GW1" gatehouse-resol ;;
 		forwarder) kill_daemons "$FO_GW1" gatehouse-forwa ;;
 		esac
