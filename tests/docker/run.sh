@@ -74,12 +74,17 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	if [ "$nfail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		# the gateways of every project, whichever file brought it up (gw1 and gw2: the
+		# failover scenario's)
 		for p in "${PROJECTS[@]}"; do
-			local gw
-			gw=$(compose_p "$p" ps -q gatehouse 2>/dev/null | head -n 1)
-			[ -n "$gw" ] || continue
-			echo "---- docker logs of the gateway ($p), last 60 lines"
-			timeout 20 docker logs --tail 60 "$gw" 2>&1 | sed 's/^/  /'
+			local gw svc
+			for svc in gatehouse gw1 gw2; do
+				gw=$(timeout 20 docker ps -aq --filter "label=com.docker.compose.project=$p" \
+					--filter "label=com.docker.compose.service=$svc" 2>/dev/null | head -n 1)
+				[ -n "$gw" ] || continue
+				echo "---- docker logs of $svc ($p), last 60 lines"
+				timeout 20 docker logs --tail 60 "$gw" 2>&1 | sed 's/^/  /'
+			done
 		done
 	fi
 	for p in "${PROJECTS[@]}"; do
