@@ -308,7 +308,7 @@ def configmap_ref(objs):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None,
                     reason="kubectl is not installed: `kubectl kustomize deploy/kubernetes` not "
-                           "rendered (apt-get install kubernetes-client: .ci/packages has it)")
+                           "rendered (apt-get install kubernetes-client: .ci/run does where none is)")
 def test_kustomize_renders_and_an_edit_rolls_the_pods(tmp_path):
     objs = render(KDIR)
     assert {o["kind"] for o in objs} == KINDS

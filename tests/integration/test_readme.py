@@ -249,6 +249,12 @@ def install_packages():
 def test_install_names_every_package_of_ci_packages():
     with open(os.path.join(REPO, ".ci", "packages")) as f:
         ci = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    # and what .ci/run installs by name, beside the list (kubernetes-client, where no
+    # kubectl is installed)
+    with open(os.path.join(REPO, ".ci", "run")) as f:
+        ci |= set(re.findall(r"apt-get install -y -q --no-install-recommends ([a-z0-9][a-z0-9.+-]*)$",
+                             f.read(), re.M))
+    assert "kubernetes-client" in ci
     apt, demo = install_packages()
     assert apt == ci, "README Install and .ci/packages differ: only in the README %s, only " \
         "in .ci/packages %s" % (sorted(apt - ci), sorted(ci - apt))
