@@ -4,7 +4,10 @@
  * The answer is read with ldns (ldns_wire2pkt): it comes from a server, not from the
  * per-query path's clients, and needs every record type's names decompressed, which
  * ldns knows. What goes back to the client is written record by record, so that only
- * the zone's records and the client's own header and question go out. */
+ * the zone's records and the client's own header and question go out, with its names
+ * compressed (ldns's compression table, filled from the client's question on): a
+ * headless Service's hundred addresses take 16 bytes each rather than the name's length
+ * more, and fit a 1232-byte answer where they would have been truncated. */
 #include "passwire.h"
 
 #include <ldns/ldns.h>
@@ -101,12 +104,12 @@ passwire_check(const uint8_t *resp, size_t len, uint16_t id, const uint8_t *qnam
 	return PASSWIRE_OK;
 }
 
-/* Copy the records of list that lie at or below zone into b; count them into *n and
- * the left-out ones into r->dropped, the answer's addresses into r. 0, or -1 when b is
- * out of room. */
+/* Copy the records of list that lie at or below zone into b, their names compressed
+ * against names (the table of names written so far); count them into *n and the left-out
+ * ones into r->dropped, the answer's addresses into r. 0, or -1 when b is out of room. */
 static int
-copy_records(ldns_buffer *b, const ldns_rr_list *list, const ldns_rdf *zone, int section,
-    uint16_t *n, struct passwire_result *r)
+copy_records(ldns_buffer *b, ldns_rbtree_t *names, const ldns_rr_list *list,
+    const ldns_rdf *zone, int section, uint16_t *n, struct passwire_result *r)
 {
 	size_t i;
 
@@ -121,7 +124,7 @@ copy_records(ldns_buffer *b, const ldns_rr_list *list, const ldns_rdf *zone, int
 			r->dropped++;
 			continue;
 		}
-		if (ldns_rr2buffer_wire(b, rr, section) != LDNS_STATUS_OK ||
+		if (ldns_rr2buffer_wire_compress(b, rr, section, names) != LDNS_STATUS_OK ||
 		    ldns_buffer_position(b) > 65535)
 			return -1;
 		(*n)++;
@@ -137,20 +140,22 @@ copy_records(ldns_buffer *b, const ldns_rr_list *list, const ldns_rdf *zone, int
 	return 0;
 }
 
-/* Header, the client's question, then (unless tc) the records in b, then our OPT. */
+/* Header, the client's question, then (unless tc) the records recs[0..rlen) (written
+ * to follow the question), then our OPT. */
 static int
 write_client(const struct passwire_client *cl, int aa, int rcode,
-    const uint16_t counts[3], const ldns_buffer *b, int tc, uint8_t *out, size_t cap,
-    size_t *outlen)
+    const uint16_t counts[3], const uint8_t *recs, size_t rlen, int tc, uint8_t *out,
+    size_t cap, size_t *outlen)
 {
 	uint16_t cflags = dnswire_rd16(cl->query + 2);
 	uint16_t flags = DNSWIRE_QR | DNSWIRE_RA | (cflags & (DNSWIRE_RD | DNSWIRE_CD)) |
 	    (uint16_t)(rcode & 0xf);
 	size_t qlen = cl->question_end - DNSWIRE_HDR;
-	size_t rlen = tc || b == NULL ? 0 : ldns_buffer_position(b);
-	size_t need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? PASSWIRE_OPT : 0);
-	size_t off;
+	size_t need, off;
 
+	if (tc)
+		rlen = 0;
+	need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? PASSWIRE_OPT : 0);
 	if (need > cap || need > cl->limit)
 		return -1;
 	if (aa)
@@ -166,7 +171,7 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
 	memcpy(out + DNSWIRE_HDR, cl->query + DNSWIRE_HDR, qlen);
 	off = DNSWIRE_HDR + qlen;
 	if (rlen > 0)
-		memcpy(out + off, ldns_buffer_begin(b), rlen);
+		memcpy(out + off, recs, rlen);
 	off += rlen;
 	if (cl->edns) {
 		put_opt(out + off, rcode, cl->dnssec_ok);
@@ -174,6 +179,46 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
 	}
 	*outlen = off;
 	return 0;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return ldns_dname_compare(a, b);
+}
+
+/* ldns_dname2buffer_wire_compress's table entries: a node of its own with a copy of the
+ * name as key. */
+static void
+free_name(ldns_rbnode_t *node, void *arg)
+{
+	(void)arg;
+	ldns_rdf_deep_free((ldns_rdf *)(uintptr_t)node->key);
+	LDNS_FREE(node);
+}
+
+/* Into b, from its start, a header's room and the client's question, its name entered in
+ * names: the records written after it then point at it (a name's offset in b is its offset
+ * in the message), and their owners come out in the client's case. */
+static int
+start_message(ldns_buffer *b, ldns_rbtree_t *names, const struct passwire_client *cl)
+{
+	ldns_rdf *qname = NULL;
+	size_t pos = DNSWIRE_HDR;
+	int rc = -1;
+
+	if (ldns_wire2dname(&qname, cl->query, cl->question_end, &pos) != LDNS_STATUS_OK)
+		return -1;
+	if (pos + 4 == cl->question_end && ldns_buffer_reserve(b, DNSWIRE_HDR)) {
+		ldns_buffer_write(b, cl->query, DNSWIRE_HDR);
+		if (ldns_dname2buffer_wire_compress(b, qname, names) == LDNS_STATUS_OK &&
+		    ldns_buffer_reserve(b, 4)) {
+			ldns_buffer_write(b, cl->query + pos, 4);
+			rc = ldns_buffer_position(b) == cl->question_end ? 0 : -1;
+		}
+	}
+	ldns_rdf_deep_free(qname);
+	return rc;
 }
 
 int
@@ -184,33 +229,45 @@ passwire_answer(const uint8_t *resp, size_t len, const char *zone,
 	ldns_pkt *pkt = NULL;
 	ldns_rdf *zrdf = NULL;
 	ldns_buffer *b = NULL;
+	ldns_rbtree_t *names = NULL;
 	uint16_t counts[3] = { 0, 0, 0 };
+	const uint8_t *recs;
+	size_t rlen;
 	int rc = -1, pass;
 
 	memset(r, 0, sizeof(*r));
 	if (ldns_wire2pkt(&pkt, resp, len) != LDNS_STATUS_OK)
 		return -1;
-	if ((zrdf = ldns_dname_new_frm_str(zone)) == NULL || (b = ldns_buffer_new(512)) == NULL)
+	if ((zrdf = ldns_dname_new_frm_str(zone)) == NULL || (b = ldns_buffer_new(512)) == NULL ||
+	    (names = ldns_rbtree_create(compare_names)) == NULL ||
+	    start_message(b, names, cl) == -1)
 		goto out;
 	/* The 12-bit rcode: the OPT's upper 8 bits (RFC 6891 6.1.3) and the header's 4;
 	 * BADVERS (16) has the header's at 0, NOERROR alone. */
 	r->server_rcode = ldns_pkt_edns_extended_rcode(pkt) << 4 | ldns_pkt_get_rcode(pkt);
 	pass = r->server_rcode == LDNS_RCODE_NOERROR || r->server_rcode == LDNS_RCODE_NXDOMAIN;
 	r->rcode = pass ? r->server_rcode : LDNS_RCODE_SERVFAIL;
-	if (pass && (copy_records(b, ldns_pkt_answer(pkt), zrdf, LDNS_SECTION_ANSWER, &counts[0],
-	    r) == -1 || copy_records(b, ldns_pkt_authority(pkt), zrdf, LDNS_SECTION_AUTHORITY,
-	    &counts[1], r) == -1 || copy_records(b, ldns_pkt_additional(pkt), zrdf,
-	    LDNS_SECTION_ADDITIONAL, &counts[2], r) == -1))
+	if (pass && (copy_records(b, names, ldns_pkt_answer(pkt), zrdf, LDNS_SECTION_ANSWER,
+	    &counts[0], r) == -1 || copy_records(b, names, ldns_pkt_authority(pkt), zrdf,
+	    LDNS_SECTION_AUTHORITY, &counts[1], r) == -1 || copy_records(b, names,
+	    ldns_pkt_additional(pkt), zrdf, LDNS_SECTION_ADDITIONAL, &counts[2], r) == -1))
 		goto out;
-	if (write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts, b, 0, out, cap, outlen) == 0) {
+	recs = ldns_buffer_at(b, cl->question_end);
+	rlen = ldns_buffer_position(b) - cl->question_end;
+	if (write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts, recs, rlen, 0, out, cap,
+	    outlen) == 0) {
 		rc = 0;
 		goto out;
 	}
 	/* Header, question (at most 259 bytes) and OPT always fit in 512. */
 	r->truncated = 1;
 	r->n4 = r->n6 = 0;
-	rc = write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts, b, 1, out, cap, outlen);
+	rc = write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts, NULL, 0, 1, out, cap, outlen);
 out:
+	if (names != NULL) {
+		ldns_traverse_postorder(names, free_name, NULL);
+		ldns_rbtree_free(names);
+	}
 	ldns_buffer_free(b);
 	ldns_rdf_deep_free(zrdf);
 	ldns_pkt_free(pkt);
@@ -225,5 +282,5 @@ passwire_servfail(const struct passwire_client *cl, uint8_t *out, size_t cap,
 
 	memset(r, 0, sizeof(*r));
 	r->rcode = r->server_rcode = LDNS_RCODE_SERVFAIL;
-	return write_client(cl, 0, LDNS_RCODE_SERVFAIL, none, NULL, 0, out, cap, outlen);
+	return write_client(cl, 0, LDNS_RCODE_SERVFAIL, none, NULL, 0, 0, out, cap, outlen);
 }

@@ -1,6 +1,8 @@
 /* fuzz_passwire.c: libFuzzer target for resolver/passwire.c: arbitrary bytes as a stub zone
  * server's answer to a fixed query; the client's answer re-parsed by ldns, aborts when an
- * invariant breaks (its ID and question, nothing outside the zone, within its limit). */
+ * invariant breaks (its ID and question, nothing outside the zone, within its limit, and
+ * each section's records, read back through our name compression, the server's records
+ * at or below the zone, in order). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,6 +36,28 @@ all_in_zone(const ldns_rr_list *list, const ldns_rdf *zone)
 			return 0;
 	}
 	return 1;
+}
+
+/* Whether out is in, less what lies outside zone and OPT records: the same records (names
+ * compared as ldns does, case aside), in the same order. */
+static int
+same_in_zone(const ldns_rr_list *in, const ldns_rr_list *out, const ldns_rdf *zone)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < ldns_rr_list_rr_count(in); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(in, i);
+		const ldns_rdf *o = ldns_rr_owner(rr);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_OPT ||
+		    (ldns_dname_compare(o, zone) != 0 && !ldns_dname_is_subdomain(o, zone)))
+			continue;
+		if (j >= ldns_rr_list_rr_count(out) ||
+		    ldns_rr_compare(rr, ldns_rr_list_rr(out, j)) != 0)
+			return 0;
+		j++;
+	}
+	return j == ldns_rr_list_rr_count(out);
 }
 
 int
@@ -120,6 +144,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r.rcode == 0 || r.rcode == 3 || r.rcode == 2);
 	CHECK((int)ldns_pkt_get_rcode(pkt) == (r.rcode & 0xf));
 	CHECK(r.rcode != 2 || ldns_pkt_ancount(pkt) + ldns_pkt_nscount(pkt) == 0);
+	if (r.rcode != 2 && !r.truncated) {
+		ldns_pkt *in = NULL;
+
+		CHECK(ldns_wire2pkt(&in, resp, len) == LDNS_STATUS_OK);
+		CHECK(same_in_zone(ldns_pkt_answer(in), ldns_pkt_answer(pkt), zone));
+		CHECK(same_in_zone(ldns_pkt_authority(in), ldns_pkt_authority(pkt), zone));
+		CHECK(same_in_zone(ldns_pkt_additional(in), ldns_pkt_additional(pkt), zone));
+		ldns_pkt_free(in);
+	}
 	ldns_rdf_deep_free(zone);
 	ldns_pkt_free(pkt);
 	return 0;

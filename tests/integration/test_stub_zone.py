@@ -31,6 +31,7 @@ ZONE_ADDR = "127.0.0.2"          # the zone's server (dnsmasq or the recorder)
 CLIENT_B = "127.0.0.3"
 T = scaled(10.0)                 # a bound on every wait; passes take at most ~5 s
 MANY = 100                       # A records of many.cluster.local: over 1232 bytes
+SIXTY = 60                       # of sixty.cluster.local: 1,000 bytes compressed, 2,100 not
 
 RECORDS = {
     "web.default.svc.cluster.local": ["10.96.1.10", "fd00::10"],
@@ -53,6 +54,7 @@ def dnsmasq(procs, workdir, extra=()):
     records = dict(RECORDS)
     records["many.cluster.local"] = ["10.97.%d.%d" % (i // 200, i % 200 + 1)
                                      for i in range(MANY)]
+    records["sixty.cluster.local"] = ["10.98.0.%d" % (i + 1) for i in range(SIXTY)]
     srv = DnsServer(procs, workdir, ZONE_ADDR, port, records, local_domain="cluster.local")
     # DnsServer has no SRV/CNAME: a second dnsmasq is not needed, restart this one with more
     srv.proc.stop()
@@ -310,6 +312,21 @@ def test_truncated_answer_asked_again_over_tcp(gatehouse, procs):
     out = dig(d, "+short", "+bufsize=1232", "many.cluster.local")
     assert len(out.split()) == MANY
     assert metric(d, "gatehouse_stub_queries_total", result="answered") == 4
+
+
+def test_answer_compressed_sixty_addresses_fit_udp(gatehouse, procs):
+    """A headless Service's 60 addresses: with the names compressed (16 bytes a record)
+    they fit an EDNS client's 1232 bytes over UDP, with no second query over TCP; the
+    owner names point at the client's question, so they come back in its case."""
+    z = dnsmasq(procs, gatehouse.workdir)
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, z.port)])
+    r = udp(d, dns.message.make_query("SiXtY.cluster.local", "A", use_edns=0, payload=1232))
+    assert r.rcode() == dns.rcode.NOERROR and not r.flags & dns.flags.TC
+    assert addrs(r, dns.rdatatype.A) == sorted("10.98.0.%d" % (i + 1) for i in range(SIXTY))
+    assert [rr.name.to_text() for rr in r.answer] == ["SiXtY.cluster.local."]
+    l = line_for(d, "SiXtY.cluster.local")[0]
+    assert l["verdict"] == "pass" and "tc" not in l
+    assert metric(d, "gatehouse_stub_tcp_total") == 0
 
 
 # ---- the server down, silent, or answering something else ------------------------------------

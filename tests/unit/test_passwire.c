@@ -457,6 +457,56 @@ test_answer_edns(void **state)
 	LDNS_FREE(wire);
 }
 
+/* Names go out compressed: a headless Service's 60 addresses fit an EDNS client's 1232
+ * bytes (16 bytes each: a pointer to the question, type, class, TTL, length, address),
+ * owners and in-zone targets point back, and an owner that is the question's name comes
+ * out in the client's case. */
+static void
+test_answer_compressed(void **state)
+{
+	const char *rrs[61];
+	char text[61][80];
+	struct passwire_result r;
+	struct client c;
+	uint8_t *wire = NULL;
+	ldns_pkt *pkt;
+	size_t len, outlen, i;
+	const ldns_rr_list *an;
+
+	(void)state;
+	snprintf(text[0], sizeof(text[0]), "an many.cluster.local. 5 IN CNAME "
+	    "pods.default.svc.cluster.local.");
+	for (i = 1; i < 61; i++)
+		snprintf(text[i], sizeof(text[i]),
+		    "an pods.default.svc.cluster.local. 5 IN A 10.0.1.%zu", i);
+	for (i = 0; i < 61; i++)
+		rrs[i] = text[i];
+	len = resp_ldns(&wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
+	    LDNS_RCODE_NOERROR, rrs, 61);
+	client_make(&c, CID, F_RD, "mAnY.CLUSTER.local", T_A, 1, 0, 1232);
+	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	assert_false(r.truncated);
+	assert_false(ldns_pkt_tc(pkt));
+	an = ldns_pkt_answer(pkt);
+	assert_int_equal(ldns_rr_list_rr_count(an), 61);
+	assert_int_equal(r.n4, 60);
+	/* header 12, question 20 + 4; the CNAME: owner a pointer (2), 10, its target "pods"
+	 * "default" "svc" then a pointer to the question's "cluster.local" (5+8+4+2); each A:
+	 * the target's pointer (2), 10, 4; our OPT 11 */
+	assert_int_equal(outlen, 12 + 24 + (2 + 10 + 19) + 60 * 16 + 11);
+	assert_int_equal(ldns_rdf_size(ldns_rr_owner(ldns_rr_list_rr(an, 0))), 20);
+	assert_memory_equal(ldns_rdf_data(ldns_rr_owner(ldns_rr_list_rr(an, 0))), c.q + HDR, 20);
+	assert_true(rr_is(an, 0, "many.cluster.local. 5 IN CNAME pods.default.svc.cluster.local."));
+	for (i = 1; i < 61; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "pods.default.svc.cluster.local. 5 IN A 10.0.1.%zu", i);
+		assert_true(rr_is(an, i, a));
+	}
+	ldns_pkt_free(pkt);
+	LDNS_FREE(wire);
+}
+
 /* 60 A records (16 bytes each uncompressed + 35 for the name): over 512, under 65535 */
 static void
 test_answer_truncation(void **state)
@@ -604,16 +654,25 @@ test_answer_pointers_in_rdata(void **state)
 	    "cluster.local. 5 IN SOA ns.cluster.local. host.cluster.local. 1 0 0 0 0"));
 	assert_int_equal(r.dropped, 0);
 	ldns_pkt_free(pkt);
-	/* the client's answer has no pointer in it: every name is written in full, so the
-	 * output has no 0xc0 byte (no label here is 64+ long or holds such a byte) */
+	/* The client's answer is compressed by our own table, never with the server's
+	 * offsets: owners and the names in CNAME and SOA data point into it (at the
+	 * question's "SVC.cluster.local" at 12 and "cluster.local" at 16, or at "web..."
+	 * written before), SRV's target, which RFC 3597 4 keeps uncompressed, is in full.
+	 * 12 + 19 + 4; SRV: 2 + 10 + 6 + 19; CNAME: web + ptr 6, 10, pod + ptr 6; SOA: 2,
+	 * 10, ns + ptr 5, host + ptr 7, 20. */
 	{
+		static const uint8_t srv_target[] = "\003web\007cluster\005local";
+		static const uint8_t cname_target[] = "\003pod\300";
 		uint8_t out[1024];
 
 		assert_int_equal(passwire_answer(b, n, ZONE, &c.cl, out, sizeof(out), &outlen,
 		    &r), 0);
-		for (rd = 0; rd + 1 < outlen; rd++)
-			assert_false((out[rd] & 0xc0) == 0xc0 && rd >= HDR &&
-			    out[rd + 1] == HDR + 4);
+		assert_int_equal(outlen, 35 + 37 + 22 + 44);
+		assert_non_null(memmem(out, outlen, srv_target, sizeof(srv_target)));
+		assert_non_null(memmem(out, outlen, cname_target, sizeof(cname_target) - 1));
+		for (rd = HDR + 19 + 4; rd + 1 < outlen; rd++)	/* no pointer past itself */
+			if ((out[rd] & 0xc0) == 0xc0 && out[rd] != 0xff)
+				assert_true((size_t)((out[rd] & 0x3f) << 8 | out[rd + 1]) < rd);
 	}
 }
 
@@ -725,6 +784,7 @@ main(void)
 		cmocka_unit_test(test_answer_nxdomain_and_errors),
 		cmocka_unit_test(test_answer_edns),
 		cmocka_unit_test(test_answer_truncation),
+		cmocka_unit_test(test_answer_compressed),
 		cmocka_unit_test(test_answer_aaaa_many),
 		cmocka_unit_test(test_answer_pointers_in_rdata),
 		cmocka_unit_test(test_answer_malformed),
