@@ -137,6 +137,21 @@ tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	job_end(j, NULL, 0, "tcp-failed");
 }
 
+/* Each try and the TCP exchange under an ID of their own, never the one before's, so
+ * that a late answer to an earlier try, or a guess made for it, matches none of them. */
+static void
+new_id(struct pass_job *j)
+{
+	uint16_t id;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+		id = (uint16_t)util_now_ms();	/* no entropy yet: still asked */
+	if (id == j->id)
+		id++;
+	j->id = id;
+	dnswire_wr16(j->query, j->id);
+}
+
 static void
 tcp_start(struct pass_job *j)
 {
@@ -146,6 +161,7 @@ tcp_start(struct pass_job *j)
 	int fd;
 
 	job_close(j);
+	new_id(j);
 	j->p->stats.tcp++;
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -230,6 +246,7 @@ udp_try(struct pass_job *j)
 	struct timeval tv;
 
 	j->tries++;
+	new_id(j);
 	sa = server_of(j);
 	j->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (j->fd == -1 || connect(j->fd, sa, addr_len(sa)) == -1 ||
@@ -298,9 +315,7 @@ pass_start(struct pass *p, const struct sockaddr *client, const struct stub_zone
 	j->qtype = qtype;
 	j->done = done;
 	j->arg = arg;
-	if (getrandom(&j->id, sizeof(j->id), GRND_NONBLOCK) != (ssize_t)sizeof(j->id))
-		j->id = (uint16_t)util_now_ms();	/* no entropy yet: still answered */
-	j->qlen = passwire_query(j->id, qname, qtype, j->query, sizeof(j->query));
+	j->qlen = passwire_query(0, qname, qtype, j->query, sizeof(j->query));	/* ID: new_id */
 	if (j->qlen == 0 || (j->timer = evtimer_new(p->base, timer_cb, j)) == NULL) {
 		clients_dec(p->clients, client);
 		free(j);

@@ -46,7 +46,7 @@ void pass_free(struct pass *p);
 
 /*
  * Ask zone's servers for (qname, qtype) on behalf of client: the query passwire_query
- * builds with a random ID, from a new socket each try (a new source port), to the
+ * builds, with a new random ID from a new socket (a new source port) each try, to the
  * zone's servers in turn, PASS_TRIES tries of PASS_TRY_MS. done is called exactly once,
  * always later from the event loop, unless pass_cancel comes first. NULL when not
  * started: *why is "busy" (PASS_MAX in flight, or client's share) or "no-memory".

@@ -183,6 +183,7 @@ static void
 test_tries_then_timeout(void **state)
 {
 	struct sockaddr_in from[PASS_TRIES + 1];
+	uint16_t id[PASS_TRIES + 1];
 	struct rig r;
 	uint8_t b[600];
 	unsigned n = 0;
@@ -197,8 +198,9 @@ test_tries_then_timeout(void **state)
 		socklen_t sl = sizeof(from[0]);
 
 		if (recvfrom(r.s.fd, b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&from[n],
-		    &sl) <= 0)
+		    &sl) < 12)
 			break;
+		id[n] = (uint16_t)(b[0] << 8 | b[1]);
 		assert_true(++n <= PASS_TRIES);
 	}
 	assert_int_equal(n, PASS_TRIES);
@@ -206,6 +208,9 @@ test_tries_then_timeout(void **state)
 	assert_int_not_equal(from[0].sin_port, from[1].sin_port);
 	assert_int_not_equal(from[1].sin_port, from[2].sin_port);
 	assert_int_not_equal(from[0].sin_port, from[2].sin_port);
+	/* and under another ID than the try before */
+	assert_int_not_equal(id[0], id[1]);
+	assert_int_not_equal(id[1], id[2]);
 	assert_int_equal(pass_stats(r.p)->failed, 1);
 	assert_int_equal(pass_stats(r.p)->inflight, 0);
 	rig_close(&r);
