@@ -769,8 +769,9 @@ tcp_make_room(struct server *srv)
 	struct tcp_conn *tc, *oldest = NULL;
 	uint64_t now = util_now_ms();
 
-	LIST_FOREACH(tc, &srv->conns, entry)
-		if (oldest == NULL || tc->last_answer_ms < oldest->last_answer_ms)
+	LIST_FOREACH(tc, &srv->conns, entry)	/* one waiting for a zone server is not idle */
+		if (tc->passes == 0 && (oldest == NULL ||
+		    tc->last_answer_ms < oldest->last_answer_ms))
 			oldest = tc;
 	if (oldest == NULL || now - oldest->last_answer_ms < TCP_EVICT_MS)
 		return -1;

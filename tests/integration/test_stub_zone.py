@@ -547,6 +547,37 @@ def test_tcp_idle_timeout_waits_for_passes(gatehouse, silent):
         s.close()
 
 
+def test_tcp_eviction_spares_a_connection_waiting_for_a_pass(gatehouse, silent):
+    """At dns-tcp-max, a new connection may close the oldest that answered nothing for a
+    second (RFC 7766 6.2.3), but not one whose query waits for a zone server: that one
+    gets its answer, and the newcomer is refused."""
+    d = start(gatehouse, ["%s:%d" % (ZONE_ADDR, silent.port)], extra="dns-tcp-max 1\n")
+    a = socket.create_connection((GW, d.port), timeout=3 * T)
+    try:
+        q = dns.message.make_query("slow.cluster.local", "A")
+        a.sendall(tcp_frame(q.to_wire()))
+        # the second try starts a second after the first: the connection has answered
+        # nothing for over TCP_EVICT_MS, and its pass still waits
+        wait_for(lambda: silent.received >= 2, T, what="the second try")
+        b = socket.create_connection((GW, d.port), timeout=T)
+        try:
+            b.sendall(tcp_frame(dns.message.make_query("ok.example", "A").to_wire()))
+            try:
+                assert b.recv(1) == b""         # refused: closed unanswered
+            except ConnectionResetError:
+                pass
+        finally:
+            b.close()
+        n = struct.unpack(">H", recv_exact(a, 2))[0]
+        r = dns.message.from_wire(recv_exact(a, n))
+        assert r.id == q.id and r.rcode() == dns.rcode.SERVFAIL
+        assert silent.received == 3
+    finally:
+        a.close()
+    assert metric(d, "gatehouse_dns_tcp_connections_total", result="evicted") == 0
+    assert metric(d, "gatehouse_dns_tcp_connections_total", result="refused") >= 1
+
+
 def test_tcp_client_gone_before_the_answer(gatehouse, silent):
     """A TCP client that closes while its pass waits: the pass ends with its line, and
     the resolver goes on (no write to a freed connection)."""
