@@ -62,9 +62,10 @@ struct passwire_result {
  * called PASSWIRE_OK; zone is the stub zone (normalised text). The header carries the
  * client's ID, RD and CD, the server's AA and rcode (NOERROR and NXDOMAIN pass; any other
  * becomes SERVFAIL with no records), the question is the client's, and every record whose
- * owner is at or below zone is copied, its names compressed (owners, and names in the data
- * of the types RFC 3597 4 lets be: CNAME, NS, SOA, MX, PTR...) against the question and
- * each other, so an owner that is the question's name comes out in the client's case. Records outside the zone (the
+ * owner is at or below zone is copied, names in full; when that is too large for limit,
+ * compressed (owners, and names in the data of the types RFC 3597 4 lets be: CNAME, NS,
+ * SOA, MX, PTR...) against the question and each other, and an owner that is the
+ * question's name then comes out in the client's case. Records outside the zone (the
  * target of a CNAME to another domain, and its addresses) are left out: the client asks
  * for those next, and they are judged by the allowlist like any name. An OPT record of
  * our own when the client had one. Too large for the client's limit: TC set, no

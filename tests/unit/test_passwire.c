@@ -457,10 +457,10 @@ test_answer_edns(void **state)
 	LDNS_FREE(wire);
 }
 
-/* Names go out compressed: a headless Service's 60 addresses fit an EDNS client's 1232
- * bytes (16 bytes each: a pointer to the question, type, class, TTL, length, address),
- * owners and in-zone targets point back, and an owner that is the question's name comes
- * out in the client's case. */
+/* Too large with names in full, they go out compressed: a headless Service's 60
+ * addresses fit an EDNS client's 1232 bytes (16 bytes each: a pointer, type, class, TTL,
+ * length, address), owners and in-zone targets point back, and an owner that is the
+ * question's name comes out in the client's case. */
 static void
 test_answer_compressed(void **state)
 {
@@ -654,7 +654,19 @@ test_answer_pointers_in_rdata(void **state)
 	    "cluster.local. 5 IN SOA ns.cluster.local. host.cluster.local. 1 0 0 0 0"));
 	assert_int_equal(r.dropped, 0);
 	ldns_pkt_free(pkt);
-	/* The client's answer is compressed by our own table, never with the server's
+	/* It fits: every name is written in full (no pointer, here no 0xc0 byte at all: no
+	 * label is 64+ long or holds such a byte), whatever the server's pointers were. */
+	{
+		uint8_t out[1024];
+
+		assert_int_equal(passwire_answer(b, n, ZONE, &c.cl, out, sizeof(out), &outlen,
+		    &r), 0);
+		/* SRV 19 + 10 + 6 + 19, CNAME 19 + 10 + 19, SOA 15 + 10 + 18 + 20 + 20 */
+		assert_int_equal(outlen, 35 + 54 + 48 + 83);
+		assert_null(memchr(out + HDR, 0xc0, outlen - HDR));
+	}
+	/* Too large for the client in full (a limit of 138 bytes stands for a headless
+	 * Service's many records): compressed by our own table, never with the server's
 	 * offsets: owners and the names in CNAME and SOA data point into it (at the
 	 * question's "SVC.cluster.local" at 12 and "cluster.local" at 16, or at "web..."
 	 * written before), SRV's target, which RFC 3597 4 keeps uncompressed, is in full.
@@ -665,6 +677,13 @@ test_answer_pointers_in_rdata(void **state)
 		static const uint8_t cname_target[] = "\003pod\300";
 		uint8_t out[1024];
 
+		c.cl.limit = 35 + 37 + 22 + 44;
+		pkt = answer_ok(b, n, &c, &r, &outlen);
+		assert_false(r.truncated);
+		assert_true(rr_is(ldns_pkt_answer(pkt), 1, "web.cluster.local. 5 IN CNAME pod.cluster.local."));
+		assert_true(rr_is(ldns_pkt_authority(pkt), 0,
+		    "cluster.local. 5 IN SOA ns.cluster.local. host.cluster.local. 1 0 0 0 0"));
+		ldns_pkt_free(pkt);
 		assert_int_equal(passwire_answer(b, n, ZONE, &c.cl, out, sizeof(out), &outlen,
 		    &r), 0);
 		assert_int_equal(outlen, 35 + 37 + 22 + 44);
@@ -673,6 +692,11 @@ test_answer_pointers_in_rdata(void **state)
 		for (rd = HDR + 19 + 4; rd + 1 < outlen; rd++)	/* no pointer past itself */
 			if ((out[rd] & 0xc0) == 0xc0 && out[rd] != 0xff)
 				assert_true((size_t)((out[rd] & 0x3f) << 8 | out[rd + 1]) < rd);
+		/* a byte less: truncated */
+		c.cl.limit--;
+		pkt = answer_ok(b, n, &c, &r, &outlen);
+		assert_true(r.truncated && ldns_pkt_tc(pkt));
+		ldns_pkt_free(pkt);
 	}
 }
 
