@@ -125,7 +125,11 @@ def start(b, kind, upstream, res_bin):
         conf = b.write(f"{tag}.conf", dnsmasq_conf(addr, upstream, not kind.endswith("nocache")))
         argv = ["dnsmasq", "-k", "-C", conf]
     srv = b.procs.start(tag, argv, cpu)
-    b.wait_dns(srv, addr, service(0), timeout=30)
+    try:
+        b.wait_dns(srv, addr, service(0), timeout=30)
+    except Exception:
+        b.procs.stop(srv)       # not ready: stopped now, not at the bench's end
+        raise
     return srv, addr
 
 
