@@ -50,6 +50,10 @@ fo_mode() {
 		"$1" "$1" >"$WORK/fo-respawn.yml"
 }
 
+# Every docker call of this scenario has a time bound (an engine that hangs fails the
+# step, never the run); the longest, a `docker exec` whose script gives itself 90 s.
+fdocker() { timeout 120 docker "$@"; }
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # stats N...: "median M ms (min A, max B, n C)" of whole numbers of milliseconds.
@@ -68,7 +72,7 @@ figure() { FO_FIG+=("$(printf '%-52s %s' "$1" "$2")"); }	# figure WHAT VALUE
 # dig_once CONTAINER: one A query for api.example.test through Docker's DNS, one try, 10 s;
 # prints "MS ADDRESS" (dig's own query time) or "timeout".
 dig_once() {
-	docker exec "$1" dig +time=10 +tries=1 api.example.test 2>&1 | awk '
+	fdocker exec "$1" dig +time=10 +tries=1 api.example.test 2>&1 | awk '
 		/^api\.example\.test\..*[ \t]A[ \t]/ && !a { a = $NF }
 		/Query time:/ { t = $4 }
 		END { if (a != "" && t != "") print t, a; else print "timeout" }'
@@ -78,7 +82,7 @@ dig_once() {
 # HTTPS GET by name (curl) succeed, 60 s at most; prints "DNS_MS CONN_MS REMOTE_IP" as
 # epoch milliseconds, or "never ...".
 service_back() {
-	docker exec "$1" timeout 90 bash -c '
+	fdocker exec "$1" timeout 90 bash -c '
 		ms() { echo $(($(date +%s%N) / 1000000)); }
 		end=$((SECONDS + 60)) d=
 		while [ "$SECONDS" -lt "$end" ]; do
@@ -98,7 +102,7 @@ service_back() {
 # api.example.test within 1 s (dig, polled), 60 s at most; prints epoch milliseconds, or
 # "never". The outage as the resolver side sees it, without the client's own retry timer.
 answer_back() {
-	docker exec "$1" timeout 90 bash -c '
+	fdocker exec "$1" timeout 90 bash -c '
 		end=$((SECONDS + 60))
 		while [ "$SECONDS" -lt "$end" ]; do
 			if dig +time=1 +tries=1 +short api.example.test | grep -q "^[0-9]"; then
@@ -116,7 +120,7 @@ answer_back() {
 # a line, and writes to /tmp/TAG.out "RC MS ANSWER" (read's status, milliseconds from the
 # go to the end of the read, what came back; 20 s at most).
 hold_open() {
-	docker exec -d "$1" bash -c '
+	fdocker exec -d "$1" bash -c '
 		tag=$0
 		ms() { echo $(($(date +%s%N) / 1000000)); }
 		exec 3<>/dev/tcp/banner.test/22 || { echo "no connection" >"/tmp/$tag.greet"; exit 1; }
@@ -129,20 +133,20 @@ hold_open() {
 		rc=$?
 		echo "$rc $(($(ms) - s)) ${a%$'"'\r'"'} $(tr "\n" " " <"/tmp/$tag.err")" >"/tmp/$tag.out"' "$2"
 	for _ in $(seq 1 100); do
-		docker exec "$1" test -s "/tmp/$2.greet" 2>/dev/null && break
+		fdocker exec "$1" test -s "/tmp/$2.greet" 2>/dev/null && break
 		sleep 0.1
 	done
-	docker exec "$1" cat "/tmp/$2.greet" 2>/dev/null
+	fdocker exec "$1" cat "/tmp/$2.greet" 2>/dev/null
 }
 
 # held_result CONTAINER TAG: trigger the held connection, wait for its result (30 s at most)
 # and describe it: "answered", "closed (EOF) after N ms", "reset after N ms" or "no answer
 # within 20 s (hangs)".
 held_result() {
-	docker exec "$1" touch "/tmp/$2.go"
+	fdocker exec "$1" touch "/tmp/$2.go"
 	local out rc ms rest
 	for _ in $(seq 1 300); do
-		out=$(docker exec "$1" cat "/tmp/$2.out" 2>/dev/null) && [ -n "$out" ] && break
+		out=$(fdocker exec "$1" cat "/tmp/$2.out" 2>/dev/null) && [ -n "$out" ] && break
 		sleep 0.1
 	done
 	read -r rc ms rest <<<"$out"
@@ -167,21 +171,29 @@ held_result() {
 up_for() {
 	local started
 	is_healthy "$1" || return 1
-	started=$(docker inspect -f '{{.State.StartedAt}}' "$1" 2>/dev/null) || return 1
+	started=$(fdocker inspect -f '{{.State.StartedAt}}' "$1" 2>/dev/null) || return 1
 	[ $(($(date +%s) - $(date -d "$started" +%s))) -ge "$2" ]
+}
+
+# daemons_in CONTAINER: a line "PID COMM STATE AGE" for each gatehouse daemon process in
+# it (COMM as the kernel cuts it: gatehouse-resol, gatehouse-forwa; STATE from
+# /proc/PID/stat, Z for a zombie; AGE in whole seconds since it started).
+daemons_in() {
+	fdocker exec "$1" bash -c 'up=$(cut -d" " -f1 /proc/uptime)
+	for p in /proc/[0-9]*; do
+		c=$(cat "$p/comm" 2>/dev/null) || continue
+		case $c in gatehouse-resol | gatehouse-forwa) ;; *) continue ;; esac
+		awk -v up="${up%.*}" -v pid="${p#/proc/}" -v c="$c" \
+			"{ print pid, c, \$3, int(up - \$22 / 100) }" "$p/stat" 2>/dev/null
+	done; true'
 }
 
 # pair_up_for CONTAINER SECONDS: both daemons run in it, each started SECONDS ago or more
 # (GATEHOUSE_ENTRYPOINT_RESPAWN starts a daemon that ran less than 10 s again only after a
 # wait, as Docker restarts a container: each kill must find daemons that ran longer).
 pair_up_for() {
-	docker exec "$1" bash -c 'n=0 up=$(cut -d" " -f1 /proc/uptime)
-	for p in /proc/[0-9]*; do
-		case $(cat "$p/comm" 2>/dev/null) in gatehouse-resol | gatehouse-forwa) ;; *) continue ;; esac
-		awk -v up="${up%.*}" -v min="$0" "\$3 != \"Z\" && up - \$22 / 100 >= min { ok = 1 } END { exit !ok }" "$p/stat" || exit 1
-		n=$((n + 1))
-	done
-	[ "$n" = 2 ]' "$2"
+	daemons_in "$1" | awk -v min="$2" '{ n++ } $3 == "Z" || $4 < min { bad = 1 }
+		END { exit bad || n != 2 }'
 }
 
 ready_for_kill() {	# ready_for_kill: gw1 healthy, and up long enough (see up_for, pair_up_for)
@@ -192,7 +204,7 @@ ready_for_kill() {	# ready_for_kill: gw1 healthy, and up long enough (see up_for
 	fi
 }
 
-respawns() { docker logs "$1" 2>&1 | grep -c 'starting it again'; }
+respawns() { fdocker logs "$1" 2>&1 | grep -c 'starting it again'; }
 
 # respawned CONTAINER RESTARTS RESPAWNS: the entrypoint started a daemon again (more than
 # RESPAWNS times in all), the container did not restart (RESTARTS), and it is healthy.
@@ -202,32 +214,25 @@ respawned() {
 }
 
 kill_daemons() {	# kill_daemons CONTAINER COMM...: SIGKILL to those daemons in it
-	docker exec "$1" bash -c 'for p in /proc/[0-9]*; do
+	fdocker exec "$1" bash -c 'for p in /proc/[0-9]*; do
 		c=$(cat "$p/comm" 2>/dev/null) || continue
 		for n in "$@"; do [ "$c" = "$n" ] && kill -KILL "${p#/proc/}"; done
 	done; true' _ "${@:2}"
 }
 
-# pid_in CONTAINER COMM: the pid (in the container) of the live process named COMM, if any.
-pid_in() {
-	docker exec "$1" bash -c 'for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] || continue
-		[ "$(awk "{ print \$3 }" "$p/stat" 2>/dev/null)" = Z ] && continue
-		echo "${p#/proc/}"; break
-	done' _ "$2"
-}
+# pid_in CONTAINER COMM: the pid (in the container) of the live daemon named COMM, if any.
+pid_in() { daemons_in "$1" | awk -v c="$2" '$2 == c && $3 != "Z" { print $1; exit }'; }
 
 # no_daemons CONTAINER: no daemon of gatehouse runs in it (zombies, which a frozen PID 1
-# cannot reap, count as dead).
+# cannot reap, count as dead); fails when the container cannot be asked.
 no_daemons() {
-	docker exec "$1" bash -c 'for p in /proc/[0-9]*; do
-		case $(cat "$p/comm" 2>/dev/null) in gatehouse-resol | gatehouse-forwa) ;; *) continue ;; esac
-		[ "$(awk "{ print \$3 }" "$p/stat" 2>/dev/null)" = Z ] || exit 1
-	done'
+	local out
+	out=$(daemons_in "$1") || return 1
+	! awk '$3 != "Z" { live = 1 } END { exit !live }' <<<"$out"
 }
-not_running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = false ]; }
+not_running() { [ "$(fdocker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = false ]; }
 restarted_since() {	# restarted_since CONTAINER COUNT: its RestartCount is above COUNT
-	[ "$(docker inspect -f '{{.RestartCount}}' "$1" 2>/dev/null)" -gt "$2" ]
+	[ "$(fdocker inspect -f '{{.RestartCount}}' "$1" 2>/dev/null)" -gt "$2" ]
 }
 
 # host_pid CONTAINER: its PID 1 on the host; fails unless it is a real one (a stopped or
@@ -261,7 +266,7 @@ revive_gw1() {	# revive_gw1 HOW: back from kill_gw1 HOW, healthy
 	daemons)
 		# The entrypoint sees its daemons gone, exits non-zero, and Docker restarts it.
 		local n
-		n=$(docker inspect -f '{{.RestartCount}}' "$FO_GW1")
+		n=$(fdocker inspect -f '{{.RestartCount}}' "$FO_GW1")
 		kill -CONT "$FO_PID1"
 		wait_for 60 restarted_since "$FO_GW1" "$n" ;;
 	esac
@@ -281,7 +286,7 @@ dead_gw1() {
 		held=$(hold_open "$FO_CLIENT" "$how$i")
 		t0=$(now_ms)
 		if ! kill_gw1 "$how"; then
-			report 0 "gw1 $what (round $i)" "$(docker inspect -f '{{.State.Status}}' "$FO_GW1")"
+			report 0 "gw1 $what (round $i)" "$(fdocker inspect -f '{{.State.Status}}' "$FO_GW1")"
 			revive_gw1 "$how"
 			return
 		fi
@@ -304,7 +309,7 @@ dead_gw1() {
 		helds+=("$r")
 		[[ $held == SSH-2.0-banner.test && $r != answered* ]] || ok_held=0
 		if ! revive_gw1 "$how"; then
-			report 0 "gw1 comes back after being $what" "$(health "$FO_GW1"); $(docker logs --tail 5 "$FO_GW1" 2>&1)"
+			report 0 "gw1 comes back after being $what" "$(health "$FO_GW1"); $(fdocker logs --tail 5 "$FO_GW1" 2>&1)"
 			return
 		fi
 	done
@@ -343,7 +348,7 @@ one_gateway() {
 			return
 		fi
 		held=$(hold_open "$FO_SOLO" "$how$FO_RESPAWN$i")
-		n=$(docker inspect -f '{{.RestartCount}}' "$FO_GW1")
+		n=$(fdocker inspect -f '{{.RestartCount}}' "$FO_GW1")
 		m=$(respawns "$FO_GW1")
 		# with respawn, the daemon not killed must go on as it was (the same process)
 		other=''
@@ -384,12 +389,12 @@ one_gateway() {
 		helds+=("$r")
 		if [ "$FO_RESPAWN" = on ]; then
 			wait_for 60 respawned "$FO_GW1" "$n" "$m" ||
-				ok_back=0 bad="$bad round $i: no respawn in place (restarts $(docker inspect -f '{{.RestartCount}}' "$FO_GW1"), $(health "$FO_GW1"));"
+				ok_back=0 bad="$bad round $i: no respawn in place (restarts $(fdocker inspect -f '{{.RestartCount}}' "$FO_GW1"), $(health "$FO_GW1"));"
 			if [ -n "$opid" ] && [ "$(pid_in "$FO_GW1" "$other")" != "$opid" ]; then
 				ok_back=0 bad="$bad round $i: $other was restarted too (pid $opid, now $(pid_in "$FO_GW1" "$other"));"
 			fi
 		elif wait_for 60 restarted_since "$FO_GW1" "$n" && wait_for 60 is_healthy "$FO_GW1"; then
-			started_ms=$(($(date -d "$(docker inspect -f '{{.State.StartedAt}}' "$FO_GW1")" +%s%3N) - t0))
+			started_ms=$(($(date -d "$(fdocker inspect -f '{{.State.StartedAt}}' "$FO_GW1")" +%s%3N) - t0))
 			tstarted+=("$started_ms")
 		else
 			ok_back=0 bad="$bad round $i: no restart to healthy ($(health "$FO_GW1"));"
@@ -399,7 +404,7 @@ one_gateway() {
 	[ "$FO_RESPAWN" = on ] && how_back="the entrypoint starts the dead daemon again in gw1 (no container restart, the other daemon the same process)"
 	if [ "$ok_back" = 1 ]; then
 		report 1 "$label: $how_back, and lookups and HTTPS by name work again within 60 s, every round" \
-			"$(docker logs "$FO_GW1" 2>&1 | grep 'gatehouse-entrypoint' | tail -n 1)"
+			"$(fdocker logs "$FO_GW1" 2>&1 | grep 'gatehouse-entrypoint' | tail -n 1)"
 	else
 		report 0 "$label: $how_back, and service comes back" "$bad"
 	fi
@@ -442,15 +447,15 @@ failover_scenario() {
 
 	echo "# both alive"
 	expect "the client's lookup is answered by gw1, first in dns: (its own address, answer auto)" \
-		"^$(re_lit "$FO_IP1") +api\.example\.test" docker exec "$FO_CLIENT" getent hosts api.example.test
-	expect "HTTPS by name goes through gw1" "^$(re_lit "$FO_IP1")$" docker exec "$FO_CLIENT" \
+		"^$(re_lit "$FO_IP1") +api\.example\.test" fdocker exec "$FO_CLIENT" getent hosts api.example.test
+	expect "HTTPS by name goes through gw1" "^$(re_lit "$FO_IP1")$" fdocker exec "$FO_CLIENT" \
 		curl -sS -o /dev/null --max-time 15 --cacert "$FO_CA" -w '%{remote_ip}\n' https://api.example.test/
 	expect "gw2 answers too when asked directly (its own address)" "^$(re_lit "$FO_IP2")$" \
-		docker exec "$FO_CLIENT" dig +short +time=3 +tries=1 "@$FO_IP2" api.example.test
+		fdocker exec "$FO_CLIENT" dig +short +time=3 +tries=1 "@$FO_IP2" api.example.test
 	expect "a name not allowed is NXDOMAIN" \
-		"status: NXDOMAIN" docker exec "$FO_CLIENT" dig +time=5 +tries=1 blocked.example.test
+		"status: NXDOMAIN" fdocker exec "$FO_CLIENT" dig +time=5 +tries=1 blocked.example.test
 	expect "gw1 audited it; gw2 was not asked (gw1's NXDOMAIN is authoritative: Docker's DNS stops there)" \
-		"^1 0$" bash -c "printf '%s %s' \"\$(docker logs $FO_GW1 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\" \"\$(docker logs $FO_GW2 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\""
+		"^1 0$" bash -c "printf '%s %s' \"\$(timeout 20 docker logs $FO_GW1 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\" \"\$(timeout 20 docker logs $FO_GW2 2>/dev/null | grep -c '\"qname\":\"blocked\.example\.test\"')\""
 	expect "a connection by name to banner.test:22 (routed) goes through gw1" "^SSH-2\.0-banner\.test$" \
 		hold_open "$FO_CLIENT" alive
 	expect "and keeps working while both live" "^answered after" held_result "$FO_CLIENT" alive
@@ -463,8 +468,8 @@ failover_scenario() {
 
 	dead_gw1 killed "killed (docker kill: stopped, its address silent)" "gw1 killed"
 	dead_gw1 paused "paused (docker pause: the address there, nothing answers)" "gw1 paused"
-	if as_root && [ -n "$(docker inspect -f '{{.State.Pid}}' "$FO_GW1")" ] &&
-		kill -0 "$(docker inspect -f '{{.State.Pid}}' "$FO_GW1")" 2>/dev/null; then
+	if as_root && [ -n "$(fdocker inspect -f '{{.State.Pid}}' "$FO_GW1")" ] &&
+		kill -0 "$(fdocker inspect -f '{{.State.Pid}}' "$FO_GW1")" 2>/dev/null; then
 		dead_gw1 daemons "daemons dead, container running (port unreachable, resets)" "gw1 daemons dead"
 		one_gateway resolver resolver
 		one_gateway forwarder forwarder
@@ -485,7 +490,7 @@ failover_scenario() {
 		one_gateway forwarder forwarder
 	else
 		report 0 "gw1 and gw2 with GATEHOUSE_ENTRYPOINT_RESPAWN=on come up healthy" \
-			"$(cat "$WORK/fo-up2.log"); $(docker logs --tail 5 "$(fcompose ps -q gw1)" 2>&1)"
+			"$(cat "$WORK/fo-up2.log"); $(fdocker logs --tail 5 "$(fcompose ps -q gw1)" 2>&1)"
 	fi
 
 	echo "# figures (failover scenario, $FO_REPEAT rounds each; engine $(timeout 20 docker version -f '{{.Server.Version}}' 2>/dev/null))"
