@@ -457,6 +457,26 @@ test_answer_edns(void **state)
 	LDNS_FREE(wire);
 }
 
+/* The server's answer to many.cluster.local A: the record first (text, or NULL), then n A
+ * records of owner, 10.0.1.1 on; its wire form into *wire. */
+static size_t
+resp_many(uint8_t **wire, const char *first, const char *owner, size_t n)
+{
+	const char *rrs[64];
+	char text[64][80];
+	size_t i, k = 0;
+
+	assert_true(n < 64);
+	if (first != NULL)
+		rrs[k++] = first;
+	for (i = 0; i < n; i++, k++) {
+		snprintf(text[k], sizeof(text[k]), "an %s 5 IN A 10.0.1.%zu", owner, i + 1);
+		rrs[k] = text[k];
+	}
+	return resp_ldns(wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
+	    LDNS_RCODE_NOERROR, rrs, k);
+}
+
 /* Too large with names in full, they go out compressed: a headless Service's 60
  * addresses fit an EDNS client's 1232 bytes (16 bytes each: a pointer, type, class, TTL,
  * length, address), owners and in-zone targets point back, and an owner that is the
@@ -464,8 +484,6 @@ test_answer_edns(void **state)
 static void
 test_answer_compressed(void **state)
 {
-	const char *rrs[61];
-	char text[61][80];
 	struct passwire_result r;
 	struct client c;
 	uint8_t *wire = NULL;
@@ -474,15 +492,8 @@ test_answer_compressed(void **state)
 	const ldns_rr_list *an;
 
 	(void)state;
-	snprintf(text[0], sizeof(text[0]), "an many.cluster.local. 5 IN CNAME "
-	    "pods.default.svc.cluster.local.");
-	for (i = 1; i < 61; i++)
-		snprintf(text[i], sizeof(text[i]),
-		    "an pods.default.svc.cluster.local. 5 IN A 10.0.1.%zu", i);
-	for (i = 0; i < 61; i++)
-		rrs[i] = text[i];
-	len = resp_ldns(&wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
-	    LDNS_RCODE_NOERROR, rrs, 61);
+	len = resp_many(&wire, "an many.cluster.local. 5 IN CNAME pods.default.svc.cluster.local.",
+	    "pods.default.svc.cluster.local.", 60);
 	client_make(&c, CID, F_RD, "mAnY.CLUSTER.local", T_A, 1, 0, 1232);
 	pkt = answer_ok(wire, len, &c, &r, &outlen);
 	assert_false(r.truncated);
@@ -507,12 +518,10 @@ test_answer_compressed(void **state)
 	LDNS_FREE(wire);
 }
 
-/* 60 A records (16 bytes each uncompressed + 35 for the name): over 512, under 65535 */
+/* 60 A records (16 bytes each even compressed): over 512, under 65535 */
 static void
 test_answer_truncation(void **state)
 {
-	const char *rrs[60];
-	char text[60][80];
 	struct passwire_result r;
 	struct client c;
 	uint8_t *wire = NULL;
@@ -520,12 +529,7 @@ test_answer_truncation(void **state)
 	size_t len, outlen, i;
 
 	(void)state;
-	for (i = 0; i < 60; i++) {
-		snprintf(text[i], sizeof(text[i]), "an many.cluster.local. 5 IN A 10.0.1.%zu", i + 1);
-		rrs[i] = text[i];
-	}
-	len = resp_ldns(&wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
-	    LDNS_RCODE_NOERROR, rrs, 60);
+	len = resp_many(&wire, NULL, "many.cluster.local.", 60);
 	client_make(&c, CID, F_RD, "many.cluster.local", T_A, 0, 0, 512);
 	pkt = answer_ok(wire, len, &c, &r, &outlen);
 	assert_true(ldns_pkt_tc(pkt));
