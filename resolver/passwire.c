@@ -107,7 +107,8 @@ passwire_check(const uint8_t *resp, size_t len, uint16_t id, const uint8_t *qnam
 
 /* Copy the records of list that lie at or below zone into b, their names compressed
  * against names (the table of names written so far); count them into *n and the left-out
- * ones into r->dropped, the answer's addresses into r. 0, or -1 when b is out of room. */
+ * ones into r->dropped, the answer's addresses into r. 0; 1 when they pass 65535 bytes
+ * (no message holds them); -1 when b cannot grow. */
 static int
 copy_records(ldns_buffer *b, ldns_rbtree_t *names, const ldns_rr_list *list,
     const ldns_rdf *zone, int section, uint16_t *n, struct passwire_result *r)
@@ -125,9 +126,10 @@ copy_records(ldns_buffer *b, ldns_rbtree_t *names, const ldns_rr_list *list,
 			r->dropped++;
 			continue;
 		}
-		if (ldns_rr2buffer_wire_compress(b, rr, section, names) != LDNS_STATUS_OK ||
-		    ldns_buffer_position(b) > 65535)
+		if (ldns_rr2buffer_wire_compress(b, rr, section, names) != LDNS_STATUS_OK)
 			return -1;
+		if (ldns_buffer_position(b) > 65535)
+			return 1;
 		(*n)++;
 		rd = ldns_rr_rdf(rr, 0);
 		if (section != LDNS_SECTION_ANSWER || rd == NULL)
@@ -231,22 +233,30 @@ start_message(ldns_buffer *b, ldns_rbtree_t *names, const struct passwire_client
 /* The client's message up to its OPT into b, from its start: the header's room, the
  * question, and (unless the answer is SERVFAIL) the records at or below zone, their names
  * compressed against the table names or, when it is NULL, in full; counts and r's record
- * figures from copy_records. 0, or -1. */
+ * figures from copy_records. 0, 1 (too large for any message), or -1. */
 static int
 fill(ldns_buffer *b, ldns_rbtree_t *names, const ldns_pkt *pkt, const ldns_rdf *zone,
     const struct passwire_client *cl, uint16_t counts[3], struct passwire_result *r)
 {
+	const ldns_rr_list *sections[3];
+	static const int kinds[3] = {
+		LDNS_SECTION_ANSWER, LDNS_SECTION_AUTHORITY, LDNS_SECTION_ADDITIONAL
+	};
+	int i, rc;
+
 	ldns_buffer_clear(b);
 	r->dropped = r->n4 = r->n6 = 0;
 	if (start_message(b, names, cl) == -1)
 		return -1;
 	if (r->rcode == LDNS_RCODE_SERVFAIL)
 		return 0;
-	return copy_records(b, names, ldns_pkt_answer(pkt), zone, LDNS_SECTION_ANSWER,
-	    &counts[0], r) == -1 || copy_records(b, names, ldns_pkt_authority(pkt), zone,
-	    LDNS_SECTION_AUTHORITY, &counts[1], r) == -1 || copy_records(b, names,
-	    ldns_pkt_additional(pkt), zone, LDNS_SECTION_ADDITIONAL, &counts[2], r) == -1 ?
-	    -1 : 0;
+	sections[0] = ldns_pkt_answer(pkt);
+	sections[1] = ldns_pkt_authority(pkt);
+	sections[2] = ldns_pkt_additional(pkt);
+	for (i = 0; i < 3; i++)
+		if ((rc = copy_records(b, names, sections[i], zone, kinds[i], &counts[i], r)) != 0)
+			return rc;
+	return 0;
 }
 
 int
@@ -259,7 +269,7 @@ passwire_answer(const uint8_t *resp, size_t len, const char *zone,
 	ldns_buffer *b = NULL;
 	ldns_rbtree_t *names = NULL;
 	uint16_t counts[3] = { 0, 0, 0 };
-	int rc = -1, compress;
+	int rc = -1, compress, filled;
 
 	memset(r, 0, sizeof(*r));
 	if (ldns_wire2pkt(&pkt, resp, len) != LDNS_STATUS_OK)
@@ -278,9 +288,9 @@ passwire_answer(const uint8_t *resp, size_t len, const char *zone,
 	for (compress = 0; compress < 2; compress++) {
 		if (compress && (names = ldns_rbtree_create(compare_names)) == NULL)
 			goto out;
-		if (fill(b, names, pkt, zrdf, cl, counts, r) == -1)
+		if ((filled = fill(b, names, pkt, zrdf, cl, counts, r)) == -1)
 			goto out;
-		if (write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts,
+		if (filled == 0 && write_client(cl, ldns_pkt_aa(pkt), r->rcode, counts,
 		    ldns_buffer_at(b, cl->question_end),
 		    ldns_buffer_position(b) - cl->question_end, 0, out, cap, outlen) == 0) {
 			rc = 0;

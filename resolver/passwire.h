@@ -68,8 +68,9 @@ struct passwire_result {
  * question's name then comes out in the client's case. Records outside the zone (the
  * target of a CNAME to another domain, and its addresses) are left out: the client asks
  * for those next, and they are judged by the allowlist like any name. An OPT record of
- * our own when the client had one. Too large for the client's limit: TC set, no
- * records. 0 with *outlen, or -1 (out of memory, or resp does not parse).
+ * our own when the client had one. Too large for the client's limit even compressed (or
+ * for any message): TC set, no records. 0 with *outlen, or -1 (out of memory, or resp
+ * does not parse).
  */
 int passwire_answer(const uint8_t *resp, size_t len, const char *zone,
     const struct passwire_client *cl, uint8_t *out, size_t cap, size_t *outlen,

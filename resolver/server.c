@@ -52,7 +52,8 @@ struct tcp_conn {
 	unsigned ifindex;
 	int closing;			/* EOF seen: free once the answers are written */
 	unsigned passes;		/* its queries a stub zone's server is asked for */
-	uint64_t last_answer_ms;	/* accept time, then the last answer */
+	uint64_t last_answer_ms;	/* accept time, then the last query read or pass
+					 * answered */
 	LIST_ENTRY(tcp_conn) entry;
 };
 
@@ -374,6 +375,7 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
 		struct tcp_conn *tc = pd->tc;
 
 		tc->passes--;
+		tc->last_answer_ms = util_now_ms();	/* not idle: tcp_make_room spares it */
 		srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
 		srv->tcp_buf[1] = (uint8_t)outlen;
 		if (evbuffer_add(bufferevent_get_output(tc->bev), srv->tcp_buf, outlen + 2) == -1 &&

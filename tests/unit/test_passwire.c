@@ -462,19 +462,24 @@ test_answer_edns(void **state)
 static size_t
 resp_many(uint8_t **wire, const char *first, const char *owner, size_t n)
 {
-	const char *rrs[64];
-	char text[64][80];
-	size_t i, k = 0;
+	const char **rrs = calloc(n + 1, sizeof(*rrs));
+	char (*text)[160] = calloc(n + 1, sizeof(*text));
+	size_t i, k = 0, len;
 
-	assert_true(n < 64);
+	assert_non_null(rrs);
+	assert_non_null(text);
 	if (first != NULL)
 		rrs[k++] = first;
 	for (i = 0; i < n; i++, k++) {
-		snprintf(text[k], sizeof(text[k]), "an %s 5 IN A 10.0.1.%zu", owner, i + 1);
+		snprintf(text[k], sizeof(text[k]), "an %s 5 IN A 10.0.%zu.%zu", owner,
+		    1 + i / 250, 1 + i % 250);
 		rrs[k] = text[k];
 	}
-	return resp_ldns(wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
+	len = resp_ldns(wire, QID, "many.cluster.local.", LDNS_RR_TYPE_A, 1, 0,
 	    LDNS_RCODE_NOERROR, rrs, k);
+	free(rrs);
+	free(text);
+	return len;
 }
 
 /* Too large with names in full, they go out compressed: a headless Service's 60
@@ -514,6 +519,40 @@ test_answer_compressed(void **state)
 		snprintf(a, sizeof(a), "pods.default.svc.cluster.local. 5 IN A 10.0.1.%zu", i);
 		assert_true(rr_is(an, i, a));
 	}
+	ldns_pkt_free(pkt);
+	LDNS_FREE(wire);
+}
+
+/* 800 addresses under an 84-byte name: 78,400 bytes in full, more than any message
+ * holds, 12,800 and the name once compressed: over TCP all of them, over UDP TC (neither
+ * is SERVFAIL). */
+static void
+test_answer_too_large_in_full(void **state)
+{
+	static const char owner[] = "a-long-label-for-a-headless-service-with-many-pods-on-it"
+	    ".default.svc.cluster.local.";
+	struct passwire_result r;
+	struct client c;
+	uint8_t *wire = NULL;
+	ldns_pkt *pkt;
+	size_t len, outlen;
+
+	(void)state;
+	assert_int_equal(sizeof(owner), 84);	/* the wire form: a byte more than the text */
+	len = resp_many(&wire, NULL, owner, 800);
+	client_make(&c, CID, F_RD, "many.cluster.local", T_A, 1, 0, 65535);
+	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	assert_false(r.truncated);
+	assert_int_equal(r.rcode, LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(pkt), 800);
+	assert_int_equal(r.n4, 800);
+	assert_true(outlen < 13000);
+	ldns_pkt_free(pkt);
+	client_make(&c, CID, F_RD, "many.cluster.local", T_A, 1, 0, 1232);
+	pkt = answer_ok(wire, len, &c, &r, &outlen);
+	assert_true(r.truncated && ldns_pkt_tc(pkt));
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
 	ldns_pkt_free(pkt);
 	LDNS_FREE(wire);
 }
@@ -813,6 +852,7 @@ main(void)
 		cmocka_unit_test(test_answer_edns),
 		cmocka_unit_test(test_answer_truncation),
 		cmocka_unit_test(test_answer_compressed),
+		cmocka_unit_test(test_answer_too_large_in_full),
 		cmocka_unit_test(test_answer_aaaa_many),
 		cmocka_unit_test(test_answer_pointers_in_rdata),
 		cmocka_unit_test(test_answer_malformed),
