@@ -112,7 +112,6 @@ class Replica:
 
     def start(self, daemon):
         """Start daemon (again) in this replica and wait for its listeners."""
-        t = self.topo
         env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(daemon),
                           "GATEHOUSE_METRICS": f"0.0.0.0:{METRICS_PORT}",
                           "KUBERNETES_SERVICE_HOST": "10.96.0.1",
@@ -120,14 +119,9 @@ class Replica:
         old = self.procs.get(daemon)
         if old is not None:     # keep the old stderr for the record
             os.replace(old.stderr_path, f"{old.stderr_path}.{old.pid}")
-        p = t._start(f"{self.name}-{daemon}", self.ns,
-                     [os.path.join(t.build_dir, daemon), "-c", t.config_path], env=env)
-        self.procs[daemon] = p
-        ports = [("udp", 53), ("tcp", 53)] if daemon == "gatehouse-resolver" else \
-            [("tcp", p) for p in FORWARD_PORTS]
-        for proto, port in ports:
-            t._wait_listening(p, self.ns, proto, self.addr, port)
-        return p
+        self.procs[daemon] = self.topo.run_daemon(f"{self.name}-{daemon}", self.ns, daemon,
+                                                  self.addr, env)
+        return self.procs[daemon]
 
 
 class KubeTopology(T.Topology):
@@ -295,11 +289,8 @@ class KubeTopology(T.Topology):
 
     def _start_cluster_dns(self):
         self.cdns_log = self.path("cluster-dns.log")
-        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                "--no-hosts", "--no-poll", "--bind-interfaces",
-                f"--listen-address={CDNS_POD}", "--port=53", "--user=root", "--group=root",
-                "--pid-file=", "--log-queries=extra", f"--log-facility={self.cdns_log}",
-                f"--local=/{CLUSTER_ZONE}/", f"--server={T.UPSTREAM_DNS}", "--local-ttl=5"]
+        argv = T.dnsmasq_argv(CDNS_POD, self.cdns_log, f"--local=/{CLUSTER_ZONE}/",
+                              f"--server={T.UPSTREAM_DNS}", "--local-ttl=5")
         for name, addr in CLUSTER_RECORDS.items():
             argv.append(f"--host-record={name},{addr}")
         p = self._start("cluster-dns", self.cdns_ns, argv)
@@ -320,22 +311,23 @@ class KubeTopology(T.Topology):
                 f"policy {POLICY_B} 10.244.2.0/24\n"
                 f"allow {NAME_B} 443\n")
 
+    def forward_ports(self):
+        return list(FORWARD_PORTS)
+
     def _start_gatehouse(self):
-        self.config_path = self.path("gatehouse.conf")
-        with open(self.config_path, "w") as f:
-            f.write(self.config_text())
-        os.chmod(self.config_path, 0o644)
+        self.write_config()
         for r in self.replicas:
             for d in T.DAEMONS:
                 r.start(d)
         self.wait_ready()
 
-    def wait_ready(self):
-        """sync() until every replica is ready (their probes may lag their listeners)."""
+    def wait_ready(self, timeout=30):
+        """sync() until every replica is ready: their probes may lag their listeners, and
+        a probe of a busy replica may time out once on a loaded machine."""
         ready = wait_until(self.sync, lambda names: len(names) == len(self.replicas),
-                           timeout=20, interval=0.2)
+                           timeout=timeout, interval=0.2)
         if len(ready) != len(self.replicas):
-            raise T.TopologyError(f"replicas not ready after {scaled(20)}s: only {ready}")
+            raise T.TopologyError(f"replicas not ready after {scaled(timeout)}s: only {ready}")
 
     def down(self):
         for r in self.replicas:         # a stopped process would take SIGTERM only later

@@ -89,12 +89,6 @@ def web_paths(k8s, tag):
     return [w for w in k8s.web_requests() if tag in w.get("path", "")]
 
 
-def both_ready(k8s):
-    """sync() until both replicas are in the set (a probe of a busy replica may time out
-    once on a loaded machine)."""
-    wait_for(lambda: k8s.sync() == ["gw1", "gw2"], timeout=30, what="both replicas ready")
-
-
 # ---- the tests ----------------------------------------------------------------------------
 
 def test_lookups_and_relays_through_the_service_in_two_policies(k8s):
@@ -180,7 +174,7 @@ def test_networkpolicy_leaves_the_pods_only_the_service(k8s):
 
 
 def test_connections_spread_over_both_replicas(k8s):
-    both_ready(k8s)
+    k8s.wait_ready()
     assert all(v == list(K.REPLICA_ADDRS) for v in k8s.dnat_targets().values())
     tag = helpers.tag()
     mark = k8s.mark()
@@ -198,7 +192,7 @@ def test_connections_spread_over_both_replicas(k8s):
 
 def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
     gw1, gw2 = k8s.replicas
-    both_ready(k8s)
+    k8s.wait_ready()
     stopped = gw2.procs[FWD]
     os.kill(stopped.pid, signal.SIGSTOP)
     try:
@@ -218,7 +212,7 @@ def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
     finally:
         os.kill(stopped.pid, signal.SIGCONT)
     # ready again: back in the set, and new connections reach it again
-    both_ready(k8s)
+    k8s.wait_ready()
     assert all(v == list(K.REPLICA_ADDRS) for v in k8s.dnat_targets().values())
     mark = k8s.mark()
     tag = helpers.tag()
@@ -232,7 +226,7 @@ def test_replica_failing_readiness_leaves_the_dnat_set(k8s):
 
 def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
     gw1, gw2 = k8s.replicas
-    both_ready(k8s)
+    k8s.wait_ready()
     status = gw1.procs[RES].stop(timeout=10)
     try:
         assert status == 0, gw1.procs[RES].stderr()[-3000:]
@@ -251,7 +245,7 @@ def test_killed_resolver_leaves_the_dnat_set_until_restarted(k8s):
     finally:    # the rest of the module runs with both replicas, whatever failed here
         if not gw1.procs[RES].running():
             gw1.start(RES)
-    both_ready(k8s)
+    k8s.wait_ready()
     mark = k8s.mark()
     for i in range(SPREAD):
         assert helpers.dig(k8s, K.NAME_A, ns=k8s.pod_a_ns).status == "NOERROR"

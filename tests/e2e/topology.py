@@ -115,6 +115,15 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def dnsmasq_argv(addr, log, *extra):
+    """dnsmasq in the foreground on addr port 53 alone, reading no file of this host and
+    logging every query to log (the tests read it), then extra (its zone and records)."""
+    return ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+            "--no-hosts", "--no-poll", "--bind-interfaces", f"--listen-address={addr}",
+            "--port=53", "--user=root", "--group=root", "--pid-file=",
+            "--log-queries=extra", f"--log-facility={log}", *extra]
+
+
 class TopologyError(Exception):
     pass
 
@@ -571,11 +580,7 @@ class Topology:
 
     def _start_upstream_dns(self):
         self.dns_log = self.path("upstream-dns.log")
-        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                "--no-hosts", "--no-poll", "--bind-interfaces",
-                f"--listen-address={UPSTREAM_DNS}", "--port=53", "--user=root",
-                "--group=root", "--pid-file=", "--log-queries=extra",
-                f"--log-facility={self.dns_log}", "--local=/test/", "--local-ttl=30"]
+        argv = dnsmasq_argv(UPSTREAM_DNS, self.dns_log, "--local=/test/", "--local-ttl=30")
         for name, addr in self.upstream_hosts.items():
             argv.append(f"--host-record={name},{addr}")
         for name, addr in self.upstream_wildcards.items():
@@ -644,23 +649,31 @@ class Topology:
                 ports.add(int(f[1]))
         return sorted(ports)
 
-    def _start_daemon(self, d, extra_env=None):
-        env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(d), **(extra_env or {})})
-        p = self._start(d, self.gw_ns, [os.path.join(self.build_dir, d), "-c",
-                                        self.config_path], env=env)
-        if d == "gatehouse-resolver":
-            self._wait_listening(p, self.gw_ns, "udp", GW_IN4, 53)
-            self._wait_listening(p, self.gw_ns, "tcp", GW_IN4, 53)
-        else:
-            for port in self.forward_ports():
-                self._wait_listening(p, self.gw_ns, "tcp", GW_IN4, port)
+    def run_daemon(self, name, ns, d, addr, env):
+        """Start daemon d (of build_dir) as name in namespace ns with config_path and the
+        environment env, and wait for its listeners on addr: the resolver's UDP and TCP
+        53, the forwarder's forward_ports()."""
+        p = self._start(name, ns, [os.path.join(self.build_dir, d), "-c", self.config_path],
+                        env=env)
+        ports = [("udp", 53), ("tcp", 53)] if d == "gatehouse-resolver" else \
+            [("tcp", port) for port in self.forward_ports()]
+        for proto, port in ports:
+            self._wait_listening(p, ns, proto, addr, port)
         return p
 
-    def _start_gatehouse(self):
+    def _start_daemon(self, d, extra_env=None):
+        env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(d), **(extra_env or {})})
+        return self.run_daemon(d, self.gw_ns, d, GW_IN4, env)
+
+    def write_config(self):
+        """config_text() into config_path (readable by the daemons' user)."""
         self.config_path = self.path("gatehouse.conf")
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
         os.chmod(self.config_path, 0o644)
+
+    def _start_gatehouse(self):
+        self.write_config()
         for d in DAEMONS:
             self._start_daemon(d)
 
