@@ -17,7 +17,6 @@ TEST_TIME_SCALE, which scales every deadline: gh_testlib.scaled).
 Skips (with the reason) when not root or when `ip netns` cannot be used.
 """
 
-import json
 import os
 import signal
 import sys
@@ -114,16 +113,4 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed and _is_ours(item):
         for t in _topologies(item):
-            if hasattr(t, "report_sections"):   # a topology with daemons of its own
-                rep.sections.extend(t.report_sections())
-                continue
-            for d in T.DAEMONS:
-                try:
-                    lines = t.audit(d)[-12:]
-                    rep.sections.append((f"{d} audit (last lines)",
-                                         "\n".join(json.dumps(e) for e in lines)))
-                except AssertionError as e:
-                    rep.sections.append((f"{d} audit", str(e)))
-                p = t.procs.get(d)
-                if p is not None:
-                    rep.sections.append((f"{d} stderr", p.stderr()[-3000:]))
+            rep.sections.extend(t.report_sections())

@@ -350,13 +350,7 @@ class KubeTopology(T.Topology):
         out = []
         for r in self.replicas:
             for d, p in r.procs.items():
-                try:
-                    lines = r.audit(d)[-12:]
-                    out.append((f"{r.name} {d} audit (last lines)",
-                                "\n".join(str(e) for e in lines)))
-                except AssertionError as e:
-                    out.append((f"{r.name} {d} audit", str(e)))
-                out.append((f"{r.name} {d} stderr", p.stderr()[-3000:]))
+                out += T.daemon_sections(f"{r.name} {d}", lambda r=r, d=d: r.audit(d), p)
         r = self.sh(IPTABLES_SAVE, ns=self.node_ns, check=False)
         out.append(("node tables", r.stdout[-6000:]))
         return out

@@ -124,6 +124,19 @@ def dnsmasq_argv(addr, log, *extra):
             "--log-queries=extra", f"--log-facility={log}", *extra]
 
 
+def daemon_sections(label, audit, proc):
+    """A failed test's report sections of one daemon: its last 12 audit lines (audit()
+    reads them all) and the end of its stderr (proc: None when it never ran)."""
+    try:
+        out = [(f"{label} audit (last lines)",
+                "\n".join(json.dumps(e) for e in audit()[-12:]))]
+    except AssertionError as e:
+        out = [(f"{label} audit", str(e))]
+    if proc is not None:
+        out.append((f"{label} stderr", proc.stderr()[-3000:]))
+    return out
+
+
 class TopologyError(Exception):
     pass
 
@@ -664,6 +677,13 @@ class Topology:
     def _start_daemon(self, d, extra_env=None):
         env = daemon_env({"GATEHOUSE_AUDIT": self.audit_path(d), **(extra_env or {})})
         return self.run_daemon(d, self.gw_ns, d, GW_IN4, env)
+
+    def report_sections(self):
+        """A failed test's report: each daemon's last audit lines and stderr."""
+        out = []
+        for d in DAEMONS:
+            out += daemon_sections(d, lambda d=d: self.audit(d), self.procs.get(d))
+        return out
 
     def write_config(self):
         """config_text() into config_path (readable by the daemons' user)."""
