@@ -485,7 +485,7 @@ sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err, s
 {
 	struct build b;
 	struct sigaction sa;
-	int rc;
+	int stub = daemon == SANDBOX_RESOLVER && cfg->nstub_zones > 0, rc;
 
 	memset(&b, 0, sizeof(b));
 	b.err = err;
@@ -528,9 +528,9 @@ sandbox_enter(enum sandbox_daemon daemon, const struct config *cfg, char *err, s
 		allow_all(&b, resolver_calls, NELEM(resolver_calls));
 	else
 		allow_all(&b, forwarder_calls, NELEM(forwarder_calls));
-	if (daemon == SANDBOX_RESOLVER && cfg->nstub_zones > 0)
+	if (stub)
 		allow_all(&b, resolver_stub_calls, NELEM(resolver_stub_calls));
-	allow_sockets(&b, daemon, daemon == SANDBOX_RESOLVER && cfg->nstub_zones > 0);
+	allow_sockets(&b, daemon, stub);
 	allow_opens(&b, cfg);
 	allow_control(&b, daemon);
 	allow_abort(&b);

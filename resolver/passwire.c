@@ -143,8 +143,8 @@ copy_records(ldns_buffer *b, ldns_rbtree_t *names, const ldns_rr_list *list,
 	return 0;
 }
 
-/* Header, the client's question, then (unless tc) the records recs[0..rlen) (written
- * to follow the question), then our OPT. */
+/* Header (TC set when tc: then no records are given), the client's question, the
+ * records recs[0..rlen) (written to follow the question), then our OPT. */
 static int
 write_client(const struct passwire_client *cl, int aa, int rcode,
     const uint16_t counts[3], const uint8_t *recs, size_t rlen, int tc, uint8_t *out,
@@ -156,8 +156,6 @@ write_client(const struct passwire_client *cl, int aa, int rcode,
 	size_t qlen = cl->question_end - DNSWIRE_HDR;
 	size_t need, off;
 
-	if (tc)
-		rlen = 0;
 	need = DNSWIRE_HDR + qlen + rlen + (cl->edns ? PASSWIRE_OPT : 0);
 	if (need > cap || need > cl->limit)
 		return -1;

@@ -305,6 +305,7 @@ count_query(struct server *srv, const struct query_info *qi, int tcp, size_t pol
 
 static void udp_send_one(struct server *srv, struct udp_sock *us, const struct sockaddr *peer,
     const struct sockaddr *dst, unsigned ifindex, const uint8_t *buf, size_t len);
+static int tcp_queue(struct tcp_conn *tc, size_t len);
 static void tcp_free(struct tcp_conn *tc);
 
 /* What passwire needs of the client's query q, as query.c read it (qi). */
@@ -376,10 +377,7 @@ pass_finish(struct pending *pd, const uint8_t *resp, size_t len,
 
 		tc->passes--;
 		tc->last_answer_ms = util_now_ms();	/* not idle: tcp_make_room spares it */
-		srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
-		srv->tcp_buf[1] = (uint8_t)outlen;
-		if (evbuffer_add(bufferevent_get_output(tc->bev), srv->tcp_buf, outlen + 2) == -1 &&
-		    tc->closing && tc->passes == 0)
+		if (tcp_queue(tc, outlen) == -1 && tc->closing && tc->passes == 0)
 			tcp_free(tc);		/* nothing left to write it for */
 	}
 	LIST_REMOVE(pd, entry);
@@ -672,15 +670,28 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- TCP (RFC 7766: 2-byte framing, pipelined queries, idle timeout) ---- */
 
+/* The answer in the server's tcp_buf + 2 (len bytes) framed (RFC 1035 4.2.2) onto tc's
+ * output. 0, or -1 when it could not be added. */
+static int
+tcp_queue(struct tcp_conn *tc, size_t len)
+{
+	uint8_t *buf = tc->srv->tcp_buf;
+
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	return evbuffer_add(bufferevent_get_output(tc->bev), buf, len + 2);
+}
+
 static void
 tcp_free(struct tcp_conn *tc)
 {
 	struct server *srv = tc->srv;
 	struct pending *pd;
 
-	LIST_FOREACH(pd, &srv->pending, entry)	/* their answers have nowhere to go now */
-		if (pd->tc == tc)
-			pd->tc = NULL;
+	if (tc->passes > 0)	/* their answers have nowhere to go now */
+		LIST_FOREACH(pd, &srv->pending, entry)
+			if (pd->tc == tc)
+				pd->tc = NULL;
 	LIST_REMOVE(tc, entry);
 	bufferevent_free(tc->bev);
 	clients_dec(srv->tcp_clients, (struct sockaddr *)&tc->peer);
@@ -710,11 +721,8 @@ tcp_read_cb(struct bufferevent *bev, void *arg)
 		tc->last_answer_ms = util_now_ms();
 		if (answer_one(srv, q + 2, mlen, (struct sockaddr *)&tc->peer,
 		    (struct sockaddr *)&tc->local, tc->ifindex, NULL, tc, srv->tcp_buf + 2,
-		    sizeof(srv->tcp_buf) - 2, &outlen)) {
-			srv->tcp_buf[0] = (uint8_t)(outlen >> 8);
-			srv->tcp_buf[1] = (uint8_t)outlen;
-			evbuffer_add(out, srv->tcp_buf, outlen + 2);
-		}
+		    sizeof(srv->tcp_buf) - 2, &outlen))
+			(void)tcp_queue(tc, outlen);
 		evbuffer_drain(in, 2 + mlen);
 		if (evbuffer_get_length(out) > TCP_OUT_MAX) {
 			bufferevent_disable(bev, EV_READ);	/* resumed in tcp_write_cb */
