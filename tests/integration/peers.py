@@ -343,7 +343,7 @@ class DnsServer:
     zone would. Queries are logged to log_path; queried() reads them back.
     """
 
-    def __init__(self, procs, workdir, addr, port, records, local_domain="test"):
+    def __init__(self, procs, workdir, addr, port, records, local_domain="test", extra=()):
         self.addr, self.port = addr, port
         self.records = dict(records)
         self.log_path = os.path.join(workdir, "dnsmasq-%s-%d.log" % (addr, port))
@@ -355,6 +355,7 @@ class DnsServer:
         for name, ips in self.records.items():
             for ip in ([ips] if isinstance(ips, str) else ips):
                 argv.append("--host-record=%s,%s" % (name, ip))
+        argv += list(extra)             # more of dnsmasq's records (--srv-host, --cname)
         self.proc = procs.start("dnsmasq-%d" % port, argv, workdir)
         wait_for(self._answers, timeout=10, what="dnsmasq on %s:%d" % (addr, port))
 
