@@ -279,16 +279,12 @@ def test_search_domains_lie_in_the_stub_zone_and_its_server_is_not_the_gateway()
     assert len(stubs) == 1, stubs
     zone, servers = stubs[0][0], stubs[0][1:]
     objs = objects()
-    pod = one(objs, "Deployment", "constrained")["spec"]["template"]["spec"]
-    searches = pod["dnsConfig"]["searches"]
+    dep = one(objs, "Deployment", "constrained")
+    searches = dep["spec"]["template"]["spec"]["dnsConfig"]["searches"]
     assert searches and all(d == zone or d.endswith("." + zone) for d in searches), searches
-    assert searches[0] == "%s.svc.%s" % (pod_namespace(objs), zone)
+    assert searches[0] == "%s.svc.%s" % (dep["metadata"]["namespace"], zone)
     service_ip = one(objs, "Service", "gatehouse")["spec"]["clusterIP"]
     assert servers and service_ip not in [x.split(":")[0] for x in servers]
-
-
-def pod_namespace(objs):
-    return one(objs, "Deployment", "constrained")["metadata"]["namespace"]
 
 
 # ---- kubectl kustomize: renders offline ---------------------------------------------------------
